@@ -1,1 +1,28 @@
+//! What both telbot daemons share.
+//!
+//! - [`config`]: layered configuration (compiled-in defaults → file → `TELBOT__…` → well-known
+//!   names) and the validated sections both daemons use.
+//! - [`telegram`]: the Bot API client with timeouts, back-off, 429 handling, send pacing and
+//!   token redaction.
+//! - [`redact`]: masking secrets in text.
+//! - [`store`]: the shared database (SQLite or PostgreSQL) and its migrations.
+//! - [`health`]: the `/health` document.
+//! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
 
+pub mod config;
+pub mod health;
+pub mod logging;
+pub mod redact;
+pub mod store;
+pub mod telegram;
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The version both binaries report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,521 @@
+//! Layered configuration: compiled-in `config/default.toml` → a file (`--config` or
+//! `TELBOT_CONFIG`) → `TELBOT__SECTION__KEY` variables → the well-known names of DESIGN.md.
+//!
+//! Loading yields a [`config::Config`] that each daemon deserializes into its own raw structs;
+//! the sections both daemons use are parsed and validated here into typed values. Every
+//! problem is reported as one [`ConfigError`] naming the key (and its environment name).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// The documented defaults, embedded so a binary starts with no file present.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Well-known environment names and the keys they set. They win over every other layer.
+pub const WELL_KNOWN: &[(&str, &str)] = &[
+    ("TELEGRAM_BOT_TOKEN", "telegram.token"),
+    ("TELEGRAM_API_URL", "telegram.api_url"),
+    ("RENDER_EXTERNAL_URL", "webhook.public_url"),
+    ("PUBLIC_URL", "webhook.public_url"),
+    ("WEBHOOK_SECRET", "webhook.secret"),
+    ("PORT", "server.port"),
+    ("DATABASE_URL", "store.database_url"),
+    ("DATA_DIR", "store.data_dir"),
+    ("ADMIN_TOKEN", "server.admin_token"),
+    ("BOT_MODE", "server.mode"),
+    ("METRICS_PUBLIC", "server.metrics_public"),
+    ("BOT_URL", "watchdog.bot_url"),
+    ("SMTP_URL", "alerts.smtp_url"),
+    ("ALERT_EMAIL_FROM", "alerts.email_from"),
+    ("ALERT_EMAIL_TO", "alerts.email_to"),
+    ("RENDER_API_KEY", "watchdog.restart.render_api_key"),
+    ("RENDER_SERVICE_ID", "watchdog.restart.render_service_id"),
+];
+
+/// A configuration problem, always naming the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is missing or wrong.
+    #[error("config: {key}: {problem}")]
+    Invalid {
+        /// The key, with its environment name where it has one, e.g. `TELEGRAM_BOT_TOKEN (telegram.token)`.
+        key: String,
+        /// What is wrong, for a person.
+        problem: String,
+    },
+    /// The config file could not be read or parsed.
+    #[error("config file {path}: {problem}")]
+    File {
+        /// The file named by `--config` or `TELBOT_CONFIG`.
+        path: PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+    /// A layer could not be merged or deserialized (the message names the key).
+    #[error("config: {0}")]
+    Parse(String),
+}
+
+impl ConfigError {
+    /// A problem with `key` (a dotted config key); the environment name is added when there is one.
+    pub fn invalid(key: &str, problem: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: display_key(key),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// `telegram.token` → `TELEGRAM_BOT_TOKEN (telegram.token)`; keys without a well-known name
+/// get their `TELBOT__…` spelling.
+pub fn display_key(key: &str) -> String {
+    let env = WELL_KNOWN
+        .iter()
+        .rev()
+        .find(|(_, k)| *k == key)
+        .map(|(e, _)| (*e).to_string())
+        .unwrap_or_else(|| format!("TELBOT__{}", key.replace('.', "__").to_uppercase()));
+    format!("{env} ({key})")
+}
+
+/// The environment a loader reads, injectable so tests need not touch the process environment.
+pub type EnvMap = HashMap<String, String>;
+
+/// Reads the process environment into an [`EnvMap`].
+pub fn process_env() -> EnvMap {
+    std::env::vars().collect()
+}
+
+/// Builds the layered config. `file` is `--config`; when `None`, `TELBOT_CONFIG` is used.
+pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigError> {
+    let mut builder = config::Config::builder().add_source(config::File::from_str(
+        DEFAULT_TOML,
+        config::FileFormat::Toml,
+    ));
+    let file = file
+        .map(Path::to_path_buf)
+        .or_else(|| env.get("TELBOT_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        // Parse once on its own so a syntax error names the file rather than a merged layer.
+        config::Config::builder()
+            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+            .build()
+            .map_err(|e| ConfigError::File {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+        builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+    }
+    let prefixed: config::Map<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("TELBOT__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix("TELBOT")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("bot.admin_chat_ids")
+            .with_list_parse_key("webhook.allowed_updates")
+            .with_list_parse_key("alerts.email_to")
+            .source(Some(prefixed)),
+    );
+    for (name, key) in WELL_KNOWN {
+        if let Some(v) = env.get(*name).filter(|v| !v.is_empty()) {
+            builder = builder
+                .set_override(*key, v.as_str())
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        }
+    }
+    builder.build().map_err(|e| ConfigError::Parse(e.to_string()))
+}
+
+/// Deserializes one section of a loaded config, naming the key on a type error.
+pub fn section<T: for<'de> Deserialize<'de>>(
+    cfg: &config::Config,
+    name: &str,
+) -> Result<T, ConfigError> {
+    cfg.get::<T>(name).map_err(|e| {
+        let msg = e.to_string();
+        // config names the sub-key ("for key `x.y`"); keep its words, add the env spelling.
+        ConfigError::Parse(msg.replace(" in the environment", " (from the environment)"))
+    })
+}
+
+/// The `[telegram]` section as written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelegramSection {
+    /// Bot API base URL.
+    pub api_url: String,
+    /// The bot token.
+    pub token: Option<SecretString>,
+    /// Timeout of one call.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Attempts per call on retryable errors.
+    pub max_attempts: u32,
+    /// First back-off delay.
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: Duration,
+    /// Back-off cap.
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    /// Longest retry_after waited out.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_after: Duration,
+    /// Whether sends are paced to Telegram's limits.
+    pub rate_limit: bool,
+    /// Messages per second overall.
+    pub global_per_sec: u32,
+    /// Messages per second per chat.
+    pub per_chat_per_sec: u32,
+    /// Burst per chat.
+    pub per_chat_burst: u32,
+}
+
+/// Validated Telegram settings, ready for [`crate::telegram::TelegramClient::new`].
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    /// Bot API base URL without a trailing slash.
+    pub api_url: Url,
+    /// The bot token; never printed.
+    pub token: SecretString,
+    /// Timeout of one call.
+    pub request_timeout: Duration,
+    /// Attempts per call on retryable errors.
+    pub max_attempts: u32,
+    /// First back-off delay.
+    pub backoff_base: Duration,
+    /// Back-off cap.
+    pub backoff_max: Duration,
+    /// Longest retry_after waited out.
+    pub max_retry_after: Duration,
+    /// Pacing of sends; `None` turns it off.
+    pub rate: Option<RateLimits>,
+}
+
+/// Telegram's send limits as the client enforces them.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// Messages per second overall.
+    pub global_per_sec: u32,
+    /// Messages per second per chat.
+    pub per_chat_per_sec: u32,
+    /// Burst per chat.
+    pub per_chat_burst: u32,
+}
+
+impl TelegramConfig {
+    /// Validates the `[telegram]` section.
+    pub fn from_section(s: TelegramSection) -> Result<Self, ConfigError> {
+        let token = s
+            .token
+            .filter(|t| !t.expose_secret().trim().is_empty())
+            .ok_or_else(|| ConfigError::invalid("telegram.token", "is required (the bot token from @BotFather)"))?;
+        if !looks_like_token(token.expose_secret()) {
+            return Err(ConfigError::invalid(
+                "telegram.token",
+                "is not a bot token (expected <digits>:<secret>, e.g. 123456:ABC-def)",
+            ));
+        }
+        let api_url = parse_http_url(&s.api_url, "telegram.api_url")?;
+        if s.max_attempts == 0 {
+            return Err(ConfigError::invalid("telegram.max_attempts", "must be at least 1"));
+        }
+        if s.request_timeout.is_zero() {
+            return Err(ConfigError::invalid("telegram.request_timeout", "must be more than 0"));
+        }
+        let rate = if s.rate_limit {
+            if s.global_per_sec == 0 || s.per_chat_per_sec == 0 {
+                return Err(ConfigError::invalid(
+                    "telegram.global_per_sec",
+                    "rates must be at least 1 (or set telegram.rate_limit = false)",
+                ));
+            }
+            Some(RateLimits {
+                global_per_sec: s.global_per_sec,
+                per_chat_per_sec: s.per_chat_per_sec,
+                per_chat_burst: s.per_chat_burst.max(1),
+            })
+        } else {
+            None
+        };
+        Ok(TelegramConfig {
+            api_url,
+            token,
+            request_timeout: s.request_timeout,
+            max_attempts: s.max_attempts,
+            backoff_base: s.backoff_base,
+            backoff_max: s.backoff_max,
+            max_retry_after: s.max_retry_after,
+            rate,
+        })
+    }
+
+    /// Settings for tests and tools: the given API URL and token, defaults otherwise.
+    pub fn for_url(api_url: &str, token: &str) -> Result<Self, ConfigError> {
+        let cfg = load(None, &EnvMap::new())?;
+        let mut s: TelegramSection = section(&cfg, "telegram")?;
+        s.api_url = api_url.to_string();
+        s.token = Some(SecretString::from(token.to_string()));
+        Self::from_section(s)
+    }
+}
+
+/// `<digits>:<non-empty>` with no slash or whitespace (Telegram answers 401 to anything else).
+pub fn looks_like_token(t: &str) -> bool {
+    match t.split_once(':') {
+        Some((id, secret)) => {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_digit())
+                && !secret.is_empty()
+                && !secret.contains(['/', ' ', '\n', '\t'])
+        }
+        None => false,
+    }
+}
+
+/// Parses an http(s) URL, naming `key` on failure; a trailing slash is removed.
+pub fn parse_http_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = Url::parse(trimmed)
+        .map_err(|e| ConfigError::invalid(key, format!("is not a URL ({e}): {trimmed:?}")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(ConfigError::invalid(key, format!("must be http:// or https://, got {}://", url.scheme())));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::invalid(key, "has no host"));
+    }
+    Ok(url)
+}
+
+/// The `[store]` section as written.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSection {
+    /// `sqlite://…` or `postgres://…`; empty: SQLite in data_dir.
+    pub database_url: String,
+    /// Where the default SQLite file lives.
+    pub data_dir: PathBuf,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a query waits for a connection.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+    /// SQLite `synchronous` pragma.
+    pub sqlite_synchronous: String,
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file shared by both daemons (WAL, busy timeout).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Validated store settings.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// The connection URL; may hold a password, so it is never printed (see [`StoreConfig::redacted_url`]).
+    pub url: SecretString,
+    /// SQLite or PostgreSQL.
+    pub backend: Backend,
+    /// Directory created before a SQLite file is opened.
+    pub data_dir: PathBuf,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a query waits for a connection.
+    pub acquire_timeout: Duration,
+    /// `PRAGMA synchronous` value for SQLite.
+    pub sqlite_synchronous: String,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.redacted_url())
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreConfig {
+    /// Validates the `[store]` section.
+    pub fn from_section(s: StoreSection) -> Result<Self, ConfigError> {
+        let url = if s.database_url.trim().is_empty() {
+            format!("sqlite://{}?mode=rwc", s.data_dir.join("telbot.db").display())
+        } else {
+            s.database_url.trim().to_string()
+        };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            return Err(ConfigError::invalid(
+                "store.database_url",
+                format!("must start with sqlite:// or postgres://, got {scheme:?}"),
+            ));
+        };
+        let sync = s.sqlite_synchronous.to_ascii_lowercase();
+        if !["full", "normal", "extra"].contains(&sync.as_str()) {
+            return Err(ConfigError::invalid(
+                "store.sqlite_synchronous",
+                format!("must be full, normal or extra, got {sync:?}"),
+            ));
+        }
+        if s.max_connections == 0 {
+            return Err(ConfigError::invalid("store.max_connections", "must be at least 1"));
+        }
+        Ok(StoreConfig {
+            url: SecretString::from(url),
+            backend,
+            data_dir: s.data_dir,
+            max_connections: s.max_connections,
+            acquire_timeout: s.acquire_timeout,
+            sqlite_synchronous: sync,
+        })
+    }
+
+    /// The URL with any password replaced, for logs.
+    pub fn redacted_url(&self) -> String {
+        let raw = self.url.expose_secret();
+        match Url::parse(raw) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            _ => raw.to_string(),
+        }
+    }
+}
+
+/// Optional secret from config: empty strings count as unset.
+pub fn non_empty_secret(s: Option<SecretString>) -> Option<SecretString> {
+    s.filter(|v| !v.expose_secret().trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn well_known_names_override_prefixed_ones() -> Result<(), ConfigError> {
+        let e = env(&[
+            ("TELBOT__SERVER__PORT", "9000"),
+            ("PORT", "9100"),
+            ("TELBOT__TELEGRAM__MAX_ATTEMPTS", "5"),
+        ]);
+        let cfg = load(None, &e)?;
+        assert_eq!(cfg.get_int("server.port").ok(), Some(9100));
+        assert_eq!(cfg.get_int("telegram.max_attempts").ok(), Some(5));
+        Ok(())
+    }
+
+    #[test]
+    fn public_url_beats_render_external_url() -> Result<(), ConfigError> {
+        let cfg = load(None, &env(&[("RENDER_EXTERNAL_URL", "https://a.onrender.com")]))?;
+        assert_eq!(cfg.get_string("webhook.public_url").ok().as_deref(), Some("https://a.onrender.com"));
+        let cfg = load(
+            None,
+            &env(&[("RENDER_EXTERNAL_URL", "https://a.onrender.com"), ("PUBLIC_URL", "https://b.example")]),
+        )?;
+        assert_eq!(cfg.get_string("webhook.public_url").ok().as_deref(), Some("https://b.example"));
+        Ok(())
+    }
+
+    #[test]
+    fn missing_token_names_the_variable() {
+        let cfg = load(None, &EnvMap::new()).ok();
+        let section: Option<TelegramSection> = cfg.and_then(|c| section(&c, "telegram").ok());
+        let err = section.map(TelegramConfig::from_section);
+        let msg = match err {
+            Some(Err(e)) => e.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert!(msg.contains("TELEGRAM_BOT_TOKEN"), "{msg}");
+        assert!(msg.contains("required"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_token_is_refused_without_being_printed() {
+        let cfg = load(None, &env(&[("TELEGRAM_BOT_TOKEN", "not-a-token-s3cr3t")])).ok();
+        let s: Option<TelegramSection> = cfg.and_then(|c| section(&c, "telegram").ok());
+        let msg = match s.map(TelegramConfig::from_section) {
+            Some(Err(e)) => e.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert!(msg.contains("not a bot token"), "{msg}");
+        assert!(!msg.contains("s3cr3t"), "{msg}");
+    }
+
+    #[test]
+    fn a_numeric_looking_secret_keeps_its_zeros() -> Result<(), ConfigError> {
+        let cfg = load(None, &env(&[("TELEGRAM_BOT_TOKEN", "123:00123")]))?;
+        let s: TelegramSection = section(&cfg, "telegram")?;
+        let t = TelegramConfig::from_section(s)?;
+        assert_eq!(t.token.expose_secret(), "123:00123");
+        Ok(())
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let cfg = load(None, &env(&[("TELBOT__TELEGRAM__MAX_ATTEMPTS", "lots")])).ok();
+        let r = cfg.map(|c| section::<TelegramSection>(&c, "telegram"));
+        let msg = match r {
+            Some(Err(e)) => e.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        };
+        assert!(msg.contains("max_attempts"), "{msg}");
+    }
+
+    #[test]
+    fn store_defaults_to_sqlite_in_data_dir_and_rejects_mysql() -> Result<(), ConfigError> {
+        let cfg = load(None, &env(&[("DATA_DIR", "/tmp/tb")]))?;
+        let s = StoreConfig::from_section(section(&cfg, "store")?)?;
+        assert_eq!(s.backend, Backend::Sqlite);
+        assert!(s.url.expose_secret().contains("/tmp/tb/telbot.db"));
+        let cfg = load(None, &env(&[("DATABASE_URL", "mysql://x")]))?;
+        let err = StoreConfig::from_section(section(&cfg, "store")?).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|m| m.contains("DATABASE_URL")));
+        Ok(())
+    }
+
+    #[test]
+    fn postgres_password_is_redacted_in_debug() -> Result<(), ConfigError> {
+        let cfg = load(None, &env(&[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1/db")]))?;
+        let s = StoreConfig::from_section(section(&cfg, "store")?)?;
+        assert_eq!(s.backend, Backend::Postgres);
+        assert!(!format!("{s:?}").contains("hunter2"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_config_file_layer_applies_and_a_broken_one_names_the_file() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let good = dir.path().join("prod.toml");
+        std::fs::write(&good, "[server]\nport = 7000\n")?;
+        let cfg = load(Some(&good), &EnvMap::new())?;
+        assert_eq!(cfg.get_int("server.port").ok(), Some(7000));
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[server\nport = ")?;
+        let err = load(Some(&bad), &EnvMap::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("bad.toml"), "{err}");
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! The `/health` document bot-server serves and the watchdog reads (DESIGN.md's contract).
+//! Reading is lenient (`#[serde(default)]`) so a watchdog can read an older or newer bot.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Overall state: `ok` and `degraded` answer 200, `down` answers 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything works.
+    #[default]
+    Ok,
+    /// Serving, with a problem (e.g. polling fallback, an outside API down).
+    Degraded,
+    /// Cannot take updates (e.g. the store is down).
+    Down,
+}
+
+/// One dependency's state, `checks.<name>` in the document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckStatus {
+    /// `ok`, `degraded` or `down`.
+    pub status: Status,
+    /// What is wrong, for a person (never a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Circuit-breaker state for outside APIs: `closed`, `open`, `half_open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit: Option<String>,
+}
+
+/// `process.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessStats {
+    /// Resident set size.
+    pub rss_bytes: u64,
+    /// CPU use of this process, percent of the whole machine.
+    pub cpu_percent: f32,
+    /// The configured RSS limit.
+    #[serde(default)]
+    pub rss_limit_bytes: u64,
+}
+
+/// `system.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SystemStats {
+    /// Used memory, percent.
+    pub memory_percent: f32,
+    /// Used space on the data disk, percent.
+    pub disk_percent: f32,
+}
+
+/// `updates.*` — counters since start, and the inbox backlog now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateStats {
+    /// Stored and acknowledged (duplicates not counted).
+    pub received: u64,
+    /// Handled, or skipped as a kind this build cannot parse.
+    pub processed: u64,
+    /// Handler attempts that failed.
+    pub failed: u64,
+    /// Redeliveries recognised by update_id.
+    pub duplicates: u64,
+    /// Acknowledged and not yet processed.
+    pub inbox_depth: u64,
+    /// Given up after the last attempt (kept in the store).
+    #[serde(default)]
+    pub parked: u64,
+    /// Kinds this build cannot parse (stored raw).
+    #[serde(default)]
+    pub unknown: u64,
+}
+
+/// The whole `/health` answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// Overall state.
+    pub status: Status,
+    /// Crate version.
+    #[serde(default)]
+    pub version: String,
+    /// Seconds since start.
+    #[serde(default)]
+    pub uptime_s: u64,
+    /// The live mode: `webhook` or `polling`.
+    #[serde(default)]
+    pub mode: String,
+    /// Per-dependency state: `store`, `telegram`, `openai`, ….
+    #[serde(default)]
+    pub checks: BTreeMap<String, CheckStatus>,
+    /// This process.
+    #[serde(default)]
+    pub process: ProcessStats,
+    /// The machine.
+    #[serde(default)]
+    pub system: SystemStats,
+    /// Update counters.
+    #[serde(default)]
+    pub updates: UpdateStats,
+    /// Open multi-step actions.
+    #[serde(default)]
+    pub pending_actions: u64,
+}

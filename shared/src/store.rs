@@ -1,0 +1,164 @@
+//! The database both daemons share: connecting (SQLite with WAL and a busy timeout, or
+//! PostgreSQL), running the per-backend migrations, and small helpers both use.
+//!
+//! SQL goes through sqlx's `Any` driver with `$N` placeholders, valid in both dialects; the
+//! schema lives in `migrations/sqlite` and `migrations/postgres`.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor, Row};
+
+use crate::config::{Backend, StoreConfig};
+
+/// A store problem. The text never holds the connection URL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or answered with an error.
+    #[error("store: {0}")]
+    Db(String),
+    /// Migrations failed.
+    #[error("store migration: {0}")]
+    Migrate(String),
+    /// The data directory could not be created.
+    #[error("store: cannot create data directory {path}: {problem}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        problem: String,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+/// A connected store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The pool (both daemons keep their connections small).
+    pub pool: AnyPool,
+    /// Which dialect is behind the pool.
+    pub backend: Backend,
+}
+
+/// Connects, creating the SQLite file and its directory if missing, and migrates.
+pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
+    sqlx::any::install_default_drivers();
+    if cfg.backend == Backend::Sqlite {
+        if let Some(dir) = sqlite_dir(cfg.url.expose_secret()) {
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::DataDir {
+                path: dir.clone(),
+                problem: e.to_string(),
+            })?;
+        }
+    }
+    let sync = cfg.sqlite_synchronous.clone();
+    let backend = cfg.backend;
+    let pool = AnyPoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .acquire_timeout(cfg.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            let sync = sync.clone();
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    let pragma = match sync.as_str() {
+                        "normal" => "PRAGMA synchronous = NORMAL",
+                        "extra" => "PRAGMA synchronous = EXTRA",
+                        _ => "PRAGMA synchronous = FULL",
+                    };
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(cfg.url.expose_secret())
+        .await
+        .map_err(|e| StoreError::Db(redact_url_in(&e.to_string(), cfg)))?;
+    let db = Db { pool, backend };
+    db.migrate().await?;
+    Ok(db)
+}
+
+fn redact_url_in(msg: &str, cfg: &StoreConfig) -> String {
+    msg.replace(cfg.url.expose_secret(), &cfg.redacted_url())
+}
+
+/// The directory of a `sqlite://path?…` URL, when it names a file.
+fn sqlite_dir(url: &str) -> Option<String> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    let s = parent.to_string_lossy().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+impl Db {
+    /// Runs this backend's migrations. A store migrated by a newer build is accepted.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut m = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        m.set_ignore_missing(true);
+        m.run(&self.pool).await.map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// A round trip, bounded by `timeout`: is the store answering?
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool)).await {
+            Ok(r) => r.map(|_| ()).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Db("ping timed out".into())),
+        }
+    }
+
+    /// Reads a value from the shared `kv` table.
+    pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT value FROM kv WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
+    /// Writes a value into the shared `kv` table.
+    pub async fn kv_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO kv (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(crate::unix_now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a value from the shared `kv` table.
+    pub async fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM kv WHERE key = $1").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_directory_of_a_sqlite_url() {
+        assert_eq!(sqlite_dir("sqlite://./data/telbot.db?mode=rwc").as_deref(), Some("./data"));
+        assert_eq!(sqlite_dir("sqlite::memory:"), None);
+    }
+}

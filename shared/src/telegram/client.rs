@@ -1,0 +1,289 @@
+//! The one Bot API client both daemons use: timeouts on every call, exponential back-off with
+//! jitter on 5xx and network errors, 429 `retry_after` waited out (up to a cap), no retry of
+//! other 4xx, send pacing, and no token in any error text or log line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::backoff;
+use super::error::TelegramError;
+use super::limiter::SendLimiter;
+use super::types::{BotUser, Envelope, SetWebhook, WebhookInfo};
+use crate::config::TelegramConfig;
+use crate::redact::Redactor;
+
+/// Methods that send messages and so are paced by Telegram's limits.
+fn is_send(method: &str) -> bool {
+    let m = method.to_ascii_lowercase();
+    m.starts_with("send") && m != "sendchataction" || m.starts_with("forward") || m.starts_with("copy")
+}
+
+/// Running totals a dashboard can read without a metrics scrape.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// Calls that got an answer or failed, every attempt counted.
+    pub requests: AtomicU64,
+    /// Attempts that failed (any kind).
+    pub errors: AtomicU64,
+    /// 429 answers seen.
+    pub rate_limited: AtomicU64,
+    /// Latency of the most recent attempt, in microseconds.
+    pub last_latency_us: AtomicU64,
+}
+
+/// A Bot API client. Cheap to clone.
+#[derive(Clone)]
+pub struct TelegramClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// `<api_url>/bot<token>/` — holds the token, so never printed.
+    prefix: SecretString,
+    cfg: TelegramConfig,
+    redactor: Redactor,
+    limiter: Option<SendLimiter>,
+    stats: ClientStats,
+}
+
+impl std::fmt::Debug for TelegramClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramClient")
+            .field("api_url", &self.inner.cfg.api_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelegramClient {
+    /// A client for these settings. Building the HTTP client can only fail on a broken TLS setup.
+    pub fn new(cfg: TelegramConfig) -> Result<Self, TelegramError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5).min(cfg.request_timeout))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| TelegramError::Network {
+                method: "client".into(),
+                message: e.without_url().to_string(),
+            })?;
+        let prefix = SecretString::from(format!(
+            "{}/bot{}/",
+            cfg.api_url.as_str().trim_end_matches('/'),
+            cfg.token.expose_secret()
+        ));
+        let redactor = Redactor::new([cfg.token.clone()]);
+        let limiter = cfg.rate.map(SendLimiter::new);
+        Ok(TelegramClient {
+            inner: Arc::new(Inner { http, prefix, cfg, redactor, limiter, stats: ClientStats::default() }),
+        })
+    }
+
+    /// The redactor that knows this client's token, for callers' own messages.
+    pub fn redactor(&self) -> &Redactor {
+        &self.inner.redactor
+    }
+
+    /// Running totals of this client.
+    pub fn stats(&self) -> &ClientStats {
+        &self.inner.stats
+    }
+
+    /// Calls `method` with `params`, retrying as the module docs say, and decodes `result`.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &impl Serialize,
+    ) -> Result<T, TelegramError> {
+        self.call_with_timeout(method, params, self.inner.cfg.request_timeout).await
+    }
+
+    /// [`Self::call`] with a per-attempt timeout of its own (long polls need more).
+    pub async fn call_with_timeout<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<T, TelegramError> {
+        let body = serde_json::to_value(params).map_err(|e| TelegramError::InvalidResponse {
+            method: method.to_string(),
+            message: format!("cannot encode parameters: {e}"),
+        })?;
+        if is_send(method)
+            && let Some(l) = &self.inner.limiter
+        {
+            l.acquire(body.get("chat_id").and_then(Value::as_i64)).await;
+        }
+        let cfg = &self.inner.cfg;
+        let mut attempt = 1u32;
+        loop {
+            let started = Instant::now();
+            let outcome = self.attempt(method, &body, timeout).await;
+            self.record(method, started.elapsed(), &outcome);
+            let err = match outcome {
+                Ok(v) => return decode(method, v, &self.inner.redactor),
+                Err(e) => e,
+            };
+            if attempt >= cfg.max_attempts {
+                return Err(err);
+            }
+            let wait = match &err {
+                TelegramError::RetryAfter { retry_after, .. } => {
+                    let wait = Duration::from_secs(*retry_after);
+                    if wait > cfg.max_retry_after {
+                        return Err(err);
+                    }
+                    tracing::warn!(method, retry_after, "Bot API asked to slow down; waiting");
+                    wait
+                }
+                e if e.is_retryable() => {
+                    let d = backoff::delay(cfg.backoff_base, cfg.backoff_max, attempt);
+                    tracing::warn!(method, attempt, error = %e, delay_ms = d.as_millis() as u64, "Bot API call failed; retrying");
+                    d
+                }
+                _ => return Err(err),
+            };
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One HTTP exchange, classified.
+    async fn attempt(&self, method: &str, body: &Value, timeout: Duration) -> Result<Value, TelegramError> {
+        let url = format!("{}{}", self.inner.prefix.expose_secret(), method);
+        let sent = self.inner.http.post(url).json(body).timeout(timeout).send().await;
+        let resp = sent.map_err(|e| self.transport_error(method, e))?;
+        let status = resp.status().as_u16();
+        let header_retry = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(method, e))?;
+        let env: Envelope = match serde_json::from_slice(&bytes) {
+            Ok(env) => env,
+            Err(_) => {
+                let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+                let message = self.inner.redactor.redact(&format!("HTTP {status}: {snippet}"));
+                return Err(if status >= 500 {
+                    TelegramError::Api { method: method.into(), code: status, description: message }
+                } else {
+                    TelegramError::InvalidResponse { method: method.into(), message }
+                });
+            }
+        };
+        if env.ok {
+            return Ok(env.result.unwrap_or(Value::Null));
+        }
+        let code = env.error_code.unwrap_or(status);
+        let retry_after = env.parameters.and_then(|p| p.retry_after).or(header_retry);
+        if code == 429 {
+            return Err(TelegramError::RetryAfter { method: method.into(), retry_after: retry_after.unwrap_or(1) });
+        }
+        let description = self.inner.redactor.redact(env.description.as_deref().unwrap_or("no description"));
+        Err(TelegramError::Api { method: method.into(), code, description })
+    }
+
+    fn transport_error(&self, method: &str, e: reqwest::Error) -> TelegramError {
+        if e.is_timeout() {
+            return TelegramError::Timeout { method: method.into() };
+        }
+        // reqwest prints the URL, which holds the token: drop it, keep the causes, then
+        // redact whatever is left in case a cause quotes the URL too.
+        let e = e.without_url();
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
+        TelegramError::Network { method: method.into(), message: self.inner.redactor.redact(&message) }
+    }
+
+    fn record(&self, method: &str, took: Duration, outcome: &Result<Value, TelegramError>) {
+        let st = &self.inner.stats;
+        st.requests.fetch_add(1, Ordering::Relaxed);
+        st.last_latency_us.store(took.as_micros() as u64, Ordering::Relaxed);
+        let label = match outcome {
+            Ok(_) => "ok",
+            Err(e) => {
+                st.errors.fetch_add(1, Ordering::Relaxed);
+                if matches!(e, TelegramError::RetryAfter { .. }) {
+                    st.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
+                e.kind()
+            }
+        };
+        let method = canonical_method(method);
+        metrics::counter!("telbot_telegram_requests_total", "method" => method, "outcome" => label).increment(1);
+        metrics::histogram!("telbot_telegram_request_duration_seconds", "method" => method).record(took.as_secs_f64());
+    }
+
+    /// `getMe`: is the token valid?
+    pub async fn get_me(&self) -> Result<BotUser, TelegramError> {
+        self.call("getMe", &serde_json::json!({})).await
+    }
+
+    /// `getWebhookInfo`.
+    pub async fn get_webhook_info(&self) -> Result<WebhookInfo, TelegramError> {
+        self.call("getWebhookInfo", &serde_json::json!({})).await
+    }
+
+    /// `setWebhook`.
+    pub async fn set_webhook(&self, params: &SetWebhook) -> Result<bool, TelegramError> {
+        self.call("setWebhook", params).await
+    }
+
+    /// `deleteWebhook`; pending updates are kept unless `drop_pending` is set.
+    pub async fn delete_webhook(&self, drop_pending: bool) -> Result<bool, TelegramError> {
+        self.call("deleteWebhook", &serde_json::json!({ "drop_pending_updates": drop_pending })).await
+    }
+
+    /// `getUpdates` as raw JSON updates (so kinds this build cannot parse survive intact).
+    /// `offset` confirms every update below it.
+    pub async fn get_updates(
+        &self,
+        offset: Option<i64>,
+        limit: u32,
+        poll: Duration,
+        allowed_updates: Option<&[String]>,
+    ) -> Result<Vec<Value>, TelegramError> {
+        let mut p = serde_json::json!({ "limit": limit, "timeout": poll.as_secs() });
+        if let Some(o) = offset {
+            p["offset"] = o.into();
+        }
+        if let Some(a) = allowed_updates {
+            p["allowed_updates"] = serde_json::json!(a);
+        }
+        self.call_with_timeout("getUpdates", &p, poll + self.inner.cfg.request_timeout).await
+    }
+
+    /// `sendMessage` with plain text.
+    pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<Value, TelegramError> {
+        self.call("sendMessage", &serde_json::json!({ "chat_id": chat_id, "text": text })).await
+    }
+}
+
+fn decode<T: DeserializeOwned>(method: &str, v: Value, r: &Redactor) -> Result<T, TelegramError> {
+    serde_json::from_value(v).map_err(|e| TelegramError::InvalidResponse {
+        method: method.into(),
+        message: r.redact(&format!("unexpected result shape: {e}")),
+    })
+}
+
+/// Metric label for a method: camelCase as Telegram documents it, bounded to known names.
+fn canonical_method(method: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "getMe", "getWebhookInfo", "setWebhook", "deleteWebhook", "getUpdates", "sendMessage",
+        "sendChatAction", "answerCallbackQuery", "editMessageText", "setMyCommands",
+    ];
+    KNOWN.iter().copied().find(|k| k.eq_ignore_ascii_case(method)).unwrap_or("other")
+}
