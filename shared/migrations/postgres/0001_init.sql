@@ -26,6 +26,17 @@ CREATE TABLE IF NOT EXISTS pending_actions (
 );
 CREATE INDEX IF NOT EXISTS pending_actions_expires ON pending_actions (expires_at);
 
+-- What users sent through the reference bot's /report conversation.
+CREATE TABLE IF NOT EXISTS reports (
+    id         BIGSERIAL PRIMARY KEY,
+    chat_id    BIGINT NOT NULL,
+    user_id    BIGINT NOT NULL,
+    text       TEXT,
+    latitude   DOUBLE PRECISION,
+    longitude  DOUBLE PRECISION,
+    created_at BIGINT NOT NULL
+);
+
 -- Small named values both daemons keep (e.g. the watchdog's previous pending count).
 CREATE TABLE IF NOT EXISTS kv (
     key        TEXT   PRIMARY KEY,
