@@ -1,0 +1,27 @@
+//! getMe and the bot's own user object.
+
+use serde_json::{Value, json};
+
+use crate::api::ApiOk;
+use crate::state::Config;
+
+/// The bot's user, as in `from` of its messages.
+pub(crate) fn bot_user(config: &Config) -> Value {
+    json!({
+        "id": config.bot_id(),
+        "is_bot": true,
+        "first_name": "Sim Bot",
+        "username": "sim_test_bot",
+    })
+}
+
+/// getMe: every field teloxide 0.17's `Me` requires.
+pub(crate) fn get_me(config: &Config) -> ApiOk {
+    ApiOk::raw(format!(
+        "{{\"id\":{},\"is_bot\":true,\"first_name\":\"Sim Bot\",\"username\":\"sim_test_bot\",\
+         \"can_join_groups\":true,\"can_read_all_group_messages\":false,\
+         \"supports_inline_queries\":false,\"can_connect_to_business\":false,\
+         \"has_main_web_app\":false}}",
+        config.bot_id()
+    ))
+}
