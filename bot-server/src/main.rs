@@ -1,1 +1,75 @@
-fn main() {}
+//! `bot-server`: parses arguments, loads config, wires the app, waits for signals.
+
+use std::path::PathBuf;
+
+use bot_server::{App, BotConfig, EXIT_CONFIG, EXIT_MEMORY_LIMIT, EXIT_START, Exit};
+use clap::Parser;
+
+/// The telbot bot server: a Telegram bot with a durable inbox, health and metrics.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// A TOML file layered over the compiled-in defaults (also TELBOT_CONFIG).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn main() {
+    let args = Args::parse();
+    let env = telbot_shared::config::process_env();
+    telbot_shared::logging::init(env.get("LOG_FORMAT").map(String::as_str));
+    let cfg = match BotConfig::load(args.config.as_deref(), &env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bot-server: {e}");
+            std::process::exit(EXIT_CONFIG);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bot-server: cannot start the runtime: {e}");
+            std::process::exit(EXIT_START);
+        }
+    };
+    let code = rt.block_on(async move {
+        let app = match App::build(cfg).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!("cannot start: {e}");
+                return EXIT_START;
+            }
+        };
+        let token = app.shutdown_token();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("signal received");
+            token.cancel();
+        });
+        match app.run_until_stopped().await {
+            Exit::Shutdown => 0,
+            Exit::MemoryLimit => EXIT_MEMORY_LIMIT,
+        }
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    std::process::exit(code);
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

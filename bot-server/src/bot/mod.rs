@@ -1,0 +1,103 @@
+//! The reference bot: teloxide handlers run by the inbox's workers. Users replace
+//! [`handlers::tree`] with their own (see the README); everything else stays.
+//!
+//! - [`handlers`]: /start, /help, /status, /report (multi-step), /ask.
+//! - [`pending`]: multi-step actions in the store with a TTL.
+//! - [`ai`]: the /ask endpoint client with a circuit breaker.
+
+pub mod ai;
+pub mod handlers;
+pub mod pending;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use teloxide::dispatching::UpdateHandler;
+use teloxide::dptree;
+use teloxide::types::{Me, Update, UpdateKind};
+use telbot_shared::store::Db;
+use telbot_shared::telegram::TelegramClient;
+
+use crate::inbox::{Item, Outcome, Process};
+
+/// The error type handlers return.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What every handler can reach: injected into the handler tree as `Arc<BotCtx>`.
+pub struct BotCtx {
+    /// The Bot API client (retries, pacing, redaction).
+    pub api: TelegramClient,
+    /// The shared store.
+    pub db: Db,
+    /// Multi-step actions.
+    pub pending: pending::PendingActions,
+    /// The /ask endpoint.
+    pub assistant: Arc<ai::Assistant>,
+    /// Chats allowed to use /status.
+    pub admin_chat_ids: Vec<i64>,
+    /// One line of health for /status.
+    pub status_line: Box<dyn Fn() -> String + Send + Sync>,
+}
+
+/// Runs the handler tree for stored updates.
+pub struct BotProcessor {
+    tree: UpdateHandler<HandlerError>,
+    deps: dptree::di::DependencyMap,
+}
+
+impl BotProcessor {
+    /// A processor running `tree` with `ctx` and `me` as dependencies.
+    pub fn new(tree: UpdateHandler<HandlerError>, ctx: Arc<BotCtx>, me: Me) -> Self {
+        let mut deps = dptree::di::DependencyMap::new();
+        deps.insert(ctx);
+        deps.insert(me);
+        BotProcessor { tree, deps }
+    }
+}
+
+impl Process for BotProcessor {
+    fn process<'a>(&'a self, item: &'a Item) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
+        Box::pin(async move {
+            let update: Update = match serde_json::from_str(&item.payload) {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::info!(update_id = item.update_id, kind = %item.kind, error = %e, "update of a kind this build cannot parse; kept raw");
+                    return Outcome::Unknown;
+                }
+            };
+            if matches!(update.kind, UpdateKind::Error(_)) {
+                tracing::info!(update_id = item.update_id, kind = %item.kind, "update of a kind this build cannot parse; kept raw");
+                return Outcome::Unknown;
+            }
+            let mut deps = self.deps.clone();
+            deps.insert(update);
+            match self.tree.dispatch(deps).await {
+                std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_) => Outcome::Done,
+                std::ops::ControlFlow::Break(Err(e)) => Outcome::Failed(e.to_string()),
+            }
+        })
+    }
+}
+
+/// `Me` for when getMe could not be reached at start (commands still parse without a mention).
+pub fn fallback_me(name: &str) -> Me {
+    let user = teloxide::types::User {
+        id: teloxide::types::UserId(0),
+        is_bot: true,
+        first_name: name.to_string(),
+        last_name: None,
+        username: Some(name.to_string()),
+        language_code: None,
+        is_premium: false,
+        added_to_attachment_menu: false,
+    };
+    Me {
+        user,
+        can_join_groups: false,
+        can_read_all_group_messages: false,
+        supports_inline_queries: false,
+        can_connect_to_business: false,
+        has_main_web_app: false,
+    }
+}

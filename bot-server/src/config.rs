@@ -1,0 +1,404 @@
+//! bot-server's configuration: the layered sources of `telbot_shared::config`, deserialized
+//! into raw sections and validated into [`BotConfig`] before anything starts.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use telbot_shared::config::{
+    self as shared, ConfigError, EnvMap, StoreConfig, StoreSection, TelegramConfig, TelegramSection,
+};
+use url::Url;
+
+/// How updates reach the bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Telegram POSTs to `/webhook`.
+    Webhook,
+    /// The bot long-polls `getUpdates`.
+    Polling,
+}
+
+impl Mode {
+    /// `webhook` or `polling`, as `/health` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Webhook => "webhook",
+            Mode::Polling => "polling",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerSection {
+    host: String,
+    port: u16,
+    mode: String,
+    admin_token: Option<SecretString>,
+    metrics_public: bool,
+    #[serde(with = "humantime_serde")]
+    grace_period: Duration,
+    #[serde(with = "humantime_serde")]
+    header_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    body_timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookSection {
+    public_url: String,
+    path: String,
+    secret: Option<SecretString>,
+    max_connections: u32,
+    allowed_updates: Vec<String>,
+    set_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    restore_interval: Duration,
+    max_body_bytes: usize,
+    max_pending: u64,
+    #[serde(with = "humantime_serde")]
+    error_window: Duration,
+    #[serde(with = "humantime_serde")]
+    health_cache: Duration,
+}
+
+/// `[inbox]`: the worker pool and the durable queue.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InboxConfig {
+    /// Handlers running at once.
+    pub workers: usize,
+    /// Handler attempts before parking.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    #[serde(with = "humantime_serde")]
+    pub retry_delay: Duration,
+    /// Updates per transaction at most.
+    pub batch_max: usize,
+    /// Updates in memory at most.
+    pub max_loaded: usize,
+    /// How long done updates are kept for dedup.
+    #[serde(with = "humantime_serde")]
+    pub keep_done: Duration,
+}
+
+/// `[polling]`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PollingConfig {
+    /// Long-poll timeout.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Updates per call.
+    pub limit: u32,
+}
+
+/// `[limits]`: self-protection.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitsConfig {
+    /// RSS past which the process exits (code 3) to be restarted.
+    pub rss_limit_mb: u64,
+    /// System memory warning level.
+    pub memory_warn_percent: f32,
+    /// System memory critical level.
+    pub memory_critical_percent: f32,
+    /// Sampling period.
+    #[serde(with = "humantime_serde")]
+    pub sample_interval: Duration,
+}
+
+/// `[bot]`: the reference bot.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BotSection {
+    /// Display name.
+    pub name: String,
+    /// Who may use /status.
+    pub admin_chat_ids: Vec<i64>,
+    /// TTL of multi-step actions.
+    #[serde(with = "humantime_serde")]
+    pub pending_ttl: Duration,
+    /// How often expired actions are swept.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+}
+
+/// `[ai]`: the OpenAI-compatible endpoint behind /ask.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AiConfig {
+    /// Empty: /ask answers the fallback text.
+    pub base_url: String,
+    /// Model name.
+    pub model: String,
+    /// API key (never printed).
+    pub api_key: Option<SecretString>,
+    /// Per-call timeout.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts per question.
+    pub max_attempts: u32,
+    /// Failures that open the circuit.
+    pub breaker_failures: u32,
+    /// How long the circuit stays open.
+    #[serde(with = "humantime_serde")]
+    pub breaker_open_for: Duration,
+    /// The answer when the endpoint is down.
+    pub fallback_text: String,
+}
+
+/// Everything bot-server needs, validated.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// Listen address (port 0 in tests).
+    pub listen: SocketAddr,
+    /// The requested mode after `auto` was resolved.
+    pub mode: Mode,
+    /// Bot API client settings.
+    pub telegram: TelegramConfig,
+    /// Store settings.
+    pub store: StoreConfig,
+    /// `public_url + path`, when a public URL is set.
+    pub webhook_url: Option<Url>,
+    /// Route the webhook is served on.
+    pub webhook_path: String,
+    /// Required `X-Telegram-Bot-Api-Secret-Token`.
+    pub webhook_secret: Option<SecretString>,
+    /// setWebhook's max_connections.
+    pub max_connections: u32,
+    /// setWebhook's allowed_updates.
+    pub allowed_updates: Vec<String>,
+    /// setWebhook attempts before falling back to polling.
+    pub set_attempts: u32,
+    /// How often the webhook is retried while polling as a fallback.
+    pub restore_interval: Duration,
+    /// Largest webhook body.
+    pub max_body_bytes: usize,
+    /// `/webhook/health` pending limit.
+    pub max_pending: u64,
+    /// `/webhook/health` recent-error window.
+    pub error_window: Duration,
+    /// `/webhook/health` cache age.
+    pub health_cache: Duration,
+    /// Admin token; `None` refuses admin routes.
+    pub admin_token: Option<SecretString>,
+    /// `/metrics` without auth.
+    pub metrics_public: bool,
+    /// Shutdown grace period.
+    pub grace_period: Duration,
+    /// Header read timeout.
+    pub header_timeout: Duration,
+    /// Body read timeout.
+    pub body_timeout: Duration,
+    /// Worker pool and queue.
+    pub inbox: InboxConfig,
+    /// Long polling.
+    pub polling: PollingConfig,
+    /// Self-protection.
+    pub limits: LimitsConfig,
+    /// Reference bot.
+    pub bot: BotSection,
+    /// /ask endpoint.
+    pub ai: AiConfig,
+    /// Where the data directory is (disk usage is reported for it).
+    pub data_dir: std::path::PathBuf,
+    /// Warnings to log once logging is up (e.g. a non-https public URL).
+    pub warnings: Vec<String>,
+}
+
+impl BotConfig {
+    /// Loads every layer and validates. `file` is `--config`.
+    pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<Self, ConfigError> {
+        let cfg = shared::load(file, env)?;
+        let server: ServerSection = shared::section(&cfg, "server")?;
+        let webhook: WebhookSection = shared::section(&cfg, "webhook")?;
+        let telegram = TelegramConfig::from_section(shared::section::<TelegramSection>(&cfg, "telegram")?)?;
+        let store_section: StoreSection = shared::section(&cfg, "store")?;
+        let data_dir = store_section.data_dir.clone();
+        let store = StoreConfig::from_section(store_section)?;
+        let inbox: InboxConfig = shared::section(&cfg, "inbox")?;
+        let polling: PollingConfig = shared::section(&cfg, "polling")?;
+        let limits: LimitsConfig = shared::section(&cfg, "limits")?;
+        let bot: BotSection = shared::section(&cfg, "bot")?;
+        let ai: AiConfig = shared::section(&cfg, "ai")?;
+        let mut warnings = Vec::new();
+
+        let host: IpAddr = server
+            .host
+            .parse()
+            .map_err(|_| ConfigError::invalid("server.host", format!("is not an IP address: {:?}", server.host)))?;
+        let webhook_path = if webhook.path.starts_with('/') {
+            webhook.path.clone()
+        } else {
+            return Err(ConfigError::invalid("webhook.path", "must start with /"));
+        };
+        let webhook_url = if webhook.public_url.trim().is_empty() {
+            None
+        } else {
+            let base = shared::parse_http_url(&webhook.public_url, "webhook.public_url")?;
+            let loopback = base.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+            if base.scheme() != "https" && !loopback {
+                warnings.push(format!(
+                    "PUBLIC_URL is not https:// ({}); Telegram only delivers to https webhooks",
+                    base.as_str()
+                ));
+            }
+            let full = format!("{}{}", base.as_str().trim_end_matches('/'), webhook_path);
+            Some(Url::parse(&full).map_err(|e| ConfigError::invalid("webhook.public_url", e.to_string()))?)
+        };
+        let mode = match server.mode.to_ascii_lowercase().as_str() {
+            "webhook" => {
+                if webhook_url.is_none() {
+                    return Err(ConfigError::invalid(
+                        "webhook.public_url",
+                        "is required when BOT_MODE=webhook (set PUBLIC_URL)",
+                    ));
+                }
+                Mode::Webhook
+            }
+            "polling" => Mode::Polling,
+            "auto" => {
+                if webhook_url.is_some() {
+                    Mode::Webhook
+                } else {
+                    Mode::Polling
+                }
+            }
+            other => {
+                return Err(ConfigError::invalid(
+                    "server.mode",
+                    format!("must be webhook, polling or auto, got {other:?}"),
+                ));
+            }
+        };
+        let webhook_secret = shared::non_empty_secret(webhook.secret);
+        if let Some(s) = &webhook_secret {
+            let s = s.expose_secret();
+            if s.len() > 256 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(ConfigError::invalid(
+                    "webhook.secret",
+                    "must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram refuses others)",
+                ));
+            }
+        } else if mode == Mode::Webhook {
+            warnings.push("WEBHOOK_SECRET is not set: anyone who knows the URL can post updates".into());
+        }
+        if !(1..=100).contains(&webhook.max_connections) {
+            return Err(ConfigError::invalid("webhook.max_connections", "must be 1-100"));
+        }
+        if webhook.set_attempts == 0 {
+            return Err(ConfigError::invalid("webhook.set_attempts", "must be at least 1"));
+        }
+        if webhook.max_body_bytes < 1024 {
+            return Err(ConfigError::invalid("webhook.max_body_bytes", "must be at least 1024"));
+        }
+        if inbox.workers == 0 || inbox.max_attempts == 0 || inbox.batch_max == 0 || inbox.max_loaded == 0 {
+            return Err(ConfigError::invalid(
+                "inbox.workers",
+                "inbox.workers, max_attempts, batch_max and max_loaded must be at least 1",
+            ));
+        }
+        if !(1..=100).contains(&polling.limit) {
+            return Err(ConfigError::invalid("polling.limit", "must be 1-100"));
+        }
+        if polling.timeout > Duration::from_secs(50) {
+            return Err(ConfigError::invalid("polling.timeout", "must be at most 50s (Telegram's maximum)"));
+        }
+        if limits.rss_limit_mb == 0 {
+            return Err(ConfigError::invalid("limits.rss_limit_mb", "must be more than 0"));
+        }
+        if limits.sample_interval < Duration::from_millis(200) {
+            return Err(ConfigError::invalid("limits.sample_interval", "must be at least 200ms"));
+        }
+        if !ai.base_url.trim().is_empty() {
+            shared::parse_http_url(&ai.base_url, "ai.base_url")?;
+        }
+        let admin_token = shared::non_empty_secret(server.admin_token);
+        if admin_token.as_ref().is_some_and(|t| t.expose_secret().len() < 8) {
+            return Err(ConfigError::invalid("server.admin_token", "must be at least 8 characters"));
+        }
+        Ok(BotConfig {
+            listen: SocketAddr::new(host, server.port),
+            mode,
+            telegram,
+            store,
+            webhook_url,
+            webhook_path,
+            webhook_secret,
+            max_connections: webhook.max_connections,
+            allowed_updates: webhook.allowed_updates,
+            set_attempts: webhook.set_attempts,
+            restore_interval: webhook.restore_interval,
+            max_body_bytes: webhook.max_body_bytes,
+            max_pending: webhook.max_pending,
+            error_window: webhook.error_window,
+            health_cache: webhook.health_cache,
+            admin_token,
+            metrics_public: server.metrics_public,
+            grace_period: server.grace_period,
+            header_timeout: server.header_timeout,
+            body_timeout: server.body_timeout,
+            inbox,
+            polling,
+            limits,
+            bot,
+            ai,
+            data_dir,
+            warnings,
+        })
+    }
+
+    /// Every secret this process knows, for redaction.
+    pub fn secrets(&self) -> Vec<SecretString> {
+        let mut v = vec![self.telegram.token.clone()];
+        v.extend(self.webhook_secret.clone());
+        v.extend(self.admin_token.clone());
+        v.extend(self.ai.api_key.clone());
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        let mut e: EnvMap = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        e.entry("TELEGRAM_BOT_TOKEN".into()).or_insert_with(|| "123:abc".into());
+        e
+    }
+
+    fn err(pairs: &[(&str, &str)]) -> String {
+        match BotConfig::load(None, &env(pairs)) {
+            Ok(_) => panic!("expected a config error for {pairs:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn auto_mode_follows_public_url() -> Result<(), ConfigError> {
+        assert_eq!(BotConfig::load(None, &env(&[]))?.mode, Mode::Polling);
+        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "https://bot.example.com/")]))?;
+        assert_eq!(c.mode, Mode::Webhook);
+        assert_eq!(c.webhook_url.map(|u| u.to_string()).as_deref(), Some("https://bot.example.com/webhook"));
+        Ok(())
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        assert!(err(&[("BOT_MODE", "webhook")]).contains("PUBLIC_URL"));
+        assert!(err(&[("BOT_MODE", "sideways")]).contains("BOT_MODE"));
+        assert!(err(&[("WEBHOOK_SECRET", "has space")]).contains("WEBHOOK_SECRET"));
+        assert!(err(&[("PORT", "eighty")]).contains("port"));
+        assert!(err(&[("PUBLIC_URL", "ftp://x")]).contains("PUBLIC_URL"));
+        assert!(err(&[("TELBOT__INBOX__WORKERS", "0")]).contains("inbox.workers"));
+        assert!(err(&[("ADMIN_TOKEN", "short")]).contains("ADMIN_TOKEN"));
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_a_warning_not_a_refusal() -> Result<(), ConfigError> {
+        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://bot.example.com")]))?;
+        assert!(c.warnings.iter().any(|w| w.contains("https")));
+        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://127.0.0.1:8080")]))?;
+        assert!(c.warnings.iter().all(|w| !w.contains("https")));
+        Ok(())
+    }
+}

@@ -1,0 +1,37 @@
+//! Recent ack latencies in a fixed-size ring (no unbounded growth), for p50/p99 figures.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::state::AppState;
+
+/// Samples kept.
+const RING: usize = 4096;
+
+/// The last [`RING`] ack latencies in microseconds.
+#[derive(Debug, Default)]
+pub struct AckRing(Mutex<VecDeque<u32>>);
+
+impl AckRing {
+    /// p50 and p99 of the kept samples, in milliseconds.
+    pub fn percentiles(&self) -> Option<(f64, f64)> {
+        let mut v: Vec<u32> = self.0.lock().ok()?.iter().copied().collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let at = |q: f64| f64::from(v[((v.len() - 1) as f64 * q) as usize]) / 1000.0;
+        Some((at(0.5), at(0.99)))
+    }
+}
+
+/// Records one ack.
+pub fn record_ack(app: &AppState, took: Duration) {
+    if let Ok(mut r) = app.acks.0.lock() {
+        if r.len() == RING {
+            r.pop_front();
+        }
+        r.push_back(took.as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+}

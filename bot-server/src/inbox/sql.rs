@@ -1,0 +1,105 @@
+//! The inbox's SQL. `$N` placeholders and `ON CONFLICT … DO NOTHING RETURNING` are valid in
+//! both SQLite (3.35+) and PostgreSQL, so one set of statements serves both backends.
+
+use std::sync::Arc;
+
+use sqlx::{Any, Row, Transaction};
+use telbot_shared::store::{Db, StoreError};
+
+use super::{Item, Status};
+
+/// Inserts unless the update_id is known; `Some(seq)` for a new row, `None` for a duplicate.
+pub async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    update_id: i64,
+    kind: &str,
+    key: &str,
+    payload: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (update_id) DO NOTHING RETURNING seq",
+    )
+    .bind(update_id)
+    .bind(kind)
+    .bind(key)
+    .bind(payload)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| r.try_get::<i64, _>(0)).transpose()
+}
+
+/// Records how handling ended (or, for `Pending`, how many attempts were used).
+pub async fn finish(
+    tx: &mut Transaction<'static, Any>,
+    seq: i64,
+    status: Status,
+    attempts: u32,
+    error: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let done_at = (status != Status::Pending).then_some(now);
+    sqlx::query("UPDATE inbox SET status = $1, attempts = $2, last_error = $3, done_at = $4 WHERE seq = $5")
+        .bind(status as i64)
+        .bind(i64::from(attempts))
+        .bind(error)
+        .bind(done_at)
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Pending updates after `cursor`, in arrival order.
+pub async fn pending_after(db: &Db, cursor: i64, limit: usize) -> Result<Vec<Item>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, update_id, kind, queue_key, payload, attempts FROM inbox \
+         WHERE status = 0 AND seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(cursor)
+    .bind(limit as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Item {
+                seq: r.try_get(0)?,
+                update_id: r.try_get(1)?,
+                kind: r.try_get(2)?,
+                key: Arc::from(r.try_get::<String, _>(3)?),
+                payload: Arc::from(r.try_get::<String, _>(4)?),
+                attempts: u32::try_from(r.try_get::<i64, _>(5)?).unwrap_or(u32::MAX),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
+/// How many updates wait to be handled.
+pub async fn pending_count(db: &Db) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM inbox WHERE status = 0")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get(0)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Forgets finished updates older than `before` (unix seconds); pending ones are never removed.
+pub async fn prune_done(db: &Db, before: i64) -> Result<u64, StoreError> {
+    let r = sqlx::query("DELETE FROM inbox WHERE status <> 0 AND done_at < $1")
+        .bind(before)
+        .execute(&db.pool)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Status of one update, for tests and the admin view.
+pub async fn status_of(db: &Db, update_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+    let row = sqlx::query("SELECT status, attempts FROM inbox WHERE update_id = $1")
+        .bind(update_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?)
+}

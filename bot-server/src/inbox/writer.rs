@@ -1,0 +1,203 @@
+//! Group commit: one task owns every inbox write. Concurrent webhook requests queue their
+//! inserts on a bounded channel; the task takes whatever is waiting (up to `batch_max`),
+//! writes it in one transaction, and answers each request after the commit. Durability then
+//! costs one commit per batch, not per update.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, oneshot};
+use telbot_shared::store::{Db, StoreError};
+
+use super::{Counters, Item, Status, sql};
+
+/// An update to store.
+#[derive(Debug)]
+pub struct NewUpdate {
+    /// Telegram's id (the dedup key).
+    pub update_id: i64,
+    /// Kind name.
+    pub kind: String,
+    /// Queue key.
+    pub key: String,
+    /// Raw JSON.
+    pub payload: String,
+}
+
+/// What storing an update did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// New: it will be handled.
+    New,
+    /// Seen before: acknowledged and ignored.
+    Duplicate,
+}
+
+/// How handling of one update ended.
+#[derive(Debug)]
+pub struct Finish {
+    /// The row.
+    pub seq: i64,
+    /// Final (or, with `Pending`, interim) state.
+    pub status: Status,
+    /// Attempts used.
+    pub attempts: u32,
+    /// Last handler error.
+    pub error: Option<String>,
+}
+
+enum Req {
+    Insert(NewUpdate, oneshot::Sender<Result<Stored, StoreError>>),
+    Finish(Finish),
+}
+
+/// Handle to the writer task. Cheap to clone; the task ends when every handle is dropped.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Req>,
+    timeout: Duration,
+}
+
+/// What the writer hands new rows to, and how it says it could not.
+pub(crate) struct Handoff {
+    /// New rows for the dispatcher (bounded; when full the dispatcher reads them from the store).
+    pub items: mpsc::Sender<Item>,
+    /// Set when a row could not be handed over.
+    pub behind: Arc<AtomicBool>,
+    /// Wakes the dispatcher.
+    pub wake: Arc<Notify>,
+}
+
+impl Writer {
+    /// Starts the writer task.
+    pub(crate) fn spawn(db: Db, batch_max: usize, counters: Arc<Counters>, handoff: Handoff) -> Self {
+        let (tx, rx) = mpsc::channel(batch_max * 4);
+        let timeout = db_timeout(&db);
+        tokio::spawn(run(db, rx, batch_max, counters, handoff));
+        Writer { tx, timeout }
+    }
+
+    /// Stores an update; returns once it is committed (or known).
+    pub async fn insert(&self, u: NewUpdate) -> Result<Stored, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let send = self.tx.send(Req::Insert(u, reply));
+        match tokio::time::timeout(self.timeout, send).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(StoreError::Db("inbox writer stopped".into())),
+            Err(_) => return Err(StoreError::Db("inbox writer is saturated".into())),
+        }
+        match tokio::time::timeout(self.timeout * 2, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(StoreError::Db("inbox writer stopped".into())),
+            Err(_) => Err(StoreError::Db("inbox commit timed out".into())),
+        }
+    }
+
+    /// Records how an update ended (waits only for queue space, not the commit).
+    pub async fn finish(&self, f: Finish) {
+        if self.tx.send(Req::Finish(f)).await.is_err() {
+            tracing::warn!("inbox writer stopped; a completion will be replayed at next start");
+        }
+    }
+}
+
+fn db_timeout(_db: &Db) -> Duration {
+    Duration::from_secs(10)
+}
+
+async fn run(db: Db, mut rx: mpsc::Receiver<Req>, batch_max: usize, counters: Arc<Counters>, handoff: Handoff) {
+    let mut retry_finishes: Vec<Finish> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < batch_max {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        batch.extend(retry_finishes.drain(..).map(Req::Finish));
+        let now = telbot_shared::unix_now();
+        match commit(&db, &batch, now).await {
+            Ok(seqs) => deliver(batch, seqs, &counters, &handoff),
+            Err(e) => {
+                let msg = e.to_string();
+                tracing::error!(error = %msg, batch = batch.len(), "inbox commit failed; answering 503 so Telegram redelivers");
+                for r in batch {
+                    match r {
+                        Req::Insert(_, reply) => {
+                            let _ = reply.send(Err(StoreError::Db(msg.clone())));
+                        }
+                        // Completions are kept and retried with the next batch (bounded by in-flight work).
+                        Req::Finish(f) => retry_finishes.push(f),
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    if !retry_finishes.is_empty() {
+        let batch: Vec<Req> = retry_finishes.into_iter().map(Req::Finish).collect();
+        if let Err(e) = commit(&db, &batch, telbot_shared::unix_now()).await {
+            tracing::warn!(error = %e, "last completions not written; those updates are handled again at next start");
+        }
+    }
+}
+
+/// Writes a batch in one transaction; for each insert, the new seq or `None` (duplicate).
+async fn commit(db: &Db, batch: &[Req], now: i64) -> Result<Vec<Option<i64>>, StoreError> {
+    let work = async {
+        let mut tx = db.pool.begin().await?;
+        let mut seqs = Vec::with_capacity(batch.len());
+        for r in batch {
+            match r {
+                Req::Insert(u, _) => {
+                    seqs.push(sql::insert(&mut tx, u.update_id, &u.kind, &u.key, &u.payload, now).await?);
+                }
+                Req::Finish(f) => {
+                    sql::finish(&mut tx, f.seq, f.status, f.attempts, f.error.as_deref(), now).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(seqs)
+    };
+    match tokio::time::timeout(Duration::from_secs(10), work).await {
+        Ok(r) => r.map_err(StoreError::from),
+        Err(_) => Err(StoreError::Db("inbox commit timed out".into())),
+    }
+}
+
+fn deliver(batch: Vec<Req>, seqs: Vec<Option<i64>>, counters: &Counters, handoff: &Handoff) {
+    let mut seqs = seqs.into_iter();
+    for r in batch {
+        let Req::Insert(u, reply) = r else { continue };
+        let seq = seqs.next().flatten();
+        let stored = match seq {
+            Some(seq) => {
+                Counters::add(&counters.received, 1);
+                Counters::add(&counters.depth, 1);
+                let item = Item {
+                    seq,
+                    update_id: u.update_id,
+                    kind: u.kind,
+                    key: Arc::from(u.key),
+                    payload: Arc::from(u.payload),
+                    attempts: 0,
+                };
+                if handoff.items.try_send(item).is_err() {
+                    handoff.behind.store(true, Ordering::Release);
+                    handoff.wake.notify_one();
+                }
+                metrics::counter!("telbot_updates_received_total").increment(1);
+                Stored::New
+            }
+            None => {
+                Counters::add(&counters.duplicates, 1);
+                metrics::counter!("telbot_updates_duplicate_total").increment(1);
+                Stored::Duplicate
+            }
+        };
+        let _ = reply.send(Ok(stored));
+    }
+}

@@ -1,0 +1,38 @@
+//! bot-server: a teloxide bot behind axum that never loses an update it acknowledged.
+//!
+//! - [`config`]: configuration, validated before anything starts.
+//! - [`startup`]: [`App::build`] (binds, port 0 allowed) and [`App::run_until_stopped`].
+//! - [`serve`]: the HTTP/1.1 server loop with header timeouts and a graceful drain.
+//! - [`routes`]: `/webhook`, `/health`, `/webhook/health`, `/webhook/recover`, `/shutdown`, `/metrics`.
+//! - [`inbox`]: the durable inbox (group commit) and the per-chat worker pool.
+//! - [`mode`]: webhook registration, polling, and the fallback between them.
+//! - [`recovery`]: lossless webhook recovery in-process.
+//! - [`webhook_health`]: getWebhookInfo judged and cached.
+//! - [`monitor`]: process/system figures and the memory guard.
+//! - [`bot`]: the reference bot's teloxide handlers (replace them with yours).
+//! - [`telemetry`], [`dashboard_feed`]: Prometheus metrics and recent latencies.
+//! - [`state`]: what routes and tasks share.
+
+pub mod bot;
+pub mod config;
+pub mod dashboard_feed;
+pub mod inbox;
+pub mod mode;
+pub mod monitor;
+pub mod recovery;
+pub mod routes;
+pub mod serve;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod webhook_health;
+
+pub use config::BotConfig;
+pub use startup::{App, Exit, StartError};
+
+/// Exit code after the RSS limit was passed (the platform should restart the bot).
+pub const EXIT_MEMORY_LIMIT: i32 = 3;
+/// Exit code for a configuration error (sysexits' EX_CONFIG).
+pub const EXIT_CONFIG: i32 = 78;
+/// Exit code when the app cannot start (store, port).
+pub const EXIT_START: i32 = 1;

@@ -1,0 +1,141 @@
+//! Process and system figures, sampled in the background (never in the request path), and
+//! the memory guard: warnings at the configured system-memory levels, and past the RSS limit a
+//! critical log line and a graceful exit with [`crate::EXIT_MEMORY_LIMIT`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use sysinfo::{Disks, MemoryRefreshKind, ProcessRefreshKind, ProcessesToUpdate, System};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::LimitsConfig;
+
+/// The latest figures. Floats are stored as bits in atomics.
+#[derive(Debug, Default)]
+pub struct Figures {
+    /// Resident set size, bytes.
+    pub rss_bytes: AtomicU64,
+    cpu_bits: AtomicU32,
+    mem_bits: AtomicU32,
+    disk_bits: AtomicU32,
+    /// Set once the RSS limit was passed.
+    pub over_limit: AtomicBool,
+}
+
+impl Figures {
+    /// CPU of this process, percent of the machine.
+    pub fn cpu_percent(&self) -> f32 {
+        f32::from_bits(self.cpu_bits.load(Ordering::Relaxed))
+    }
+    /// Used system memory, percent.
+    pub fn memory_percent(&self) -> f32 {
+        f32::from_bits(self.mem_bits.load(Ordering::Relaxed))
+    }
+    /// Used space on the data disk, percent.
+    pub fn disk_percent(&self) -> f32 {
+        f32::from_bits(self.disk_bits.load(Ordering::Relaxed))
+    }
+}
+
+struct Sampler {
+    sys: System,
+    disks: Disks,
+    pid: sysinfo::Pid,
+    data_dir: PathBuf,
+}
+
+impl Sampler {
+    fn sample(&mut self, f: &Figures) {
+        self.sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+        self.sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[self.pid]),
+            true,
+            ProcessRefreshKind::nothing().with_memory().with_cpu(),
+        );
+        if let Some(p) = self.sys.process(self.pid) {
+            f.rss_bytes.store(p.memory(), Ordering::Relaxed);
+            let cores = self.sys.cpus().len().max(1) as f32;
+            f.cpu_bits.store((p.cpu_usage() / cores).to_bits(), Ordering::Relaxed);
+        }
+        let total = self.sys.total_memory().max(1) as f64;
+        let mem = (100.0 * self.sys.used_memory() as f64 / total) as f32;
+        f.mem_bits.store(mem.to_bits(), Ordering::Relaxed);
+        self.disks.refresh(true);
+        let dir = std::fs::canonicalize(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+        let disk = self
+            .disks
+            .iter()
+            .filter(|d| dir.starts_with(d.mount_point()))
+            .max_by_key(|d| d.mount_point().as_os_str().len())
+            .map(|d| 100.0 * (1.0 - d.available_space() as f64 / d.total_space().max(1) as f64))
+            .unwrap_or(0.0) as f32;
+        f.disk_bits.store(disk.to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// Samples every `cfg.sample_interval` until `stop`; past the RSS limit it sets `over_limit`
+/// and cancels `shutdown`.
+pub async fn run(cfg: LimitsConfig, data_dir: PathBuf, figures: Arc<Figures>, shutdown: CancellationToken) {
+    let pid = match sysinfo::get_current_pid() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read this process's id; memory guard off");
+            return;
+        }
+    };
+    let (sys, disks) = match (System::new(), Disks::new_with_refreshed_list()) {
+        (Ok(s), Ok(d)) => (s, d),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot read system figures; memory guard off");
+            return;
+        }
+    };
+    let sampler = Sampler { sys, disks, pid, data_dir };
+    let sampler = Arc::new(std::sync::Mutex::new(sampler));
+    let limit = cfg.rss_limit_mb.saturating_mul(1024 * 1024);
+    let mut level = 0u8;
+    let mut tick = tokio::time::interval(cfg.sample_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let (s, f) = (sampler.clone(), figures.clone());
+        let sampled = tokio::task::spawn_blocking(move || {
+            if let Ok(mut s) = s.lock() {
+                s.sample(&f);
+            }
+        })
+        .await;
+        if sampled.is_err() {
+            continue;
+        }
+        let rss = figures.rss_bytes.load(Ordering::Relaxed);
+        metrics::gauge!("telbot_process_resident_memory_bytes").set(rss as f64);
+        metrics::gauge!("telbot_process_cpu_percent").set(f64::from(figures.cpu_percent()));
+        metrics::gauge!("telbot_system_memory_percent").set(f64::from(figures.memory_percent()));
+        metrics::gauge!("telbot_system_disk_percent").set(f64::from(figures.disk_percent()));
+        let mem = figures.memory_percent();
+        let new_level = if mem >= cfg.memory_critical_percent { 2 } else if mem >= cfg.memory_warn_percent { 1 } else { 0 };
+        if new_level > level {
+            if new_level == 2 {
+                tracing::error!(memory_percent = mem, "system memory critical");
+            } else {
+                tracing::warn!(memory_percent = mem, "system memory high");
+            }
+        }
+        level = new_level;
+        if rss > limit {
+            figures.over_limit.store(true, Ordering::Release);
+            tracing::error!(
+                rss_bytes = rss,
+                limit_bytes = limit,
+                "CRITICAL: resident memory above the limit; shutting down gracefully so the platform restarts the bot"
+            );
+            shutdown.cancel();
+            return;
+        }
+    }
+}

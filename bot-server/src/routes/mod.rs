@@ -1,0 +1,81 @@
+//! The HTTP routes (DESIGN.md's bot-server table) and the admin guard.
+
+mod admin;
+mod health;
+mod metrics;
+mod webhook;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::state::AppState;
+
+/// Every route, ready to serve (also usable with `oneshot` in tests).
+pub fn router(app: AppState) -> Router {
+    let webhook = Router::new()
+        .route(&app.cfg.webhook_path, post(webhook::receive))
+        .layer(DefaultBodyLimit::max(app.cfg.max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(app.cfg.body_timeout));
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/webhook/health", get(health::webhook_health))
+        .route("/webhook/recover", post(admin::recover))
+        .route("/shutdown", post(admin::shutdown))
+        .route("/metrics", get(metrics::metrics))
+        .merge(webhook)
+        .with_state(app)
+}
+
+/// Why an admin request was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// No ADMIN_TOKEN configured: admin routes are off.
+    Disabled,
+    /// Wrong or missing token.
+    Unauthorized,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Disabled => (
+                StatusCode::FORBIDDEN,
+                "admin routes are disabled: set ADMIN_TOKEN to enable them\n",
+            )
+                .into_response(),
+            Refusal::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Basic realm=\"telbot\", charset=\"UTF-8\"")],
+                "admin token required\n",
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Accepts `Authorization: Bearer <ADMIN_TOKEN>` or Basic with any user and ADMIN_TOKEN as
+/// the password, compared in constant time.
+pub(crate) fn check_admin(app: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(token) = &app.cfg.admin_token else { return Err(Refusal::Disabled) };
+    let want = token.expose_secret().as_bytes();
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let given: Vec<u8> = if let Some(b) = auth.strip_prefix("Bearer ") {
+        b.trim().as_bytes().to_vec()
+    } else if let Some(b) = auth.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(b.trim()).unwrap_or_default();
+        match decoded.iter().position(|&c| c == b':') {
+            Some(i) => decoded[i + 1..].to_vec(),
+            None => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    if bool::from(given.as_slice().ct_eq(want)) { Ok(()) } else { Err(Refusal::Unauthorized) }
+}

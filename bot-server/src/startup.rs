@@ -1,0 +1,220 @@
+//! Building and running the app: [`App::build`] connects, binds (port 0 allowed) and starts
+//! the inbox; [`App::run_until_stopped`] serves until a shutdown signal, then drains in order:
+//! stop accepting → finish in-flight handlers within the grace period → flush the inbox.
+//! The webhook is never deleted on shutdown (the next instance may already have set it).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use telbot_shared::store::{self, StoreError};
+use telbot_shared::telegram::{TelegramClient, TelegramError};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::bot::{self, BotCtx, BotProcessor, HandlerError};
+use crate::config::BotConfig;
+use crate::inbox::{self, Counters};
+use crate::monitor::{self, Figures};
+use crate::state::{AppState, LiveMode, Shared};
+
+/// Why the app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The Telegram client could not be built.
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+}
+
+/// How the app ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A signal or POST /shutdown.
+    Shutdown,
+    /// The RSS limit was passed; the process should exit with [`crate::EXIT_MEMORY_LIMIT`].
+    MemoryLimit,
+}
+
+/// A built, bound app.
+pub struct App {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    workers: tokio::task::JoinHandle<()>,
+    stop_workers: CancellationToken,
+}
+
+impl App {
+    /// Connects the store, binds, and starts the inbox with the reference handlers.
+    pub async fn build(cfg: BotConfig) -> Result<App, StartError> {
+        Self::build_with(cfg, bot::handlers::tree()).await
+    }
+
+    /// [`App::build`] with your own teloxide handler tree.
+    pub async fn build_with(
+        cfg: BotConfig,
+        tree: teloxide::dispatching::UpdateHandler<HandlerError>,
+    ) -> Result<App, StartError> {
+        let cfg = Arc::new(cfg);
+        let db = store::connect(&cfg.store).await?;
+        let api = TelegramClient::new(cfg.telegram.clone())?;
+        let listener = TcpListener::bind(cfg.listen).await.map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+        let shutdown = CancellationToken::new();
+        let stop_workers = CancellationToken::new();
+        let counters = Arc::new(Counters::default());
+        let assistant = Arc::new(bot::ai::Assistant::new(cfg.ai.clone()));
+        let pending = bot::pending::PendingActions::new(db.clone(), cfg.bot.pending_ttl);
+        // /status reads the state, which holds the inbox, which holds the handlers: close
+        // the loop through a cell filled once the state exists.
+        let state_cell: Arc<OnceLock<AppState>> = Arc::new(OnceLock::new());
+        let cell = state_cell.clone();
+        let ctx = Arc::new(BotCtx {
+            api: api.clone(),
+            db: db.clone(),
+            pending: pending.clone(),
+            assistant: assistant.clone(),
+            admin_chat_ids: cfg.bot.admin_chat_ids.clone(),
+            status_line: Box::new(move || cell.get().map(status_line).unwrap_or_default()),
+        });
+        let me = fetch_me(&api, &cfg.bot.name).await;
+        let processor: Arc<dyn inbox::Process> = Arc::new(BotProcessor::new(tree, ctx, me));
+        let inbox = inbox::start(db.clone(), cfg.inbox.clone(), processor, counters.clone(), stop_workers.clone()).await?;
+        let state = AppState(Arc::new(Shared {
+            cfg: cfg.clone(),
+            db,
+            api,
+            writer: inbox.writer,
+            counters,
+            mode: LiveMode::default(),
+            store_up: AtomicBool::new(true),
+            figures: Arc::new(Figures::default()),
+            assistant,
+            pending,
+            webhook_health: Default::default(),
+            started: Instant::now(),
+            shutdown,
+            metrics: crate::telemetry::handle(),
+            pending_count: AtomicU64::new(0),
+            acks: Default::default(),
+            recovery_lock: tokio::sync::Mutex::new(()),
+        }));
+        let _ = state_cell.set(state.clone());
+        Ok(App { listener, addr, state, workers: inbox.workers, stop_workers })
+    }
+
+    /// The bound address (the real port when built with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Cancel it to shut down gracefully (what SIGTERM and POST /shutdown do).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// The shared state (tests read counters and health from it).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until shut down, then drains.
+    pub async fn run_until_stopped(self) -> Exit {
+        let App { listener, state, workers, stop_workers, .. } = self;
+        let cfg = state.cfg.clone();
+        for w in &cfg.warnings {
+            tracing::warn!("{w}");
+        }
+        let shutdown = state.shutdown.clone();
+        let background = shutdown.child_token();
+        tokio::spawn(monitor::run(cfg.limits.clone(), cfg.data_dir.clone(), state.figures.clone(), shutdown.clone()));
+        tokio::spawn(state.pending.clone().sweep_every(cfg.bot.sweep_interval, background.clone()));
+        tokio::spawn(housekeeping(state.clone(), background.clone()));
+        let modes = tokio::spawn(crate::mode::run(state.clone(), background.clone()));
+        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), mode = cfg.mode.as_str(), "bot-server listening");
+        let app = crate::routes::router(state.clone());
+        let server = tokio::spawn(crate::serve::serve(listener, app, cfg.header_timeout, shutdown.clone(), cfg.grace_period));
+        shutdown.cancelled().await;
+        tracing::info!("shutting down: no new connections; finishing in-flight work");
+        background.cancel();
+        let deadline = Instant::now() + cfg.grace_period;
+        let _ = tokio::time::timeout_at(deadline, server).await;
+        let _ = tokio::time::timeout_at(deadline, modes).await;
+        stop_workers.cancel();
+        match tokio::time::timeout_at(deadline, workers).await {
+            Ok(_) => tracing::info!("in-flight handlers finished"),
+            Err(_) => tracing::warn!("grace period over with handlers still running; their updates are replayed at next start"),
+        }
+        // Let the writer commit the last completions.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if state.figures.over_limit.load(Ordering::Relaxed) { Exit::MemoryLimit } else { Exit::Shutdown }
+    }
+}
+
+async fn fetch_me(api: &TelegramClient, name: &str) -> teloxide::types::Me {
+    match api.call::<teloxide::types::Me>("getMe", &serde_json::json!({})).await {
+        Ok(me) => me,
+        Err(e) => {
+            tracing::warn!(error = %e, "getMe failed at start; commands still work without @mentions");
+            bot::fallback_me(name)
+        }
+    }
+}
+
+fn status_line(app: &AppState) -> String {
+    let u = app.counters.snapshot();
+    format!(
+        "mode {}, store {}, received {}, processed {}, failed {}, inbox {}, RSS {} MB",
+        app.mode.get().as_str(),
+        if app.store_up.load(Ordering::Relaxed) { "up" } else { "DOWN" },
+        u.received,
+        u.processed,
+        u.failed,
+        u.inbox_depth,
+        app.figures.rss_bytes.load(Ordering::Relaxed) / (1024 * 1024)
+    )
+}
+
+/// Store health checks, pending-action counts and pruning of old done updates.
+async fn housekeeping(app: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        n += 1;
+        let up = app.db.ping(app.cfg.store.acquire_timeout).await.is_ok();
+        if up != app.store_up.swap(up, Ordering::Relaxed) {
+            if up {
+                tracing::info!("store is back");
+            } else {
+                tracing::error!("store does not answer; webhook calls get 503 until it is back");
+            }
+        }
+        if let Ok(c) = app.pending.count().await {
+            app.pending_count.store(c, Ordering::Relaxed);
+        }
+        if n % 300 == 1 {
+            let before = telbot_shared::unix_now() - app.cfg.inbox.keep_done.as_secs() as i64;
+            match inbox::sql::prune_done(&app.db, before).await {
+                Ok(0) | Err(_) => {}
+                Ok(k) => tracing::info!(removed = k, "pruned old finished updates"),
+            }
+        }
+    }
+}
