@@ -1,0 +1,120 @@
+//! Incident state in the store (`alert_incidents`), so a restarted watchdog remembers what it
+//! already told people.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use crate::error::AlertError;
+use crate::model::{Level, Observation};
+use crate::policy::{IncidentState, Phase};
+
+const COLUMNS: &str = "incident_key, state, level, consecutive_failures, consecutive_successes, \
+    first_failure_at, opened_at, last_seen_at, last_notified_at, notified_level, silenced_until, \
+    held, summary, observation, resolved_at";
+
+fn from_row(r: &AnyRow) -> Result<IncidentState, AlertError> {
+    let obs: Option<String> = r.try_get("observation")?;
+    let observation = obs.as_deref().map(serde_json::from_str::<Observation>).transpose()?;
+    let notified: Option<String> = r.try_get("notified_level")?;
+    Ok(IncidentState {
+        key: r.try_get("incident_key")?,
+        phase: Phase::parse(&r.try_get::<String, _>("state")?),
+        level: Level::parse(&r.try_get::<String, _>("level")?),
+        consecutive_failures: r.try_get("consecutive_failures")?,
+        consecutive_successes: r.try_get("consecutive_successes")?,
+        first_failure_at: r.try_get("first_failure_at")?,
+        opened_at: r.try_get("opened_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+        last_notified_at: r.try_get("last_notified_at")?,
+        notified_level: notified.as_deref().map(Level::parse),
+        silenced_until: r.try_get("silenced_until")?,
+        held: r.try_get::<i64, _>("held")? != 0,
+        observation,
+        resolved_at: r.try_get("resolved_at")?,
+    })
+}
+
+/// Reads one incident.
+pub async fn load<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> Result<Option<IncidentState>, AlertError> {
+    let sql = format!("SELECT {COLUMNS} FROM alert_incidents WHERE incident_key = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(ex).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Every incident that is pending or open, oldest first.
+pub async fn list_active<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<Vec<IncidentState>, AlertError> {
+    let sql = format!("SELECT {COLUMNS} FROM alert_incidents WHERE state <> 'ok' ORDER BY last_seen_at, incident_key");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(ex).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Writes one incident (insert or update).
+pub async fn save<'e, E: Executor<'e, Database = Any>>(ex: E, st: &IncidentState, now: i64) -> Result<(), AlertError> {
+    let obs = st.observation.as_ref().map(serde_json::to_string).transpose()?;
+    let summary = st.observation.as_ref().map(|o| o.summary.clone()).unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO alert_incidents (incident_key, state, level, consecutive_failures, consecutive_successes, \
+         first_failure_at, opened_at, last_seen_at, last_notified_at, notified_level, silenced_until, held, \
+         summary, observation, resolved_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         ON CONFLICT (incident_key) DO UPDATE SET state = excluded.state, level = excluded.level, \
+         consecutive_failures = excluded.consecutive_failures, consecutive_successes = excluded.consecutive_successes, \
+         first_failure_at = excluded.first_failure_at, opened_at = excluded.opened_at, last_seen_at = excluded.last_seen_at, \
+         last_notified_at = excluded.last_notified_at, notified_level = excluded.notified_level, \
+         silenced_until = excluded.silenced_until, held = excluded.held, summary = excluded.summary, \
+         observation = excluded.observation, resolved_at = excluded.resolved_at, updated_at = excluded.updated_at",
+    )
+    .bind(&st.key)
+    .bind(st.phase.as_str())
+    .bind(st.level.as_str())
+    .bind(st.consecutive_failures)
+    .bind(st.consecutive_successes)
+    .bind(st.first_failure_at)
+    .bind(st.opened_at)
+    .bind(st.last_seen_at)
+    .bind(st.last_notified_at)
+    .bind(st.notified_level.map(Level::as_str))
+    .bind(st.silenced_until)
+    .bind(i64::from(st.held))
+    .bind(summary)
+    .bind(obs)
+    .bind(st.resolved_at)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// An incident as the CLI and dashboard show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentSummary {
+    /// The key.
+    pub key: String,
+    /// `pending` or `open`.
+    pub state: String,
+    /// Latest level.
+    pub level: Level,
+    /// What is wrong.
+    pub summary: String,
+    /// Failing since (unix seconds).
+    pub since: Option<i64>,
+    /// Last notified (unix seconds).
+    pub last_notified_at: Option<i64>,
+    /// A message is held back by a silence.
+    pub held: bool,
+}
+
+impl From<&IncidentState> for IncidentSummary {
+    fn from(s: &IncidentState) -> Self {
+        IncidentSummary {
+            key: s.key.clone(),
+            state: s.phase.as_str().to_string(),
+            level: s.level,
+            summary: s.observation.as_ref().map(|o| o.summary.clone()).unwrap_or_default(),
+            since: s.first_failure_at,
+            last_notified_at: s.last_notified_at,
+            held: s.held,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The watchdog's alerting pipeline: check results become notifications people can trust.
+//!
+//! `Observation` → [`policy`] (per-incident state in the store: flap damping, reminders,
+//! silences) → [`render`] (a pure function) → [`outbox`] (persisted, retried) → [`notify`]
+//! channels. Everything is keyed by incident and kept in the shared store, so a restarted
+//! watchdog sends no second e-mail.
+//!
+//! - [`model`]: [`Level`], [`Observation`], [`ActionNote`] (the watchdog's input) and
+//!   [`Decision`] (what happened, printable by `watchdog check --json`).
+//! - [`config`]: the `[alerts]` section, validated into [`AlertsConfig`].
+//! - [`policy`]: the pure state machine deciding open / repeat / resolve / hold.
+//! - [`incident`]: incident rows in `alert_incidents`.
+//! - [`silence`]: `watchdog silence …` rows and maintenance windows.
+//! - [`render`]: subject, text and HTML of a message; escaped and redacted.
+//! - [`outbox`]: the persisted outbox and its back-off.
+//! - [`notify`]: the [`Notifier`] trait; e-mail (lettre SMTP), Resend, Slack, Discord, Telegram.
+//! - [`pipeline`]: [`AlertPipeline`], what the watchdog calls (`observe`, `flush_outbox`,
+//!   `silence`, `unsilence`, `test_alert`, `incidents`).
+//! - [`heartbeat`]: healthchecks.io-compatible pings around each run.
+//! - [`error`]: [`AlertError`].
+
+pub mod config;
+pub mod error;
+pub mod heartbeat;
+pub mod incident;
+pub mod model;
+pub mod notify;
+pub mod outbox;
+pub mod pipeline;
+pub mod policy;
+pub mod render;
+pub mod silence;
+
+pub use config::AlertsConfig;
+pub use error::AlertError;
+pub use heartbeat::Heartbeat;
+pub use model::{ActionNote, Decision, DecisionKind, Level, Observation};
+pub use notify::Notifier;
+pub use pipeline::{AlertPipeline, ChannelResult, FlushReport};
+pub use render::{Message, Notice, NoticeKind, RenderCtx, render};

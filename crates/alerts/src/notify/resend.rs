@@ -1,0 +1,53 @@
+//! E-mail through Resend's HTTP API: `POST {base}/emails` with `Authorization: Bearer <key>`
+//! and `{from, to, subject, html, text}`.
+
+use futures::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::{Message, Notifier, http_error, join_url};
+use crate::error::AlertError;
+
+/// The Resend channel.
+pub struct ResendNotifier {
+    client: reqwest::Client,
+    endpoint: Url,
+    key: SecretString,
+    from: String,
+    to: Vec<String>,
+}
+
+impl ResendNotifier {
+    /// `base` is the API root, e.g. `https://api.resend.com`.
+    pub fn new(client: reqwest::Client, base: &Url, key: SecretString, from: &str, to: &[String]) -> Self {
+        ResendNotifier { client, endpoint: join_url(base, "emails"), key, from: from.to_string(), to: to.to_vec() }
+    }
+}
+
+/// The JSON body Resend documents for `POST /emails`.
+pub fn payload(from: &str, to: &[String], msg: &Message) -> serde_json::Value {
+    serde_json::json!({ "from": from, "to": to, "subject": msg.subject, "html": msg.html, "text": msg.text })
+}
+
+impl Notifier for ResendNotifier {
+    fn name(&self) -> &str {
+        "resend"
+    }
+
+    fn takes_warnings(&self) -> bool {
+        false
+    }
+
+    fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Result<(), AlertError>> {
+        Box::pin(async move {
+            let r = self
+                .client
+                .post(self.endpoint.clone())
+                .bearer_auth(self.key.expose_secret())
+                .json(&payload(&self.from, &self.to, msg))
+                .send()
+                .await;
+            http_error("resend", r).await
+        })
+    }
+}

@@ -1,0 +1,208 @@
+//! The persisted outbox (`alert_outbox`): a message is written here, one row per channel, in
+//! the same transaction as the incident change that caused it, and delivered afterwards with
+//! back-off. Each row is mirrored in the shared `wd_alerts` table the dashboard reads.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::{Any, Executor, Row};
+use telbot_shared::store::Db;
+
+use crate::error::AlertError;
+use crate::model::Level;
+use crate::render::Message;
+
+/// How long a claimed row is leased to one sender before another may retry it.
+pub const LEASE_SECS: i64 = 120;
+
+/// One queued message for one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// The incident it is about.
+    pub incident_key: String,
+    /// `opened`, `repeat`, `update`, `resolved`, `channel-failing`.
+    pub kind: String,
+    /// Level it is about.
+    pub level: String,
+    /// Channel name.
+    pub channel: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain text.
+    pub body_text: String,
+    /// HTML.
+    pub body_html: String,
+    /// `pending`, `sending`, `sent`, `failed`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When it is next due.
+    pub next_attempt_at: i64,
+    /// The last delivery error (redacted).
+    pub last_error: Option<String>,
+    /// The mirrored `wd_alerts` row.
+    pub alert_id: Option<i64>,
+    /// When it was queued.
+    pub created_at: i64,
+}
+
+impl OutboxRow {
+    /// The message to send.
+    pub fn message(&self) -> Message {
+        Message {
+            subject: self.subject.clone(),
+            text: self.body_text.clone(),
+            html: self.body_html.clone(),
+            level: Level::parse(&self.level),
+            resolved: self.kind == "resolved",
+        }
+    }
+}
+
+/// Queues `msg` for `channel`.
+pub async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    key: &str,
+    kind: &str,
+    channel: &str,
+    msg: &Message,
+    now: i64,
+) -> Result<(), AlertError> {
+    let level = if msg.resolved { "resolved" } else { msg.level.as_str() };
+    let alert_id: i64 = sqlx::query(
+        "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \
+         VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
+    )
+    .bind(key)
+    .bind(level)
+    .bind(channel)
+    .bind(&msg.subject)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    sqlx::query(
+        "INSERT INTO alert_outbox (incident_key, kind, level, channel, subject, body_text, body_html, status, \
+         attempts, next_attempt_at, alert_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $8)",
+    )
+    .bind(key)
+    .bind(kind)
+    .bind(msg.level.as_str())
+    .bind(channel)
+    .bind(&msg.subject)
+    .bind(&msg.text)
+    .bind(&msg.html)
+    .bind(now)
+    .bind(alert_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const SELECT: &str = "SELECT id, incident_key, kind, level, channel, subject, body_text, body_html, status, attempts, \
+    next_attempt_at, last_error, alert_id, created_at FROM alert_outbox";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<OutboxRow, AlertError> {
+    Ok(OutboxRow {
+        id: r.try_get(0)?,
+        incident_key: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        level: r.try_get(3)?,
+        channel: r.try_get(4)?,
+        subject: r.try_get(5)?,
+        body_text: r.try_get(6)?,
+        body_html: r.try_get(7)?,
+        status: r.try_get(8)?,
+        attempts: r.try_get(9)?,
+        next_attempt_at: r.try_get(10)?,
+        last_error: r.try_get(11)?,
+        alert_id: r.try_get(12)?,
+        created_at: r.try_get(13)?,
+    })
+}
+
+/// Rows due now (pending, or claimed by a sender whose lease ran out), oldest first.
+pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxRow>, AlertError> {
+    let sql = format!(
+        "{SELECT} WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&db.pool).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Rows not yet delivered (any channel), oldest first: for reports and tests.
+pub async fn undelivered<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<Vec<OutboxRow>, AlertError> {
+    let sql = format!("{SELECT} WHERE status IN ('pending', 'sending') ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(ex).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Takes a row for this sender; false when another sender took it first.
+pub async fn claim(db: &Db, row: &OutboxRow, now: i64) -> Result<bool, AlertError> {
+    let r = sqlx::query(
+        "UPDATE alert_outbox SET status = 'sending', next_attempt_at = $1 \
+         WHERE id = $2 AND status = $3 AND next_attempt_at = $4",
+    )
+    .bind(now + LEASE_SECS)
+    .bind(row.id)
+    .bind(&row.status)
+    .bind(row.next_attempt_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Records a delivery.
+pub async fn mark_sent(db: &Db, row: &OutboxRow, now: i64) -> Result<(), AlertError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE alert_outbox SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = NULL WHERE id = $2")
+        .bind(now)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE wd_alerts SET status = 'sent', sent_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(row.alert_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a failed attempt (`final_failure`: the channel no longer exists; no retry).
+pub async fn mark_failed(db: &Db, row: &OutboxRow, error: &str, next_at: i64, final_failure: bool) -> Result<(), AlertError> {
+    let status = if final_failure { "failed" } else { "pending" };
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE alert_outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
+        .bind(status)
+        .bind(next_at)
+        .bind(error)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+    let shown = if final_failure { "failed" } else { "retrying" };
+    sqlx::query("UPDATE wd_alerts SET status = $1 WHERE id = $2").bind(shown).bind(row.alert_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The delay before attempt `attempts + 1`: `base × 2^(attempts-1)`, capped at `max`.
+pub fn backoff(base: Duration, max: Duration, attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 30) - 1;
+    let secs = base.as_secs().max(1).saturating_mul(1u64 << exp);
+    secs.min(max.as_secs().max(1)) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let (b, m) = (Duration::from_secs(30), Duration::from_secs(900));
+        let got: Vec<i64> = (1..=7).map(|a| backoff(b, m, a)).collect();
+        assert_eq!(got, vec![30, 60, 120, 240, 480, 900, 900]);
+    }
+}

@@ -1,0 +1,302 @@
+//! [`AlertPipeline`]: what the watchdog calls. `observe` runs the policy over one run's
+//! observations and writes incident changes and outbox rows in one transaction per key;
+//! `flush_outbox` delivers due rows with back-off and reports a channel that keeps failing
+//! through the other channels.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use serde::Serialize;
+use telbot_shared::redact::Redactor;
+use telbot_shared::store::Db;
+
+use crate::config::AlertsConfig;
+use crate::error::AlertError;
+use crate::incident::{self, IncidentSummary};
+use crate::model::{Decision, DecisionKind, Level, Observation};
+use crate::notify::{self, Notifier};
+use crate::policy::{IncidentState, Policy, Step};
+use crate::render::{Message, Notice, NoticeKind, RenderCtx, render};
+use crate::{outbox, silence};
+
+/// The alerting pipeline. Holds no incident state in memory: everything is in the store, so a
+/// restarted watchdog carries on where the previous one stopped.
+#[derive(Clone)]
+pub struct AlertPipeline {
+    pub(crate) cfg: Arc<AlertsConfig>,
+    pub(crate) db: Db,
+    pub(crate) notifiers: Vec<Arc<dyn Notifier>>,
+    pub(crate) redactor: Redactor,
+    policy: Policy,
+}
+
+impl std::fmt::Debug for AlertPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertPipeline").field("channels", &self.channel_names()).finish_non_exhaustive()
+    }
+}
+
+/// One channel's answer to `test_alert`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelResult {
+    /// The channel.
+    pub channel: String,
+    /// Whether it accepted the message.
+    pub ok: bool,
+    /// Why not (redacted).
+    pub error: Option<String>,
+}
+
+/// What one `flush_outbox` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FlushReport {
+    /// Rows delivered.
+    pub sent: u32,
+    /// Rows that failed this time (and will be retried).
+    pub failed: u32,
+    /// Rows still waiting after this flush.
+    pub waiting: u32,
+}
+
+impl AlertPipeline {
+    /// Builds every configured channel. `extra_secrets` are the other secrets messages must
+    /// never show (the bot token, the webhook secret, the admin token).
+    pub fn new(cfg: AlertsConfig, db: Db, extra_secrets: impl IntoIterator<Item = SecretString>) -> Result<Self, AlertError> {
+        let notifiers = notify::from_config(&cfg)?;
+        Ok(Self::with_notifiers(cfg, db, notifiers, extra_secrets))
+    }
+
+    /// With channels chosen by the caller (tests, or a custom channel).
+    pub fn with_notifiers(
+        cfg: AlertsConfig,
+        db: Db,
+        notifiers: Vec<Arc<dyn Notifier>>,
+        extra_secrets: impl IntoIterator<Item = SecretString>,
+    ) -> Self {
+        let redactor = Redactor::new(cfg.secrets().into_iter().chain(extra_secrets));
+        let policy = Policy {
+            failure_threshold: cfg.failure_threshold,
+            success_threshold: cfg.success_threshold,
+            repeat_interval: cfg.repeat_interval.as_secs() as i64,
+            send_resolved: cfg.send_resolved,
+        };
+        AlertPipeline { cfg: Arc::new(cfg), db, notifiers, redactor, policy }
+    }
+
+    /// The configured channels' names.
+    pub fn channel_names(&self) -> Vec<String> {
+        self.notifiers.iter().map(|n| n.name().to_string()).collect()
+    }
+
+    /// The redactor holding every configured secret.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Runs one watchdog run's observations through the policy, then releases held incidents
+    /// whose silence has ended. Messages are queued, not sent: call [`Self::flush_outbox`].
+    pub async fn observe(&self, run: &[Observation], now: i64) -> Result<Vec<Decision>, AlertError> {
+        let active = silence::active(&self.db, &self.cfg.maintenance, now).await?;
+        let mut out = Vec::with_capacity(run.len());
+        for obs in run {
+            self.log_observation(obs);
+            let silenced = silence::covering(&active, &obs.key);
+            let mut tx = self.db.pool.begin().await?;
+            let mut st = incident::load(&mut *tx, &obs.key).await?.unwrap_or_else(|| IncidentState::new(&obs.key, now));
+            let step = self.policy.step(&mut st, obs, now, silenced);
+            let channels = self.queue(&mut tx, &st, &step, now).await?;
+            incident::save(&mut *tx, &st, now).await?;
+            tx.commit().await?;
+            out.push(self.decision(&st.key, obs.level, step, channels));
+        }
+        // Held incidents not observed in this run still notify when their silence ends.
+        for mut st in incident::list_active(&self.db.pool).await? {
+            let silenced = silence::covering(&active, &st.key);
+            let Some(step) = self.policy.release(&mut st, now, silenced) else { continue };
+            let mut tx = self.db.pool.begin().await?;
+            let channels = self.queue(&mut tx, &st, &step, now).await?;
+            incident::save(&mut *tx, &st, now).await?;
+            tx.commit().await?;
+            let level = st.level;
+            out.retain(|d| d.key != st.key);
+            out.push(self.decision(&st.key, level, step, channels));
+        }
+        Ok(out)
+    }
+
+    fn log_observation(&self, obs: &Observation) {
+        let summary = self.redactor.redact(&obs.summary);
+        match obs.level {
+            Level::Critical => tracing::error!(incident = %obs.key, %summary, "critical finding"),
+            Level::Warning => tracing::warn!(incident = %obs.key, %summary, "warning finding"),
+            Level::Normal => tracing::debug!(incident = %obs.key, "check passed"),
+        }
+    }
+
+    fn decision(&self, key: &str, level: Level, step: Step, channels: Vec<String>) -> Decision {
+        let detail = self.redactor.redact(&step.detail);
+        match step.kind {
+            DecisionKind::Ok | DecisionKind::Ongoing | DecisionKind::Recovering => {
+                tracing::debug!(incident = %key, kind = ?step.kind, %detail, "alert decision")
+            }
+            _ => tracing::info!(incident = %key, kind = ?step.kind, ?channels, %detail, "alert decision"),
+        }
+        Decision { key: key.to_string(), level, kind: step.kind, channels, detail }
+    }
+
+    /// The channels a message about `level` goes to.
+    fn channels_for(&self, level: Level) -> Vec<Arc<dyn Notifier>> {
+        self.notifiers
+            .iter()
+            .filter(|n| level == Level::Critical || (self.cfg.warnings_to_chat && n.takes_warnings()))
+            .cloned()
+            .collect()
+    }
+
+    fn ctx(&self) -> RenderCtx<'_> {
+        RenderCtx { bot_name: &self.cfg.bot_name, dashboard_url: self.cfg.dashboard_url.as_ref(), redactor: &self.redactor }
+    }
+
+    async fn queue(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        st: &IncidentState,
+        step: &Step,
+        now: i64,
+    ) -> Result<Vec<String>, AlertError> {
+        let Some(kind) = step.notice else { return Ok(Vec::new()) };
+        let fallback = Observation::new(st.key.clone(), step.level, st.key.clone());
+        let obs = st.observation.as_ref().unwrap_or(&fallback);
+        let msg = render(&Notice { kind, level: step.level, observation: obs, since: step.since, now }, &self.ctx());
+        let mut names = Vec::new();
+        for n in self.channels_for(step.level) {
+            outbox::enqueue(tx, &st.key, kind.as_str(), n.name(), &msg, now).await?;
+            names.push(n.name().to_string());
+        }
+        if names.is_empty() {
+            tracing::warn!(incident = %st.key, subject = %msg.subject, "no alert channel takes this message; logged only");
+        }
+        Ok(names)
+    }
+
+    /// Delivers every due outbox row. A failure is retried later with back-off (never dropped);
+    /// a channel failing `channel_failing_after` times in a row is reported through the others.
+    pub async fn flush_outbox(&self, now: i64) -> Result<FlushReport, AlertError> {
+        let mut report = FlushReport::default();
+        for row in outbox::due(&self.db, now, 200).await? {
+            if !outbox::claim(&self.db, &row, now).await? {
+                continue;
+            }
+            let Some(n) = self.notifiers.iter().find(|n| n.name() == row.channel) else {
+                let err = format!("channel {} is no longer configured", row.channel);
+                tracing::error!(incident = %row.incident_key, subject = %row.subject, %err, "alert not delivered");
+                outbox::mark_failed(&self.db, &row, &err, now, true).await?;
+                report.failed += 1;
+                continue;
+            };
+            match self.send_one(n.as_ref(), &row.message()).await {
+                Ok(()) => {
+                    outbox::mark_sent(&self.db, &row, now).await?;
+                    tracing::info!(incident = %row.incident_key, channel = %row.channel, subject = %row.subject, "alert delivered");
+                    report.sent += 1;
+                    self.db.kv_delete(&failing_key(&row.channel)).await.map_err(|e| AlertError::Store(e.to_string()))?;
+                }
+                Err(e) => {
+                    let err = self.redactor.redact(&e.to_string());
+                    let attempts = row.attempts + 1;
+                    let next = now + outbox::backoff(self.cfg.retry_base, self.cfg.retry_max, attempts);
+                    tracing::warn!(incident = %row.incident_key, channel = %row.channel, attempts, %err, "alert delivery failed; will retry");
+                    outbox::mark_failed(&self.db, &row, &err, next, false).await?;
+                    report.failed += 1;
+                    if attempts >= i64::from(self.cfg.channel_failing_after) {
+                        self.report_failing_channel(&row, &err, now).await?;
+                    }
+                }
+            }
+        }
+        report.waiting = outbox::undelivered(&self.db.pool).await?.len() as u32;
+        Ok(report)
+    }
+
+    async fn send_one(&self, n: &dyn Notifier, msg: &Message) -> Result<(), AlertError> {
+        let bound = self.cfg.send_timeout * 3;
+        match tokio::time::timeout(bound, n.send(msg)).await {
+            Ok(r) => r,
+            Err(_) => Err(AlertError::send(n.name(), "timed out")),
+        }
+    }
+
+    /// Tells the other channels (once per repeat interval) that `row.channel` keeps failing.
+    async fn report_failing_channel(&self, row: &outbox::OutboxRow, err: &str, now: i64) -> Result<(), AlertError> {
+        let key = failing_key(&row.channel);
+        let last = self.db.kv_get(&key).await.map_err(|e| AlertError::Store(e.to_string()))?;
+        let recent = last.and_then(|v| v.parse::<i64>().ok()).is_some_and(|t| now - t < self.policy.repeat_interval);
+        tracing::error!(channel = %row.channel, attempts = row.attempts + 1, %err, "alert channel keeps failing");
+        if recent {
+            return Ok(());
+        }
+        self.db.kv_set(&key, &now.to_string()).await.map_err(|e| AlertError::Store(e.to_string()))?;
+        let mut obs = Observation::new(
+            format!("alert-channel-{}", row.channel),
+            Level::Critical,
+            format!("alert channel {} keeps failing", row.channel),
+        );
+        obs.evidence = serde_json::json!({
+            "channel": row.channel, "attempts": row.attempts + 1, "last_error": err,
+            "waiting_message": row.subject,
+        });
+        obs.runbook_cmd = Some("watchdog test-alert".into());
+        let msg = render(&Notice { kind: NoticeKind::Opened, level: Level::Critical, observation: &obs, since: row.created_at, now }, &self.ctx());
+        let mut tx = self.db.pool.begin().await?;
+        for n in self.notifiers.iter().filter(|n| n.name() != row.channel) {
+            outbox::enqueue(&mut tx, &obs.key, "channel-failing", n.name(), &msg, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Silences `target` (an incident key or `all`) for `secs` seconds.
+    pub async fn silence(&self, target: &str, secs: i64, reason: &str, now: i64) -> Result<silence::Silence, AlertError> {
+        let s = silence::add(&self.db, target, secs, &self.redactor.redact(reason), now).await?;
+        tracing::info!(target = %s.target, until = %crate::render::format_time(s.ends_at), reason = %s.reason, "alerts silenced");
+        Ok(s)
+    }
+
+    /// Ends silences on `target` now (`all`: every silence). Held incidents notify at the next `observe`.
+    pub async fn unsilence(&self, target: &str, now: i64) -> Result<u64, AlertError> {
+        let n = if target.trim() == silence::ALL {
+            silence::clear_everything(&self.db, now).await?
+        } else {
+            silence::clear(&self.db, target, now).await?
+        };
+        tracing::info!(%target, ended = n, "silences ended");
+        Ok(n)
+    }
+
+    /// Active silences and maintenance windows.
+    pub async fn silences(&self, now: i64) -> Result<Vec<silence::Silence>, AlertError> {
+        silence::active(&self.db, &self.cfg.maintenance, now).await
+    }
+
+    /// Pending and open incidents, for the CLI and the dashboard.
+    pub async fn incidents(&self) -> Result<Vec<IncidentSummary>, AlertError> {
+        Ok(incident::list_active(&self.db.pool).await?.iter().map(IncidentSummary::from).collect())
+    }
+
+    /// Sends a test message through every configured channel, directly (not via the outbox).
+    pub async fn test_alert(&self, now: i64) -> Vec<ChannelResult> {
+        let mut obs = Observation::new("test-alert", Level::Warning, "test alert (no action needed)");
+        obs.runbook_cmd = Some("none: this was a test".into());
+        let msg = render(&Notice { kind: NoticeKind::Test, level: Level::Warning, observation: &obs, since: now, now }, &self.ctx());
+        let sends = self.notifiers.iter().map(|n| async {
+            let r = self.send_one(n.as_ref(), &msg).await;
+            let error = r.as_ref().err().map(|e| self.redactor.redact(&e.to_string()));
+            ChannelResult { channel: n.name().to_string(), ok: r.is_ok(), error }
+        });
+        futures::future::join_all(sends).await
+    }
+}
+
+fn failing_key(channel: &str) -> String {
+    format!("alerts.channel_failing.{channel}")
+}
