@@ -1,0 +1,139 @@
+//! Test helpers shared by the workspace's integration tests.
+//!
+//! - [`free_port`]: a free port on 127.0.0.1.
+//! - [`PgServer`]: a real PostgreSQL server of its own for one test, on loopback, on a free
+//!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
+//!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
+//!   tests never skip silently.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port that was free on 127.0.0.1 a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A PostgreSQL server owned by one test.
+#[derive(Debug)]
+pub struct PgServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn bin_dir() -> Result<PathBuf, String> {
+    if let Ok(d) = std::env::var("TELBOT_PG_BIN") {
+        return Ok(PathBuf::from(d));
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|_| "PostgreSQL is not installed (no /usr/lib/postgresql): run `apt-get install postgresql` (.ci/run does)".to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop().ok_or_else(|| "no PostgreSQL binaries under /usr/lib/postgresql/*/bin".to_string())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+/// Runs `prog` as the `postgres` user when we are root (PostgreSQL refuses to run as root).
+fn command(prog: &Path, root: bool) -> Command {
+    if root {
+        // setpriv execs in place (runuser would fork), so the child's pid is PostgreSQL's.
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(prog);
+        c
+    } else {
+        Command::new(prog)
+    }
+}
+
+impl PgServer {
+    /// Creates a cluster in a temp dir and starts it on a free loopback port.
+    pub fn start() -> Result<PgServer, String> {
+        let bin = bin_dir()?;
+        let root = is_root();
+        let dir = tempfile::Builder::new().prefix("telbot-pg").tempdir().map_err(|e| e.to_string())?;
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).map_err(|e| e.to_string())?;
+        if root {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !ok.success() {
+                return Err("cannot chown the PostgreSQL data dir to postgres".into());
+            }
+        }
+        let out = command(&bin.join("initdb"), root)
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let port = free_port().map_err(|e| e.to_string())?;
+        let child = command(&bin.join("postgres"), root)
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "max_connections=200"])
+            .arg("-k")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("postgres: {e}"))?;
+        let server = PgServer { child, port, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("PostgreSQL did not start within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Accepting TCP comes a moment before accepting logins.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(server)
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server now (a store outage in a test); it cannot be restarted.
+    pub fn kill(&mut self) {
+        // SIGQUIT: PostgreSQL's immediate shutdown, which also ends its backends.
+        let _ = Command::new("kill").args(["-QUIT", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
