@@ -1,0 +1,37 @@
+//! Where a run's report goes after the actions: an [`AlertSink`]. The alerting pipeline
+//! (`telbot-alerts`: flap damping, repeat interval, e-mail, "resolved") implements this trait;
+//! the default [`LogSink`] only logs the problems.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::report::{AlertDecision, Level, RunReport};
+
+/// A boxed future, so sinks can be used as `Arc<dyn AlertSink>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Receives every run's report (ok findings included, for "resolved") and says what it did.
+pub trait AlertSink: Send + Sync {
+    /// Called once per run, after its actions; must not take longer than a few seconds.
+    fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>>;
+}
+
+/// Logs each problem (warn / error) and decides nothing else.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogSink;
+
+impl AlertSink for LogSink {
+    fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>> {
+        Box::pin(async move {
+            run.problems()
+                .map(|f| {
+                    match f.level {
+                        Level::Critical => tracing::error!(incident = %f.incident, check = %f.check, "{}", f.reason),
+                        _ => tracing::warn!(incident = %f.incident, check = %f.check, "{}", f.reason),
+                    }
+                    AlertDecision { incident: f.incident.clone(), level: f.level, channel: "log".into(), notify: true, reason: "logged".into() }
+                })
+                .collect()
+        })
+    }
+}

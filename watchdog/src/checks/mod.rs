@@ -1,0 +1,54 @@
+//! The checks. Each looks at one side of the system and yields [`Finding`]s, one per incident
+//! key it judges (ok ones too, so the alert policy can send "resolved"):
+//!
+//! - [`telegram`]: getMe (token) and getWebhookInfo (url, pending, error age, sync errors,
+//!   max_connections, allowed_updates), judged by the pure [`telegram::judge_webhook`].
+//! - [`bot`]: `/health` liveness (N attempts), memory, and the performance figures (response
+//!   time, store, dependencies, handler success rate).
+//! - [`integration`]: a webhook POST without the secret must get 401; `/webhook/health`.
+
+pub mod bot;
+pub mod integration;
+pub mod telegram;
+
+use std::sync::Arc;
+
+use telbot_shared::telegram::TelegramClient;
+
+use crate::clock::Clock;
+use crate::config::WatchdogConfig;
+use crate::store::WdStore;
+
+/// What every check and action reaches the world through (all injected).
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The validated configuration.
+    pub cfg: Arc<WatchdogConfig>,
+    /// The Bot API client (retries, 429 handling, redaction).
+    pub tg: TelegramClient,
+    /// HTTP to the bot and the restart hooks; every request sets its own timeout.
+    pub http: reqwest::Client,
+    /// The shared store.
+    pub store: WdStore,
+    /// Wall-clock time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ctx {
+    /// `bot_url` + `path`.
+    pub fn bot_endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.cfg.bot_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// Removes the token and webhook secret from text shown to people.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = self.tg.redactor().redact(text);
+        if let Some(s) = &self.cfg.webhook.secret {
+            use secrecy::ExposeSecret;
+            if s.expose_secret().len() >= 4 {
+                out = out.replace(s.expose_secret(), telbot_shared::redact::MASK);
+            }
+        }
+        out
+    }
+}

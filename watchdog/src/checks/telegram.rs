@@ -1,0 +1,261 @@
+//! The Telegram check: getMe (is the token valid, is the Bot API reachable) and getWebhookInfo,
+//! judged against the expected webhook and the previous observation (kept in the store).
+//!
+//! `last_error_*` persist after later successful deliveries, so an error counts only by its
+//! age (`error_window`) and by whether it is new since the previous check.
+
+use serde_json::json;
+use telbot_shared::telegram::{TelegramError, WebhookInfo};
+
+use super::Ctx;
+use crate::config::{Thresholds, WebhookTarget};
+use crate::report::{Finding, Level, incident};
+use crate::store::WebhookObservation;
+
+const CHECK: &str = "telegram";
+
+/// What the Telegram check saw.
+#[derive(Debug, Clone, Default)]
+pub struct TelegramFacts {
+    /// getWebhookInfo's answer, when it came.
+    pub info: Option<WebhookInfo>,
+    /// Findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Runs getMe and getWebhookInfo and judges them.
+pub async fn check(ctx: &Ctx) -> TelegramFacts {
+    let mut findings = Vec::new();
+    if let Err(e) = ctx.tg.get_me().await {
+        findings.extend(api_failure(ctx, "getMe", &e));
+        return TelegramFacts { info: None, findings };
+    }
+    findings.push(Finding::ok(CHECK, incident::TOKEN_INVALID, "the Bot API accepts the token"));
+    let info = match ctx.tg.get_webhook_info().await {
+        Ok(i) => i,
+        Err(e) => {
+            findings.extend(api_failure(ctx, "getWebhookInfo", &e));
+            return TelegramFacts { info: None, findings };
+        }
+    };
+    findings.push(Finding::ok(CHECK, incident::TELEGRAM_UNREACHABLE, "the Bot API answers"));
+    let prev = ctx.store.webhook_observation().await.ok().flatten();
+    let now = ctx.clock.now();
+    let (mut judged, obs) = judge_webhook(&info, prev.as_ref(), now, &ctx.cfg.webhook, &ctx.cfg.thresholds);
+    if let Err(e) = ctx.store.set_webhook_observation(&obs).await {
+        tracing::warn!(error = %e, "cannot keep the webhook observation; stuck detection loses its memory");
+    }
+    for f in &mut judged {
+        f.reason = ctx.redact(&f.reason);
+        f.evidence = serde_json::from_str(&ctx.redact(&f.evidence.to_string())).unwrap_or_default();
+    }
+    findings.extend(judged);
+    TelegramFacts { info: Some(info), findings }
+}
+
+/// The finding for a failed Bot API call (never holds the token: the client redacts).
+pub fn api_failure(ctx: &Ctx, method: &str, e: &TelegramError) -> Vec<Finding> {
+    let text = ctx.redact(&e.to_string());
+    let ev = json!({ "method": method, "error": text, "kind": e.kind() });
+    if e.is_unauthorized() {
+        return vec![
+            Finding::new(CHECK, incident::TOKEN_INVALID, Level::Critical, format!("Telegram refused the bot token ({method}: 401); nothing works until TELEGRAM_BOT_TOKEN is fixed")).with_evidence(ev),
+        ];
+    }
+    let level = if e.is_unreachable() { Level::Critical } else { Level::Warning };
+    let reason = match e {
+        TelegramError::RetryAfter { retry_after, .. } => format!("the Bot API keeps answering 429 to {method} (retry after {retry_after} s)"),
+        _ if e.is_unreachable() => format!("the Bot API cannot be reached: {text}"),
+        _ => format!("the Bot API answered {method} with an error: {text}"),
+    };
+    vec![Finding::new(CHECK, incident::TELEGRAM_UNREACHABLE, level, reason).with_evidence(ev)]
+}
+
+/// Judges a getWebhookInfo answer. Pure: `prev` is the previous observation, `now` unix seconds.
+pub fn judge_webhook(
+    info: &WebhookInfo,
+    prev: Option<&WebhookObservation>,
+    now: i64,
+    want: &WebhookTarget,
+    t: &Thresholds,
+) -> (Vec<Finding>, WebhookObservation) {
+    let mut out = Vec::new();
+    let window = t.error_window.as_secs() as i64;
+    let error_age = info.last_error_date.map(|d| now.saturating_sub(d));
+    let recent_error = error_age.is_some_and(|a| a <= window);
+    let new_error = recent_error && prev.is_none_or(|p| p.last_error_date != info.last_error_date);
+    let pending = info.pending_update_count;
+    let obs = WebhookObservation { at: now, pending, last_error_date: info.last_error_date, new_error };
+
+    // URL.
+    let url_ok = info.url == want.expected_url;
+    if url_ok {
+        out.push(Finding::ok(CHECK, incident::WEBHOOK_WRONG_URL, "the webhook points at the bot"));
+    } else {
+        let reason = if info.url.is_empty() {
+            format!("no webhook is set (expected {})", want.expected_url)
+        } else {
+            format!("the webhook points at {} instead of {}", info.url, want.expected_url)
+        };
+        out.push(
+            Finding::new(CHECK, incident::WEBHOOK_WRONG_URL, Level::Critical, reason)
+                .with_evidence(json!({ "url": info.url, "expected": want.expected_url, "pending_update_count": pending })),
+        );
+    }
+
+    // Delivery: stuck or erroring. Judged only on a webhook that points at the bot.
+    let evidence = json!({
+        "pending_update_count": pending,
+        "max_pending": t.max_pending,
+        "last_error_message": info.last_error_message,
+        "last_error_age_s": error_age,
+        "previous_pending": prev.map(|p| p.pending),
+    });
+    let last_msg = info.last_error_message.clone().unwrap_or_default();
+    if url_ok {
+        let not_decreasing = prev.is_some_and(|p| p.pending > t.max_pending && pending >= p.pending);
+        let stuck = pending > t.max_pending && (recent_error || not_decreasing);
+        let erroring = pending > 0 && new_error && prev.is_some_and(|p| p.new_error);
+        let f = if stuck {
+            let why = if recent_error {
+                format!("the last delivery error was {} s ago: {last_msg}", error_age.unwrap_or_default())
+            } else {
+                "the count did not go down since the previous check".to_string()
+            };
+            Finding::new(CHECK, incident::WEBHOOK_STUCK, Level::Critical, format!("{pending} updates are stuck at Telegram (more than {}); {why}", t.max_pending))
+        } else if erroring {
+            Finding::new(CHECK, incident::WEBHOOK_STUCK, Level::Critical, format!("webhook deliveries keep failing ({pending} pending): {last_msg}"))
+        } else if pending > t.max_pending {
+            Finding::new(CHECK, incident::WEBHOOK_STUCK, Level::Warning, format!("{pending} updates pending, but deliveries are going through"))
+        } else if let Some(age) = error_age.filter(|_| !recent_error) {
+            Finding::ok(CHECK, incident::WEBHOOK_STUCK, format!("{pending} pending; the last delivery error is old ({} min ago)", age / 60))
+        } else {
+            Finding::ok(CHECK, incident::WEBHOOK_STUCK, format!("{pending} pending"))
+        };
+        out.push(f.with_evidence(evidence));
+    }
+
+    // Settings.
+    let mut diffs = Vec::new();
+    if !info.url.is_empty() && info.max_connections.is_some_and(|m| m != want.max_connections) {
+        diffs.push(format!("max_connections is {} (expected {})", info.max_connections.unwrap_or_default(), want.max_connections));
+    }
+    if !info.url.is_empty() && !want.allowed_updates.is_empty() {
+        let mut have = info.allowed_updates.clone().unwrap_or_default();
+        let mut expect = want.allowed_updates.clone();
+        have.sort();
+        expect.sort();
+        if have != expect {
+            diffs.push(format!("allowed_updates is {have:?} (expected {expect:?})"));
+        }
+    }
+    out.push(if diffs.is_empty() {
+        Finding::ok(CHECK, incident::WEBHOOK_CONFIG, "webhook settings as configured")
+    } else {
+        Finding::new(CHECK, incident::WEBHOOK_CONFIG, Level::Warning, diffs.join("; "))
+    });
+
+    // Telegram's own sync trouble.
+    let sync_age = info.last_synchronization_error_date.map(|d| now.saturating_sub(d));
+    out.push(match sync_age {
+        Some(a) if a <= window => Finding::new(CHECK, incident::TELEGRAM_SYNC, Level::Warning, format!("Telegram reported a synchronization error {a} s ago (on its side; updates may be late)")),
+        _ => Finding::ok(CHECK, incident::TELEGRAM_SYNC, "no recent synchronization error"),
+    });
+    (out, obs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn want() -> WebhookTarget {
+        WebhookTarget {
+            expected_url: "https://bot.example/webhook".into(),
+            replay_url: "https://bot.example/webhook".into(),
+            secret: None,
+            max_connections: 40,
+            allowed_updates: vec!["message".into()],
+        }
+    }
+
+    fn t() -> Thresholds {
+        Thresholds {
+            max_pending: 5,
+            error_window: Duration::from_secs(600),
+            response_time_warn: Duration::from_secs(5),
+            success_rate_warn: 95.0,
+            success_window: Duration::from_secs(900),
+            rss_limit_bytes: 500 << 20,
+        }
+    }
+
+    fn info(pending: u64, err_at: Option<i64>) -> WebhookInfo {
+        WebhookInfo {
+            url: "https://bot.example/webhook".into(),
+            pending_update_count: pending,
+            last_error_date: err_at,
+            last_error_message: err_at.map(|_| "Wrong response from the webhook: 500 Internal Server Error".into()),
+            max_connections: Some(40),
+            allowed_updates: Some(vec!["message".into()]),
+            ..Default::default()
+        }
+    }
+
+    fn level(fs: &[Finding], key: &str) -> Level {
+        fs.iter().find(|f| f.incident == key).map(|f| f.level).unwrap_or(Level::Ok)
+    }
+
+    #[test]
+    fn table_of_webhook_states() {
+        let now = 1_000_000;
+        let prev_high = WebhookObservation { at: now - 30, pending: 9, last_error_date: None, new_error: false };
+        let prev_err = WebhookObservation { at: now - 30, pending: 2, last_error_date: Some(now - 40), new_error: true };
+        // (info, prev, expected stuck level)
+        let cases: Vec<(WebhookInfo, Option<&WebhookObservation>, Level)> = vec![
+            (info(0, None), None, Level::Ok),
+            // A stale error next to an empty queue: ok (errors persist after successes).
+            (info(0, Some(now - 3600)), None, Level::Ok),
+            // A stale error and a few pending: ok.
+            (info(3, Some(now - 3600)), None, Level::Ok),
+            // Many pending and a recent error: stuck.
+            (info(50, Some(now - 10)), None, Level::Critical),
+            // Many pending, old error, first look: a warning only.
+            (info(9, Some(now - 3600)), None, Level::Warning),
+            // Many pending and not going down since last time: stuck.
+            (info(9, None), Some(&prev_high), Level::Critical),
+            // Going down: warning.
+            (info(7, None), Some(&prev_high), Level::Warning),
+            // New errors on two checks in a row with something pending: erroring.
+            (info(2, Some(now - 5)), Some(&prev_err), Level::Critical),
+            // One new error only: not yet.
+            (info(2, Some(now - 5)), None, Level::Ok),
+        ];
+        for (i, (inf, prev, want_level)) in cases.into_iter().enumerate() {
+            let (fs, _) = judge_webhook(&inf, prev, now, &want(), &t());
+            assert_eq!(level(&fs, incident::WEBHOOK_STUCK), want_level, "case {i}: {fs:#?}");
+            assert_eq!(level(&fs, incident::WEBHOOK_WRONG_URL), Level::Ok, "case {i}");
+        }
+    }
+
+    #[test]
+    fn wrong_or_missing_url_is_critical_and_stuck_is_not_judged() {
+        let mut i = info(50, Some(1));
+        i.url = "https://elsewhere.example/hook".into();
+        let (fs, _) = judge_webhook(&i, None, 10, &want(), &t());
+        assert_eq!(level(&fs, incident::WEBHOOK_WRONG_URL), Level::Critical);
+        assert!(fs.iter().all(|f| f.incident != incident::WEBHOOK_STUCK));
+        i.url.clear();
+        let (fs, _) = judge_webhook(&i, None, 10, &want(), &t());
+        assert!(fs.iter().any(|f| f.reason.contains("no webhook is set")));
+    }
+
+    #[test]
+    fn settings_drift_is_a_warning() {
+        let mut i = info(0, None);
+        i.max_connections = Some(10);
+        let (fs, _) = judge_webhook(&i, None, 10, &want(), &t());
+        assert_eq!(level(&fs, incident::WEBHOOK_CONFIG), Level::Warning);
+    }
+}

@@ -1,0 +1,206 @@
+//! The command line: what each command checks, changes and exits with (its `--help` is the
+//! runbook), and the dispatch from a parsed command to the library.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use telbot_shared::config::EnvMap;
+
+use crate::config::WatchdogConfig;
+use crate::report::Level;
+use crate::watchdog::{RunOutcome, Watchdog};
+
+/// Exit code of a usage error (bad arguments).
+pub const EXIT_USAGE: u8 = 64;
+/// Exit code when the store named by DATABASE_URL cannot be opened.
+pub const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code of a configuration error.
+pub const EXIT_CONFIG: u8 = 78;
+
+/// telbot's watchdog: checks Telegram and the bot, repairs the webhook without losing
+/// updates, restarts a dead bot, and tells the on-call engineer.
+///
+/// Configuration: config/default.toml (built in) → --config FILE or TELBOT_CONFIG →
+/// TELBOT__SECTION__KEY → TELEGRAM_BOT_TOKEN, PUBLIC_URL, WEBHOOK_SECRET, BOT_URL,
+/// DATABASE_URL, RENDER_API_KEY, RENDER_SERVICE_ID, … Logs: LOG_FORMAT=json, RUST_LOG.
+///
+/// Exit codes: 0 ok, 1 warning (or something was repaired), 2 critical,
+/// 64 usage error, 69 store unavailable, 78 configuration error.
+#[derive(Debug, Parser)]
+#[command(name = "watchdog", version, propagate_version = true)]
+pub struct Cli {
+    /// A TOML file layered over the built-in defaults (else TELBOT_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: all schedules until SIGTERM/SIGINT.
+    ///
+    /// Checks: every 30 s Telegram (getMe, getWebhookInfo) and the bot's /health; every 5 min
+    /// response time, store and handler success rate; every 15 min everything plus a webhook
+    /// POST without the secret (must be 401) and /webhook/health (cron with seconds, UTC:
+    /// watchdog.schedule.*).
+    ///
+    /// Changes: a wrong webhook URL is set again; a stuck webhook gets a lossless recovery
+    /// (delete → drain → replay to the bot → set); a down or bloated bot is restarted and its
+    /// webhook left alone. Each action has a cooldown and an hourly cap; past the cap the
+    /// incident turns critical. An interrupted recovery is finished at start.
+    ///
+    /// Exit: 0 after a clean shutdown (a recovery in progress is finished first).
+    Run,
+    /// One pass of every check, with recovery and alerts as configured.
+    ///
+    /// Checks everything `run` checks, once. Changes what `run` would change (same rules,
+    /// cooldowns and caps), and finishes an interrupted recovery first.
+    ///
+    /// Exit: 0 all well; 1 something was wrong and was repaired, or a warning; 2 critical
+    /// (repair failed or not allowed, bot down, Bot API unreachable, token refused).
+    Check {
+        /// Print one JSON document: findings, actions, alert decisions, level, exit_code.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Before a deploy: is it safe? Changes nothing.
+    ///
+    /// Checks that the Bot API answers and accepts the token, that fewer than
+    /// watchdog.max_pending updates are pending and that the webhook is not erroring.
+    ///
+    /// Exit: 0 safe to deploy; 1 not safe (pending too high, webhook erroring); 2 Bot API
+    /// unreachable or token refused.
+    Preflight,
+    /// After a deploy: wait until the bot's /webhook/health says is_healthy. Changes nothing.
+    ///
+    /// Exit: 0 healthy before the timeout; 2 not.
+    Verify {
+        /// How long to wait, e.g. 120s, 5m (a bare number means seconds).
+        #[arg(long, default_value = "120s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Recovery now: deleteWebhook (keeping updates) → getUpdates until empty, each update
+    /// replayed to the bot (BOT_URL + /webhook, with the secret, per chat in order) and
+    /// confirmed only after it answered 200 → setWebhook again. Reports drained / replayed /
+    /// dropped. Ignores cooldowns (it is your decision) but is recorded.
+    ///
+    /// Exit: 0 done, webhook set again; 2 failed (the webhook is set again regardless, and
+    /// nothing unconfirmed is lost; see the report).
+    Recover {
+        /// Throw the pending updates away instead (setWebhook with drop_pending_updates) and
+        /// report how many. Users' messages are lost: only when replaying is impossible.
+        #[arg(long)]
+        drop_pending: bool,
+    },
+}
+
+/// `120`, `120s`, `5m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(n) = s.trim().parse::<u64>() {
+        return Ok(Duration::from_secs(n));
+    }
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (e.g. 120s, 5m)"))
+}
+
+/// Runs a parsed command; returns the process exit code.
+pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
+    let cfg = match WatchdogConfig::load(cli.config.as_deref(), &env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let wd = match Watchdog::build(cfg).await {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("watchdog: cannot start: {e}");
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    match cli.command {
+        Command::Run => {
+            let stop = wd.stop_token();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutdown signal: finishing the current run");
+                stop.cancel();
+            });
+            match wd.run_until_stopped().await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("watchdog: {e}");
+                    2
+                }
+            }
+        }
+        Command::Check { json } => {
+            let out = wd.check().await;
+            let level = out.report.level();
+            print_outcome(&out, json, level);
+            level.exit_code()
+        }
+        Command::Preflight => {
+            let (level, findings) = wd.preflight().await;
+            for f in &findings {
+                println!("{}: {}", f.level, f.reason);
+            }
+            level.exit_code()
+        }
+        Command::Verify { timeout } => {
+            let (level, msg) = wd.verify(timeout, Duration::from_secs(2)).await;
+            println!("{level}: {msg}");
+            level.exit_code()
+        }
+        Command::Recover { drop_pending } => {
+            let out = wd.recover(drop_pending).await;
+            let failed = out.report.actions.iter().any(|a| a.result != crate::report::ActionResult::Succeeded);
+            print_outcome(&out, false, out.report.level());
+            if failed { 2 } else { 0 }
+        }
+    }
+}
+
+fn print_outcome(out: &RunOutcome, json: bool, level: Level) {
+    if json {
+        let mut doc = serde_json::to_value(out).unwrap_or_default();
+        doc["level"] = serde_json::json!(level);
+        doc["exit_code"] = serde_json::json!(level.exit_code());
+        println!("{doc}");
+        return;
+    }
+    for f in out.report.problems() {
+        println!("{} [{}] {}", f.level, f.incident, f.reason);
+    }
+    for a in &out.report.actions {
+        println!("action {} ({}): {} {}", a.kind.as_str(), a.incident, a.result.as_str(), a.detail);
+    }
+    println!("{level}");
+}
+
+/// SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

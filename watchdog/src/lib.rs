@@ -1,0 +1,38 @@
+//! telbot's watchdog, as a library (the `watchdog` binary only parses arguments and wires).
+//!
+//! A run is **Check → Finding → Rule → Action → AlertSink**:
+//!
+//! - [`config`]: `[watchdog]` (+ the parts of `[webhook]`, `[limits]` it reads) validated at
+//!   start into [`config::WatchdogConfig`]; every bad key on its own line.
+//! - [`schedule`]: cron triggers (seconds, UTC) or intervals request runs; one worker performs
+//!   them, skipping ticks while a run is in flight.
+//! - [`checks`]: `telegram` (getMe, getWebhookInfo judged by age), `bot` (/health liveness,
+//!   memory, performance), `integration` (401 without the secret, /webhook/health).
+//! - [`report`]: [`Finding`], [`Level`], [`ActionReport`], [`RunReport`] — the types the
+//!   alerts crate consumes.
+//! - [`rules`]: findings → actions (pure, table-tested).
+//! - [`actions`]: cooldowns and hourly caps around each action; [`actions::restart`].
+//! - [`recovery`]: setWebhook, lossless delete → drain → replay → set (with its phase persisted
+//!   so an interrupted one is finished), and drop mode.
+//! - [`store`]: actions, runs and recovery state in the shared database.
+//! - [`alert`]: the [`AlertSink`] trait the alerting pipeline plugs into; [`alert::LogSink`].
+//! - [`clock`]: injectable wall-clock time.
+//! - [`watchdog`]: [`Watchdog`] and the commands (`check`, `preflight`, `verify`, `recover`, `run`).
+//! - [`cli`]: the command line and its exit codes.
+
+pub mod actions;
+pub mod alert;
+pub mod checks;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod recovery;
+pub mod report;
+pub mod rules;
+pub mod schedule;
+pub mod store;
+pub mod watchdog;
+
+pub use alert::AlertSink;
+pub use report::{ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport};
+pub use watchdog::{RunOutcome, Watchdog};

@@ -1,0 +1,127 @@
+//! Handing drained updates to the bot: POST to its webhook with the secret header, one chat's
+//! updates strictly in update_id order, chats in parallel (bounded). An update counts as
+//! replayed only when the bot answered 200 (it dedups by update_id, so a repeat is harmless).
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use telbot_shared::telegram::backoff_delay;
+
+use crate::checks::Ctx;
+use crate::checks::bot::describe;
+
+/// The header Telegram sends the secret in.
+pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
+
+/// What a batch replay achieved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutcome {
+    /// Updates the bot answered 200 to.
+    pub replayed: u64,
+    /// The lowest update_id that was not replayed (failed, or behind a failure in its chat).
+    pub first_unreplayed: Option<i64>,
+    /// Why the first failure failed.
+    pub error: Option<String>,
+}
+
+/// The chat an update belongs to, for ordering (updates without one form their own queue).
+pub fn chat_key(update: &Value) -> Option<i64> {
+    let obj = update.as_object()?;
+    for (k, v) in obj {
+        if k == "update_id" {
+            continue;
+        }
+        if let Some(id) = v.get("chat").and_then(|c| c.get("id")).and_then(Value::as_i64) {
+            return Some(id);
+        }
+        if let Some(id) = v.get("message").and_then(|m| m.get("chat")).and_then(|c| c.get("id")).and_then(Value::as_i64) {
+            return Some(id);
+        }
+        if let Some(id) = v.get("from").and_then(|c| c.get("id")).and_then(Value::as_i64) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// The update's id, if it has one.
+pub fn update_id(update: &Value) -> Option<i64> {
+    update.get("update_id").and_then(Value::as_i64)
+}
+
+/// Replays one batch (already in update_id order from getUpdates).
+pub async fn batch(ctx: &Ctx, updates: &[Value]) -> BatchOutcome {
+    let mut chats: BTreeMap<Option<i64>, Vec<&Value>> = BTreeMap::new();
+    for u in updates {
+        chats.entry(chat_key(u)).or_default().push(u);
+    }
+    for q in chats.values_mut() {
+        q.sort_by_key(|u| update_id(u).unwrap_or(i64::MAX));
+    }
+    let concurrency = ctx.cfg.recovery.replay_concurrency.max(1);
+    let results: Vec<(u64, Option<i64>, Option<String>)> = futures::stream::iter(chats.into_values())
+        .map(|queue| chat_queue(ctx, queue))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut out = BatchOutcome::default();
+    for (n, failed, err) in results {
+        out.replayed += n;
+        if let Some(id) = failed
+            && out.first_unreplayed.is_none_or(|f| id < f)
+        {
+            out.first_unreplayed = Some(id);
+            out.error = err;
+        }
+    }
+    out
+}
+
+async fn chat_queue(ctx: &Ctx, queue: Vec<&Value>) -> (u64, Option<i64>, Option<String>) {
+    let mut n = 0;
+    for u in queue {
+        match one(ctx, u).await {
+            Ok(()) => n += 1,
+            // Keep the chat's order: nothing after a failure is sent.
+            Err(e) => return (n, Some(update_id(u).unwrap_or(i64::MIN)), Some(e)),
+        }
+    }
+    (n, None, None)
+}
+
+async fn one(ctx: &Ctx, update: &Value) -> Result<(), String> {
+    let attempts = ctx.cfg.recovery.replay_attempts.max(1);
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        let mut req = ctx.http.post(&ctx.cfg.webhook.replay_url).json(update).timeout(ctx.cfg.http_timeout);
+        if let Some(s) = &ctx.cfg.webhook.secret {
+            req = req.header(SECRET_HEADER, s.expose_secret());
+        }
+        match req.send().await {
+            Ok(r) if r.status().as_u16() == 200 => return Ok(()),
+            Ok(r) => last = format!("the bot answered {} to update {}", r.status().as_u16(), update_id(update).unwrap_or_default()),
+            Err(e) => last = format!("cannot reach the bot's webhook: {}", describe(&e)),
+        }
+        if attempt < attempts {
+            tokio::time::sleep(backoff_delay(std::time::Duration::from_millis(200), std::time::Duration::from_secs(2), attempt)).await;
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn finds_the_chat_of_common_update_kinds() {
+        assert_eq!(chat_key(&json!({"update_id": 1, "message": {"chat": {"id": 5}}})), Some(5));
+        assert_eq!(chat_key(&json!({"update_id": 1, "callback_query": {"from": {"id": 7}, "message": {"chat": {"id": 6}}}})), Some(6));
+        assert_eq!(chat_key(&json!({"update_id": 1, "my_chat_member": {"chat": {"id": -9}}})), Some(-9));
+        assert_eq!(chat_key(&json!({"update_id": 1, "poll": {"id": "x"}})), None);
+    }
+}

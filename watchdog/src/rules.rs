@@ -1,0 +1,118 @@
+//! Rules: findings → the actions DESIGN.md's "Recovery, precisely" calls for. Pure, so every
+//! rule is tested with a table of finding sets.
+//!
+//! - bot down or over its memory limit → restart, and the webhook is left alone (Telegram keeps
+//!   the updates for 24 h; a recovery now could not hand them to anybody);
+//! - token refused or Bot API unreachable → nothing (no action can help; alerts do);
+//! - wrong webhook URL → setWebhook (pending updates untouched), unless the bot is polling —
+//!   its fallback, which restores the webhook itself;
+//! - stuck or erroring webhook while the bot is healthy → lossless recovery (or drop, when
+//!   configured).
+
+use crate::config::PendingMode;
+use crate::report::{ActionKind, Finding, Level, incident};
+
+/// An action the rules chose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// What to do.
+    pub kind: ActionKind,
+    /// The incident it answers.
+    pub incident: &'static str,
+    /// Why, for a person.
+    pub reason: String,
+}
+
+fn critical<'a>(fs: &'a [Finding], key: &str) -> Option<&'a Finding> {
+    fs.iter().find(|f| f.incident == key && f.level == Level::Critical)
+}
+
+/// Chooses the actions for one run's findings.
+pub fn plan(findings: &[Finding], bot_polling: bool, mode: PendingMode) -> Vec<Plan> {
+    let bot_bad = critical(findings, incident::BOT_DOWN).or_else(|| critical(findings, incident::BOT_MEMORY));
+    if let Some(f) = bot_bad {
+        return vec![Plan { kind: ActionKind::Restart, incident: incident_key(&f.incident), reason: f.reason.clone() }];
+    }
+    if critical(findings, incident::TOKEN_INVALID).is_some() || critical(findings, incident::TELEGRAM_UNREACHABLE).is_some() {
+        return Vec::new();
+    }
+    if let Some(f) = critical(findings, incident::WEBHOOK_WRONG_URL) {
+        if bot_polling {
+            return Vec::new();
+        }
+        return vec![Plan { kind: ActionKind::SetWebhook, incident: incident::WEBHOOK_WRONG_URL, reason: f.reason.clone() }];
+    }
+    if let Some(f) = critical(findings, incident::WEBHOOK_STUCK) {
+        let kind = match mode {
+            PendingMode::Lossless => ActionKind::LosslessRecovery,
+            PendingMode::Drop => ActionKind::DropPending,
+        };
+        return vec![Plan { kind, incident: incident::WEBHOOK_STUCK, reason: f.reason.clone() }];
+    }
+    Vec::new()
+}
+
+/// A wrong URL seen while the bot polls is its own fallback: a warning, not a critical.
+pub fn soften_for_polling(findings: &mut [Finding], bot_polling: bool) {
+    if !bot_polling {
+        return;
+    }
+    for f in findings.iter_mut().filter(|f| f.incident == incident::WEBHOOK_WRONG_URL && f.level == Level::Critical) {
+        f.level = Level::Warning;
+        f.reason = format!("{} — the bot is polling (its fallback) and restores the webhook itself", f.reason);
+    }
+}
+
+fn incident_key(k: &str) -> &'static str {
+    if k == incident::BOT_MEMORY { incident::BOT_MEMORY } else { incident::BOT_DOWN }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(key: &str, level: Level) -> Finding {
+        Finding::new("t", key, level, key)
+    }
+
+    #[test]
+    fn each_rule_fires_on_its_fault_only() {
+        use ActionKind::*;
+        use Level::*;
+        let ok_all = vec![
+            f(incident::BOT_DOWN, Ok),
+            f(incident::WEBHOOK_WRONG_URL, Ok),
+            f(incident::WEBHOOK_STUCK, Ok),
+            f(incident::TOKEN_INVALID, Ok),
+        ];
+        let with = |key: &str, level: Level| {
+            let mut v = ok_all.clone();
+            v.retain(|x| x.incident != key);
+            v.push(f(key, level));
+            v
+        };
+        let cases: Vec<(Vec<Finding>, bool, PendingMode, Vec<ActionKind>)> = vec![
+            (ok_all.clone(), false, PendingMode::Lossless, vec![]),
+            (with(incident::WEBHOOK_WRONG_URL, Critical), false, PendingMode::Lossless, vec![SetWebhook]),
+            (with(incident::WEBHOOK_WRONG_URL, Critical), true, PendingMode::Lossless, vec![]),
+            (with(incident::WEBHOOK_STUCK, Critical), false, PendingMode::Lossless, vec![LosslessRecovery]),
+            (with(incident::WEBHOOK_STUCK, Critical), false, PendingMode::Drop, vec![DropPending]),
+            (with(incident::WEBHOOK_STUCK, Warning), false, PendingMode::Lossless, vec![]),
+            (with(incident::BOT_DOWN, Critical), false, PendingMode::Lossless, vec![Restart]),
+            (with(incident::BOT_MEMORY, Critical), false, PendingMode::Lossless, vec![Restart]),
+            (with(incident::TOKEN_INVALID, Critical), false, PendingMode::Lossless, vec![]),
+            (with(incident::TELEGRAM_UNREACHABLE, Critical), false, PendingMode::Lossless, vec![]),
+            (with(incident::WEBHOOK_CONFIG, Warning), false, PendingMode::Lossless, vec![]),
+        ];
+        for (i, (fs, polling, mode, want)) in cases.into_iter().enumerate() {
+            let got: Vec<ActionKind> = plan(&fs, polling, mode).into_iter().map(|p| p.kind).collect();
+            assert_eq!(got, want, "case {i}");
+        }
+        // Bot down beats a stuck webhook: the webhook is left alone.
+        let mut both = with(incident::BOT_DOWN, Critical);
+        both.push(f(incident::WEBHOOK_STUCK, Critical));
+        both.push(f(incident::WEBHOOK_WRONG_URL, Critical));
+        let got: Vec<ActionKind> = plan(&both, false, PendingMode::Lossless).into_iter().map(|p| p.kind).collect();
+        assert_eq!(got, vec![Restart]);
+    }
+}

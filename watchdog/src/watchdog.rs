@@ -1,0 +1,302 @@
+//! The watchdog itself: one [`Watchdog`] built from a validated config, whose runs are
+//! check → finding → rule → action → alert sink, and the commands built on it (`check`,
+//! `preflight`, `verify`, `recover`, and the scheduled daemon).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use telbot_shared::store::StoreError;
+use telbot_shared::telegram::{TelegramClient, TelegramError};
+use tokio_util::sync::CancellationToken;
+
+use crate::actions;
+use crate::alert::{AlertSink, LogSink};
+use crate::checks::{self, Ctx};
+use crate::clock::{Clock, SystemClock};
+use crate::config::WatchdogConfig;
+use crate::recovery;
+use crate::report::{ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport, incident};
+use crate::rules::{self, Plan};
+use crate::schedule::{self, RunKind, RunSet};
+use crate::store::WdStore;
+
+/// What can stop the watchdog from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchdogError {
+    /// The store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The Bot API client could not be built.
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+    /// The HTTP client could not be built.
+    #[error("http client: {0}")]
+    Http(String),
+    /// The scheduler could not start.
+    #[error("scheduler: {0}")]
+    Schedule(String),
+}
+
+/// A run's report and what the alert sink made of it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunOutcome {
+    /// Findings and actions.
+    #[serde(flatten)]
+    pub report: RunReport,
+    /// The alert sink's decisions.
+    pub alerts: Vec<AlertDecision>,
+}
+
+/// The watchdog.
+pub struct Watchdog {
+    ctx: Ctx,
+    sink: Arc<dyn AlertSink>,
+    stop: CancellationToken,
+}
+
+impl std::fmt::Debug for Watchdog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watchdog").field("ctx", &self.ctx).finish_non_exhaustive()
+    }
+}
+
+impl Watchdog {
+    /// Connects the store (creating and migrating it) with the system clock and the log sink.
+    pub async fn build(cfg: WatchdogConfig) -> Result<Self, WatchdogError> {
+        Self::build_with(cfg, Arc::new(SystemClock), Arc::new(LogSink)).await
+    }
+
+    /// [`Self::build`] with an injected clock and alert sink.
+    pub async fn build_with(cfg: WatchdogConfig, clock: Arc<dyn Clock>, sink: Arc<dyn AlertSink>) -> Result<Self, WatchdogError> {
+        let db = telbot_shared::store::connect(&cfg.store).await?;
+        let tg = TelegramClient::new(cfg.telegram.clone())?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.http_timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| WatchdogError::Http(e.to_string()))?;
+        let ctx = Ctx { cfg: Arc::new(cfg), tg, http, store: WdStore::new(db), clock };
+        Ok(Watchdog { ctx, sink, stop: CancellationToken::new() })
+    }
+
+    /// What checks and actions reach the world through.
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    /// Cancelling it stops the daemon; a recovery in progress stops draining and sets the
+    /// webhook again before returning.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// One pass of every check, with recovery and alerts as configured (`watchdog check`).
+    pub async fn check(&self) -> RunOutcome {
+        self.run_once(RunSet::all()).await
+    }
+
+    /// One run: finish an interrupted recovery, run the checks of `set`, apply the rules within
+    /// their limits, keep the report, hand it to the alert sink.
+    pub async fn run_once(&self, set: RunSet) -> RunOutcome {
+        let ctx = &self.ctx;
+        let started_at = ctx.clock.now();
+        let (mut findings, mut actions) = self.resume().await;
+        let checks = async {
+            let (tg, bot) = tokio::join!(checks::telegram::check(ctx), checks::bot::liveness(ctx));
+            let mut fs = tg.findings;
+            fs.extend(bot.findings.iter().cloned());
+            if set.performance || set.integration {
+                fs.extend(checks::bot::performance(ctx, &bot).await);
+            }
+            if set.integration {
+                fs.extend(checks::integration::check(ctx).await);
+            }
+            (fs, bot.polling())
+        };
+        match tokio::time::timeout(ctx.cfg.check_timeout, checks).await {
+            Ok((mut fs, polling)) => {
+                fs.push(Finding::ok("watchdog", incident::CHECK_TIMEOUT, "the checks finished in time"));
+                rules::soften_for_polling(&mut fs, polling);
+                let plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
+                for plan in &plans {
+                    let a = actions::execute(ctx, plan, &self.stop, true).await;
+                    apply(&mut fs, plan, &a);
+                    actions.push(a);
+                }
+                findings.extend(fs);
+            }
+            Err(_) => findings.push(Finding::new(
+                "watchdog",
+                incident::CHECK_TIMEOUT,
+                Level::Critical,
+                format!("the checks did not finish within {:?}", ctx.cfg.check_timeout),
+            )),
+        }
+        let report = RunReport { run: set.name().into(), started_at, finished_at: ctx.clock.now(), findings, actions };
+        self.close(report).await
+    }
+
+    async fn close(&self, report: RunReport) -> RunOutcome {
+        if let Err(e) = self.ctx.store.save_run(&report).await {
+            tracing::warn!(error = %e, "cannot keep the run report");
+        }
+        let alerts = self.sink.observe(&report).await;
+        tracing::info!(run = %report.run, level = %report.level(), problems = report.problems().count(), actions = report.actions.len(), "run finished");
+        RunOutcome { report, alerts }
+    }
+
+    /// Finishes a recovery an earlier watchdog left half done, as a finding and an action.
+    async fn resume(&self) -> (Vec<Finding>, Vec<ActionReport>) {
+        let ctx = &self.ctx;
+        let prior = ctx.store.recovery().await.ok().flatten();
+        let Some(r) = recovery::resume(ctx, &self.stop).await else {
+            return (Vec::new(), Vec::new());
+        };
+        let (result, detail) = actions::recovery_result(r.clone());
+        if let Some(id) = prior.and_then(|p| p.action_id) {
+            let _ = ctx.store.action_finished(id, result, &detail, ctx.clock.now()).await;
+        }
+        let finding = if r.ok() {
+            let mut f = Finding::new("recovery", incident::RECOVERY_INTERRUPTED, Level::Warning, format!("finished a recovery an earlier watchdog left half done: drained {}, replayed {}, dropped 0; webhook set again", r.drained, r.replayed));
+            f.repaired = true;
+            f
+        } else {
+            Finding::new("recovery", incident::RECOVERY_INTERRUPTED, Level::Critical, format!("a recovery an earlier watchdog left half done could not be finished: {}", r.error.clone().unwrap_or_default()))
+        };
+        let action = ActionReport {
+            kind: ActionKind::LosslessRecovery,
+            incident: incident::RECOVERY_INTERRUPTED.into(),
+            reason: "an interrupted recovery was found in the store".into(),
+            result,
+            detail,
+        };
+        (vec![finding.with_evidence(json!({ "resumed": true }))], vec![action])
+    }
+
+    /// `watchdog recover`: recovery now, bypassing cooldowns (it is a person's decision) but
+    /// recorded like any action. `drop` throws pending updates away and says how many.
+    pub async fn recover(&self, drop: bool) -> RunOutcome {
+        let ctx = &self.ctx;
+        let started_at = ctx.clock.now();
+        let (findings, mut actions) = self.resume().await;
+        let kind = if drop { ActionKind::DropPending } else { ActionKind::LosslessRecovery };
+        let plan = Plan { kind, incident: incident::WEBHOOK_STUCK, reason: "asked for on the command line".into() };
+        actions.push(actions::execute(ctx, &plan, &self.stop, false).await);
+        let report = RunReport { run: "manual".into(), started_at, finished_at: ctx.clock.now(), findings, actions };
+        self.close(report).await
+    }
+
+    /// `watchdog preflight`: is it safe to deploy? Bot API answers and the token is accepted
+    /// (else critical), pending < max_pending and no current webhook error (else warning).
+    pub async fn preflight(&self) -> (Level, Vec<Finding>) {
+        let ctx = &self.ctx;
+        let info = match ctx.tg.get_me().await {
+            Ok(_) => ctx.tg.get_webhook_info().await.map_err(|e| ("getWebhookInfo", e)),
+            Err(e) => Err(("getMe", e)),
+        };
+        let info = match info {
+            Ok(i) => i,
+            Err((method, e)) => {
+                let fs = checks::telegram::api_failure(ctx, method, &e);
+                let level = fs.iter().map(|f| f.level).max().unwrap_or(Level::Critical);
+                return (level, fs);
+            }
+        };
+        let t = &ctx.cfg.thresholds;
+        let now = ctx.clock.now();
+        let erroring = info.pending_update_count > 0
+            && info.last_error_date.is_some_and(|d| now - d <= t.error_window.as_secs() as i64);
+        let ev = json!({ "pending_update_count": info.pending_update_count, "max_pending": t.max_pending, "last_error_message": info.last_error_message });
+        let f = if info.pending_update_count >= t.max_pending {
+            Finding::new("preflight", incident::WEBHOOK_STUCK, Level::Warning, format!("not safe to deploy: {} updates pending (must be below {})", info.pending_update_count, t.max_pending))
+        } else if erroring {
+            Finding::new("preflight", incident::WEBHOOK_STUCK, Level::Warning, format!("not safe to deploy: the webhook is erroring: {}", info.last_error_message.clone().unwrap_or_default()))
+        } else {
+            Finding::ok("preflight", incident::WEBHOOK_STUCK, format!("safe to deploy: the Bot API answers, {} pending", info.pending_update_count))
+        };
+        let f = f.with_evidence(ev);
+        let f = Finding { reason: ctx.redact(&f.reason), evidence: serde_json::from_str(&ctx.redact(&f.evidence.to_string())).unwrap_or_default(), ..f };
+        (f.level, vec![f])
+    }
+
+    /// `watchdog verify`: waits until the bot's `/webhook/health` says `is_healthy`, polling
+    /// every `every`; critical when `timeout` passes first.
+    pub async fn verify(&self, timeout: Duration, every: Duration) -> (Level, String) {
+        let ctx = &self.ctx;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let url = ctx.bot_endpoint("/webhook/health");
+        let mut last = String::from("no answer yet");
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return (Level::Critical, format!("not healthy after {timeout:?}: {last}"));
+            }
+            let sent = ctx.http.get(&url).timeout(ctx.cfg.http_timeout.min(left)).send().await;
+            match sent {
+                Ok(r) => match r.json::<serde_json::Value>().await {
+                    Ok(v) if v["webhook_info"]["is_healthy"].as_bool() == Some(true) => {
+                        return (Level::Ok, "the bot's /webhook/health is healthy".into());
+                    }
+                    Ok(v) => last = ctx.redact(&format!("problems: {}", v["webhook_info"]["problems"])),
+                    Err(_) => last = "/webhook/health answered without JSON".into(),
+                },
+                Err(e) => last = format!("/webhook/health: {}", checks::bot::describe(&e)),
+            }
+            tokio::time::sleep(every.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+        }
+    }
+
+    /// The daemon: one run now (finishing any interrupted recovery), then the schedules until
+    /// the stop token is cancelled. A run in progress is finished (a recovery sets the webhook
+    /// again) before this returns.
+    pub async fn run_until_stopped(&self) -> Result<(), WatchdogError> {
+        let (ticker, worker) = schedule::channel();
+        let s = &self.ctx.cfg.schedules;
+        let triggers = [
+            (RunKind::Liveness, s.liveness.clone()),
+            (RunKind::Performance, s.performance.clone()),
+            (RunKind::Integration, s.integration.clone()),
+        ];
+        let sched = schedule::start(triggers, ticker.clone(), self.stop.clone())
+            .await
+            .map_err(|e| WatchdogError::Schedule(e.to_string()))?;
+        tracing::info!("watchdog running");
+        ticker.tick(RunKind::Liveness);
+        worker.serve(self.stop.clone(), |set| self.run_once(set)).await;
+        if let Some(mut sched) = sched {
+            let _ = sched.shutdown().await;
+        }
+        tracing::info!("watchdog stopped");
+        Ok(())
+    }
+}
+
+/// Updates the plan's finding with what the action achieved.
+fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
+    let Some(f) = findings.iter_mut().find(|f| f.incident == plan.incident) else {
+        return;
+    };
+    let why = a.detail.get("why").or_else(|| a.detail.get("error")).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    match a.result {
+        ActionResult::Succeeded if a.kind == ActionKind::Restart => {
+            f.reason = format!("{} — restart requested", f.reason);
+        }
+        ActionResult::Succeeded => {
+            f.repaired = true;
+            f.level = Level::Warning;
+            f.reason = format!("{} — repaired by {}", f.reason, a.kind.as_str());
+        }
+        ActionResult::Failed => {
+            f.level = Level::Critical;
+            f.reason = format!("{} — {} failed: {why}", f.reason, a.kind.as_str());
+        }
+        ActionResult::SkippedCap | ActionResult::NotConfigured => {
+            f.level = Level::Critical;
+            f.reason = format!("{} — not repaired: {why}", f.reason);
+        }
+        ActionResult::SkippedCooldown => {
+            f.reason = format!("{} — not repaired yet: {why}", f.reason);
+        }
+    }
+}
