@@ -164,7 +164,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
         NoticeKind::Test => "This is a test alert from the watchdog. No action is needed.".to_string(),
         _ => format!("{tag}: {what}"),
     };
-    let mut facts: Vec<(&str, String)> = vec![("Bot", ctx.bot_name.to_string()), ("Incident", obs.key.clone())];
+    let mut facts: Vec<(&str, String)> = vec![("Bot", ctx.bot_name.to_string()), ("Incident", obs.key.clone()), ("What", what.clone())];
     if n.kind == NoticeKind::Resolved {
         facts.push(("Failing since", format_time(n.since)));
         facts.push(("Resolved at", format!("{} (after {age})", format_time(n.now))));
