@@ -30,6 +30,7 @@ pub async fn register_webhook(api: &TelegramClient, cfg: &BotConfig) -> Result<(
     let Some(params) = set_webhook_params(cfg) else {
         return Err(TelegramError::InvalidResponse { method: "setWebhook".into(), message: "no PUBLIC_URL".into() });
     };
+    let api = api.single_attempt();
     let mut last = None;
     for attempt in 1..=cfg.set_attempts {
         match api.set_webhook(&params).await {

@@ -67,10 +67,20 @@ impl App {
         cfg: BotConfig,
         tree: teloxide::dispatching::UpdateHandler<HandlerError>,
     ) -> Result<App, StartError> {
+        let listener = TcpListener::bind(cfg.listen).await.map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+        Self::build_on(cfg, tree, listener).await
+    }
+
+    /// [`App::build_with`] on a listener bound beforehand (tests bind first, so PUBLIC_URL
+    /// can name the port).
+    pub async fn build_on(
+        cfg: BotConfig,
+        tree: teloxide::dispatching::UpdateHandler<HandlerError>,
+        listener: TcpListener,
+    ) -> Result<App, StartError> {
         let cfg = Arc::new(cfg);
         let db = store::connect(&cfg.store).await?;
         let api = TelegramClient::new(cfg.telegram.clone())?;
-        let listener = TcpListener::bind(cfg.listen).await.map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
         let shutdown = CancellationToken::new();
         let stop_workers = CancellationToken::new();

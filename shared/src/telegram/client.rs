@@ -86,6 +86,23 @@ impl TelegramClient {
         })
     }
 
+    /// The same client making a single attempt per call (for callers with their own retry
+    /// loop, like webhook registration). Shares the connection pool.
+    pub fn single_attempt(&self) -> TelegramClient {
+        let mut cfg = self.inner.cfg.clone();
+        cfg.max_attempts = 1;
+        TelegramClient {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                prefix: self.inner.prefix.clone(),
+                cfg,
+                redactor: self.inner.redactor.clone(),
+                limiter: None,
+                stats: ClientStats::default(),
+            }),
+        }
+    }
+
     /// The redactor that knows this client's token, for callers' own messages.
     pub fn redactor(&self) -> &Redactor {
         &self.inner.redactor

@@ -1,0 +1,147 @@
+//! Shared set-up for bot-server's integration tests: a telegram-sim, a store (SQLite in a
+//! temp dir or a throwaway PostgreSQL server), and the bot in-process or as its binary.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bot_server::state::AppState;
+use bot_server::{App, BotConfig, Exit};
+use telbot_testkit::PgServer;
+use telegram_sim::Sim;
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET: &str = "test_secret-123";
+pub const ADMIN: &str = "admin-token-xyz";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store for one test; dropping it removes it.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub pg: Option<PgServer>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}/telbot.db?mode=rwc", dir.path().display());
+                TestDb { url, dir, pg: None }
+            }
+            Backend::Postgres => {
+                let pg = PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+                TestDb { url: pg.url(), dir, pg: Some(pg) }
+            }
+        }
+    }
+}
+
+pub async fn sim() -> Sim {
+    Sim::builder()
+        .allow_http_loopback(true)
+        .time_scale(0.01)
+        .set_webhook_rate_limit(false)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// The environment a test bot runs with (webhook mode on `port`).
+pub fn env(sim: &Sim, db: &TestDb, port: u16) -> HashMap<String, String> {
+    let mut e = HashMap::new();
+    e.insert("TELEGRAM_BOT_TOKEN".into(), sim.token());
+    e.insert("TELEGRAM_API_URL".into(), sim.base_url());
+    e.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+    e.insert("PORT".into(), port.to_string());
+    e.insert("WEBHOOK_SECRET".into(), SECRET.into());
+    e.insert("ADMIN_TOKEN".into(), ADMIN.into());
+    e.insert("DATABASE_URL".into(), db.url.clone());
+    e.insert("DATA_DIR".into(), db.dir.path().display().to_string());
+    e.insert("TELBOT__SERVER__HOST".into(), "127.0.0.1".into());
+    e.insert("TELBOT__TELEGRAM__RATE_LIMIT".into(), "false".into());
+    e.insert("TELBOT__TELEGRAM__BACKOFF_BASE".into(), "50ms".into());
+    e.insert("TELBOT__WEBHOOK__RESTORE_INTERVAL".into(), "1s".into());
+    e.insert("TELBOT__INBOX__RETRY_DELAY".into(), "50ms".into());
+    e.insert("TELBOT__SERVER__GRACE_PERIOD".into(), "10s".into());
+    e
+}
+
+/// A bot running in this process.
+pub struct RunningBot {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    pub stop: CancellationToken,
+    pub handle: tokio::task::JoinHandle<Exit>,
+}
+
+impl RunningBot {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn stop(self) -> Exit {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.handle).await.unwrap().unwrap()
+    }
+}
+
+/// Binds first so PUBLIC_URL can name the port, then builds and runs the bot.
+pub async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) -> RunningBot {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut e = env(sim, db, port);
+    for (k, v) in extra {
+        e.insert((*k).into(), (*v).into());
+    }
+    let cfg = BotConfig::load(None, &e).unwrap();
+    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener).await.unwrap();
+    let addr = app.addr();
+    let state = app.state();
+    let stop = app.shutdown_token();
+    let handle = tokio::spawn(app.run_until_stopped());
+    RunningBot { addr, state, stop, handle }
+}
+
+/// POSTs a body to the bot's webhook with (or without) the secret.
+pub async fn post_update(bot: &RunningBot, body: &str, secret: Option<&str>) -> reqwest::StatusCode {
+    let mut req = reqwest::Client::new()
+        .post(bot.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(s) = secret {
+        req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+    }
+    req.send().await.unwrap().status()
+}
+
+pub async fn health(bot: &RunningBot) -> serde_json::Value {
+    reqwest::get(bot.url("/health")).await.unwrap().json().await.unwrap()
+}
+
+/// Replies the sim recorded, per chat.
+pub fn replies_per_chat(sim: &Sim) -> HashMap<i64, usize> {
+    let mut m = HashMap::new();
+    for s in sim.sent_messages() {
+        *m.entry(s.chat_id).or_insert(0) += 1;
+    }
+    m
+}
+
+pub async fn wait_until<F: Fn() -> bool>(timeout: Duration, f: F) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
