@@ -45,7 +45,11 @@ impl StringList {
             StringList::Many(v) => v.iter().flat_map(|s| s.split(',')).collect(),
             StringList::One(s) => s.split(',').collect(),
         };
-        raw.into_iter().map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+        raw.into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
     }
 }
 
@@ -180,13 +184,20 @@ fn key(k: &str) -> String {
 }
 
 fn positive(d: Duration, k: &str) -> Result<(), ConfigError> {
-    if d.is_zero() { Err(ConfigError::invalid(&key(k), "must be more than 0")) } else { Ok(()) }
+    if d.is_zero() {
+        Err(ConfigError::invalid(&key(k), "must be more than 0"))
+    } else {
+        Ok(())
+    }
 }
 
 /// Parses RFC 3339 (UTC, `Z`) into unix seconds.
 pub fn parse_rfc3339(raw: &str, k: &str) -> Result<i64, ConfigError> {
     let t = humantime::parse_rfc3339_weak(raw.trim()).map_err(|e| {
-        ConfigError::invalid(k, format!("is not an RFC 3339 UTC time like 2025-06-01T02:00:00Z ({e}): {raw:?}"))
+        ConfigError::invalid(
+            k,
+            format!("is not an RFC 3339 UTC time like 2025-06-01T02:00:00Z ({e}): {raw:?}"),
+        )
     })?;
     t.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -199,7 +210,9 @@ impl AlertsConfig {
     pub fn load(cfg: &config::Config, env: &EnvMap) -> Result<Self, ConfigError> {
         let mut s: AlertsSection = section(cfg, "alerts")?;
         for (name, field) in ALERT_ENV {
-            let Some(v) = env.get(*name).filter(|v| !v.trim().is_empty()) else { continue };
+            let Some(v) = env.get(*name).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
             let secret = Some(SecretString::from(v.clone()));
             match *field {
                 "resend_api_key" => s.resend_api_key = secret,
@@ -239,14 +252,22 @@ impl AlertsConfig {
         let wants_email = smtp_url.is_some() || resend_api_key.is_some();
         if wants_email {
             if email_from.is_empty() {
-                return Err(ConfigError::invalid("alerts.email_from", "is required when e-mail alerts are configured"));
+                return Err(ConfigError::invalid(
+                    "alerts.email_from",
+                    "is required when e-mail alerts are configured",
+                ));
             }
-            crate::notify::email::parse_mailbox(&email_from).map_err(|p| ConfigError::invalid("alerts.email_from", p))?;
+            crate::notify::email::parse_mailbox(&email_from)
+                .map_err(|p| ConfigError::invalid("alerts.email_from", p))?;
             if email_to.is_empty() {
-                return Err(ConfigError::invalid("alerts.email_to", "needs at least one recipient when e-mail alerts are configured"));
+                return Err(ConfigError::invalid(
+                    "alerts.email_to",
+                    "needs at least one recipient when e-mail alerts are configured",
+                ));
             }
             for to in &email_to {
-                crate::notify::email::parse_mailbox(to).map_err(|p| ConfigError::invalid("alerts.email_to", p))?;
+                crate::notify::email::parse_mailbox(to)
+                    .map_err(|p| ConfigError::invalid("alerts.email_to", p))?;
             }
         }
         positive(s.send_timeout, "send_timeout")?;
@@ -256,13 +277,22 @@ impl AlertsConfig {
                     "" => None,
                     p => Some(PathBuf::from(p)),
                 };
-                Some(SmtpSettings::parse(&url, ca, s.smtp_accept_invalid_certs, s.send_timeout)?)
+                Some(SmtpSettings::parse(
+                    &url,
+                    ca,
+                    s.smtp_accept_invalid_certs,
+                    s.send_timeout,
+                )?)
             }
             None => None,
         };
         let resend_api_url = parse_http_url(&s.resend_api_url, &key("resend_api_url"))?;
-        let slack_webhook_url = checked_url(non_empty_secret(s.slack_webhook_url), "slack_webhook_url")?;
-        let discord_webhook_url = checked_url(non_empty_secret(s.discord_webhook_url), "discord_webhook_url")?;
+        let slack_webhook_url =
+            checked_url(non_empty_secret(s.slack_webhook_url), "slack_webhook_url")?;
+        let discord_webhook_url = checked_url(
+            non_empty_secret(s.discord_webhook_url),
+            "discord_webhook_url",
+        )?;
         let heartbeat_url = checked_url(non_empty_secret(s.heartbeat_url), "heartbeat_url")?;
         let telegram_alert_token = non_empty_secret(s.telegram_alert_token);
         let chat = s.telegram_alert_chat_id.trim().to_string();
@@ -274,7 +304,10 @@ impl AlertsConfig {
                 ));
             }
             if chat.is_empty() {
-                return Err(ConfigError::invalid("alerts.telegram_alert_chat_id", "is required when telegram_alert_token is set"));
+                return Err(ConfigError::invalid(
+                    "alerts.telegram_alert_chat_id",
+                    "is required when telegram_alert_token is set",
+                ));
             }
         }
         let telegram_api_url = parse_http_url(&s.telegram_api_url, &key("telegram_api_url"))?;
@@ -282,7 +315,10 @@ impl AlertsConfig {
         positive(s.retry_base, "retry_base")?;
         positive(s.heartbeat_timeout, "heartbeat_timeout")?;
         if s.retry_max < s.retry_base {
-            return Err(ConfigError::invalid(&key("retry_max"), "must not be shorter than alerts.retry_base"));
+            return Err(ConfigError::invalid(
+                &key("retry_max"),
+                "must not be shorter than alerts.retry_base",
+            ));
         }
         for (v, k) in [
             (s.failure_threshold, "failure_threshold"),
@@ -298,9 +334,17 @@ impl AlertsConfig {
             let start = parse_rfc3339(&m.start, &format!("alerts.maintenance[{i}].start"))?;
             let end = parse_rfc3339(&m.end, &format!("alerts.maintenance[{i}].end"))?;
             if end <= start {
-                return Err(ConfigError::invalid(&format!("alerts.maintenance[{i}].end"), "must be after start"));
+                return Err(ConfigError::invalid(
+                    &format!("alerts.maintenance[{i}].end"),
+                    "must be after start",
+                ));
             }
-            maintenance.push(MaintenanceWindow { start, end, incidents: m.incidents.clone(), reason: m.reason.clone() });
+            maintenance.push(MaintenanceWindow {
+                start,
+                end,
+                incidents: m.incidents.clone(),
+                reason: m.reason.clone(),
+            });
         }
         Ok(AlertsConfig {
             bot_name,
@@ -363,7 +407,10 @@ fn checked_url(v: Option<SecretString>, k: &str) -> Result<Option<SecretString>,
             .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .unwrap_or(false);
         if !ok {
-            return Err(ConfigError::invalid(&key(k), "must be an http:// or https:// URL (value not shown)"));
+            return Err(ConfigError::invalid(
+                &key(k),
+                "must be an http:// or https:// URL (value not shown)",
+            ));
         }
     }
     Ok(v)

@@ -26,7 +26,10 @@ pub enum AlertError {
 impl AlertError {
     /// A send failure on `channel`.
     pub(crate) fn send(channel: &str, problem: impl Into<String>) -> Self {
-        AlertError::Send { channel: channel.to_string(), problem: problem.into() }
+        AlertError::Send {
+            channel: channel.to_string(),
+            problem: problem.into(),
+        }
     }
 }
 

@@ -34,7 +34,10 @@ impl Heartbeat {
 
     /// From config, when a heartbeat URL is set.
     pub fn from_config(cfg: &crate::config::AlertsConfig) -> Result<Option<Self>, AlertError> {
-        cfg.heartbeat_url.clone().map(|u| Heartbeat::new(u, cfg.heartbeat_timeout)).transpose()
+        cfg.heartbeat_url
+            .clone()
+            .map(|u| Heartbeat::new(u, cfg.heartbeat_timeout))
+            .transpose()
     }
 
     /// A run started.
@@ -54,12 +57,20 @@ impl Heartbeat {
 
     async fn ping(&self, suffix: &str, body: &str) -> Result<(), AlertError> {
         let base = self.url.expose_secret().trim().trim_end_matches('/');
-        let r = self.client.post(format!("{base}{suffix}")).body(truncate(body, 10_000)).send().await;
+        let r = self
+            .client
+            .post(format!("{base}{suffix}"))
+            .body(truncate(body, 10_000))
+            .send()
+            .await;
         let resp = r.map_err(|e| AlertError::send("heartbeat", e.without_url().to_string()))?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(AlertError::send("heartbeat", format!("HTTP {}", resp.status().as_u16())))
+            Err(AlertError::send(
+                "heartbeat",
+                format!("HTTP {}", resp.status().as_u16()),
+            ))
         }
     }
 }

@@ -15,7 +15,10 @@ const COLUMNS: &str = "incident_key, state, level, consecutive_failures, consecu
 
 fn from_row(r: &AnyRow) -> Result<IncidentState, AlertError> {
     let obs: Option<String> = r.try_get("observation")?;
-    let observation = obs.as_deref().map(serde_json::from_str::<Observation>).transpose()?;
+    let observation = obs
+        .as_deref()
+        .map(serde_json::from_str::<Observation>)
+        .transpose()?;
     let notified: Option<String> = r.try_get("notified_level")?;
     Ok(IncidentState {
         key: r.try_get("incident_key")?,
@@ -36,23 +39,45 @@ fn from_row(r: &AnyRow) -> Result<IncidentState, AlertError> {
 }
 
 /// Reads one incident.
-pub async fn load<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> Result<Option<IncidentState>, AlertError> {
+pub async fn load<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    key: &str,
+) -> Result<Option<IncidentState>, AlertError> {
     let sql = format!("SELECT {COLUMNS} FROM alert_incidents WHERE incident_key = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(ex).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(ex)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// Every incident that is pending or open, oldest first.
-pub async fn list_active<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<Vec<IncidentState>, AlertError> {
-    let sql = format!("SELECT {COLUMNS} FROM alert_incidents WHERE state <> 'ok' ORDER BY last_seen_at, incident_key");
+pub async fn list_active<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<IncidentState>, AlertError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM alert_incidents WHERE state <> 'ok' ORDER BY last_seen_at, incident_key"
+    );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(ex).await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Writes one incident (insert or update).
-pub async fn save<'e, E: Executor<'e, Database = Any>>(ex: E, st: &IncidentState, now: i64) -> Result<(), AlertError> {
-    let obs = st.observation.as_ref().map(serde_json::to_string).transpose()?;
-    let summary = st.observation.as_ref().map(|o| o.summary.clone()).unwrap_or_default();
+pub async fn save<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    st: &IncidentState,
+    now: i64,
+) -> Result<(), AlertError> {
+    let obs = st
+        .observation
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let summary = st
+        .observation
+        .as_ref()
+        .map(|o| o.summary.clone())
+        .unwrap_or_default();
     sqlx::query(
         "INSERT INTO alert_incidents (incident_key, state, level, consecutive_failures, consecutive_successes, \
          first_failure_at, opened_at, last_seen_at, last_notified_at, notified_level, silenced_until, held, \
@@ -111,7 +136,11 @@ impl From<&IncidentState> for IncidentSummary {
             key: s.key.clone(),
             state: s.phase.as_str().to_string(),
             level: s.level,
-            summary: s.observation.as_ref().map(|o| o.summary.clone()).unwrap_or_default(),
+            summary: s
+                .observation
+                .as_ref()
+                .map(|o| o.summary.clone())
+                .unwrap_or_default(),
             since: s.first_failure_at,
             last_notified_at: s.last_notified_at,
             held: s.held,

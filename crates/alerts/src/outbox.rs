@@ -70,7 +70,11 @@ pub async fn enqueue(
     msg: &Message,
     now: i64,
 ) -> Result<(), AlertError> {
-    let level = if msg.resolved { "resolved" } else { msg.level.as_str() };
+    let level = if msg.resolved {
+        "resolved"
+    } else {
+        msg.level.as_str()
+    };
     let alert_id: i64 = sqlx::query(
         "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \
          VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
@@ -128,12 +132,18 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxRow>, AlertE
     let sql = format!(
         "{SELECT} WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(&db.pool).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Rows not yet delivered (any channel), oldest first: for reports and tests.
-pub async fn undelivered<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<Vec<OutboxRow>, AlertError> {
+pub async fn undelivered<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<OutboxRow>, AlertError> {
     let sql = format!("{SELECT} WHERE status IN ('pending', 'sending') ORDER BY id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(ex).await?;
     rows.iter().map(from_row).collect()
@@ -172,7 +182,13 @@ pub async fn mark_sent(db: &Db, row: &OutboxRow, now: i64) -> Result<(), AlertEr
 }
 
 /// Records a failed attempt (`final_failure`: the channel no longer exists; no retry).
-pub async fn mark_failed(db: &Db, row: &OutboxRow, error: &str, next_at: i64, final_failure: bool) -> Result<(), AlertError> {
+pub async fn mark_failed(
+    db: &Db,
+    row: &OutboxRow,
+    error: &str,
+    next_at: i64,
+    final_failure: bool,
+) -> Result<(), AlertError> {
     let status = if final_failure { "failed" } else { "pending" };
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE alert_outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
@@ -183,7 +199,11 @@ pub async fn mark_failed(db: &Db, row: &OutboxRow, error: &str, next_at: i64, fi
         .execute(&mut *tx)
         .await?;
     let shown = if final_failure { "failed" } else { "retrying" };
-    sqlx::query("UPDATE wd_alerts SET status = $1 WHERE id = $2").bind(shown).bind(row.alert_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE wd_alerts SET status = $1 WHERE id = $2")
+        .bind(shown)
+        .bind(row.alert_id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

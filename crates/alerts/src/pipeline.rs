@@ -32,7 +32,9 @@ pub struct AlertPipeline {
 
 impl std::fmt::Debug for AlertPipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertPipeline").field("channels", &self.channel_names()).finish_non_exhaustive()
+        f.debug_struct("AlertPipeline")
+            .field("channels", &self.channel_names())
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +63,11 @@ pub struct FlushReport {
 impl AlertPipeline {
     /// Builds every configured channel. `extra_secrets` are the other secrets messages must
     /// never show (the bot token, the webhook secret, the admin token).
-    pub fn new(cfg: AlertsConfig, db: Db, extra_secrets: impl IntoIterator<Item = SecretString>) -> Result<Self, AlertError> {
+    pub fn new(
+        cfg: AlertsConfig,
+        db: Db,
+        extra_secrets: impl IntoIterator<Item = SecretString>,
+    ) -> Result<Self, AlertError> {
         let notifiers = notify::from_config(&cfg)?;
         Ok(Self::with_notifiers(cfg, db, notifiers, extra_secrets))
     }
@@ -80,12 +86,21 @@ impl AlertPipeline {
             repeat_interval: cfg.repeat_interval.as_secs() as i64,
             send_resolved: cfg.send_resolved,
         };
-        AlertPipeline { cfg: Arc::new(cfg), db, notifiers, redactor, policy }
+        AlertPipeline {
+            cfg: Arc::new(cfg),
+            db,
+            notifiers,
+            redactor,
+            policy,
+        }
     }
 
     /// The configured channels' names.
     pub fn channel_names(&self) -> Vec<String> {
-        self.notifiers.iter().map(|n| n.name().to_string()).collect()
+        self.notifiers
+            .iter()
+            .map(|n| n.name().to_string())
+            .collect()
     }
 
     /// The redactor holding every configured secret.
@@ -95,14 +110,20 @@ impl AlertPipeline {
 
     /// Runs one watchdog run's observations through the policy, then releases held incidents
     /// whose silence has ended. Messages are queued, not sent: call [`Self::flush_outbox`].
-    pub async fn observe(&self, run: &[Observation], now: i64) -> Result<Vec<Decision>, AlertError> {
+    pub async fn observe(
+        &self,
+        run: &[Observation],
+        now: i64,
+    ) -> Result<Vec<Decision>, AlertError> {
         let active = silence::active(&self.db, &self.cfg.maintenance, now).await?;
         let mut out = Vec::with_capacity(run.len());
         for obs in run {
             self.log_observation(obs);
             let silenced = silence::covering(&active, &obs.key);
             let mut tx = self.db.pool.begin().await?;
-            let mut st = incident::load(&mut *tx, &obs.key).await?.unwrap_or_else(|| IncidentState::new(&obs.key, now));
+            let mut st = incident::load(&mut *tx, &obs.key)
+                .await?
+                .unwrap_or_else(|| IncidentState::new(&obs.key, now));
             let step = self.policy.step(&mut st, obs, now, silenced);
             let channels = self.queue(&mut tx, &st, &step, now).await?;
             incident::save(&mut *tx, &st, now).await?;
@@ -112,7 +133,9 @@ impl AlertPipeline {
         // Held incidents not observed in this run still notify when their silence ends.
         for mut st in incident::list_active(&self.db.pool).await? {
             let silenced = silence::covering(&active, &st.key);
-            let Some(step) = self.policy.release(&mut st, now, silenced) else { continue };
+            let Some(step) = self.policy.release(&mut st, now, silenced) else {
+                continue;
+            };
             let mut tx = self.db.pool.begin().await?;
             let channels = self.queue(&mut tx, &st, &step, now).await?;
             incident::save(&mut *tx, &st, now).await?;
@@ -139,22 +162,36 @@ impl AlertPipeline {
             DecisionKind::Ok | DecisionKind::Ongoing | DecisionKind::Recovering => {
                 tracing::debug!(incident = %key, kind = ?step.kind, %detail, "alert decision")
             }
-            _ => tracing::info!(incident = %key, kind = ?step.kind, ?channels, %detail, "alert decision"),
+            _ => {
+                tracing::info!(incident = %key, kind = ?step.kind, ?channels, %detail, "alert decision")
+            }
         }
-        Decision { key: key.to_string(), level, kind: step.kind, channels, detail }
+        Decision {
+            key: key.to_string(),
+            level,
+            kind: step.kind,
+            channels,
+            detail,
+        }
     }
 
     /// The channels a message about `level` goes to.
     fn channels_for(&self, level: Level) -> Vec<Arc<dyn Notifier>> {
         self.notifiers
             .iter()
-            .filter(|n| level == Level::Critical || (self.cfg.warnings_to_chat && n.takes_warnings()))
+            .filter(|n| {
+                level == Level::Critical || (self.cfg.warnings_to_chat && n.takes_warnings())
+            })
             .cloned()
             .collect()
     }
 
     fn ctx(&self) -> RenderCtx<'_> {
-        RenderCtx { bot_name: &self.cfg.bot_name, dashboard_url: self.cfg.dashboard_url.as_ref(), redactor: &self.redactor }
+        RenderCtx {
+            bot_name: &self.cfg.bot_name,
+            dashboard_url: self.cfg.dashboard_url.as_ref(),
+            redactor: &self.redactor,
+        }
     }
 
     async fn queue(
@@ -164,10 +201,21 @@ impl AlertPipeline {
         step: &Step,
         now: i64,
     ) -> Result<Vec<String>, AlertError> {
-        let Some(kind) = step.notice else { return Ok(Vec::new()) };
+        let Some(kind) = step.notice else {
+            return Ok(Vec::new());
+        };
         let fallback = Observation::new(st.key.clone(), step.level, st.key.clone());
         let obs = st.observation.as_ref().unwrap_or(&fallback);
-        let msg = render(&Notice { kind, level: step.level, observation: obs, since: step.since, now }, &self.ctx());
+        let msg = render(
+            &Notice {
+                kind,
+                level: step.level,
+                observation: obs,
+                since: step.since,
+                now,
+            },
+            &self.ctx(),
+        );
         let mut names = Vec::new();
         for n in self.channels_for(step.level) {
             outbox::enqueue(tx, &st.key, kind.as_str(), n.name(), &msg, now).await?;
@@ -199,12 +247,16 @@ impl AlertPipeline {
                     outbox::mark_sent(&self.db, &row, now).await?;
                     tracing::info!(incident = %row.incident_key, channel = %row.channel, subject = %row.subject, "alert delivered");
                     report.sent += 1;
-                    self.db.kv_delete(&failing_key(&row.channel)).await.map_err(|e| AlertError::Store(e.to_string()))?;
+                    self.db
+                        .kv_delete(&failing_key(&row.channel))
+                        .await
+                        .map_err(|e| AlertError::Store(e.to_string()))?;
                 }
                 Err(e) => {
                     let err = self.redactor.redact(&e.to_string());
                     let attempts = row.attempts + 1;
-                    let next = now + outbox::backoff(self.cfg.retry_base, self.cfg.retry_max, attempts);
+                    let next =
+                        now + outbox::backoff(self.cfg.retry_base, self.cfg.retry_max, attempts);
                     tracing::warn!(incident = %row.incident_key, channel = %row.channel, attempts, %err, "alert delivery failed; will retry");
                     outbox::mark_failed(&self.db, &row, &err, next, false).await?;
                     report.failed += 1;
@@ -227,15 +279,29 @@ impl AlertPipeline {
     }
 
     /// Tells the other channels (once per repeat interval) that `row.channel` keeps failing.
-    async fn report_failing_channel(&self, row: &outbox::OutboxRow, err: &str, now: i64) -> Result<(), AlertError> {
+    async fn report_failing_channel(
+        &self,
+        row: &outbox::OutboxRow,
+        err: &str,
+        now: i64,
+    ) -> Result<(), AlertError> {
         let key = failing_key(&row.channel);
-        let last = self.db.kv_get(&key).await.map_err(|e| AlertError::Store(e.to_string()))?;
-        let recent = last.and_then(|v| v.parse::<i64>().ok()).is_some_and(|t| now - t < self.policy.repeat_interval);
+        let last = self
+            .db
+            .kv_get(&key)
+            .await
+            .map_err(|e| AlertError::Store(e.to_string()))?;
+        let recent = last
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|t| now - t < self.policy.repeat_interval);
         tracing::error!(channel = %row.channel, attempts = row.attempts + 1, %err, "alert channel keeps failing");
         if recent {
             return Ok(());
         }
-        self.db.kv_set(&key, &now.to_string()).await.map_err(|e| AlertError::Store(e.to_string()))?;
+        self.db
+            .kv_set(&key, &now.to_string())
+            .await
+            .map_err(|e| AlertError::Store(e.to_string()))?;
         let mut obs = Observation::new(
             format!("alert-channel-{}", row.channel),
             Level::Critical,
@@ -246,7 +312,16 @@ impl AlertPipeline {
             "waiting_message": row.subject,
         });
         obs.runbook_cmd = Some("watchdog test-alert".into());
-        let msg = render(&Notice { kind: NoticeKind::Opened, level: Level::Critical, observation: &obs, since: row.created_at, now }, &self.ctx());
+        let msg = render(
+            &Notice {
+                kind: NoticeKind::Opened,
+                level: Level::Critical,
+                observation: &obs,
+                since: row.created_at,
+                now,
+            },
+            &self.ctx(),
+        );
         let mut tx = self.db.pool.begin().await?;
         for n in self.notifiers.iter().filter(|n| n.name() != row.channel) {
             outbox::enqueue(&mut tx, &obs.key, "channel-failing", n.name(), &msg, now).await?;
@@ -256,7 +331,13 @@ impl AlertPipeline {
     }
 
     /// Silences `target` (an incident key or `all`) for `secs` seconds.
-    pub async fn silence(&self, target: &str, secs: i64, reason: &str, now: i64) -> Result<silence::Silence, AlertError> {
+    pub async fn silence(
+        &self,
+        target: &str,
+        secs: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<silence::Silence, AlertError> {
         let s = silence::add(&self.db, target, secs, &self.redactor.redact(reason), now).await?;
         tracing::info!(target = %s.target, until = %crate::render::format_time(s.ends_at), reason = %s.reason, "alerts silenced");
         Ok(s)
@@ -280,18 +361,42 @@ impl AlertPipeline {
 
     /// Pending and open incidents, for the CLI and the dashboard.
     pub async fn incidents(&self) -> Result<Vec<IncidentSummary>, AlertError> {
-        Ok(incident::list_active(&self.db.pool).await?.iter().map(IncidentSummary::from).collect())
+        Ok(incident::list_active(&self.db.pool)
+            .await?
+            .iter()
+            .map(IncidentSummary::from)
+            .collect())
     }
 
     /// Sends a test message through every configured channel, directly (not via the outbox).
     pub async fn test_alert(&self, now: i64) -> Vec<ChannelResult> {
-        let mut obs = Observation::new("test-alert", Level::Warning, "test alert (no action needed)");
+        let mut obs = Observation::new(
+            "test-alert",
+            Level::Warning,
+            "test alert (no action needed)",
+        );
         obs.runbook_cmd = Some("none: this was a test".into());
-        let msg = render(&Notice { kind: NoticeKind::Test, level: Level::Warning, observation: &obs, since: now, now }, &self.ctx());
+        let msg = render(
+            &Notice {
+                kind: NoticeKind::Test,
+                level: Level::Warning,
+                observation: &obs,
+                since: now,
+                now,
+            },
+            &self.ctx(),
+        );
         let sends = self.notifiers.iter().map(|n| async {
             let r = self.send_one(n.as_ref(), &msg).await;
-            let error = r.as_ref().err().map(|e| self.redactor.redact(&e.to_string()));
-            ChannelResult { channel: n.name().to_string(), ok: r.is_ok(), error }
+            let error = r
+                .as_ref()
+                .err()
+                .map(|e| self.redactor.redact(&e.to_string()));
+            ChannelResult {
+                channel: n.name().to_string(),
+                ok: r.is_ok(),
+                error,
+            }
         });
         futures::future::join_all(sends).await
     }

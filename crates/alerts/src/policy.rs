@@ -123,7 +123,13 @@ pub struct Step {
 impl Policy {
     /// Advances `st` by one observation. `silenced`: until when a silence or maintenance window
     /// covers this key now, if one does.
-    pub fn step(&self, st: &mut IncidentState, obs: &Observation, now: i64, silenced: Option<i64>) -> Step {
+    pub fn step(
+        &self,
+        st: &mut IncidentState,
+        obs: &Observation,
+        now: i64,
+        silenced: Option<i64>,
+    ) -> Step {
         st.last_seen_at = now;
         if obs.level == Level::Normal {
             return self.pass(st, now, silenced);
@@ -139,15 +145,28 @@ impl Policy {
         let since = st.first_failure_at.unwrap_or(now);
         let notice = match st.phase {
             Phase::Pending if st.consecutive_failures < i64::from(self.failure_threshold) => {
-                let detail = format!("{}/{} consecutive failures", st.consecutive_failures, self.failure_threshold);
-                return step(DecisionKind::SuppressedByThreshold, None, obs.level, since, detail);
+                let detail = format!(
+                    "{}/{} consecutive failures",
+                    st.consecutive_failures, self.failure_threshold
+                );
+                return step(
+                    DecisionKind::SuppressedByThreshold,
+                    None,
+                    obs.level,
+                    since,
+                    detail,
+                );
             }
             Phase::Pending => {
                 st.phase = Phase::Open;
                 st.opened_at = Some(now);
                 NoticeKind::Opened
             }
-            _ if obs.level > st.notified_level.unwrap_or(Level::Normal) && st.notified_level.is_some() => NoticeKind::Update,
+            _ if obs.level > st.notified_level.unwrap_or(Level::Normal)
+                && st.notified_level.is_some() =>
+            {
+                NoticeKind::Update
+            }
             _ if st.held => NoticeKind::Update,
             _ => match st.last_notified_at {
                 Some(t) if now - t < self.repeat_interval => {
@@ -168,12 +187,22 @@ impl Policy {
         Some(self.notify(st, NoticeKind::Update, now, None))
     }
 
-    fn notify(&self, st: &mut IncidentState, notice: NoticeKind, now: i64, silenced: Option<i64>) -> Step {
+    fn notify(
+        &self,
+        st: &mut IncidentState,
+        notice: NoticeKind,
+        now: i64,
+        silenced: Option<i64>,
+    ) -> Step {
         let since = st.first_failure_at.unwrap_or(now);
         if let Some(until) = silenced {
             st.held = true;
             st.silenced_until = Some(until);
-            let detail = format!("{} message held: silenced until {}", notice.as_str(), crate::render::format_time(until));
+            let detail = format!(
+                "{} message held: silenced until {}",
+                notice.as_str(),
+                crate::render::format_time(until)
+            );
             return step(DecisionKind::Silenced, None, st.level, since, detail);
         }
         st.held = false;
@@ -185,7 +214,13 @@ impl Policy {
             NoticeKind::Repeat => DecisionKind::Repeat,
             _ => DecisionKind::Notified,
         };
-        step(kind, Some(notice), st.level, since, format!("{} message queued", notice.as_str()))
+        step(
+            kind,
+            Some(notice),
+            st.level,
+            since,
+            format!("{} message queued", notice.as_str()),
+        )
     }
 
     fn pass(&self, st: &mut IncidentState, now: i64, silenced: Option<i64>) -> Step {
@@ -197,10 +232,19 @@ impl Policy {
             Phase::Pending => {
                 st.phase = Phase::Ok;
                 st.first_failure_at = None;
-                step(DecisionKind::Ok, None, Level::Normal, since, "recovered below the failure threshold".into())
+                step(
+                    DecisionKind::Ok,
+                    None,
+                    Level::Normal,
+                    since,
+                    "recovered below the failure threshold".into(),
+                )
             }
             Phase::Open if st.consecutive_successes < i64::from(self.success_threshold) => {
-                let detail = format!("{}/{} consecutive successes", st.consecutive_successes, self.success_threshold);
+                let detail = format!(
+                    "{}/{} consecutive successes",
+                    st.consecutive_successes, self.success_threshold
+                );
                 step(DecisionKind::Recovering, None, st.level, since, detail)
             }
             Phase::Open => {
@@ -215,11 +259,19 @@ impl Policy {
                 st.silenced_until = None;
                 let (notice, detail) = match (told, silenced) {
                     (None, _) => (None, "resolved; nobody had been told".to_string()),
-                    (Some(_), _) if !self.send_resolved => (None, "resolved; send_resolved is off".into()),
-                    (Some(_), Some(until)) => {
-                        (None, format!("resolved while silenced until {}; not sent", crate::render::format_time(until)))
+                    (Some(_), _) if !self.send_resolved => {
+                        (None, "resolved; send_resolved is off".into())
                     }
-                    (Some(_), None) => (Some(NoticeKind::Resolved), "resolved message queued".into()),
+                    (Some(_), Some(until)) => (
+                        None,
+                        format!(
+                            "resolved while silenced until {}; not sent",
+                            crate::render::format_time(until)
+                        ),
+                    ),
+                    (Some(_), None) => {
+                        (Some(NoticeKind::Resolved), "resolved message queued".into())
+                    }
                 };
                 step(DecisionKind::Resolved, notice, level, since, detail)
             }
@@ -227,8 +279,20 @@ impl Policy {
     }
 }
 
-fn step(kind: DecisionKind, notice: Option<NoticeKind>, level: Level, since: i64, detail: String) -> Step {
-    Step { kind, notice, level, since, detail }
+fn step(
+    kind: DecisionKind,
+    notice: Option<NoticeKind>,
+    level: Level,
+    since: i64,
+    detail: String,
+) -> Step {
+    Step {
+        kind,
+        notice,
+        level,
+        since,
+        detail,
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 
-const P: Policy = Policy { failure_threshold: 2, success_threshold: 2, repeat_interval: 4 * 3600, send_resolved: true };
+const P: Policy = Policy {
+    failure_threshold: 2,
+    success_threshold: 2,
+    repeat_interval: 4 * 3600,
+    send_resolved: true,
+};
 
 fn obs(level: Level) -> Observation {
     Observation::new("bot-down", level, "bot is down")
@@ -25,15 +30,30 @@ fn table_of_sequences() {
     use Level::{Critical as C, Normal as N, Warning as W};
     use NoticeKind as K;
     let cases: Vec<(&str, Vec<(Level, i64, bool)>, Vec<(D, Option<K>)>)> = vec![
-        ("one failure below the threshold", vec![(C, 0, false), (N, 30, false)], vec![(D::SuppressedByThreshold, None), (D::Ok, None)]),
+        (
+            "one failure below the threshold",
+            vec![(C, 0, false), (N, 30, false)],
+            vec![(D::SuppressedByThreshold, None), (D::Ok, None)],
+        ),
         (
             "opens at the threshold, then quiet",
             vec![(C, 0, false), (C, 30, false), (C, 60, false)],
-            vec![(D::SuppressedByThreshold, None), (D::Opened, Some(K::Opened)), (D::Ongoing, None)],
+            vec![
+                (D::SuppressedByThreshold, None),
+                (D::Opened, Some(K::Opened)),
+                (D::Ongoing, None),
+            ],
         ),
         (
             "one pass is not enough to resolve",
-            vec![(C, 0, false), (C, 30, false), (N, 60, false), (C, 90, false), (N, 120, false), (N, 150, false)],
+            vec![
+                (C, 0, false),
+                (C, 30, false),
+                (N, 60, false),
+                (C, 90, false),
+                (N, 120, false),
+                (N, 150, false),
+            ],
             vec![
                 (D::SuppressedByThreshold, None),
                 (D::Opened, Some(K::Opened)),
@@ -45,17 +65,43 @@ fn table_of_sequences() {
         ),
         (
             "repeat after the interval",
-            vec![(C, 0, false), (C, 30, false), (C, 30 + 4 * 3600 - 1, false), (C, 30 + 4 * 3600, false)],
-            vec![(D::SuppressedByThreshold, None), (D::Opened, Some(K::Opened)), (D::Ongoing, None), (D::Repeat, Some(K::Repeat))],
+            vec![
+                (C, 0, false),
+                (C, 30, false),
+                (C, 30 + 4 * 3600 - 1, false),
+                (C, 30 + 4 * 3600, false),
+            ],
+            vec![
+                (D::SuppressedByThreshold, None),
+                (D::Opened, Some(K::Opened)),
+                (D::Ongoing, None),
+                (D::Repeat, Some(K::Repeat)),
+            ],
         ),
         (
             "warning escalating to critical notifies again",
-            vec![(W, 0, false), (W, 30, false), (C, 60, false), (C, 90, false)],
-            vec![(D::SuppressedByThreshold, None), (D::Opened, Some(K::Opened)), (D::Notified, Some(K::Update)), (D::Ongoing, None)],
+            vec![
+                (W, 0, false),
+                (W, 30, false),
+                (C, 60, false),
+                (C, 90, false),
+            ],
+            vec![
+                (D::SuppressedByThreshold, None),
+                (D::Opened, Some(K::Opened)),
+                (D::Notified, Some(K::Update)),
+                (D::Ongoing, None),
+            ],
         ),
         (
             "silenced opening is held, then sent on the next unsilenced run",
-            vec![(C, 0, true), (C, 30, true), (C, 60, true), (C, 90, false), (C, 120, false)],
+            vec![
+                (C, 0, true),
+                (C, 30, true),
+                (C, 60, true),
+                (C, 90, false),
+                (C, 120, false),
+            ],
             vec![
                 (D::SuppressedByThreshold, None),
                 (D::Silenced, None),
@@ -67,12 +113,22 @@ fn table_of_sequences() {
         (
             "resolved without anyone told sends nothing",
             vec![(C, 0, true), (C, 30, true), (N, 60, false), (N, 90, false)],
-            vec![(D::SuppressedByThreshold, None), (D::Silenced, None), (D::Recovering, None), (D::Resolved, None)],
+            vec![
+                (D::SuppressedByThreshold, None),
+                (D::Silenced, None),
+                (D::Recovering, None),
+                (D::Resolved, None),
+            ],
         ),
         (
             "resolved while silenced is not sent",
             vec![(C, 0, false), (C, 30, false), (N, 60, true), (N, 90, true)],
-            vec![(D::SuppressedByThreshold, None), (D::Opened, Some(K::Opened)), (D::Recovering, None), (D::Resolved, None)],
+            vec![
+                (D::SuppressedByThreshold, None),
+                (D::Opened, Some(K::Opened)),
+                (D::Recovering, None),
+                (D::Resolved, None),
+            ],
         ),
     ];
     for (name, seq, want) in cases {
@@ -87,7 +143,10 @@ fn resolved_message_is_about_the_notified_level_and_since_the_first_failure() {
     P.step(&mut st, &obs(Level::Critical), 130, None);
     P.step(&mut st, &obs(Level::Normal), 160, None);
     let s = P.step(&mut st, &obs(Level::Normal), 190, None);
-    assert_eq!((s.kind, s.level, s.since), (DecisionKind::Resolved, Level::Critical, 100));
+    assert_eq!(
+        (s.kind, s.level, s.since),
+        (DecisionKind::Resolved, Level::Critical, 100)
+    );
     assert_eq!(st.phase, Phase::Ok);
     assert_eq!(st.notified_level, None);
 }

@@ -115,7 +115,11 @@ pub fn evidence_lines(v: &serde_json::Value) -> Vec<(String, String)> {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, v) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(v, &p, out);
                 }
             }
@@ -137,8 +141,17 @@ pub fn evidence_lines(v: &serde_json::Value) -> Vec<(String, String)> {
 
 /// One line: no control characters, at most 150 characters.
 fn one_line(s: &str) -> String {
-    let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    truncate(flat.split_whitespace().collect::<Vec<_>>().join(" ").as_str(), 150)
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    truncate(
+        flat.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str(),
+        150,
+    )
 }
 
 /// Builds the message. Pure: same input, same output.
@@ -156,30 +169,54 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
         NoticeKind::Repeat => " (still open)",
         _ => "",
     };
-    let subject = r(&format!("[{tag}] {}: {what}{suffix}", one_line(ctx.bot_name)));
+    let subject = r(&format!(
+        "[{tag}] {}: {what}{suffix}",
+        one_line(ctx.bot_name)
+    ));
 
     let age = format_age(n.now - n.since);
     let headline = match n.kind {
         NoticeKind::Resolved => format!("Resolved: {what}"),
-        NoticeKind::Test => "This is a test alert from the watchdog. No action is needed.".to_string(),
+        NoticeKind::Test => {
+            "This is a test alert from the watchdog. No action is needed.".to_string()
+        }
         _ => format!("{tag}: {what}"),
     };
-    let mut facts: Vec<(&str, String)> = vec![("Bot", ctx.bot_name.to_string()), ("Incident", obs.key.clone()), ("What", what.clone())];
+    let mut facts: Vec<(&str, String)> = vec![
+        ("Bot", ctx.bot_name.to_string()),
+        ("Incident", obs.key.clone()),
+        ("What", what.clone()),
+    ];
     if n.kind == NoticeKind::Resolved {
         facts.push(("Failing since", format_time(n.since)));
-        facts.push(("Resolved at", format!("{} (after {age})", format_time(n.now))));
+        facts.push((
+            "Resolved at",
+            format!("{} (after {age})", format_time(n.now)),
+        ));
     } else if n.kind != NoticeKind::Test {
-        facts.push(("Failing since", format!("{} ({age} ago)", format_time(n.since))));
+        facts.push((
+            "Failing since",
+            format!("{} ({age} ago)", format_time(n.since)),
+        ));
         facts.push(("Checked at", format_time(n.now)));
     } else {
         facts.push(("Sent at", format_time(n.now)));
     }
     let facts: Vec<(&str, String)> = facts.into_iter().map(|(k, v)| (k, r(&v))).collect();
-    let evidence: Vec<(String, String)> =
-        evidence_lines(&obs.evidence).into_iter().map(|(k, v)| (r(&k), r(&v))).collect();
-    let actions: Vec<(String, String, String)> =
-        obs.actions.iter().map(|a| (r(&a.kind), r(&a.result), r(&a.detail))).collect();
-    let next = obs.runbook_cmd.as_deref().map(r).filter(|c| !c.trim().is_empty() && !resolved);
+    let evidence: Vec<(String, String)> = evidence_lines(&obs.evidence)
+        .into_iter()
+        .map(|(k, v)| (r(&k), r(&v)))
+        .collect();
+    let actions: Vec<(String, String, String)> = obs
+        .actions
+        .iter()
+        .map(|a| (r(&a.kind), r(&a.result), r(&a.detail)))
+        .collect();
+    let next = obs
+        .runbook_cmd
+        .as_deref()
+        .map(r)
+        .filter(|c| !c.trim().is_empty() && !resolved);
     let dash = ctx.dashboard_url.map(|u| r(u.as_str()));
 
     // Plain text.
@@ -197,7 +234,11 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
     if !actions.is_empty() {
         let _ = writeln!(t, "\nWhat the watchdog already did:");
         for (k, res, d) in &actions {
-            let d = if d.is_empty() { String::new() } else { format!(" ({d})") };
+            let d = if d.is_empty() {
+                String::new()
+            } else {
+                format!(" ({d})")
+            };
             let _ = writeln!(t, "  - {k}: {res}{d}");
         }
     }
@@ -213,20 +254,34 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
     let mut h = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
     let _ = write!(h, "<h2>{}</h2><table>", e(&headline));
     for (k, v) in &facts {
-        let _ = write!(h, "<tr><th align=\"left\">{}</th><td>{}</td></tr>", e(k), e(v));
+        let _ = write!(
+            h,
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            e(k),
+            e(v)
+        );
     }
     h.push_str("</table>");
     if !evidence.is_empty() {
         h.push_str("<h3>Evidence</h3><table>");
         for (k, v) in &evidence {
-            let _ = write!(h, "<tr><th align=\"left\"><code>{}</code></th><td><code>{}</code></td></tr>", e(k), e(v));
+            let _ = write!(
+                h,
+                "<tr><th align=\"left\"><code>{}</code></th><td><code>{}</code></td></tr>",
+                e(k),
+                e(v)
+            );
         }
         h.push_str("</table>");
     }
     if !actions.is_empty() {
         h.push_str("<h3>What the watchdog already did</h3><ul>");
         for (k, res, d) in &actions {
-            let d = if d.is_empty() { String::new() } else { format!(" ({})", e(d)) };
+            let d = if d.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e(d))
+            };
             let _ = write!(h, "<li><b>{}</b>: {}{d}</li>", e(k), e(res));
         }
         h.push_str("</ul>");
@@ -239,7 +294,13 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
     }
     h.push_str("</body></html>");
 
-    Message { subject, text: r(&t), html: r(&h), level: n.level, resolved }
+    Message {
+        subject,
+        text: r(&t),
+        html: r(&h),
+        level: n.level,
+        resolved,
+    }
 }
 
 #[cfg(test)]

@@ -27,13 +27,23 @@ pub struct Silence {
 }
 
 /// Adds a silence on `target` from `now` for `secs` seconds.
-pub async fn add(db: &Db, target: &str, secs: i64, reason: &str, now: i64) -> Result<Silence, AlertError> {
+pub async fn add(
+    db: &Db,
+    target: &str,
+    secs: i64,
+    reason: &str,
+    now: i64,
+) -> Result<Silence, AlertError> {
     let target = target.trim();
     if target.is_empty() {
-        return Err(AlertError::Invalid("silence: the target is an incident key or \"all\"".into()));
+        return Err(AlertError::Invalid(
+            "silence: the target is an incident key or \"all\"".into(),
+        ));
     }
     if secs <= 0 {
-        return Err(AlertError::Invalid("silence: the duration must be more than 0".into()));
+        return Err(AlertError::Invalid(
+            "silence: the duration must be more than 0".into(),
+        ));
     }
     let ends_at = now.saturating_add(secs);
     let row = sqlx::query(
@@ -46,28 +56,42 @@ pub async fn add(db: &Db, target: &str, secs: i64, reason: &str, now: i64) -> Re
     .bind(now)
     .fetch_one(&db.pool)
     .await?;
-    Ok(Silence { id: row.try_get(0)?, target: target.to_string(), starts_at: now, ends_at, reason: reason.to_string() })
+    Ok(Silence {
+        id: row.try_get(0)?,
+        target: target.to_string(),
+        starts_at: now,
+        ends_at,
+        reason: reason.to_string(),
+    })
 }
 
 /// Ends every active silence on `target` (`all` ends only silences whose target is `all`;
 /// use [`clear_everything`] for every silence). Returns how many ended.
 pub async fn clear(db: &Db, target: &str, now: i64) -> Result<u64, AlertError> {
-    let r = sqlx::query("UPDATE alert_silences SET ends_at = $1 WHERE target = $2 AND ends_at > $1")
-        .bind(now)
-        .bind(target.trim())
-        .execute(&db.pool)
-        .await?;
+    let r =
+        sqlx::query("UPDATE alert_silences SET ends_at = $1 WHERE target = $2 AND ends_at > $1")
+            .bind(now)
+            .bind(target.trim())
+            .execute(&db.pool)
+            .await?;
     Ok(r.rows_affected())
 }
 
 /// Ends every active silence.
 pub async fn clear_everything(db: &Db, now: i64) -> Result<u64, AlertError> {
-    let r = sqlx::query("UPDATE alert_silences SET ends_at = $1 WHERE ends_at > $1").bind(now).execute(&db.pool).await?;
+    let r = sqlx::query("UPDATE alert_silences SET ends_at = $1 WHERE ends_at > $1")
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
     Ok(r.rows_affected())
 }
 
 /// Active silences (stored ones and maintenance windows), soonest end first.
-pub async fn active(db: &Db, windows: &[MaintenanceWindow], now: i64) -> Result<Vec<Silence>, AlertError> {
+pub async fn active(
+    db: &Db,
+    windows: &[MaintenanceWindow],
+    now: i64,
+) -> Result<Vec<Silence>, AlertError> {
     let rows = sqlx::query(
         "SELECT id, target, starts_at, ends_at, reason FROM alert_silences WHERE starts_at <= $1 AND ends_at > $1 ORDER BY ends_at",
     )
@@ -87,9 +111,19 @@ pub async fn active(db: &Db, windows: &[MaintenanceWindow], now: i64) -> Result<
         })
         .collect::<Result<Vec<_>, AlertError>>()?;
     for w in windows.iter().filter(|w| w.start <= now && now < w.end) {
-        let targets = if w.incidents.is_empty() { vec![ALL.to_string()] } else { w.incidents.clone() };
+        let targets = if w.incidents.is_empty() {
+            vec![ALL.to_string()]
+        } else {
+            w.incidents.clone()
+        };
         for t in targets {
-            out.push(Silence { id: 0, target: t, starts_at: w.start, ends_at: w.end, reason: format!("maintenance: {}", w.reason) });
+            out.push(Silence {
+                id: 0,
+                target: t,
+                starts_at: w.start,
+                ends_at: w.end,
+                reason: format!("maintenance: {}", w.reason),
+            });
         }
     }
     out.sort_by_key(|s| s.ends_at);
@@ -98,5 +132,9 @@ pub async fn active(db: &Db, windows: &[MaintenanceWindow], now: i64) -> Result<
 
 /// Until when `key` is silenced by any of `active`, if it is.
 pub fn covering(active: &[Silence], key: &str) -> Option<i64> {
-    active.iter().filter(|s| s.target == ALL || s.target == key).map(|s| s.ends_at).max()
+    active
+        .iter()
+        .filter(|s| s.target == ALL || s.target == key)
+        .map(|s| s.ends_at)
+        .max()
 }

@@ -7,7 +7,11 @@ use common::*;
 use telbot_alerts::{AlertPipeline, DecisionKind, Level, Observation};
 
 fn down() -> Observation {
-    let mut o = Observation::new("bot-down", Level::Critical, "bot is down: /health failed 3 times");
+    let mut o = Observation::new(
+        "bot-down",
+        Level::Critical,
+        "bot is down: /health failed 3 times",
+    );
     o.evidence = serde_json::json!({"health": {"error": "connection refused"}});
     o.runbook_cmd = Some("watchdog recover".into());
     o
@@ -41,17 +45,32 @@ async fn an_outage_of_ten_checks_sends_one_critical_then_one_resolved() {
         p.flush_outbox(now).await.unwrap();
     }
     let subjects = sink.subjects();
-    assert_eq!(subjects, vec![
-        "[CRITICAL] shopbot: bot is down: /health failed 3 times".to_string(),
-        "[RESOLVED] shopbot: bot is down: /health failed 3 times".to_string(),
-    ]);
+    assert_eq!(
+        subjects,
+        vec![
+            "[CRITICAL] shopbot: bot is down: /health failed 3 times".to_string(),
+            "[RESOLVED] shopbot: bot is down: /health failed 3 times".to_string(),
+        ]
+    );
     let msgs = sink.messages();
     for m in &msgs {
-        let mut to: Vec<String> = m["rcpt_tos"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let mut to: Vec<String> = m["rcpt_tos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
         to.sort();
-        assert_eq!(to, vec!["oncall@example.com", "ops@example.com"], "one e-mail to all recipients");
+        assert_eq!(
+            to,
+            vec!["oncall@example.com", "ops@example.com"],
+            "one e-mail to all recipients"
+        );
         let data = m["data"].as_str().unwrap();
-        assert!(data.contains("multipart/alternative") && data.contains("text/html"), "{data}");
+        assert!(
+            data.contains("multipart/alternative") && data.contains("text/html"),
+            "{data}"
+        );
     }
     let first = msgs[0]["data"].as_str().unwrap();
     assert!(first.contains("watchdog recover"), "{first}");
@@ -90,11 +109,15 @@ async fn an_email_is_delivered_late_when_the_smtp_server_comes_back() {
     assert_eq!((r.sent, r.failed, r.waiting), (0, 0, 1));
     let r = p.flush_outbox(T0 + 60).await.unwrap();
     assert_eq!((r.sent, r.failed, r.waiting), (1, 0, 0));
-    assert_eq!(sink.subjects(), vec!["[CRITICAL] shopbot: bot is down: /health failed 3 times".to_string()]);
-    let status: String = sqlx::query_scalar("SELECT status FROM wd_alerts WHERE incident_key = 'bot-down'")
-        .fetch_one(&temp_db(dir.path()).await.pool)
-        .await
-        .unwrap();
+    assert_eq!(
+        sink.subjects(),
+        vec!["[CRITICAL] shopbot: bot is down: /health failed 3 times".to_string()]
+    );
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM wd_alerts WHERE incident_key = 'bot-down'")
+            .fetch_one(&temp_db(dir.path()).await.pool)
+            .await
+            .unwrap();
     assert_eq!(status, "sent");
 }
 
@@ -132,13 +155,22 @@ async fn a_reminder_comes_after_the_repeat_interval() {
     let sink = SmtpSink::start(free_port(), &dir.path().join("mail"), None);
     let p = pipeline(dir.path(), sink.port).await;
     let four_h = 4 * 3600;
-    for now in [T0, T0 + 30, T0 + 30 + four_h - 1, T0 + 30 + four_h, T0 + 60 + four_h] {
+    for now in [
+        T0,
+        T0 + 30,
+        T0 + 30 + four_h - 1,
+        T0 + 30 + four_h,
+        T0 + 60 + four_h,
+    ] {
         p.observe(&[down()], now).await.unwrap();
         p.flush_outbox(now).await.unwrap();
     }
     let s = sink.subjects();
     assert_eq!(s.len(), 2, "{s:?}");
-    assert!(s[1].starts_with("[CRITICAL]") && s[1].ends_with("(still open)"), "{s:?}");
+    assert!(
+        s[1].starts_with("[CRITICAL]") && s[1].ends_with("(still open)"),
+        "{s:?}"
+    );
 }
 
 #[tokio::test]
@@ -187,7 +219,8 @@ async fn starttls_with_a_self_signed_certificate() {
     let url = format!("smtp://localhost:{}?tls=required", sink.port);
 
     // Not trusted: refused, kept in the outbox.
-    let untrusted = AlertPipeline::new(email_config(&url), temp_db(&dir.path().join("u")).await, []).unwrap();
+    let untrusted =
+        AlertPipeline::new(email_config(&url), temp_db(&dir.path().join("u")).await, []).unwrap();
     let r = untrusted.test_alert(T0).await;
     assert!(!r[0].ok, "an untrusted certificate must be refused: {r:?}");
 
@@ -204,5 +237,9 @@ async fn starttls_with_a_self_signed_certificate() {
     assert_eq!(r.sent, 1, "{r:?}");
     let m = sink.messages();
     assert_eq!(m.len(), 1);
-    assert_eq!(m[0]["tls"], serde_json::Value::Bool(true), "delivered over STARTTLS");
+    assert_eq!(
+        m[0]["tls"],
+        serde_json::Value::Bool(true),
+        "delivered over STARTTLS"
+    );
 }

@@ -70,9 +70,13 @@ impl SmtpSettings {
         accept_invalid_certs: bool,
         timeout: Duration,
     ) -> Result<Self, ConfigError> {
-        let u = url::Url::parse(url.expose_secret().trim())
-            .map_err(|e| ConfigError::invalid(KEY, format!("is not a URL ({e}); value not shown")))?;
-        let tls = u.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.to_string());
+        let u = url::Url::parse(url.expose_secret().trim()).map_err(|e| {
+            ConfigError::invalid(KEY, format!("is not a URL ({e}); value not shown"))
+        })?;
+        let tls = u
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.to_string());
         let (security, default_port) = match (u.scheme(), tls.as_deref()) {
             ("smtp", None | Some("none")) => (SmtpSecurity::Plain, 25),
             ("smtp", Some("required")) => (SmtpSecurity::StartTls, 587),
@@ -81,27 +85,46 @@ impl SmtpSettings {
             (scheme, tls) => {
                 return Err(ConfigError::invalid(
                     KEY,
-                    format!("must be smtp://, smtp://…?tls=required|opportunistic or smtps:// (got scheme {scheme:?}, tls {tls:?})"),
+                    format!(
+                        "must be smtp://, smtp://…?tls=required|opportunistic or smtps:// (got scheme {scheme:?}, tls {tls:?})"
+                    ),
                 ));
             }
         };
-        let host = u.host_str().filter(|h| !h.is_empty()).ok_or_else(|| ConfigError::invalid(KEY, "has no host"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let decode = |s: &str| url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default();
+        let host = u
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| ConfigError::invalid(KEY, "has no host"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
         let credentials = match (u.username(), u.password()) {
             ("", None) => None,
-            (user, pass) => Some((decode(user), SecretString::from(decode(pass.unwrap_or_default())))),
+            (user, pass) => Some((
+                decode(user),
+                SecretString::from(decode(pass.unwrap_or_default())),
+            )),
         };
         let ca_pem = match ca_file {
             Some(p) => {
                 let pem = std::fs::read(&p).map_err(|e| {
-                    ConfigError::invalid("alerts.smtp_ca_file", format!("cannot read {}: {e}", p.display()))
+                    ConfigError::invalid(
+                        "alerts.smtp_ca_file",
+                        format!("cannot read {}: {e}", p.display()),
+                    )
                 })?;
                 Certificate::from_pem(&pem).map_err(|e| {
-                    ConfigError::invalid("alerts.smtp_ca_file", format!("{} is not a PEM certificate: {e}", p.display()))
+                    ConfigError::invalid(
+                        "alerts.smtp_ca_file",
+                        format!("{} is not a PEM certificate: {e}", p.display()),
+                    )
                 })?;
                 Some(pem)
             }
@@ -126,7 +149,9 @@ impl SmtpSettings {
 
 /// Checks one address (`a@b.c` or `Name <a@b.c>`); the error is for a person.
 pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
-    s.trim().parse::<Mailbox>().map_err(|e| format!("{s:?} is not an e-mail address ({e})"))
+    s.trim()
+        .parse::<Mailbox>()
+        .map_err(|e| format!("{s:?} is not an e-mail address ({e})"))
 }
 
 /// The SMTP channel.
@@ -141,17 +166,25 @@ impl EmailNotifier {
     /// Builds the transport (no connection is made yet).
     pub fn new(s: &SmtpSettings, from: &str, to: &[String]) -> Result<Self, AlertError> {
         let from = parse_mailbox(from).map_err(AlertError::Setup)?;
-        let to = to.iter().map(|t| parse_mailbox(t)).collect::<Result<Vec<_>, _>>().map_err(AlertError::Setup)?;
+        let to = to
+            .iter()
+            .map(|t| parse_mailbox(t))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AlertError::Setup)?;
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
             .port(s.port)
             .timeout(Some(s.timeout));
         if s.security != SmtpSecurity::Plain {
-            let mut p = TlsParameters::builder(s.host.clone()).dangerous_accept_invalid_certs(s.accept_invalid_certs);
+            let mut p = TlsParameters::builder(s.host.clone())
+                .dangerous_accept_invalid_certs(s.accept_invalid_certs);
             if let Some(pem) = &s.ca_pem {
-                let cert = Certificate::from_pem(pem).map_err(|e| AlertError::Setup(format!("smtp_ca_file: {e}")))?;
+                let cert = Certificate::from_pem(pem)
+                    .map_err(|e| AlertError::Setup(format!("smtp_ca_file: {e}")))?;
                 p = p.add_root_certificate(cert);
             }
-            let p = p.build_rustls().map_err(|e| AlertError::Setup(format!("smtp tls: {e}")))?;
+            let p = p
+                .build_rustls()
+                .map_err(|e| AlertError::Setup(format!("smtp tls: {e}")))?;
             b = b.tls(match s.security {
                 SmtpSecurity::StartTls => Tls::Required(p),
                 SmtpSecurity::Opportunistic => Tls::Opportunistic(p),
@@ -159,20 +192,37 @@ impl EmailNotifier {
             });
         }
         if let Some((user, pass)) = &s.credentials {
-            b = b.credentials(Credentials::new(user.clone(), pass.expose_secret().to_string()));
+            b = b.credentials(Credentials::new(
+                user.clone(),
+                pass.expose_secret().to_string(),
+            ));
         }
-        Ok(EmailNotifier { mailer: b.build(), from, to, timeout: s.timeout })
+        Ok(EmailNotifier {
+            mailer: b.build(),
+            from,
+            to,
+            timeout: s.timeout,
+        })
     }
 }
 
 /// Builds the e-mail: one message, every recipient in `To`, a plain and an HTML part.
-pub fn build_email(from: &Mailbox, to: &[Mailbox], msg: &Message) -> Result<lettre::Message, AlertError> {
-    let mut b = lettre::Message::builder().from(from.clone()).subject(msg.subject.clone());
+pub fn build_email(
+    from: &Mailbox,
+    to: &[Mailbox],
+    msg: &Message,
+) -> Result<lettre::Message, AlertError> {
+    let mut b = lettre::Message::builder()
+        .from(from.clone())
+        .subject(msg.subject.clone());
     for t in to {
         b = b.to(t.clone());
     }
-    b.multipart(MultiPart::alternative_plain_html(msg.text.clone(), msg.html.clone()))
-        .map_err(|e| AlertError::send("email", format!("cannot build the message: {e}")))
+    b.multipart(MultiPart::alternative_plain_html(
+        msg.text.clone(),
+        msg.html.clone(),
+    ))
+    .map_err(|e| AlertError::send("email", format!("cannot build the message: {e}")))
 }
 
 impl Notifier for EmailNotifier {
@@ -190,7 +240,10 @@ impl Notifier for EmailNotifier {
             // The transport's own timeout bounds each command; this bounds the whole exchange.
             match tokio::time::timeout(self.timeout * 2, self.mailer.send(email)).await {
                 Ok(Ok(r)) if r.is_positive() => Ok(()),
-                Ok(Ok(r)) => Err(AlertError::send("email", format!("server answered {}", r.code()))),
+                Ok(Ok(r)) => Err(AlertError::send(
+                    "email",
+                    format!("server answered {}", r.code()),
+                )),
                 Ok(Err(e)) => Err(AlertError::send("email", e.to_string())),
                 Err(_) => Err(AlertError::send("email", "timed out")),
             }

@@ -43,7 +43,11 @@ pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertEr
     let client = http_client(cfg)?;
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
     if let Some(smtp) = &cfg.smtp {
-        out.push(Arc::new(email::EmailNotifier::new(smtp, &cfg.email_from, &cfg.email_to)?));
+        out.push(Arc::new(email::EmailNotifier::new(
+            smtp,
+            &cfg.email_from,
+            &cfg.email_to,
+        )?));
     }
     if let Some(key) = &cfg.resend_api_key {
         out.push(Arc::new(resend::ResendNotifier::new(
@@ -55,10 +59,16 @@ pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertEr
         )));
     }
     if let Some(url) = &cfg.slack_webhook_url {
-        out.push(Arc::new(slack::SlackNotifier::new(client.clone(), url.clone())));
+        out.push(Arc::new(slack::SlackNotifier::new(
+            client.clone(),
+            url.clone(),
+        )));
     }
     if let Some(url) = &cfg.discord_webhook_url {
-        out.push(Arc::new(discord::DiscordNotifier::new(client.clone(), url.clone())));
+        out.push(Arc::new(discord::DiscordNotifier::new(
+            client.clone(),
+            url.clone(),
+        )));
     }
     if let Some(token) = &cfg.telegram_alert_token {
         out.push(Arc::new(telegram::TelegramNotifier::new(
@@ -101,5 +111,8 @@ pub(crate) async fn http_error(
         return Ok(());
     }
     let body = resp.text().await.unwrap_or_default();
-    Err(AlertError::send(channel, format!("HTTP {}: {}", status.as_u16(), truncate(body.trim(), 200))))
+    Err(AlertError::send(
+        channel,
+        format!("HTTP {}: {}", status.as_u16(), truncate(body.trim(), 200)),
+    ))
 }

@@ -19,8 +19,20 @@ pub struct ResendNotifier {
 
 impl ResendNotifier {
     /// `base` is the API root, e.g. `https://api.resend.com`.
-    pub fn new(client: reqwest::Client, base: &Url, key: SecretString, from: &str, to: &[String]) -> Self {
-        ResendNotifier { client, endpoint: join_url(base, "emails"), key, from: from.to_string(), to: to.to_vec() }
+    pub fn new(
+        client: reqwest::Client,
+        base: &Url,
+        key: SecretString,
+        from: &str,
+        to: &[String],
+    ) -> Self {
+        ResendNotifier {
+            client,
+            endpoint: join_url(base, "emails"),
+            key,
+            from: from.to_string(),
+            to: to.to_vec(),
+        }
     }
 }
 

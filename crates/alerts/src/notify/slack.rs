@@ -43,7 +43,12 @@ impl Notifier for SlackNotifier {
 
     fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Result<(), AlertError>> {
         Box::pin(async move {
-            let r = self.client.post(self.url.expose_secret()).json(&payload(msg)).send().await;
+            let r = self
+                .client
+                .post(self.url.expose_secret())
+                .json(&payload(msg))
+                .send()
+                .await;
             http_error("slack", r).await
         })
     }

@@ -19,7 +19,12 @@ pub struct TelegramNotifier {
 impl TelegramNotifier {
     /// `api` is the Bot API base, e.g. `https://api.telegram.org`.
     pub fn new(client: reqwest::Client, api: &Url, token: SecretString, chat_id: &str) -> Self {
-        TelegramNotifier { client, api: api.clone(), token, chat_id: chat_id.to_string() }
+        TelegramNotifier {
+            client,
+            api: api.clone(),
+            token,
+            chat_id: chat_id.to_string(),
+        }
     }
 }
 
@@ -50,7 +55,12 @@ impl Notifier for TelegramNotifier {
         Box::pin(async move {
             let base = self.api.as_str().trim_end_matches('/');
             let url = format!("{base}/bot{}/sendMessage", self.token.expose_secret());
-            let r = self.client.post(url).json(&payload(&self.chat_id, msg)).send().await;
+            let r = self
+                .client
+                .post(url)
+                .json(&payload(&self.chat_id, msg))
+                .send()
+                .await;
             let resp = r.map_err(|e| AlertError::send("telegram", e.without_url().to_string()))?;
             let status = resp.status();
             let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
@@ -58,7 +68,10 @@ impl Notifier for TelegramNotifier {
                 return Ok(());
             }
             let desc = body["description"].as_str().unwrap_or("no description");
-            Err(AlertError::send("telegram", format!("HTTP {}: {}", status.as_u16(), truncate(desc, 200))))
+            Err(AlertError::send(
+                "telegram",
+                format!("HTTP {}: {}", status.as_u16(), truncate(desc, 200)),
+            ))
         })
     }
 }

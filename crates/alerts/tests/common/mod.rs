@@ -38,7 +38,8 @@ pub fn email_config(smtp_url: &str) -> AlertsConfig {
     s.dashboard_url = "https://bot.example/bot/dashboard".into();
     s.smtp_url = Some(SecretString::from(smtp_url.to_string()));
     s.email_from = "Watchdog <wd@example.com>".into();
-    s.email_to = telbot_alerts::config::StringList::One("ops@example.com, oncall@example.com".into());
+    s.email_to =
+        telbot_alerts::config::StringList::One("ops@example.com, oncall@example.com".into());
     s.send_timeout = Duration::from_secs(5);
     s.retry_base = Duration::from_secs(30);
     s.retry_max = Duration::from_secs(120);
@@ -46,7 +47,11 @@ pub fn email_config(smtp_url: &str) -> AlertsConfig {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running aiosmtpd; killed on drop.
@@ -64,7 +69,10 @@ pub fn require_aiosmtpd() {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    assert!(ok, "the SMTP tests need Python's aiosmtpd: run `pip install aiosmtpd` (python3 -c 'import aiosmtpd' failed)");
+    assert!(
+        ok,
+        "the SMTP tests need Python's aiosmtpd: run `pip install aiosmtpd` (python3 -c 'import aiosmtpd' failed)"
+    );
 }
 
 impl SmtpSink {
@@ -72,16 +80,26 @@ impl SmtpSink {
         require_aiosmtpd();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let mut cmd = Command::new("python3");
-        cmd.arg(script).args(["--port", &port.to_string(), "--out"]).arg(out);
+        cmd.arg(script)
+            .args(["--port", &port.to_string(), "--out"])
+            .arg(out);
         if let Some((c, k)) = starttls {
             cmd.arg("--starttls").arg(c).arg(k);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("python3 starts");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 starts");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "READY", "smtp_sink.py did not start");
-        SmtpSink { child, port, out: out.to_path_buf() }
+        SmtpSink {
+            child,
+            port,
+            out: out.to_path_buf(),
+        }
     }
 
     /// Every message received so far.
@@ -119,6 +137,13 @@ pub fn read_messages(out: &Path) -> Vec<serde_json::Value> {
 
 /// The Subject header of a received message (unfolded; lettre may encode non-ASCII).
 pub fn subject_of(m: &serde_json::Value) -> String {
-    let data = m["data"].as_str().unwrap_or_default().replace("\r\n ", " ").replace("\r\n\t", " ");
-    data.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or_default().to_string()
+    let data = m["data"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("\r\n ", " ")
+        .replace("\r\n\t", " ");
+    data.lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or_default()
+        .to_string()
 }

@@ -1,0 +1,330 @@
+//! Slack, Discord, Resend and Telegram senders against local servers that check the payload
+//! shape the real APIs document; the heartbeat; a failing channel reported through the others.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use common::*;
+use secrecy::SecretString;
+use serde_json::Value;
+use telbot_alerts::{AlertPipeline, AlertsConfig, Heartbeat, Level, Observation};
+
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+const RESEND_KEY: &str = "re_live_SECRETkey123";
+const ALERT_TOKEN: &str = "987654:ALERTbotSECRETtoken";
+
+fn str_field(v: &Value, k: &str, max: usize) -> bool {
+    v[k].as_str()
+        .is_some_and(|s| !s.is_empty() && s.chars().count() <= max)
+}
+
+async fn slack(State(seen): State<Seen>, body: String) -> (StatusCode, &'static str) {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let blocks_ok = v.get("blocks").is_none_or(|b| {
+        b.as_array()
+            .is_some_and(|a| a.iter().all(|x| x["type"].is_string()))
+    });
+    seen.lock().unwrap().push(("slack".into(), v.clone()));
+    if str_field(&v, "text", 40_000) && blocks_ok {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::BAD_REQUEST, "invalid_payload")
+    }
+}
+
+async fn discord(State(seen): State<Seen>, body: String) -> StatusCode {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let embeds_ok = v.get("embeds").is_none_or(|e| {
+        e.as_array().is_some_and(|a| {
+            a.len() <= 10
+                && a.iter()
+                    .all(|x| str_field(x, "title", 256) && str_field(x, "description", 4096))
+        })
+    });
+    seen.lock().unwrap().push(("discord".into(), v.clone()));
+    if str_field(&v, "content", 2000) && embeds_ok {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+async fn resend(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, String) {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    seen.lock().unwrap().push(("resend".into(), v.clone()));
+    let auth = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {RESEND_KEY}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"name":"missing_api_key"}"#.into(),
+        );
+    }
+    let to_ok = v["to"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty() && a.len() <= 50 && a.iter().all(Value::is_string));
+    if str_field(&v, "from", 500)
+        && to_ok
+        && str_field(&v, "subject", 998)
+        && str_field(&v, "html", 1 << 20)
+        && str_field(&v, "text", 1 << 20)
+    {
+        (
+            StatusCode::OK,
+            r#"{"id":"49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"}"#.into(),
+        )
+    } else {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r#"{"name":"validation_error"}"#.into(),
+        )
+    }
+}
+
+async fn telegram(
+    State(seen): State<Seen>,
+    Path((bot, method)): Path<(String, String)>,
+    body: String,
+) -> (StatusCode, String) {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    seen.lock().unwrap().push(("telegram".into(), v.clone()));
+    if bot != format!("bot{ALERT_TOKEN}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#.into(),
+        );
+    }
+    let chat_ok =
+        v["chat_id"].is_i64() || v["chat_id"].as_str().is_some_and(|s| s.starts_with('@'));
+    if method == "sendMessage" && chat_ok && str_field(&v, "text", 4096) {
+        (
+            StatusCode::OK,
+            r#"{"ok":true,"result":{"message_id":1}}"#.into(),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: message text is empty"}"#
+                .into(),
+        )
+    }
+}
+
+async fn broken() -> StatusCode {
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+async fn serve(seen: Seen) -> String {
+    let app = Router::new()
+        .route("/slack/T000/B000/XXXX", post(slack))
+        .route("/discord/api/webhooks/1/tok", post(discord))
+        .route("/resend/emails", post(resend))
+        .route("/tg/{bot}/{method}", post(telegram))
+        .route("/broken", post(broken))
+        .route(
+            "/hc/{*rest}",
+            post(|Path(p): Path<String>, State(s): State<Seen>| async move {
+                s.lock().unwrap().push(("hc".into(), Value::String(p)));
+                "OK"
+            }),
+        )
+        .with_state(seen);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    format!("http://{addr}")
+}
+
+fn chat_config(base: &str, slack_path: &str) -> AlertsConfig {
+    let mut s = section_defaults();
+    s.bot_name = "shopbot".into();
+    s.slack_webhook_url = Some(SecretString::from(format!("{base}{slack_path}")));
+    s.discord_webhook_url = Some(SecretString::from(format!(
+        "{base}/discord/api/webhooks/1/tok"
+    )));
+    s.resend_api_key = Some(SecretString::from(RESEND_KEY.to_string()));
+    s.resend_api_url = format!("{base}/resend");
+    s.email_from = "wd@example.com".into();
+    s.email_to = telbot_alerts::config::StringList::Many(vec![
+        "ops@example.com".into(),
+        "b@example.com".into(),
+    ]);
+    s.telegram_alert_token = Some(SecretString::from(ALERT_TOKEN.to_string()));
+    s.telegram_alert_chat_id = "-1001234567890".into();
+    s.telegram_api_url = format!("{base}/tg");
+    AlertsConfig::from_section(s).unwrap()
+}
+
+fn no_secret(s: &str) {
+    for secret in [
+        RESEND_KEY,
+        ALERT_TOKEN,
+        "ALERTbotSECRETtoken",
+        "/discord/api/webhooks/1/tok",
+        "T000/B000/XXXX",
+    ] {
+        assert!(!s.contains(secret), "secret {secret:?} in {s}");
+    }
+}
+
+#[tokio::test]
+async fn every_channel_sends_the_documented_payload() {
+    let seen: Seen = Arc::default();
+    let base = serve(seen.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = AlertPipeline::new(
+        chat_config(&base, "/slack/T000/B000/XXXX"),
+        temp_db(dir.path()).await,
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        p.channel_names(),
+        vec!["resend", "slack", "discord", "telegram"]
+    );
+    let results = p.test_alert(1_700_000_000).await;
+    assert!(results.iter().all(|r| r.ok), "{results:?}");
+
+    let mut o = Observation::new(
+        "webhook-stuck",
+        Level::Critical,
+        "webhook stuck: 12 pending",
+    );
+    o.evidence = serde_json::json!({"pending_update_count": 12, "long": "x".repeat(5000)});
+    p.observe(&[o.clone()], 1_700_000_000).await.unwrap();
+    let d = p.observe(&[o], 1_700_000_030).await.unwrap();
+    assert_eq!(
+        d[0].channels,
+        vec!["resend", "slack", "discord", "telegram"]
+    );
+    let r = p.flush_outbox(1_700_000_030).await.unwrap();
+    assert_eq!((r.sent, r.failed), (4, 0), "{r:?}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 8);
+    let (_, resend) = seen.iter().rev().find(|(c, _)| c == "resend").unwrap();
+    assert_eq!(
+        resend["subject"],
+        "[CRITICAL] shopbot: webhook stuck: 12 pending"
+    );
+    assert_eq!(
+        resend["to"],
+        serde_json::json!(["ops@example.com", "b@example.com"])
+    );
+    let (_, tg) = seen.iter().rev().find(|(c, _)| c == "telegram").unwrap();
+    assert_eq!(tg["chat_id"], serde_json::json!(-1001234567890i64));
+    for (_, v) in &seen {
+        no_secret(&v.to_string());
+    }
+}
+
+#[tokio::test]
+async fn warnings_go_to_chat_channels_only() {
+    let seen: Seen = Arc::default();
+    let base = serve(seen.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = AlertPipeline::new(
+        chat_config(&base, "/slack/T000/B000/XXXX"),
+        temp_db(dir.path()).await,
+        [],
+    )
+    .unwrap();
+    let w = Observation::new("slow-health", Level::Warning, "/health took 6 s");
+    p.observe(&[w.clone()], 100).await.unwrap();
+    let d = p.observe(&[w], 130).await.unwrap();
+    assert_eq!(d[0].channels, vec!["slack", "discord", "telegram"]);
+}
+
+#[tokio::test]
+async fn a_failing_channel_is_retried_reported_through_the_others_and_never_leaks() {
+    let seen: Seen = Arc::default();
+    let base = serve(seen.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Slack answers 500 every time.
+    let p =
+        AlertPipeline::new(chat_config(&base, "/broken"), temp_db(dir.path()).await, []).unwrap();
+    let results = p.test_alert(0).await;
+    let slack = results.iter().find(|r| r.channel == "slack").unwrap();
+    assert!(!slack.ok);
+    no_secret(slack.error.as_deref().unwrap());
+    assert!(slack.error.as_deref().unwrap().contains("500"), "{slack:?}");
+
+    let o = Observation::new("bot-down", Level::Critical, "bot is down");
+    p.observe(&[o.clone()], 0).await.unwrap();
+    p.observe(&[o], 30).await.unwrap();
+    // attempts at 30, 60 (+30), 120 (+60): the third failure reports slack through the others.
+    for now in [30, 60, 120] {
+        let r = p.flush_outbox(now).await.unwrap();
+        assert_eq!(r.failed, 1, "at {now}: {r:?}");
+    }
+    let r = p.flush_outbox(120).await.unwrap();
+    assert_eq!(r.sent, 3, "{r:?}");
+    let seen = seen.lock().unwrap().clone();
+    let reports: Vec<&Value> = seen
+        .iter()
+        .filter(|(c, _)| c == "resend")
+        .map(|(_, v)| v)
+        .collect();
+    assert!(
+        reports
+            .iter()
+            .any(|v| v["subject"] == "[CRITICAL] shopbot: alert channel slack keeps failing"),
+        "{reports:?}"
+    );
+    assert_eq!(r.waiting, 1, "the slack message is still kept for later");
+    let later = p.flush_outbox(400).await.unwrap();
+    assert_eq!(
+        later.failed, 1,
+        "no second report inside the repeat interval"
+    );
+    for (_, v) in &seen {
+        no_secret(&v.to_string());
+    }
+}
+
+#[tokio::test]
+async fn heartbeat_urls_are_hit_in_order() {
+    let seen: Seen = Arc::default();
+    let base = serve(seen.clone()).await;
+    let hb = Heartbeat::new(
+        SecretString::from(format!("{base}/hc/5f1c-uuid")),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    hb.ping_start().await.unwrap();
+    hb.ping_success("check: ok").await.unwrap();
+    hb.ping_fail("check: critical").await.unwrap();
+    let paths: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        vec![
+            Value::from("5f1c-uuid/start"),
+            Value::from("5f1c-uuid"),
+            Value::from("5f1c-uuid/fail")
+        ]
+    );
+    let dead = Heartbeat::new(
+        SecretString::from(format!("http://127.0.0.1:{}/hc/x", free_port())),
+        std::time::Duration::from_secs(2),
+    )
+    .unwrap();
+    let err = dead.ping_start().await.unwrap_err().to_string();
+    assert!(!err.contains("/hc/x"), "{err}");
+}
