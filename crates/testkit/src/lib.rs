@@ -21,6 +21,8 @@ pub fn free_port() -> std::io::Result<u16> {
 pub struct PgServer {
     child: Child,
     port: u16,
+    bin: PathBuf,
+    root: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -82,18 +84,20 @@ impl PgServer {
             return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
         }
         let port = free_port().map_err(|e| e.to_string())?;
-        let child = command(&bin.join("postgres"), root)
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-            .args(["-c", "max_connections=200"])
-            .arg("-k")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("postgres: {e}"))?;
-        let server = PgServer { child, port, _dir: dir };
+        let child = spawn(&bin, root, dir.path(), port)?;
+        let server = PgServer { child, port, bin, root, _dir: dir };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// Starts the server again after [`PgServer::kill`], same data, same port.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.child = spawn(&self.bin, self.root, self._dir.path(), self.port)?;
+        self.wait_ready()
+    }
+
+    fn wait_ready(&self) -> Result<(), String> {
+        let port = self.port;
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
@@ -103,7 +107,7 @@ impl PgServer {
         }
         // Accepting TCP comes a moment before accepting logins.
         std::thread::sleep(Duration::from_millis(300));
-        Ok(server)
+        Ok(())
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
@@ -130,6 +134,20 @@ impl PgServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn(bin: &Path, root: bool, dir: &Path, port: u16) -> Result<Child, String> {
+    command(&bin.join("postgres"), root)
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .args(["-c", "max_connections=200"])
+        .arg("-k")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("postgres: {e}"))
 }
 
 impl Drop for PgServer {
