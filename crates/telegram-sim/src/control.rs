@@ -66,7 +66,12 @@ fn body_json(body: &str) -> Result<Value, Box<Response>> {
 fn simple_upd(v: &Value, kind: &str) -> Result<Upd, String> {
     let int = |k: &str| v.get(k).and_then(Value::as_i64);
     let need = |k: &str| int(k).ok_or_else(|| format!("`{k}` (integer) is required"));
-    let text = || v.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
+    let text = || {
+        v.get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let float = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
     let mut u = match kind {
         "text" => Upd::text(need("chat_id")?, text()),

@@ -66,9 +66,7 @@ impl Params {
     /// A parameter as an integer (`"42"` or `42`).
     pub(crate) fn i64(&self, key: &str) -> Option<i64> {
         match self.get(key)? {
-            Value::Number(n) => n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f as i64)),
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
             Value::String(s) => s.trim().parse().ok(),
             Value::Bool(b) => Some(i64::from(*b)),
             _ => None,

@@ -127,17 +127,20 @@ pub(crate) fn classify(kind: &str, payload: &Value, id: i64, now: i64) -> (Strin
         None => format!("own:{id}"),
     };
     match kind {
-        "message" | "edited_message" | "channel_post" | "edited_channel_post"
-        | "business_message" | "edited_business_message" => (by("chat", chat), date + DAY),
+        "message"
+        | "edited_message"
+        | "channel_post"
+        | "edited_channel_post"
+        | "business_message"
+        | "edited_business_message" => (by("chat", chat), date + DAY),
         "callback_query" => (by("callback_user", from), now + 150),
         "inline_query" => (by("inline_user", from), now + 30),
         "chosen_inline_result" => (by("chosen_user", from), now + 600),
         "shipping_query" | "pre_checkout_query" => (by("payment_user", from), now + 150),
         "my_chat_member" => (by("my_member_chat", chat), date + DAY),
-        "chat_member" | "chat_join_request" => (
-            by("member_user", int_at(body, &["from", "id"])),
-            date + DAY,
-        ),
+        "chat_member" | "chat_join_request" => {
+            (by("member_user", int_at(body, &["from", "id"])), date + DAY)
+        }
         "chat_boost" | "removed_chat_boost" | "message_reaction" | "message_reaction_count" => {
             (by(&format!("{kind}_chat"), chat), date + DAY)
         }
@@ -238,7 +241,11 @@ impl UpdateQueue {
 
     /// Up to `limit` updates from the head, as JSON texts.
     pub(crate) fn batch(&self, limit: usize) -> Vec<String> {
-        self.items.iter().take(limit).map(Pending::to_json).collect()
+        self.items
+            .iter()
+            .take(limit)
+            .map(Pending::to_json)
+            .collect()
     }
 }
 

@@ -99,7 +99,8 @@ fn token_malformed(t: &str) -> bool {
     let Some((num, _)) = t.split_once(':') else {
         return true;
     };
-    num.parse::<i64>().map_or(true, |n| n <= 0 || n >= (1_i64 << 54))
+    num.parse::<i64>()
+        .map_or(true, |n| n <= 0 || n >= (1_i64 << 54))
 }
 
 /// Take one use of a pending fault for `method_lower`.

@@ -115,7 +115,10 @@ impl Upd {
     /// Build the payload against the sim's state.
     pub(crate) fn build(self, st: &mut State, config: &Config) -> Value {
         let date = self.date.unwrap_or_else(|| st.now_unix());
-        let sender = |chat_id: i64| self.from.unwrap_or(if chat_id > 0 { chat_id } else { 1000 });
+        let sender = |chat_id: i64| {
+            self.from
+                .unwrap_or(if chat_id > 0 { chat_id } else { 1000 })
+        };
         let new_id = |st: &mut State, chat_id: i64| match self.message_id {
             Some(id) => id,
             None => st.next_message_id(chat_id),
@@ -180,7 +183,11 @@ impl Upd {
                 };
                 m["from"] = bot_user(config);
                 st.next_callback_id += 1;
-                let cb_id = format!("{}{:06}", config.bot_id().unsigned_abs(), st.next_callback_id);
+                let cb_id = format!(
+                    "{}{:06}",
+                    config.bot_id().unsigned_abs(),
+                    st.next_callback_id
+                );
                 json!({ "callback_query": {
                     "id": cb_id,
                     "from": user(user_id),

@@ -85,9 +85,9 @@ pub(crate) fn verify(url: &Url, allow_http_loopback: bool) -> Result<(), ApiErro
         ));
     }
     match host_ip(url) {
-        Some(IpAddr::V6(a)) if !a.is_loopback() => Err(ApiError::bad_webhook(
-            "IPv6-only addresses are not allowed",
-        )),
+        Some(IpAddr::V6(a)) if !a.is_loopback() => {
+            Err(ApiError::bad_webhook("IPv6-only addresses are not allowed"))
+        }
         Some(ip) if is_reserved(ip) => {
             let shown = match ip {
                 IpAddr::V6(_) => "::1".to_owned(),
@@ -127,8 +127,19 @@ mod tests {
 
     #[test]
     fn scheme_defaults_to_https_and_bad_urls_are_invalid() {
-        assert_eq!(parse("example.com/x").map(|u| u.scheme().to_owned()).ok().as_deref(), Some("https"));
-        for bad in ["ftp://example.com/", "https://", "https://example.com:0/", "https://example.com:70000/"] {
+        assert_eq!(
+            parse("example.com/x")
+                .map(|u| u.scheme().to_owned())
+                .ok()
+                .as_deref(),
+            Some("https")
+        );
+        for bad in [
+            "ftp://example.com/",
+            "https://",
+            "https://example.com:0/",
+            "https://example.com:70000/",
+        ] {
             assert_eq!(
                 parse(bad).err().map(|e| e.description),
                 Some("Bad Request: invalid webhook URL specified".to_owned()),
@@ -140,9 +151,18 @@ mod tests {
     #[test]
     fn verification_texts() {
         let v = |s: &str, allow| parse(s).and_then(|u| verify(&u, allow));
-        assert_eq!(desc(v("http://example.com/", true)), "Bad Request: bad webhook: An HTTPS URL must be provided for webhook");
-        assert_eq!(desc(v("https://example.com:8080/", false)), "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443");
-        assert_eq!(desc(v("https://127.0.0.1/", false)), "Bad Request: bad webhook: IP address 127.0.0.1 is reserved");
+        assert_eq!(
+            desc(v("http://example.com/", true)),
+            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+        );
+        assert_eq!(
+            desc(v("https://example.com:8080/", false)),
+            "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+        );
+        assert_eq!(
+            desc(v("https://127.0.0.1/", false)),
+            "Bad Request: bad webhook: IP address 127.0.0.1 is reserved"
+        );
         assert!(v("http://127.0.0.1:9999/hook", true).is_ok());
         assert!(v("http://localhost:9999/hook", true).is_ok());
         assert!(v("http://[::1]:9999/hook", true).is_ok());
@@ -152,7 +172,13 @@ mod tests {
     #[test]
     fn secret_rules() {
         assert!(check_secret("abc_DEF-123").is_ok());
-        assert_eq!(desc(check_secret(&"a".repeat(257))), "Bad Request: secret token is too long");
-        assert_eq!(desc(check_secret("a b")), "Bad Request: secret token contains unallowed characters");
+        assert_eq!(
+            desc(check_secret(&"a".repeat(257))),
+            "Bad Request: secret token is too long"
+        );
+        assert_eq!(
+            desc(check_secret("a b")),
+            "Bad Request: secret token contains unallowed characters"
+        );
     }
 }

@@ -106,7 +106,10 @@ fn url(sim: &Sim, method: &str) -> String {
 async fn query_string_params_are_read() {
     let sim = sim(1.0).await;
     let r = client()
-        .get(format!("{}?chat_id=7&text=from%20query", url(&sim, "sendMessage")))
+        .get(format!(
+            "{}?chat_id=7&text=from%20query",
+            url(&sim, "sendMessage")
+        ))
         .send()
         .await
         .unwrap();
@@ -120,13 +123,22 @@ async fn form_urlencoded_params_are_read_and_merged_with_query() {
     let sim = sim(1.0).await;
     let r = client()
         .post(format!("{}?chat_id=8", url(&sim, "sendMessage")))
-        .form(&[("text", "from form"), ("reply_markup", r#"{"inline_keyboard":[[{"text":"a","callback_data":"b"}]]}"#)])
+        .form(&[
+            ("text", "from form"),
+            (
+                "reply_markup",
+                r#"{"inline_keyboard":[[{"text":"a","callback_data":"b"}]]}"#,
+            ),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["result"]["reply_markup"]["inline_keyboard"][0][0]["text"], "a");
+    assert_eq!(
+        v["result"]["reply_markup"]["inline_keyboard"][0][0]["text"],
+        "a"
+    );
     let m = &sim.sent_messages()[0];
     assert_eq!((m.chat_id, m.text.as_str()), (8, "from form"));
     assert!(m.reply_markup.is_some());
@@ -136,7 +148,12 @@ async fn form_urlencoded_params_are_read_and_merged_with_query() {
 #[tokio::test]
 async fn json_params_are_read() {
     let sim = sim(1.0).await;
-    let (status, v) = call(&sim, "sendMessage", json!({"chat_id": 9, "text": "from json"})).await;
+    let (status, v) = call(
+        &sim,
+        "sendMessage",
+        json!({"chat_id": 9, "text": "from json"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let msg = &v["result"];
     assert_eq!(msg["chat"]["id"], 9);
@@ -181,7 +198,10 @@ async fn simple_methods_answer_true_and_commands_round_trip() {
     for (m, body) in [
         ("sendChatAction", json!({"chat_id": 1, "action": "typing"})),
         ("answerCallbackQuery", json!({"callback_query_id": "1"})),
-        ("setMyCommands", json!({"commands": [{"command": "start", "description": "go"}]})),
+        (
+            "setMyCommands",
+            json!({"commands": [{"command": "start", "description": "go"}]}),
+        ),
     ] {
         let (status, v) = call(&sim, m, body).await;
         assert_eq!((status, v["result"].clone()), (200, json!(true)), "{m}");
@@ -222,7 +242,11 @@ async fn fail_method_500_is_consumed_once_per_call_and_recorded() {
 #[tokio::test]
 async fn fail_method_429_sets_retry_after_header_and_parameter() {
     let sim = sim(1.0).await;
-    sim.fail_method("sendMessage", ApiFault::TooManyRequests { retry_after: 7 }, 1);
+    sim.fail_method(
+        "sendMessage",
+        ApiFault::TooManyRequests { retry_after: 7 },
+        1,
+    );
     let r = client()
         .post(url(&sim, "sendMessage"))
         .json(&json!({"chat_id": 1, "text": "x"}))

@@ -15,13 +15,28 @@ async fn delivery_posts_one_update_per_request_with_secret_header() {
     let sim = sim(0.01).await;
     let rx = Receiver::start(Mode::default()).await;
     set_webhook(&sim, json!({"url": rx.url, "secret_token": "s3cr3t_-X"})).await;
-    let ids: Vec<i64> = (0..3).map(|i| sim.inject(Upd::text(1, format!("m{i}")))).collect();
+    let ids: Vec<i64> = (0..3)
+        .map(|i| sim.inject(Upd::text(1, format!("m{i}"))))
+        .collect();
     assert!(sim.wait_for(WAIT, |_| rx.hits().len() >= 3).await);
     let hits = rx.hits();
-    assert_eq!(hits.iter().map(common::Hit::update_id).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        hits.iter().map(common::Hit::update_id).collect::<Vec<_>>(),
+        ids
+    );
     for h in &hits {
-        assert!(h.raw.starts_with(&format!("{{\"update_id\":{},", h.update_id())), "{}", h.raw);
-        assert_eq!(h.body.as_object().unwrap().len(), 2, "one update per POST: {}", h.raw);
+        assert!(
+            h.raw
+                .starts_with(&format!("{{\"update_id\":{},", h.update_id())),
+            "{}",
+            h.raw
+        );
+        assert_eq!(
+            h.body.as_object().unwrap().len(),
+            2,
+            "one update per POST: {}",
+            h.raw
+        );
         assert_eq!(h.headers["x-telegram-bot-api-secret-token"], "s3cr3t_-X");
         assert_eq!(h.headers["content-type"], "application/json");
     }
@@ -31,9 +46,18 @@ async fn delivery_posts_one_update_per_request_with_secret_header() {
     set_webhook(&sim, json!({"url": rx.url})).await;
     sim.inject(Upd::text(1, "no secret"));
     assert!(sim.wait_for(WAIT, |_| rx.hits().len() >= 4).await);
-    assert!(rx.hits()[3].headers.get("x-telegram-bot-api-secret-token").is_none());
+    assert!(
+        rx.hits()[3]
+            .headers
+            .get("x-telegram-bot-api-secret-token")
+            .is_none()
+    );
     assert_eq!(sim.deliveries().len(), 4);
-    assert!(sim.deliveries().iter().all(|d| d.status == Some(200) && d.error.is_none()));
+    assert!(
+        sim.deliveries()
+            .iter()
+            .all(|d| d.status == Some(200) && d.error.is_none())
+    );
 }
 
 #[tokio::test]
@@ -58,8 +82,20 @@ async fn failing_chat_blocks_only_its_own_queue_and_order_is_kept() {
             .collect::<Vec<_>>()
     };
     assert!(sim.wait_for(WAIT, |_| ok_b(&rx).len() == 3).await);
-    assert_eq!(ok_b(&rx), vec![b1, b2, b3], "chat 1 in order despite chat 666 failing");
-    assert!(sim.wait_for(WAIT, |_| rx.hits().iter().filter(|h| h.update_id() == a1).count() >= 2).await);
+    assert_eq!(
+        ok_b(&rx),
+        vec![b1, b2, b3],
+        "chat 1 in order despite chat 666 failing"
+    );
+    assert!(
+        sim.wait_for(WAIT, |_| rx
+            .hits()
+            .iter()
+            .filter(|h| h.update_id() == a1)
+            .count()
+            >= 2)
+            .await
+    );
     assert!(
         rx.hits().iter().all(|h| h.update_id() != a2),
         "a2 must wait behind the failing a1"
@@ -129,7 +165,11 @@ async fn degraded_mode_allows_one_request_after_failures() {
     rx.reset_max();
     let before = rx.hits().len();
     assert!(sim.wait_for(WAIT, |_| rx.hits().len() >= before + 4).await);
-    assert_eq!(rx.max_concurrent(), 1, "degraded mode: one request at a time");
+    assert_eq!(
+        rx.max_concurrent(),
+        1,
+        "degraded mode: one request at a time"
+    );
     assert_eq!(sim.pending_update_count(), 6);
 }
 
@@ -147,7 +187,11 @@ async fn pending_update_count_includes_in_flight_updates() {
     }
     assert_eq!(sim.pending_update_count(), 3);
     assert!(sim.wait_for(WAIT, |_| rx.current() == 1).await);
-    assert_eq!(sim.pending_update_count(), 3, "the one being delivered still counts");
+    assert_eq!(
+        sim.pending_update_count(),
+        3,
+        "the one being delivered still counts"
+    );
     assert_eq!(sim.webhook_info()["pending_update_count"], 3);
     assert!(sim.wait_for(WAIT, |s| s.pending_update_count() == 0).await);
 }

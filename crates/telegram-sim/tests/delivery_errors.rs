@@ -26,7 +26,10 @@ async fn wait_error(sim: &Sim, expected: &str) {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!((date - i64::try_from(now).unwrap()).abs() < 60, "date {date}");
+    assert!(
+        (date - i64::try_from(now).unwrap()).abs() < 60,
+        "date {date}"
+    );
 }
 
 #[tokio::test]
@@ -39,7 +42,11 @@ async fn last_error_for_a_500_answer() {
     .await;
     set_webhook(&sim, json!({"url": rx.url})).await;
     sim.inject(Upd::text(1, "x"));
-    wait_error(&sim, "Wrong response from the webhook: 500 Internal Server Error").await;
+    wait_error(
+        &sim,
+        "Wrong response from the webhook: 500 Internal Server Error",
+    )
+    .await;
     assert_eq!(sim.pending_update_count(), 1);
 }
 
@@ -50,7 +57,11 @@ async fn break_webhook_status_500_records_the_same_error_without_contacting_the_
     set_webhook(&sim, json!({"url": rx.url})).await;
     sim.break_webhook(WebhookFault::Status(500));
     sim.inject(Upd::text(1, "x"));
-    wait_error(&sim, "Wrong response from the webhook: 500 Internal Server Error").await;
+    wait_error(
+        &sim,
+        "Wrong response from the webhook: 500 Internal Server Error",
+    )
+    .await;
     assert!(rx.hits().is_empty());
     let d = &sim.deliveries()[0];
     assert_eq!(d.status, Some(500));
@@ -64,7 +75,11 @@ async fn break_webhook_status_500_records_the_same_error_without_contacting_the_
 async fn last_error_connection_refused_for_a_closed_port() {
     let sim = sim(0.01).await;
     let port = closed_port().await;
-    set_webhook(&sim, json!({"url": format!("http://127.0.0.1:{port}/hook")})).await;
+    set_webhook(
+        &sim,
+        json!({"url": format!("http://127.0.0.1:{port}/hook")}),
+    )
+    .await;
     sim.inject(Upd::text(1, "x"));
     wait_error(&sim, "Connection refused").await;
 }
@@ -137,7 +152,11 @@ async fn last_error_persists_after_success_until_the_webhook_changes() {
     wait_error(&sim, err).await;
     rx.set_mode(Mode::default());
     assert!(sim.wait_for(WAIT, |s| s.pending_update_count() == 0).await);
-    assert_eq!(last_error(&sim).as_deref(), Some(err), "kept after a success");
+    assert_eq!(
+        last_error(&sim).as_deref(),
+        Some(err),
+        "kept after a success"
+    );
 
     // An identical setWebhook is a no-op and keeps it too.
     let (_, v) = call(&sim, "setWebhook", json!({"url": rx.url})).await;
@@ -224,9 +243,16 @@ async fn message_older_than_24h_is_dropped_when_its_next_retry_would_pass_expiry
     .unwrap();
     // Expires in ~10 s of sim time: retries at 0, 2, 4, 8 → the one after 8 s passes expiry.
     let id = sim.inject(Upd::text(1, "old").date(now - 86_400 + 10));
-    assert!(sim.wait_for(WAIT, |s| s.dropped_updates().contains(&id)).await);
+    assert!(
+        sim.wait_for(WAIT, |s| s.dropped_updates().contains(&id))
+            .await
+    );
     assert_eq!(sim.pending_update_count(), 0);
-    let attempts = sim.deliveries().iter().filter(|d| d.update_id == id).count();
+    let attempts = sim
+        .deliveries()
+        .iter()
+        .filter(|d| d.update_id == id)
+        .count();
     assert!((2..=6).contains(&attempts), "attempts = {attempts}");
 }
 
@@ -244,4 +270,27 @@ async fn set_now_offset_expires_messages_after_24h_and_callbacks_after_150s() {
     assert_eq!(v["result"], json!([]));
     assert!(sim.dropped_updates().contains(&cb));
     assert!(sim.dropped_updates().contains(&msg));
+}
+
+#[tokio::test]
+async fn https_to_a_plain_http_port_records_an_ssl_error() {
+    let sim = sim(0.01).await;
+    let rx = Receiver::start(Mode::default()).await;
+    let https = rx.url.replacen("http://", "https://", 1);
+    set_webhook(&sim, json!({"url": https})).await;
+    sim.inject(Upd::text(1, "x"));
+    let ok = sim
+        .wait_for(WAIT, |s| {
+            last_error(s).is_some_and(|e| e.starts_with("SSL error {"))
+        })
+        .await;
+    assert!(ok, "got {:?}", last_error(&sim));
+}
+
+#[tokio::test]
+async fn non_loopback_hosts_are_never_contacted_and_fail_as_refused() {
+    let sim = sim(0.01).await;
+    set_webhook(&sim, json!({"url": "https://bot.example.com/hook"})).await;
+    sim.inject(Upd::text(1, "x"));
+    wait_error(&sim, "Connection refused").await;
 }

@@ -33,8 +33,13 @@ async fn get_updates_is_409_while_a_webhook_is_set() {
 #[tokio::test]
 async fn offset_confirms_lower_ids_and_negative_offset_keeps_the_last_n() {
     let sim = sim(1.0).await;
-    let a: Vec<i64> = (0..5).map(|i| sim.inject(Upd::text(1, format!("m{i}")))).collect();
-    assert!(a.windows(2).all(|w| w[1] > w[0]), "ids must increase: {a:?}");
+    let a: Vec<i64> = (0..5)
+        .map(|i| sim.inject(Upd::text(1, format!("m{i}"))))
+        .collect();
+    assert!(
+        a.windows(2).all(|w| w[1] > w[0]),
+        "ids must increase: {a:?}"
+    );
 
     let (_, v) = call(&sim, "getUpdates", json!({})).await;
     assert_eq!(ids(&v), a, "offset 0 returns everything, confirms nothing");
@@ -105,7 +110,11 @@ async fn long_poll_times_out_with_an_empty_result() {
     let (status, v) = call(&sim, "getUpdates", json!({"timeout": 1})).await;
     assert_eq!(status, 200);
     assert_eq!(v["result"], json!([]));
-    assert!(t.elapsed() >= Duration::from_millis(900), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -149,7 +158,12 @@ async fn set_webhook_aborts_a_waiting_long_poll() {
 #[tokio::test]
 async fn allowed_updates_filters_new_updates_by_type() {
     let sim = sim(1.0).await;
-    call(&sim, "getUpdates", json!({"allowed_updates": ["callback_query"]})).await;
+    call(
+        &sim,
+        "getUpdates",
+        json!({"allowed_updates": ["callback_query"]}),
+    )
+    .await;
     sim.inject(Upd::text(1, "filtered out"));
     let cb = sim.inject(Upd::callback(1, "data"));
     let (_, v) = call(&sim, "getUpdates", json!({})).await;

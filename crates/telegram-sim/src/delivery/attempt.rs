@@ -126,6 +126,12 @@ async fn perform(shared: &Shared, a: &Attempt) -> (Outcome, Reply) {
     }
 }
 
+/// OpenSSL 3's text as the real server reports a bad certificate.
+const SSL_VERIFY_FAILED: &str =
+    "SSL error {error:0A000086:SSL routines::certificate verify failed}";
+/// What the real server reports when https meets a plain-http port.
+const SSL_WRONG_VERSION: &str = "SSL error {error:0A00010B:SSL routines::wrong version number}";
+
 /// Telegram's text for a transport error, and whether it becomes
 /// `last_error_message` (a connection closed without an answer does not).
 fn describe(e: &reqwest::Error) -> (String, bool) {
@@ -134,6 +140,13 @@ fn describe(e: &reqwest::Error) -> (String, bool) {
     }
     let mut src = e.source();
     while let Some(s) = src {
+        let text = s.to_string().to_ascii_lowercase();
+        if text.contains("certificate") {
+            return (SSL_VERIFY_FAILED.to_owned(), true);
+        }
+        if text.contains("corrupt message") || text.contains("invalidcontenttype") {
+            return (SSL_WRONG_VERSION.to_owned(), true);
+        }
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
             let text = match io.kind() {

@@ -47,7 +47,9 @@ fn text(p: &Params) -> Result<String, ApiError> {
 
 /// Only inline keyboards are echoed back in a Message.
 fn inline_markup(markup: Option<&Value>) -> Option<Value> {
-    markup.filter(|m| m.get("inline_keyboard").is_some()).cloned()
+    markup
+        .filter(|m| m.get("inline_keyboard").is_some())
+        .cloned()
 }
 
 pub(super) fn send_message(shared: &Arc<Shared>, p: &Params) -> ApiResult {

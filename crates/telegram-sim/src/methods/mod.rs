@@ -32,7 +32,10 @@ const METHODS: &[&str] = &[
 
 /// Canonical name of a method, matched case-insensitively.
 pub(crate) fn canonical(name: &str) -> Option<&'static str> {
-    METHODS.iter().copied().find(|m| m.eq_ignore_ascii_case(name))
+    METHODS
+        .iter()
+        .copied()
+        .find(|m| m.eq_ignore_ascii_case(name))
 }
 
 /// Run a method (canonical name) with its parameters.

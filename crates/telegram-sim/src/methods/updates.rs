@@ -18,8 +18,7 @@ use crate::state::{LongPoll, Shared, State, Wake};
 
 use super::webhook::parse_allowed;
 
-const WEBHOOK_ACTIVE: &str =
-    "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+const WEBHOOK_ACTIVE: &str = "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
 const OTHER_POLL: &str = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 
 fn result(batch: Vec<String>) -> ApiOk {

@@ -72,11 +72,7 @@ pub(crate) fn parse_allowed(v: &Value) -> Option<Option<Vec<String>>> {
         .map(|t| (*t).to_owned())
         .collect();
     let is_default = names.is_empty()
-        || (names.len()
-            == UPDATE_TYPES
-                .iter()
-                .filter(|t| is_allowed(t, None))
-                .count()
+        || (names.len() == UPDATE_TYPES.iter().filter(|t| is_allowed(t, None)).count()
             && names.iter().all(|n| is_allowed(n, None)));
     Some(if is_default { None } else { Some(names) })
 }
@@ -176,7 +172,10 @@ mod tests {
         assert_eq!(parse_allowed(&json!(["bogus"])), Some(None));
         assert_eq!(
             parse_allowed(&json!(["callback_query", "message", "bogus"])),
-            Some(Some(vec!["message".to_owned(), "callback_query".to_owned()]))
+            Some(Some(vec![
+                "message".to_owned(),
+                "callback_query".to_owned()
+            ]))
         );
     }
 }

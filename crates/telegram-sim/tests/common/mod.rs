@@ -147,8 +147,10 @@ async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
     };
     *resp.status_mut() = StatusCode::from_u16(status).unwrap();
     if let Some(r) = mode.retry_after {
-        resp.headers_mut()
-            .insert("retry-after", HeaderValue::from_str(&r.to_string()).unwrap());
+        resp.headers_mut().insert(
+            "retry-after",
+            HeaderValue::from_str(&r.to_string()).unwrap(),
+        );
     }
     resp
 }
