@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use telbot_shared::telegram::backoff_delay;
@@ -61,11 +60,15 @@ pub async fn batch(ctx: &Ctx, updates: &[Value]) -> BatchOutcome {
         q.sort_by_key(|u| update_id(u).unwrap_or(i64::MAX));
     }
     let concurrency = ctx.cfg.recovery.replay_concurrency.max(1);
-    let results: Vec<(u64, Option<i64>, Option<String>)> = futures::stream::iter(chats.into_values())
-        .map(|queue| chat_queue(ctx, queue))
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    let permits = tokio::sync::Semaphore::new(concurrency);
+    let queues = chats.into_values().map(|queue| {
+        let permits = &permits;
+        async move {
+            let _permit = permits.acquire().await.ok();
+            chat_queue(ctx, queue).await
+        }
+    });
+    let results: Vec<(u64, Option<i64>, Option<String>)> = futures::future::join_all(queues).await;
     let mut out = BatchOutcome::default();
     for (n, failed, err) in results {
         out.replayed += n;

@@ -1,0 +1,236 @@
+//! Test harness: a telegram-sim, a stand-in bot (axum) that answers /health, /webhook (secret,
+//! dedup by update_id, one sendMessage reply per new update) and /webhook/health, a stand-in
+//! platform API counting restarts, and a config pointing the watchdog at them.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use telegram_sim::Sim;
+use watchdog::clock::{Clock, ManualClock};
+use watchdog::config::WatchdogConfig;
+use watchdog::{Watchdog, alert::LogSink};
+
+pub const SECRET: &str = "s3cret_Wh-token";
+pub const RENDER_KEY: &str = "rnd_supersecretkey";
+
+/// How the stand-in bot's /health answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HealthMode {
+    Ok,
+    Down,
+    Rss(u64),
+}
+
+#[derive(Debug)]
+pub struct BotState {
+    pub health: HealthMode,
+    pub seen: HashSet<i64>,
+    /// update_ids in the order the bot took them.
+    pub order: Vec<i64>,
+    pub unauthorized: u32,
+    pub api: String,
+    pub http: reqwest::Client,
+}
+
+pub type Shared = Arc<Mutex<BotState>>;
+
+pub struct Bot {
+    pub url: String,
+    pub state: Shared,
+}
+
+impl Bot {
+    pub fn set_health(&self, m: HealthMode) {
+        self.state.lock().unwrap().health = m;
+    }
+    pub fn order(&self) -> Vec<i64> {
+        self.state.lock().unwrap().order.clone()
+    }
+}
+
+async fn health(State(s): State<Shared>) -> impl IntoResponse {
+    let mode = s.lock().unwrap().health;
+    let (code, status, rss) = match mode {
+        HealthMode::Ok => (StatusCode::OK, "ok", 20u64 << 20),
+        HealthMode::Down => (StatusCode::SERVICE_UNAVAILABLE, "down", 20 << 20),
+        HealthMode::Rss(b) => (StatusCode::OK, "ok", b),
+    };
+    (code, Json(json!({"status": status, "version": "test", "mode": "webhook", "checks": {"store": {"status": "ok"}}, "process": {"rss_bytes": rss, "cpu_percent": 1.0}})))
+}
+
+async fn webhook(State(s): State<Shared>, headers: HeaderMap, Json(update): Json<Value>) -> StatusCode {
+    let ok = headers.get("x-telegram-bot-api-secret-token").and_then(|v| v.to_str().ok()) == Some(SECRET);
+    let (api, http, new) = {
+        let mut st = s.lock().unwrap();
+        if !ok {
+            st.unauthorized += 1;
+            return StatusCode::UNAUTHORIZED;
+        }
+        let Some(id) = update.get("update_id").and_then(Value::as_i64) else {
+            return StatusCode::BAD_REQUEST;
+        };
+        let new = st.seen.insert(id);
+        if new {
+            st.order.push(id);
+        }
+        (st.api.clone(), st.http.clone(), new)
+    };
+    if new && let Some(chat) = update.pointer("/message/chat/id").and_then(Value::as_i64) {
+        let text = update.pointer("/message/text").and_then(Value::as_str).unwrap_or("?");
+        let _ = http.post(format!("{api}/sendMessage")).json(&json!({"chat_id": chat, "text": format!("echo: {text}")})).send().await;
+    }
+    StatusCode::OK
+}
+
+async fn webhook_health() -> Json<Value> {
+    Json(json!({"webhook_info": {"is_healthy": true, "problems": []}, "expected_url": "", "checked_at": ""}))
+}
+
+/// Starts the stand-in bot, replying through `sim`.
+pub async fn start_bot(sim: &Sim) -> Bot {
+    let state: Shared = Arc::new(Mutex::new(BotState {
+        health: HealthMode::Ok,
+        seen: HashSet::new(),
+        order: Vec::new(),
+        unauthorized: 0,
+        api: format!("{}/bot{}", sim.base_url(), sim.token()),
+        http: reqwest::Client::new(),
+    }));
+    let app = axum::Router::new()
+        .route("/health", get(health))
+        .route("/webhook", post(webhook))
+        .route("/webhook/health", get(webhook_health))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Bot { url, state }
+}
+
+/// A stand-in platform: counts `POST /v1/services/{id}/restart` with the right key.
+#[derive(Clone)]
+pub struct Platform {
+    pub url: String,
+    pub restarts: Arc<Mutex<Vec<String>>>,
+}
+
+impl Platform {
+    pub fn count(&self) -> usize {
+        self.restarts.lock().unwrap().len()
+    }
+}
+
+pub async fn start_platform() -> Platform {
+    let restarts: Arc<Mutex<Vec<String>>> = Arc::default();
+    let r = restarts.clone();
+    let app = axum::Router::new().route(
+        "/v1/services/{id}/restart",
+        post(move |Path(id): Path<String>, headers: HeaderMap| {
+            let r = r.clone();
+            async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                if auth != format!("Bearer {RENDER_KEY}") {
+                    return StatusCode::UNAUTHORIZED;
+                }
+                r.lock().unwrap().push(id);
+                StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Platform { url, restarts }
+}
+
+pub async fn start_sim() -> Sim {
+    Sim::builder().allow_http_loopback(true).time_scale(0.01).set_webhook_rate_limit(false).start().await.unwrap()
+}
+
+/// Registers the webhook the way bot-server does at start.
+pub async fn register_webhook(sim: &Sim, bot: &Bot) {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{}/bot{}/setWebhook", sim.base_url(), sim.token()))
+        .json(&json!({"url": format!("{}/webhook", bot.url), "secret_token": SECRET, "max_connections": 40, "allowed_updates": ["message", "edited_message", "callback_query", "my_chat_member"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+/// The environment a watchdog (library or binary) runs with.
+pub fn env(sim: &Sim, bot_url: &str, platform: Option<&Platform>, db: &std::path::Path) -> HashMap<String, String> {
+    let mut e: HashMap<String, String> = [
+        ("TELEGRAM_BOT_TOKEN", sim.token()),
+        ("TELEGRAM_API_URL", sim.base_url()),
+        ("PUBLIC_URL", bot_url.to_string()),
+        ("WEBHOOK_SECRET", SECRET.to_string()),
+        ("DATABASE_URL", format!("sqlite://{}?mode=rwc", db.join("telbot.db").display())),
+        ("TELBOT__TELEGRAM__BACKOFF_BASE", "10ms".into()),
+        ("TELBOT__TELEGRAM__BACKOFF_MAX", "50ms".into()),
+        ("TELBOT__TELEGRAM__RATE_LIMIT", "false".into()),
+        ("TELBOT__TELEGRAM__REQUEST_TIMEOUT", "5s".into()),
+        ("TELBOT__WATCHDOG__BOT__INTERVAL", "20ms".into()),
+        ("TELBOT__WATCHDOG__HTTP_TIMEOUT", "2s".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(p) = platform {
+        e.insert("RENDER_API_KEY".into(), RENDER_KEY.into());
+        e.insert("RENDER_SERVICE_ID".into(), "srv-test".into());
+        e.insert("TELBOT__WATCHDOG__RESTART__RENDER_API_URL".into(), p.url.clone());
+    }
+    e
+}
+
+pub async fn watchdog(env: &HashMap<String, String>, clock: Arc<dyn Clock>) -> Watchdog {
+    let cfg = WatchdogConfig::load(None, env).unwrap();
+    Watchdog::build_with(cfg, clock, Arc::new(LogSink)).await.unwrap()
+}
+
+/// Sim, bot, platform, temp dir, a manual clock at the real time, and the env.
+pub struct World {
+    pub sim: Sim,
+    pub bot: Bot,
+    pub platform: Platform,
+    pub dir: tempfile::TempDir,
+    pub clock: ManualClock,
+    pub env: HashMap<String, String>,
+}
+
+impl World {
+    pub async fn start() -> World {
+        let sim = start_sim().await;
+        let bot = start_bot(&sim).await;
+        register_webhook(&sim, &bot).await;
+        let platform = start_platform().await;
+        let dir = tempfile::tempdir().unwrap();
+        let env = env(&sim, &bot.url, Some(&platform), dir.path());
+        World { sim, bot, platform, dir, clock: ManualClock::at(telbot_shared::unix_now()), env }
+    }
+
+    pub async fn watchdog(&self) -> Watchdog {
+        watchdog(&self.env, Arc::new(self.clock.clone())).await
+    }
+
+    /// Calls to `method` the watchdog (or anyone) made after `since` calls were recorded.
+    pub fn calls_to(&self, method: &str) -> usize {
+        self.sim.calls_to(method).len()
+    }
+
+    pub async fn wait(&self, what: &str, f: impl Fn(&Sim) -> bool) {
+        assert!(self.sim.wait_for(Duration::from_secs(20), f).await, "timed out waiting for {what}");
+    }
+}
