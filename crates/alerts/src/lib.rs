@@ -17,7 +17,7 @@
 //! - [`pipeline`]: [`AlertPipeline`], what the watchdog calls (`observe`, `flush_outbox`,
 //!   `silence`, `unsilence`, `test_alert`, `incidents`).
 //! - [`heartbeat`]: healthchecks.io-compatible pings around each run.
-//! - [`error`]: [`AlertError`].
+//! - [`error`]: the crate's error type, [`AlertError`].
 
 pub mod config;
 pub mod error;

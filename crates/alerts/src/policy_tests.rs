@@ -29,7 +29,8 @@ fn table_of_sequences() {
     use DecisionKind as D;
     use Level::{Critical as C, Normal as N, Warning as W};
     use NoticeKind as K;
-    let cases: Vec<(&str, Vec<(Level, i64, bool)>, Vec<(D, Option<K>)>)> = vec![
+    type Case = (&'static str, Vec<(Level, i64, bool)>, Vec<(D, Option<K>)>);
+    let cases: Vec<Case> = vec![
         (
             "one failure below the threshold",
             vec![(C, 0, false), (N, 30, false)],

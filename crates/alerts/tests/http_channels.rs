@@ -204,7 +204,9 @@ async fn every_channel_sends_the_documented_payload() {
         "webhook stuck: 12 pending",
     );
     o.evidence = serde_json::json!({"pending_update_count": 12, "long": "x".repeat(5000)});
-    p.observe(&[o.clone()], 1_700_000_000).await.unwrap();
+    p.observe(std::slice::from_ref(&o), 1_700_000_000)
+        .await
+        .unwrap();
     let d = p.observe(&[o], 1_700_000_030).await.unwrap();
     assert_eq!(
         d[0].channels,
@@ -242,7 +244,7 @@ async fn warnings_go_to_chat_channels_only() {
     )
     .unwrap();
     let w = Observation::new("slow-health", Level::Warning, "/health took 6 s");
-    p.observe(&[w.clone()], 100).await.unwrap();
+    p.observe(std::slice::from_ref(&w), 100).await.unwrap();
     let d = p.observe(&[w], 130).await.unwrap();
     assert_eq!(d[0].channels, vec!["slack", "discord", "telegram"]);
 }
@@ -262,7 +264,7 @@ async fn a_failing_channel_is_retried_reported_through_the_others_and_never_leak
     assert!(slack.error.as_deref().unwrap().contains("500"), "{slack:?}");
 
     let o = Observation::new("bot-down", Level::Critical, "bot is down");
-    p.observe(&[o.clone()], 0).await.unwrap();
+    p.observe(std::slice::from_ref(&o), 0).await.unwrap();
     p.observe(&[o], 30).await.unwrap();
     // attempts at 30, 60 (+30), 120 (+60): the third failure reports slack through the others.
     for now in [30, 60, 120] {
