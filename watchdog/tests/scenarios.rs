@@ -264,3 +264,25 @@ async fn a_refused_token_is_critical_and_nothing_is_changed() {
     let text = serde_json::to_string(&out).unwrap();
     assert!(!text.contains("wrong-token") && !text.contains(common::SECRET));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_recovery_sets_the_webhook_again_before_returning() {
+    let w = World::start().await;
+    let wd = std::sync::Arc::new(w.watchdog().await);
+    w.sim.break_webhook(WebhookFault::Status(500));
+    for i in 0..5 {
+        w.sim.inject(Upd::text(8, format!("{i}")));
+    }
+    w.sim.fail_method("getUpdates", ApiFault::Slow(Duration::from_millis(500)), 1);
+    let stop = wd.stop_token();
+    let wd2 = wd.clone();
+    let task = tokio::spawn(async move { wd2.recover(false).await });
+    w.wait("deleteWebhook", |s| !s.calls_to("deleteWebhook").is_empty()).await;
+    stop.cancel(); // SIGTERM
+    let out = task.await.unwrap();
+    let a = &out.report.actions[0];
+    assert_eq!(a.detail["webhook_set"], true, "{a:#?}");
+    assert_eq!(w.sim.webhook_info()["url"], format!("{}/webhook", w.bot.url));
+    assert!(wd.ctx().store.recovery().await.unwrap().is_none(), "phase cleared");
+    assert!(w.sim.dropped_updates().is_empty());
+}
