@@ -158,7 +158,11 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
         Command::Recover { drop_pending } => {
             let out = wd.recover(drop_pending).await;
-            let failed = out.report.actions.iter().any(|a| a.result != crate::report::ActionResult::Succeeded);
+            let failed = out
+                .report
+                .actions
+                .iter()
+                .any(|a| a.result != crate::report::ActionResult::Succeeded);
             print_outcome(&out, false, out.report.level());
             if failed { 2 } else { 0 }
         }
@@ -177,7 +181,13 @@ fn print_outcome(out: &RunOutcome, json: bool, level: Level) {
         println!("{} [{}] {}", f.level, f.incident, f.reason);
     }
     for a in &out.report.actions {
-        println!("action {} ({}): {} {}", a.kind.as_str(), a.incident, a.result.as_str(), a.detail);
+        println!(
+            "action {} ({}): {} {}",
+            a.kind.as_str(),
+            a.incident,
+            a.result.as_str(),
+            a.detail
+        );
     }
     println!("{level}");
 }
@@ -187,13 +197,14 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

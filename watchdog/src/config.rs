@@ -7,8 +7,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use telbot_shared::config::{
-    self as shared, ConfigError, EnvMap, StoreConfig, StoreSection, TelegramConfig, TelegramSection,
-    non_empty_secret, parse_http_url,
+    self as shared, ConfigError, EnvMap, StoreConfig, StoreSection, TelegramConfig,
+    TelegramSection, non_empty_secret, parse_http_url,
 };
 use url::Url;
 
@@ -287,9 +287,19 @@ impl WatchdogConfig {
     /// Validates a loaded config, collecting every problem.
     pub fn from_config(cfg: &config::Config) -> Result<Self, ConfigErrors> {
         let mut errs = Vec::new();
-        let telegram = keep(&mut errs, shared::section::<TelegramSection>(cfg, "telegram").and_then(TelegramConfig::from_section));
-        let store = keep(&mut errs, shared::section::<StoreSection>(cfg, "store").and_then(StoreConfig::from_section));
-        let wd = keep(&mut errs, shared::section::<WatchdogSection>(cfg, "watchdog"));
+        let telegram = keep(
+            &mut errs,
+            shared::section::<TelegramSection>(cfg, "telegram")
+                .and_then(TelegramConfig::from_section),
+        );
+        let store = keep(
+            &mut errs,
+            shared::section::<StoreSection>(cfg, "store").and_then(StoreConfig::from_section),
+        );
+        let wd = keep(
+            &mut errs,
+            shared::section::<WatchdogSection>(cfg, "watchdog"),
+        );
         let wh = keep(&mut errs, shared::section::<WebhookSection>(cfg, "webhook"));
         let limits = keep(&mut errs, shared::section::<LimitsSection>(cfg, "limits"));
         let built = match (wd, wh, limits) {
@@ -311,77 +321,181 @@ impl Partial {
     }
 }
 
-fn build(wd: WatchdogSection, wh: WebhookSection, limits: LimitsSection, errs: &mut Vec<ConfigError>) -> Option<Partial> {
+fn build(
+    wd: WatchdogSection,
+    wh: WebhookSection,
+    limits: LimitsSection,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Partial> {
     let public = if wh.public_url.trim().is_empty() {
-        keep(errs, Err(ConfigError::invalid(
-            "webhook.public_url",
-            "is required: the watchdog compares the webhook to PUBLIC_URL + webhook.path",
-        )))
+        keep(
+            errs,
+            Err(ConfigError::invalid(
+                "webhook.public_url",
+                "is required: the watchdog compares the webhook to PUBLIC_URL + webhook.path",
+            )),
+        )
     } else {
         keep(errs, parse_http_url(&wh.public_url, "webhook.public_url"))
     };
-    let bot_raw = if wd.bot_url.trim().is_empty() { wh.public_url.clone() } else { wd.bot_url.clone() };
+    let bot_raw = if wd.bot_url.trim().is_empty() {
+        wh.public_url.clone()
+    } else {
+        wd.bot_url.clone()
+    };
     let bot_url = if bot_raw.trim().is_empty() {
-        keep(errs, Err(ConfigError::invalid("watchdog.bot_url", "is required (BOT_URL, or PUBLIC_URL as its default)")))
+        keep(
+            errs,
+            Err(ConfigError::invalid(
+                "watchdog.bot_url",
+                "is required (BOT_URL, or PUBLIC_URL as its default)",
+            )),
+        )
     } else {
         keep(errs, parse_http_url(&bot_raw, "watchdog.bot_url"))
     };
     if !wh.path.starts_with('/') {
-        keep(errs, Err::<(), ConfigError>(ConfigError::invalid("webhook.path", format!("must start with '/', got {:?}", wh.path))));
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "webhook.path",
+                format!("must start with '/', got {:?}", wh.path),
+            )),
+        );
     }
     let secret = non_empty_secret(wh.secret);
     if let Some(s) = &secret {
         let v = s.expose_secret();
-        if v.len() > 256 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            keep(errs, Err::<(), ConfigError>(ConfigError::invalid("webhook.secret", "must be 1-256 of A-Z a-z 0-9 _ -")));
+        if v.len() > 256
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            keep(
+                errs,
+                Err::<(), ConfigError>(ConfigError::invalid(
+                    "webhook.secret",
+                    "must be 1-256 of A-Z a-z 0-9 _ -",
+                )),
+            );
         }
     }
     if !(1..=100).contains(&wh.max_connections) {
-        keep(errs, Err::<(), ConfigError>(ConfigError::invalid("webhook.max_connections", "must be 1-100")));
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "webhook.max_connections",
+                "must be 1-100",
+            )),
+        );
     }
     let positive = |d: Duration, key: &str| {
-        if d.is_zero() { Err(ConfigError::invalid(key, "must be more than 0")) } else { Ok(d) }
+        if d.is_zero() {
+            Err(ConfigError::invalid(key, "must be more than 0"))
+        } else {
+            Ok(d)
+        }
     };
     keep(errs, positive(wd.check_timeout, "watchdog.check_timeout"));
     keep(errs, positive(wd.http_timeout, "watchdog.http_timeout"));
-    keep(errs, positive(wd.restart.timeout, "watchdog.restart.timeout"));
-    keep(errs, positive(wd.recovery.max_duration, "watchdog.recovery.max_duration"));
+    keep(
+        errs,
+        positive(wd.restart.timeout, "watchdog.restart.timeout"),
+    );
+    keep(
+        errs,
+        positive(wd.recovery.max_duration, "watchdog.recovery.max_duration"),
+    );
     if !(0.0..=100.0).contains(&wd.success_rate_warn) {
-        keep(errs, Err::<(), ConfigError>(ConfigError::invalid("watchdog.success_rate_warn", "must be a percent, 0-100")));
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "watchdog.success_rate_warn",
+                "must be a percent, 0-100",
+            )),
+        );
     }
     if wd.bot.attempts == 0 {
-        keep(errs, Err::<(), ConfigError>(ConfigError::invalid("watchdog.bot.attempts", "must be at least 1")));
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "watchdog.bot.attempts",
+                "must be at least 1",
+            )),
+        );
     }
     for (v, key) in [
         (wd.recovery.max_batches, "watchdog.recovery.max_batches"),
-        (wd.recovery.replay_attempts, "watchdog.recovery.replay_attempts"),
-        (wd.recovery.replay_concurrency as u32, "watchdog.recovery.replay_concurrency"),
+        (
+            wd.recovery.replay_attempts,
+            "watchdog.recovery.replay_attempts",
+        ),
+        (
+            wd.recovery.replay_concurrency as u32,
+            "watchdog.recovery.replay_concurrency",
+        ),
     ] {
         if v == 0 {
-            keep(errs, Err::<(), ConfigError>(ConfigError::invalid(key, "must be at least 1")));
+            keep(
+                errs,
+                Err::<(), ConfigError>(ConfigError::invalid(key, "must be at least 1")),
+            );
         }
     }
     let mode = match wd.recovery.pending.to_ascii_lowercase().as_str() {
         "lossless" => Some(PendingMode::Lossless),
         "drop" => Some(PendingMode::Drop),
-        other => keep(errs, Err(ConfigError::invalid(
-            "watchdog.recovery.pending",
-            format!("must be \"lossless\" or \"drop\", got {other:?}"),
-        ))),
+        other => keep(
+            errs,
+            Err(ConfigError::invalid(
+                "watchdog.recovery.pending",
+                format!("must be \"lossless\" or \"drop\", got {other:?}"),
+            )),
+        ),
     };
-    let liveness = keep(errs, Trigger::cron(&wd.schedule.liveness, "watchdog.schedule.liveness"));
-    let performance = keep(errs, Trigger::cron(&wd.schedule.performance, "watchdog.schedule.performance"));
-    let integration = keep(errs, Trigger::cron(&wd.schedule.integration, "watchdog.schedule.integration"));
-    let method = restart_method(wd.restart.render_api_url.as_str(), wd.restart.render_api_key, &wd.restart.render_service_id, wd.restart.deploy_hook_url, &wd.restart.command, errs);
-    let limit = |l: LimitSection| Limit { cooldown: l.cooldown, max_per_hour: l.max_per_hour };
+    let liveness = keep(
+        errs,
+        Trigger::cron(&wd.schedule.liveness, "watchdog.schedule.liveness"),
+    );
+    let performance = keep(
+        errs,
+        Trigger::cron(&wd.schedule.performance, "watchdog.schedule.performance"),
+    );
+    let integration = keep(
+        errs,
+        Trigger::cron(&wd.schedule.integration, "watchdog.schedule.integration"),
+    );
+    let method = restart_method(
+        wd.restart.render_api_url.as_str(),
+        wd.restart.render_api_key,
+        &wd.restart.render_service_id,
+        wd.restart.deploy_hook_url,
+        &wd.restart.command,
+        errs,
+    );
+    let limit = |l: LimitSection| Limit {
+        cooldown: l.cooldown,
+        max_per_hour: l.max_per_hour,
+    };
     let action_limits = ActionLimits {
         set_webhook: limit(wd.actions.set_webhook),
         recovery: limit(wd.actions.recovery),
         restart: limit(wd.actions.restart),
     };
-    let rss_mb = if wd.rss_limit_mb == 0 { limits.rss_limit_mb } else { wd.rss_limit_mb };
-    let (public, bot_url, mode, liveness, performance, integration, method) =
-        (public?, bot_url?, mode?, liveness?, performance?, integration?, method?);
+    let rss_mb = if wd.rss_limit_mb == 0 {
+        limits.rss_limit_mb
+    } else {
+        wd.rss_limit_mb
+    };
+    let (public, bot_url, mode, liveness, performance, integration, method) = (
+        public?,
+        bot_url?,
+        mode?,
+        liveness?,
+        performance?,
+        integration?,
+        method?,
+    );
     let path = wh.path.clone();
     let webhook = WebhookTarget {
         expected_url: format!("{}{}", public.as_str().trim_end_matches('/'), path),
@@ -405,9 +519,16 @@ fn build(wd: WatchdogSection, wh: WebhookSection, limits: LimitsSection, errs: &
         replay_concurrency: wd.recovery.replay_concurrency,
         max_duration: wd.recovery.max_duration,
     };
-    let (check_timeout, http_timeout, bot_attempts, bot_interval) =
-        (wd.check_timeout, wd.http_timeout, wd.bot.attempts, wd.bot.interval);
-    let restart = RestartConfig { method, timeout: wd.restart.timeout };
+    let (check_timeout, http_timeout, bot_attempts, bot_interval) = (
+        wd.check_timeout,
+        wd.http_timeout,
+        wd.bot.attempts,
+        wd.bot.interval,
+    );
+    let restart = RestartConfig {
+        method,
+        timeout: wd.restart.timeout,
+    };
     Some(Partial(Box::new(move |telegram, store| WatchdogConfig {
         telegram,
         store,
@@ -416,7 +537,11 @@ fn build(wd: WatchdogSection, wh: WebhookSection, limits: LimitsSection, errs: &
         thresholds,
         check_timeout,
         http_timeout,
-        schedules: Schedules { liveness, performance, integration },
+        schedules: Schedules {
+            liveness,
+            performance,
+            integration,
+        },
         bot_attempts,
         bot_interval,
         recovery,
@@ -449,14 +574,24 @@ fn restart_method(
                     return None;
                 }
             };
-            return Some(Some(RestartMethod::Render { api_url, api_key, service_id: service_id.to_string() }));
+            return Some(Some(RestartMethod::Render {
+                api_url,
+                api_key,
+                service_id: service_id.to_string(),
+            }));
         }
         (Some(_), true) => {
-            errs.push(ConfigError::invalid("watchdog.restart.render_service_id", "is required when RENDER_API_KEY is set"));
+            errs.push(ConfigError::invalid(
+                "watchdog.restart.render_service_id",
+                "is required when RENDER_API_KEY is set",
+            ));
             return None;
         }
         (None, false) => {
-            errs.push(ConfigError::invalid("watchdog.restart.render_api_key", "is required when RENDER_SERVICE_ID is set"));
+            errs.push(ConfigError::invalid(
+                "watchdog.restart.render_api_key",
+                "is required when RENDER_SERVICE_ID is set",
+            ));
             return None;
         }
         (None, true) => {}
@@ -465,7 +600,10 @@ fn restart_method(
         if let Err(e) = parse_http_url(hook.expose_secret(), "watchdog.restart.deploy_hook_url") {
             // The URL holds a key: name the key, not the value.
             let _ = e;
-            errs.push(ConfigError::invalid("watchdog.restart.deploy_hook_url", "is not an http(s) URL"));
+            errs.push(ConfigError::invalid(
+                "watchdog.restart.deploy_hook_url",
+                "is not an http(s) URL",
+            ));
             return None;
         }
         return Some(Some(RestartMethod::DeployHook(hook)));

@@ -34,5 +34,7 @@ pub mod store;
 pub mod watchdog;
 
 pub use alert::AlertSink;
-pub use report::{ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport};
+pub use report::{
+    ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport,
+};
 pub use watchdog::{RunOutcome, Watchdog};

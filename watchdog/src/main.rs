@@ -15,7 +15,10 @@ fn main() -> ExitCode {
     };
     let env = telbot_shared::config::process_env();
     telbot_shared::logging::init(env.get("LOG_FORMAT").map(String::as_str));
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("watchdog: cannot start the runtime: {e}");

@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How bad a finding is. Ordered: `Ok < Warning < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Nothing wrong.
@@ -235,9 +237,21 @@ impl RunReport {
     /// The worst level after repairs: the `check` exit code. A run that repaired something
     /// is at least a warning.
     pub fn level(&self) -> Level {
-        let worst = self.findings.iter().map(|f| f.level).max().unwrap_or(Level::Ok);
-        let repaired = self.actions.iter().any(|a| a.result == ActionResult::Succeeded);
-        if repaired { worst.max(Level::Warning) } else { worst }
+        let worst = self
+            .findings
+            .iter()
+            .map(|f| f.level)
+            .max()
+            .unwrap_or(Level::Ok);
+        let repaired = self
+            .actions
+            .iter()
+            .any(|a| a.result == ActionResult::Succeeded);
+        if repaired {
+            worst.max(Level::Warning)
+        } else {
+            worst
+        }
     }
 
     /// The finding for `incident`, if a check looked at it.
@@ -257,7 +271,13 @@ mod tests {
 
     #[test]
     fn repaired_runs_are_warnings_and_critical_wins() {
-        let mut r = RunReport { run: "manual".into(), started_at: 0, finished_at: 0, findings: vec![], actions: vec![] };
+        let mut r = RunReport {
+            run: "manual".into(),
+            started_at: 0,
+            finished_at: 0,
+            findings: vec![],
+            actions: vec![],
+        };
         assert_eq!(r.level(), Level::Ok);
         r.actions.push(ActionReport {
             kind: ActionKind::SetWebhook,
@@ -267,7 +287,12 @@ mod tests {
             detail: serde_json::Value::Null,
         });
         assert_eq!(r.level(), Level::Warning);
-        r.findings.push(Finding::new("bot", incident::BOT_DOWN, Level::Critical, "down"));
+        r.findings.push(Finding::new(
+            "bot",
+            incident::BOT_DOWN,
+            Level::Critical,
+            "down",
+        ));
         assert_eq!(r.level(), Level::Critical);
         assert_eq!(r.level().exit_code(), 2);
     }
@@ -276,6 +301,9 @@ mod tests {
     fn serializes_with_lowercase_levels_and_kebab_kinds() {
         let a = serde_json::to_value(ActionKind::LosslessRecovery).ok();
         assert_eq!(a, Some(serde_json::json!("lossless-recovery")));
-        assert_eq!(serde_json::to_value(Level::Critical).ok(), Some(serde_json::json!("critical")));
+        assert_eq!(
+            serde_json::to_value(Level::Critical).ok(),
+            Some(serde_json::json!("critical"))
+        );
     }
 }

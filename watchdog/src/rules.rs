@@ -24,30 +24,46 @@ pub struct Plan {
 }
 
 fn critical<'a>(fs: &'a [Finding], key: &str) -> Option<&'a Finding> {
-    fs.iter().find(|f| f.incident == key && f.level == Level::Critical)
+    fs.iter()
+        .find(|f| f.incident == key && f.level == Level::Critical)
 }
 
 /// Chooses the actions for one run's findings.
 pub fn plan(findings: &[Finding], bot_polling: bool, mode: PendingMode) -> Vec<Plan> {
-    let bot_bad = critical(findings, incident::BOT_DOWN).or_else(|| critical(findings, incident::BOT_MEMORY));
+    let bot_bad =
+        critical(findings, incident::BOT_DOWN).or_else(|| critical(findings, incident::BOT_MEMORY));
     if let Some(f) = bot_bad {
-        return vec![Plan { kind: ActionKind::Restart, incident: incident_key(&f.incident), reason: f.reason.clone() }];
+        return vec![Plan {
+            kind: ActionKind::Restart,
+            incident: incident_key(&f.incident),
+            reason: f.reason.clone(),
+        }];
     }
-    if critical(findings, incident::TOKEN_INVALID).is_some() || critical(findings, incident::TELEGRAM_UNREACHABLE).is_some() {
+    if critical(findings, incident::TOKEN_INVALID).is_some()
+        || critical(findings, incident::TELEGRAM_UNREACHABLE).is_some()
+    {
         return Vec::new();
     }
     if let Some(f) = critical(findings, incident::WEBHOOK_WRONG_URL) {
         if bot_polling {
             return Vec::new();
         }
-        return vec![Plan { kind: ActionKind::SetWebhook, incident: incident::WEBHOOK_WRONG_URL, reason: f.reason.clone() }];
+        return vec![Plan {
+            kind: ActionKind::SetWebhook,
+            incident: incident::WEBHOOK_WRONG_URL,
+            reason: f.reason.clone(),
+        }];
     }
     if let Some(f) = critical(findings, incident::WEBHOOK_STUCK) {
         let kind = match mode {
             PendingMode::Lossless => ActionKind::LosslessRecovery,
             PendingMode::Drop => ActionKind::DropPending,
         };
-        return vec![Plan { kind, incident: incident::WEBHOOK_STUCK, reason: f.reason.clone() }];
+        return vec![Plan {
+            kind,
+            incident: incident::WEBHOOK_STUCK,
+            reason: f.reason.clone(),
+        }];
     }
     Vec::new()
 }
@@ -57,14 +73,24 @@ pub fn soften_for_polling(findings: &mut [Finding], bot_polling: bool) {
     if !bot_polling {
         return;
     }
-    for f in findings.iter_mut().filter(|f| f.incident == incident::WEBHOOK_WRONG_URL && f.level == Level::Critical) {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.incident == incident::WEBHOOK_WRONG_URL && f.level == Level::Critical)
+    {
         f.level = Level::Warning;
-        f.reason = format!("{} — the bot is polling (its fallback) and restores the webhook itself", f.reason);
+        f.reason = format!(
+            "{} — the bot is polling (its fallback) and restores the webhook itself",
+            f.reason
+        );
     }
 }
 
 fn incident_key(k: &str) -> &'static str {
-    if k == incident::BOT_MEMORY { incident::BOT_MEMORY } else { incident::BOT_DOWN }
+    if k == incident::BOT_MEMORY {
+        incident::BOT_MEMORY
+    } else {
+        incident::BOT_DOWN
+    }
 }
 
 #[cfg(test)]
@@ -93,26 +119,82 @@ mod tests {
         };
         let cases: Vec<(Vec<Finding>, bool, PendingMode, Vec<ActionKind>)> = vec![
             (ok_all.clone(), false, PendingMode::Lossless, vec![]),
-            (with(incident::WEBHOOK_WRONG_URL, Critical), false, PendingMode::Lossless, vec![SetWebhook]),
-            (with(incident::WEBHOOK_WRONG_URL, Critical), true, PendingMode::Lossless, vec![]),
-            (with(incident::WEBHOOK_STUCK, Critical), false, PendingMode::Lossless, vec![LosslessRecovery]),
-            (with(incident::WEBHOOK_STUCK, Critical), false, PendingMode::Drop, vec![DropPending]),
-            (with(incident::WEBHOOK_STUCK, Warning), false, PendingMode::Lossless, vec![]),
-            (with(incident::BOT_DOWN, Critical), false, PendingMode::Lossless, vec![Restart]),
-            (with(incident::BOT_MEMORY, Critical), false, PendingMode::Lossless, vec![Restart]),
-            (with(incident::TOKEN_INVALID, Critical), false, PendingMode::Lossless, vec![]),
-            (with(incident::TELEGRAM_UNREACHABLE, Critical), false, PendingMode::Lossless, vec![]),
-            (with(incident::WEBHOOK_CONFIG, Warning), false, PendingMode::Lossless, vec![]),
+            (
+                with(incident::WEBHOOK_WRONG_URL, Critical),
+                false,
+                PendingMode::Lossless,
+                vec![SetWebhook],
+            ),
+            (
+                with(incident::WEBHOOK_WRONG_URL, Critical),
+                true,
+                PendingMode::Lossless,
+                vec![],
+            ),
+            (
+                with(incident::WEBHOOK_STUCK, Critical),
+                false,
+                PendingMode::Lossless,
+                vec![LosslessRecovery],
+            ),
+            (
+                with(incident::WEBHOOK_STUCK, Critical),
+                false,
+                PendingMode::Drop,
+                vec![DropPending],
+            ),
+            (
+                with(incident::WEBHOOK_STUCK, Warning),
+                false,
+                PendingMode::Lossless,
+                vec![],
+            ),
+            (
+                with(incident::BOT_DOWN, Critical),
+                false,
+                PendingMode::Lossless,
+                vec![Restart],
+            ),
+            (
+                with(incident::BOT_MEMORY, Critical),
+                false,
+                PendingMode::Lossless,
+                vec![Restart],
+            ),
+            (
+                with(incident::TOKEN_INVALID, Critical),
+                false,
+                PendingMode::Lossless,
+                vec![],
+            ),
+            (
+                with(incident::TELEGRAM_UNREACHABLE, Critical),
+                false,
+                PendingMode::Lossless,
+                vec![],
+            ),
+            (
+                with(incident::WEBHOOK_CONFIG, Warning),
+                false,
+                PendingMode::Lossless,
+                vec![],
+            ),
         ];
         for (i, (fs, polling, mode, want)) in cases.into_iter().enumerate() {
-            let got: Vec<ActionKind> = plan(&fs, polling, mode).into_iter().map(|p| p.kind).collect();
+            let got: Vec<ActionKind> = plan(&fs, polling, mode)
+                .into_iter()
+                .map(|p| p.kind)
+                .collect();
             assert_eq!(got, want, "case {i}");
         }
         // Bot down beats a stuck webhook: the webhook is left alone.
         let mut both = with(incident::BOT_DOWN, Critical);
         both.push(f(incident::WEBHOOK_STUCK, Critical));
         both.push(f(incident::WEBHOOK_WRONG_URL, Critical));
-        let got: Vec<ActionKind> = plan(&both, false, PendingMode::Lossless).into_iter().map(|p| p.kind).collect();
+        let got: Vec<ActionKind> = plan(&both, false, PendingMode::Lossless)
+            .into_iter()
+            .map(|p| p.kind)
+            .collect();
         assert_eq!(got, vec![Restart]);
     }
 }

@@ -30,11 +30,17 @@ impl Trigger {
         if !(6..=7).contains(&fields) {
             return Err(ConfigError::invalid(
                 key,
-                format!("{expr:?} has {fields} fields; write 6 with seconds first, e.g. \"*/30 * * * * *\""),
+                format!(
+                    "{expr:?} has {fields} fields; write 6 with seconds first, e.g. \"*/30 * * * * *\""
+                ),
             ));
         }
-        Job::new_async(expr, |_, _| Box::pin(async {}))
-            .map_err(|_| ConfigError::invalid(key, format!("{expr:?} is not a valid cron expression (sec min hour dom mon dow)")))?;
+        Job::new_async(expr, |_, _| Box::pin(async {})).map_err(|_| {
+            ConfigError::invalid(
+                key,
+                format!("{expr:?} is not a valid cron expression (sec min hour dom mon dow)"),
+            )
+        })?;
         Ok(Trigger::Cron(expr.to_string()))
     }
 }
@@ -84,7 +90,11 @@ impl RunSet {
 
     /// Everything (the `check` command).
     pub fn all() -> Self {
-        RunSet { liveness: true, performance: true, integration: true }
+        RunSet {
+            liveness: true,
+            performance: true,
+            integration: true,
+        }
     }
 
     /// The name of the widest kind, for reports.
@@ -112,11 +122,17 @@ impl Ticker {
     /// Asks for a run of `kind`.
     pub fn tick(&self, kind: RunKind) {
         if self.busy.load(Ordering::Acquire) {
-            tracing::info!(run = kind.as_str(), "previous run still in flight; skipping this tick");
+            tracing::info!(
+                run = kind.as_str(),
+                "previous run still in flight; skipping this tick"
+            );
             return;
         }
         if self.tx.try_send(kind).is_err() {
-            tracing::info!(run = kind.as_str(), "a run is already queued; skipping this tick");
+            tracing::info!(
+                run = kind.as_str(),
+                "a run is already queued; skipping this tick"
+            );
         }
     }
 }
@@ -132,7 +148,13 @@ pub struct Worker {
 pub fn channel() -> (Ticker, Worker) {
     let (tx, rx) = mpsc::channel(8);
     let busy = Arc::new(AtomicBool::new(false));
-    (Ticker { tx, busy: busy.clone() }, Worker { rx, busy })
+    (
+        Ticker {
+            tx,
+            busy: busy.clone(),
+        },
+        Worker { rx, busy },
+    )
 }
 
 /// How long the worker waits after the first request for others firing at the same second.
@@ -215,8 +237,14 @@ mod tests {
 
     #[test]
     fn five_field_cron_is_refused_with_the_key() {
-        let e = Trigger::cron("*/5 * * * *", "watchdog.schedule.liveness").err().map(|e| e.to_string());
-        assert!(e.as_deref().is_some_and(|m| m.contains("watchdog.schedule.liveness") && m.contains("seconds")), "{e:?}");
+        let e = Trigger::cron("*/5 * * * *", "watchdog.schedule.liveness")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|m| m.contains("watchdog.schedule.liveness") && m.contains("seconds")),
+            "{e:?}"
+        );
         assert!(Trigger::cron("*/30 * * * * *", "k").is_ok());
         assert!(Trigger::cron("*/30 * * * * x", "k").is_err());
     }

@@ -76,7 +76,12 @@ impl WdStore {
     }
 
     /// Records an action as started; returns its id.
-    pub async fn action_started(&self, kind: ActionKind, reason: &str, now: i64) -> Result<i64, StoreError> {
+    pub async fn action_started(
+        &self,
+        kind: ActionKind,
+        reason: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "INSERT INTO wd_actions (kind, reason, result, started_at) VALUES ($1, $2, 'running', $3) RETURNING id",
         )
@@ -96,18 +101,24 @@ impl WdStore {
         detail: &serde_json::Value,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE wd_actions SET result = $1, detail = $2, finished_at = $3 WHERE id = $4")
-            .bind(result.as_str())
-            .bind(detail.to_string())
-            .bind(now)
-            .bind(id)
-            .execute(&self.db.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE wd_actions SET result = $1, detail = $2, finished_at = $3 WHERE id = $4",
+        )
+        .bind(result.as_str())
+        .bind(detail.to_string())
+        .bind(now)
+        .bind(id)
+        .execute(&self.db.pool)
+        .await?;
         Ok(())
     }
 
     /// Actions of `kind` attempted (not skipped) since `since`, and the start of the latest.
-    pub async fn attempts_since(&self, kind: ActionKind, since: i64) -> Result<(i64, Option<i64>), StoreError> {
+    pub async fn attempts_since(
+        &self,
+        kind: ActionKind,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*), MAX(started_at) FROM wd_actions \
              WHERE kind = $1 AND started_at >= $2 AND result IN ('running', 'succeeded', 'failed')",
@@ -179,8 +190,15 @@ impl WdStore {
         self.set_json(KV_SAMPLES, &s).await
     }
 
-    async fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, StoreError> {
-        Ok(self.db.kv_get(key).await?.and_then(|v| serde_json::from_str(&v).ok()))
+    async fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self
+            .db
+            .kv_get(key)
+            .await?
+            .and_then(|v| serde_json::from_str(&v).ok()))
     }
 
     async fn set_json<T: Serialize>(&self, key: &str, v: &T) -> Result<(), StoreError> {

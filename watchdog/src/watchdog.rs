@@ -16,7 +16,9 @@ use crate::checks::{self, Ctx};
 use crate::clock::{Clock, SystemClock};
 use crate::config::WatchdogConfig;
 use crate::recovery;
-use crate::report::{ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport, incident};
+use crate::report::{
+    ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport, incident,
+};
 use crate::rules::{self, Plan};
 use crate::schedule::{self, RunKind, RunSet};
 use crate::store::WdStore;
@@ -57,7 +59,9 @@ pub struct Watchdog {
 
 impl std::fmt::Debug for Watchdog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watchdog").field("ctx", &self.ctx).finish_non_exhaustive()
+        f.debug_struct("Watchdog")
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +72,11 @@ impl Watchdog {
     }
 
     /// [`Self::build`] with an injected clock and alert sink.
-    pub async fn build_with(cfg: WatchdogConfig, clock: Arc<dyn Clock>, sink: Arc<dyn AlertSink>) -> Result<Self, WatchdogError> {
+    pub async fn build_with(
+        cfg: WatchdogConfig,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn AlertSink>,
+    ) -> Result<Self, WatchdogError> {
         let db = telbot_shared::store::connect(&cfg.store).await?;
         let tg = TelegramClient::new(cfg.telegram.clone())?;
         let http = reqwest::Client::builder()
@@ -76,8 +84,18 @@ impl Watchdog {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| WatchdogError::Http(e.to_string()))?;
-        let ctx = Ctx { cfg: Arc::new(cfg), tg, http, store: WdStore::new(db), clock };
-        Ok(Watchdog { ctx, sink, stop: CancellationToken::new() })
+        let ctx = Ctx {
+            cfg: Arc::new(cfg),
+            tg,
+            http,
+            store: WdStore::new(db),
+            clock,
+        };
+        Ok(Watchdog {
+            ctx,
+            sink,
+            stop: CancellationToken::new(),
+        })
     }
 
     /// What checks and actions reach the world through.
@@ -116,7 +134,11 @@ impl Watchdog {
         };
         match tokio::time::timeout(ctx.cfg.check_timeout, checks).await {
             Ok((mut fs, polling)) => {
-                fs.push(Finding::ok("watchdog", incident::CHECK_TIMEOUT, "the checks finished in time"));
+                fs.push(Finding::ok(
+                    "watchdog",
+                    incident::CHECK_TIMEOUT,
+                    "the checks finished in time",
+                ));
                 rules::soften_for_polling(&mut fs, polling);
                 let plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
                 for plan in &plans {
@@ -130,10 +152,19 @@ impl Watchdog {
                 "watchdog",
                 incident::CHECK_TIMEOUT,
                 Level::Critical,
-                format!("the checks did not finish within {:?}", ctx.cfg.check_timeout),
+                format!(
+                    "the checks did not finish within {:?}",
+                    ctx.cfg.check_timeout
+                ),
             )),
         }
-        let report = RunReport { run: set.name().into(), started_at, finished_at: ctx.clock.now(), findings, actions };
+        let report = RunReport {
+            run: set.name().into(),
+            started_at,
+            finished_at: ctx.clock.now(),
+            findings,
+            actions,
+        };
         self.close(report).await
     }
 
@@ -155,14 +186,33 @@ impl Watchdog {
         };
         let (result, detail) = actions::recovery_result(r.clone());
         if let Some(id) = prior.and_then(|p| p.action_id) {
-            let _ = ctx.store.action_finished(id, result, &detail, ctx.clock.now()).await;
+            let _ = ctx
+                .store
+                .action_finished(id, result, &detail, ctx.clock.now())
+                .await;
         }
         let finding = if r.ok() {
-            let mut f = Finding::new("recovery", incident::RECOVERY_INTERRUPTED, Level::Warning, format!("finished a recovery an earlier watchdog left half done: drained {}, replayed {}, dropped 0; webhook set again", r.drained, r.replayed));
+            let mut f = Finding::new(
+                "recovery",
+                incident::RECOVERY_INTERRUPTED,
+                Level::Warning,
+                format!(
+                    "finished a recovery an earlier watchdog left half done: drained {}, replayed {}, dropped 0; webhook set again",
+                    r.drained, r.replayed
+                ),
+            );
             f.repaired = true;
             f
         } else {
-            Finding::new("recovery", incident::RECOVERY_INTERRUPTED, Level::Critical, format!("a recovery an earlier watchdog left half done could not be finished: {}", r.error.clone().unwrap_or_default()))
+            Finding::new(
+                "recovery",
+                incident::RECOVERY_INTERRUPTED,
+                Level::Critical,
+                format!(
+                    "a recovery an earlier watchdog left half done could not be finished: {}",
+                    r.error.clone().unwrap_or_default()
+                ),
+            )
         };
         let action = ActionReport {
             kind: ActionKind::LosslessRecovery,
@@ -171,7 +221,10 @@ impl Watchdog {
             result,
             detail,
         };
-        (vec![finding.with_evidence(json!({ "resumed": true }))], vec![action])
+        (
+            vec![finding.with_evidence(json!({ "resumed": true }))],
+            vec![action],
+        )
     }
 
     /// `watchdog recover`: recovery now, bypassing cooldowns (it is a person's decision) but
@@ -180,10 +233,24 @@ impl Watchdog {
         let ctx = &self.ctx;
         let started_at = ctx.clock.now();
         let (findings, mut actions) = self.resume().await;
-        let kind = if drop { ActionKind::DropPending } else { ActionKind::LosslessRecovery };
-        let plan = Plan { kind, incident: incident::WEBHOOK_STUCK, reason: "asked for on the command line".into() };
+        let kind = if drop {
+            ActionKind::DropPending
+        } else {
+            ActionKind::LosslessRecovery
+        };
+        let plan = Plan {
+            kind,
+            incident: incident::WEBHOOK_STUCK,
+            reason: "asked for on the command line".into(),
+        };
         actions.push(actions::execute(ctx, &plan, &self.stop, false).await);
-        let report = RunReport { run: "manual".into(), started_at, finished_at: ctx.clock.now(), findings, actions };
+        let report = RunReport {
+            run: "manual".into(),
+            started_at,
+            finished_at: ctx.clock.now(),
+            findings,
+            actions,
+        };
         self.close(report).await
     }
 
@@ -192,7 +259,11 @@ impl Watchdog {
     pub async fn preflight(&self) -> (Level, Vec<Finding>) {
         let ctx = &self.ctx;
         let info = match ctx.tg.get_me().await {
-            Ok(_) => ctx.tg.get_webhook_info().await.map_err(|e| ("getWebhookInfo", e)),
+            Ok(_) => ctx
+                .tg
+                .get_webhook_info()
+                .await
+                .map_err(|e| ("getWebhookInfo", e)),
             Err(e) => Err(("getMe", e)),
         };
         let info = match info {
@@ -206,17 +277,47 @@ impl Watchdog {
         let t = &ctx.cfg.thresholds;
         let now = ctx.clock.now();
         let erroring = info.pending_update_count > 0
-            && info.last_error_date.is_some_and(|d| now - d <= t.error_window.as_secs() as i64);
+            && info
+                .last_error_date
+                .is_some_and(|d| now - d <= t.error_window.as_secs() as i64);
         let ev = json!({ "pending_update_count": info.pending_update_count, "max_pending": t.max_pending, "last_error_message": info.last_error_message });
         let f = if info.pending_update_count >= t.max_pending {
-            Finding::new("preflight", incident::WEBHOOK_STUCK, Level::Warning, format!("not safe to deploy: {} updates pending (must be below {})", info.pending_update_count, t.max_pending))
+            Finding::new(
+                "preflight",
+                incident::WEBHOOK_STUCK,
+                Level::Warning,
+                format!(
+                    "not safe to deploy: {} updates pending (must be below {})",
+                    info.pending_update_count, t.max_pending
+                ),
+            )
         } else if erroring {
-            Finding::new("preflight", incident::WEBHOOK_STUCK, Level::Warning, format!("not safe to deploy: the webhook is erroring: {}", info.last_error_message.clone().unwrap_or_default()))
+            Finding::new(
+                "preflight",
+                incident::WEBHOOK_STUCK,
+                Level::Warning,
+                format!(
+                    "not safe to deploy: the webhook is erroring: {}",
+                    info.last_error_message.clone().unwrap_or_default()
+                ),
+            )
         } else {
-            Finding::ok("preflight", incident::WEBHOOK_STUCK, format!("safe to deploy: the Bot API answers, {} pending", info.pending_update_count))
+            Finding::ok(
+                "preflight",
+                incident::WEBHOOK_STUCK,
+                format!(
+                    "safe to deploy: the Bot API answers, {} pending",
+                    info.pending_update_count
+                ),
+            )
         };
         let f = f.with_evidence(ev);
-        let f = Finding { reason: ctx.redact(&f.reason), evidence: serde_json::from_str(&ctx.redact(&f.evidence.to_string())).unwrap_or_default(), ..f };
+        let f = Finding {
+            reason: ctx.redact(&f.reason),
+            evidence: serde_json::from_str(&ctx.redact(&f.evidence.to_string()))
+                .unwrap_or_default(),
+            ..f
+        };
         (f.level, vec![f])
     }
 
@@ -230,20 +331,33 @@ impl Watchdog {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
-                return (Level::Critical, format!("not healthy after {timeout:?}: {last}"));
+                return (
+                    Level::Critical,
+                    format!("not healthy after {timeout:?}: {last}"),
+                );
             }
-            let sent = ctx.http.get(&url).timeout(ctx.cfg.http_timeout.min(left)).send().await;
+            let sent = ctx
+                .http
+                .get(&url)
+                .timeout(ctx.cfg.http_timeout.min(left))
+                .send()
+                .await;
             match sent {
                 Ok(r) => match r.json::<serde_json::Value>().await {
                     Ok(v) if v["webhook_info"]["is_healthy"].as_bool() == Some(true) => {
                         return (Level::Ok, "the bot's /webhook/health is healthy".into());
                     }
-                    Ok(v) => last = ctx.redact(&format!("problems: {}", v["webhook_info"]["problems"])),
+                    Ok(v) => {
+                        last = ctx.redact(&format!("problems: {}", v["webhook_info"]["problems"]))
+                    }
                     Err(_) => last = "/webhook/health answered without JSON".into(),
                 },
                 Err(e) => last = format!("/webhook/health: {}", checks::bot::describe(&e)),
             }
-            tokio::time::sleep(every.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+            tokio::time::sleep(
+                every.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            )
+            .await;
         }
     }
 
@@ -263,7 +377,9 @@ impl Watchdog {
             .map_err(|e| WatchdogError::Schedule(e.to_string()))?;
         tracing::info!("watchdog running");
         ticker.tick(RunKind::Liveness);
-        worker.serve(self.stop.clone(), |set| self.run_once(set)).await;
+        worker
+            .serve(self.stop.clone(), |set| self.run_once(set))
+            .await;
         if let Some(mut sched) = sched {
             let _ = sched.shutdown().await;
         }
@@ -277,7 +393,13 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
     let Some(f) = findings.iter_mut().find(|f| f.incident == plan.incident) else {
         return;
     };
-    let why = a.detail.get("why").or_else(|| a.detail.get("error")).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let why = a
+        .detail
+        .get("why")
+        .or_else(|| a.detail.get("error"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     match a.result {
         ActionResult::Succeeded if a.kind == ActionKind::Restart => {
             f.reason = format!("{} — restart requested", f.reason);

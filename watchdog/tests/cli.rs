@@ -24,14 +24,28 @@ async fn run(env: &HashMap<String, String>, args: &[&str]) -> Out {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .kill_on_drop(true)
         .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), out).await.expect("watchdog hung").unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("watchdog hung")
+        .unwrap();
     let o = Out {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
     };
-    for secret in [common::SECRET, common::RENDER_KEY, env.get("TELEGRAM_BOT_TOKEN").map(String::as_str).unwrap_or("none-set")] {
-        assert!(!o.stdout.contains(secret) && !o.stderr.contains(secret), "a secret leaked:\n{}\n{}", o.stdout, o.stderr);
+    for secret in [
+        common::SECRET,
+        common::RENDER_KEY,
+        env.get("TELEGRAM_BOT_TOKEN")
+            .map(String::as_str)
+            .unwrap_or("none-set"),
+    ] {
+        assert!(
+            !o.stdout.contains(secret) && !o.stderr.contains(secret),
+            "a secret leaked:\n{}\n{}",
+            o.stdout,
+            o.stderr
+        );
     }
     o
 }
@@ -59,7 +73,8 @@ async fn check_exits_0_when_healthy_and_prints_one_json_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_exits_1_after_repairing_a_wrong_url() {
     let w = World::start().await;
-    w.sim.set_webhook_url_behind_back("http://127.0.0.1:9/other");
+    w.sim
+        .set_webhook_url_behind_back("http://127.0.0.1:9/other");
     let o = run(&w.env, &["check"]).await;
     assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("set-webhook"), "{}", o.stdout);
@@ -71,7 +86,11 @@ async fn check_exits_2_when_the_bot_is_down_and_cannot_be_restarted() {
     w.bot.set_health(HealthMode::Down);
     let o = run(&no_restart(&w), &["check"]).await;
     assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("bot-down") && o.stdout.contains("not-configured"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("bot-down") && o.stdout.contains("not-configured"),
+        "{}",
+        o.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,7 +134,11 @@ async fn recover_exits_0_and_reports_counts() {
     }
     let o = run(&w.env, &["recover"]).await;
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("\"replayed\":4") && o.stdout.contains("\"dropped\":0"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("\"replayed\":4") && o.stdout.contains("\"dropped\":0"),
+        "{}",
+        o.stdout
+    );
     let mut unreachable_bot = w.env.clone();
     w.sim.inject(Upd::text(2, "x"));
     unreachable_bot.insert("BOT_URL".into(), "http://127.0.0.1:9".into());
@@ -144,21 +167,39 @@ async fn config_errors_exit_78_with_one_line_per_bad_key() {
     assert_eq!(o.code, 78);
     assert!(o.stderr.contains("TELEGRAM_BOT_TOKEN"), "{}", o.stderr);
     let mut e = w.env.clone();
-    e.insert("TELBOT__WATCHDOG__SCHEDULE__LIVENESS".into(), "*/5 * * * *".into());
+    e.insert(
+        "TELBOT__WATCHDOG__SCHEDULE__LIVENESS".into(),
+        "*/5 * * * *".into(),
+    );
     e.insert("TELBOT__WATCHDOG__RECOVERY__PENDING".into(), "maybe".into());
     let o = run(&e, &["check"]).await;
     assert_eq!(o.code, 78);
-    let lines: Vec<&str> = o.stderr.lines().filter(|l| l.starts_with("config:")).collect();
+    let lines: Vec<&str> = o
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("config:"))
+        .collect();
     assert_eq!(lines.len(), 2, "{}", o.stderr);
-    assert!(lines.iter().any(|l| l.contains("watchdog.schedule.liveness")));
-    assert!(lines.iter().any(|l| l.contains("watchdog.recovery.pending")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("watchdog.schedule.liveness"))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("watchdog.recovery.pending"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unusable_store_exits_69() {
     let w = World::start().await;
     let mut e = w.env.clone();
-    e.insert("DATABASE_URL".into(), "sqlite:///proc/no/such/dir/telbot.db?mode=rwc".into());
+    e.insert(
+        "DATABASE_URL".into(),
+        "sqlite:///proc/no/such/dir/telbot.db?mode=rwc".into(),
+    );
     assert_eq!(run(&e, &["check"]).await.code, 69);
 }
 
@@ -166,7 +207,10 @@ async fn an_unusable_store_exits_69() {
 async fn run_checks_on_schedule_and_exits_0_on_sigterm() {
     let w = World::start().await;
     let mut e = w.env.clone();
-    e.insert("TELBOT__WATCHDOG__SCHEDULE__LIVENESS".into(), "* * * * * *".into());
+    e.insert(
+        "TELBOT__WATCHDOG__SCHEDULE__LIVENESS".into(),
+        "* * * * * *".into(),
+    );
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
         .arg("run")
         .env_clear()
@@ -176,10 +220,20 @@ async fn run_checks_on_schedule_and_exits_0_on_sigterm() {
         .spawn()
         .unwrap();
     let before = w.calls_to("getWebhookInfo");
-    w.wait("three scheduled runs", |s| s.calls_to("getWebhookInfo").len() >= before + 3).await;
+    w.wait("three scheduled runs", |s| {
+        s.calls_to("getWebhookInfo").len() >= before + 3
+    })
+    .await;
     let pid = child.id().unwrap().to_string();
-    let killed = tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(killed.success());
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("stops on SIGTERM").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("stops on SIGTERM")
+        .unwrap();
     assert_eq!(status.code(), Some(0));
 }

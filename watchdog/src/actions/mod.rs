@@ -27,7 +27,9 @@ pub fn limit_for(ctx: &Ctx, kind: ActionKind) -> Limit {
 /// The store kinds sharing one limit (lossless and drop recoveries count together).
 fn counted_kinds(kind: ActionKind) -> &'static [ActionKind] {
     match kind {
-        ActionKind::LosslessRecovery | ActionKind::DropPending => &[ActionKind::LosslessRecovery, ActionKind::DropPending],
+        ActionKind::LosslessRecovery | ActionKind::DropPending => {
+            &[ActionKind::LosslessRecovery, ActionKind::DropPending]
+        }
         ActionKind::SetWebhook => &[ActionKind::SetWebhook],
         ActionKind::Restart => &[ActionKind::Restart],
     }
@@ -41,29 +43,62 @@ pub async fn admit(ctx: &Ctx, kind: ActionKind) -> Result<(), (ActionResult, Str
     for k in counted_kinds(kind) {
         match ctx.store.attempts_since(*k, now - 3600).await {
             Ok((c, _)) => count += c,
-            Err(e) => return Err((ActionResult::SkippedCap, format!("cannot read earlier actions from the store ({e}); not acting blind"))),
+            Err(e) => {
+                return Err((
+                    ActionResult::SkippedCap,
+                    format!("cannot read earlier actions from the store ({e}); not acting blind"),
+                ));
+            }
         }
         if let Ok(Some(t)) = ctx.store.last_attempt(*k).await {
             last = Some(last.map_or(t, |l| l.max(t)));
         }
     }
     if count >= i64::from(limit.max_per_hour) {
-        return Err((ActionResult::SkippedCap, format!("{} ran {count} times in the last hour (cap {}); a person must look", kind.as_str(), limit.max_per_hour)));
+        return Err((
+            ActionResult::SkippedCap,
+            format!(
+                "{} ran {count} times in the last hour (cap {}); a person must look",
+                kind.as_str(),
+                limit.max_per_hour
+            ),
+        ));
     }
     if let Some(last) = last {
         let since = now - last;
         if since < limit.cooldown.as_secs() as i64 {
-            return Err((ActionResult::SkippedCooldown, format!("{} ran {since} s ago (cooldown {} s)", kind.as_str(), limit.cooldown.as_secs())));
+            return Err((
+                ActionResult::SkippedCooldown,
+                format!(
+                    "{} ran {since} s ago (cooldown {} s)",
+                    kind.as_str(),
+                    limit.cooldown.as_secs()
+                ),
+            ));
         }
     }
     Ok(())
 }
 
 /// Runs one planned action under its limits and records it.
-pub async fn execute(ctx: &Ctx, plan: &Plan, stop: &CancellationToken, enforce_limits: bool) -> ActionReport {
-    let report = |result, detail| ActionReport { kind: plan.kind, incident: plan.incident.to_string(), reason: plan.reason.clone(), result, detail };
+pub async fn execute(
+    ctx: &Ctx,
+    plan: &Plan,
+    stop: &CancellationToken,
+    enforce_limits: bool,
+) -> ActionReport {
+    let report = |result, detail| ActionReport {
+        kind: plan.kind,
+        incident: plan.incident.to_string(),
+        reason: plan.reason.clone(),
+        result,
+        detail,
+    };
     if plan.kind == ActionKind::Restart && ctx.cfg.restart.method.is_none() {
-        return report(ActionResult::NotConfigured, json!({ "error": "no restart method configured (RENDER_API_KEY + RENDER_SERVICE_ID, watchdog.restart.deploy_hook_url or watchdog.restart.command)" }));
+        return report(
+            ActionResult::NotConfigured,
+            json!({ "error": "no restart method configured (RENDER_API_KEY + RENDER_SERVICE_ID, watchdog.restart.deploy_hook_url or watchdog.restart.command)" }),
+        );
     }
     if enforce_limits && let Err((result, why)) = admit(ctx, plan.kind).await {
         tracing::warn!(action = plan.kind.as_str(), reason = %why, "action not run");
@@ -81,18 +116,32 @@ pub async fn execute(ctx: &Ctx, plan: &Plan, stop: &CancellationToken, enforce_l
     let (result, detail) = perform(ctx, plan.kind, stop, id).await;
     tracing::info!(action = plan.kind.as_str(), result = result.as_str(), detail = %detail, "action finished");
     if let Some(id) = id
-        && let Err(e) = ctx.store.action_finished(id, result, &detail, ctx.clock.now()).await
+        && let Err(e) = ctx
+            .store
+            .action_finished(id, result, &detail, ctx.clock.now())
+            .await
     {
         tracing::warn!(error = %e, "cannot record the action's result");
     }
     report(result, detail)
 }
 
-async fn perform(ctx: &Ctx, kind: ActionKind, stop: &CancellationToken, id: Option<i64>) -> (ActionResult, serde_json::Value) {
+async fn perform(
+    ctx: &Ctx,
+    kind: ActionKind,
+    stop: &CancellationToken,
+    id: Option<i64>,
+) -> (ActionResult, serde_json::Value) {
     match kind {
         ActionKind::SetWebhook => match recovery::set_webhook(ctx, false).await {
-            Ok(()) => (ActionResult::Succeeded, json!({ "url": ctx.cfg.webhook.expected_url })),
-            Err(e) => (ActionResult::Failed, json!({ "error": ctx.redact(&e.to_string()) })),
+            Ok(()) => (
+                ActionResult::Succeeded,
+                json!({ "url": ctx.cfg.webhook.expected_url }),
+            ),
+            Err(e) => (
+                ActionResult::Failed,
+                json!({ "error": ctx.redact(&e.to_string()) }),
+            ),
         },
         ActionKind::LosslessRecovery => recovery_result(recovery::lossless(ctx, stop, id).await),
         ActionKind::DropPending => recovery_result(recovery::drop_pending(ctx).await),
@@ -108,6 +157,10 @@ async fn perform(ctx: &Ctx, kind: ActionKind, stop: &CancellationToken, id: Opti
 
 /// A recovery report as an action result.
 pub fn recovery_result(r: recovery::RecoveryReport) -> (ActionResult, serde_json::Value) {
-    let result = if r.ok() { ActionResult::Succeeded } else { ActionResult::Failed };
+    let result = if r.ok() {
+        ActionResult::Succeeded
+    } else {
+        ActionResult::Failed
+    };
     (result, serde_json::to_value(&r).unwrap_or_default())
 }

@@ -9,11 +9,22 @@ use crate::checks::bot::describe;
 use crate::config::RestartMethod;
 
 /// Restarts the bot; `Ok(detail)` when the platform accepted the request.
-pub async fn restart(ctx: &Ctx, method: &RestartMethod) -> Result<serde_json::Value, serde_json::Value> {
+pub async fn restart(
+    ctx: &Ctx,
+    method: &RestartMethod,
+) -> Result<serde_json::Value, serde_json::Value> {
     let timeout = ctx.cfg.restart.timeout;
     match method {
-        RestartMethod::Render { api_url, api_key, service_id } => {
-            let url = format!("{}/v1/services/{}/restart", api_url.as_str().trim_end_matches('/'), service_id);
+        RestartMethod::Render {
+            api_url,
+            api_key,
+            service_id,
+        } => {
+            let url = format!(
+                "{}/v1/services/{}/restart",
+                api_url.as_str().trim_end_matches('/'),
+                service_id
+            );
             let sent = ctx
                 .http
                 .post(&url)
@@ -25,7 +36,12 @@ pub async fn restart(ctx: &Ctx, method: &RestartMethod) -> Result<serde_json::Va
             http_result("render", sent, json!({ "service_id": service_id }))
         }
         RestartMethod::DeployHook(url) => {
-            let sent = ctx.http.post(url.expose_secret()).timeout(timeout).send().await;
+            let sent = ctx
+                .http
+                .post(url.expose_secret())
+                .timeout(timeout)
+                .send()
+                .await;
             http_result("deploy-hook", sent, json!({}))
         }
         RestartMethod::Command(cmd) => {
@@ -39,9 +55,15 @@ pub async fn restart(ctx: &Ctx, method: &RestartMethod) -> Result<serde_json::Va
                 .status();
             match tokio::time::timeout(timeout, child).await {
                 Ok(Ok(s)) if s.success() => Ok(json!({ "method": "command" })),
-                Ok(Ok(s)) => Err(json!({ "method": "command", "error": format!("the command exited with {s}") })),
-                Ok(Err(e)) => Err(json!({ "method": "command", "error": format!("cannot run sh: {e}") })),
-                Err(_) => Err(json!({ "method": "command", "error": format!("the command took longer than {timeout:?}") })),
+                Ok(Ok(s)) => Err(
+                    json!({ "method": "command", "error": format!("the command exited with {s}") }),
+                ),
+                Ok(Err(e)) => {
+                    Err(json!({ "method": "command", "error": format!("cannot run sh: {e}") }))
+                }
+                Err(_) => Err(
+                    json!({ "method": "command", "error": format!("the command took longer than {timeout:?}") }),
+                ),
             }
         }
     }

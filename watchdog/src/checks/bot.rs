@@ -31,7 +31,9 @@ pub struct BotFacts {
 impl BotFacts {
     /// The bot says it is polling (its fallback): the webhook is its own business then.
     pub fn polling(&self) -> bool {
-        self.health.as_ref().is_some_and(|h| h.mode.eq_ignore_ascii_case("polling"))
+        self.health
+            .as_ref()
+            .is_some_and(|h| h.mode.eq_ignore_ascii_case("polling"))
     }
 }
 
@@ -42,7 +44,12 @@ enum Probe {
 
 async fn probe(ctx: &Ctx) -> Probe {
     let started = Instant::now();
-    let sent = ctx.http.get(ctx.bot_endpoint("/health")).timeout(ctx.cfg.http_timeout).send().await;
+    let sent = ctx
+        .http
+        .get(ctx.bot_endpoint("/health"))
+        .timeout(ctx.cfg.http_timeout)
+        .send()
+        .await;
     let resp = match sent {
         Ok(r) => r,
         Err(e) => return Probe::Down(None, describe(&e)),
@@ -57,8 +64,17 @@ async fn probe(ctx: &Ctx) -> Probe {
     let health: Option<Health> = serde_json::from_slice(&body).ok();
     match health {
         Some(h) if status.is_success() && h.status != Status::Down => Probe::Up(h, took),
-        Some(h) => Probe::Down(Some(h), format!("/health answered {} with status down", status.as_u16())),
-        None => Probe::Down(None, format!("/health answered {} without a health document", status.as_u16())),
+        Some(h) => Probe::Down(
+            Some(h),
+            format!("/health answered {} with status down", status.as_u16()),
+        ),
+        None => Probe::Down(
+            None,
+            format!(
+                "/health answered {} without a health document",
+                status.as_u16()
+            ),
+        ),
     }
 }
 
@@ -73,7 +89,11 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
         msg = c.to_string();
         cause = c.source();
     }
-    if msg.is_empty() { "request failed".into() } else { msg }
+    if msg.is_empty() {
+        "request failed".into()
+    } else {
+        msg
+    }
 }
 
 /// Liveness and memory: `bot-down` after `attempts` failures in a row, `bot-memory` above the limit.
@@ -99,21 +119,52 @@ pub async fn liveness(ctx: &Ctx) -> BotFacts {
     let reason = format!("the bot failed /health {attempts} times in a row: {last_err}");
     let f = Finding::new(CHECK, incident::BOT_DOWN, Level::Critical, ctx.redact(&reason))
         .with_evidence(json!({ "attempts": attempts, "error": ctx.redact(&last_err), "url": ctx.bot_endpoint("/health") }));
-    BotFacts { up: false, health: last_health, latency: None, findings: vec![f] }
+    BotFacts {
+        up: false,
+        health: last_health,
+        latency: None,
+        findings: vec![f],
+    }
 }
 
 fn judge_up(ctx: &Ctx, h: Health, took: Duration, attempt: u32) -> BotFacts {
-    let mut findings = vec![Finding::ok(CHECK, incident::BOT_DOWN, format!("the bot answers /health ({})", status_name(h.status)))
-        .with_evidence(json!({ "attempt": attempt, "latency_ms": took.as_millis() as u64 }))];
+    let mut findings = vec![
+        Finding::ok(
+            CHECK,
+            incident::BOT_DOWN,
+            format!("the bot answers /health ({})", status_name(h.status)),
+        )
+        .with_evidence(json!({ "attempt": attempt, "latency_ms": took.as_millis() as u64 })),
+    ];
     let limit = ctx.cfg.thresholds.rss_limit_bytes;
     let rss = h.process.rss_bytes;
     let ev = json!({ "rss_bytes": rss, "limit_bytes": limit });
     findings.push(if limit > 0 && rss > limit {
-        Finding::new(CHECK, incident::BOT_MEMORY, Level::Critical, format!("the bot uses {} MiB, above the {} MiB limit", rss >> 20, limit >> 20)).with_evidence(ev)
+        Finding::new(
+            CHECK,
+            incident::BOT_MEMORY,
+            Level::Critical,
+            format!(
+                "the bot uses {} MiB, above the {} MiB limit",
+                rss >> 20,
+                limit >> 20
+            ),
+        )
+        .with_evidence(ev)
     } else {
-        Finding::ok(CHECK, incident::BOT_MEMORY, format!("the bot uses {} MiB", rss >> 20)).with_evidence(ev)
+        Finding::ok(
+            CHECK,
+            incident::BOT_MEMORY,
+            format!("the bot uses {} MiB", rss >> 20),
+        )
+        .with_evidence(ev)
     });
-    BotFacts { up: true, health: Some(h), latency: Some(took), findings }
+    BotFacts {
+        up: true,
+        health: Some(h),
+        latency: Some(took),
+        findings,
+    }
 }
 
 fn status_name(s: Status) -> &'static str {
@@ -131,15 +182,47 @@ pub async fn performance(ctx: &Ctx, facts: &BotFacts) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     let warn = ctx.cfg.thresholds.response_time_warn;
-    let ev = json!({ "latency_ms": took.as_millis() as u64, "threshold_ms": warn.as_millis() as u64 });
+    let ev =
+        json!({ "latency_ms": took.as_millis() as u64, "threshold_ms": warn.as_millis() as u64 });
     out.push(if took > warn {
-        Finding::new(CHECK, incident::BOT_SLOW, Level::Warning, format!("/health took {} ms (threshold {} ms)", took.as_millis(), warn.as_millis())).with_evidence(ev)
+        Finding::new(
+            CHECK,
+            incident::BOT_SLOW,
+            Level::Warning,
+            format!(
+                "/health took {} ms (threshold {} ms)",
+                took.as_millis(),
+                warn.as_millis()
+            ),
+        )
+        .with_evidence(ev)
     } else {
-        Finding::ok(CHECK, incident::BOT_SLOW, format!("/health took {} ms", took.as_millis())).with_evidence(ev)
+        Finding::ok(
+            CHECK,
+            incident::BOT_SLOW,
+            format!("/health took {} ms", took.as_millis()),
+        )
+        .with_evidence(ev)
     });
     out.push(match h.checks.get("store") {
-        Some(c) if c.status == Status::Down => Finding::new(CHECK, incident::BOT_STORE, Level::Critical, format!("the bot's store is down: {}", c.detail.clone().unwrap_or_default())),
-        Some(c) if c.status == Status::Degraded => Finding::new(CHECK, incident::BOT_STORE, Level::Warning, format!("the bot's store is degraded: {}", c.detail.clone().unwrap_or_default())),
+        Some(c) if c.status == Status::Down => Finding::new(
+            CHECK,
+            incident::BOT_STORE,
+            Level::Critical,
+            format!(
+                "the bot's store is down: {}",
+                c.detail.clone().unwrap_or_default()
+            ),
+        ),
+        Some(c) if c.status == Status::Degraded => Finding::new(
+            CHECK,
+            incident::BOT_STORE,
+            Level::Warning,
+            format!(
+                "the bot's store is degraded: {}",
+                c.detail.clone().unwrap_or_default()
+            ),
+        ),
         _ => Finding::ok(CHECK, incident::BOT_STORE, "the bot's store is ok"),
     });
     let bad: Vec<String> = h
@@ -149,15 +232,33 @@ pub async fn performance(ctx: &Ctx, facts: &BotFacts) -> Vec<Finding> {
         .map(|(name, c)| format!("{name} is {}", status_name(c.status)))
         .collect();
     out.push(if bad.is_empty() {
-        Finding::ok(CHECK, incident::BOT_DEPENDENCY, "the bot's dependencies are ok")
+        Finding::ok(
+            CHECK,
+            incident::BOT_DEPENDENCY,
+            "the bot's dependencies are ok",
+        )
     } else {
-        Finding::new(CHECK, incident::BOT_DEPENDENCY, Level::Warning, bad.join("; "))
+        Finding::new(
+            CHECK,
+            incident::BOT_DEPENDENCY,
+            Level::Warning,
+            bad.join("; "),
+        )
     });
     out.push(success_rate(ctx, h).await);
     let db_ok = ctx.store.db().ping(ctx.cfg.http_timeout).await;
     out.push(match db_ok {
-        Ok(()) => Finding::ok("watchdog", incident::WATCHDOG_STORE, "the watchdog's store answers"),
-        Err(e) => Finding::new("watchdog", incident::WATCHDOG_STORE, Level::Warning, format!("the watchdog's store does not answer: {e}")),
+        Ok(()) => Finding::ok(
+            "watchdog",
+            incident::WATCHDOG_STORE,
+            "the watchdog's store answers",
+        ),
+        Err(e) => Finding::new(
+            "watchdog",
+            incident::WATCHDOG_STORE,
+            Level::Warning,
+            format!("the watchdog's store does not answer: {e}"),
+        ),
     });
     out
 }
@@ -166,13 +267,21 @@ async fn success_rate(ctx: &Ctx, h: &Health) -> Finding {
     let now = ctx.clock.now();
     let window = ctx.cfg.thresholds.success_window.as_secs() as i64;
     let mut samples = ctx.store.samples().await.unwrap_or_default();
-    let cur = CounterSample { at: now, processed: h.updates.processed, failed: h.updates.failed };
+    let cur = CounterSample {
+        at: now,
+        processed: h.updates.processed,
+        failed: h.updates.failed,
+    };
     // A restarted bot starts its counters again: forget older samples.
-    if samples.last().is_some_and(|s| s.processed > cur.processed || s.failed > cur.failed) {
+    if samples
+        .last()
+        .is_some_and(|s| s.processed > cur.processed || s.failed > cur.failed)
+    {
         samples.clear();
     }
     samples.retain(|s| now - s.at <= window);
-    let (level, reason, ev) = judge_success_rate(samples.first(), &cur, ctx.cfg.thresholds.success_rate_warn);
+    let (level, reason, ev) =
+        judge_success_rate(samples.first(), &cur, ctx.cfg.thresholds.success_rate_warn);
     samples.push(cur);
     if samples.len() > 64 {
         samples.drain(..samples.len() - 64);
@@ -184,20 +293,38 @@ async fn success_rate(ctx: &Ctx, h: &Health) -> Finding {
 }
 
 /// Success rate between two samples. Pure.
-pub fn judge_success_rate(old: Option<&CounterSample>, cur: &CounterSample, warn_pct: f64) -> (Level, String, serde_json::Value) {
+pub fn judge_success_rate(
+    old: Option<&CounterSample>,
+    cur: &CounterSample,
+    warn_pct: f64,
+) -> (Level, String, serde_json::Value) {
     let Some(old) = old else {
-        return (Level::Ok, "no earlier sample yet to measure the success rate".into(), serde_json::Value::Null);
+        return (
+            Level::Ok,
+            "no earlier sample yet to measure the success rate".into(),
+            serde_json::Value::Null,
+        );
     };
     let ok = cur.processed.saturating_sub(old.processed);
     let failed = cur.failed.saturating_sub(old.failed);
     let total = ok + failed;
     if total == 0 {
-        return (Level::Ok, "no updates handled in the window".into(), json!({ "processed": 0, "failed": 0 }));
+        return (
+            Level::Ok,
+            "no updates handled in the window".into(),
+            json!({ "processed": 0, "failed": 0 }),
+        );
     }
     let pct = ok as f64 * 100.0 / total as f64;
     let ev = json!({ "processed": ok, "failed": failed, "percent": pct, "since": old.at });
     if pct < warn_pct {
-        (Level::Warning, format!("handler success rate {pct:.1} % ({failed} failed of {total}) is below {warn_pct} %"), ev)
+        (
+            Level::Warning,
+            format!(
+                "handler success rate {pct:.1} % ({failed} failed of {total}) is below {warn_pct} %"
+            ),
+            ev,
+        )
     } else {
         (Level::Ok, format!("handler success rate {pct:.1} %"), ev)
     }
@@ -209,7 +336,11 @@ mod tests {
 
     #[test]
     fn success_rate_table() {
-        let s = |at, processed, failed| CounterSample { at, processed, failed };
+        let s = |at, processed, failed| CounterSample {
+            at,
+            processed,
+            failed,
+        };
         let cases = [
             (None, s(10, 5, 5), Level::Ok),
             (Some(s(0, 100, 0)), s(10, 200, 0), Level::Ok),
@@ -218,7 +349,11 @@ mod tests {
             (Some(s(0, 100, 0)), s(10, 100, 0), Level::Ok),
         ];
         for (i, (old, cur, want)) in cases.iter().enumerate() {
-            assert_eq!(judge_success_rate(old.as_ref(), cur, 95.0).0, *want, "case {i}");
+            assert_eq!(
+                judge_success_rate(old.as_ref(), cur, 95.0).0,
+                *want,
+                "case {i}"
+            );
         }
     }
 }

@@ -16,7 +16,12 @@ pub async fn check(ctx: &Ctx) -> Vec<Finding> {
 
 async fn unauthenticated_post(ctx: &Ctx) -> Finding {
     if ctx.cfg.webhook.secret.is_none() {
-        return Finding::new(CHECK, incident::WEBHOOK_AUTH, Level::Warning, "no webhook secret is configured (WEBHOOK_SECRET): anyone can post updates to the bot");
+        return Finding::new(
+            CHECK,
+            incident::WEBHOOK_AUTH,
+            Level::Warning,
+            "no webhook secret is configured (WEBHOOK_SECRET): anyone can post updates to the bot",
+        );
     }
     // `{}` is harmless even to a bot that forgot to check the secret (no update_id: 400).
     let sent = ctx
@@ -27,40 +32,78 @@ async fn unauthenticated_post(ctx: &Ctx) -> Finding {
         .send()
         .await;
     match sent {
-        Ok(r) if r.status().as_u16() == 401 => Finding::ok(CHECK, incident::WEBHOOK_AUTH, "the webhook refuses calls without the secret (401)"),
+        Ok(r) if r.status().as_u16() == 401 => Finding::ok(
+            CHECK,
+            incident::WEBHOOK_AUTH,
+            "the webhook refuses calls without the secret (401)",
+        ),
         Ok(r) => Finding::new(
             CHECK,
             incident::WEBHOOK_AUTH,
             Level::Critical,
-            format!("the webhook answered {} to a call without the secret (expected 401)", r.status().as_u16()),
+            format!(
+                "the webhook answered {} to a call without the secret (expected 401)",
+                r.status().as_u16()
+            ),
         )
         .with_evidence(json!({ "status": r.status().as_u16() })),
-        Err(e) => Finding::new(CHECK, incident::WEBHOOK_AUTH, Level::Warning, format!("could not probe the webhook: {}", describe(&e))),
+        Err(e) => Finding::new(
+            CHECK,
+            incident::WEBHOOK_AUTH,
+            Level::Warning,
+            format!("could not probe the webhook: {}", describe(&e)),
+        ),
     }
 }
 
 async fn webhook_health(ctx: &Ctx) -> Finding {
-    let sent = ctx.http.get(ctx.bot_endpoint("/webhook/health")).timeout(ctx.cfg.http_timeout).send().await;
+    let sent = ctx
+        .http
+        .get(ctx.bot_endpoint("/webhook/health"))
+        .timeout(ctx.cfg.http_timeout)
+        .send()
+        .await;
     let body: Option<serde_json::Value> = match sent {
         Ok(r) => r.json().await.ok(),
         Err(e) => {
-            return Finding::new(CHECK, incident::WEBHOOK_HEALTH, Level::Warning, format!("/webhook/health did not answer: {}", describe(&e)));
+            return Finding::new(
+                CHECK,
+                incident::WEBHOOK_HEALTH,
+                Level::Warning,
+                format!("/webhook/health did not answer: {}", describe(&e)),
+            );
         }
     };
     let Some(body) = body else {
-        return Finding::new(CHECK, incident::WEBHOOK_HEALTH, Level::Warning, "/webhook/health answered without a JSON document");
+        return Finding::new(
+            CHECK,
+            incident::WEBHOOK_HEALTH,
+            Level::Warning,
+            "/webhook/health answered without a JSON document",
+        );
     };
     let info = &body["webhook_info"];
     let problems = info["problems"].clone();
     match info["is_healthy"].as_bool() {
-        Some(true) => Finding::ok(CHECK, incident::WEBHOOK_HEALTH, "the bot's /webhook/health is healthy"),
+        Some(true) => Finding::ok(
+            CHECK,
+            incident::WEBHOOK_HEALTH,
+            "the bot's /webhook/health is healthy",
+        ),
         Some(false) => Finding::new(
             CHECK,
             incident::WEBHOOK_HEALTH,
             Level::Warning,
-            ctx.redact(&format!("the bot's /webhook/health reports problems: {problems}")),
+            ctx.redact(&format!(
+                "the bot's /webhook/health reports problems: {problems}"
+            )),
         )
         .with_evidence(json!({ "problems": problems })),
-        None => Finding::new(CHECK, incident::WEBHOOK_HEALTH, Level::Warning, "/webhook/health has no webhook_info.is_healthy"),
+        None => Finding::new(
+            CHECK,
+            incident::WEBHOOK_HEALTH,
+            Level::Warning,
+            "/webhook/health has no webhook_info.is_healthy",
+        ),
     }
 }

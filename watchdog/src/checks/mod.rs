@@ -37,7 +37,11 @@ pub struct Ctx {
 impl Ctx {
     /// `bot_url` + `path`.
     pub fn bot_endpoint(&self, path: &str) -> String {
-        format!("{}{}", self.cfg.bot_url.as_str().trim_end_matches('/'), path)
+        format!(
+            "{}{}",
+            self.cfg.bot_url.as_str().trim_end_matches('/'),
+            path
+        )
     }
 
     /// Removes the token and webhook secret from text shown to people.

@@ -28,20 +28,40 @@ pub async fn check(ctx: &Ctx) -> TelegramFacts {
     let mut findings = Vec::new();
     if let Err(e) = ctx.tg.get_me().await {
         findings.extend(api_failure(ctx, "getMe", &e));
-        return TelegramFacts { info: None, findings };
+        return TelegramFacts {
+            info: None,
+            findings,
+        };
     }
-    findings.push(Finding::ok(CHECK, incident::TOKEN_INVALID, "the Bot API accepts the token"));
+    findings.push(Finding::ok(
+        CHECK,
+        incident::TOKEN_INVALID,
+        "the Bot API accepts the token",
+    ));
     let info = match ctx.tg.get_webhook_info().await {
         Ok(i) => i,
         Err(e) => {
             findings.extend(api_failure(ctx, "getWebhookInfo", &e));
-            return TelegramFacts { info: None, findings };
+            return TelegramFacts {
+                info: None,
+                findings,
+            };
         }
     };
-    findings.push(Finding::ok(CHECK, incident::TELEGRAM_UNREACHABLE, "the Bot API answers"));
+    findings.push(Finding::ok(
+        CHECK,
+        incident::TELEGRAM_UNREACHABLE,
+        "the Bot API answers",
+    ));
     let prev = ctx.store.webhook_observation().await.ok().flatten();
     let now = ctx.clock.now();
-    let (mut judged, obs) = judge_webhook(&info, prev.as_ref(), now, &ctx.cfg.webhook, &ctx.cfg.thresholds);
+    let (mut judged, obs) = judge_webhook(
+        &info,
+        prev.as_ref(),
+        now,
+        &ctx.cfg.webhook,
+        &ctx.cfg.thresholds,
+    );
     if let Err(e) = ctx.store.set_webhook_observation(&obs).await {
         tracing::warn!(error = %e, "cannot keep the webhook observation; stuck detection loses its memory");
     }
@@ -50,7 +70,10 @@ pub async fn check(ctx: &Ctx) -> TelegramFacts {
         f.evidence = serde_json::from_str(&ctx.redact(&f.evidence.to_string())).unwrap_or_default();
     }
     findings.extend(judged);
-    TelegramFacts { info: Some(info), findings }
+    TelegramFacts {
+        info: Some(info),
+        findings,
+    }
 }
 
 /// The finding for a failed Bot API call (never holds the token: the client redacts).
@@ -62,9 +85,15 @@ pub fn api_failure(ctx: &Ctx, method: &str, e: &TelegramError) -> Vec<Finding> {
             Finding::new(CHECK, incident::TOKEN_INVALID, Level::Critical, format!("Telegram refused the bot token ({method}: 401); nothing works until TELEGRAM_BOT_TOKEN is fixed")).with_evidence(ev),
         ];
     }
-    let level = if e.is_unreachable() { Level::Critical } else { Level::Warning };
+    let level = if e.is_unreachable() {
+        Level::Critical
+    } else {
+        Level::Warning
+    };
     let reason = match e {
-        TelegramError::RetryAfter { retry_after, .. } => format!("the Bot API keeps answering 429 to {method} (retry after {retry_after} s)"),
+        TelegramError::RetryAfter { retry_after, .. } => {
+            format!("the Bot API keeps answering 429 to {method} (retry after {retry_after} s)")
+        }
         _ if e.is_unreachable() => format!("the Bot API cannot be reached: {text}"),
         _ => format!("the Bot API answered {method} with an error: {text}"),
     };
@@ -85,17 +114,29 @@ pub fn judge_webhook(
     let recent_error = error_age.is_some_and(|a| a <= window);
     let new_error = recent_error && prev.is_none_or(|p| p.last_error_date != info.last_error_date);
     let pending = info.pending_update_count;
-    let obs = WebhookObservation { at: now, pending, last_error_date: info.last_error_date, new_error };
+    let obs = WebhookObservation {
+        at: now,
+        pending,
+        last_error_date: info.last_error_date,
+        new_error,
+    };
 
     // URL.
     let url_ok = info.url == want.expected_url;
     if url_ok {
-        out.push(Finding::ok(CHECK, incident::WEBHOOK_WRONG_URL, "the webhook points at the bot"));
+        out.push(Finding::ok(
+            CHECK,
+            incident::WEBHOOK_WRONG_URL,
+            "the webhook points at the bot",
+        ));
     } else {
         let reason = if info.url.is_empty() {
             format!("no webhook is set (expected {})", want.expected_url)
         } else {
-            format!("the webhook points at {} instead of {}", info.url, want.expected_url)
+            format!(
+                "the webhook points at {} instead of {}",
+                info.url, want.expected_url
+            )
         };
         out.push(
             Finding::new(CHECK, incident::WEBHOOK_WRONG_URL, Level::Critical, reason)
@@ -113,22 +154,51 @@ pub fn judge_webhook(
     });
     let last_msg = info.last_error_message.clone().unwrap_or_default();
     if url_ok {
-        let not_decreasing = prev.is_some_and(|p| p.pending > t.max_pending && pending >= p.pending);
+        let not_decreasing =
+            prev.is_some_and(|p| p.pending > t.max_pending && pending >= p.pending);
         let stuck = pending > t.max_pending && (recent_error || not_decreasing);
         let erroring = pending > 0 && new_error && prev.is_some_and(|p| p.new_error);
         let f = if stuck {
             let why = if recent_error {
-                format!("the last delivery error was {} s ago: {last_msg}", error_age.unwrap_or_default())
+                format!(
+                    "the last delivery error was {} s ago: {last_msg}",
+                    error_age.unwrap_or_default()
+                )
             } else {
                 "the count did not go down since the previous check".to_string()
             };
-            Finding::new(CHECK, incident::WEBHOOK_STUCK, Level::Critical, format!("{pending} updates are stuck at Telegram (more than {}); {why}", t.max_pending))
+            Finding::new(
+                CHECK,
+                incident::WEBHOOK_STUCK,
+                Level::Critical,
+                format!(
+                    "{pending} updates are stuck at Telegram (more than {}); {why}",
+                    t.max_pending
+                ),
+            )
         } else if erroring {
-            Finding::new(CHECK, incident::WEBHOOK_STUCK, Level::Critical, format!("webhook deliveries keep failing ({pending} pending): {last_msg}"))
+            Finding::new(
+                CHECK,
+                incident::WEBHOOK_STUCK,
+                Level::Critical,
+                format!("webhook deliveries keep failing ({pending} pending): {last_msg}"),
+            )
         } else if pending > t.max_pending {
-            Finding::new(CHECK, incident::WEBHOOK_STUCK, Level::Warning, format!("{pending} updates pending, but deliveries are going through"))
+            Finding::new(
+                CHECK,
+                incident::WEBHOOK_STUCK,
+                Level::Warning,
+                format!("{pending} updates pending, but deliveries are going through"),
+            )
         } else if let Some(age) = error_age.filter(|_| !recent_error) {
-            Finding::ok(CHECK, incident::WEBHOOK_STUCK, format!("{pending} pending; the last delivery error is old ({} min ago)", age / 60))
+            Finding::ok(
+                CHECK,
+                incident::WEBHOOK_STUCK,
+                format!(
+                    "{pending} pending; the last delivery error is old ({} min ago)",
+                    age / 60
+                ),
+            )
         } else {
             Finding::ok(CHECK, incident::WEBHOOK_STUCK, format!("{pending} pending"))
         };
@@ -137,8 +207,16 @@ pub fn judge_webhook(
 
     // Settings.
     let mut diffs = Vec::new();
-    if !info.url.is_empty() && info.max_connections.is_some_and(|m| m != want.max_connections) {
-        diffs.push(format!("max_connections is {} (expected {})", info.max_connections.unwrap_or_default(), want.max_connections));
+    if !info.url.is_empty()
+        && info
+            .max_connections
+            .is_some_and(|m| m != want.max_connections)
+    {
+        diffs.push(format!(
+            "max_connections is {} (expected {})",
+            info.max_connections.unwrap_or_default(),
+            want.max_connections
+        ));
     }
     if !info.url.is_empty() && !want.allowed_updates.is_empty() {
         let mut have = info.allowed_updates.clone().unwrap_or_default();
@@ -150,13 +228,24 @@ pub fn judge_webhook(
         }
     }
     out.push(if diffs.is_empty() {
-        Finding::ok(CHECK, incident::WEBHOOK_CONFIG, "webhook settings as configured")
+        Finding::ok(
+            CHECK,
+            incident::WEBHOOK_CONFIG,
+            "webhook settings as configured",
+        )
     } else {
-        Finding::new(CHECK, incident::WEBHOOK_CONFIG, Level::Warning, diffs.join("; "))
+        Finding::new(
+            CHECK,
+            incident::WEBHOOK_CONFIG,
+            Level::Warning,
+            diffs.join("; "),
+        )
     });
 
     // Telegram's own sync trouble.
-    let sync_age = info.last_synchronization_error_date.map(|d| now.saturating_sub(d));
+    let sync_age = info
+        .last_synchronization_error_date
+        .map(|d| now.saturating_sub(d));
     out.push(match sync_age {
         Some(a) if a <= window => Finding::new(CHECK, incident::TELEGRAM_SYNC, Level::Warning, format!("Telegram reported a synchronization error {a} s ago (on its side; updates may be late)")),
         _ => Finding::ok(CHECK, incident::TELEGRAM_SYNC, "no recent synchronization error"),
@@ -196,7 +285,8 @@ mod tests {
             url: "https://bot.example/webhook".into(),
             pending_update_count: pending,
             last_error_date: err_at,
-            last_error_message: err_at.map(|_| "Wrong response from the webhook: 500 Internal Server Error".into()),
+            last_error_message: err_at
+                .map(|_| "Wrong response from the webhook: 500 Internal Server Error".into()),
             max_connections: Some(40),
             allowed_updates: Some(vec!["message".into()]),
             ..Default::default()
@@ -204,14 +294,27 @@ mod tests {
     }
 
     fn level(fs: &[Finding], key: &str) -> Level {
-        fs.iter().find(|f| f.incident == key).map(|f| f.level).unwrap_or(Level::Ok)
+        fs.iter()
+            .find(|f| f.incident == key)
+            .map(|f| f.level)
+            .unwrap_or(Level::Ok)
     }
 
     #[test]
     fn table_of_webhook_states() {
         let now = 1_000_000;
-        let prev_high = WebhookObservation { at: now - 30, pending: 9, last_error_date: None, new_error: false };
-        let prev_err = WebhookObservation { at: now - 30, pending: 2, last_error_date: Some(now - 40), new_error: true };
+        let prev_high = WebhookObservation {
+            at: now - 30,
+            pending: 9,
+            last_error_date: None,
+            new_error: false,
+        };
+        let prev_err = WebhookObservation {
+            at: now - 30,
+            pending: 2,
+            last_error_date: Some(now - 40),
+            new_error: true,
+        };
         // (info, prev, expected stuck level)
         let cases: Vec<(WebhookInfo, Option<&WebhookObservation>, Level)> = vec![
             (info(0, None), None, Level::Ok),
@@ -234,8 +337,16 @@ mod tests {
         ];
         for (i, (inf, prev, want_level)) in cases.into_iter().enumerate() {
             let (fs, _) = judge_webhook(&inf, prev, now, &want(), &t());
-            assert_eq!(level(&fs, incident::WEBHOOK_STUCK), want_level, "case {i}: {fs:#?}");
-            assert_eq!(level(&fs, incident::WEBHOOK_WRONG_URL), Level::Ok, "case {i}");
+            assert_eq!(
+                level(&fs, incident::WEBHOOK_STUCK),
+                want_level,
+                "case {i}: {fs:#?}"
+            );
+            assert_eq!(
+                level(&fs, incident::WEBHOOK_WRONG_URL),
+                Level::Ok,
+                "case {i}"
+            );
         }
     }
 

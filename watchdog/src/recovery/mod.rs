@@ -63,7 +63,10 @@ pub async fn set_webhook(ctx: &Ctx, drop: bool) -> Result<(), TelegramError> {
     loop {
         match ctx.tg.set_webhook(&params).await {
             Ok(_) => return Ok(()),
-            Err(e) if attempt < SET_ATTEMPTS && (e.is_retryable() || e.code() == Some(429) || e.code() == Some(409)) => {
+            Err(e)
+                if attempt < SET_ATTEMPTS
+                    && (e.is_retryable() || e.code() == Some(429) || e.code() == Some(409)) =>
+            {
                 tracing::warn!(error = %e, attempt, "setWebhook failed; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 attempt += 1;
@@ -74,7 +77,11 @@ pub async fn set_webhook(ctx: &Ctx, drop: bool) -> Result<(), TelegramError> {
 }
 
 /// Lossless recovery. `action_id` is the `wd_actions` row, kept with the phase.
-pub async fn lossless(ctx: &Ctx, stop: &CancellationToken, action_id: Option<i64>) -> RecoveryReport {
+pub async fn lossless(
+    ctx: &Ctx,
+    stop: &CancellationToken,
+    action_id: Option<i64>,
+) -> RecoveryReport {
     let mut st = RecoveryState {
         phase: "deleting".into(),
         offset: None,
@@ -85,10 +92,20 @@ pub async fn lossless(ctx: &Ctx, stop: &CancellationToken, action_id: Option<i64
     };
     // Without a record of the phase, an interruption could leave the webhook deleted: refuse.
     if let Err(e) = ctx.store.set_recovery(&st).await {
-        return RecoveryReport { error: Some(format!("not started: cannot record the recovery phase: {e}")), ..Default::default() };
+        return RecoveryReport {
+            error: Some(format!(
+                "not started: cannot record the recovery phase: {e}"
+            )),
+            ..Default::default()
+        };
     }
     tracing::info!("recovery: deleteWebhook (keeping pending updates)");
-    let mut error = ctx.tg.delete_webhook(false).await.err().map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
+    let mut error = ctx
+        .tg
+        .delete_webhook(false)
+        .await
+        .err()
+        .map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
     if error.is_none() {
         error = drain(ctx, stop, &mut st).await.err();
     }
@@ -102,7 +119,12 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
     let mut error = None;
     if st.phase != "setting" {
         // deleteWebhook may not have gone through before the interruption: do it (idempotent).
-        error = ctx.tg.delete_webhook(false).await.err().map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
+        error = ctx
+            .tg
+            .delete_webhook(false)
+            .await
+            .err()
+            .map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
         if error.is_none() {
             error = drain(ctx, stop, &mut st).await.err();
         }
@@ -111,10 +133,19 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
 }
 
 /// Sets the webhook again, clears the phase on success, and reports.
-async fn finish(ctx: &Ctx, mut st: RecoveryState, error: Option<String>, resumed: bool) -> RecoveryReport {
+async fn finish(
+    ctx: &Ctx,
+    mut st: RecoveryState,
+    error: Option<String>,
+    resumed: bool,
+) -> RecoveryReport {
     st.phase = "setting".into();
     let _ = ctx.store.set_recovery(&st).await;
-    tracing::info!(drained = st.drained, replayed = st.replayed, "recovery: setWebhook again");
+    tracing::info!(
+        drained = st.drained,
+        replayed = st.replayed,
+        "recovery: setWebhook again"
+    );
     let set = set_webhook(ctx, false).await;
     let webhook_set = set.is_ok();
     let mut error = error;
@@ -125,14 +156,24 @@ async fn finish(ctx: &Ctx, mut st: RecoveryState, error: Option<String>, resumed
             }
         }
         Err(e) => {
-            let msg = format!("setWebhook: {} (the next run tries again)", ctx.redact(&e.to_string()));
+            let msg = format!(
+                "setWebhook: {} (the next run tries again)",
+                ctx.redact(&e.to_string())
+            );
             error = Some(match error {
                 Some(prev) => format!("{prev}; {msg}"),
                 None => msg,
             });
         }
     }
-    RecoveryReport { drained: st.drained, replayed: st.replayed, dropped: 0, webhook_set, resumed, error }
+    RecoveryReport {
+        drained: st.drained,
+        replayed: st.replayed,
+        dropped: 0,
+        webhook_set,
+        resumed,
+        error,
+    }
 }
 
 /// getUpdates until empty, replaying each batch before confirming it. Bounded by
@@ -144,12 +185,21 @@ async fn drain(ctx: &Ctx, stop: &CancellationToken, st: &mut RecoveryState) -> R
     let deadline = Instant::now() + rc.max_duration;
     for _ in 0..rc.max_batches {
         if stop.is_cancelled() {
-            return Err("stopped (shutdown) before the queue was empty; Telegram delivers the rest".into());
+            return Err(
+                "stopped (shutdown) before the queue was empty; Telegram delivers the rest".into(),
+            );
         }
         if Instant::now() >= deadline {
-            return Err(format!("drain stopped after {:?}; Telegram delivers the rest", rc.max_duration));
+            return Err(format!(
+                "drain stopped after {:?}; Telegram delivers the rest",
+                rc.max_duration
+            ));
         }
-        let batch = match ctx.tg.get_updates(st.offset, 100, Duration::ZERO, None).await {
+        let batch = match ctx
+            .tg
+            .get_updates(st.offset, 100, Duration::ZERO, None)
+            .await
+        {
             Ok(b) => b,
             Err(e) => return Err(format!("getUpdates: {}", ctx.redact(&e.to_string()))),
         };
@@ -167,25 +217,42 @@ async fn drain(ctx: &Ctx, stop: &CancellationToken, st: &mut RecoveryState) -> R
                 st.offset = Some(id);
                 let _ = ctx.store.set_recovery(st).await;
                 let _ = ctx.tg.get_updates(Some(id), 1, Duration::ZERO, None).await;
-                return Err(out.error.unwrap_or_else(|| "the bot did not take an update".into()));
+                return Err(out
+                    .error
+                    .unwrap_or_else(|| "the bot did not take an update".into()));
             }
         }
         let _ = ctx.store.set_recovery(st).await;
     }
-    Err(format!("drain stopped after {} batches; Telegram delivers the rest", rc.max_batches))
+    Err(format!(
+        "drain stopped after {} batches; Telegram delivers the rest",
+        rc.max_batches
+    ))
 }
 
 /// Drop mode: reads how many are pending, then sets the webhook with drop_pending_updates.
 pub async fn drop_pending(ctx: &Ctx) -> RecoveryReport {
     let pending = match ctx.tg.get_webhook_info().await {
         Ok(i) => i.pending_update_count,
-        Err(e) => return RecoveryReport { error: Some(format!("getWebhookInfo: {}", ctx.redact(&e.to_string()))), ..Default::default() },
+        Err(e) => {
+            return RecoveryReport {
+                error: Some(format!("getWebhookInfo: {}", ctx.redact(&e.to_string()))),
+                ..Default::default()
+            };
+        }
     };
     match set_webhook(ctx, true).await {
         Ok(()) => {
             tracing::warn!(dropped = pending, "drop mode: pending updates thrown away");
-            RecoveryReport { dropped: pending, webhook_set: true, ..Default::default() }
+            RecoveryReport {
+                dropped: pending,
+                webhook_set: true,
+                ..Default::default()
+            }
         }
-        Err(e) => RecoveryReport { error: Some(format!("setWebhook: {}", ctx.redact(&e.to_string()))), ..Default::default() },
+        Err(e) => RecoveryReport {
+            error: Some(format!("setWebhook: {}", ctx.redact(&e.to_string()))),
+            ..Default::default()
+        },
     }
 }

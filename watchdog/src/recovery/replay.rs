@@ -32,13 +32,26 @@ pub fn chat_key(update: &Value) -> Option<i64> {
         if k == "update_id" {
             continue;
         }
-        if let Some(id) = v.get("chat").and_then(|c| c.get("id")).and_then(Value::as_i64) {
+        if let Some(id) = v
+            .get("chat")
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_i64)
+        {
             return Some(id);
         }
-        if let Some(id) = v.get("message").and_then(|m| m.get("chat")).and_then(|c| c.get("id")).and_then(Value::as_i64) {
+        if let Some(id) = v
+            .get("message")
+            .and_then(|m| m.get("chat"))
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_i64)
+        {
             return Some(id);
         }
-        if let Some(id) = v.get("from").and_then(|c| c.get("id")).and_then(Value::as_i64) {
+        if let Some(id) = v
+            .get("from")
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_i64)
+        {
             return Some(id);
         }
     }
@@ -98,17 +111,32 @@ async fn one(ctx: &Ctx, update: &Value) -> Result<(), String> {
     let attempts = ctx.cfg.recovery.replay_attempts.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
-        let mut req = ctx.http.post(&ctx.cfg.webhook.replay_url).json(update).timeout(ctx.cfg.http_timeout);
+        let mut req = ctx
+            .http
+            .post(&ctx.cfg.webhook.replay_url)
+            .json(update)
+            .timeout(ctx.cfg.http_timeout);
         if let Some(s) = &ctx.cfg.webhook.secret {
             req = req.header(SECRET_HEADER, s.expose_secret());
         }
         match req.send().await {
             Ok(r) if r.status().as_u16() == 200 => return Ok(()),
-            Ok(r) => last = format!("the bot answered {} to update {}", r.status().as_u16(), update_id(update).unwrap_or_default()),
+            Ok(r) => {
+                last = format!(
+                    "the bot answered {} to update {}",
+                    r.status().as_u16(),
+                    update_id(update).unwrap_or_default()
+                )
+            }
             Err(e) => last = format!("cannot reach the bot's webhook: {}", describe(&e)),
         }
         if attempt < attempts {
-            tokio::time::sleep(backoff_delay(std::time::Duration::from_millis(200), std::time::Duration::from_secs(2), attempt)).await;
+            tokio::time::sleep(backoff_delay(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(2),
+                attempt,
+            ))
+            .await;
         }
     }
     Err(last)
@@ -122,9 +150,23 @@ mod tests {
 
     #[test]
     fn finds_the_chat_of_common_update_kinds() {
-        assert_eq!(chat_key(&json!({"update_id": 1, "message": {"chat": {"id": 5}}})), Some(5));
-        assert_eq!(chat_key(&json!({"update_id": 1, "callback_query": {"from": {"id": 7}, "message": {"chat": {"id": 6}}}})), Some(6));
-        assert_eq!(chat_key(&json!({"update_id": 1, "my_chat_member": {"chat": {"id": -9}}})), Some(-9));
-        assert_eq!(chat_key(&json!({"update_id": 1, "poll": {"id": "x"}})), None);
+        assert_eq!(
+            chat_key(&json!({"update_id": 1, "message": {"chat": {"id": 5}}})),
+            Some(5)
+        );
+        assert_eq!(
+            chat_key(
+                &json!({"update_id": 1, "callback_query": {"from": {"id": 7}, "message": {"chat": {"id": 6}}}})
+            ),
+            Some(6)
+        );
+        assert_eq!(
+            chat_key(&json!({"update_id": 1, "my_chat_member": {"chat": {"id": -9}}})),
+            Some(-9)
+        );
+        assert_eq!(
+            chat_key(&json!({"update_id": 1, "poll": {"id": "x"}})),
+            None
+        );
     }
 }

@@ -63,11 +63,23 @@ async fn health(State(s): State<Shared>) -> impl IntoResponse {
         HealthMode::Down => (StatusCode::SERVICE_UNAVAILABLE, "down", 20 << 20),
         HealthMode::Rss(b) => (StatusCode::OK, "ok", b),
     };
-    (code, Json(json!({"status": status, "version": "test", "mode": "webhook", "checks": {"store": {"status": "ok"}}, "process": {"rss_bytes": rss, "cpu_percent": 1.0}})))
+    (
+        code,
+        Json(
+            json!({"status": status, "version": "test", "mode": "webhook", "checks": {"store": {"status": "ok"}}, "process": {"rss_bytes": rss, "cpu_percent": 1.0}}),
+        ),
+    )
 }
 
-async fn webhook(State(s): State<Shared>, headers: HeaderMap, Json(update): Json<Value>) -> StatusCode {
-    let ok = headers.get("x-telegram-bot-api-secret-token").and_then(|v| v.to_str().ok()) == Some(SECRET);
+async fn webhook(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(update): Json<Value>,
+) -> StatusCode {
+    let ok = headers
+        .get("x-telegram-bot-api-secret-token")
+        .and_then(|v| v.to_str().ok())
+        == Some(SECRET);
     let (api, http, new) = {
         let mut st = s.lock().unwrap();
         if !ok {
@@ -84,14 +96,23 @@ async fn webhook(State(s): State<Shared>, headers: HeaderMap, Json(update): Json
         (st.api.clone(), st.http.clone(), new)
     };
     if new && let Some(chat) = update.pointer("/message/chat/id").and_then(Value::as_i64) {
-        let text = update.pointer("/message/text").and_then(Value::as_str).unwrap_or("?");
-        let _ = http.post(format!("{api}/sendMessage")).json(&json!({"chat_id": chat, "text": format!("echo: {text}")})).send().await;
+        let text = update
+            .pointer("/message/text")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        let _ = http
+            .post(format!("{api}/sendMessage"))
+            .json(&json!({"chat_id": chat, "text": format!("echo: {text}")}))
+            .send()
+            .await;
     }
     StatusCode::OK
 }
 
 async fn webhook_health() -> Json<Value> {
-    Json(json!({"webhook_info": {"is_healthy": true, "problems": []}, "expected_url": "", "checked_at": ""}))
+    Json(
+        json!({"webhook_info": {"is_healthy": true, "problems": []}, "expected_url": "", "checked_at": ""}),
+    )
 }
 
 /// Starts the stand-in bot, replying through `sim`.
@@ -136,7 +157,11 @@ pub async fn start_platform() -> Platform {
         post(move |Path(id): Path<String>, headers: HeaderMap| {
             let r = r.clone();
             async move {
-                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
                 if auth != format!("Bearer {RENDER_KEY}") {
                     return StatusCode::UNAUTHORIZED;
                 }
@@ -152,7 +177,13 @@ pub async fn start_platform() -> Platform {
 }
 
 pub async fn start_sim() -> Sim {
-    Sim::builder().allow_http_loopback(true).time_scale(0.01).set_webhook_rate_limit(false).start().await.unwrap()
+    Sim::builder()
+        .allow_http_loopback(true)
+        .time_scale(0.01)
+        .set_webhook_rate_limit(false)
+        .start()
+        .await
+        .unwrap()
 }
 
 /// Registers the webhook the way bot-server does at start.
@@ -170,13 +201,21 @@ pub async fn register_webhook(sim: &Sim, bot: &Bot) {
 }
 
 /// The environment a watchdog (library or binary) runs with.
-pub fn env(sim: &Sim, bot_url: &str, platform: Option<&Platform>, db: &std::path::Path) -> HashMap<String, String> {
+pub fn env(
+    sim: &Sim,
+    bot_url: &str,
+    platform: Option<&Platform>,
+    db: &std::path::Path,
+) -> HashMap<String, String> {
     let mut e: HashMap<String, String> = [
         ("TELEGRAM_BOT_TOKEN", sim.token()),
         ("TELEGRAM_API_URL", sim.base_url()),
         ("PUBLIC_URL", bot_url.to_string()),
         ("WEBHOOK_SECRET", SECRET.to_string()),
-        ("DATABASE_URL", format!("sqlite://{}?mode=rwc", db.join("telbot.db").display())),
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.join("telbot.db").display()),
+        ),
         ("TELBOT__TELEGRAM__BACKOFF_BASE", "10ms".into()),
         ("TELBOT__TELEGRAM__BACKOFF_MAX", "50ms".into()),
         ("TELBOT__TELEGRAM__RATE_LIMIT", "false".into()),
@@ -190,14 +229,19 @@ pub fn env(sim: &Sim, bot_url: &str, platform: Option<&Platform>, db: &std::path
     if let Some(p) = platform {
         e.insert("RENDER_API_KEY".into(), RENDER_KEY.into());
         e.insert("RENDER_SERVICE_ID".into(), "srv-test".into());
-        e.insert("TELBOT__WATCHDOG__RESTART__RENDER_API_URL".into(), p.url.clone());
+        e.insert(
+            "TELBOT__WATCHDOG__RESTART__RENDER_API_URL".into(),
+            p.url.clone(),
+        );
     }
     e
 }
 
 pub async fn watchdog(env: &HashMap<String, String>, clock: Arc<dyn Clock>) -> Watchdog {
     let cfg = WatchdogConfig::load(None, env).unwrap();
-    Watchdog::build_with(cfg, clock, Arc::new(LogSink)).await.unwrap()
+    Watchdog::build_with(cfg, clock, Arc::new(LogSink))
+        .await
+        .unwrap()
 }
 
 /// Sim, bot, platform, temp dir, a manual clock at the real time, and the env.
@@ -218,7 +262,14 @@ impl World {
         let platform = start_platform().await;
         let dir = tempfile::tempdir().unwrap();
         let env = env(&sim, &bot.url, Some(&platform), dir.path());
-        World { sim, bot, platform, dir, clock: ManualClock::at(telbot_shared::unix_now()), env }
+        World {
+            sim,
+            bot,
+            platform,
+            dir,
+            clock: ManualClock::at(telbot_shared::unix_now()),
+            env,
+        }
     }
 
     pub async fn watchdog(&self) -> Watchdog {
@@ -231,6 +282,9 @@ impl World {
     }
 
     pub async fn wait(&self, what: &str, f: impl Fn(&Sim) -> bool) {
-        assert!(self.sim.wait_for(Duration::from_secs(20), f).await, "timed out waiting for {what}");
+        assert!(
+            self.sim.wait_for(Duration::from_secs(20), f).await,
+            "timed out waiting for {what}"
+        );
     }
 }
