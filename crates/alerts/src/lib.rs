@@ -16,10 +16,12 @@
 //! - [`notify`]: the [`Notifier`] trait; e-mail (lettre SMTP), Resend, Slack, Discord, Telegram.
 //! - [`pipeline`]: [`AlertPipeline`], what the watchdog calls (`observe`, `flush_outbox`,
 //!   `silence`, `unsilence`, `test_alert`, `incidents`).
+//! - [`delivery`]: `flush_outbox`: sending due rows, back-off, reporting a failing channel.
 //! - [`heartbeat`]: healthchecks.io-compatible pings around each run.
 //! - [`error`]: the crate's error type, [`AlertError`].
 
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod heartbeat;
 pub mod incident;
@@ -32,9 +34,10 @@ pub mod render;
 pub mod silence;
 
 pub use config::AlertsConfig;
+pub use delivery::FlushReport;
 pub use error::AlertError;
 pub use heartbeat::Heartbeat;
 pub use model::{ActionNote, Decision, DecisionKind, Level, Observation};
 pub use notify::Notifier;
-pub use pipeline::{AlertPipeline, ChannelResult, FlushReport};
+pub use pipeline::{AlertPipeline, ChannelResult};
 pub use render::{Message, Notice, NoticeKind, RenderCtx, render};

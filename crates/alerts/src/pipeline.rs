@@ -16,7 +16,7 @@ use crate::incident::{self, IncidentSummary};
 use crate::model::{Decision, DecisionKind, Level, Observation};
 use crate::notify::{self, Notifier};
 use crate::policy::{IncidentState, Policy, Step};
-use crate::render::{Message, Notice, NoticeKind, RenderCtx, render};
+use crate::render::{Notice, NoticeKind, RenderCtx, render};
 use crate::{outbox, silence};
 
 /// The alerting pipeline. Holds no incident state in memory: everything is in the store, so a
@@ -27,7 +27,7 @@ pub struct AlertPipeline {
     pub(crate) db: Db,
     pub(crate) notifiers: Vec<Arc<dyn Notifier>>,
     pub(crate) redactor: Redactor,
-    policy: Policy,
+    pub(crate) policy: Policy,
 }
 
 impl std::fmt::Debug for AlertPipeline {
@@ -47,17 +47,6 @@ pub struct ChannelResult {
     pub ok: bool,
     /// Why not (redacted).
     pub error: Option<String>,
-}
-
-/// What one `flush_outbox` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct FlushReport {
-    /// Rows delivered.
-    pub sent: u32,
-    /// Rows that failed this time (and will be retried).
-    pub failed: u32,
-    /// Rows still waiting after this flush.
-    pub waiting: u32,
 }
 
 impl AlertPipeline {
@@ -117,7 +106,7 @@ impl AlertPipeline {
     ) -> Result<Vec<Decision>, AlertError> {
         let active = silence::active(&self.db, &self.cfg.maintenance, now).await?;
         let mut out = Vec::with_capacity(run.len());
-        for obs in run {
+        for obs in merge_by_key(run)? {
             self.log_observation(obs);
             let silenced = silence::covering(&active, &obs.key);
             let mut tx = self.db.pool.begin().await?;
@@ -186,7 +175,7 @@ impl AlertPipeline {
             .collect()
     }
 
-    fn ctx(&self) -> RenderCtx<'_> {
+    pub(crate) fn ctx(&self) -> RenderCtx<'_> {
         RenderCtx {
             bot_name: &self.cfg.bot_name,
             dashboard_url: self.cfg.dashboard_url.as_ref(),
@@ -225,109 +214,6 @@ impl AlertPipeline {
             tracing::warn!(incident = %st.key, subject = %msg.subject, "no alert channel takes this message; logged only");
         }
         Ok(names)
-    }
-
-    /// Delivers every due outbox row. A failure is retried later with back-off (never dropped);
-    /// a channel failing `channel_failing_after` times in a row is reported through the others.
-    pub async fn flush_outbox(&self, now: i64) -> Result<FlushReport, AlertError> {
-        let mut report = FlushReport::default();
-        for row in outbox::due(&self.db, now, 200).await? {
-            if !outbox::claim(&self.db, &row, now).await? {
-                continue;
-            }
-            let Some(n) = self.notifiers.iter().find(|n| n.name() == row.channel) else {
-                let err = format!("channel {} is no longer configured", row.channel);
-                tracing::error!(incident = %row.incident_key, subject = %row.subject, %err, "alert not delivered");
-                outbox::mark_failed(&self.db, &row, &err, now, true).await?;
-                report.failed += 1;
-                continue;
-            };
-            match self.send_one(n.as_ref(), &row.message()).await {
-                Ok(()) => {
-                    outbox::mark_sent(&self.db, &row, now).await?;
-                    tracing::info!(incident = %row.incident_key, channel = %row.channel, subject = %row.subject, "alert delivered");
-                    report.sent += 1;
-                    self.db
-                        .kv_delete(&failing_key(&row.channel))
-                        .await
-                        .map_err(|e| AlertError::Store(e.to_string()))?;
-                }
-                Err(e) => {
-                    let err = self.redactor.redact(&e.to_string());
-                    let attempts = row.attempts + 1;
-                    let next =
-                        now + outbox::backoff(self.cfg.retry_base, self.cfg.retry_max, attempts);
-                    tracing::warn!(incident = %row.incident_key, channel = %row.channel, attempts, %err, "alert delivery failed; will retry");
-                    outbox::mark_failed(&self.db, &row, &err, next, false).await?;
-                    report.failed += 1;
-                    if attempts >= i64::from(self.cfg.channel_failing_after) {
-                        self.report_failing_channel(&row, &err, now).await?;
-                    }
-                }
-            }
-        }
-        report.waiting = outbox::undelivered(&self.db.pool).await?.len() as u32;
-        Ok(report)
-    }
-
-    async fn send_one(&self, n: &dyn Notifier, msg: &Message) -> Result<(), AlertError> {
-        let bound = self.cfg.send_timeout * 3;
-        match tokio::time::timeout(bound, n.send(msg)).await {
-            Ok(r) => r,
-            Err(_) => Err(AlertError::send(n.name(), "timed out")),
-        }
-    }
-
-    /// Tells the other channels (once per repeat interval) that `row.channel` keeps failing.
-    async fn report_failing_channel(
-        &self,
-        row: &outbox::OutboxRow,
-        err: &str,
-        now: i64,
-    ) -> Result<(), AlertError> {
-        let key = failing_key(&row.channel);
-        let last = self
-            .db
-            .kv_get(&key)
-            .await
-            .map_err(|e| AlertError::Store(e.to_string()))?;
-        let recent = last
-            .and_then(|v| v.parse::<i64>().ok())
-            .is_some_and(|t| now - t < self.policy.repeat_interval);
-        tracing::error!(channel = %row.channel, attempts = row.attempts + 1, %err, "alert channel keeps failing");
-        if recent {
-            return Ok(());
-        }
-        self.db
-            .kv_set(&key, &now.to_string())
-            .await
-            .map_err(|e| AlertError::Store(e.to_string()))?;
-        let mut obs = Observation::new(
-            format!("alert-channel-{}", row.channel),
-            Level::Critical,
-            format!("alert channel {} keeps failing", row.channel),
-        );
-        obs.evidence = serde_json::json!({
-            "channel": row.channel, "attempts": row.attempts + 1, "last_error": err,
-            "waiting_message": row.subject,
-        });
-        obs.runbook_cmd = Some("watchdog test-alert".into());
-        let msg = render(
-            &Notice {
-                kind: NoticeKind::Opened,
-                level: Level::Critical,
-                observation: &obs,
-                since: row.created_at,
-                now,
-            },
-            &self.ctx(),
-        );
-        let mut tx = self.db.pool.begin().await?;
-        for n in self.notifiers.iter().filter(|n| n.name() != row.channel) {
-            outbox::enqueue(&mut tx, &obs.key, "channel-failing", n.name(), &msg, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Silences `target` (an incident key or `all`) for `secs` seconds.
@@ -402,6 +288,22 @@ impl AlertPipeline {
     }
 }
 
-fn failing_key(channel: &str) -> String {
-    format!("alerts.channel_failing.{channel}")
+/// One observation per key: the worst level wins (the first among equals), so two checks
+/// reporting the same incident in one run count as one run, not two.
+fn merge_by_key(run: &[Observation]) -> Result<Vec<&Observation>, AlertError> {
+    let mut out: Vec<&Observation> = Vec::with_capacity(run.len());
+    for obs in run {
+        if obs.key.trim().is_empty() {
+            return Err(AlertError::Invalid(format!(
+                "an observation has an empty incident key (summary: {:?})",
+                obs.summary
+            )));
+        }
+        match out.iter_mut().find(|o| o.key == obs.key) {
+            Some(seen) if obs.level > seen.level => *seen = obs,
+            Some(_) => {}
+            None => out.push(obs),
+        }
+    }
+    Ok(out)
 }
