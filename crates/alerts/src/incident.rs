@@ -38,6 +38,17 @@ fn from_row(r: &AnyRow) -> Result<IncidentState, AlertError> {
     })
 }
 
+/// Takes the write lock on `key`'s row before it is read, so two watchdog processes (the
+/// daemon and a `watchdog check`) observing at once serialize instead of both notifying:
+/// PostgreSQL locks the row; SQLite takes its write lock (waiting out the busy timeout).
+pub async fn lock<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> Result<(), AlertError> {
+    sqlx::query("UPDATE alert_incidents SET updated_at = updated_at WHERE incident_key = $1")
+        .bind(key)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
 /// Reads one incident.
 pub async fn load<'e, E: Executor<'e, Database = Any>>(
     ex: E,

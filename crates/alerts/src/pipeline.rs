@@ -110,6 +110,7 @@ impl AlertPipeline {
             self.log_observation(obs);
             let silenced = silence::covering(&active, &obs.key);
             let mut tx = self.db.pool.begin().await?;
+            incident::lock(&mut *tx, &obs.key).await?;
             let mut st = incident::load(&mut *tx, &obs.key)
                 .await?
                 .unwrap_or_else(|| IncidentState::new(&obs.key, now));
@@ -120,12 +121,19 @@ impl AlertPipeline {
             out.push(self.decision(&st.key, obs.level, step, channels));
         }
         // Held incidents not observed in this run still notify when their silence ends.
-        for mut st in incident::list_active(&self.db.pool).await? {
-            let silenced = silence::covering(&active, &st.key);
+        for candidate in incident::list_active(&self.db.pool).await? {
+            let silenced = silence::covering(&active, &candidate.key);
+            if !candidate.held || silenced.is_some() {
+                continue;
+            }
+            let mut tx = self.db.pool.begin().await?;
+            incident::lock(&mut *tx, &candidate.key).await?;
+            let Some(mut st) = incident::load(&mut *tx, &candidate.key).await? else {
+                continue;
+            };
             let Some(step) = self.policy.release(&mut st, now, silenced) else {
                 continue;
             };
-            let mut tx = self.db.pool.begin().await?;
             let channels = self.queue(&mut tx, &st, &step, now).await?;
             incident::save(&mut *tx, &st, now).await?;
             tx.commit().await?;

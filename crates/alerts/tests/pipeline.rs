@@ -113,3 +113,25 @@ async fn a_message_for_a_removed_channel_is_marked_failed_not_dropped_silently()
         .unwrap();
     assert_eq!(status, "failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_watchdogs_observing_at_once_queue_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec: Arc<dyn Notifier> = Arc::new(Recorder::default());
+    let a = AlertPipeline::with_notifiers(cfg(), temp_db(dir.path()).await, vec![rec.clone()], []);
+    let b = AlertPipeline::with_notifiers(cfg(), temp_db(dir.path()).await, vec![rec], []);
+    a.observe(&[down()], 0).await.unwrap();
+    for round in 0..5 {
+        let now = 30 + round * 30;
+        let run = [down()];
+        let (x, y) = tokio::join!(a.observe(&run, now), b.observe(&run, now));
+        x.unwrap();
+        y.unwrap();
+    }
+    let db = temp_db(dir.path()).await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alert_outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
