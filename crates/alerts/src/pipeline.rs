@@ -224,14 +224,16 @@ impl AlertPipeline {
         Ok(names)
     }
 
-    /// Silences `target` (an incident key or `all`) for `secs` seconds.
+    /// Silences `target` (an incident key or `all`) for `length` from `now`
+    /// (`watchdog silence <incident|all> --for 2h [--reason …]`).
     pub async fn silence(
         &self,
         target: &str,
-        secs: i64,
+        length: std::time::Duration,
         reason: &str,
         now: i64,
     ) -> Result<silence::Silence, AlertError> {
+        let secs = i64::try_from(length.as_secs()).unwrap_or(i64::MAX);
         let s = silence::add(&self.db, target, secs, &self.redactor.redact(reason), now).await?;
         tracing::info!(target = %s.target, until = %crate::render::format_time(s.ends_at), reason = %s.reason, "alerts silenced");
         Ok(s)

@@ -42,7 +42,14 @@ async fn postgres_restart_retry_and_silence() {
         sink.subjects(),
         vec!["[CRITICAL] shopbot: bot is down".to_string()]
     );
-    p.silence("all", 600, "deploy", T0 + 200).await.unwrap();
+    p.silence(
+        "all",
+        std::time::Duration::from_secs(600),
+        "deploy",
+        T0 + 200,
+    )
+    .await
+    .unwrap();
     p.observe(&[Observation::normal("bot-down")], T0 + 210)
         .await
         .unwrap();

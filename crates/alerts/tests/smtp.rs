@@ -178,7 +178,9 @@ async fn a_silence_holds_messages_and_its_end_notifies() {
     let dir = tempfile::tempdir().unwrap();
     let sink = SmtpSink::start(free_port(), &dir.path().join("mail"), None);
     let p = pipeline(dir.path(), sink.port).await;
-    p.silence("all", 3600, "deploy", T0).await.unwrap();
+    p.silence("all", std::time::Duration::from_secs(3600), "deploy", T0)
+        .await
+        .unwrap();
     for i in 0..5 {
         p.observe(&[down()], T0 + i * 30).await.unwrap();
         p.flush_outbox(T0 + i * 30).await.unwrap();
@@ -197,7 +199,9 @@ async fn a_silence_holds_messages_and_its_end_notifies() {
 
     // Silencing one key, then lifting it early.
     let p2 = pipeline(&dir.path().join("b"), sink.port).await;
-    p2.silence("bot-down", 7200, "", T0).await.unwrap();
+    p2.silence("bot-down", std::time::Duration::from_secs(7200), "", T0)
+        .await
+        .unwrap();
     p2.observe(&[down()], T0).await.unwrap();
     let d = p2.observe(&[down()], T0 + 30).await.unwrap();
     assert_eq!(d[0].kind, DecisionKind::Silenced);
