@@ -210,7 +210,8 @@ impl BotConfig {
         let cfg = shared::load(file, env)?;
         let server: ServerSection = shared::section(&cfg, "server")?;
         let webhook: WebhookSection = shared::section(&cfg, "webhook")?;
-        let telegram = TelegramConfig::from_section(shared::section::<TelegramSection>(&cfg, "telegram")?)?;
+        let telegram =
+            TelegramConfig::from_section(shared::section::<TelegramSection>(&cfg, "telegram")?)?;
         let store_section: StoreSection = shared::section(&cfg, "store")?;
         let data_dir = store_section.data_dir.clone();
         let store = StoreConfig::from_section(store_section)?;
@@ -221,10 +222,12 @@ impl BotConfig {
         let ai: AiConfig = shared::section(&cfg, "ai")?;
         let mut warnings = Vec::new();
 
-        let host: IpAddr = server
-            .host
-            .parse()
-            .map_err(|_| ConfigError::invalid("server.host", format!("is not an IP address: {:?}", server.host)))?;
+        let host: IpAddr = server.host.parse().map_err(|_| {
+            ConfigError::invalid(
+                "server.host",
+                format!("is not an IP address: {:?}", server.host),
+            )
+        })?;
         let webhook_path = if webhook.path.starts_with('/') {
             webhook.path.clone()
         } else {
@@ -234,7 +237,9 @@ impl BotConfig {
             None
         } else {
             let base = shared::parse_http_url(&webhook.public_url, "webhook.public_url")?;
-            let loopback = base.host_str().is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+            let loopback = base
+                .host_str()
+                .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
             if base.scheme() != "https" && !loopback {
                 warnings.push(format!(
                     "PUBLIC_URL is not https:// ({}); Telegram only delivers to https webhooks",
@@ -242,7 +247,10 @@ impl BotConfig {
                 ));
             }
             let full = format!("{}{}", base.as_str().trim_end_matches('/'), webhook_path);
-            Some(Url::parse(&full).map_err(|e| ConfigError::invalid("webhook.public_url", e.to_string()))?)
+            Some(
+                Url::parse(&full)
+                    .map_err(|e| ConfigError::invalid("webhook.public_url", e.to_string()))?,
+            )
         };
         let mode = match server.mode.to_ascii_lowercase().as_str() {
             "webhook" => {
@@ -272,25 +280,44 @@ impl BotConfig {
         let webhook_secret = shared::non_empty_secret(webhook.secret);
         if let Some(s) = &webhook_secret {
             let s = s.expose_secret();
-            if s.len() > 256 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if s.len() > 256
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return Err(ConfigError::invalid(
                     "webhook.secret",
                     "must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram refuses others)",
                 ));
             }
         } else if mode == Mode::Webhook {
-            warnings.push("WEBHOOK_SECRET is not set: anyone who knows the URL can post updates".into());
+            warnings.push(
+                "WEBHOOK_SECRET is not set: anyone who knows the URL can post updates".into(),
+            );
         }
         if !(1..=100).contains(&webhook.max_connections) {
-            return Err(ConfigError::invalid("webhook.max_connections", "must be 1-100"));
+            return Err(ConfigError::invalid(
+                "webhook.max_connections",
+                "must be 1-100",
+            ));
         }
         if webhook.set_attempts == 0 {
-            return Err(ConfigError::invalid("webhook.set_attempts", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "webhook.set_attempts",
+                "must be at least 1",
+            ));
         }
         if webhook.max_body_bytes < 1024 {
-            return Err(ConfigError::invalid("webhook.max_body_bytes", "must be at least 1024"));
+            return Err(ConfigError::invalid(
+                "webhook.max_body_bytes",
+                "must be at least 1024",
+            ));
         }
-        if inbox.workers == 0 || inbox.max_attempts == 0 || inbox.batch_max == 0 || inbox.max_loaded == 0 {
+        if inbox.workers == 0
+            || inbox.max_attempts == 0
+            || inbox.batch_max == 0
+            || inbox.max_loaded == 0
+        {
             return Err(ConfigError::invalid(
                 "inbox.workers",
                 "inbox.workers, max_attempts, batch_max and max_loaded must be at least 1",
@@ -300,20 +327,35 @@ impl BotConfig {
             return Err(ConfigError::invalid("polling.limit", "must be 1-100"));
         }
         if polling.timeout > Duration::from_secs(50) {
-            return Err(ConfigError::invalid("polling.timeout", "must be at most 50s (Telegram's maximum)"));
+            return Err(ConfigError::invalid(
+                "polling.timeout",
+                "must be at most 50s (Telegram's maximum)",
+            ));
         }
         if limits.rss_limit_mb == 0 {
-            return Err(ConfigError::invalid("limits.rss_limit_mb", "must be more than 0"));
+            return Err(ConfigError::invalid(
+                "limits.rss_limit_mb",
+                "must be more than 0",
+            ));
         }
         if limits.sample_interval < Duration::from_millis(200) {
-            return Err(ConfigError::invalid("limits.sample_interval", "must be at least 200ms"));
+            return Err(ConfigError::invalid(
+                "limits.sample_interval",
+                "must be at least 200ms",
+            ));
         }
         if !ai.base_url.trim().is_empty() {
             shared::parse_http_url(&ai.base_url, "ai.base_url")?;
         }
         let admin_token = shared::non_empty_secret(server.admin_token);
-        if admin_token.as_ref().is_some_and(|t| t.expose_secret().len() < 8) {
-            return Err(ConfigError::invalid("server.admin_token", "must be at least 8 characters"));
+        if admin_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().len() < 8)
+        {
+            return Err(ConfigError::invalid(
+                "server.admin_token",
+                "must be at least 8 characters",
+            ));
         }
         Ok(BotConfig {
             listen: SocketAddr::new(host, server.port),
@@ -361,8 +403,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvMap {
-        let mut e: EnvMap = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        e.entry("TELEGRAM_BOT_TOKEN".into()).or_insert_with(|| "123:abc".into());
+        let mut e: EnvMap = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        e.entry("TELEGRAM_BOT_TOKEN".into())
+            .or_insert_with(|| "123:abc".into());
         e
     }
 
@@ -378,7 +424,10 @@ mod tests {
         assert_eq!(BotConfig::load(None, &env(&[]))?.mode, Mode::Polling);
         let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "https://bot.example.com/")]))?;
         assert_eq!(c.mode, Mode::Webhook);
-        assert_eq!(c.webhook_url.map(|u| u.to_string()).as_deref(), Some("https://bot.example.com/webhook"));
+        assert_eq!(
+            c.webhook_url.map(|u| u.to_string()).as_deref(),
+            Some("https://bot.example.com/webhook")
+        );
         Ok(())
     }
 

@@ -18,7 +18,10 @@ pub fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
     let url = cfg.webhook_url.as_ref()?;
     Some(SetWebhook {
         url: url.to_string(),
-        secret_token: cfg.webhook_secret.as_ref().map(|s| s.expose_secret().to_string()),
+        secret_token: cfg
+            .webhook_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_string()),
         max_connections: cfg.max_connections,
         allowed_updates: Some(cfg.allowed_updates.clone()),
         drop_pending_updates: false,
@@ -28,7 +31,10 @@ pub fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
 /// `set_attempts` single calls of setWebhook with jittered exponential back-off between them.
 pub async fn register_webhook(api: &TelegramClient, cfg: &BotConfig) -> Result<(), TelegramError> {
     let Some(params) = set_webhook_params(cfg) else {
-        return Err(TelegramError::InvalidResponse { method: "setWebhook".into(), message: "no PUBLIC_URL".into() });
+        return Err(TelegramError::InvalidResponse {
+            method: "setWebhook".into(),
+            message: "no PUBLIC_URL".into(),
+        });
     };
     let api = api.single_attempt();
     let mut last = None;
@@ -40,16 +46,24 @@ pub async fn register_webhook(api: &TelegramClient, cfg: &BotConfig) -> Result<(
             }
             Err(e) => {
                 tracing::warn!(attempt, of = cfg.set_attempts, error = %e, "setWebhook failed");
-                let fatal = matches!(&e, TelegramError::Api { code, .. } if *code < 500 && *code != 429);
+                let fatal =
+                    matches!(&e, TelegramError::Api { code, .. } if *code < 500 && *code != 429);
                 last = Some(e);
                 if fatal || attempt == cfg.set_attempts {
                     break;
                 }
-                tokio::time::sleep(backoff_delay(Duration::from_millis(500), Duration::from_secs(10), attempt)).await;
+                tokio::time::sleep(backoff_delay(
+                    Duration::from_millis(500),
+                    Duration::from_secs(10),
+                    attempt,
+                ))
+                .await;
             }
         }
     }
-    Err(last.unwrap_or(TelegramError::Timeout { method: "setWebhook".into() }))
+    Err(last.unwrap_or(TelegramError::Timeout {
+        method: "setWebhook".into(),
+    }))
 }
 
 /// Decides the live mode at start and runs whatever it needs until `stop`.
@@ -63,7 +77,9 @@ pub async fn run(app: AppState, stop: CancellationToken) {
     if register_webhook(&app.api, &app.cfg).await.is_ok() {
         return;
     }
-    tracing::error!("cannot set the webhook; falling back to polling and retrying the webhook in the background");
+    tracing::error!(
+        "cannot set the webhook; falling back to polling and retrying the webhook in the background"
+    );
     app.mode.set(Mode::Polling);
     app.webhook_health.invalidate();
     let polling = stop.child_token();
@@ -95,7 +111,12 @@ pub async fn poll(app: AppState, stop: CancellationToken) {
     let mut failures = 0u32;
     let allowed = app.cfg.allowed_updates.clone();
     loop {
-        let call = app.api.get_updates(offset, app.cfg.polling.limit, app.cfg.polling.timeout, Some(&allowed));
+        let call = app.api.get_updates(
+            offset,
+            app.cfg.polling.limit,
+            app.cfg.polling.timeout,
+            Some(&allowed),
+        );
         let result = tokio::select! {
             r = call => r,
             _ = stop.cancelled() => return,
@@ -105,7 +126,11 @@ pub async fn poll(app: AppState, stop: CancellationToken) {
                 failures = 0;
                 u
             }
-            Err(TelegramError::Api { code: 409, description, .. }) if description.contains("webhook is active") => {
+            Err(TelegramError::Api {
+                code: 409,
+                description,
+                ..
+            }) if description.contains("webhook is active") => {
                 if stop.is_cancelled() {
                     return;
                 }
@@ -117,7 +142,11 @@ pub async fn poll(app: AppState, stop: CancellationToken) {
             }
             Err(e) => {
                 failures += 1;
-                let d = backoff_delay(Duration::from_millis(500), Duration::from_secs(30), failures);
+                let d = backoff_delay(
+                    Duration::from_millis(500),
+                    Duration::from_secs(30),
+                    failures,
+                );
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "getUpdates failed");
                 tokio::select! {
                     _ = tokio::time::sleep(d) => continue,
@@ -128,9 +157,19 @@ pub async fn poll(app: AppState, stop: CancellationToken) {
         let mut next = offset;
         let mut stored_all = true;
         for u in updates {
-            let Some(id) = u.get("update_id").and_then(serde_json::Value::as_i64) else { continue };
+            let Some(id) = u.get("update_id").and_then(serde_json::Value::as_i64) else {
+                continue;
+            };
             let (kind, key) = key::classify(&u);
-            let r = app.writer.insert(NewUpdate { update_id: id, kind, key, payload: u.to_string() }).await;
+            let r = app
+                .writer
+                .insert(NewUpdate {
+                    update_id: id,
+                    kind,
+                    key,
+                    payload: u.to_string(),
+                })
+                .await;
             if let Err(e) = r {
                 tracing::warn!(error = %e, "cannot store a polled update; it stays unconfirmed at Telegram");
                 stored_all = false;

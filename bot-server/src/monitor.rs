@@ -47,7 +47,8 @@ struct Sampler {
 
 impl Sampler {
     fn sample(&mut self, f: &Figures) {
-        self.sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+        self.sys
+            .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
         self.sys.refresh_processes_specifics(
             ProcessesToUpdate::Some(&[self.pid]),
             true,
@@ -56,7 +57,8 @@ impl Sampler {
         if let Some(p) = self.sys.process(self.pid) {
             f.rss_bytes.store(p.memory(), Ordering::Relaxed);
             let cores = self.sys.cpus().len().max(1) as f32;
-            f.cpu_bits.store((p.cpu_usage() / cores).to_bits(), Ordering::Relaxed);
+            f.cpu_bits
+                .store((p.cpu_usage() / cores).to_bits(), Ordering::Relaxed);
         }
         let total = self.sys.total_memory().max(1) as f64;
         let mem = (100.0 * self.sys.used_memory() as f64 / total) as f32;
@@ -76,7 +78,12 @@ impl Sampler {
 
 /// Samples every `cfg.sample_interval` until `stop`; past the RSS limit it sets `over_limit`
 /// and cancels `shutdown`.
-pub async fn run(cfg: LimitsConfig, data_dir: PathBuf, figures: Arc<Figures>, shutdown: CancellationToken) {
+pub async fn run(
+    cfg: LimitsConfig,
+    data_dir: PathBuf,
+    figures: Arc<Figures>,
+    shutdown: CancellationToken,
+) {
     let pid = match sysinfo::get_current_pid() {
         Ok(p) => p,
         Err(e) => {
@@ -91,7 +98,12 @@ pub async fn run(cfg: LimitsConfig, data_dir: PathBuf, figures: Arc<Figures>, sh
             return;
         }
     };
-    let sampler = Sampler { sys, disks, pid, data_dir };
+    let sampler = Sampler {
+        sys,
+        disks,
+        pid,
+        data_dir,
+    };
     let sampler = Arc::new(std::sync::Mutex::new(sampler));
     let limit = cfg.rss_limit_mb.saturating_mul(1024 * 1024);
     let mut level = 0u8;
@@ -118,7 +130,13 @@ pub async fn run(cfg: LimitsConfig, data_dir: PathBuf, figures: Arc<Figures>, sh
         metrics::gauge!("telbot_system_memory_percent").set(f64::from(figures.memory_percent()));
         metrics::gauge!("telbot_system_disk_percent").set(f64::from(figures.disk_percent()));
         let mem = figures.memory_percent();
-        let new_level = if mem >= cfg.memory_critical_percent { 2 } else if mem >= cfg.memory_warn_percent { 1 } else { 0 };
+        let new_level = if mem >= cfg.memory_critical_percent {
+            2
+        } else if mem >= cfg.memory_warn_percent {
+            1
+        } else {
+            0
+        };
         if new_level > level {
             if new_level == 2 {
                 tracing::error!(memory_percent = mem, "system memory critical");

@@ -51,7 +51,13 @@ pub async fn recover(app: &AppState) -> RecoveryReport {
         Err(e) => report.errors.push(format!("setWebhook: {e}")),
     }
     app.webhook_health.invalidate();
-    tracing::info!(drained = report.drained, replayed = report.replayed, duplicates = report.duplicates, restored = report.webhook_restored, "recovery finished");
+    tracing::info!(
+        drained = report.drained,
+        replayed = report.replayed,
+        duplicates = report.duplicates,
+        restored = report.webhook_restored,
+        "recovery finished"
+    );
     report
 }
 
@@ -75,9 +81,20 @@ async fn drain(app: &AppState, report: &mut RecoveryReport) {
             return;
         }
         for u in batch {
-            let Some(id) = u.get("update_id").and_then(serde_json::Value::as_i64) else { continue };
+            let Some(id) = u.get("update_id").and_then(serde_json::Value::as_i64) else {
+                continue;
+            };
             let (kind, key) = key::classify(&u);
-            match app.writer.insert(NewUpdate { update_id: id, kind, key, payload: u.to_string() }).await {
+            match app
+                .writer
+                .insert(NewUpdate {
+                    update_id: id,
+                    kind,
+                    key,
+                    payload: u.to_string(),
+                })
+                .await
+            {
                 Ok(Stored::New) => report.replayed += 1,
                 Ok(Stored::Duplicate) => report.duplicates += 1,
                 Err(e) => {

@@ -4,8 +4,8 @@
 //! The webhook is never deleted on shutdown (the next instance may already have set it).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use telbot_shared::store::{self, StoreError};
 use telbot_shared::telegram::{TelegramClient, TelegramError};
@@ -67,7 +67,12 @@ impl App {
         cfg: BotConfig,
         tree: teloxide::dispatching::UpdateHandler<HandlerError>,
     ) -> Result<App, StartError> {
-        let listener = TcpListener::bind(cfg.listen).await.map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         Self::build_on(cfg, tree, listener).await
     }
 
@@ -81,7 +86,10 @@ impl App {
         let cfg = Arc::new(cfg);
         let db = store::connect(&cfg.store).await?;
         let api = TelegramClient::new(cfg.telegram.clone())?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
         let shutdown = CancellationToken::new();
         let stop_workers = CancellationToken::new();
         let counters = Arc::new(Counters::default());
@@ -101,7 +109,14 @@ impl App {
         });
         let me = fetch_me(&api, &cfg.bot.name).await;
         let processor: Arc<dyn inbox::Process> = Arc::new(BotProcessor::new(tree, ctx, me));
-        let inbox = inbox::start(db.clone(), cfg.inbox.clone(), processor, counters.clone(), stop_workers.clone()).await?;
+        let inbox = inbox::start(
+            db.clone(),
+            cfg.inbox.clone(),
+            processor,
+            counters.clone(),
+            stop_workers.clone(),
+        )
+        .await?;
         let state = AppState(Arc::new(Shared {
             cfg: cfg.clone(),
             db,
@@ -122,7 +137,13 @@ impl App {
             recovery_lock: tokio::sync::Mutex::new(()),
         }));
         let _ = state_cell.set(state.clone());
-        Ok(App { listener, addr, state, workers: inbox.workers, stop_workers })
+        Ok(App {
+            listener,
+            addr,
+            state,
+            workers: inbox.workers,
+            stop_workers,
+        })
     }
 
     /// The bound address (the real port when built with port 0).
@@ -142,20 +163,42 @@ impl App {
 
     /// Serves until shut down, then drains.
     pub async fn run_until_stopped(self) -> Exit {
-        let App { listener, state, workers, stop_workers, .. } = self;
+        let App {
+            listener,
+            state,
+            workers,
+            stop_workers,
+            ..
+        } = self;
         let cfg = state.cfg.clone();
         for w in &cfg.warnings {
             tracing::warn!("{w}");
         }
         let shutdown = state.shutdown.clone();
         let background = shutdown.child_token();
-        tokio::spawn(monitor::run(cfg.limits.clone(), cfg.data_dir.clone(), state.figures.clone(), shutdown.clone()));
-        tokio::spawn(state.pending.clone().sweep_every(cfg.bot.sweep_interval, background.clone()));
+        tokio::spawn(monitor::run(
+            cfg.limits.clone(),
+            cfg.data_dir.clone(),
+            state.figures.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(
+            state
+                .pending
+                .clone()
+                .sweep_every(cfg.bot.sweep_interval, background.clone()),
+        );
         tokio::spawn(housekeeping(state.clone(), background.clone()));
         let modes = tokio::spawn(crate::mode::run(state.clone(), background.clone()));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), mode = cfg.mode.as_str(), "bot-server listening");
         let app = crate::routes::router(state.clone());
-        let server = tokio::spawn(crate::serve::serve(listener, app, cfg.header_timeout, shutdown.clone(), cfg.grace_period));
+        let server = tokio::spawn(crate::serve::serve(
+            listener,
+            app,
+            cfg.header_timeout,
+            shutdown.clone(),
+            cfg.grace_period,
+        ));
         shutdown.cancelled().await;
         tracing::info!("shutting down: no new connections; finishing in-flight work");
         background.cancel();
@@ -165,16 +208,25 @@ impl App {
         stop_workers.cancel();
         match tokio::time::timeout_at(deadline, workers).await {
             Ok(_) => tracing::info!("in-flight handlers finished"),
-            Err(_) => tracing::warn!("grace period over with handlers still running; their updates are replayed at next start"),
+            Err(_) => tracing::warn!(
+                "grace period over with handlers still running; their updates are replayed at next start"
+            ),
         }
         // Let the writer commit the last completions.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        if state.figures.over_limit.load(Ordering::Relaxed) { Exit::MemoryLimit } else { Exit::Shutdown }
+        if state.figures.over_limit.load(Ordering::Relaxed) {
+            Exit::MemoryLimit
+        } else {
+            Exit::Shutdown
+        }
     }
 }
 
 async fn fetch_me(api: &TelegramClient, name: &str) -> teloxide::types::Me {
-    match api.call::<teloxide::types::Me>("getMe", &serde_json::json!({})).await {
+    match api
+        .call::<teloxide::types::Me>("getMe", &serde_json::json!({}))
+        .await
+    {
         Ok(me) => me,
         Err(e) => {
             tracing::warn!(error = %e, "getMe failed at start; commands still work without @mentions");
@@ -188,7 +240,11 @@ fn status_line(app: &AppState) -> String {
     format!(
         "mode {}, store {}, received {}, processed {}, failed {}, inbox {}, RSS {} MB",
         app.mode.get().as_str(),
-        if app.store_up.load(Ordering::Relaxed) { "up" } else { "DOWN" },
+        if app.store_up.load(Ordering::Relaxed) {
+            "up"
+        } else {
+            "DOWN"
+        },
         u.received,
         u.processed,
         u.failed,

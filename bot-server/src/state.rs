@@ -23,11 +23,16 @@ pub struct LiveMode(AtomicU8);
 impl LiveMode {
     /// Sets the live mode.
     pub fn set(&self, m: Mode) {
-        self.0.store(if m == Mode::Polling { 1 } else { 0 }, Ordering::Release);
+        self.0
+            .store(if m == Mode::Polling { 1 } else { 0 }, Ordering::Release);
     }
     /// The live mode.
     pub fn get(&self) -> Mode {
-        if self.0.load(Ordering::Acquire) == 1 { Mode::Polling } else { Mode::Webhook }
+        if self.0.load(Ordering::Acquire) == 1 {
+            Mode::Polling
+        } else {
+            Mode::Webhook
+        }
     }
 }
 

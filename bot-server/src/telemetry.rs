@@ -14,7 +14,9 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            let buckets = [
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
                 .unwrap_or_else(|_| PrometheusBuilder::new());
@@ -30,32 +32,85 @@ pub fn handle() -> PrometheusHandle {
 }
 
 fn describe() {
-    metrics::describe_counter!("telbot_updates_received_total", "Updates stored in the inbox (duplicates not counted).");
-    metrics::describe_counter!("telbot_updates_duplicate_total", "Redeliveries recognised by update_id.");
-    metrics::describe_counter!("telbot_updates_processed_total", "Updates handled or skipped.");
-    metrics::describe_counter!("telbot_updates_parked_total", "Updates given up after the last handler attempt.");
-    metrics::describe_counter!("telbot_updates_unknown_total", "Updates of a kind this build cannot parse.");
+    metrics::describe_counter!(
+        "telbot_updates_received_total",
+        "Updates stored in the inbox (duplicates not counted)."
+    );
+    metrics::describe_counter!(
+        "telbot_updates_duplicate_total",
+        "Redeliveries recognised by update_id."
+    );
+    metrics::describe_counter!(
+        "telbot_updates_processed_total",
+        "Updates handled or skipped."
+    );
+    metrics::describe_counter!(
+        "telbot_updates_parked_total",
+        "Updates given up after the last handler attempt."
+    );
+    metrics::describe_counter!(
+        "telbot_updates_unknown_total",
+        "Updates of a kind this build cannot parse."
+    );
     metrics::describe_counter!("telbot_handler_failures_total", "Failed handler attempts.");
-    metrics::describe_counter!("telbot_webhook_requests_total", "Webhook requests by answer status.");
-    metrics::describe_histogram!("telbot_webhook_ack_seconds", metrics::Unit::Seconds, "Time from request to 200 (stored).");
-    metrics::describe_histogram!("telbot_update_processing_seconds", metrics::Unit::Seconds, "Time to handle an update.");
-    metrics::describe_counter!("telbot_telegram_requests_total", "Bot API calls by method and outcome.");
-    metrics::describe_histogram!("telbot_telegram_request_duration_seconds", metrics::Unit::Seconds, "Bot API call latency.");
+    metrics::describe_counter!(
+        "telbot_webhook_requests_total",
+        "Webhook requests by answer status."
+    );
+    metrics::describe_histogram!(
+        "telbot_webhook_ack_seconds",
+        metrics::Unit::Seconds,
+        "Time from request to 200 (stored)."
+    );
+    metrics::describe_histogram!(
+        "telbot_update_processing_seconds",
+        metrics::Unit::Seconds,
+        "Time to handle an update."
+    );
+    metrics::describe_counter!(
+        "telbot_telegram_requests_total",
+        "Bot API calls by method and outcome."
+    );
+    metrics::describe_histogram!(
+        "telbot_telegram_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Bot API call latency."
+    );
     metrics::describe_gauge!("telbot_inbox_depth", "Updates stored and not yet handled.");
     metrics::describe_gauge!("telbot_pending_actions", "Open multi-step actions.");
-    metrics::describe_gauge!("telbot_process_resident_memory_bytes", metrics::Unit::Bytes, "Resident set size.");
-    metrics::describe_gauge!("telbot_process_cpu_percent", "CPU use of the process, percent of the machine.");
-    metrics::describe_gauge!("telbot_system_memory_percent", "Used system memory, percent.");
-    metrics::describe_gauge!("telbot_system_disk_percent", "Used space on the data disk, percent.");
+    metrics::describe_gauge!(
+        "telbot_process_resident_memory_bytes",
+        metrics::Unit::Bytes,
+        "Resident set size."
+    );
+    metrics::describe_gauge!(
+        "telbot_process_cpu_percent",
+        "CPU use of the process, percent of the machine."
+    );
+    metrics::describe_gauge!(
+        "telbot_system_memory_percent",
+        "Used system memory, percent."
+    );
+    metrics::describe_gauge!(
+        "telbot_system_disk_percent",
+        "Used space on the data disk, percent."
+    );
     metrics::describe_gauge!("telbot_up", "1 while the store takes updates.");
-    metrics::describe_gauge!("telbot_mode_polling", "1 while the bot polls instead of receiving webhooks.");
+    metrics::describe_gauge!(
+        "telbot_mode_polling",
+        "1 while the bot polls instead of receiving webhooks."
+    );
 }
 
 /// Sets the gauges from the live state.
 pub async fn refresh_gauges(app: &AppState) {
     metrics::gauge!("telbot_inbox_depth").set(app.counters.depth.load(Ordering::Relaxed) as f64);
     metrics::gauge!("telbot_pending_actions").set(app.pending_count.load(Ordering::Relaxed) as f64);
-    metrics::gauge!("telbot_up").set(if app.store_up.load(Ordering::Relaxed) { 1.0 } else { 0.0 });
+    metrics::gauge!("telbot_up").set(if app.store_up.load(Ordering::Relaxed) {
+        1.0
+    } else {
+        0.0
+    });
     let polling = app.mode.get() == crate::config::Mode::Polling;
     metrics::gauge!("telbot_mode_polling").set(if polling { 1.0 } else { 0.0 });
 }

@@ -45,7 +45,10 @@ pub fn assess(info: &WebhookInfo, exp: &Expectation, now: i64) -> Vec<String> {
     if let Some(date) = info.last_error_date {
         let age = now - date;
         if age >= 0 && (age as u64) < exp.error_window.as_secs() {
-            let msg = info.last_error_message.as_deref().unwrap_or("unknown error");
+            let msg = info
+                .last_error_message
+                .as_deref()
+                .unwrap_or("unknown error");
             problems.push(format!("delivery error {age} s ago: {msg}"));
         }
     }
@@ -61,7 +64,12 @@ pub struct HealthCache {
 
 impl HealthCache {
     /// The answer and whether it is healthy, refreshed when older than `max_age`.
-    pub async fn get(&self, api: &TelegramClient, exp: &Expectation, max_age: Duration) -> (Value, bool) {
+    pub async fn get(
+        &self,
+        api: &TelegramClient,
+        exp: &Expectation,
+        max_age: Duration,
+    ) -> (Value, bool) {
         let cached = self.value.lock().ok().and_then(|g| g.clone());
         if let Some((at, v, ok)) = &cached
             && at.elapsed() < max_age
@@ -133,16 +141,33 @@ mod tests {
     #[test]
     fn each_problem_is_named() {
         let now = 1_000_000;
-        let ok = WebhookInfo { url: "https://bot.example/webhook".into(), ..Default::default() };
+        let ok = WebhookInfo {
+            url: "https://bot.example/webhook".into(),
+            ..Default::default()
+        };
         assert!(assess(&ok, &exp(), now).is_empty());
         let cases = [
             (WebhookInfo::default(), "no webhook"),
-            (WebhookInfo { url: "https://old.example/webhook".into(), ..Default::default() }, "should be"),
-            (WebhookInfo { pending_update_count: 6, ..ok.clone() }, "6 updates pending"),
+            (
+                WebhookInfo {
+                    url: "https://old.example/webhook".into(),
+                    ..Default::default()
+                },
+                "should be",
+            ),
+            (
+                WebhookInfo {
+                    pending_update_count: 6,
+                    ..ok.clone()
+                },
+                "6 updates pending",
+            ),
             (
                 WebhookInfo {
                     last_error_date: Some(now - 30),
-                    last_error_message: Some("Wrong response from the webhook: 500 Internal Server Error".into()),
+                    last_error_message: Some(
+                        "Wrong response from the webhook: 500 Internal Server Error".into(),
+                    ),
                     ..ok.clone()
                 },
                 "500 Internal Server Error",

@@ -29,7 +29,10 @@ async fn a_body_over_the_limit_gets_413() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(&sim, &db, &[("TELBOT__WEBHOOK__MAX_BODY_BYTES", "2048")]).await;
-    let big = format!(r#"{{"update_id":1,"message":{{"text":"{}"}}}}"#, "x".repeat(4096));
+    let big = format!(
+        r#"{{"update_id":1,"message":{{"text":"{}"}}}}"#,
+        "x".repeat(4096)
+    );
     assert_eq!(post_update(&bot, &big, Some(SECRET)).await, 413);
     assert_eq!(post_update(&bot, HELP, Some(SECRET)).await, 200);
     bot.stop().await;
@@ -40,11 +43,20 @@ async fn only_non_json_or_a_missing_integer_update_id_gets_400() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(&sim, &db, &[]).await;
-    for body in ["not json", "[1,2]", r#"{"message":{}}"#, r#"{"update_id":"12"}"#, r#"{"update_id":1.5}"#] {
+    for body in [
+        "not json",
+        "[1,2]",
+        r#"{"message":{}}"#,
+        r#"{"update_id":"12"}"#,
+        r#"{"update_id":1.5}"#,
+    ] {
         assert_eq!(post_update(&bot, body, Some(SECRET)).await, 400, "{body}");
     }
     // A known id with a body this build cannot parse is still taken.
-    assert_eq!(post_update(&bot, r#"{"update_id":99,"message":"odd"}"#, Some(SECRET)).await, 200);
+    assert_eq!(
+        post_update(&bot, r#"{"update_id":99,"message":"odd"}"#, Some(SECRET)).await,
+        200
+    );
     bot.stop().await;
 }
 
@@ -55,11 +67,26 @@ async fn an_unknown_kind_is_stored_acknowledged_counted_and_never_blocks_others(
     let bot = start_bot(&sim, &db, &[]).await;
     let unknown = sim.inject(Upd::unknown_kind(9));
     sim.inject(Upd::command(9, "/start"));
-    assert!(sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 1).await);
-    assert!(wait_until(Duration::from_secs(5), || bot.state.counters.snapshot().unknown == 1).await);
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 1)
+            .await
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || bot
+            .state
+            .counters
+            .snapshot()
+            .unknown
+            == 1)
+        .await
+    );
     let d = sim.deliveries();
-    assert!(d.iter().any(|d| d.update_id == unknown && d.status == Some(200)), "{d:?}");
-    let row = bot_server::inbox::sql::status_of(&bot.state.db, unknown).await.unwrap();
+    assert!(
+        d.iter()
+            .any(|d| d.update_id == unknown && d.status == Some(200)),
+        "{d:?}"
+    );
+    let row = wait_status(&bot.state.db, unknown, 3).await;
     assert_eq!(row.map(|r| r.0), Some(3), "stored raw and marked skipped");
     bot.stop().await;
 }
@@ -73,7 +100,12 @@ async fn a_store_outage_answers_503_then_recovers_without_loss() {
     db.pg.as_mut().unwrap().kill();
     let other = HELP.replace("5001", "5002");
     assert_eq!(post_update(&bot, &other, Some(SECRET)).await, 503);
-    let ok = wait_until(Duration::from_secs(15), || !bot.state.store_up.load(std::sync::atomic::Ordering::Relaxed)).await;
+    let ok = wait_until(Duration::from_secs(15), || {
+        !bot.state
+            .store_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+    })
+    .await;
     assert!(ok);
     let resp = reqwest::get(bot.url("/health")).await.unwrap();
     assert_eq!(resp.status(), 503);
@@ -91,8 +123,17 @@ async fn a_store_outage_answers_503_then_recovers_without_loss() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(code, 200);
-    assert!(sim.wait_for(Duration::from_secs(15), |s| s.sent_messages().len() == 2).await);
-    assert!(wait_until(Duration::from_secs(15), || bot.state.store_up.load(std::sync::atomic::Ordering::Relaxed)).await);
+    assert!(
+        sim.wait_for(Duration::from_secs(15), |s| s.sent_messages().len() == 2)
+            .await
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || bot
+            .state
+            .store_up
+            .load(std::sync::atomic::Ordering::Relaxed))
+        .await
+    );
     assert_eq!(health(&bot).await["status"], "ok");
     bot.stop().await;
 }
@@ -104,9 +145,21 @@ async fn health_has_every_contract_field() {
     let bot = start_bot(&sim, &db, &[]).await;
     let h = health(&bot).await;
     for path in [
-        "/status", "/version", "/uptime_s", "/mode", "/checks/store/status", "/process/rss_bytes",
-        "/process/cpu_percent", "/system/memory_percent", "/system/disk_percent", "/updates/received",
-        "/updates/processed", "/updates/failed", "/updates/duplicates", "/updates/inbox_depth", "/pending_actions",
+        "/status",
+        "/version",
+        "/uptime_s",
+        "/mode",
+        "/checks/store/status",
+        "/process/rss_bytes",
+        "/process/cpu_percent",
+        "/system/memory_percent",
+        "/system/disk_percent",
+        "/updates/received",
+        "/updates/processed",
+        "/updates/failed",
+        "/updates/duplicates",
+        "/updates/inbox_depth",
+        "/pending_actions",
     ] {
         assert!(h.pointer(path).is_some(), "missing {path} in {h}");
     }
@@ -122,7 +175,11 @@ async fn webhook_health_reports_problems_and_caches_telegrams_answer() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(&sim, &db, &[("TELBOT__WEBHOOK__HEALTH_CACHE", "30s")]).await;
-    assert!(sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len() == 1).await);
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 1)
+            .await
+    );
     let r = reqwest::get(bot.url("/webhook/health")).await.unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
@@ -132,11 +189,19 @@ async fn webhook_health_reports_problems_and_caches_telegrams_answer() {
     for _ in 0..5 {
         reqwest::get(bot.url("/webhook/health")).await.unwrap();
     }
-    assert_eq!(sim.calls_to("getWebhookInfo").len(), 1, "answers must come from the cache");
+    assert_eq!(
+        sim.calls_to("getWebhookInfo").len(),
+        1,
+        "answers must come from the cache"
+    );
     bot.stop().await;
 
     let bot = start_bot(&sim, &db, &[("TELBOT__WEBHOOK__HEALTH_CACHE", "0s")]).await;
-    assert!(sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len() == 2).await);
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 2)
+            .await
+    );
     sim.set_webhook_url_behind_back("https://elsewhere.example/webhook");
     let r = reqwest::get(bot.url("/webhook/health")).await.unwrap();
     assert_eq!(r.status(), 503);
@@ -155,17 +220,36 @@ async fn admin_routes_need_the_token_and_are_refused_without_one_configured() {
     let c = reqwest::Client::new();
     let r = c.get(bot.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = c.get(bot.url("/metrics")).bearer_auth("nope-nope").send().await.unwrap();
+    let r = c
+        .get(bot.url("/metrics"))
+        .bearer_auth("nope-nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = c.get(bot.url("/metrics")).basic_auth("anyone", Some(ADMIN)).send().await.unwrap();
+    let r = c
+        .get(bot.url("/metrics"))
+        .basic_auth("anyone", Some(ADMIN))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
     assert!(body.contains("telbot_inbox_depth"), "{body}");
     bot.stop().await;
 
     let bot = start_bot(&sim, &db, &[("ADMIN_TOKEN", "")]).await;
-    let r = c.post(bot.url("/shutdown")).bearer_auth(ADMIN).send().await.unwrap();
-    assert_eq!(r.status(), 403, "no ADMIN_TOKEN: admin routes are off, not open");
+    let r = c
+        .post(bot.url("/shutdown"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "no ADMIN_TOKEN: admin routes are off, not open"
+    );
     let r = c.post(bot.url("/webhook/recover")).send().await.unwrap();
     assert_eq!(r.status(), 403);
     bot.stop().await;
@@ -176,11 +260,28 @@ async fn post_shutdown_stops_gracefully_and_never_deletes_the_webhook() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(&sim, &db, &[]).await;
-    assert!(sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len() == 1).await);
-    let r = reqwest::Client::new().post(bot.url("/shutdown")).bearer_auth(ADMIN).send().await.unwrap();
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 1)
+            .await
+    );
+    let r = reqwest::Client::new()
+        .post(bot.url("/shutdown"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
-    let exit = tokio::time::timeout(Duration::from_secs(30), bot.handle).await.unwrap().unwrap();
+    let exit = tokio::time::timeout(Duration::from_secs(30), bot.handle)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(exit, bot_server::Exit::Shutdown);
     assert!(sim.calls_to("deleteWebhook").is_empty());
-    assert!(!sim.webhook_info()["url"].as_str().unwrap_or_default().is_empty());
+    assert!(
+        !sim.webhook_info()["url"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
 }

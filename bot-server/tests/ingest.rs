@@ -12,13 +12,18 @@ async fn thousand_updates_each_answered_once(backend: Backend) {
     let sim = sim().await;
     let db = TestDb::new(backend);
     let bot = start_bot(&sim, &db, &[]).await;
-    assert!(sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len() == 1).await);
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 1)
+            .await
+    );
     let chats = 100i64;
     for i in 0..1000i64 {
         sim.inject(Upd::command(1000 + i % chats, "/start"));
     }
     assert!(
-        sim.wait_for(Duration::from_secs(90), |s| s.sent_messages().len() >= 1000).await,
+        sim.wait_for(Duration::from_secs(90), |s| s.sent_messages().len() >= 1000)
+            .await,
         "only {} replies",
         sim.sent_messages().len()
     );
@@ -53,7 +58,10 @@ async fn redelivery_is_answered_once(backend: Backend) {
     let body = r#"{"update_id":777001,"message":{"message_id":1,"date":1700000000,"chat":{"id":42,"type":"private","first_name":"A"},"from":{"id":42,"is_bot":false,"first_name":"A"},"text":"/help","entities":[{"offset":0,"length":5,"type":"bot_command"}]}}"#;
     assert_eq!(post_update(&bot, body, Some(SECRET)).await, 200);
     assert_eq!(post_update(&bot, body, Some(SECRET)).await, 200);
-    assert!(sim.wait_for(Duration::from_secs(10), |s| !s.sent_messages().is_empty()).await);
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| !s.sent_messages().is_empty())
+            .await
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sim.sent_messages().len(), 1);
     let h = health(&bot).await;
@@ -82,10 +90,16 @@ async fn one_chat_is_handled_in_update_order() {
         sim.inject(Upd::command(5, "/report"));
         sim.inject(Upd::text(5, format!("report {round}")));
     }
-    assert!(sim.wait_for(Duration::from_secs(30), |s| s.sent_messages().len() >= 40).await);
+    assert!(
+        sim.wait_for(Duration::from_secs(30), |s| s.sent_messages().len() >= 40)
+            .await
+    );
     let texts: Vec<String> = sim.sent_messages().into_iter().map(|m| m.text).collect();
     for pair in texts.chunks(2) {
-        assert!(pair[0].starts_with("What would you like to report"), "{texts:?}");
+        assert!(
+            pair[0].starts_with("What would you like to report"),
+            "{texts:?}"
+        );
         assert!(pair[1].starts_with("Thank you"), "{texts:?}");
     }
     bot.stop().await;

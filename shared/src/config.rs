@@ -97,9 +97,11 @@ pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigE
         DEFAULT_TOML,
         config::FileFormat::Toml,
     ));
-    let file = file
-        .map(Path::to_path_buf)
-        .or_else(|| env.get("TELBOT_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+    let file = file.map(Path::to_path_buf).or_else(|| {
+        env.get("TELBOT_CONFIG")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    });
     if let Some(path) = file {
         let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
             path: path.clone(),
@@ -136,7 +138,9 @@ pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigE
                 .map_err(|e| ConfigError::Parse(e.to_string()))?;
         }
     }
-    builder.build().map_err(|e| ConfigError::Parse(e.to_string()))
+    builder
+        .build()
+        .map_err(|e| ConfigError::Parse(e.to_string()))
 }
 
 /// Deserializes one section of a loaded config, naming the key on a type error.
@@ -220,7 +224,12 @@ impl TelegramConfig {
         let token = s
             .token
             .filter(|t| !t.expose_secret().trim().is_empty())
-            .ok_or_else(|| ConfigError::invalid("telegram.token", "is required (the bot token from @BotFather)"))?;
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "telegram.token",
+                    "is required (the bot token from @BotFather)",
+                )
+            })?;
         if !looks_like_token(token.expose_secret()) {
             return Err(ConfigError::invalid(
                 "telegram.token",
@@ -229,10 +238,16 @@ impl TelegramConfig {
         }
         let api_url = parse_http_url(&s.api_url, "telegram.api_url")?;
         if s.max_attempts == 0 {
-            return Err(ConfigError::invalid("telegram.max_attempts", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "telegram.max_attempts",
+                "must be at least 1",
+            ));
         }
         if s.request_timeout.is_zero() {
-            return Err(ConfigError::invalid("telegram.request_timeout", "must be more than 0"));
+            return Err(ConfigError::invalid(
+                "telegram.request_timeout",
+                "must be more than 0",
+            ));
         }
         let rate = if s.rate_limit {
             if s.global_per_sec == 0 || s.per_chat_per_sec == 0 {
@@ -290,7 +305,10 @@ pub fn parse_http_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(trimmed)
         .map_err(|e| ConfigError::invalid(key, format!("is not a URL ({e}): {trimmed:?}")))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(ConfigError::invalid(key, format!("must be http:// or https://, got {}://", url.scheme())));
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be http:// or https://, got {}://", url.scheme()),
+        ));
     }
     if url.host_str().is_none() {
         return Err(ConfigError::invalid(key, "has no host"));
@@ -353,7 +371,10 @@ impl StoreConfig {
     /// Validates the `[store]` section.
     pub fn from_section(s: StoreSection) -> Result<Self, ConfigError> {
         let url = if s.database_url.trim().is_empty() {
-            format!("sqlite://{}?mode=rwc", s.data_dir.join("telbot.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                s.data_dir.join("telbot.db").display()
+            )
         } else {
             s.database_url.trim().to_string()
         };
@@ -376,7 +397,10 @@ impl StoreConfig {
             ));
         }
         if s.max_connections == 0 {
-            return Err(ConfigError::invalid("store.max_connections", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "store.max_connections",
+                "must be at least 1",
+            ));
         }
         Ok(StoreConfig {
             url: SecretString::from(url),
@@ -411,7 +435,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvMap {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -429,13 +456,25 @@ mod tests {
 
     #[test]
     fn public_url_beats_render_external_url() -> Result<(), ConfigError> {
-        let cfg = load(None, &env(&[("RENDER_EXTERNAL_URL", "https://a.onrender.com")]))?;
-        assert_eq!(cfg.get_string("webhook.public_url").ok().as_deref(), Some("https://a.onrender.com"));
         let cfg = load(
             None,
-            &env(&[("RENDER_EXTERNAL_URL", "https://a.onrender.com"), ("PUBLIC_URL", "https://b.example")]),
+            &env(&[("RENDER_EXTERNAL_URL", "https://a.onrender.com")]),
         )?;
-        assert_eq!(cfg.get_string("webhook.public_url").ok().as_deref(), Some("https://b.example"));
+        assert_eq!(
+            cfg.get_string("webhook.public_url").ok().as_deref(),
+            Some("https://a.onrender.com")
+        );
+        let cfg = load(
+            None,
+            &env(&[
+                ("RENDER_EXTERNAL_URL", "https://a.onrender.com"),
+                ("PUBLIC_URL", "https://b.example"),
+            ]),
+        )?;
+        assert_eq!(
+            cfg.get_string("webhook.public_url").ok().as_deref(),
+            Some("https://b.example")
+        );
         Ok(())
     }
 
@@ -491,14 +530,19 @@ mod tests {
         assert_eq!(s.backend, Backend::Sqlite);
         assert!(s.url.expose_secret().contains("/tmp/tb/telbot.db"));
         let cfg = load(None, &env(&[("DATABASE_URL", "mysql://x")]))?;
-        let err = StoreConfig::from_section(section(&cfg, "store")?).err().map(|e| e.to_string());
+        let err = StoreConfig::from_section(section(&cfg, "store")?)
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|m| m.contains("DATABASE_URL")));
         Ok(())
     }
 
     #[test]
     fn postgres_password_is_redacted_in_debug() -> Result<(), ConfigError> {
-        let cfg = load(None, &env(&[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1/db")]))?;
+        let cfg = load(
+            None,
+            &env(&[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1/db")]),
+        )?;
         let s = StoreConfig::from_section(section(&cfg, "store")?)?;
         assert_eq!(s.backend, Backend::Postgres);
         assert!(!format!("{s:?}").contains("hunter2"));
@@ -506,7 +550,8 @@ mod tests {
     }
 
     #[test]
-    fn a_config_file_layer_applies_and_a_broken_one_names_the_file() -> Result<(), Box<dyn std::error::Error>> {
+    fn a_config_file_layer_applies_and_a_broken_one_names_the_file()
+    -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let good = dir.path().join("prod.toml");
         std::fs::write(&good, "[server]\nport = 7000\n")?;
@@ -514,7 +559,10 @@ mod tests {
         assert_eq!(cfg.get_int("server.port").ok(), Some(7000));
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "[server\nport = ")?;
-        let err = load(Some(&bad), &EnvMap::new()).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = load(Some(&bad), &EnvMap::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("bad.toml"), "{err}");
         Ok(())
     }

@@ -25,7 +25,9 @@ impl Redactor {
             .into_iter()
             .filter(|s| s.expose_secret().len() >= 4)
             .collect();
-        Redactor { secrets: std::sync::Arc::new(secrets) }
+        Redactor {
+            secrets: std::sync::Arc::new(secrets),
+        }
     }
 
     /// `text` with every known secret (and, for bot tokens, the part after the colon) masked.

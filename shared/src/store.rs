@@ -93,7 +93,9 @@ fn redact_url_in(msg: &str, cfg: &StoreConfig) -> String {
 
 /// The directory of a `sqlite://path?…` URL, when it names a file.
 fn sqlite_dir(url: &str) -> Option<String> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path.starts_with(":memory:") {
         return None;
@@ -111,7 +113,9 @@ impl Db {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         m.set_ignore_missing(true);
-        m.run(&self.pool).await.map_err(|e| StoreError::Migrate(e.to_string()))
+        m.run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
     }
 
     /// A round trip, bounded by `timeout`: is the store answering?
@@ -147,7 +151,10 @@ impl Db {
 
     /// Removes a value from the shared `kv` table.
     pub async fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM kv WHERE key = $1").bind(key).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM kv WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
@@ -158,7 +165,10 @@ mod tests {
 
     #[test]
     fn finds_the_directory_of_a_sqlite_url() {
-        assert_eq!(sqlite_dir("sqlite://./data/telbot.db?mode=rwc").as_deref(), Some("./data"));
+        assert_eq!(
+            sqlite_dir("sqlite://./data/telbot.db?mode=rwc").as_deref(),
+            Some("./data")
+        );
         assert_eq!(sqlite_dir("sqlite::memory:"), None);
     }
 }

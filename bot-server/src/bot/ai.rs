@@ -49,8 +49,18 @@ pub struct Assistant {
 impl Assistant {
     /// A client for `cfg` (disabled when `base_url` is empty).
     pub fn new(cfg: AiConfig) -> Self {
-        let http = reqwest::Client::builder().timeout(cfg.timeout).build().unwrap_or_default();
-        Assistant { cfg, http, breaker: Mutex::new(Breaker { failures: 0, open_until: None }) }
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .unwrap_or_default();
+        Assistant {
+            cfg,
+            http,
+            breaker: Mutex::new(Breaker {
+                failures: 0,
+                open_until: None,
+            }),
+        }
     }
 
     /// Whether an endpoint is configured.
@@ -109,7 +119,10 @@ impl Assistant {
     }
 
     async fn call(&self, question: &str) -> Result<String, String> {
-        let url = format!("{}/chat/completions", self.cfg.base_url.trim_end_matches('/'));
+        let url = format!(
+            "{}/chat/completions",
+            self.cfg.base_url.trim_end_matches('/')
+        );
         let mut req = self.http.post(url).json(&json!({
             "model": self.cfg.model,
             "messages": [{"role": "user", "content": question}],

@@ -36,7 +36,11 @@ pub fn tree() -> UpdateHandler<HandlerError> {
     dptree::entry()
         .branch(
             Update::filter_message()
-                .branch(dptree::entry().filter_command::<Command>().endpoint(on_command))
+                .branch(
+                    dptree::entry()
+                        .filter_command::<Command>()
+                        .endpoint(on_command),
+                )
                 .branch(dptree::endpoint(on_message)),
         )
         .branch(Update::filter_callback_query().endpoint(on_callback))
@@ -54,7 +58,9 @@ async fn on_command(msg: Message, cmd: Command, ctx: Arc<BotCtx>) -> Result<(), 
             ctx.pending.begin(chat, user, "report", "awaiting").await?;
             "What would you like to report? Send a text or share a location.".to_string()
         }
-        Command::Ask(q) if q.trim().is_empty() => "Ask me something: /ask <your question>".to_string(),
+        Command::Ask(q) if q.trim().is_empty() => {
+            "Ask me something: /ask <your question>".to_string()
+        }
         Command::Ask(q) => ctx.assistant.ask(q.trim()).await,
     };
     ctx.api.send_message(chat, &text).await?;
@@ -71,7 +77,9 @@ async fn on_message(msg: Message, ctx: Arc<BotCtx>) -> Result<(), HandlerError> 
                 (_, Some(loc)) => (None, Some(loc.latitude), Some(loc.longitude)),
                 (Some(t), None) => (Some(t.to_string()), None, None),
                 (None, None) => {
-                    ctx.api.send_message(chat, "Please send a text or a location for your report.").await?;
+                    ctx.api
+                        .send_message(chat, "Please send a text or a location for your report.")
+                        .await?;
                     return Ok(());
                 }
             };
@@ -89,7 +97,9 @@ async fn on_message(msg: Message, ctx: Arc<BotCtx>) -> Result<(), HandlerError> 
             ctx.pending.end(chat, user).await?;
             "Thank you, your report is saved.".to_string()
         }
-        _ if msg.text().is_some_and(|t| t.starts_with('/')) => "I don't know that command. Send /help.".to_string(),
+        _ if msg.text().is_some_and(|t| t.starts_with('/')) => {
+            "I don't know that command. Send /help.".to_string()
+        }
         _ if msg.text().is_some() => "Send /help to see what I can do.".to_string(),
         _ => return Ok(()),
     };
@@ -100,7 +110,10 @@ async fn on_message(msg: Message, ctx: Arc<BotCtx>) -> Result<(), HandlerError> 
 async fn on_callback(q: CallbackQuery, ctx: Arc<BotCtx>) -> Result<(), HandlerError> {
     let _: serde_json::Value = ctx
         .api
-        .call("answerCallbackQuery", &serde_json::json!({ "callback_query_id": q.id.0 }))
+        .call(
+            "answerCallbackQuery",
+            &serde_json::json!({ "callback_query_id": q.id.0 }),
+        )
         .await?;
     Ok(())
 }

@@ -13,11 +13,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use telbot_shared::store::Db;
+use telbot_shared::telegram::TelegramClient;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::dptree;
 use teloxide::types::{Me, Update, UpdateKind};
-use telbot_shared::store::Db;
-use telbot_shared::telegram::TelegramClient;
 
 use crate::inbox::{Item, Outcome, Process};
 
@@ -73,7 +73,9 @@ impl Process for BotProcessor {
             let mut deps = self.deps.clone();
             deps.insert(update);
             match self.tree.dispatch(deps).await {
-                std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_) => Outcome::Done,
+                std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_) => {
+                    Outcome::Done
+                }
                 std::ops::ControlFlow::Break(Err(e)) => Outcome::Failed(e.to_string()),
             }
         })

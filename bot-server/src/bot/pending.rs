@@ -29,7 +29,13 @@ impl PendingActions {
     }
 
     /// Opens (or replaces) the action of `user` in `chat`.
-    pub async fn begin(&self, chat: i64, user: i64, action: &str, state: &str) -> Result<(), StoreError> {
+    pub async fn begin(
+        &self,
+        chat: i64,
+        user: i64,
+        action: &str,
+        state: &str,
+    ) -> Result<(), StoreError> {
         let expires = telbot_shared::unix_now() + self.ttl.as_secs() as i64;
         sqlx::query(
             "INSERT INTO pending_actions (chat_id, user_id, action, state, expires_at) VALUES ($1, $2, $3, $4, $5) \
@@ -55,7 +61,14 @@ impl PendingActions {
         .bind(telbot_shared::unix_now())
         .fetch_optional(&self.db.pool)
         .await?;
-        Ok(row.map(|r| Ok::<_, sqlx::Error>(Pending { action: r.try_get(0)?, state: r.try_get(1)? })).transpose()?)
+        Ok(row
+            .map(|r| {
+                Ok::<_, sqlx::Error>(Pending {
+                    action: r.try_get(0)?,
+                    state: r.try_get(1)?,
+                })
+            })
+            .transpose()?)
     }
 
     /// Closes the action of `user` in `chat`.
@@ -79,7 +92,10 @@ impl PendingActions {
 
     /// Rows in the table (expired ones included until swept).
     pub async fn count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM pending_actions").fetch_one(&self.db.pool).await?.try_get(0)?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM pending_actions")
+            .fetch_one(&self.db.pool)
+            .await?
+            .try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

@@ -67,7 +67,13 @@ impl Dispatcher {
     pub async fn run(mut self) {
         let (done_tx, mut done_rx) = mpsc::channel::<Arc<str>>(self.cfg.max_loaded + 1);
         let sem = Arc::new(Semaphore::new(self.cfg.workers));
-        let mut st = State { queues: HashMap::new(), busy: HashMap::new(), loaded: 0, cursor: 0, inflight: 0 };
+        let mut st = State {
+            queues: HashMap::new(),
+            busy: HashMap::new(),
+            loaded: 0,
+            cursor: 0,
+            inflight: 0,
+        };
         self.behind.store(true, Ordering::Release); // replay whatever the last run left
         let mut safety = tokio::time::interval(Duration::from_secs(2));
         safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -76,7 +82,10 @@ impl Dispatcher {
             if stopping && st.inflight == 0 {
                 break;
             }
-            if !stopping && st.loaded < self.cfg.max_loaded && self.behind.swap(false, Ordering::AcqRel) {
+            if !stopping
+                && st.loaded < self.cfg.max_loaded
+                && self.behind.swap(false, Ordering::AcqRel)
+            {
                 self.scan(&mut st, &sem, &done_tx).await;
             }
             let room = !stopping && st.loaded < self.cfg.max_loaded;
@@ -126,7 +135,13 @@ impl Dispatcher {
         }
     }
 
-    fn accept(&self, st: &mut State, item: Item, sem: &Arc<Semaphore>, done: &mpsc::Sender<Arc<str>>) {
+    fn accept(
+        &self,
+        st: &mut State,
+        item: Item,
+        sem: &Arc<Semaphore>,
+        done: &mpsc::Sender<Arc<str>>,
+    ) {
         st.cursor = st.cursor.max(item.seq);
         st.loaded += 1;
         let key = item.key.clone();
@@ -136,9 +151,19 @@ impl Dispatcher {
         }
     }
 
-    fn start_next(&self, st: &mut State, key: Arc<str>, sem: &Arc<Semaphore>, done: &mpsc::Sender<Arc<str>>) {
-        let Some(queue) = st.queues.get_mut(&key) else { return };
-        let Some(item) = queue.pop_front() else { return };
+    fn start_next(
+        &self,
+        st: &mut State,
+        key: Arc<str>,
+        sem: &Arc<Semaphore>,
+        done: &mpsc::Sender<Arc<str>>,
+    ) {
+        let Some(queue) = st.queues.get_mut(&key) else {
+            return;
+        };
+        let Some(item) = queue.pop_front() else {
+            return;
+        };
         if queue.is_empty() {
             st.queues.remove(&key);
         }
@@ -179,13 +204,17 @@ impl Job {
         let started = tokio::time::Instant::now();
         loop {
             attempts += 1;
-            let outcome = {
-                let Ok(_permit) = self.sem.acquire().await else { return };
-                match tokio::time::timeout(HANDLER_TIMEOUT, self.process.process(&self.item)).await {
+            // The permit is held until the completion is committed: at any moment at most
+            // `workers` updates are between "handler ran" and "recorded as done".
+            let Ok(permit) = self.sem.acquire().await else {
+                return;
+            };
+            let outcome =
+                match tokio::time::timeout(HANDLER_TIMEOUT, self.process.process(&self.item)).await
+                {
                     Ok(o) => o,
                     Err(_) => Outcome::Failed("handler timed out".into()),
-                }
-            };
+                };
             let (status, error) = match outcome {
                 Outcome::Done => (Status::Done, None),
                 Outcome::Unknown => {
@@ -202,6 +231,7 @@ impl Job {
                         tracing::warn!(update_id = self.item.update_id, attempts, error = %e, "handler kept failing; update parked");
                         (Status::Parked, Some(e))
                     } else {
+                        drop(permit);
                         tracing::info!(update_id = self.item.update_id, attempts, error = %e, "handler failed; retrying");
                         let delay = self.retry_delay.saturating_mul(1 << (attempts - 1).min(10));
                         tokio::select! {
@@ -219,8 +249,10 @@ impl Job {
                 Counters::add(&self.counters.processed, 1);
                 metrics::counter!("telbot_updates_processed_total").increment(1);
             }
-            metrics::histogram!("telbot_update_processing_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("telbot_update_processing_seconds")
+                .record(started.elapsed().as_secs_f64());
             self.finish(status, attempts, error).await;
+            drop(permit);
             return;
         }
     }
@@ -229,6 +261,13 @@ impl Job {
         if status != Status::Pending {
             Counters::sub(&self.counters.depth, 1);
         }
-        self.writer.finish(Finish { seq: self.item.seq, status, attempts, error }).await;
+        self.writer
+            .finish(Finish {
+                seq: self.item.seq,
+                status,
+                attempts,
+                error,
+            })
+            .await;
     }
 }

@@ -73,7 +73,9 @@ impl Counters {
     }
 
     pub(crate) fn sub(c: &AtomicU64, n: u64) {
-        let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(n)));
+        let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_sub(n))
+        });
     }
 
     /// A plain snapshot for `/health`.
@@ -119,7 +121,11 @@ pub async fn start(
         db.clone(),
         cfg.batch_max,
         counters.clone(),
-        writer::Handoff { items: items_tx, behind: behind.clone(), wake: wake.clone() },
+        writer::Handoff {
+            items: items_tx,
+            behind: behind.clone(),
+            wake: wake.clone(),
+        },
     );
     let dispatcher = dispatch::Dispatcher {
         db,

@@ -41,14 +41,16 @@ pub async fn finish(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let done_at = (status != Status::Pending).then_some(now);
-    sqlx::query("UPDATE inbox SET status = $1, attempts = $2, last_error = $3, done_at = $4 WHERE seq = $5")
-        .bind(status as i64)
-        .bind(i64::from(attempts))
-        .bind(error)
-        .bind(done_at)
-        .bind(seq)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE inbox SET status = $1, attempts = $2, last_error = $3, done_at = $4 WHERE seq = $5",
+    )
+    .bind(status as i64)
+    .bind(i64::from(attempts))
+    .bind(error)
+    .bind(done_at)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -101,5 +103,7 @@ pub async fn status_of(db: &Db, update_id: i64) -> Result<Option<(i64, i64)>, St
         .bind(update_id)
         .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?))).transpose()?)
+    Ok(row
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+        .transpose()?)
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, oneshot};
 use telbot_shared::store::{Db, StoreError};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{Counters, Item, Status, sql};
 
@@ -49,7 +49,7 @@ pub struct Finish {
 
 enum Req {
     Insert(NewUpdate, oneshot::Sender<Result<Stored, StoreError>>),
-    Finish(Finish),
+    Finish(Finish, Option<oneshot::Sender<()>>),
 }
 
 /// Handle to the writer task. Cheap to clone; the task ends when every handle is dropped.
@@ -71,7 +71,12 @@ pub(crate) struct Handoff {
 
 impl Writer {
     /// Starts the writer task.
-    pub(crate) fn spawn(db: Db, batch_max: usize, counters: Arc<Counters>, handoff: Handoff) -> Self {
+    pub(crate) fn spawn(
+        db: Db,
+        batch_max: usize,
+        counters: Arc<Counters>,
+        handoff: Handoff,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(batch_max * 4);
         let timeout = db_timeout(&db);
         tokio::spawn(run(db, rx, batch_max, counters, handoff));
@@ -94,11 +99,15 @@ impl Writer {
         }
     }
 
-    /// Records how an update ended (waits only for queue space, not the commit).
+    /// Records how an update ended and waits for the commit, so the window in which a
+    /// crash makes a handled update run again stays one commit long.
     pub async fn finish(&self, f: Finish) {
-        if self.tx.send(Req::Finish(f)).await.is_err() {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Req::Finish(f, Some(done))).await.is_err() {
             tracing::warn!("inbox writer stopped; a completion will be replayed at next start");
+            return;
         }
+        let _ = tokio::time::timeout(self.timeout * 2, rx).await;
     }
 }
 
@@ -106,8 +115,14 @@ fn db_timeout(_db: &Db) -> Duration {
     Duration::from_secs(10)
 }
 
-async fn run(db: Db, mut rx: mpsc::Receiver<Req>, batch_max: usize, counters: Arc<Counters>, handoff: Handoff) {
-    let mut retry_finishes: Vec<Finish> = Vec::new();
+async fn run(
+    db: Db,
+    mut rx: mpsc::Receiver<Req>,
+    batch_max: usize,
+    counters: Arc<Counters>,
+    handoff: Handoff,
+) {
+    let mut retry_finishes: Vec<(Finish, Option<oneshot::Sender<()>>)> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < batch_max {
@@ -116,7 +131,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Req>, batch_max: usize, counters: Ar
                 Err(_) => break,
             }
         }
-        batch.extend(retry_finishes.drain(..).map(Req::Finish));
+        batch.extend(retry_finishes.drain(..).map(|(f, d)| Req::Finish(f, d)));
         let now = telbot_shared::unix_now();
         match commit(&db, &batch, now).await {
             Ok(seqs) => deliver(batch, seqs, &counters, &handoff),
@@ -129,7 +144,7 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Req>, batch_max: usize, counters: Ar
                             let _ = reply.send(Err(StoreError::Db(msg.clone())));
                         }
                         // Completions are kept and retried with the next batch (bounded by in-flight work).
-                        Req::Finish(f) => retry_finishes.push(f),
+                        Req::Finish(f, d) => retry_finishes.push((f, d)),
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -137,7 +152,10 @@ async fn run(db: Db, mut rx: mpsc::Receiver<Req>, batch_max: usize, counters: Ar
         }
     }
     if !retry_finishes.is_empty() {
-        let batch: Vec<Req> = retry_finishes.into_iter().map(Req::Finish).collect();
+        let batch: Vec<Req> = retry_finishes
+            .into_iter()
+            .map(|(f, d)| Req::Finish(f, d))
+            .collect();
         if let Err(e) = commit(&db, &batch, telbot_shared::unix_now()).await {
             tracing::warn!(error = %e, "last completions not written; those updates are handled again at next start");
         }
@@ -152,10 +170,20 @@ async fn commit(db: &Db, batch: &[Req], now: i64) -> Result<Vec<Option<i64>>, St
         for r in batch {
             match r {
                 Req::Insert(u, _) => {
-                    seqs.push(sql::insert(&mut tx, u.update_id, &u.kind, &u.key, &u.payload, now).await?);
+                    seqs.push(
+                        sql::insert(&mut tx, u.update_id, &u.kind, &u.key, &u.payload, now).await?,
+                    );
                 }
-                Req::Finish(f) => {
-                    sql::finish(&mut tx, f.seq, f.status, f.attempts, f.error.as_deref(), now).await?;
+                Req::Finish(f, _) => {
+                    sql::finish(
+                        &mut tx,
+                        f.seq,
+                        f.status,
+                        f.attempts,
+                        f.error.as_deref(),
+                        now,
+                    )
+                    .await?;
                 }
             }
         }
@@ -171,7 +199,15 @@ async fn commit(db: &Db, batch: &[Req], now: i64) -> Result<Vec<Option<i64>>, St
 fn deliver(batch: Vec<Req>, seqs: Vec<Option<i64>>, counters: &Counters, handoff: &Handoff) {
     let mut seqs = seqs.into_iter();
     for r in batch {
-        let Req::Insert(u, reply) = r else { continue };
+        let (u, reply) = match r {
+            Req::Insert(u, reply) => (u, reply),
+            Req::Finish(_, done) => {
+                if let Some(d) = done {
+                    let _ = d.send(());
+                }
+                continue;
+            }
+        };
         let seq = seqs.next().flatten();
         let stored = match seq {
             Some(seq) => {

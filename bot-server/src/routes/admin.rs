@@ -14,16 +14,28 @@ pub(super) async fn recover(State(app): State<AppState>, headers: HeaderMap) -> 
         return r.into_response();
     }
     if app.cfg.webhook_url.is_none() {
-        return (StatusCode::CONFLICT, "no PUBLIC_URL: this bot polls and has no webhook to recover\n").into_response();
+        return (
+            StatusCode::CONFLICT,
+            "no PUBLIC_URL: this bot polls and has no webhook to recover\n",
+        )
+            .into_response();
     }
     if app.cfg.mode == Mode::Polling {
-        return (StatusCode::CONFLICT, "BOT_MODE=polling: there is no webhook to recover\n").into_response();
+        return (
+            StatusCode::CONFLICT,
+            "BOT_MODE=polling: there is no webhook to recover\n",
+        )
+            .into_response();
     }
     let Ok(_guard) = app.recovery_lock.try_lock() else {
         return (StatusCode::CONFLICT, "a recovery is already running\n").into_response();
     };
     let report = crate::recovery::recover(&app).await;
-    let code = if report.webhook_restored && report.errors.is_empty() { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
+    let code = if report.webhook_restored && report.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
     (code, Json(report)).into_response()
 }
 

@@ -22,7 +22,8 @@ pub(crate) async fn snapshot(app: &AppState) -> Health {
         "store".to_string(),
         CheckStatus {
             status: if store_up { Status::Ok } else { Status::Down },
-            detail: (!store_up).then(|| "the store does not answer; webhook calls get 503".to_string()),
+            detail: (!store_up)
+                .then(|| "the store does not answer; webhook calls get 503".to_string()),
             circuit: None,
         },
     );
@@ -31,8 +32,13 @@ pub(crate) async fn snapshot(app: &AppState) -> Health {
         checks.insert(
             "openai".to_string(),
             CheckStatus {
-                status: if c == Circuit::Closed { Status::Ok } else { Status::Degraded },
-                detail: (c != Circuit::Closed).then(|| "assistant failing; /ask answers the fallback text".into()),
+                status: if c == Circuit::Closed {
+                    Status::Ok
+                } else {
+                    Status::Degraded
+                },
+                detail: (c != Circuit::Closed)
+                    .then(|| "assistant failing; /ask answers the fallback text".into()),
                 circuit: Some(c.as_str().to_string()),
             },
         );
@@ -42,8 +48,13 @@ pub(crate) async fn snapshot(app: &AppState) -> Health {
     checks.insert(
         "webhook".to_string(),
         CheckStatus {
-            status: if fell_back { Status::Degraded } else { Status::Ok },
-            detail: fell_back.then(|| "setWebhook failed; polling until the webhook can be restored".into()),
+            status: if fell_back {
+                Status::Degraded
+            } else {
+                Status::Ok
+            },
+            detail: fell_back
+                .then(|| "setWebhook failed; polling until the webhook can be restored".into()),
             circuit: None,
         },
     );
@@ -67,7 +78,10 @@ pub(crate) async fn snapshot(app: &AppState) -> Health {
             cpu_percent: f.cpu_percent(),
             rss_limit_bytes: app.cfg.limits.rss_limit_mb * 1024 * 1024,
         },
-        system: SystemStats { memory_percent: f.memory_percent(), disk_percent: f.disk_percent() },
+        system: SystemStats {
+            memory_percent: f.memory_percent(),
+            disk_percent: f.disk_percent(),
+        },
         updates: app.counters.snapshot(),
         pending_actions: app.pending_count.load(Ordering::Relaxed),
     }
@@ -75,7 +89,11 @@ pub(crate) async fn snapshot(app: &AppState) -> Health {
 
 pub(super) async fn health(State(app): State<AppState>) -> Response {
     let h = snapshot(&app).await;
-    let code = if h.status == Status::Down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let code = if h.status == Status::Down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (code, Json(h)).into_response()
 }
 
@@ -90,7 +108,14 @@ pub(crate) fn expectation(app: &AppState) -> Expectation {
 }
 
 pub(super) async fn webhook_health(State(app): State<AppState>) -> Response {
-    let (body, healthy) = app.webhook_health.get(&app.api, &expectation(&app), app.cfg.health_cache).await;
-    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let (body, healthy) = app
+        .webhook_health
+        .get(&app.api, &expectation(&app), app.cfg.health_cache)
+        .await;
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body)).into_response()
 }

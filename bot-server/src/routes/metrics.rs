@@ -15,5 +15,12 @@ pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> 
     }
     crate::telemetry::refresh_gauges(&app).await;
     let body = app.metrics.render();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

@@ -52,7 +52,10 @@ impl IntoResponse for Refusal {
                 .into_response(),
             Refusal::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"telbot\", charset=\"UTF-8\"")],
+                [(
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"telbot\", charset=\"UTF-8\"",
+                )],
                 "admin token required\n",
             )
                 .into_response(),
@@ -63,13 +66,20 @@ impl IntoResponse for Refusal {
 /// Accepts `Authorization: Bearer <ADMIN_TOKEN>` or Basic with any user and ADMIN_TOKEN as
 /// the password, compared in constant time.
 pub(crate) fn check_admin(app: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
-    let Some(token) = &app.cfg.admin_token else { return Err(Refusal::Disabled) };
+    let Some(token) = &app.cfg.admin_token else {
+        return Err(Refusal::Disabled);
+    };
     let want = token.expose_secret().as_bytes();
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let given: Vec<u8> = if let Some(b) = auth.strip_prefix("Bearer ") {
         b.trim().as_bytes().to_vec()
     } else if let Some(b) = auth.strip_prefix("Basic ") {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(b.trim()).unwrap_or_default();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .unwrap_or_default();
         match decoded.iter().position(|&c| c == b':') {
             Some(i) => decoded[i + 1..].to_vec(),
             None => Vec::new(),
@@ -77,5 +87,9 @@ pub(crate) fn check_admin(app: &AppState, headers: &HeaderMap) -> Result<(), Ref
     } else {
         Vec::new()
     };
-    if bool::from(given.as_slice().ct_eq(want)) { Ok(()) } else { Err(Refusal::Unauthorized) }
+    if bool::from(given.as_slice().ct_eq(want)) {
+        Ok(())
+    } else {
+        Err(Refusal::Unauthorized)
+    }
 }

@@ -18,7 +18,11 @@ use crate::state::AppState;
 
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
-pub(super) async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn receive(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
     let resp = handle(&app, &headers, body).await;
     let code = resp.status().as_u16();
@@ -44,14 +48,19 @@ fn status_label(code: u16) -> &'static str {
 
 async fn handle(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
     if let Some(secret) = &app.cfg.webhook_secret {
-        let given = headers.get(SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or(b"");
+        let given = headers
+            .get(SECRET_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or(b"");
         if !bool::from(given.ct_eq(secret.expose_secret().as_bytes())) {
             return (StatusCode::UNAUTHORIZED, "wrong or missing secret token\n").into_response();
         }
     }
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("body is not JSON: {e}\n")).into_response(),
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("body is not JSON: {e}\n")).into_response();
+        }
     };
     let Some(update_id) = value.get("update_id").and_then(serde_json::Value::as_i64) else {
         return (StatusCode::BAD_REQUEST, "body has no integer update_id\n").into_response();
@@ -59,7 +68,16 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
     let (kind, key) = key::classify(&value);
     // Store the bytes as Telegram sent them.
     let payload = String::from_utf8_lossy(&body).into_owned();
-    match app.writer.insert(NewUpdate { update_id, kind, key, payload }).await {
+    match app
+        .writer
+        .insert(NewUpdate {
+            update_id,
+            kind,
+            key,
+            payload,
+        })
+        .await
+    {
         Ok(_) => {
             app.store_up.store(true, Ordering::Relaxed);
             StatusCode::OK.into_response()
@@ -67,7 +85,11 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
         Err(e) => {
             app.store_up.store(false, Ordering::Relaxed);
             tracing::warn!(update_id, error = %e, "cannot store an update; answering 503 so Telegram redelivers it");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable, retry later\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store unavailable, retry later\n",
+            )
+                .into_response()
         }
     }
 }

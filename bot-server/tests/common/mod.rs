@@ -37,8 +37,13 @@ impl TestDb {
                 TestDb { url, dir, pg: None }
             }
             Backend::Postgres => {
-                let pg = PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
-                TestDb { url: pg.url(), dir, pg: Some(pg) }
+                let pg =
+                    PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+                TestDb {
+                    url: pg.url(),
+                    dir,
+                    pg: Some(pg),
+                }
             }
         }
     }
@@ -89,7 +94,10 @@ impl RunningBot {
 
     pub async fn stop(self) -> Exit {
         self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(30), self.handle).await.unwrap().unwrap()
+        tokio::time::timeout(Duration::from_secs(30), self.handle)
+            .await
+            .unwrap()
+            .unwrap()
     }
 }
 
@@ -102,16 +110,27 @@ pub async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) -> Runnin
         e.insert((*k).into(), (*v).into());
     }
     let cfg = BotConfig::load(None, &e).unwrap();
-    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener).await.unwrap();
+    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener)
+        .await
+        .unwrap();
     let addr = app.addr();
     let state = app.state();
     let stop = app.shutdown_token();
     let handle = tokio::spawn(app.run_until_stopped());
-    RunningBot { addr, state, stop, handle }
+    RunningBot {
+        addr,
+        state,
+        stop,
+        handle,
+    }
 }
 
 /// POSTs a body to the bot's webhook with (or without) the secret.
-pub async fn post_update(bot: &RunningBot, body: &str, secret: Option<&str>) -> reqwest::StatusCode {
+pub async fn post_update(
+    bot: &RunningBot,
+    body: &str,
+    secret: Option<&str>,
+) -> reqwest::StatusCode {
     let mut req = reqwest::Client::new()
         .post(bot.url("/webhook"))
         .header("content-type", "application/json")
@@ -123,7 +142,12 @@ pub async fn post_update(bot: &RunningBot, body: &str, secret: Option<&str>) -> 
 }
 
 pub async fn health(bot: &RunningBot) -> serde_json::Value {
-    reqwest::get(bot.url("/health")).await.unwrap().json().await.unwrap()
+    reqwest::get(bot.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Replies the sim recorded, per chat.
@@ -144,4 +168,23 @@ pub async fn wait_until<F: Fn() -> bool>(timeout: Duration, f: F) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     f()
+}
+
+/// Waits until the inbox row of `update_id` has `status`; returns (status, attempts).
+pub async fn wait_status(
+    db: &telbot_shared::store::Db,
+    update_id: i64,
+    status: i64,
+) -> Option<(i64, i64)> {
+    let mut row = None;
+    for _ in 0..250 {
+        row = bot_server::inbox::sql::status_of(db, update_id)
+            .await
+            .unwrap();
+        if row.is_some_and(|r| r.0 == status) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    row
 }

@@ -36,11 +36,17 @@ fn bin_dir() -> Result<PathBuf, String> {
         .filter(|p| p.join("initdb").exists())
         .collect();
     found.sort();
-    found.pop().ok_or_else(|| "no PostgreSQL binaries under /usr/lib/postgresql/*/bin".to_string())
+    found
+        .pop()
+        .ok_or_else(|| "no PostgreSQL binaries under /usr/lib/postgresql/*/bin".to_string())
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// Runs `prog` as the `postgres` user when we are root (PostgreSQL refuses to run as root).
@@ -48,7 +54,8 @@ fn command(prog: &Path, root: bool) -> Command {
     if root {
         // setpriv execs in place (runuser would fork), so the child's pid is PostgreSQL's.
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(prog);
+        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+            .arg(prog);
         c
     } else {
         Command::new(prog)
@@ -60,7 +67,10 @@ impl PgServer {
     pub fn start() -> Result<PgServer, String> {
         let bin = bin_dir()?;
         let root = is_root();
-        let dir = tempfile::Builder::new().prefix("telbot-pg").tempdir().map_err(|e| e.to_string())?;
+        let dir = tempfile::Builder::new()
+            .prefix("telbot-pg")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         let data = dir.path().join("data");
         std::fs::create_dir(&data).map_err(|e| e.to_string())?;
         if root {
@@ -81,11 +91,20 @@ impl PgServer {
             .output()
             .map_err(|e| format!("initdb: {e}"))?;
         if !out.status.success() {
-            return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         let port = free_port().map_err(|e| e.to_string())?;
         let child = spawn(&bin, root, dir.path(), port)?;
-        let server = PgServer { child, port, bin, root, _dir: dir };
+        let server = PgServer {
+            child,
+            port,
+            bin,
+            root,
+            _dir: dir,
+        };
         server.wait_ready()?;
         Ok(server)
     }
@@ -123,7 +142,9 @@ impl PgServer {
     /// Stops the server now (a store outage in a test); it cannot be restarted.
     pub fn kill(&mut self) {
         // SIGQUIT: PostgreSQL's immediate shutdown, which also ends its backends.
-        let _ = Command::new("kill").args(["-QUIT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-QUIT", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -140,7 +161,14 @@ fn spawn(bin: &Path, root: bool, dir: &Path, port: u16) -> Result<Child, String>
     command(&bin.join("postgres"), root)
         .arg("-D")
         .arg(dir.join("data"))
-        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ])
         .args(["-c", "max_connections=200"])
         .arg("-k")
         .arg(dir)

@@ -9,7 +9,11 @@ pub fn delay(base: Duration, max: Duration, attempt: u32) -> Duration {
     let ceiling = exp.min(max);
     let floor = ceiling / 2;
     let span = ceiling.saturating_sub(floor).as_millis() as u64;
-    let jitter = if span == 0 { 0 } else { rand::random_range(0..=span) };
+    let jitter = if span == 0 {
+        0
+    } else {
+        rand::random_range(0..=span)
+    };
     floor + Duration::from_millis(jitter)
 }
 

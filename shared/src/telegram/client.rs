@@ -22,7 +22,9 @@ use crate::redact::Redactor;
 /// Methods that send messages and so are paced by Telegram's limits.
 fn is_send(method: &str) -> bool {
     let m = method.to_ascii_lowercase();
-    m.starts_with("send") && m != "sendchataction" || m.starts_with("forward") || m.starts_with("copy")
+    m.starts_with("send") && m != "sendchataction"
+        || m.starts_with("forward")
+        || m.starts_with("copy")
 }
 
 /// Running totals a dashboard can read without a metrics scrape.
@@ -82,7 +84,14 @@ impl TelegramClient {
         let redactor = Redactor::new([cfg.token.clone()]);
         let limiter = cfg.rate.map(SendLimiter::new);
         Ok(TelegramClient {
-            inner: Arc::new(Inner { http, prefix, cfg, redactor, limiter, stats: ClientStats::default() }),
+            inner: Arc::new(Inner {
+                http,
+                prefix,
+                cfg,
+                redactor,
+                limiter,
+                stats: ClientStats::default(),
+            }),
         })
     }
 
@@ -119,7 +128,8 @@ impl TelegramClient {
         method: &str,
         params: &impl Serialize,
     ) -> Result<T, TelegramError> {
-        self.call_with_timeout(method, params, self.inner.cfg.request_timeout).await
+        self.call_with_timeout(method, params, self.inner.cfg.request_timeout)
+            .await
     }
 
     /// [`Self::call`] with a per-attempt timeout of its own (long polls need more).
@@ -173,9 +183,21 @@ impl TelegramClient {
     }
 
     /// One HTTP exchange, classified.
-    async fn attempt(&self, method: &str, body: &Value, timeout: Duration) -> Result<Value, TelegramError> {
+    async fn attempt(
+        &self,
+        method: &str,
+        body: &Value,
+        timeout: Duration,
+    ) -> Result<Value, TelegramError> {
         let url = format!("{}{}", self.inner.prefix.expose_secret(), method);
-        let sent = self.inner.http.post(url).json(body).timeout(timeout).send().await;
+        let sent = self
+            .inner
+            .http
+            .post(url)
+            .json(body)
+            .timeout(timeout)
+            .send()
+            .await;
         let resp = sent.map_err(|e| self.transport_error(method, e))?;
         let status = resp.status().as_u16();
         let header_retry = resp
@@ -183,16 +205,29 @@ impl TelegramClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(method, e))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(method, e))?;
         let env: Envelope = match serde_json::from_slice(&bytes) {
             Ok(env) => env,
             Err(_) => {
                 let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
-                let message = self.inner.redactor.redact(&format!("HTTP {status}: {snippet}"));
+                let message = self
+                    .inner
+                    .redactor
+                    .redact(&format!("HTTP {status}: {snippet}"));
                 return Err(if status >= 500 {
-                    TelegramError::Api { method: method.into(), code: status, description: message }
+                    TelegramError::Api {
+                        method: method.into(),
+                        code: status,
+                        description: message,
+                    }
                 } else {
-                    TelegramError::InvalidResponse { method: method.into(), message }
+                    TelegramError::InvalidResponse {
+                        method: method.into(),
+                        message,
+                    }
                 });
             }
         };
@@ -202,15 +237,27 @@ impl TelegramClient {
         let code = env.error_code.unwrap_or(status);
         let retry_after = env.parameters.and_then(|p| p.retry_after).or(header_retry);
         if code == 429 {
-            return Err(TelegramError::RetryAfter { method: method.into(), retry_after: retry_after.unwrap_or(1) });
+            return Err(TelegramError::RetryAfter {
+                method: method.into(),
+                retry_after: retry_after.unwrap_or(1),
+            });
         }
-        let description = self.inner.redactor.redact(env.description.as_deref().unwrap_or("no description"));
-        Err(TelegramError::Api { method: method.into(), code, description })
+        let description = self
+            .inner
+            .redactor
+            .redact(env.description.as_deref().unwrap_or("no description"));
+        Err(TelegramError::Api {
+            method: method.into(),
+            code,
+            description,
+        })
     }
 
     fn transport_error(&self, method: &str, e: reqwest::Error) -> TelegramError {
         if e.is_timeout() {
-            return TelegramError::Timeout { method: method.into() };
+            return TelegramError::Timeout {
+                method: method.into(),
+            };
         }
         // reqwest prints the URL, which holds the token: drop it, keep the causes, then
         // redact whatever is left in case a cause quotes the URL too.
@@ -222,13 +269,17 @@ impl TelegramClient {
             message.push_str(&c.to_string());
             cause = c.source();
         }
-        TelegramError::Network { method: method.into(), message: self.inner.redactor.redact(&message) }
+        TelegramError::Network {
+            method: method.into(),
+            message: self.inner.redactor.redact(&message),
+        }
     }
 
     fn record(&self, method: &str, took: Duration, outcome: &Result<Value, TelegramError>) {
         let st = &self.inner.stats;
         st.requests.fetch_add(1, Ordering::Relaxed);
-        st.last_latency_us.store(took.as_micros() as u64, Ordering::Relaxed);
+        st.last_latency_us
+            .store(took.as_micros() as u64, Ordering::Relaxed);
         let label = match outcome {
             Ok(_) => "ok",
             Err(e) => {
@@ -240,8 +291,10 @@ impl TelegramClient {
             }
         };
         let method = canonical_method(method);
-        metrics::counter!("telbot_telegram_requests_total", "method" => method, "outcome" => label).increment(1);
-        metrics::histogram!("telbot_telegram_request_duration_seconds", "method" => method).record(took.as_secs_f64());
+        metrics::counter!("telbot_telegram_requests_total", "method" => method, "outcome" => label)
+            .increment(1);
+        metrics::histogram!("telbot_telegram_request_duration_seconds", "method" => method)
+            .record(took.as_secs_f64());
     }
 
     /// `getMe`: is the token valid?
@@ -261,7 +314,11 @@ impl TelegramClient {
 
     /// `deleteWebhook`; pending updates are kept unless `drop_pending` is set.
     pub async fn delete_webhook(&self, drop_pending: bool) -> Result<bool, TelegramError> {
-        self.call("deleteWebhook", &serde_json::json!({ "drop_pending_updates": drop_pending })).await
+        self.call(
+            "deleteWebhook",
+            &serde_json::json!({ "drop_pending_updates": drop_pending }),
+        )
+        .await
     }
 
     /// `getUpdates` as raw JSON updates (so kinds this build cannot parse survive intact).
@@ -280,12 +337,17 @@ impl TelegramClient {
         if let Some(a) = allowed_updates {
             p["allowed_updates"] = serde_json::json!(a);
         }
-        self.call_with_timeout("getUpdates", &p, poll + self.inner.cfg.request_timeout).await
+        self.call_with_timeout("getUpdates", &p, poll + self.inner.cfg.request_timeout)
+            .await
     }
 
     /// `sendMessage` with plain text.
     pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<Value, TelegramError> {
-        self.call("sendMessage", &serde_json::json!({ "chat_id": chat_id, "text": text })).await
+        self.call(
+            "sendMessage",
+            &serde_json::json!({ "chat_id": chat_id, "text": text }),
+        )
+        .await
     }
 }
 
@@ -299,8 +361,20 @@ fn decode<T: DeserializeOwned>(method: &str, v: Value, r: &Redactor) -> Result<T
 /// Metric label for a method: camelCase as Telegram documents it, bounded to known names.
 fn canonical_method(method: &str) -> &'static str {
     const KNOWN: &[&str] = &[
-        "getMe", "getWebhookInfo", "setWebhook", "deleteWebhook", "getUpdates", "sendMessage",
-        "sendChatAction", "answerCallbackQuery", "editMessageText", "setMyCommands",
+        "getMe",
+        "getWebhookInfo",
+        "setWebhook",
+        "deleteWebhook",
+        "getUpdates",
+        "sendMessage",
+        "sendChatAction",
+        "answerCallbackQuery",
+        "editMessageText",
+        "setMyCommands",
     ];
-    KNOWN.iter().copied().find(|k| k.eq_ignore_ascii_case(method)).unwrap_or("other")
+    KNOWN
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(method))
+        .unwrap_or("other")
 }

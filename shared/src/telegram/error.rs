@@ -64,7 +64,9 @@ impl TelegramError {
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
-            TelegramError::Network { .. } | TelegramError::Timeout { .. } | TelegramError::Api { code: 500.., .. }
+            TelegramError::Network { .. }
+                | TelegramError::Timeout { .. }
+                | TelegramError::Api { code: 500.., .. }
         )
     }
 

@@ -20,7 +20,10 @@ struct Bucket {
 
 impl Bucket {
     fn full(cap: f64, now: Instant) -> Self {
-        Bucket { tokens: cap, last: now }
+        Bucket {
+            tokens: cap,
+            last: now,
+        }
     }
 
     /// Takes a token or says how long until one is there.
@@ -83,9 +86,13 @@ impl SendLimiter {
         let chat_cap = f64::from(l.per_chat_burst);
         if let Some(id) = chat {
             if st.chats.len() >= MAX_CHATS {
-                st.chats.retain(|_, b| now.saturating_duration_since(b.last) < Duration::from_secs(60));
+                st.chats
+                    .retain(|_, b| now.saturating_duration_since(b.last) < Duration::from_secs(60));
             }
-            let bucket = st.chats.entry(id).or_insert_with(|| Bucket::full(chat_cap, now));
+            let bucket = st
+                .chats
+                .entry(id)
+                .or_insert_with(|| Bucket::full(chat_cap, now));
             // Peek without consuming: refill, check, put back.
             let mut probe = *bucket;
             if let Some(d) = probe.take(chat_rate, chat_cap, now) {
@@ -110,7 +117,11 @@ mod tests {
     use super::*;
 
     fn limits() -> RateLimits {
-        RateLimits { global_per_sec: 30, per_chat_per_sec: 1, per_chat_burst: 3 }
+        RateLimits {
+            global_per_sec: 30,
+            per_chat_per_sec: 1,
+            per_chat_burst: 3,
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -122,7 +133,10 @@ mod tests {
         }
         // 3 at once, then 3 more at one per second.
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(2900) && took < Duration::from_millis(3200), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(2900) && took < Duration::from_millis(3200),
+            "{took:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -134,6 +148,9 @@ mod tests {
         }
         // 30 from the full bucket, then 60 more at 30/s.
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(1900) && took < Duration::from_millis(2200), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_millis(2200),
+            "{took:?}"
+        );
     }
 }
