@@ -18,10 +18,38 @@
 //! - `ops`: operations shared by [`Sim`] and `control`.
 //! - `state`, `records`, `clock`, `error`: shared state, logs, time, [`SimError`].
 //!
-//! Simplifications (documented where they live): no 3-second 409
-//! throttling and no anti-busy-loop rules in getUpdates; the sim never
-//! contacts non-loopback hosts (delivery to them fails with
-//! `Connection refused`).
+//! Usage:
+//! ```no_run
+//! # async fn demo() -> Result<(), telegram_sim::SimError> {
+//! use telegram_sim::{Sim, Upd, WebhookFault};
+//! let sim = Sim::builder().allow_http_loopback(true).time_scale(0.01).start().await?;
+//! // point the bot at sim.base_url() with sim.token(), then:
+//! sim.inject(Upd::command(42, "/start"));
+//! sim.break_webhook(WebhookFault::Status(500));
+//! let _ = sim.webhook_info()["last_error_message"].clone();
+//! # Ok(()) }
+//! ```
+//!
+//! Time: use [`SimBuilder::time_scale`] to speed up Telegram's delays. Do
+//! not combine the sim with `tokio::time::pause()`: its timers (read
+//! timeout, back-off, long polls) would jump while sockets wait.
+//!
+//! Simplifications, on purpose (each is documented where it lives):
+//! - getUpdates: no 3-second throttling of repeated 409s and no
+//!   anti-busy-loop rules (forced timeout 3 s / limit 1 on rapid repeats).
+//! - setWebhook answers synchronously, so there is no
+//!   `Conflict: terminated by other setWebhook`; certificates are only noted
+//!   (`has_custom_certificate`), `ip_address` is accepted and ignored, and
+//!   getWebhookInfo always shows `ip_address: "127.0.0.1"`.
+//! - Delivery: the degraded / healthy connection-opening rates (1 per 2 s,
+//!   10 per 0.5 s) are not modelled, only the in-flight caps; the 23-hour
+//!   "410 Gone" auto-delete is not modelled; queue size limits are not
+//!   enforced. The sim never contacts non-loopback hosts (delivery to them
+//!   fails with `Connection refused`).
+//! - An update whose type `allowed_updates` filters out still uses up an
+//!   update_id (so [`Sim::inject`] can return one); Telegram would not.
+//! - Expiry compares the sim clock with unscaled Telegram delays, so a
+//!   small time scale does not make updates live longer in retries.
 
 mod api;
 mod builder;

@@ -91,7 +91,7 @@ pub(super) fn set_webhook(shared: &Arc<Shared>, p: &Params, is_delete: bool) -> 
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(40);
     let secret = p.str("secret_token").filter(|s| !s.is_empty());
-    let has_cert = !url_raw.is_empty() && p.0.contains_key("certificate");
+    let has_cert = !url_raw.is_empty() && p.str("certificate").is_some();
     let allowed = p.json("allowed_updates").and_then(|v| parse_allowed(&v));
 
     let mut st = shared.lock();
