@@ -37,6 +37,9 @@ pub const WELL_KNOWN: &[(&str, &str)] = &[
     ("RENDER_SERVICE_ID", "watchdog.restart.render_service_id"),
 ];
 
+/// Keys whose `TELBOT__…` variable is a comma-separated list.
+pub const LIST_KEYS: &[&str] = &["bot.admin_chat_ids", "webhook.allowed_updates"];
+
 /// A configuration problem, always naming the key it is about.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -117,20 +120,37 @@ pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigE
             })?;
         builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
     }
+    // List keys are split here: config only splits lists together with `try_parsing`, which
+    // would also turn a secret like "00123" into the number 123.
+    let env_key = |k: &str| {
+        k.trim_start_matches("TELBOT__")
+            .replace("__", ".")
+            .to_lowercase()
+    };
     let prefixed: config::Map<String, String> = env
         .iter()
-        .filter(|(k, _)| k.starts_with("TELBOT__"))
+        .filter(|(k, _)| k.starts_with("TELBOT__") && !LIST_KEYS.contains(&env_key(k).as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     builder = builder.add_source(
         config::Environment::with_prefix("TELBOT")
             .separator("__")
-            .list_separator(",")
-            .with_list_parse_key("bot.admin_chat_ids")
-            .with_list_parse_key("webhook.allowed_updates")
-            .with_list_parse_key("alerts.email_to")
             .source(Some(prefixed)),
     );
+    for (k, v) in env.iter().filter(|(k, _)| k.starts_with("TELBOT__")) {
+        let key = env_key(k);
+        if LIST_KEYS.contains(&key.as_str()) {
+            let items: Vec<String> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            builder = builder
+                .set_override(key, items)
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        }
+    }
     for (name, key) in WELL_KNOWN {
         if let Some(v) = env.get(*name).filter(|v| !v.is_empty()) {
             builder = builder
@@ -143,16 +163,46 @@ pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigE
         .map_err(|e| ConfigError::Parse(e.to_string()))
 }
 
-/// Deserializes one section of a loaded config, naming the key on a type error.
+/// Deserializes one section of a loaded config. It is read from the root, so a type error
+/// names the whole key (`telegram.max_attempts`), not just the section.
 pub fn section<T: for<'de> Deserialize<'de>>(
     cfg: &config::Config,
     name: &str,
 ) -> Result<T, ConfigError> {
-    cfg.get::<T>(name).map_err(|e| {
-        let msg = e.to_string();
-        // config names the sub-key ("for key `x.y`"); keep its words, add the env spelling.
-        ConfigError::Parse(msg.replace(" in the environment", " (from the environment)"))
-    })
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Pick<'a, T>(&'a str, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Pick<'_, T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a table with a [{}] section", self.0)
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<T>, M::Error> {
+            let mut out = None;
+            while let Some(k) = map.next_key::<String>()? {
+                if k == self.0 {
+                    out = Some(map.next_value::<T>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(out)
+        }
+    }
+    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Pick<'_, T> {
+        type Value = Option<T>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    let picked = Pick::<T>(name, std::marker::PhantomData)
+        .deserialize(cfg.clone())
+        .map_err(|e| {
+            ConfigError::Parse(
+                e.to_string()
+                    .replace(" in the environment", " (from the environment)"),
+            )
+        })?;
+    picked.ok_or_else(|| ConfigError::invalid(name, "section is missing"))
 }
 
 /// The `[telegram]` section as written.
@@ -451,6 +501,16 @@ mod tests {
         let cfg = load(None, &e)?;
         assert_eq!(cfg.get_int("server.port").ok(), Some(9100));
         assert_eq!(cfg.get_int("telegram.max_attempts").ok(), Some(5));
+        Ok(())
+    }
+
+    #[test]
+    fn list_keys_split_on_commas() -> Result<(), ConfigError> {
+        let cfg = load(None, &env(&[("TELBOT__BOT__ADMIN_CHAT_IDS", "1, 22,333")]))?;
+        let ids: Vec<i64> = cfg
+            .get("bot.admin_chat_ids")
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        assert_eq!(ids, vec![1, 22, 333]);
         Ok(())
     }
 

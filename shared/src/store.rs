@@ -50,13 +50,13 @@ pub struct Db {
 /// Connects, creating the SQLite file and its directory if missing, and migrates.
 pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
     sqlx::any::install_default_drivers();
-    if cfg.backend == Backend::Sqlite {
-        if let Some(dir) = sqlite_dir(cfg.url.expose_secret()) {
-            std::fs::create_dir_all(&dir).map_err(|e| StoreError::DataDir {
-                path: dir.clone(),
-                problem: e.to_string(),
-            })?;
-        }
+    if cfg.backend == Backend::Sqlite
+        && let Some(dir) = sqlite_dir(cfg.url.expose_secret())
+    {
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::DataDir {
+            path: dir.clone(),
+            problem: e.to_string(),
+        })?;
     }
     let sync = cfg.sqlite_synchronous.clone();
     let backend = cfg.backend;
