@@ -39,14 +39,21 @@ async fn daemon(w: &World) -> (Arc<Watchdog>, mpsc::UnboundedReceiver<(Instant, 
     cfg.schedules.performance = Trigger::Every(Duration::from_secs(1));
     cfg.schedules.integration = Trigger::Every(Duration::from_secs(3));
     let (tx, rx) = mpsc::unbounded_channel();
-    let wd = Arc::new(Watchdog::build_with(cfg, Arc::new(w.clock.clone()), Arc::new(Tap(tx))).await.unwrap());
+    let wd = Arc::new(
+        Watchdog::build_with(cfg, Arc::new(w.clock.clone()), Arc::new(Tap(tx)))
+            .await
+            .unwrap(),
+    );
     let d = wd.clone();
     tokio::spawn(async move { d.run_until_stopped().await });
     (wd, rx)
 }
 
 /// Waits for the report where `pred` holds; returns its time.
-async fn until(rx: &mut mpsc::UnboundedReceiver<(Instant, RunReport)>, pred: impl Fn(&RunReport) -> bool) -> Instant {
+async fn until(
+    rx: &mut mpsc::UnboundedReceiver<(Instant, RunReport)>,
+    pred: impl Fn(&RunReport) -> bool,
+) -> Instant {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -63,7 +70,8 @@ fn bad(r: &RunReport, key: &str) -> bool {
 }
 
 fn fixed(r: &RunReport, key: &str) -> bool {
-    r.finding(key).is_some_and(|f| f.level == Level::Ok || f.repaired)
+    r.finding(key)
+        .is_some_and(|f| f.level == Level::Ok || f.repaired)
 }
 
 async fn trial(class: &str) -> (Duration, Duration) {
@@ -73,7 +81,8 @@ async fn trial(class: &str) -> (Duration, Duration) {
     let t0 = Instant::now();
     let key = match class {
         "wrong-url" => {
-            w.sim.set_webhook_url_behind_back("http://127.0.0.1:9/elsewhere");
+            w.sim
+                .set_webhook_url_behind_back("http://127.0.0.1:9/elsewhere");
             incident::WEBHOOK_WRONG_URL
         }
         "stuck-50-behind-500" => {
@@ -98,10 +107,18 @@ async fn trial(class: &str) -> (Duration, Duration) {
         }
     };
     let detected = until(&mut rx, |r| bad(r, key)).await;
-    let recovered = if bad_and_fixed_same_run(class) { detected } else { until(&mut rx, |r| fixed(r, key)).await };
+    let recovered = if bad_and_fixed_same_run(class) {
+        detected
+    } else {
+        until(&mut rx, |r| fixed(r, key)).await
+    };
     let recovered = recovered.max(detected);
     if class == "stuck-50-behind-500" {
-        assert!(w.sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 50).await);
+        assert!(
+            w.sim
+                .wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 50)
+                .await
+        );
         assert!(w.sim.dropped_updates().is_empty());
     }
     wd.stop_token().cancel();
@@ -116,16 +133,29 @@ fn bad_and_fixed_same_run(class: &str) -> bool {
 fn status_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 async fn rss() -> (u64, u64) {
     let w = World::start().await;
     let mut e = w.env.clone();
-    e.insert("TELBOT__WATCHDOG__SCHEDULE__LIVENESS".into(), "* * * * * *".into());
-    e.insert("TELBOT__WATCHDOG__SCHEDULE__PERFORMANCE".into(), "*/2 * * * * *".into());
-    e.insert("TELBOT__WATCHDOG__SCHEDULE__INTEGRATION".into(), "*/3 * * * * *".into());
+    e.insert(
+        "TELBOT__WATCHDOG__SCHEDULE__LIVENESS".into(),
+        "* * * * * *".into(),
+    );
+    e.insert(
+        "TELBOT__WATCHDOG__SCHEDULE__PERFORMANCE".into(),
+        "*/2 * * * * *".into(),
+    );
+    e.insert(
+        "TELBOT__WATCHDOG__SCHEDULE__INTEGRATION".into(),
+        "*/3 * * * * *".into(),
+    );
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
         .arg("run")
         .env_clear()
@@ -147,8 +177,13 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    println!("watchdog detect/recover benchmark: liveness every {LIVENESS:?}, bot.interval 20 ms, sim time_scale 0.01");
-    println!("{:<22} {:>12} {:>12} {:>12} {:>12}", "fault", "detect min", "detect max", "recover min", "recover max");
+    println!(
+        "watchdog detect/recover benchmark: liveness every {LIVENESS:?}, bot.interval 20 ms, sim time_scale 0.01"
+    );
+    println!(
+        "{:<22} {:>12} {:>12} {:>12} {:>12}",
+        "fault", "detect min", "detect max", "recover min", "recover max"
+    );
     for class in ["wrong-url", "stuck-50-behind-500", "bot-down"] {
         let mut d = Vec::new();
         let mut r = Vec::new();
@@ -157,11 +192,26 @@ async fn main() {
             d.push(a);
             r.push(b);
         }
-        let (dmin, dmax) = (d.iter().min().copied().unwrap_or_default(), d.iter().max().copied().unwrap_or_default());
-        let (rmin, rmax) = (r.iter().min().copied().unwrap_or_default(), r.iter().max().copied().unwrap_or_default());
-        println!("{class:<22} {:>12} {:>12} {:>12} {:>12}", ms(dmin), ms(dmax), ms(rmin), ms(rmax));
+        let (dmin, dmax) = (
+            d.iter().min().copied().unwrap_or_default(),
+            d.iter().max().copied().unwrap_or_default(),
+        );
+        let (rmin, rmax) = (
+            r.iter().min().copied().unwrap_or_default(),
+            r.iter().max().copied().unwrap_or_default(),
+        );
+        println!(
+            "{class:<22} {:>12} {:>12} {:>12} {:>12}",
+            ms(dmin),
+            ms(dmax),
+            ms(rmin),
+            ms(rmax)
+        );
     }
     println!("(bot-down recovery includes a simulated 500 ms platform restart)");
     let (now, peak) = rss().await;
-    println!("watchdog binary (`watchdog run`, 1 s cron, 8 s): RSS {} KiB, peak {} KiB", now, peak);
+    println!(
+        "watchdog binary (`watchdog run`, 1 s cron, 8 s): RSS {} KiB, peak {} KiB",
+        now, peak
+    );
 }

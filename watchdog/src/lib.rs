@@ -17,7 +17,8 @@
 //! - [`store`]: actions, runs and recovery state in the shared database.
 //! - [`alert`]: the [`AlertSink`] trait the alerting pipeline plugs into; [`alert::LogSink`].
 //! - [`clock`]: injectable wall-clock time.
-//! - [`watchdog`]: [`Watchdog`] and the commands (`check`, `preflight`, `verify`, `recover`, `run`).
+//! - [`watchdog`]: [`Watchdog`]: runs, `check`, `recover` and the daemon (`run`).
+//! - [`deploy`]: `preflight` and `verify`.
 //! - [`cli`]: the command line and its exit codes.
 
 pub mod actions;
@@ -26,6 +27,7 @@ pub mod checks;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod deploy;
 pub mod recovery;
 pub mod report;
 pub mod rules;

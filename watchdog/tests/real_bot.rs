@@ -24,7 +24,13 @@ struct Running {
 }
 
 async fn start() -> Running {
-    let sim = Sim::builder().allow_http_loopback(true).time_scale(0.01).set_webhook_rate_limit(false).start().await.unwrap();
+    let sim = Sim::builder()
+        .allow_http_loopback(true)
+        .time_scale(0.01)
+        .set_webhook_rate_limit(false)
+        .start()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -36,7 +42,10 @@ async fn start() -> Running {
         ("PORT", port.to_string()),
         ("WEBHOOK_SECRET", SECRET.into()),
         ("ADMIN_TOKEN", "admin-e2e".into()),
-        ("DATABASE_URL", format!("sqlite://{}/telbot.db?mode=rwc", dir.path().display())),
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}/telbot.db?mode=rwc", dir.path().display()),
+        ),
         ("DATA_DIR", dir.path().display().to_string()),
         ("TELBOT__SERVER__HOST", "127.0.0.1".into()),
         ("TELBOT__TELEGRAM__RATE_LIMIT", "false".into()),
@@ -49,18 +58,33 @@ async fn start() -> Running {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let cfg = BotConfig::load(None, &env).unwrap();
-    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener).await.unwrap();
+    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener)
+        .await
+        .unwrap();
     let stop = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
     let expected = format!("{url}/webhook");
-    assert!(sim.wait_for(Duration::from_secs(20), |s| s.webhook_info()["url"] == expected.as_str()).await, "the bot registers its webhook");
-    Running { sim, url, env, _dir: dir, stop }
+    assert!(
+        sim.wait_for(Duration::from_secs(20), |s| s.webhook_info()["url"]
+            == expected.as_str())
+            .await,
+        "the bot registers its webhook"
+    );
+    Running {
+        sim,
+        url,
+        env,
+        _dir: dir,
+        stop,
+    }
 }
 
 async fn watchdog(r: &Running) -> Watchdog {
     let cfg = WatchdogConfig::load(None, &r.env).unwrap();
     let clock = ManualClock::at(telbot_shared::unix_now());
-    Watchdog::build_with(cfg, Arc::new(clock), Arc::new(watchdog::alert::LogSink)).await.unwrap()
+    Watchdog::build_with(cfg, Arc::new(clock), Arc::new(watchdog::alert::LogSink))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,13 +94,33 @@ async fn a_healthy_real_bot_passes_every_check_with_no_action() {
     for i in 0..20 {
         r.sim.inject(Upd::text(77, format!("hello {i}")));
         let out = wd.check().await;
-        assert!(out.report.actions.is_empty(), "run {i}: {:#?}", out.report.actions);
-        assert_eq!(out.report.level(), Level::Ok, "run {i}: {:#?}", out.report.problems().collect::<Vec<_>>());
+        assert!(
+            out.report.actions.is_empty(),
+            "run {i}: {:#?}",
+            out.report.actions
+        );
+        assert_eq!(
+            out.report.level(),
+            Level::Ok,
+            "run {i}: {:#?}",
+            out.report.problems().collect::<Vec<_>>()
+        );
     }
     let out = wd.check().await;
-    assert_eq!(out.report.finding(incident::WEBHOOK_AUTH).unwrap().level, Level::Ok, "401 without the secret");
-    assert_eq!(out.report.finding(incident::WEBHOOK_HEALTH).unwrap().level, Level::Ok);
-    assert!(r.sim.wait_for(Duration::from_secs(20), |s| s.sent_messages().len() == 20).await);
+    assert_eq!(
+        out.report.finding(incident::WEBHOOK_AUTH).unwrap().level,
+        Level::Ok,
+        "401 without the secret"
+    );
+    assert_eq!(
+        out.report.finding(incident::WEBHOOK_HEALTH).unwrap().level,
+        Level::Ok
+    );
+    assert!(
+        r.sim
+            .wait_for(Duration::from_secs(20), |s| s.sent_messages().len() == 20)
+            .await
+    );
     r.stop.cancel();
 }
 
@@ -90,16 +134,35 @@ async fn fifty_stuck_updates_reach_the_real_bot_and_get_fifty_replies() {
     }
     assert!(
         r.sim
-            .wait_for(Duration::from_secs(20), |s| s.webhook_info()["last_error_message"]
-                .as_str()
-                .is_some_and(|m| m.contains("500 Internal Server Error")))
+            .wait_for(Duration::from_secs(20), |s| {
+                s.webhook_info()["last_error_message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("500 Internal Server Error"))
+            })
             .await
     );
     let out = wd.check().await;
-    let a = out.report.actions.iter().find(|a| a.kind == ActionKind::LosslessRecovery).expect("a recovery");
+    let a = out
+        .report
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::LosslessRecovery)
+        .expect("a recovery");
     assert_eq!(a.result, ActionResult::Succeeded, "{a:#?}");
-    assert_eq!((a.detail["drained"].as_u64(), a.detail["replayed"].as_u64(), a.detail["dropped"].as_u64()), (Some(50), Some(50), Some(0)));
-    assert!(r.sim.wait_for(Duration::from_secs(30), |s| s.sent_messages().len() == 50).await, "50 replies");
+    assert_eq!(
+        (
+            a.detail["drained"].as_u64(),
+            a.detail["replayed"].as_u64(),
+            a.detail["dropped"].as_u64()
+        ),
+        (Some(50), Some(50), Some(0))
+    );
+    assert!(
+        r.sim
+            .wait_for(Duration::from_secs(30), |s| s.sent_messages().len() == 50)
+            .await,
+        "50 replies"
+    );
     assert!(r.sim.dropped_updates().is_empty());
     assert_eq!(r.sim.webhook_info()["url"], format!("{}/webhook", r.url));
     r.stop.cancel();

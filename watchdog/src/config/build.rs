@@ -1,0 +1,314 @@
+//! Validation: raw sections → the typed [`super::WatchdogConfig`] parts, every problem
+//! recorded (not just the first).
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use telbot_shared::config::{
+    ConfigError, StoreConfig, TelegramConfig, non_empty_secret, parse_http_url,
+};
+
+use super::raw::{LimitSection, LimitsSection, WatchdogSection, WebhookSection};
+use super::*;
+use crate::schedule::Trigger;
+
+pub(crate) struct Partial(Box<dyn FnOnce(TelegramConfig, StoreConfig) -> WatchdogConfig>);
+
+impl Partial {
+    pub(crate) fn finish(self, t: TelegramConfig, s: StoreConfig) -> WatchdogConfig {
+        (self.0)(t, s)
+    }
+}
+
+pub(crate) fn build(
+    wd: WatchdogSection,
+    wh: WebhookSection,
+    limits: LimitsSection,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Partial> {
+    let public = if wh.public_url.trim().is_empty() {
+        keep(
+            errs,
+            Err(ConfigError::invalid(
+                "webhook.public_url",
+                "is required: the watchdog compares the webhook to PUBLIC_URL + webhook.path",
+            )),
+        )
+    } else {
+        keep(errs, parse_http_url(&wh.public_url, "webhook.public_url"))
+    };
+    let bot_raw = if wd.bot_url.trim().is_empty() {
+        wh.public_url.clone()
+    } else {
+        wd.bot_url.clone()
+    };
+    let bot_url = if bot_raw.trim().is_empty() {
+        keep(
+            errs,
+            Err(ConfigError::invalid(
+                "watchdog.bot_url",
+                "is required (BOT_URL, or PUBLIC_URL as its default)",
+            )),
+        )
+    } else {
+        keep(errs, parse_http_url(&bot_raw, "watchdog.bot_url"))
+    };
+    if !wh.path.starts_with('/') {
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "webhook.path",
+                format!("must start with '/', got {:?}", wh.path),
+            )),
+        );
+    }
+    let secret = non_empty_secret(wh.secret);
+    if let Some(s) = &secret {
+        let v = s.expose_secret();
+        if v.len() > 256
+            || !v
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            keep(
+                errs,
+                Err::<(), ConfigError>(ConfigError::invalid(
+                    "webhook.secret",
+                    "must be 1-256 of A-Z a-z 0-9 _ -",
+                )),
+            );
+        }
+    }
+    if !(1..=100).contains(&wh.max_connections) {
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "webhook.max_connections",
+                "must be 1-100",
+            )),
+        );
+    }
+    let positive = |d: Duration, key: &str| {
+        if d.is_zero() {
+            Err(ConfigError::invalid(key, "must be more than 0"))
+        } else {
+            Ok(d)
+        }
+    };
+    keep(errs, positive(wd.check_timeout, "watchdog.check_timeout"));
+    keep(errs, positive(wd.http_timeout, "watchdog.http_timeout"));
+    keep(
+        errs,
+        positive(wd.restart.timeout, "watchdog.restart.timeout"),
+    );
+    keep(
+        errs,
+        positive(wd.recovery.max_duration, "watchdog.recovery.max_duration"),
+    );
+    if !(0.0..=100.0).contains(&wd.success_rate_warn) {
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "watchdog.success_rate_warn",
+                "must be a percent, 0-100",
+            )),
+        );
+    }
+    if wd.bot.attempts == 0 {
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "watchdog.bot.attempts",
+                "must be at least 1",
+            )),
+        );
+    }
+    for (v, key) in [
+        (wd.recovery.max_batches, "watchdog.recovery.max_batches"),
+        (
+            wd.recovery.replay_attempts,
+            "watchdog.recovery.replay_attempts",
+        ),
+        (
+            wd.recovery.replay_concurrency as u32,
+            "watchdog.recovery.replay_concurrency",
+        ),
+    ] {
+        if v == 0 {
+            keep(
+                errs,
+                Err::<(), ConfigError>(ConfigError::invalid(key, "must be at least 1")),
+            );
+        }
+    }
+    let mode = match wd.recovery.pending.to_ascii_lowercase().as_str() {
+        "lossless" => Some(PendingMode::Lossless),
+        "drop" => Some(PendingMode::Drop),
+        other => keep(
+            errs,
+            Err(ConfigError::invalid(
+                "watchdog.recovery.pending",
+                format!("must be \"lossless\" or \"drop\", got {other:?}"),
+            )),
+        ),
+    };
+    let liveness = keep(
+        errs,
+        Trigger::cron(&wd.schedule.liveness, "watchdog.schedule.liveness"),
+    );
+    let performance = keep(
+        errs,
+        Trigger::cron(&wd.schedule.performance, "watchdog.schedule.performance"),
+    );
+    let integration = keep(
+        errs,
+        Trigger::cron(&wd.schedule.integration, "watchdog.schedule.integration"),
+    );
+    let method = restart_method(
+        wd.restart.render_api_url.as_str(),
+        wd.restart.render_api_key,
+        &wd.restart.render_service_id,
+        wd.restart.deploy_hook_url,
+        &wd.restart.command,
+        errs,
+    );
+    let limit = |l: LimitSection| Limit {
+        cooldown: l.cooldown,
+        max_per_hour: l.max_per_hour,
+    };
+    let action_limits = ActionLimits {
+        set_webhook: limit(wd.actions.set_webhook),
+        recovery: limit(wd.actions.recovery),
+        restart: limit(wd.actions.restart),
+    };
+    let rss_mb = if wd.rss_limit_mb == 0 {
+        limits.rss_limit_mb
+    } else {
+        wd.rss_limit_mb
+    };
+    let (public, bot_url, mode, liveness, performance, integration, method) = (
+        public?,
+        bot_url?,
+        mode?,
+        liveness?,
+        performance?,
+        integration?,
+        method?,
+    );
+    let path = wh.path.clone();
+    let webhook = WebhookTarget {
+        expected_url: format!("{}{}", public.as_str().trim_end_matches('/'), path),
+        replay_url: format!("{}{}", bot_url.as_str().trim_end_matches('/'), path),
+        secret,
+        max_connections: wh.max_connections,
+        allowed_updates: wh.allowed_updates,
+    };
+    let thresholds = Thresholds {
+        max_pending: wd.max_pending,
+        error_window: wd.error_window,
+        response_time_warn: wd.response_time_warn,
+        success_rate_warn: wd.success_rate_warn,
+        success_window: wd.success_window,
+        rss_limit_bytes: rss_mb.saturating_mul(1024 * 1024),
+    };
+    let recovery = RecoveryConfig {
+        mode,
+        max_batches: wd.recovery.max_batches,
+        replay_attempts: wd.recovery.replay_attempts,
+        replay_concurrency: wd.recovery.replay_concurrency,
+        max_duration: wd.recovery.max_duration,
+    };
+    let (check_timeout, http_timeout, bot_attempts, bot_interval) = (
+        wd.check_timeout,
+        wd.http_timeout,
+        wd.bot.attempts,
+        wd.bot.interval,
+    );
+    let restart = RestartConfig {
+        method,
+        timeout: wd.restart.timeout,
+    };
+    Some(Partial(Box::new(move |telegram, store| WatchdogConfig {
+        telegram,
+        store,
+        bot_url,
+        webhook,
+        thresholds,
+        check_timeout,
+        http_timeout,
+        schedules: Schedules {
+            liveness,
+            performance,
+            integration,
+        },
+        bot_attempts,
+        bot_interval,
+        recovery,
+        limits: action_limits,
+        restart,
+    })))
+}
+
+/// Keeps a value, or records its error.
+pub(crate) fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| errs.push(e)).ok()
+}
+
+fn restart_method(
+    api_url: &str,
+    key: Option<SecretString>,
+    service_id: &str,
+    hook: Option<SecretString>,
+    command: &str,
+    errs: &mut Vec<ConfigError>,
+) -> Option<Option<RestartMethod>> {
+    let key = non_empty_secret(key);
+    let service_id = service_id.trim();
+    match (key, service_id.is_empty()) {
+        (Some(api_key), false) => {
+            let api_url = match parse_http_url(api_url, "watchdog.restart.render_api_url") {
+                Ok(u) => u,
+                Err(e) => {
+                    errs.push(e);
+                    return None;
+                }
+            };
+            return Some(Some(RestartMethod::Render {
+                api_url,
+                api_key,
+                service_id: service_id.to_string(),
+            }));
+        }
+        (Some(_), true) => {
+            errs.push(ConfigError::invalid(
+                "watchdog.restart.render_service_id",
+                "is required when RENDER_API_KEY is set",
+            ));
+            return None;
+        }
+        (None, false) => {
+            errs.push(ConfigError::invalid(
+                "watchdog.restart.render_api_key",
+                "is required when RENDER_SERVICE_ID is set",
+            ));
+            return None;
+        }
+        (None, true) => {}
+    }
+    if let Some(hook) = non_empty_secret(hook) {
+        if let Err(e) = parse_http_url(hook.expose_secret(), "watchdog.restart.deploy_hook_url") {
+            // The URL holds a key: name the key, not the value.
+            let _ = e;
+            errs.push(ConfigError::invalid(
+                "watchdog.restart.deploy_hook_url",
+                "is not an http(s) URL",
+            ));
+            return None;
+        }
+        return Some(Some(RestartMethod::DeployHook(hook)));
+    }
+    if !command.trim().is_empty() {
+        return Some(Some(RestartMethod::Command(command.trim().to_string())));
+    }
+    Some(None)
+}

@@ -1,0 +1,320 @@
+//! The watchdog's configuration: the raw `[watchdog]` (and the parts of `[webhook]` and
+//! `[limits]` it reads) as written, validated once at start into [`WatchdogConfig`].
+//! Every bad key is reported on a line of its own, naming the key and its environment name.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use telbot_shared::config::{
+    self as shared, ConfigError, EnvMap, StoreConfig, StoreSection, TelegramConfig, TelegramSection,
+};
+use url::Url;
+
+use crate::schedule::Trigger;
+
+mod build;
+mod raw;
+
+use build::keep;
+use raw::{LimitsSection, WatchdogSection, WebhookSection};
+
+/// All problems found in the configuration, one per line when printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+/// What pending updates get in a recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingMode {
+    /// Drained and replayed to the bot; nothing is lost.
+    Lossless,
+    /// Thrown away (only when configured or asked for).
+    Drop,
+}
+
+/// The webhook as it should be registered.
+#[derive(Clone)]
+pub struct WebhookTarget {
+    /// The URL Telegram must post to: `public_url` + `path`.
+    pub expected_url: String,
+    /// Where replays go: `bot_url` + `path`.
+    pub replay_url: String,
+    /// The secret token; never printed.
+    pub secret: Option<SecretString>,
+    /// `max_connections` given to setWebhook.
+    pub max_connections: u32,
+    /// `allowed_updates` given to setWebhook (empty: Telegram's default set).
+    pub allowed_updates: Vec<String>,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("expected_url", &self.expected_url)
+            .field("replay_url", &self.replay_url)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Numbers the checks judge by.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// Pending updates above this are a problem.
+    pub max_pending: u64,
+    /// A `last_error_date` younger than this is a current error.
+    pub error_window: Duration,
+    /// `/health` slower than this is a warning.
+    pub response_time_warn: Duration,
+    /// Success rate (percent) below this is a warning.
+    pub success_rate_warn: f64,
+    /// The window the success rate is measured over.
+    pub success_window: Duration,
+    /// RSS above this makes the bot restart-worthy.
+    pub rss_limit_bytes: u64,
+}
+
+/// When each run kind fires.
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    /// Telegram + bot liveness.
+    pub liveness: Trigger,
+    /// Response time, store, success rate.
+    pub performance: Trigger,
+    /// Everything plus the integration probes.
+    pub integration: Trigger,
+}
+
+/// Recovery settings.
+#[derive(Debug, Clone)]
+pub struct RecoveryConfig {
+    /// Lossless or drop.
+    pub mode: PendingMode,
+    /// getUpdates batches per recovery at most.
+    pub max_batches: u32,
+    /// Attempts to hand one update to the bot.
+    pub replay_attempts: u32,
+    /// Chats replayed at once.
+    pub replay_concurrency: usize,
+    /// Drain deadline; the webhook is set again after it regardless.
+    pub max_duration: Duration,
+}
+
+/// Cooldown and hourly cap of one action kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// No repeat sooner than this.
+    pub cooldown: Duration,
+    /// At most this many per rolling hour.
+    pub max_per_hour: u32,
+}
+
+/// Limits per action kind.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionLimits {
+    /// setWebhook repairs.
+    pub set_webhook: Limit,
+    /// Lossless (or drop) recoveries.
+    pub recovery: Limit,
+    /// Restarts.
+    pub restart: Limit,
+}
+
+/// How the bot is restarted, the first configured of these.
+#[derive(Clone)]
+pub enum RestartMethod {
+    /// Render's API.
+    Render {
+        /// Base URL (injectable for tests).
+        api_url: Url,
+        /// The API key; never printed.
+        api_key: SecretString,
+        /// `srv-…`.
+        service_id: String,
+    },
+    /// A deploy-hook URL (holds a key; never printed).
+    DeployHook(SecretString),
+    /// `sh -c <command>`.
+    Command(String),
+}
+
+impl std::fmt::Debug for RestartMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl RestartMethod {
+    /// `render`, `deploy-hook` or `command`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestartMethod::Render { .. } => "render",
+            RestartMethod::DeployHook(_) => "deploy-hook",
+            RestartMethod::Command(_) => "command",
+        }
+    }
+}
+
+/// The restart action's settings.
+#[derive(Debug, Clone)]
+pub struct RestartConfig {
+    /// `None`: nothing configured, a down bot is escalated instead.
+    pub method: Option<RestartMethod>,
+    /// Gives up after this long.
+    pub timeout: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct WatchdogConfig {
+    /// Bot API client settings.
+    pub telegram: TelegramConfig,
+    /// Where runs, actions and recovery state are kept.
+    pub store: StoreConfig,
+    /// The bot's base URL.
+    pub bot_url: Url,
+    /// The webhook as it should be.
+    pub webhook: WebhookTarget,
+    /// What the checks judge by.
+    pub thresholds: Thresholds,
+    /// A check pass never runs longer.
+    pub check_timeout: Duration,
+    /// One HTTP call to the bot.
+    pub http_timeout: Duration,
+    /// When runs fire.
+    pub schedules: Schedules,
+    /// `/health` attempts per run.
+    pub bot_attempts: u32,
+    /// Pause between them.
+    pub bot_interval: Duration,
+    /// Recovery settings.
+    pub recovery: RecoveryConfig,
+    /// Cooldowns and caps.
+    pub limits: ActionLimits,
+    /// Restart method.
+    pub restart: RestartConfig,
+}
+
+impl WatchdogConfig {
+    /// Loads (defaults → file → environment) and validates.
+    pub fn load(file: Option<&std::path::Path>, env: &EnvMap) -> Result<Self, ConfigErrors> {
+        let cfg = shared::load(file, env).map_err(|e| ConfigErrors(vec![e]))?;
+        Self::from_config(&cfg)
+    }
+
+    /// Validates a loaded config, collecting every problem.
+    pub fn from_config(cfg: &config::Config) -> Result<Self, ConfigErrors> {
+        let mut errs = Vec::new();
+        let telegram = keep(
+            &mut errs,
+            shared::section::<TelegramSection>(cfg, "telegram")
+                .and_then(TelegramConfig::from_section),
+        );
+        let store = keep(
+            &mut errs,
+            shared::section::<StoreSection>(cfg, "store").and_then(StoreConfig::from_section),
+        );
+        let wd = keep(
+            &mut errs,
+            shared::section::<WatchdogSection>(cfg, "watchdog"),
+        );
+        let wh = keep(&mut errs, shared::section::<WebhookSection>(cfg, "webhook"));
+        let limits = keep(&mut errs, shared::section::<LimitsSection>(cfg, "limits"));
+        let built = match (wd, wh, limits) {
+            (Some(wd), Some(wh), Some(limits)) => build::build(wd, wh, limits, &mut errs),
+            _ => None,
+        };
+        match (built, telegram, store) {
+            (Some(b), Some(t), Some(s)) if errs.is_empty() => Ok(b.finish(t, s)),
+            _ => Err(ConfigErrors(errs)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        let mut e: EnvMap = [
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
+            ("PUBLIC_URL", "https://bot.example"),
+            ("DATA_DIR", "/tmp/wd-cfg-test"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in pairs {
+            e.insert(k.to_string(), v.to_string());
+        }
+        e
+    }
+
+    #[test]
+    fn defaults_validate_and_derive_the_webhook() {
+        let c = WatchdogConfig::load(None, &env(&[("BOT_URL", "http://10.0.0.5:8080")]))
+            .map_err(|e| e.to_string());
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.webhook.expected_url, "https://bot.example/webhook");
+        assert_eq!(c.webhook.replay_url, "http://10.0.0.5:8080/webhook");
+        assert_eq!(c.schedules.liveness, Trigger::Cron("*/30 * * * * *".into()));
+        assert_eq!(c.thresholds.max_pending, 5);
+        assert_eq!(c.thresholds.rss_limit_bytes, 500 << 20);
+        assert_eq!(c.bot_attempts, 3);
+        assert_eq!(c.recovery.mode, PendingMode::Lossless);
+        assert!(c.restart.method.is_none());
+    }
+
+    #[test]
+    fn every_bad_key_gets_its_own_line_and_secrets_stay_out() {
+        let e = env(&[
+            ("PUBLIC_URL", ""),
+            ("RENDER_API_KEY", "rnd_topsecret"),
+            ("TELBOT__WATCHDOG__BOT__ATTEMPTS", "0"),
+            ("TELBOT__WATCHDOG__SCHEDULE__INTEGRATION", "0 */15 * * *"),
+        ]);
+        let msg = WatchdogConfig::load(None, &e)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        for key in [
+            "PUBLIC_URL",
+            "watchdog.bot_url",
+            "render_service_id",
+            "watchdog.bot.attempts",
+            "watchdog.schedule.integration",
+        ] {
+            assert!(
+                msg.lines().any(|l| l.contains(key)),
+                "{key} missing in:\n{msg}"
+            );
+        }
+        assert!(!msg.contains("rnd_topsecret"));
+    }
+
+    #[test]
+    fn restart_methods_in_order_of_preference() {
+        let c = WatchdogConfig::load(
+            None,
+            &env(&[("TELBOT__WATCHDOG__RESTART__COMMAND", "true")]),
+        )
+        .ok();
+        assert_eq!(
+            c.and_then(|c| c.restart.method).map(|m| m.name()),
+            Some("command")
+        );
+        let c = WatchdogConfig::load(
+            None,
+            &env(&[
+                ("RENDER_API_KEY", "k"),
+                ("RENDER_SERVICE_ID", "srv-1"),
+                ("TELBOT__WATCHDOG__RESTART__COMMAND", "true"),
+            ]),
+        )
+        .ok();
+        assert_eq!(
+            c.and_then(|c| c.restart.method).map(|m| m.name()),
+            Some("render")
+        );
+    }
+}
