@@ -399,3 +399,25 @@ async fn sigterm_during_a_recovery_sets_the_webhook_again_before_returning() {
     );
     assert!(w.sim.dropped_updates().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_check_ends_at_its_timeout_as_critical() {
+    let mut w = World::start().await;
+    w.env
+        .insert("TELBOT__WATCHDOG__CHECK_TIMEOUT".into(), "300ms".into());
+    let wd = w.watchdog().await;
+    w.sim
+        .fail_method("getMe", ApiFault::Slow(Duration::from_secs(4)), 1);
+    let started = std::time::Instant::now();
+    let out = wd.run_once(RunSet::default()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        out.report.finding(incident::CHECK_TIMEOUT).unwrap().level,
+        Level::Critical
+    );
+    assert!(out.report.actions.is_empty());
+}
