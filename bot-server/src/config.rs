@@ -145,6 +145,17 @@ pub struct AiConfig {
     pub fallback_text: String,
 }
 
+/// `[dashboard]`: the live page at `/bot/dashboard`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DashboardConfig {
+    /// How often the open page fetches fresh figures.
+    #[serde(with = "humantime_serde")]
+    pub refresh: Duration,
+    /// How often a point is added to the one-hour charts.
+    #[serde(with = "humantime_serde")]
+    pub history_interval: Duration,
+}
+
 /// Everything bot-server needs, validated.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
@@ -198,6 +209,8 @@ pub struct BotConfig {
     pub bot: BotSection,
     /// /ask endpoint.
     pub ai: AiConfig,
+    /// The live dashboard.
+    pub dashboard: DashboardConfig,
     /// Where the data directory is (disk usage is reported for it).
     pub data_dir: std::path::PathBuf,
     /// Warnings to log once logging is up (e.g. a non-https public URL).
@@ -220,6 +233,7 @@ impl BotConfig {
         let limits: LimitsConfig = shared::section(&cfg, "limits")?;
         let bot: BotSection = shared::section(&cfg, "bot")?;
         let ai: AiConfig = shared::section(&cfg, "ai")?;
+        let dashboard: DashboardConfig = shared::section(&cfg, "dashboard")?;
         let mut warnings = Vec::new();
 
         let host: IpAddr = server.host.parse().map_err(|_| {
@@ -347,6 +361,18 @@ impl BotConfig {
         if !ai.base_url.trim().is_empty() {
             shared::parse_http_url(&ai.base_url, "ai.base_url")?;
         }
+        if dashboard.refresh < Duration::from_millis(500) {
+            return Err(ConfigError::invalid(
+                "dashboard.refresh",
+                "must be at least 500ms",
+            ));
+        }
+        if dashboard.history_interval < Duration::from_millis(100) {
+            return Err(ConfigError::invalid(
+                "dashboard.history_interval",
+                "must be at least 100ms",
+            ));
+        }
         let admin_token = shared::non_empty_secret(server.admin_token);
         if admin_token
             .as_ref()
@@ -383,6 +409,7 @@ impl BotConfig {
             limits,
             bot,
             ai,
+            dashboard,
             data_dir,
             warnings,
         })

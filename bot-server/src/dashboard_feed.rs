@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::state::AppState;
@@ -9,11 +10,16 @@ use crate::state::AppState;
 /// Samples kept.
 const RING: usize = 4096;
 
-/// The last [`RING`] ack latencies in microseconds.
+/// The last [`RING`] ack latencies in microseconds, and how many acks there were in all.
 #[derive(Debug, Default)]
-pub struct AckRing(Mutex<VecDeque<u32>>);
+pub struct AckRing(Mutex<VecDeque<u32>>, AtomicU64);
 
 impl AckRing {
+    /// Acks (webhook calls answered 200) since start.
+    pub fn total(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
+    }
+
     /// p50 and p99 of the kept samples, in milliseconds.
     pub fn percentiles(&self) -> Option<(f64, f64)> {
         let mut v: Vec<u32> = self.0.lock().ok()?.iter().copied().collect();
@@ -28,6 +34,7 @@ impl AckRing {
 
 /// Records one ack.
 pub fn record_ack(app: &AppState, took: Duration) {
+    app.acks.1.fetch_add(1, Ordering::Relaxed);
     if let Ok(mut r) = app.acks.0.lock() {
         if r.len() == RING {
             r.pop_front();

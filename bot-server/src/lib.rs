@@ -10,11 +10,13 @@
 //! - [`webhook_health`]: getWebhookInfo judged and cached.
 //! - [`monitor`]: process/system figures and the memory guard.
 //! - [`bot`]: the reference bot's teloxide handlers (replace them with yours).
+//! - [`dashboard`]: the live page `/bot/dashboard`, its JSON, charts and CSRF guard.
 //! - [`telemetry`], [`dashboard_feed`]: Prometheus metrics and recent latencies.
 //! - [`state`]: what routes and tasks share.
 
 pub mod bot;
 pub mod config;
+pub mod dashboard;
 pub mod dashboard_feed;
 pub mod inbox;
 pub mod mode;

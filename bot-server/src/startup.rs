@@ -135,6 +135,7 @@ impl App {
             pending_count: AtomicU64::new(0),
             acks: Default::default(),
             recovery_lock: tokio::sync::Mutex::new(()),
+            dashboard: crate::dashboard::Dashboard::new(&cfg.dashboard, cfg.secrets()),
         }));
         let _ = state_cell.set(state.clone());
         Ok(App {
@@ -189,6 +190,10 @@ impl App {
                 .sweep_every(cfg.bot.sweep_interval, background.clone()),
         );
         tokio::spawn(housekeeping(state.clone(), background.clone()));
+        tokio::spawn(crate::dashboard::history::run(
+            state.clone(),
+            background.clone(),
+        ));
         let modes = tokio::spawn(crate::mode::run(state.clone(), background.clone()));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), mode = cfg.mode.as_str(), "bot-server listening");
         let app = crate::routes::router(state.clone());

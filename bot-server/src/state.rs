@@ -83,4 +83,6 @@ pub struct Shared {
     pub acks: crate::dashboard_feed::AckRing,
     /// One recovery at a time.
     pub recovery_lock: tokio::sync::Mutex<()>,
+    /// The dashboard's CSRF and session tokens and its one-hour history.
+    pub dashboard: crate::dashboard::Dashboard,
 }

@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::check_admin;
+use super::check_admin_write;
 use crate::config::Mode;
 use crate::state::AppState;
 
 pub(super) async fn recover(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_admin(&app, &headers) {
+    if let Err(r) = check_admin_write(&app, &headers) {
         return r.into_response();
     }
     if app.cfg.webhook_url.is_none() {
@@ -40,7 +40,7 @@ pub(super) async fn recover(State(app): State<AppState>, headers: HeaderMap) -> 
 }
 
 pub(super) async fn shutdown(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_admin(&app, &headers) {
+    if let Err(r) = check_admin_write(&app, &headers) {
         return r.into_response();
     }
     tracing::info!("shutdown requested over HTTP");

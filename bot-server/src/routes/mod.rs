@@ -1,7 +1,7 @@
 //! The HTTP routes (DESIGN.md's bot-server table) and the admin guard.
 
 mod admin;
-mod health;
+pub(crate) mod health;
 mod metrics;
 mod webhook;
 
@@ -15,6 +15,7 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use crate::dashboard::guard::Via;
 use crate::state::AppState;
 
 /// Every route, ready to serve (also usable with `oneshot` in tests).
@@ -29,6 +30,8 @@ pub fn router(app: AppState) -> Router {
         .route("/webhook/recover", post(admin::recover))
         .route("/shutdown", post(admin::shutdown))
         .route("/metrics", get(metrics::metrics))
+        .route("/bot/dashboard", get(crate::dashboard::page))
+        .route("/bot/dashboard/data", get(crate::dashboard::data))
         .merge(webhook)
         .with_state(app)
 }
@@ -40,6 +43,8 @@ pub(crate) enum Refusal {
     Disabled,
     /// Wrong or missing token.
     Unauthorized,
+    /// A POST with browser credentials but no valid CSRF token, or from another site.
+    Forbidden(&'static str),
 }
 
 impl IntoResponse for Refusal {
@@ -59,13 +64,28 @@ impl IntoResponse for Refusal {
                 "admin token required\n",
             )
                 .into_response(),
+            Refusal::Forbidden(why) => (StatusCode::FORBIDDEN, why).into_response(),
         }
     }
 }
 
-/// Accepts `Authorization: Bearer <ADMIN_TOKEN>` or Basic with any user and ADMIN_TOKEN as
-/// the password, compared in constant time.
+/// Accepts `Authorization: Bearer <ADMIN_TOKEN>`, Basic with any user and ADMIN_TOKEN as the
+/// password (compared in constant time), or the dashboard's session cookie.
 pub(crate) fn check_admin(app: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+    admin_via(app, headers).map(|_| ())
+}
+
+/// [`check_admin`] for POSTs: browser credentials (Basic, the session cookie) also need the
+/// dashboard's `X-CSRF-Token`, and a cross-site `Origin` is refused (see `dashboard::guard`).
+pub(crate) fn check_admin_write(app: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+    let via = admin_via(app, headers)?;
+    match crate::dashboard::guard::write_refusal(headers, via, app.dashboard.csrf()) {
+        Some(why) => Err(Refusal::Forbidden(why)),
+        None => Ok(()),
+    }
+}
+
+fn admin_via(app: &AppState, headers: &HeaderMap) -> Result<Via, Refusal> {
     let Some(token) = &app.cfg.admin_token else {
         return Err(Refusal::Disabled);
     };
@@ -74,21 +94,23 @@ pub(crate) fn check_admin(app: &AppState, headers: &HeaderMap) -> Result<(), Ref
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let given: Vec<u8> = if let Some(b) = auth.strip_prefix("Bearer ") {
-        b.trim().as_bytes().to_vec()
+    let (via, given): (Via, Vec<u8>) = if let Some(b) = auth.strip_prefix("Bearer ") {
+        (Via::Bearer, b.trim().as_bytes().to_vec())
     } else if let Some(b) = auth.strip_prefix("Basic ") {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(b.trim())
             .unwrap_or_default();
         match decoded.iter().position(|&c| c == b':') {
-            Some(i) => decoded[i + 1..].to_vec(),
-            None => Vec::new(),
+            Some(i) => (Via::Basic, decoded[i + 1..].to_vec()),
+            None => (Via::Basic, Vec::new()),
         }
+    } else if app.dashboard.has_session(headers) {
+        return Ok(Via::Session);
     } else {
-        Vec::new()
+        (Via::Bearer, Vec::new())
     };
     if bool::from(given.as_slice().ct_eq(want)) {
-        Ok(())
+        Ok(via)
     } else {
         Err(Refusal::Unauthorized)
     }

@@ -1,0 +1,109 @@
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var refreshMs = parseInt(document.body.dataset.refresh, 10) || 30000;
+  var dataUrl = location.pathname.replace(/\/+$/, "") + "/data";
+  var busy = false;
+
+  function text(el, v) { if (el && el.textContent !== v) { el.textContent = v; } }
+
+  function rows(id, cells, width) {
+    var body = document.querySelector("#t-" + id + " tbody");
+    if (!body) { return; }
+    var frag = document.createDocumentFragment();
+    if (!cells || cells.length === 0) {
+      var tr = document.createElement("tr"); tr.className = "empty";
+      var td = document.createElement("td"); td.colSpan = width; td.textContent = "none yet";
+      tr.appendChild(td); frag.appendChild(tr);
+    } else {
+      cells.forEach(function (r) {
+        var tr = document.createElement("tr");
+        r.forEach(function (c) { var td = document.createElement("td"); td.textContent = c; tr.appendChild(td); });
+        frag.appendChild(tr);
+      });
+    }
+    body.replaceChildren(frag);
+  }
+
+  function apply(d) {
+    document.querySelectorAll("[data-k]").forEach(function (el) {
+      var v = d.display[el.dataset.k];
+      if (v !== undefined) { text(el, v); }
+    });
+    document.body.dataset.level = d.level;
+    document.getElementById("light").className = "light " + d.level;
+    var banner = document.getElementById("banner");
+    banner.className = "banner " + d.level;
+    banner.hidden = d.level === "ok";
+    text(document.getElementById("banner-title"), d.level === "critical" ? "Critical" : "Warning");
+    var list = document.getElementById("reasons");
+    list.replaceChildren.apply(list, d.reasons.map(function (r) {
+      var li = document.createElement("li"); li.textContent = r; return li;
+    }));
+    d.charts.forEach(function (c) {
+      var fig = document.getElementById("chart-" + c.id);
+      if (!fig) { return; }
+      text(fig.querySelector('[data-c="span"]'), c.span);
+      text(fig.querySelector('[data-c="ymax"]'), c.y_max);
+      c.lines.forEach(function (l, i) {
+        var p = fig.querySelector('[data-line="' + i + '"]');
+        if (p) { p.setAttribute("d", l.path); }
+        text(fig.querySelector('[data-last="' + i + '"]'), l.last);
+      });
+    });
+    rows("actions", d.tables.actions, 5);
+    rows("alerts", d.tables.alerts, 5);
+  }
+
+  function refresh() {
+    if (busy) { return Promise.resolve(); }
+    busy = true;
+    var btn = document.getElementById("refresh");
+    btn.disabled = true;
+    return fetch(dataUrl, { cache: "no-store", credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      })
+      .then(function (d) { apply(d); document.getElementById("stale").hidden = true; })
+      .catch(function () { document.getElementById("stale").hidden = false; })
+      .finally(function () { busy = false; btn.disabled = false; });
+  }
+
+  function showReport(ok, body) {
+    var sec = document.getElementById("report");
+    sec.className = ok ? "report" : "report failed";
+    document.getElementById("report-body").textContent = body;
+    sec.hidden = false;
+  }
+
+  function recover() {
+    if (!window.confirm("Run emergency recovery now?\n\nThe webhook is deleted (pending updates kept), every pending update is fetched into the inbox, and the webhook is set again.")) {
+      return;
+    }
+    var btn = document.getElementById("recover");
+    btn.disabled = true;
+    showReport(true, "recovery running…");
+    fetch("/webhook/recover", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+      .then(function (r) {
+        return r.text().then(function (t) {
+          var rep;
+          try { rep = JSON.parse(t); } catch (e) { showReport(false, "HTTP " + r.status + ": " + t); return; }
+          var lines = [
+            (rep.webhook_restored && rep.errors.length === 0 ? "Recovery finished" : "Recovery finished with problems") + " (HTTP " + r.status + ")",
+            "pending before: " + (rep.pending_before === null || rep.pending_before === undefined ? "unknown" : rep.pending_before),
+            "drained: " + rep.drained, "replayed: " + rep.replayed, "duplicates: " + rep.duplicates,
+            "dropped: " + rep.dropped, "webhook restored: " + (rep.webhook_restored ? "yes" : "no")
+          ];
+          rep.errors.forEach(function (e) { lines.push("error: " + e); });
+          showReport(r.ok, lines.join("\n"));
+        });
+      })
+      .catch(function (e) { showReport(false, "request failed: " + e); })
+      .finally(function () { btn.disabled = false; refresh(); });
+  }
+
+  document.getElementById("refresh").addEventListener("click", function () { refresh(); });
+  document.getElementById("recover").addEventListener("click", recover);
+  setInterval(refresh, refreshMs);
+})();

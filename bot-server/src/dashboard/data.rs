@@ -1,0 +1,366 @@
+//! The dashboard's figures: one [`Snapshot`] built from the live state, the cached webhook
+//! view, the history ring and the watchdog's tables. `GET /bot/dashboard/data` serves it as
+//! JSON; the page is rendered from the same value. Display strings are made here once, so the
+//! page and its script show the same text.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use serde::Serialize;
+use serde_json::Value;
+use telbot_shared::health::Status;
+
+use super::chart::{self, Chart, short};
+use super::history::{self, Sample};
+use super::level::{Level, Signals, judge};
+use super::watchdog::{self, WatchdogView};
+use crate::state::AppState;
+
+/// Telegram's view of the webhook.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebhookView {
+    /// The URL Telegram delivers to (empty: none set).
+    pub url: String,
+    /// The URL this bot registers.
+    pub expected_url: String,
+    /// Updates Telegram holds (None: Telegram did not answer).
+    pub pending: Option<u64>,
+    /// Telegram's last delivery error.
+    pub last_error: Option<String>,
+    /// How long ago that error was, seconds.
+    pub last_error_ago_s: Option<i64>,
+    /// Whether `/webhook/health` would say healthy.
+    pub healthy: bool,
+    /// What is wrong, in words.
+    pub problems: Vec<String>,
+}
+
+/// Figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Figures {
+    /// Webhook calls answered 200 per minute (last minute).
+    pub webhook_requests_per_min: f64,
+    /// Ack latency p50, ms.
+    pub ack_p50_ms: Option<f64>,
+    /// Ack latency p99, ms.
+    pub ack_p99_ms: Option<f64>,
+    /// Handled / (handled + failed attempts) over the charted hour (or since start), percent.
+    pub success_percent: Option<f64>,
+    /// Updates stored (not duplicates).
+    pub received: u64,
+    /// Updates handled.
+    pub processed: u64,
+    /// Updates stored and not yet handled.
+    pub inbox_depth: u64,
+    /// Open multi-step actions.
+    pub pending_actions: u64,
+    /// Bot API calls (every attempt).
+    pub telegram_requests: u64,
+    /// Latency of the newest Bot API call, ms.
+    pub telegram_latency_ms: f64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// RSS past which the process exits, bytes.
+    pub rss_limit_bytes: u64,
+    /// CPU of the process, percent of the machine.
+    pub cpu_percent: f32,
+    /// System memory used, percent.
+    pub memory_percent: f32,
+    /// Data disk used, percent.
+    pub disk_percent: f32,
+}
+
+/// Everything the page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// Unix seconds.
+    pub generated_at: i64,
+    /// Bot name from config.
+    pub bot_name: String,
+    /// Build version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// The light.
+    pub level: Level,
+    /// Why it is not green.
+    pub reasons: Vec<String>,
+    /// Live mode: webhook or polling.
+    pub mode: String,
+    /// Telegram's view of the webhook.
+    pub webhook: WebhookView,
+    /// Figures.
+    pub figures: Figures,
+    /// Error counts by kind.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// The watchdog's recent actions and alerts.
+    pub watchdog: WatchdogView,
+    /// The one-hour charts.
+    pub charts: Vec<Chart>,
+    /// Table cells: `actions` and `alerts`.
+    pub tables: BTreeMap<&'static str, Vec<Vec<String>>>,
+    /// Display text per `data-k` key of the page.
+    pub display: BTreeMap<&'static str, String>,
+}
+
+/// Builds the snapshot now.
+pub async fn collect(app: &AppState) -> Snapshot {
+    let health = crate::routes::health::snapshot(app).await;
+    let exp = crate::routes::health::expectation(app);
+    let (wh, _) = app
+        .webhook_health
+        .get(&app.api, &exp, app.cfg.health_cache)
+        .await;
+    let now_f = history::now_unix();
+    let now = now_f as i64;
+    let webhook = webhook_view(&wh, now);
+    let samples = app.dashboard.history.samples();
+    let u = &health.updates;
+    let st = app.api.stats();
+    let acks = app.acks.percentiles();
+    let success_percent = window_success(&samples, u.processed, u.failed);
+    let figures = Figures {
+        webhook_requests_per_min: history::per_minute(
+            &samples,
+            now_f,
+            app.acks.total(),
+            app.started.elapsed().as_secs_f64(),
+            |s| s.acks_total,
+        ),
+        ack_p50_ms: acks.map(|a| a.0),
+        ack_p99_ms: acks.map(|a| a.1),
+        success_percent,
+        received: u.received,
+        processed: u.processed,
+        inbox_depth: u.inbox_depth,
+        pending_actions: health.pending_actions,
+        telegram_requests: st.requests.load(Ordering::Relaxed),
+        telegram_latency_ms: st.last_latency_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        rss_bytes: health.process.rss_bytes,
+        rss_limit_bytes: health.process.rss_limit_bytes,
+        cpu_percent: health.process.cpu_percent,
+        memory_percent: health.system.memory_percent,
+        disk_percent: health.system.disk_percent,
+    };
+    let errors = BTreeMap::from([
+        ("handler_failures", u.failed),
+        ("parked", u.parked),
+        ("unknown_kinds", u.unknown),
+        ("duplicates", u.duplicates),
+        ("telegram_errors", st.errors.load(Ordering::Relaxed)),
+        (
+            "telegram_rate_limited",
+            st.rate_limited.load(Ordering::Relaxed),
+        ),
+    ]);
+    let mut reasons: Vec<(Level, String)> = health
+        .checks
+        .iter()
+        .filter(|(_, c)| c.status != Status::Ok)
+        .map(|(name, c)| {
+            let level = if c.status == Status::Down {
+                Level::Critical
+            } else {
+                Level::Warning
+            };
+            (
+                level,
+                format!(
+                    "{name}: {}",
+                    c.detail.clone().unwrap_or_else(|| "not ok".into())
+                ),
+            )
+        })
+        .collect();
+    let limits = &app.cfg.limits;
+    reasons.extend(judge(&Signals {
+        down: health.status == Status::Down,
+        webhook_mode: exp.mode == crate::config::Mode::Webhook,
+        telegram_answered: wh["webhook_info"].get("url").is_some(),
+        problems: webhook.problems.clone(),
+        stuck: webhook.pending.unwrap_or(0) > app.cfg.max_pending
+            && webhook
+                .last_error_ago_s
+                .is_some_and(|a| a >= 0 && (a as u64) < app.cfg.error_window.as_secs()),
+        success_percent,
+        memory_percent: figures.memory_percent,
+        memory_warn: limits.memory_warn_percent,
+        memory_critical: limits.memory_critical_percent,
+        rss_bytes: figures.rss_bytes,
+        rss_limit_bytes: figures.rss_limit_bytes,
+    }));
+    let level = reasons.iter().map(|r| r.0).max().unwrap_or(Level::Ok);
+    let watchdog = watchdog::recent(app).await;
+    let tables = BTreeMap::from([
+        ("actions", watchdog::action_cells(&watchdog.actions, now)),
+        ("alerts", watchdog::alert_cells(&watchdog.alerts, now)),
+    ]);
+    let mut s = Snapshot {
+        generated_at: now,
+        bot_name: app.cfg.bot.name.clone(),
+        version: health.version,
+        uptime_s: health.uptime_s,
+        level,
+        reasons: reasons.into_iter().map(|r| r.1).collect(),
+        mode: health.mode,
+        webhook,
+        figures,
+        errors,
+        watchdog,
+        charts: chart::charts(&samples, now_f),
+        tables,
+        display: BTreeMap::new(),
+    };
+    s.display = display(&s);
+    s
+}
+
+fn webhook_view(v: &Value, now: i64) -> WebhookView {
+    let info = &v["webhook_info"];
+    let text = |x: &Value| x.as_str().unwrap_or_default().to_string();
+    WebhookView {
+        url: text(&info["url"]),
+        expected_url: text(&v["expected_url"]),
+        pending: info["pending_update_count"].as_u64(),
+        last_error: info["last_error_message"].as_str().map(str::to_string),
+        last_error_ago_s: info["last_error_date"].as_i64().map(|d| now - d),
+        healthy: info["is_healthy"].as_bool().unwrap_or(false),
+        problems: info["problems"]
+            .as_array()
+            .map(|a| a.iter().map(text).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// Success rate over the kept samples (up to an hour), or since start without any.
+fn window_success(samples: &[Sample], processed: u64, failed: u64) -> Option<f64> {
+    match samples.first() {
+        Some(first) => history::success_percent(
+            processed.saturating_sub(first.processed),
+            failed.saturating_sub(first.failed),
+        )
+        .or_else(|| history::success_percent(processed, failed)),
+        None => history::success_percent(processed, failed),
+    }
+}
+
+fn display(s: &Snapshot) -> BTreeMap<&'static str, String> {
+    let f = &s.figures;
+    let w = &s.webhook;
+    let ms = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{} ms", short(v)));
+    let pct = |v: f32| format!("{} %", short(f64::from(v)));
+    let mut d = BTreeMap::from([
+        (
+            "level",
+            match s.level {
+                Level::Ok => "OK",
+                Level::Warning => "WARNING",
+                Level::Critical => "CRITICAL",
+            }
+            .to_string(),
+        ),
+        ("mode", s.mode.clone()),
+        ("uptime", ago(s.uptime_s as i64)),
+        ("updated", when(s.generated_at, s.generated_at)),
+        (
+            "webhook.url",
+            if w.url.is_empty() {
+                "(none set)".into()
+            } else {
+                w.url.clone()
+            },
+        ),
+        ("webhook.expected", w.expected_url.clone()),
+        (
+            "webhook.pending",
+            w.pending.map_or("unknown".into(), |p| p.to_string()),
+        ),
+        (
+            "webhook.last_error",
+            w.last_error.clone().unwrap_or_else(|| "none".into()),
+        ),
+        (
+            "webhook.last_error_ago",
+            w.last_error_ago_s
+                .map_or("–".into(), |a| format!("{} ago", ago(a))),
+        ),
+        (
+            "webhook.state",
+            if w.healthy {
+                "healthy".into()
+            } else {
+                "unhealthy".into()
+            },
+        ),
+        ("rpm", short(f.webhook_requests_per_min)),
+        ("ack_p50", ms(f.ack_p50_ms)),
+        ("ack_p99", ms(f.ack_p99_ms)),
+        (
+            "success",
+            f.success_percent
+                .map_or("–".into(), |v| format!("{} %", short(v))),
+        ),
+        ("received", f.received.to_string()),
+        ("processed", f.processed.to_string()),
+        ("inbox_depth", f.inbox_depth.to_string()),
+        ("pending_actions", f.pending_actions.to_string()),
+        ("tg.requests", f.telegram_requests.to_string()),
+        ("tg.latency", ms(Some(f.telegram_latency_ms))),
+        (
+            "rss",
+            format!("{} of {}", mib(f.rss_bytes), mib(f.rss_limit_bytes)),
+        ),
+        ("cpu", pct(f.cpu_percent)),
+        ("memory", pct(f.memory_percent)),
+        ("disk", pct(f.disk_percent)),
+        (
+            "watchdog.note",
+            s.watchdog.error.clone().unwrap_or_default(),
+        ),
+    ]);
+    for (k, v) in &s.errors {
+        d.insert(error_key(k), v.to_string());
+    }
+    d
+}
+
+/// The `data-k` key of an error count.
+pub fn error_key(kind: &str) -> &'static str {
+    match kind {
+        "handler_failures" => "err.handler_failures",
+        "parked" => "err.parked",
+        "unknown_kinds" => "err.unknown_kinds",
+        "duplicates" => "err.duplicates",
+        "telegram_errors" => "err.telegram_errors",
+        _ => "err.telegram_rate_limited",
+    }
+}
+
+/// Bytes as MiB.
+pub fn mib(b: u64) -> String {
+    format!("{} MiB", short(b as f64 / (1024.0 * 1024.0)))
+}
+
+/// A duration in words: `42 s`, `5 min`, `3 h`, `2 d`.
+pub fn ago(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d", s / 86400),
+    }
+}
+
+/// A unix time as UTC text with its age: `2025-01-01 10:00:00Z (5 min ago)`.
+pub fn when(at: i64, now: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
+    let text = humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace('T', " ");
+    if at == now {
+        text
+    } else {
+        format!("{text} ({} ago)", ago(now - at))
+    }
+}

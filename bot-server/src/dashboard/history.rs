@@ -1,0 +1,228 @@
+//! The last hour of a few figures, for the dashboard's charts: one fixed-size ring of samples
+//! (no unbounded growth), filled by a background task every `dashboard.history_interval`.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
+/// How far back the charts reach.
+const SPAN: Duration = Duration::from_secs(3600);
+
+/// One point of every chart, taken at `at`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sample {
+    /// Unix seconds (fractional, so sub-second intervals still order).
+    pub at: f64,
+    /// Ack latency p50 of the recent acks, milliseconds.
+    pub ack_p50_ms: Option<f64>,
+    /// Ack latency p99 of the recent acks, milliseconds.
+    pub ack_p99_ms: Option<f64>,
+    /// Handler success rate since the previous sample, percent (None: nothing handled).
+    pub success_percent: Option<f64>,
+    /// Updates Telegram holds for the webhook (None: not known).
+    pub telegram_pending: Option<f64>,
+    /// Updates stored and not yet handled.
+    pub inbox_depth: f64,
+    /// Webhook calls answered 200, since start (for requests per minute).
+    pub acks_total: u64,
+    /// Updates handled, since start.
+    pub processed: u64,
+    /// Failed handler attempts, since start.
+    pub failed: u64,
+}
+
+/// A bounded ring of [`Sample`]s. The lock is a std mutex held only to copy in or out.
+#[derive(Debug)]
+pub struct History {
+    /// Samples kept: one hour at the configured interval.
+    capacity: usize,
+    ring: Mutex<VecDeque<Sample>>,
+}
+
+impl History {
+    /// A ring holding one hour of samples taken every `interval` (at least 2, at most 3600).
+    pub fn new(interval: Duration) -> History {
+        let per = interval.as_secs_f64().max(0.001);
+        let capacity = ((SPAN.as_secs_f64() / per).ceil() as usize).clamp(2, 3600);
+        History {
+            capacity,
+            ring: Mutex::new(VecDeque::with_capacity(capacity)),
+        }
+    }
+
+    /// Samples kept at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Adds a sample, dropping the oldest when full; fills `success_percent` from the previous
+    /// sample's counters.
+    pub fn push(&self, mut s: Sample) {
+        let Ok(mut r) = self.ring.lock() else { return };
+        if let Some(prev) = r.back() {
+            s.success_percent = success_percent(
+                s.processed.saturating_sub(prev.processed),
+                s.failed.saturating_sub(prev.failed),
+            );
+        }
+        if r.len() >= self.capacity {
+            r.pop_front();
+        }
+        r.push_back(s);
+    }
+
+    /// A copy of the kept samples, oldest first.
+    pub fn samples(&self) -> Vec<Sample> {
+        self.ring
+            .lock()
+            .map(|r| r.iter().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Handled / (handled + failed attempts), percent; None when nothing happened.
+pub fn success_percent(processed: u64, failed: u64) -> Option<f64> {
+    let all = processed + failed;
+    (all > 0).then(|| processed as f64 * 100.0 / all as f64)
+}
+
+/// A per-minute rate of a counter: from the oldest sample within the last minute (or the
+/// oldest kept) to `now_value`; with no usable sample, the average since start.
+pub fn per_minute(
+    samples: &[Sample],
+    now: f64,
+    now_value: u64,
+    uptime_s: f64,
+    field: fn(&Sample) -> u64,
+) -> f64 {
+    let base = samples
+        .iter()
+        .find(|s| now - s.at <= 60.0 + 1e-6)
+        .or(samples.first())
+        .filter(|s| now - s.at >= 1.0);
+    match base {
+        Some(s) => now_value.saturating_sub(field(s)) as f64 * 60.0 / (now - s.at),
+        None if uptime_s >= 1.0 => now_value as f64 * 60.0 / uptime_s,
+        None => 0.0,
+    }
+}
+
+/// Takes one sample from the live state.
+pub async fn sample(app: &AppState) -> Sample {
+    let c = &app.counters;
+    let (p50, p99) = app
+        .acks
+        .percentiles()
+        .map_or((None, None), |(a, b)| (Some(a), Some(b)));
+    let telegram_pending = if app.cfg.admin_token.is_some() {
+        let exp = crate::routes::health::expectation(app);
+        let (v, _) = app
+            .webhook_health
+            .get(&app.api, &exp, app.cfg.health_cache)
+            .await;
+        v["webhook_info"]["pending_update_count"]
+            .as_u64()
+            .map(|n| n as f64)
+    } else {
+        None
+    };
+    Sample {
+        at: now_unix(),
+        ack_p50_ms: p50,
+        ack_p99_ms: p99,
+        success_percent: None,
+        telegram_pending,
+        inbox_depth: c.depth.load(Ordering::Relaxed) as f64,
+        acks_total: app.acks.total(),
+        processed: c.processed.load(Ordering::Relaxed),
+        failed: c.failed.load(Ordering::Relaxed),
+    }
+}
+
+/// Unix time now, in fractional seconds.
+pub fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The sampler: one sample per interval until `stop`. The first one is taken after one
+/// interval, so a short-lived process asks Telegram nothing on its behalf. Without an admin
+/// token nobody can see the dashboard, so Telegram is not asked at all then.
+pub async fn run(app: AppState, stop: CancellationToken) {
+    let every = app.cfg.dashboard.history_interval;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let s = tokio::select! {
+            s = sample(&app) => s,
+            _ = stop.cancelled() => return,
+        };
+        app.dashboard.history.push(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(t: f64, acks: u64, processed: u64, failed: u64) -> Sample {
+        Sample {
+            at: t,
+            acks_total: acks,
+            processed,
+            failed,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_ring_keeps_one_hour_and_never_grows_past_it() {
+        let h = History::new(Duration::from_secs(10));
+        assert_eq!(h.capacity(), 360);
+        for i in 0..1000 {
+            h.push(at(f64::from(i), 0, 0, 0));
+        }
+        let s = h.samples();
+        assert_eq!(s.len(), 360);
+        assert_eq!(s[0].at, 640.0);
+        assert_eq!(s[359].at, 999.0);
+        assert_eq!(History::new(Duration::from_millis(1)).capacity(), 3600);
+        assert_eq!(History::new(Duration::from_secs(7200)).capacity(), 2);
+    }
+
+    #[test]
+    fn success_rate_is_per_interval() {
+        let h = History::new(Duration::from_secs(10));
+        h.push(at(0.0, 0, 10, 0));
+        h.push(at(10.0, 0, 19, 1));
+        h.push(at(20.0, 0, 19, 1));
+        let s = h.samples();
+        assert_eq!(s[0].success_percent, None);
+        assert_eq!(s[1].success_percent, Some(90.0));
+        assert_eq!(s[2].success_percent, None, "nothing handled: no point");
+    }
+
+    #[test]
+    fn requests_per_minute_use_the_last_minute_or_the_average() {
+        let samples: Vec<Sample> = (0..10)
+            .map(|i: u32| at(f64::from(i) * 10.0, u64::from(i) * 5, 0, 0))
+            .collect();
+        // At t=100 with 50 acks: the oldest sample within 60 s is t=40 with 20 acks.
+        let r = per_minute(&samples, 100.0, 50, 100.0, |s| s.acks_total);
+        assert!((r - 30.0).abs() < 1e-9, "{r}");
+        // No samples yet: the average since start.
+        assert!((per_minute(&[], 100.0, 10, 30.0, |s| s.acks_total) - 20.0).abs() < 1e-9);
+        assert_eq!(per_minute(&[], 100.0, 10, 0.0, |s| s.acks_total), 0.0);
+    }
+}
