@@ -85,6 +85,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             stack.dashboard_url(),
             stack.admin_token
         ));
+        let sim = stack.sim.base_url();
+        say.say(format!(
+            "  a user writes:      curl -d '{{\"kind\":\"text\",\"chat_id\":7,\"text\":\"hi\"}}' {sim}/_sim/inject"
+        ));
+        say.say(format!(
+            "  break the webhook:  curl -d '{{\"status\":500}}' {sim}/_sim/webhook/break   (heal: -X POST {sim}/_sim/webhook/heal)"
+        ));
         let _ = tokio::signal::ctrl_c().await;
         say.say("stopping");
     }
