@@ -12,6 +12,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Receives every run's report (ok findings included, for "resolved") and says what it did.
 pub trait AlertSink: Send + Sync {
+    /// Called as a run starts (e.g. a heartbeat's `/start` ping). Does nothing by default.
+    fn before_run<'a>(&'a self) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
     /// Called once per run, after its actions; must not take longer than a few seconds.
     fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>>;
 }

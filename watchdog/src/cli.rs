@@ -2,11 +2,14 @@
 //! runbook), and the dispatch from a parsed command to the library.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use telbot_shared::config::EnvMap;
 
+use crate::alerting::PipelineSink;
+use crate::clock::SystemClock;
 use crate::config::WatchdogConfig;
 use crate::report::Level;
 use crate::watchdog::{RunOutcome, Watchdog};
@@ -96,6 +99,33 @@ pub enum Command {
         #[arg(long)]
         drop_pending: bool,
     },
+    /// Stop notifications for an incident (or `all`) for a while. Changes only alerting.
+    ///
+    /// Silenced incidents are still checked, logged and kept; nothing is sent for them. When
+    /// the silence ends and the incident is still open, it notifies once.
+    /// Incidents: bot-down, webhook-stuck, webhook-wrong-url, telegram-unreachable,
+    /// token-invalid, bot-memory, … (see `watchdog check --json`).
+    ///
+    /// Exit: 0 silenced; 69 the store is unavailable.
+    Silence {
+        /// The incident key, or `all`.
+        target: String,
+        /// How long, e.g. 2h, 30m.
+        #[arg(long = "for", value_parser = parse_duration)]
+        duration: Duration,
+        /// Why (kept with the silence, shown in the log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// End a silence early. Exit: 0.
+    Unsilence {
+        /// The incident key, or `all`.
+        target: String,
+    },
+    /// Send a test message through every configured alert channel and print each result.
+    ///
+    /// Exit: 0 every channel accepted it; 2 at least one failed (or none is configured).
+    TestAlert,
 }
 
 /// `120`, `120s`, `5m`.
@@ -115,7 +145,38 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    let wd = match Watchdog::build(cfg).await {
+    let raw = telbot_shared::config::load(cli.config.as_deref(), &env);
+    let alerts_cfg = match raw.and_then(|r| telbot_alerts::AlertsConfig::load(&r, &env)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let mut secrets = vec![cfg.telegram.token.clone()];
+    secrets.extend(cfg.webhook.secret.clone());
+    if let Some(t) = env.get("ADMIN_TOKEN").filter(|t| !t.is_empty()) {
+        secrets.push(secrecy::SecretString::from(t.clone()));
+    }
+    let sink = match telbot_shared::store::connect(&cfg.store).await {
+        Ok(db) => match telbot_alerts::AlertPipeline::new(alerts_cfg.clone(), db, secrets) {
+            Ok(p) => {
+                let heartbeat = telbot_alerts::Heartbeat::from_config(&alerts_cfg)
+                    .ok()
+                    .flatten();
+                Arc::new(PipelineSink::new(p, heartbeat))
+            }
+            Err(e) => {
+                eprintln!("watchdog: alerts: {e}");
+                return EXIT_CONFIG;
+            }
+        },
+        Err(e) => {
+            eprintln!("watchdog: cannot start: {e}");
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    let wd = match Watchdog::build_with(cfg, Arc::new(SystemClock), sink.clone()).await {
         Ok(w) => w,
         Err(e) => {
             eprintln!("watchdog: cannot start: {e}");
@@ -165,6 +226,60 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
                 .any(|a| a.result != crate::report::ActionResult::Succeeded);
             print_outcome(&out, false, out.report.level());
             if failed { 2 } else { 0 }
+        }
+        Command::Silence {
+            target,
+            duration,
+            reason,
+        } => {
+            let now = telbot_shared::unix_now();
+            match sink
+                .pipeline()
+                .silence(&target, duration, &reason, now)
+                .await
+            {
+                Ok(_) => {
+                    println!(
+                        "silenced {target} for {}",
+                        humantime::format_duration(duration)
+                    );
+                    0
+                }
+                Err(e) => {
+                    eprintln!("watchdog: {e}");
+                    EXIT_UNAVAILABLE
+                }
+            }
+        }
+        Command::Unsilence { target } => match sink
+            .pipeline()
+            .unsilence(&target, telbot_shared::unix_now())
+            .await
+        {
+            Ok(n) => {
+                println!("ended {n} silence(s) on {target}");
+                0
+            }
+            Err(e) => {
+                eprintln!("watchdog: {e}");
+                EXIT_UNAVAILABLE
+            }
+        },
+        Command::TestAlert => {
+            let results = sink.pipeline().test_alert(telbot_shared::unix_now()).await;
+            if results.is_empty() {
+                println!(
+                    "no alert channel is configured (set SMTP_URL and ALERT_EMAIL_TO, or a chat webhook)"
+                );
+                return 2;
+            }
+            for r in &results {
+                match &r.error {
+                    None => println!("{}: ok", r.channel),
+                    Some(e) => println!("{}: FAILED: {e}", r.channel),
+                }
+            }
+            if results.iter().all(|r| r.ok) { 0 } else { 2 }
         }
     }
 }

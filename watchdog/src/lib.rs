@@ -16,6 +16,8 @@
 //!   so an interrupted one is finished), and drop mode.
 //! - [`store`]: actions, runs and recovery state in the shared database.
 //! - [`alert`]: the [`AlertSink`] trait the alerting pipeline plugs into; [`alert::LogSink`].
+//! - [`alerting`]: [`alerting::PipelineSink`], the bridge to `telbot-alerts` (e-mail, chat
+//!   webhooks, one message per incident, heartbeat).
 //! - [`clock`]: injectable wall-clock time.
 //! - [`watchdog`]: [`Watchdog`]: runs, `check`, `recover` and the daemon (`run`).
 //! - [`deploy`]: `preflight` and `verify`.
@@ -23,6 +25,7 @@
 
 pub mod actions;
 pub mod alert;
+pub mod alerting;
 pub mod checks;
 pub mod cli;
 pub mod clock;

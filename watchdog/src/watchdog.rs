@@ -118,6 +118,7 @@ impl Watchdog {
     /// their limits, keep the report, hand it to the alert sink.
     pub async fn run_once(&self, set: RunSet) -> RunOutcome {
         let ctx = &self.ctx;
+        self.sink.before_run().await;
         let started_at = ctx.clock.now();
         let (mut findings, mut actions) = self.resume().await;
         let checks = async {

@@ -1,0 +1,160 @@
+//! The bridge from a run's report to `telbot-alerts`: each finding becomes an
+//! [`Observation`] (ok findings too, so incidents resolve), the pipeline decides and queues,
+//! the outbox is flushed, and the heartbeat URL hears about the run.
+
+use telbot_alerts::{ActionNote, AlertPipeline, DecisionKind, Heartbeat, Observation};
+
+use crate::alert::{AlertSink, BoxFuture};
+use crate::report::{AlertDecision, Level, RunReport, incident};
+
+/// The alert sink of a real watchdog.
+#[derive(Debug, Clone)]
+pub struct PipelineSink {
+    pipeline: AlertPipeline,
+    heartbeat: Option<Heartbeat>,
+}
+
+impl PipelineSink {
+    /// A sink feeding `pipeline`, pinging `heartbeat` around each run.
+    pub fn new(pipeline: AlertPipeline, heartbeat: Option<Heartbeat>) -> Self {
+        PipelineSink {
+            pipeline,
+            heartbeat,
+        }
+    }
+
+    /// The pipeline (for `silence`, `test-alert`).
+    pub fn pipeline(&self) -> &AlertPipeline {
+        &self.pipeline
+    }
+}
+
+/// The next manual step for an incident, as the runbook says it.
+pub fn runbook(key: &str) -> Option<&'static str> {
+    Some(match key {
+        incident::WEBHOOK_STUCK => "watchdog recover",
+        incident::WEBHOOK_WRONG_URL => {
+            "watchdog check (it sets the expected URL again); then watchdog verify"
+        }
+        incident::BOT_DOWN => "check the bot's logs and restart it; then watchdog verify",
+        incident::TELEGRAM_UNREACHABLE => {
+            "watchdog preflight (exit 2 means Telegram is still unreachable)"
+        }
+        incident::TOKEN_INVALID => {
+            "set a valid TELEGRAM_BOT_TOKEN on both services, redeploy, then watchdog verify"
+        }
+        _ => return None,
+    })
+}
+
+/// One observation per finding.
+pub fn observations(run: &RunReport) -> Vec<Observation> {
+    run.findings
+        .iter()
+        .map(|f| {
+            let level = match f.level {
+                Level::Ok => telbot_alerts::Level::Normal,
+                Level::Warning => telbot_alerts::Level::Warning,
+                Level::Critical => telbot_alerts::Level::Critical,
+            };
+            let actions = run
+                .actions
+                .iter()
+                .filter(|a| a.incident == f.incident)
+                .map(|a| ActionNote {
+                    kind: a.kind.as_str().to_string(),
+                    result: a.result.as_str().to_string(),
+                    detail: a.detail.to_string(),
+                })
+                .collect();
+            Observation {
+                key: f.incident.clone(),
+                level,
+                summary: f.reason.clone(),
+                evidence: f.evidence.clone(),
+                actions,
+                runbook_cmd: runbook(&f.incident).map(str::to_string),
+            }
+        })
+        .collect()
+}
+
+impl AlertSink for PipelineSink {
+    fn before_run<'a>(&'a self) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(h) = &self.heartbeat
+                && let Err(e) = h.ping_start().await
+            {
+                tracing::warn!(error = %e, "heartbeat /start ping failed");
+            }
+        })
+    }
+
+    fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>> {
+        Box::pin(async move {
+            let now = telbot_shared::unix_now();
+            let obs = observations(run);
+            let decisions = match self.pipeline.observe(&obs, now).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(error = %e, "alert pipeline failed; findings are in the log and the store");
+                    Vec::new()
+                }
+            };
+            match self.pipeline.flush_outbox(now).await {
+                Ok(r) if r.failed > 0 => tracing::warn!(
+                    sent = r.sent,
+                    failed = r.failed,
+                    waiting = r.waiting,
+                    "some alerts could not be sent yet; they stay in the outbox"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot flush the alert outbox; it is retried next run")
+                }
+            }
+            if let Some(h) = &self.heartbeat {
+                let body = format!(
+                    "{} findings, {} actions",
+                    run.findings.len(),
+                    run.actions.len()
+                );
+                let r = if run.level() == Level::Critical {
+                    h.ping_fail(&body).await
+                } else {
+                    h.ping_success(&body).await
+                };
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "heartbeat ping failed");
+                }
+            }
+            decisions
+                .into_iter()
+                .map(|d| AlertDecision {
+                    incident: d.key.clone(),
+                    level: match d.level {
+                        telbot_alerts::Level::Normal => Level::Ok,
+                        telbot_alerts::Level::Warning => Level::Warning,
+                        telbot_alerts::Level::Critical => Level::Critical,
+                    },
+                    channel: if d.channels.is_empty() {
+                        "log".into()
+                    } else {
+                        d.channels.join(",")
+                    },
+                    notify: matches!(
+                        d.kind,
+                        DecisionKind::Opened
+                            | DecisionKind::Notified
+                            | DecisionKind::Repeat
+                            | DecisionKind::Resolved
+                    ),
+                    reason: serde_json::to_value(d.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+    }
+}

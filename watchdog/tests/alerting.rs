@@ -1,0 +1,152 @@
+//! The watchdog binary wired to the alerting pipeline: one message per incident through a
+//! chat channel (a local Slack stand-in), a RESOLVED one when it clears, `test-alert`,
+//! `silence`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+use common::{HealthMode, World};
+
+#[derive(Clone, Default)]
+struct Slack {
+    texts: Arc<Mutex<Vec<String>>>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn slack() -> (Slack, String) {
+    let s = Slack::default();
+    let st = s.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |body: axum::Json<serde_json::Value>| {
+            let st = st.clone();
+            async move {
+                if st.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                st.texts
+                    .lock()
+                    .unwrap()
+                    .push(body["text"].as_str().unwrap_or_default().to_string());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (s, url)
+}
+
+async fn run(env: &HashMap<String, String>, args: &[&str]) -> (i32, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains(common::SECRET), "secret leaked: {text}");
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn env_with_slack(w: &World, url: &str) -> HashMap<String, String> {
+    let mut e = w.env.clone();
+    e.remove("RENDER_API_KEY");
+    e.remove("RENDER_SERVICE_ID");
+    e.insert("SLACK_WEBHOOK_URL".into(), url.into());
+    e
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_sends_one_critical_and_one_resolved_through_the_cli() {
+    let w = World::start().await;
+    let (slack, url) = slack().await;
+    let env = env_with_slack(&w, &url);
+    w.bot.set_health(HealthMode::Down);
+    for _ in 0..4 {
+        let (code, out) = run(&env, &["check"]).await;
+        assert_eq!(code, 2, "{out}");
+    }
+    let texts = slack.texts.lock().unwrap().clone();
+    let critical: Vec<_> = texts
+        .iter()
+        .filter(|t| t.contains("[CRITICAL]") && t.contains("bot"))
+        .collect();
+    assert_eq!(critical.len(), 1, "{texts:?}");
+    w.bot.set_health(HealthMode::Ok);
+    for _ in 0..3 {
+        run(&env, &["check"]).await;
+    }
+    let texts = slack.texts.lock().unwrap().clone();
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("[RESOLVED]")).count(),
+        1,
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("[CRITICAL]")).count(),
+        1,
+        "{texts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silenced_incident_sends_nothing() {
+    let w = World::start().await;
+    let (slack, url) = slack().await;
+    let env = env_with_slack(&w, &url);
+    let (code, out) = run(
+        &env,
+        &["silence", "all", "--for", "2h", "--reason", "maintenance"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    w.bot.set_health(HealthMode::Down);
+    for _ in 0..3 {
+        run(&env, &["check"]).await;
+    }
+    assert!(slack.texts.lock().unwrap().is_empty());
+    let (code, _) = run(&env, &["unsilence", "all"]).await;
+    assert_eq!(code, 0);
+    run(&env, &["check"]).await;
+    let texts = slack.texts.lock().unwrap().clone();
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("[CRITICAL]")).count(),
+        1,
+        "{texts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_alert_exits_0_when_every_channel_accepts_and_2_when_one_fails() {
+    let w = World::start().await;
+    let (slack, url) = slack().await;
+    let env = env_with_slack(&w, &url);
+    let (code, out) = run(&env, &["test-alert"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("slack: ok"), "{out}");
+    assert_eq!(slack.texts.lock().unwrap().len(), 1);
+    slack.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (code, out) = run(&env, &["test-alert"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    let mut bare = w.env.clone();
+    bare.remove("SLACK_WEBHOOK_URL");
+    let (code, out) = run(&bare, &["test-alert"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no alert channel"), "{out}");
+}
