@@ -91,8 +91,9 @@ pub fn success_percent(processed: u64, failed: u64) -> Option<f64> {
     (all > 0).then(|| processed as f64 * 100.0 / all as f64)
 }
 
-/// A per-minute rate of a counter: from the oldest sample within the last minute (or the
-/// oldest kept) to `now_value`; with no usable sample, the average since start.
+/// A per-minute rate of a counter. In the first minute after start that is simply the count
+/// so far (all of it happened within the last minute); later, from the oldest sample within
+/// the last minute (or the oldest kept) to `now_value`, scaled to one minute.
 pub fn per_minute(
     samples: &[Sample],
     now: f64,
@@ -100,6 +101,9 @@ pub fn per_minute(
     uptime_s: f64,
     field: fn(&Sample) -> u64,
 ) -> f64 {
+    if uptime_s <= 60.0 {
+        return now_value as f64;
+    }
     let base = samples
         .iter()
         .find(|s| now - s.at <= 60.0 + 1e-6)
@@ -107,8 +111,7 @@ pub fn per_minute(
         .filter(|s| now - s.at >= 1.0);
     match base {
         Some(s) => now_value.saturating_sub(field(s)) as f64 * 60.0 / (now - s.at),
-        None if uptime_s >= 1.0 => now_value as f64 * 60.0 / uptime_s,
-        None => 0.0,
+        None => now_value as f64 * 60.0 / uptime_s,
     }
 }
 
@@ -214,15 +217,16 @@ mod tests {
     }
 
     #[test]
-    fn requests_per_minute_use_the_last_minute_or_the_average() {
+    fn requests_per_minute_count_the_last_minute() {
         let samples: Vec<Sample> = (0..10)
             .map(|i: u32| at(f64::from(i) * 10.0, u64::from(i) * 5, 0, 0))
             .collect();
         // At t=100 with 50 acks: the oldest sample within 60 s is t=40 with 20 acks.
         let r = per_minute(&samples, 100.0, 50, 100.0, |s| s.acks_total);
         assert!((r - 30.0).abs() < 1e-9, "{r}");
-        // No samples yet: the average since start.
-        assert!((per_minute(&[], 100.0, 10, 30.0, |s| s.acks_total) - 20.0).abs() < 1e-9);
-        assert_eq!(per_minute(&[], 100.0, 10, 0.0, |s| s.acks_total), 0.0);
+        // No samples: the average since start.
+        assert!((per_minute(&[], 100.0, 10, 120.0, |s| s.acks_total) - 5.0).abs() < 1e-9);
+        // Within the first minute: the count so far.
+        assert_eq!(per_minute(&samples, 100.0, 7, 30.0, |s| s.acks_total), 7.0);
     }
 }
