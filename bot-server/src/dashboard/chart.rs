@@ -119,7 +119,7 @@ pub fn path(
         if pen_down {
             out.push_str(&format!("L{x:.1} {y:.1}"));
         } else {
-            out.push_str(&format!("M{x:.1} {y:.1} h0.1"));
+            out.push_str(&format!("M{x:.1} {y:.1} h1.5"));
         }
         pen_down = true;
     }
@@ -180,12 +180,12 @@ mod tests {
             s(100.0, Some(10.0)),
         ];
         let p = path(&v, 0.0, 100.0, 10.0, |s| s.ack_p50_ms);
-        assert_eq!(p, "M0.0 80.0 h0.1 L150.0 40.0 M300.0 0.0 h0.1");
+        assert_eq!(p, "M0.0 80.0 h1.5 L150.0 40.0 M300.0 0.0 h1.5");
         assert_eq!(path(&[], 0.0, 1.0, 1.0, |s| s.ack_p50_ms), "");
         // Out-of-range values are clamped to the box.
         assert_eq!(
             path(&[s(5.0, Some(99.0))], 0.0, 1.0, 10.0, |s| s.ack_p50_ms),
-            "M300.0 0.0 h0.1"
+            "M300.0 0.0 h1.5"
         );
     }
 
