@@ -285,3 +285,41 @@ async fn post_shutdown_stops_gracefully_and_never_deletes_the_webhook() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_client_too_slow_with_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[("TELBOT__SERVER__HEADER_TIMEOUT", "500ms")]).await;
+    let mut s = tokio::net::TcpStream::connect(bot.addr).await.unwrap();
+    s.write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Never finish the headers: the server must close the connection by itself.
+    let mut buf = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    assert!(r.is_ok(), "connection still open after the header timeout");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_too_slow_with_its_body_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[("TELBOT__SERVER__BODY_TIMEOUT", "500ms")]).await;
+    let mut s = tokio::net::TcpStream::connect(bot.addr).await.unwrap();
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Telegram-Bot-Api-Secret-Token: {SECRET}\r\n\r\n{{\"update_id\":"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    bot.stop().await;
+}

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
@@ -21,10 +22,13 @@ const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 pub(super) async fn receive(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let started = Instant::now();
-    let resp = handle(&app, &headers, body).await;
+    let resp = match body {
+        Ok(body) => handle(&app, &headers, body).await,
+        Err(r) => body_error(r),
+    };
     let code = resp.status().as_u16();
     metrics::counter!("telbot_webhook_requests_total", "status" => status_label(code)).increment(1);
     if code == 200 {
@@ -35,10 +39,27 @@ pub(super) async fn receive(
     resp
 }
 
+/// A body that could not be read: too big (413), too slow (408), or broken (400).
+fn body_error(r: BytesRejection) -> Response {
+    let text = r.body_text();
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        (StatusCode::PAYLOAD_TOO_LARGE, "body too large\n").into_response()
+    } else if text.contains("timed out") || text.contains("timeout") {
+        (StatusCode::REQUEST_TIMEOUT, "body not received in time\n").into_response()
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the body: {text}\n"),
+        )
+            .into_response()
+    }
+}
+
 fn status_label(code: u16) -> &'static str {
     match code {
         200 => "200",
         400 => "400",
+        408 => "408",
         401 => "401",
         413 => "413",
         503 => "503",
