@@ -101,7 +101,11 @@ impl AlertSink for PipelineSink {
                     Vec::new()
                 }
             };
-            match self.pipeline.flush_outbox(now).await {
+            let flushed = self.pipeline.flush_outbox(now).await;
+            if let Ok(r) = &flushed {
+                crate::metrics::record_alerts(r.sent as u64, r.failed as u64);
+            }
+            match flushed {
                 Ok(r) if r.failed > 0 => tracing::warn!(
                     sent = r.sent,
                     failed = r.failed,

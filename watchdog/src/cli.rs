@@ -146,6 +146,22 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
     };
     let raw = telbot_shared::config::load(cli.config.as_deref(), &env);
+    let metrics_listen = match raw
+        .as_ref()
+        .map(|r| r.get_string("watchdog.metrics_listen").unwrap_or_default())
+    {
+        Ok(s) if s.trim().is_empty() => None,
+        Ok(s) => match s.trim().parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                eprintln!(
+                    "config: TELBOT__WATCHDOG__METRICS_LISTEN (watchdog.metrics_listen): not an address like 127.0.0.1:9464: {s:?}"
+                );
+                return EXIT_CONFIG;
+            }
+        },
+        Err(_) => None,
+    };
     let alerts_cfg = match raw.and_then(|r| telbot_alerts::AlertsConfig::load(&r, &env)) {
         Ok(a) => a,
         Err(e) => {
@@ -186,6 +202,14 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
     match cli.command {
         Command::Run => {
             let stop = wd.stop_token();
+            if let Some(addr) = metrics_listen {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = crate::metrics::serve(addr, stop).await {
+                        tracing::error!(%addr, error = %e, "cannot serve watchdog metrics");
+                    }
+                });
+            }
             tokio::spawn(async move {
                 shutdown_signal().await;
                 tracing::info!("shutdown signal: finishing the current run");

@@ -21,6 +21,7 @@
 //! - [`clock`]: injectable wall-clock time.
 //! - [`watchdog`]: [`Watchdog`]: runs, `check`, `recover` and the daemon (`run`).
 //! - [`deploy`]: `preflight` and `verify`.
+//! - [`metrics`]: the watchdog's Prometheus metrics on an optional listen address.
 //! - [`cli`]: the command line and its exit codes.
 
 pub mod actions;
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod metrics;
 pub mod recovery;
 pub mod report;
 pub mod rules;

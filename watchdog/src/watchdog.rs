@@ -174,6 +174,7 @@ impl Watchdog {
             tracing::warn!(error = %e, "cannot keep the run report");
         }
         let alerts = self.sink.observe(&report).await;
+        crate::metrics::record_run(&report);
         tracing::info!(run = %report.run, level = %report.level(), problems = report.problems().count(), actions = report.actions.len(), "run finished");
         RunOutcome { report, alerts }
     }
