@@ -1,8 +1,10 @@
 //! Prometheus metrics: one recorder per process (tests start many apps in one process, so
-//! it is installed once and shared), and the gauges refreshed on each scrape.
+//! it is installed once and shared), the gauges refreshed on each scrape, and the standard
+//! `process_*` metrics client libraries export (CPU seconds, memory, fds, start time).
 
-use std::sync::OnceLock;
+use std::fmt::Write;
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -26,6 +28,18 @@ pub fn handle() -> PrometheusHandle {
                 tracing::debug!("a metrics recorder was already installed");
             }
             describe();
+            // Counters exist from the start (at 0), so rate() and alerts see them before the
+            // first event.
+            for name in [
+                "telbot_updates_received_total",
+                "telbot_updates_duplicate_total",
+                "telbot_updates_processed_total",
+                "telbot_updates_parked_total",
+                "telbot_updates_unknown_total",
+                "telbot_handler_failures_total",
+            ] {
+                metrics::counter!(name).increment(0);
+            }
             handle
         })
         .clone()
@@ -95,6 +109,11 @@ fn describe() {
         "telbot_system_disk_percent",
         "Used space on the data disk, percent."
     );
+    metrics::describe_gauge!(
+        "telbot_process_resident_memory_limit_bytes",
+        metrics::Unit::Bytes,
+        "RSS past which the bot exits (code 3) to be restarted."
+    );
     metrics::describe_gauge!("telbot_up", "1 while the store takes updates.");
     metrics::describe_gauge!(
         "telbot_mode_polling",
@@ -111,6 +130,81 @@ pub async fn refresh_gauges(app: &AppState) {
     } else {
         0.0
     });
+    metrics::gauge!("telbot_process_resident_memory_limit_bytes")
+        .set((app.cfg.limits.rss_limit_mb * 1024 * 1024) as f64);
     let polling = app.mode.get() == crate::config::Mode::Polling;
     metrics::gauge!("telbot_mode_polling").set(if polling { 1.0 } else { 0.0 });
+}
+
+/// Prometheus' standard process metrics, as exposition text appended to the recorder's
+/// (floats, which the `metrics` crate's integer counters cannot carry).
+pub fn process_text() -> String {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+    static SYS: OnceLock<Option<Mutex<System>>> = OnceLock::new();
+    let Ok(pid) = sysinfo::get_current_pid() else {
+        return String::new();
+    };
+    let Some(Ok(mut sys)) = SYS
+        .get_or_init(|| System::new().ok().map(Mutex::new))
+        .as_ref()
+        .map(Mutex::lock)
+    else {
+        return String::new();
+    };
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing().with_memory().with_cpu(),
+    );
+    let Some(p) = sys.process(pid) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut put = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n"
+        );
+    };
+    put(
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+        p.accumulated_cpu_time() as f64 / 1000.0,
+    );
+    put(
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        p.memory() as f64,
+    );
+    put(
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+        p.virtual_memory() as f64,
+    );
+    put(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        p.start_time() as f64,
+    );
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        put(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            fds.count() as f64,
+        );
+    }
+    if let Some(max) = p.open_files_limit() {
+        put(
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            max as f64,
+        );
+    }
+    out
 }

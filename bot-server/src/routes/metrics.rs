@@ -14,7 +14,8 @@ pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> 
         return r.into_response();
     }
     crate::telemetry::refresh_gauges(&app).await;
-    let body = app.metrics.render();
+    let mut body = app.metrics.render();
+    body.push_str(&crate::telemetry::process_text());
     (
         [(
             header::CONTENT_TYPE,
