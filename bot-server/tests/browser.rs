@@ -320,7 +320,7 @@ async fn the_dashboard_works_in_headless_chromium() {
     );
     let changed = b
         .wait_js(
-            refresh * 4,
+            Duration::from_secs(10),
             "return document.querySelector('[data-k=received]').textContent === '6' \
              && document.querySelector('[data-k=processed]').textContent === '6'",
         )
@@ -335,7 +335,8 @@ async fn the_dashboard_works_in_headless_chromium() {
     assert_ne!(b.figure("ack_p99").await, "–");
     assert_eq!(b.figure("success").await, "100 %");
     // Wait for a chart point that includes the acks, then the charts have lines.
-    b.wait_js(refresh * 4, "return document.querySelector('#chart-ack [data-line=\"1\"]').getAttribute('d').length > 0")
+    const ACK_LINE: &str = "return document.querySelector('#chart-ack [data-line=\"1\"]').getAttribute('d').length > 0";
+    b.wait_js(Duration::from_secs(10), ACK_LINE)
         .await
         .expect("the ack chart is drawn");
     b.screenshot("03-traffic").await;
@@ -412,7 +413,7 @@ async fn the_dashboard_works_in_headless_chromium() {
         "the drained updates were answered"
     );
     b.wait_js(
-        refresh * 4,
+        Duration::from_secs(10),
         "return document.getElementById('banner').hidden && \
          document.getElementById('light').className === 'light ok'",
     )
@@ -420,7 +421,7 @@ async fn the_dashboard_works_in_headless_chromium() {
     .expect("green again after the recovery");
     assert_eq!(b.figure("webhook.pending").await, "0");
     b.wait_js(
-        refresh * 4,
+        Duration::from_secs(10),
         "return document.querySelector('[data-k=received]').textContent === '14'",
     )
     .await

@@ -509,3 +509,40 @@ async fn a_broken_webhook_turns_the_light_red_with_a_reason() {
     );
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn a_hanging_bot_api_does_not_hang_the_page() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[("TELBOT__WEBHOOK__HEALTH_CACHE", "0s")]).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 1)
+            .await
+    );
+    sim.fail_method(
+        "getWebhookInfo",
+        telegram_sim::ApiFault::Slow(Duration::from_secs(20)),
+        10,
+    );
+    let started = std::time::Instant::now();
+    let d = data(&bot).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(d["level"], "critical");
+    assert!(
+        d["reasons"].to_string().contains("does not answer"),
+        "{}",
+        d["reasons"]
+    );
+    assert_eq!(d["display"]["webhook.pending"], "unknown");
+    sim.fail_method(
+        "getWebhookInfo",
+        telegram_sim::ApiFault::Slow(Duration::ZERO),
+        0,
+    );
+    bot.stop().await;
+}

@@ -16,6 +16,9 @@ use super::level::{Level, Signals, judge};
 use super::watchdog::{self, WatchdogView};
 use crate::state::AppState;
 
+/// How long the page waits for getWebhookInfo (through the `/webhook/health` cache).
+const TELEGRAM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Telegram's view of the webhook.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct WebhookView {
@@ -107,10 +110,13 @@ pub struct Snapshot {
 pub async fn collect(app: &AppState) -> Snapshot {
     let health = crate::routes::health::snapshot(app).await;
     let exp = crate::routes::health::expectation(app);
-    let (wh, _) = app
-        .webhook_health
-        .get(&app.api, &exp, app.cfg.health_cache)
-        .await;
+    // A hanging Bot API must not hang the page: after TELEGRAM_WAIT it counts as not answering.
+    let wh = tokio::time::timeout(
+        TELEGRAM_WAIT,
+        app.webhook_health.get(&app.api, &exp, app.cfg.health_cache),
+    )
+    .await
+    .map_or(Value::Null, |(v, _)| v);
     let now_f = history::now_unix();
     let now = now_f as i64;
     let webhook = webhook_view(&wh, now);
