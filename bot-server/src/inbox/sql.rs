@@ -8,27 +8,70 @@ use telbot_shared::store::{Db, StoreError};
 
 use super::{Item, Status};
 
-/// Inserts unless the update_id is known; `Some(seq)` for a new row, `None` for a duplicate.
-pub async fn insert(
+/// Rows per multi-row statement (5 parameters each: well under SQLite's limit).
+const CHUNK: usize = 200;
+
+/// Inserts many updates with one statement per [`CHUNK`] rows; returns `update_id → seq` for
+/// the rows that were new (known update_ids are left out).
+pub async fn insert_many(
     tx: &mut Transaction<'static, Any>,
-    update_id: i64,
-    kind: &str,
-    key: &str,
-    payload: &str,
+    rows: &[(i64, &str, &str, &str)],
     now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query(
-        "INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (update_id) DO NOTHING RETURNING seq",
-    )
-    .bind(update_id)
-    .bind(kind)
-    .bind(key)
-    .bind(payload)
-    .bind(now)
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.map(|r| r.try_get::<i64, _>(0)).transpose()
+) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
+    let mut out = std::collections::HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 5;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            ));
+        }
+        sql.push_str(" ON CONFLICT (update_id) DO NOTHING RETURNING update_id, seq");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, kind, key, payload) in chunk {
+            q = q.bind(*id).bind(*kind).bind(*key).bind(*payload).bind(now);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            out.insert(r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Marks many updates done (no error) with one statement per [`CHUNK`] rows.
+pub async fn finish_done_many(
+    tx: &mut Transaction<'static, Any>,
+    seqs: &[i64],
+    attempts: u32,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in seqs.chunks(CHUNK) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+        let sql = format!(
+            "UPDATE inbox SET status = $1, attempts = $2, last_error = NULL, done_at = $3 WHERE seq IN ({})",
+            list.join(",")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Status::Done as i64)
+            .bind(i64::from(attempts))
+            .bind(now);
+        for seq in chunk {
+            q = q.bind(*seq);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Records how handling ended (or, for `Pending`, how many attempts were used).

@@ -3,6 +3,7 @@
 //! writes it in one transaction, and answers each request after the commit. Durability then
 //! costs one commit per batch, not per update.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -166,15 +167,42 @@ async fn run(
 async fn commit(db: &Db, batch: &[Req], now: i64) -> Result<Vec<Option<i64>>, StoreError> {
     let work = async {
         let mut tx = db.pool.begin().await?;
-        let mut seqs = Vec::with_capacity(batch.len());
-        for r in batch {
-            match r {
-                Req::Insert(u, _) => {
-                    seqs.push(
-                        sql::insert(&mut tx, u.update_id, &u.kind, &u.key, &u.payload, now).await?,
-                    );
+        let rows: Vec<(i64, &str, &str, &str)> = batch
+            .iter()
+            .filter_map(|r| match r {
+                Req::Insert(u, _) => Some((
+                    u.update_id,
+                    u.kind.as_str(),
+                    u.key.as_str(),
+                    u.payload.as_str(),
+                )),
+                Req::Finish(..) => None,
+            })
+            .collect();
+        let new = if rows.is_empty() {
+            HashMap::new()
+        } else {
+            sql::insert_many(&mut tx, &rows, now).await?
+        };
+        // The first occurrence of an update_id in the batch is the new one; later ones are duplicates.
+        let mut taken = HashSet::new();
+        let seqs = rows
+            .iter()
+            .map(|(id, ..)| {
+                if taken.insert(*id) {
+                    new.get(id).copied()
+                } else {
+                    None
                 }
-                Req::Finish(f, _) => {
+            })
+            .collect();
+        // Plain successes go in one statement per attempt count; the rest one by one.
+        let mut done: HashMap<u32, Vec<i64>> = HashMap::new();
+        for r in batch {
+            if let Req::Finish(f, _) = r {
+                if f.status == Status::Done && f.error.is_none() {
+                    done.entry(f.attempts).or_default().push(f.seq);
+                } else {
                     sql::finish(
                         &mut tx,
                         f.seq,
@@ -186,6 +214,9 @@ async fn commit(db: &Db, batch: &[Req], now: i64) -> Result<Vec<Option<i64>>, St
                     .await?;
                 }
             }
+        }
+        for (attempts, seqs) in done {
+            sql::finish_done_many(&mut tx, &seqs, attempts, now).await?;
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(seqs)
