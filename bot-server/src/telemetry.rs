@@ -81,15 +81,7 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time to handle an update."
     );
-    metrics::describe_counter!(
-        "telbot_telegram_requests_total",
-        "Bot API calls by method and outcome."
-    );
-    metrics::describe_histogram!(
-        "telbot_telegram_request_duration_seconds",
-        metrics::Unit::Seconds,
-        "Bot API call latency."
-    );
+    telbot_shared::telegram::describe_metrics();
     metrics::describe_gauge!("telbot_inbox_depth", "Updates stored and not yet handled.");
     metrics::describe_gauge!("telbot_pending_actions", "Open multi-step actions.");
     metrics::describe_gauge!(

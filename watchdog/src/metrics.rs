@@ -20,6 +20,7 @@ pub fn handle() -> PrometheusHandle {
             let recorder = PrometheusBuilder::new().build_recorder();
             let h = recorder.handle();
             let _ = metrics::set_global_recorder(recorder);
+            telbot_shared::telegram::describe_metrics();
             metrics::describe_counter!(
                 "telbot_watchdog_runs_total",
                 "Watchdog runs by schedule and resulting level."

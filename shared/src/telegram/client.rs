@@ -358,6 +358,19 @@ fn decode<T: DeserializeOwned>(method: &str, v: Value, r: &Redactor) -> Result<T
     })
 }
 
+/// Describes the client's metrics to the installed recorder (call once after installing it).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "telbot_telegram_requests_total",
+        "Bot API calls by method and outcome."
+    );
+    metrics::describe_histogram!(
+        "telbot_telegram_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Bot API call latency."
+    );
+}
+
 /// Metric label for a method: camelCase as Telegram documents it, bounded to known names.
 fn canonical_method(method: &str) -> &'static str {
     const KNOWN: &[&str] = &[

@@ -8,6 +8,6 @@ mod limiter;
 mod types;
 
 pub use backoff::delay as backoff_delay;
-pub use client::{ClientStats, TelegramClient};
+pub use client::{ClientStats, TelegramClient, describe_metrics};
 pub use error::TelegramError;
 pub use types::{BotUser, SetWebhook, WebhookInfo};
