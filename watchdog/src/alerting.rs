@@ -64,7 +64,7 @@ pub fn observations(run: &RunReport) -> Vec<Observation> {
                 .map(|a| ActionNote {
                     kind: a.kind.as_str().to_string(),
                     result: a.result.as_str().to_string(),
-                    detail: a.detail.to_string(),
+                    detail: action_detail(&a.detail, a.result),
                 })
                 .collect();
             Observation {
@@ -77,6 +77,20 @@ pub fn observations(run: &RunReport) -> Vec<Observation> {
             }
         })
         .collect()
+}
+
+/// An action's detail for a person: recovery counts, or the reason/error, or the result.
+fn action_detail(d: &serde_json::Value, r: crate::report::ActionResult) -> String {
+    let n = |k: &str| d.get(k).and_then(serde_json::Value::as_u64);
+    match (n("drained"), n("replayed"), n("dropped")) {
+        (Some(a), Some(b), Some(c)) => format!("drained {a}, replayed {b}, dropped {c}"),
+        _ => d
+            .get("why")
+            .or_else(|| d.get("error"))
+            .and_then(serde_json::Value::as_str)
+            .map(String::from)
+            .unwrap_or_else(|| r.as_str().to_string()),
+    }
 }
 
 impl AlertSink for PipelineSink {
@@ -160,5 +174,46 @@ impl AlertSink for PipelineSink {
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ActionKind, ActionReport, ActionResult, Finding};
+
+    #[test]
+    fn findings_keep_their_level_and_carry_their_actions() {
+        let run = RunReport {
+            run: "liveness".into(),
+            started_at: 0,
+            finished_at: 0,
+            findings: vec![
+                Finding::new(
+                    "telegram",
+                    "webhook-stuck",
+                    Level::Warning,
+                    "12 stuck, repaired",
+                ),
+                Finding::ok("bot", "bot-down", "up"),
+            ],
+            actions: vec![ActionReport {
+                kind: ActionKind::LosslessRecovery,
+                incident: "webhook-stuck".into(),
+                reason: "stuck".into(),
+                result: ActionResult::Succeeded,
+                detail: serde_json::json!({"drained": 12, "replayed": 12, "dropped": 0}),
+            }],
+        };
+        let obs = observations(&run);
+        assert_eq!(obs.len(), 2);
+        assert_eq!(obs[0].level, telbot_alerts::Level::Warning);
+        assert_eq!(
+            obs[0].actions[0].detail,
+            "drained 12, replayed 12, dropped 0"
+        );
+        assert_eq!(obs[0].runbook_cmd.as_deref(), Some("watchdog recover"));
+        assert_eq!(obs[1].level, telbot_alerts::Level::Normal);
+        assert!(obs[1].actions.is_empty());
     }
 }
