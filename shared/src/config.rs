@@ -598,6 +598,14 @@ mod tests {
     }
 
     #[test]
+    fn a_sqlite_url_without_mode_still_creates_the_file() -> Result<(), ConfigError> {
+        let cfg = load(None, &env(&[("DATABASE_URL", "sqlite:///tmp/x/bench.db")]))?;
+        let s = StoreConfig::from_section(section(&cfg, "store")?)?;
+        assert_eq!(s.url.expose_secret(), "sqlite:///tmp/x/bench.db?mode=rwc");
+        Ok(())
+    }
+
+    #[test]
     fn postgres_password_is_redacted_in_debug() -> Result<(), ConfigError> {
         let cfg = load(
             None,
