@@ -420,7 +420,7 @@ impl std::fmt::Debug for StoreConfig {
 impl StoreConfig {
     /// Validates the `[store]` section.
     pub fn from_section(s: StoreSection) -> Result<Self, ConfigError> {
-        let url = if s.database_url.trim().is_empty() {
+        let mut url = if s.database_url.trim().is_empty() {
             format!(
                 "sqlite://{}?mode=rwc",
                 s.data_dir.join("telbot.db").display()
@@ -428,6 +428,14 @@ impl StoreConfig {
         } else {
             s.database_url.trim().to_string()
         };
+        // A missing SQLite file is created (sqlx would only open an existing one).
+        if url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=") {
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
+        }
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
