@@ -125,6 +125,8 @@ async fn run(
 ) {
     let mut retry_finishes: Vec<(Finish, Option<oneshot::Sender<()>>)> = Vec::new();
     while let Some(first) = rx.recv().await {
+        // Let requests that are already running reach the queue, so one commit takes them all.
+        tokio::task::yield_now().await;
         let mut batch = vec![first];
         while batch.len() < batch_max {
             match rx.try_recv() {
