@@ -5,11 +5,6 @@ use std::path::PathBuf;
 use bot_server::{App, BotConfig, EXIT_CONFIG, EXIT_MEMORY_LIMIT, EXIT_START, Exit};
 use clap::Parser;
 
-/// mimalloc: the ingest path allocates per request (JSON, HTTP); glibc's malloc was ~17 % of
-/// the CPU profile under load.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The telbot bot server: a Telegram bot with a durable inbox, health and metrics.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
