@@ -79,7 +79,7 @@ impl Writer {
         handoff: Handoff,
     ) -> Self {
         let (tx, rx) = mpsc::channel(batch_max * 4);
-        let timeout = db_timeout(&db);
+        let timeout = COMMIT_TIMEOUT;
         tokio::spawn(run(db, rx, batch_max, counters, handoff));
         Writer { tx, timeout }
     }
@@ -112,9 +112,8 @@ impl Writer {
     }
 }
 
-fn db_timeout(_db: &Db) -> Duration {
-    Duration::from_secs(10)
-}
+/// Longest one batch commit may take before its requests are answered 503.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn run(
     db: Db,
@@ -223,7 +222,7 @@ async fn commit(db: &Db, batch: &[Req], now: i64) -> Result<Vec<Option<i64>>, St
         tx.commit().await?;
         Ok::<_, sqlx::Error>(seqs)
     };
-    match tokio::time::timeout(Duration::from_secs(10), work).await {
+    match tokio::time::timeout(COMMIT_TIMEOUT, work).await {
         Ok(r) => r.map_err(StoreError::from),
         Err(_) => Err(StoreError::Db("inbox commit timed out".into())),
     }
