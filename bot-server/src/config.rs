@@ -250,7 +250,7 @@ impl BotConfig {
         let webhook_url = if webhook.public_url.trim().is_empty() {
             None
         } else {
-            let base = shared::parse_http_url(&webhook.public_url, "webhook.public_url")?;
+            let base = shared::parse_public_url(&webhook.public_url, "webhook.public_url")?;
             let loopback = base
                 .host_str()
                 .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
