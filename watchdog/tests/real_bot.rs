@@ -167,3 +167,81 @@ async fn fifty_stuck_updates_reach_the_real_bot_and_get_fifty_replies() {
     assert_eq!(r.sim.webhook_info()["url"], format!("{}/webhook", r.url));
     r.stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_and_the_watchdogs_recoveries_take_one_lock() {
+    use telegram_sim::ApiFault;
+    let r = start().await;
+    let wd = Arc::new(watchdog(&r).await);
+    r.sim.break_webhook(WebhookFault::Status(500));
+    for i in 0..10 {
+        r.sim.inject(Upd::text(300 + i % 3, format!("m{i}")));
+    }
+    let recover_http = || {
+        let url = format!("{}/webhook/recover", r.url);
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .bearer_auth("admin-e2e")
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    // The dashboard's recovery first (its drain is slow), the watchdog's meanwhile.
+    r.sim
+        .fail_method("getUpdates", ApiFault::Slow(Duration::from_secs(2)), 1);
+    let http = tokio::spawn(recover_http());
+    assert!(
+        r.sim
+            .wait_for(Duration::from_secs(10), |s| s
+                .calls_to("deleteWebhook")
+                .len()
+                == 1)
+            .await
+    );
+    let out = wd.recover(false).await;
+    let a = &out.report.actions[0];
+    assert_eq!(a.result, ActionResult::SkippedCooldown, "{a:#?}");
+    let why = a.detail["error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("a recovery is already running (owner bot-server"),
+        "{why}"
+    );
+    let (code, body) = http.await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(r.sim.calls_to("deleteWebhook").len(), 1, "one recovery ran");
+    // The other way round.
+    r.sim
+        .fail_method("getUpdates", ApiFault::Slow(Duration::from_secs(2)), 1);
+    let task = {
+        let wd = wd.clone();
+        tokio::spawn(async move { wd.recover(false).await })
+    };
+    assert!(
+        r.sim
+            .wait_for(Duration::from_secs(10), |s| s
+                .calls_to("deleteWebhook")
+                .len()
+                == 2)
+            .await
+    );
+    let (code, body) = recover_http().await;
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body.contains("a recovery is already running (owner watchdog"),
+        "{body}"
+    );
+    let out = task.await.unwrap();
+    assert_eq!(out.report.actions[0].result, ActionResult::Succeeded);
+    assert_eq!(r.sim.calls_to("deleteWebhook").len(), 2);
+    assert_eq!(r.sim.webhook_info()["url"], format!("{}/webhook", r.url));
+    assert!(
+        r.sim
+            .wait_for(Duration::from_secs(30), |s| s.sent_messages().len() == 10)
+            .await,
+        "every update answered once the recoveries are done"
+    );
+    r.stop.cancel();
+}
