@@ -114,6 +114,31 @@ pub fn owner_name(role: &str) -> String {
 impl Lease {
     /// Takes the lock for `ttl`, or says who holds it.
     pub async fn acquire(db: &Db, owner: &str, ttl: Duration) -> Result<Lease, LockError> {
+        // A holder that releases between the upsert and the look-up: try again (bounded).
+        for _ in 0..3 {
+            match Self::try_acquire(db, owner, ttl).await? {
+                Ok(lease) => return Ok(lease),
+                Err(Some(h)) => {
+                    return Err(LockError::Held {
+                        owner: h.owner,
+                        expires_at: h.expires_at,
+                    });
+                }
+                Err(None) => {}
+            }
+        }
+        Err(LockError::Held {
+            owner: "another process (the lock changed hands while it was asked for)".into(),
+            expires_at: crate::unix_now(),
+        })
+    }
+
+    /// One compare-and-set: the lease, or who holds it (None: nobody any more).
+    async fn try_acquire(
+        db: &Db,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Result<Lease, Option<Holder>>, StoreError> {
         let now = crate::unix_now();
         let token = format!("{:016x}", rand::random::<u64>());
         let done = sqlx::query(
@@ -130,8 +155,7 @@ impl Lease {
         .bind(now)
         .bind(now)
         .execute(&db.pool)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
         if done.rows_affected() == 1 {
             let keeper = (ttl >= Duration::from_secs(3)).then(|| {
                 let (db, token) = (db.clone(), token.clone());
@@ -147,23 +171,16 @@ impl Lease {
                 })
                 .abort_handle()
             });
-            return Ok(Lease {
+            return Ok(Ok(Lease {
                 db: db.clone(),
                 owner: owner.to_string(),
                 token,
                 ttl,
                 keeper,
                 released: false,
-            });
+            }));
         }
-        match holder(db).await? {
-            Some(h) => Err(LockError::Held {
-                owner: h.owner,
-                expires_at: h.expires_at,
-            }),
-            // Released between the two statements: try once more.
-            None => Box::pin(Lease::acquire(db, owner, ttl)).await,
-        }
+        Ok(Err(holder(db).await?))
     }
 
     /// Extends the lease by its ttl; `Held` when it expired and somebody else took it.
