@@ -64,9 +64,21 @@ async fn no_recovery_runs_while_another_holds_the_lock() {
         drain_limit: None,
     };
     recovery::save_state(&db, &st).await.unwrap();
+    // The holder has deleted the webhook to drain: a warning naming it, no action, no
+    // CRITICAL for a repair in progress.
+    w.sim.set_webhook_url_behind_back("");
     let out = wd.check().await;
     assert!(out.report.finding(incident::RECOVERY_INTERRUPTED).is_none());
     assert!(w.sim.calls_to("deleteWebhook").is_empty());
+    let f = out.report.finding(incident::WEBHOOK_WRONG_URL).unwrap();
+    assert_eq!(f.level, Level::Warning, "{f:?}");
+    assert!(
+        f.reason.contains("owner bot-server on web-1 (pid 5)"),
+        "{}",
+        f.reason
+    );
+    assert!(out.report.actions.is_empty(), "{:#?}", out.report.actions);
+    common::register_webhook(&w.sim, &w.bot).await;
     recovery::clear_state(&db).await.unwrap();
     // Released: the watchdog's recovery runs.
     lease.release().await.unwrap();
