@@ -48,7 +48,10 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
         }
         FaultKind::ApiSlow => {
             cx.st.api.set(Fault::Slow(v.request_timeout().mul_f64(1.5)));
-            tokio::time::sleep(v.secs(45.0)).await;
+            // Long enough for two watchdog passes that each give up (check_timeout) in both
+            // variants: 45 s at a 20 s check timeout, 10 s at 4 s.
+            let last = if v == Variant::Short { 10.0 } else { 45.0 };
+            tokio::time::sleep(Duration::from_secs_f64(last)).await;
             cx.st.api.heal();
         }
         FaultKind::WebhookUrlChanged => {
@@ -116,9 +119,21 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
         FaultKind::WatchdogKill(phase) => watchdog_kill(cx, phase).await?,
         FaultKind::ConcurrentRecovery => concurrent_recovery(cx).await?,
         FaultKind::Flood => {
-            let count = if v == Variant::Short { 1_000 } else { 3_000 };
-            let flood = cx.load.flood(-100_777, count, true);
+            let count = 3_000;
+            // A polling bot gets the group's updates 100 at a time: they pile up in its inbox.
+            let direct = cx.st.env.get("BOT_MODE").is_none_or(|m| m != "polling");
+            let flood = cx.load.flood(-100_777, count, direct);
             let _ = tokio::time::timeout(Duration::from_secs(120), flood).await;
+            // The other chats keep talking until the flood is answered (≤ 120 s): their
+            // waiting time meanwhile is what the row judges.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < deadline {
+                let (answers, _) = crate::account::answers(&cx.st.sim);
+                if answers.keys().filter(|k| k.0 == -100_777).count() as u64 >= count {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
         }
     }
     Ok(())

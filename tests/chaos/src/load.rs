@@ -90,14 +90,27 @@ pub fn ping_text(chat: i64, n: u64) -> String {
 }
 
 /// The update JSON a redelivery carries.
+/// Positive chats are private (the sender is the chat), negative ones groups whose sender is
+/// user 1000, as telegram-sim builds them.
 fn update_json(id: i64, chat: i64, n: u64) -> String {
+    let (chat_obj, from) = if chat > 0 {
+        (
+            serde_json::json!({ "id": chat, "type": "private", "first_name": "Load" }),
+            chat,
+        )
+    } else {
+        (
+            serde_json::json!({ "id": chat, "type": "supergroup", "title": "Load" }),
+            1000,
+        )
+    };
     serde_json::json!({
         "update_id": id,
         "message": {
             "message_id": 1,
             "date": telbot_shared::unix_now(),
-            "chat": { "id": chat, "type": "private", "first_name": "Load" },
-            "from": { "id": chat, "is_bot": false, "first_name": "Load" },
+            "chat": chat_obj,
+            "from": { "id": from, "is_bot": false, "first_name": "Load" },
             "text": ping_text(chat, n),
             "entities": [{ "offset": 0, "length": 5, "type": "bot_command" }],
         }

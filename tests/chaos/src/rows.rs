@@ -57,6 +57,8 @@ pub struct Row {
     pub kill9_window: bool,
     /// The store the row runs on.
     pub store: StoreKind,
+    /// The bot polls (getUpdates hands it 100 updates at a time) instead of the webhook.
+    pub polling: bool,
 }
 
 impl Row {
@@ -65,6 +67,7 @@ impl Row {
         StackOpts {
             store: self.store,
             smtp_open: self.fault != FaultKind::SmtpDown,
+            polling: self.polling,
         }
     }
 }
@@ -77,6 +80,7 @@ const fn row(name: &'static str, title: &'static str, fault: FaultKind, critical
         critical,
         kill9_window: false,
         store: StoreKind::Sqlite,
+        polling: false,
     }
 }
 
@@ -102,7 +106,7 @@ pub const ROWS: &[Row] = &[
     ),
     row(
         "api-slow",
-        "Bot API slow (each call 1.5x the timeout, 45 s)",
+        "Bot API slow (each call 15 s, timeout 10 s)",
         FaultKind::ApiSlow,
         true,
     ),
@@ -187,12 +191,15 @@ pub const ROWS: &[Row] = &[
         FaultKind::ConcurrentRecovery,
         false,
     ),
-    row(
-        "flood",
-        "one chat sends 3,000 updates while 100 chats talk",
-        FaultKind::Flood,
-        false,
-    ),
+    Row {
+        polling: true,
+        ..row(
+            "flood",
+            "one chat sends 3,000 updates while 100 chats talk",
+            FaultKind::Flood,
+            false,
+        )
+    },
 ];
 
 /// The row named `name`.

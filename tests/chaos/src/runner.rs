@@ -90,7 +90,8 @@ pub async fn run_row(row: &Row, v: Variant) -> Result<RowResult, ChaosError> {
     let bound = v.heal_bound();
     let healthy_after = wait_healthy(&st, &ledger, fault_end, bound).await;
     settle_mails(&st, row.critical, v).await;
-    let (critical, resolved) = account::count_mails(&st.catcher.mails());
+    let mails = st.catcher.mails();
+    let (critical, resolved) = account::count_mails(&mails);
 
     // The final restart: whatever is acknowledged and still unanswered gets its chance.
     st.stop_bot("-TERM").await?;
@@ -105,16 +106,21 @@ pub async fn run_row(row: &Row, v: Variant) -> Result<RowResult, ChaosError> {
         twice_allowed: if row.kill9_window { INBOX_WORKERS } else { 0 },
     };
     let mut failures = account::judge(&tally, &expect, bound.as_secs_f64());
+    if failures.iter().any(|f| f.starts_with("e-mails:")) {
+        let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+        failures.push(format!("e-mail subjects: {subjects:?}"));
+    }
     failures.extend(notes);
     if let Some(worst) = flood_latency {
-        let limit = 2.0;
+        let limit = 5.0;
         if worst > limit {
             failures.push(format!(
                 "other chats waited up to {worst:.1} s (p99) for an answer during the flood (limit {limit:.0} s)"
             ));
         }
     }
-    let logs = (!failures.is_empty()).then(|| st.log_tails(15));
+    let logs = (!failures.is_empty())
+        .then(|| format!("logs in {}\n{}", st.dir.path().display(), st.log_tails(15)));
     Ok(RowResult {
         row: *row,
         tally,

@@ -40,6 +40,8 @@ pub struct StackOpts {
     pub store: StoreKind,
     /// Whether SMTP accepts connections from the start.
     pub smtp_open: bool,
+    /// The bot consumes by getUpdates (`BOT_MODE=polling`) instead of the webhook.
+    pub polling: bool,
 }
 
 /// A running stack. Dropping it kills both daemons, unmounts the tmpfs, stops PostgreSQL.
@@ -106,8 +108,10 @@ impl Stack {
             .start()
             .await
             .map_err(|e| ChaosError::Setup(format!("telegram-sim: {e}")))?;
+        // CHAOS_KEEP=1 keeps the dir (logs, SQLite) for a look afterwards.
         let dir = tempfile::Builder::new()
             .prefix("telbot-chaos")
+            .disable_cleanup(std::env::var_os("CHAOS_KEEP").is_some())
             .tempdir()
             .map_err(|e| ChaosError::io("temp dir", e))?;
         let bot_port = telbot_testkit::free_port().map_err(|e| ChaosError::io("free port", e))?;
@@ -142,7 +146,7 @@ impl Stack {
         };
         let db_url =
             db_url.unwrap_or_else(|| format!("sqlite://{}/telbot.db?mode=rwc", data_dir.display()));
-        let env = environment(Env {
+        let mut env = environment(Env {
             sim: &sim,
             api: &api,
             hook: &hook,
@@ -152,6 +156,9 @@ impl Stack {
             data_dir: data_dir.display().to_string(),
             variant,
         });
+        if opts.polling {
+            env.insert("BOT_MODE".into(), "polling".into());
+        }
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(3))
@@ -182,8 +189,11 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.bot_port)
     }
 
-    /// The webhook URL Telegram should have (through the webhook proxy).
+    /// The webhook URL Telegram should have (through the webhook proxy; none when polling).
     pub fn expected_webhook(&self) -> String {
+        if self.env.get("BOT_MODE").is_some_and(|m| m == "polling") {
+            return String::new();
+        }
         format!("{}/webhook", self.hook.url())
     }
 
@@ -377,7 +387,10 @@ fn environment(e: Env<'_>) -> HashMap<String, String> {
             "*/5 * * * * *".into(),
         ),
         ("TELBOT__WATCHDOG__BOT__INTERVAL", "200ms".into()),
-        ("TELBOT__WATCHDOG__CHECK_TIMEOUT", "20s".into()),
+        (
+            "TELBOT__WATCHDOG__CHECK_TIMEOUT",
+            format!("{}ms", 2 * e.variant.request_timeout().as_millis()),
+        ),
         ("TELBOT__ALERTS__SEND_TIMEOUT", "5s".into()),
         ("TELBOT__ALERTS__RETRY_BASE", "1s".into()),
         ("TELBOT__ALERTS__RETRY_MAX", "5s".into()),
