@@ -69,15 +69,23 @@ struct WebhookSection {
 pub struct InboxConfig {
     /// Handlers running at once.
     pub workers: usize,
-    /// Handler attempts before parking.
+    /// Permanent handler failures before parking.
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt.
     #[serde(with = "humantime_serde")]
     pub retry_delay: Duration,
+    /// Longest delay between two attempts (transient failures retry until Telegram's 24 h).
+    #[serde(with = "humantime_serde")]
+    pub retry_max_delay: Duration,
+    /// Longest one handler run may take; must exceed the Bot API client's worst case.
+    #[serde(with = "humantime_serde")]
+    pub handler_timeout: Duration,
     /// Updates per transaction at most.
     pub batch_max: usize,
     /// Updates in memory at most.
     pub max_loaded: usize,
+    /// Updates of one queue key (chat) in memory at most; the rest wait on disk.
+    pub max_loaded_per_key: usize,
     /// How long done updates are kept for dedup.
     #[serde(with = "humantime_serde")]
     pub keep_done: Duration,
@@ -250,7 +258,7 @@ impl BotConfig {
         let webhook_url = if webhook.public_url.trim().is_empty() {
             None
         } else {
-            let base = shared::parse_http_url(&webhook.public_url, "webhook.public_url")?;
+            let base = shared::parse_public_url(&webhook.public_url, "webhook.public_url")?;
             let loopback = base
                 .host_str()
                 .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
@@ -337,6 +345,31 @@ impl BotConfig {
                 "inbox.workers, max_attempts, batch_max and max_loaded must be at least 1",
             ));
         }
+        if inbox.max_loaded_per_key == 0 || inbox.max_loaded_per_key > inbox.max_loaded {
+            return Err(ConfigError::invalid(
+                "inbox.max_loaded_per_key",
+                "must be at least 1 and at most inbox.max_loaded",
+            ));
+        }
+        if inbox.retry_max_delay < inbox.retry_delay {
+            return Err(ConfigError::invalid(
+                "inbox.retry_max_delay",
+                "must be at least inbox.retry_delay",
+            ));
+        }
+        let worst = handler_worst_case(&telegram, &ai);
+        if inbox.handler_timeout <= worst {
+            return Err(ConfigError::invalid(
+                "inbox.handler_timeout",
+                format!(
+                    "must be longer than one Bot API call's worst case plus /ask's ({} s: \
+                     telegram.max_attempts x request_timeout, the waits between them up to \
+                     max(max_retry_after, backoff_max), and ai.max_attempts x ai.timeout), \
+                     or a handler that already sent could be cancelled and run again",
+                    worst.as_secs()
+                ),
+            ));
+        }
         if !(1..=100).contains(&polling.limit) {
             return Err(ConfigError::invalid("polling.limit", "must be 1-100"));
         }
@@ -415,6 +448,11 @@ impl BotConfig {
         })
     }
 
+    /// The longest a handler may legitimately take (see [`handler_worst_case`]).
+    pub fn handler_worst_case(&self) -> Duration {
+        handler_worst_case(&self.telegram, &self.ai)
+    }
+
     /// Every secret this process knows, for redaction.
     pub fn secrets(&self) -> Vec<SecretString> {
         let mut v = vec![self.telegram.token.clone()];
@@ -423,6 +461,22 @@ impl BotConfig {
         v.extend(self.ai.api_key.clone());
         v
     }
+}
+
+/// One Bot API call at its worst: every attempt runs to its timeout, with the longest wait the
+/// client accepts between attempts (a 429's retry_after up to `max_retry_after`, or the back-off
+/// cap); plus the /ask endpoint at its worst. A handler deadline shorter than this cancels
+/// handlers that are only waiting out a 429, possibly after they already sent.
+fn handler_worst_case(t: &TelegramConfig, ai: &AiConfig) -> Duration {
+    let attempts = t.max_attempts.max(1);
+    let wait = t.max_retry_after.max(t.backoff_max);
+    let telegram = t.request_timeout.saturating_mul(attempts) + wait.saturating_mul(attempts - 1);
+    let ask = if ai.base_url.trim().is_empty() {
+        Duration::ZERO
+    } else {
+        ai.timeout.saturating_mul(ai.max_attempts.max(1))
+    };
+    telegram + ask
 }
 
 #[cfg(test)]
@@ -467,6 +521,46 @@ mod tests {
         assert!(err(&[("PUBLIC_URL", "ftp://x")]).contains("PUBLIC_URL"));
         assert!(err(&[("TELBOT__INBOX__WORKERS", "0")]).contains("inbox.workers"));
         assert!(err(&[("ADMIN_TOKEN", "short")]).contains("ADMIN_TOKEN"));
+    }
+
+    #[test]
+    fn the_handler_deadline_must_outlast_the_clients_worst_case() -> Result<(), ConfigError> {
+        let c = BotConfig::load(None, &env(&[]))?;
+        // Defaults: 3 attempts x 10 s, two waits of up to 60 s (a 429's retry_after).
+        assert_eq!(c.handler_worst_case(), Duration::from_secs(150));
+        assert!(c.inbox.handler_timeout > c.handler_worst_case());
+        // The old fixed 60 s deadline is refused with the defaults...
+        let e = err(&[("TELBOT__INBOX__HANDLER_TIMEOUT", "60s")]);
+        assert!(
+            e.contains("inbox.handler_timeout") && e.contains("150 s"),
+            "{e}"
+        );
+        // ...and a longer 429 cap raises the bar.
+        let e = err(&[("TELBOT__TELEGRAM__MAX_RETRY_AFTER", "300s")]);
+        assert!(e.contains("inbox.handler_timeout"), "{e}");
+        let c = BotConfig::load(
+            None,
+            &env(&[
+                ("TELBOT__TELEGRAM__MAX_RETRY_AFTER", "2s"),
+                ("TELBOT__TELEGRAM__REQUEST_TIMEOUT", "1s"),
+                ("TELBOT__TELEGRAM__BACKOFF_MAX", "1s"),
+                ("TELBOT__INBOX__HANDLER_TIMEOUT", "8s"),
+            ]),
+        )?;
+        assert_eq!(c.handler_worst_case(), Duration::from_secs(3 + 2 * 2));
+        Ok(())
+    }
+
+    #[test]
+    fn per_key_cap_must_fit_in_max_loaded() {
+        assert!(err(&[("TELBOT__INBOX__MAX_LOADED_PER_KEY", "0")]).contains("max_loaded_per_key"));
+        assert!(
+            err(&[
+                ("TELBOT__INBOX__MAX_LOADED", "8"),
+                ("TELBOT__INBOX__MAX_LOADED_PER_KEY", "9")
+            ])
+            .contains("max_loaded_per_key")
+        );
     }
 
     #[test]

@@ -35,6 +35,8 @@ impl AckRing {
 /// Records one ack.
 pub fn record_ack(app: &AppState, took: Duration) {
     app.acks.1.fetch_add(1, Ordering::Relaxed);
+    // A delivery arrived: an older Telegram delivery error is history (see webhook_health).
+    app.webhook_health.delivered(telbot_shared::unix_now());
     if let Ok(mut r) = app.acks.0.lock() {
         if r.len() == RING {
             r.pop_front();

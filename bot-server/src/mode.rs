@@ -1,10 +1,21 @@
 //! How updates arrive: registering the webhook at every start (with back-off and jitter),
-//! long polling into the same inbox, and the fallback between them — when setWebhook keeps
-//! failing the bot polls, and keeps trying to restore its webhook in the background.
+//! long polling into the same inbox, and the fallback between them.
+//!
+//! - When setWebhook keeps failing at start, or when Telegram reports no webhook at all
+//!   (getWebhookInfo's `url` empty — a recovery whose final setWebhook failed, someone's
+//!   deleteWebhook) while the bot believes it is in webhook mode, the bot polls getUpdates into
+//!   the inbox and keeps trying to restore its webhook until it is back: nothing is left
+//!   unread at Telegram.
+//! - Only a bot *configured* for polling (`BOT_MODE=polling`) ever deletes a webhook. The
+//!   fallback poller, told "webhook is active" (409) — a recovery or a person set it — stops
+//!   polling and the bot is back in webhook mode.
+//! - While somebody holds the recovery lock (the watchdog's or the dashboard's recovery is
+//!   draining), the fallback neither polls nor sets the webhook: the queue is theirs.
 
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
+use telbot_shared::recovery;
 use telbot_shared::telegram::{SetWebhook, TelegramClient, TelegramError, backoff_delay};
 use tokio_util::sync::CancellationToken;
 
@@ -70,47 +81,140 @@ pub async fn register_webhook(api: &TelegramClient, cfg: &BotConfig) -> Result<(
 pub async fn run(app: AppState, stop: CancellationToken) {
     if app.cfg.mode == Mode::Polling {
         app.mode.set(Mode::Polling);
-        poll(app, stop).await;
+        poll(app, stop, Role::Configured).await;
         return;
     }
     app.mode.set(Mode::Webhook);
     if register_webhook(&app.api, &app.cfg).await.is_ok() {
-        return;
+        clear_own_record(&app).await;
+    } else {
+        tracing::error!(
+            "cannot set the webhook; falling back to polling and retrying the webhook in the background"
+        );
+        fallback(&app, &stop).await;
     }
-    tracing::error!(
-        "cannot set the webhook; falling back to polling and retrying the webhook in the background"
-    );
-    app.mode.set(Mode::Polling);
-    app.webhook_health.invalidate();
-    let polling = stop.child_token();
-    let poller = tokio::spawn(poll(app.clone(), polling.clone()));
+    watch(&app, &stop).await;
+}
+
+/// Every `restore_interval`: does Telegram still have a webhook? If not (and nobody's
+/// recovery holds the lock), poll until it is back.
+async fn watch(app: &AppState, stop: &CancellationToken) {
     let mut tick = tokio::time::interval(app.cfg.restore_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.cancelled() => break,
+            _ = stop.cancelled() => return,
+        }
+        if app.mode.get() != Mode::Webhook || recovery_running(app).await {
+            continue;
+        }
+        let info = tokio::select! {
+            i = app.api.get_webhook_info() => i,
+            _ = stop.cancelled() => return,
+        };
+        match info {
+            Ok(i) if i.url.is_empty() => {
+                // Checked again: a recovery may have started since.
+                if recovery_running(app).await {
+                    continue;
+                }
+                tracing::error!(
+                    pending = i.pending_update_count,
+                    "Telegram reports no webhook while this bot is in webhook mode; polling until it is back"
+                );
+                fallback(app, stop).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "getWebhookInfo failed; checking again later"),
+        }
+    }
+}
+
+/// Whether somebody (this process's dashboard recovery, the watchdog) holds the recovery
+/// lock. A store that does not answer counts as "no": polling then is the safe side.
+async fn recovery_running(app: &AppState) -> bool {
+    matches!(recovery::holder(&app.db).await, Ok(Some(_)))
+}
+
+/// Polls into the inbox and retries setWebhook every `restore_interval` until the webhook is
+/// back (set by us, or by a recovery: the poller then hears "webhook is active") or `stop`.
+async fn fallback(app: &AppState, stop: &CancellationToken) {
+    app.mode.set(Mode::Polling);
+    app.webhook_health.invalidate();
+    let polling = stop.child_token();
+    let mut poller = tokio::spawn(poll(app.clone(), polling.clone(), Role::Fallback));
+    let mut tick = tokio::time::interval(app.cfg.restore_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let back = loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut poller => {
+                tracing::info!("a webhook was set (by a recovery or a person); polling stopped");
+                break true;
+            }
+            _ = stop.cancelled() => break false,
+        }
+        if recovery_running(app).await {
+            continue;
         }
         // setWebhook makes Telegram end a waiting getUpdates; unconfirmed updates are then
         // delivered to the webhook and recognised by update_id.
         if register_webhook(&app.api, &app.cfg).await.is_ok() {
-            polling.cancel();
-            app.mode.set(Mode::Webhook);
-            app.webhook_health.invalidate();
             tracing::info!("webhook restored; polling stopped");
-            break;
+            clear_own_record(app).await;
+            break true;
         }
-    }
+    };
     polling.cancel();
-    let _ = poller.await;
+    if !poller.is_finished() {
+        let _ = poller.await;
+    }
+    if back {
+        app.mode.set(Mode::Webhook);
+        app.webhook_health.invalidate();
+    }
 }
 
-/// Long-polls getUpdates into the inbox; an offset is confirmed only after its updates are stored.
-pub async fn poll(app: AppState, stop: CancellationToken) {
+/// A recovery record this bot-server left (its final setWebhook failed, or it was killed) is
+/// finished once the webhook is registered again: remove it, unless a recovery is running.
+async fn clear_own_record(app: &AppState) {
+    if recovery_running(app).await {
+        return;
+    }
+    if let Ok(Some(st)) = recovery::load_state(&app.db).await
+        && st.by == crate::recovery::BY
+        && let Err(e) = recovery::clear_state(&app.db).await
+    {
+        tracing::warn!(error = %e, "cannot clear the finished recovery record");
+    }
+}
+
+/// Why the poller runs: `BOT_MODE=polling`, or the fallback of a webhook bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Configured for polling: a webhook in the way is deleted.
+    Configured,
+    /// A webhook bot without its webhook: a webhook that appears ends the polling.
+    Fallback,
+}
+
+/// Long-polls getUpdates into the inbox; an offset is confirmed only after its updates are
+/// stored. In the fallback it pauses while a recovery holds the lock, and returns when
+/// Telegram says a webhook is active.
+pub async fn poll(app: AppState, stop: CancellationToken, role: Role) {
     let mut offset: Option<i64> = None;
     let mut failures = 0u32;
     let allowed = app.cfg.allowed_updates.clone();
     loop {
+        if role == Role::Fallback && recovery_running(&app).await {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                _ = stop.cancelled() => return,
+            }
+        }
         let call = app.api.get_updates(
             offset,
             app.cfg.polling.limit,
@@ -131,7 +235,9 @@ pub async fn poll(app: AppState, stop: CancellationToken) {
                 description,
                 ..
             }) if description.contains("webhook is active") => {
-                if stop.is_cancelled() {
+                if stop.is_cancelled() || role == Role::Fallback {
+                    // Somebody set the webhook (a recovery, a person): it is what this bot
+                    // wants, so stop polling instead of deleting it.
                     return;
                 }
                 tracing::info!("a webhook is set; deleting it (pending updates kept) to poll");

@@ -1,10 +1,19 @@
-//! Lossless webhook recovery, in-process (`POST /webhook/recover`): deleteWebhook without
-//! dropping → getUpdates until empty, each update stored in the inbox (dedup by update_id)
-//! before its offset is confirmed → setWebhook again, always, even after an error half way.
+//! Lossless webhook recovery, in-process (`POST /webhook/recover`, the dashboard's Emergency
+//! recovery button): take the one recovery lock in the store (shared with the watchdog) →
+//! record the phase → deleteWebhook without dropping → getUpdates until empty (or until as
+//! many updates as were pending are stored: newer ones come by the webhook), each update
+//! stored in the inbox (dedup by update_id) before its offset is confirmed → setWebhook
+//! again, always, even after an error half way → clear the phase and release the lock.
+//!
+//! It runs in a spawned task ([`start`]), so a dropped request cannot cancel it half way; the
+//! route waits for it a bounded time. If the final setWebhook fails, the phase stays in the
+//! store and the bot's webhook watch (see [`crate::mode`]) polls until the webhook is back.
 
 use std::time::Duration;
 
 use serde::Serialize;
+use telbot_shared::recovery::{self, LEASE_TTL, Lease, LockError, RecoveryState, owner_name};
+use tokio::task::JoinHandle;
 
 use crate::config::Mode;
 use crate::inbox::{NewUpdate, Stored, key};
@@ -13,6 +22,13 @@ use crate::state::AppState;
 
 /// Rounds of getUpdates at most (100 updates each), so a recovery always ends.
 const MAX_ROUNDS: usize = 1000;
+
+/// How the persisted phase names this daemon.
+pub const BY: &str = "bot-server";
+
+/// How long `POST /webhook/recover` waits for the report before answering 202 (the recovery
+/// goes on in the background either way).
+pub const REQUEST_WAIT: Duration = Duration::from_secs(60);
 
 /// What a recovery did.
 #[derive(Debug, Default, Serialize)]
@@ -33,22 +49,70 @@ pub struct RecoveryReport {
     pub errors: Vec<String>,
 }
 
-/// Runs a recovery. The caller holds the recovery lock.
-pub async fn recover(app: &AppState) -> RecoveryReport {
+/// Takes the recovery lock and runs a recovery in its own task; `Err` says who holds the lock.
+pub async fn start(app: &AppState) -> Result<JoinHandle<RecoveryReport>, LockError> {
+    let lease = Lease::acquire(&app.db, &owner_name(BY), LEASE_TTL).await?;
+    let app = app.clone();
+    Ok(tokio::spawn(async move {
+        let report = recover(&app, &lease).await;
+        if let Err(e) = lease.release().await {
+            tracing::warn!(error = %e, "cannot release the recovery lock; it expires by itself");
+        }
+        report
+    }))
+}
+
+/// Runs a recovery. The caller holds `lease`.
+pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
     let mut report = RecoveryReport::default();
-    if let Ok(info) = app.api.get_webhook_info().await {
-        report.pending_before = Some(info.pending_update_count);
+    match app.api.get_webhook_info().await {
+        Ok(info) => report.pending_before = Some(info.pending_update_count),
+        Err(e) => {
+            report
+                .errors
+                .push(format!("not started: getWebhookInfo: {e}"));
+            return report;
+        }
+    }
+    let mut st = RecoveryState {
+        phase: "deleting".into(),
+        offset: None,
+        drained: 0,
+        replayed: 0,
+        started_at: telbot_shared::unix_now(),
+        action_id: None,
+        by: BY.into(),
+        settings: None,
+        drain_limit: report.pending_before,
+    };
+    // Without a record of the phase, an interruption could leave the webhook deleted: refuse.
+    if let Err(e) = recovery::save_state(&app.db, &st).await {
+        report.errors.push(format!(
+            "not started: cannot record the recovery phase: {e}"
+        ));
+        return report;
     }
     match app.api.delete_webhook(false).await {
-        Ok(_) => drain(app, &mut report).await,
+        Ok(_) => {
+            st.phase = "draining".into();
+            let _ = recovery::save_state(&app.db, &st).await;
+            drain(app, lease, &mut st, &mut report).await;
+        }
         Err(e) => report.errors.push(format!("deleteWebhook: {e}")),
     }
+    st.phase = "setting".into();
+    let _ = recovery::save_state(&app.db, &st).await;
     match register_webhook(&app.api, &app.cfg).await {
         Ok(()) => {
             report.webhook_restored = true;
             app.mode.set(Mode::Webhook);
+            if let Err(e) = recovery::clear_state(&app.db).await {
+                tracing::warn!(error = %e, "webhook set, but the recovery phase could not be cleared");
+            }
         }
-        Err(e) => report.errors.push(format!("setWebhook: {e}")),
+        Err(e) => report.errors.push(format!(
+            "setWebhook: {e} (the bot polls until the webhook is back)"
+        )),
     }
     app.webhook_health.invalidate();
     tracing::info!(
@@ -61,9 +125,13 @@ pub async fn recover(app: &AppState) -> RecoveryReport {
     report
 }
 
-async fn drain(app: &AppState, report: &mut RecoveryReport) {
+async fn drain(app: &AppState, lease: &Lease, st: &mut RecoveryState, report: &mut RecoveryReport) {
     let mut offset: Option<i64> = None;
     for _ in 0..MAX_ROUNDS {
+        if let Err(e) = lease.renew().await {
+            report.errors.push(format!("lost the recovery lock: {e}"));
+            return;
+        }
         let batch = match app.api.get_updates(offset, 100, Duration::ZERO, None).await {
             Ok(b) => b,
             Err(e) => {
@@ -71,13 +139,12 @@ async fn drain(app: &AppState, report: &mut RecoveryReport) {
                 return;
             }
         };
+        let limit = st
+            .drain_limit
+            .map(|l| l.max(report.drained + batch.len() as u64));
+        st.drain_limit = limit;
         if batch.is_empty() {
-            // Confirm the last stored batch so Telegram forgets it.
-            if offset.is_some()
-                && let Err(e) = app.api.get_updates(offset, 1, Duration::ZERO, None).await
-            {
-                report.errors.push(format!("getUpdates (confirm): {e}"));
-            }
+            confirm(app, offset, report).await;
             return;
         }
         for u in batch {
@@ -100,11 +167,30 @@ async fn drain(app: &AppState, report: &mut RecoveryReport) {
                 Err(e) => {
                     // Not confirmed: Telegram keeps it and delivers it to the webhook later.
                     report.errors.push(format!("store: {e}"));
+                    confirm(app, offset, report).await;
                     return;
                 }
             }
             report.drained += 1;
             offset = Some(id + 1);
         }
+        st.offset = offset;
+        st.drained = report.drained;
+        st.replayed = report.replayed;
+        let _ = recovery::save_state(&app.db, st).await;
+        if limit.is_some_and(|l| report.drained >= l) {
+            // Everything pending when the drain began is stored; the webhook delivers the rest.
+            confirm(app, offset, report).await;
+            return;
+        }
+    }
+}
+
+/// Confirms everything below `offset` (stored) so Telegram forgets it.
+async fn confirm(app: &AppState, offset: Option<i64>, report: &mut RecoveryReport) {
+    if offset.is_some()
+        && let Err(e) = app.api.get_updates(offset, 1, Duration::ZERO, None).await
+    {
+        report.errors.push(format!("getUpdates (confirm): {e}"));
     }
 }

@@ -134,7 +134,6 @@ impl App {
             metrics: crate::telemetry::handle(),
             pending_count: AtomicU64::new(0),
             acks: Default::default(),
-            recovery_lock: tokio::sync::Mutex::new(()),
             dashboard: crate::dashboard::Dashboard::new(&cfg.dashboard, cfg.secrets()),
         }));
         let _ = state_cell.set(state.clone());

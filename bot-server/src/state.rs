@@ -81,8 +81,6 @@ pub struct Shared {
     pub pending_count: std::sync::atomic::AtomicU64,
     /// Recent ack latencies.
     pub acks: crate::dashboard_feed::AckRing,
-    /// One recovery at a time.
-    pub recovery_lock: tokio::sync::Mutex<()>,
     /// The dashboard's CSRF and session tokens and its one-hour history.
     pub dashboard: crate::dashboard::Dashboard,
 }

@@ -1,8 +1,13 @@
 //! `GET /webhook/health`: Telegram's view of the webhook (getWebhookInfo) judged against what
 //! this bot expects, cached so the route cannot be used to hammer Telegram.
+//!
+//! Telegram keeps `last_error_date` long after deliveries work again, so an error followed by
+//! a delivery this bot accepted (an authenticated webhook POST answered 200) is history, not a
+//! problem. The refresh is cancellation-safe: a request dropped while getWebhookInfo is in
+//! flight does not leave the "refreshing" flag set (which would freeze the cache).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -24,8 +29,14 @@ pub struct Expectation {
     pub error_window: Duration,
 }
 
-/// The problems a person should know about; empty means healthy.
-pub fn assess(info: &WebhookInfo, exp: &Expectation, now: i64) -> Vec<String> {
+/// The problems a person should know about; empty means healthy. `last_delivery` is when this
+/// bot last accepted a webhook delivery (unix seconds): an error before it is history.
+pub fn assess(
+    info: &WebhookInfo,
+    exp: &Expectation,
+    now: i64,
+    last_delivery: Option<i64>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     if exp.mode == Mode::Webhook {
         match &exp.url {
@@ -42,7 +53,10 @@ pub fn assess(info: &WebhookInfo, exp: &Expectation, now: i64) -> Vec<String> {
             info.pending_update_count, exp.max_pending
         ));
     }
-    if let Some(date) = info.last_error_date {
+    if let Some(date) = info
+        .last_error_date
+        .filter(|d| last_delivery.is_none_or(|l| l <= *d))
+    {
         let age = now - date;
         if age >= 0 && (age as u64) < exp.error_window.as_secs() {
             let msg = info
@@ -60,6 +74,17 @@ pub fn assess(info: &WebhookInfo, exp: &Expectation, now: i64) -> Vec<String> {
 pub struct HealthCache {
     value: Mutex<Option<(Instant, Value, bool)>>,
     refreshing: AtomicBool,
+    /// When the bot last accepted a webhook delivery (unix seconds; 0 = never).
+    last_delivery: AtomicI64,
+}
+
+/// Clears the refreshing flag when the refresh ends — also when its request is dropped.
+struct Refreshing<'a>(&'a AtomicBool);
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl HealthCache {
@@ -81,12 +106,28 @@ impl HealthCache {
             let (_, v, ok) = cached.unwrap_or((Instant::now(), Value::Null, false));
             return (v, ok);
         }
-        let fresh = build(api, exp).await;
+        let _refreshing = cached.is_some().then_some(Refreshing(&self.refreshing));
+        let fresh = build(api, exp, self.last_delivery()).await;
         if let Ok(mut g) = self.value.lock() {
             *g = Some((Instant::now(), fresh.0.clone(), fresh.1));
         }
-        self.refreshing.store(false, Ordering::Release);
         fresh
+    }
+
+    /// Notes a webhook delivery accepted now (called for every authenticated 200).
+    pub fn delivered(&self, at: i64) {
+        self.last_delivery.fetch_max(at, Ordering::Relaxed);
+    }
+
+    /// When the bot last accepted a webhook delivery.
+    pub fn last_delivery(&self) -> Option<i64> {
+        let v = self.last_delivery.load(Ordering::Relaxed);
+        (v > 0).then_some(v)
+    }
+
+    /// Whether a refresh is in flight (tests watch the flag).
+    pub fn is_refreshing(&self) -> bool {
+        self.refreshing.load(Ordering::Acquire)
     }
 
     /// Forgets the cached answer (after a recovery or a mode change).
@@ -97,12 +138,16 @@ impl HealthCache {
     }
 }
 
-async fn build(api: &TelegramClient, exp: &Expectation) -> (Value, bool) {
+async fn build(
+    api: &TelegramClient,
+    exp: &Expectation,
+    last_delivery: Option<i64>,
+) -> (Value, bool) {
     let now = telbot_shared::unix_now();
     let checked_at = humantime_now();
     let (mut info, problems) = match api.get_webhook_info().await {
         Ok(info) => {
-            let p = assess(&info, exp, now);
+            let p = assess(&info, exp, now, last_delivery);
             (serde_json::to_value(&info).unwrap_or_else(|_| json!({})), p)
         }
         Err(e) => (json!({}), vec![format!("Bot API unreachable: {e}")]),
@@ -145,7 +190,7 @@ mod tests {
             url: "https://bot.example/webhook".into(),
             ..Default::default()
         };
-        assert!(assess(&ok, &exp(), now).is_empty());
+        assert!(assess(&ok, &exp(), now, None).is_empty());
         let cases = [
             (WebhookInfo::default(), "no webhook"),
             (
@@ -174,7 +219,7 @@ mod tests {
             ),
         ];
         for (info, want) in cases {
-            let p = assess(&info, &exp(), now);
+            let p = assess(&info, &exp(), now, None);
             assert!(p.iter().any(|s| s.contains(want)), "{p:?} lacks {want}");
         }
     }
@@ -187,6 +232,23 @@ mod tests {
             last_error_message: Some("Connection refused".into()),
             ..Default::default()
         };
-        assert!(assess(&info, &exp(), 1_000_000).is_empty());
+        assert!(assess(&info, &exp(), 1_000_000, None).is_empty());
+    }
+
+    #[test]
+    fn a_recent_error_followed_by_a_delivery_is_history() {
+        let now = 1_000_000;
+        let info = WebhookInfo {
+            url: "https://bot.example/webhook".into(),
+            last_error_date: Some(now - 60),
+            last_error_message: Some("Wrong response from the webhook: 502 Bad Gateway".into()),
+            ..Default::default()
+        };
+        // Nothing arrived since the error (or ever): a problem.
+        assert_eq!(assess(&info, &exp(), now, None).len(), 1);
+        assert_eq!(assess(&info, &exp(), now, Some(now - 120)).len(), 1);
+        assert_eq!(assess(&info, &exp(), now, Some(now - 60)).len(), 1);
+        // A delivery arrived after it: history.
+        assert!(assess(&info, &exp(), now, Some(now - 59)).is_empty());
     }
 }

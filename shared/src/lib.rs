@@ -6,12 +6,16 @@
 //!   token redaction.
 //! - [`redact`]: masking secrets in text.
 //! - [`store`]: the shared database (SQLite or PostgreSQL) and its migrations.
+//! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
+//! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
 //! - [`health`]: the `/health` document.
 //! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
 
 pub mod config;
 pub mod health;
 pub mod logging;
+pub mod queue_key;
+pub mod recovery;
 pub mod redact;
 pub mod store;
 pub mod telegram;

@@ -122,6 +122,20 @@ pub enum Command {
         /// The incident key, or `all`.
         target: String,
     },
+    /// Parked updates (their handler failed for a permanent reason; the bot keeps them until a
+    /// person acts): run them again, or with --discard throw them away. All of them, or those
+    /// named with --update-id. Calls BOT_URL + /admin/parked/replay (or /discard) with
+    /// ADMIN_TOKEN and prints how many it touched.
+    ///
+    /// Exit: 0 done; 2 the bot refused or could not be reached; 78 no ADMIN_TOKEN.
+    ReplayParked {
+        /// Throw them away instead of running them again.
+        #[arg(long)]
+        discard: bool,
+        /// Only this update (repeatable).
+        #[arg(long = "update-id", value_name = "N")]
+        update_id: Vec<i64>,
+    },
     /// Send a test message through every configured alert channel and print each result.
     ///
     /// Exit: 0 every channel accepted it; 2 at least one failed (or none is configured).
@@ -145,6 +159,25 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
             return EXIT_CONFIG;
         }
     };
+    if let Command::ReplayParked { discard, update_id } = &cli.command {
+        let Some(token) = env.get("ADMIN_TOKEN").filter(|t| !t.is_empty()) else {
+            eprintln!("config: ADMIN_TOKEN is not set; replay-parked needs the bot's admin token");
+            return EXIT_CONFIG;
+        };
+        let verb = if *discard {
+            crate::parked::Verb::Discard
+        } else {
+            crate::parked::Verb::Replay
+        };
+        return crate::parked::command(
+            cfg.bot_url.as_str(),
+            token,
+            verb,
+            update_id,
+            cfg.http_timeout,
+        )
+        .await;
+    }
     let raw = telbot_shared::config::load(cli.config.as_deref(), &env);
     let metrics_listen = match raw
         .as_ref()
@@ -289,6 +322,8 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
                 EXIT_UNAVAILABLE
             }
         },
+        // Handled before the store is opened.
+        Command::ReplayParked { .. } => 0,
         Command::TestAlert => {
             let results = sink.pipeline().test_alert(telbot_shared::unix_now()).await;
             if results.is_empty() {

@@ -22,6 +22,7 @@
 //! - [`watchdog`]: [`Watchdog`]: runs, `check`, `recover` and the daemon (`run`).
 //! - [`deploy`]: `preflight` and `verify`.
 //! - [`metrics`]: the watchdog's Prometheus metrics on an optional listen address.
+//! - [`parked`]: `replay-parked`, through the bot's `/admin/parked/*` routes.
 //! - [`cli`]: the command line and its exit codes.
 
 pub mod actions;
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod deploy;
 pub mod metrics;
+pub mod parked;
 pub mod recovery;
 pub mod report;
 pub mod rules;

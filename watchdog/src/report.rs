@@ -69,6 +69,9 @@ pub mod incident {
     pub const BOT_MEMORY: &str = "bot-memory";
     /// `/health` answered slower than the threshold.
     pub const BOT_SLOW: &str = "bot-slow";
+    /// The bot holds parked updates (`updates.parked` > 0): a person must replay or discard
+    /// them (`watchdog replay-parked [--discard]`).
+    pub const BOT_PARKED: &str = "bot-parked";
     /// The bot's store (its `checks.store`) is not ok.
     pub const BOT_STORE: &str = "bot-store";
     /// The handler success rate over the window is below the threshold.

@@ -9,30 +9,13 @@ use telbot_shared::store::{Db, StoreError};
 
 use crate::report::{ActionKind, ActionResult, RunReport};
 
-const KV_RECOVERY: &str = "watchdog.recovery";
 const KV_WEBHOOK: &str = "watchdog.webhook.previous";
 const KV_SAMPLES: &str = "watchdog.bot.samples";
 
 /// Runs older than this are pruned.
 const KEEP_RUNS_SECS: i64 = 7 * 24 * 3600;
 
-/// A recovery's persisted progress. Written before `deleteWebhook`; removed once the webhook
-/// is set again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecoveryState {
-    /// `deleting`, `draining` or `setting`.
-    pub phase: String,
-    /// The next getUpdates offset (everything below it was replayed and confirmed).
-    pub offset: Option<i64>,
-    /// Updates drained so far.
-    pub drained: u64,
-    /// Updates the bot answered 200 to so far.
-    pub replayed: u64,
-    /// When the recovery started.
-    pub started_at: i64,
-    /// The `wd_actions` row of the recovery.
-    pub action_id: Option<i64>,
-}
+pub use telbot_shared::recovery::{RecoveryState, WebhookSettings};
 
 /// What the previous check saw of the webhook, to tell "not decreasing" and "new errors".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -157,17 +140,17 @@ impl WdStore {
 
     /// The recovery in progress, if one was left behind.
     pub async fn recovery(&self) -> Result<Option<RecoveryState>, StoreError> {
-        self.get_json(KV_RECOVERY).await
+        telbot_shared::recovery::load_state(&self.db).await
     }
 
     /// Persists recovery progress.
     pub async fn set_recovery(&self, s: &RecoveryState) -> Result<(), StoreError> {
-        self.set_json(KV_RECOVERY, s).await
+        telbot_shared::recovery::save_state(&self.db, s).await
     }
 
     /// The recovery is finished: the webhook is set again.
     pub async fn clear_recovery(&self) -> Result<(), StoreError> {
-        self.db.kv_delete(KV_RECOVERY).await
+        telbot_shared::recovery::clear_state(&self.db).await
     }
 
     /// The previous webhook observation.

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use telbot_shared::store::Db;
-use telbot_shared::telegram::TelegramClient;
+use telbot_shared::telegram::{TelegramClient, TelegramError};
 use teloxide::dispatching::UpdateHandler;
 use teloxide::dptree;
 use teloxide::types::{Me, Update, UpdateKind};
@@ -76,9 +76,23 @@ impl Process for BotProcessor {
                 std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_) => {
                     Outcome::Done
                 }
-                std::ops::ControlFlow::Break(Err(e)) => Outcome::Failed(e.to_string()),
+                std::ops::ControlFlow::Break(Err(e)) => outcome_of(e.as_ref()),
             }
         })
+    }
+}
+
+/// A handler error as the inbox sees it: a Bot API failure that waiting can cure (network,
+/// timeout, 5xx, 429) is transient and retried until Telegram's 24 h pass; anything else (a
+/// 4xx such as "chat not found", a handler's own error) is permanent and parked after
+/// `inbox.max_attempts`.
+pub fn outcome_of(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Outcome {
+    let transient = e
+        .downcast_ref::<TelegramError>()
+        .is_some_and(|t| t.is_retryable() || t.code() == Some(429));
+    Outcome::Failed {
+        error: e.to_string(),
+        transient,
     }
 }
 
@@ -101,5 +115,44 @@ pub fn fallback_me(name: &str) -> Me {
         supports_inline_queries: false,
         can_connect_to_business: false,
         has_main_web_app: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transient(e: HandlerError) -> bool {
+        matches!(
+            outcome_of(e.as_ref()),
+            Outcome::Failed {
+                transient: true,
+                ..
+            }
+        )
+    }
+
+    #[test]
+    fn bot_api_errors_that_waiting_cures_are_transient() {
+        let m = || "sendMessage".to_string();
+        let api = |code| TelegramError::Api {
+            method: m(),
+            code,
+            description: "x".into(),
+        };
+        assert!(transient(Box::new(api(500))));
+        assert!(transient(Box::new(api(502))));
+        assert!(transient(Box::new(TelegramError::RetryAfter {
+            method: m(),
+            retry_after: 90
+        })));
+        assert!(transient(Box::new(TelegramError::Network {
+            method: m(),
+            message: "refused".into()
+        })));
+        assert!(transient(Box::new(TelegramError::Timeout { method: m() })));
+        assert!(!transient(Box::new(api(400))));
+        assert!(!transient(Box::new(api(403))));
+        assert!(!transient("a handler's own error".into()));
     }
 }

@@ -4,49 +4,40 @@
 //!
 //! A contiguous `seq` cursor makes the two sources safe together: a handed-over row is taken
 //! only if it is the next one; any gap means "read the store from the cursor", so no row is
-//! skipped or taken twice and one key's updates never overtake each other.
+//! skipped and one key's updates never overtake each other. A row is *taken* from the moment
+//! it is loaded until its final state is committed; a taken row is never loaded again, so a
+//! read of rows at or below the cursor (after a commit whose outcome was unknown, or a replay
+//! of parked rows) cannot run anything twice.
+//!
+//! One key holds at most `max_loaded_per_key` rows in memory: past that the key is *spilled*
+//! — the cursor moves on, its later rows stay on disk — and once its queue is half empty its
+//! backlog up to the cursor is read back in order with one indexed query per refill. A
+//! 3,000-message flood in one group then takes a handful of slots, not all of them.
 
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use telbot_shared::store::Db;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::writer::{Finish, Writer};
-use super::{Counters, Item, Status, sql};
+use super::job::{self, JobCtx, Process};
+use super::writer::Writer;
+use super::{Counters, Item, Wakeup, sql};
 use crate::config::InboxConfig;
 
-/// How one handler run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Handled.
-    Done,
-    /// A kind this build cannot parse: counted and skipped.
-    Unknown,
-    /// The handler failed; it is retried, then parked.
-    Failed(String),
-}
-
-/// Runs one update. The bot implements it with its teloxide handler tree.
-pub trait Process: Send + Sync + 'static {
-    /// Handles `item`.
-    fn process<'a>(&'a self, item: &'a Item) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
-}
-
-/// Longest a handler may run before the attempt counts as failed.
-const HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Rows one read of the store returns at most.
+const READ_MAX: usize = 1000;
+/// Pause after a failed read of the store.
+const READ_RETRY: Duration = Duration::from_millis(500);
 
 pub(crate) struct Dispatcher {
     pub db: Db,
     pub writer: Writer,
     pub rx: mpsc::Receiver<Item>,
-    pub behind: Arc<AtomicBool>,
-    pub wake: Arc<Notify>,
+    pub wakeup: Arc<Wakeup>,
     pub cfg: InboxConfig,
     pub process: Arc<dyn Process>,
     pub counters: Arc<Counters>,
@@ -54,27 +45,53 @@ pub(crate) struct Dispatcher {
     pub stop: CancellationToken,
 }
 
+#[derive(Default)]
 struct State {
+    /// Loaded and waiting, per key.
     queues: HashMap<Arc<str>, VecDeque<Item>>,
-    busy: HashMap<Arc<str>, ()>,
+    /// Keys with a handler running.
+    busy: HashSet<Arc<str>>,
+    /// Loaded rows (waiting or running) per key.
+    per_key: HashMap<Arc<str>, usize>,
+    /// Seqs loaded and not yet recorded as finished.
+    taken: HashSet<i64>,
+    /// Keys with pending rows on disk after this seq (and at most `cursor`) not loaded yet.
+    spilled: HashMap<Arc<str>, i64>,
+    /// Spilled keys whose backlog should be read now.
+    refill: VecDeque<Arc<str>>,
+    refill_queued: HashSet<Arc<str>>,
     loaded: usize,
     cursor: i64,
+    /// Reading rows at or below the cursor, after this seq.
+    rescan: Option<i64>,
     inflight: usize,
 }
+
+impl State {
+    fn of_key(&self, key: &str) -> usize {
+        self.per_key.get(key).copied().unwrap_or(0)
+    }
+}
+
+type Done = mpsc::Sender<(Arc<str>, i64)>;
 
 impl Dispatcher {
     /// Runs until `stop` is cancelled and in-flight handlers are done.
     pub async fn run(mut self) {
-        let (done_tx, mut done_rx) = mpsc::channel::<Arc<str>>(self.cfg.max_loaded + 1);
-        let sem = Arc::new(Semaphore::new(self.cfg.workers));
-        let mut st = State {
-            queues: HashMap::new(),
-            busy: HashMap::new(),
-            loaded: 0,
-            cursor: 0,
-            inflight: 0,
+        let (done_tx, mut done_rx) = mpsc::channel::<(Arc<str>, i64)>(self.cfg.max_loaded + 1);
+        let ctx = JobCtx {
+            sem: Arc::new(Semaphore::new(self.cfg.workers)),
+            process: self.process.clone(),
+            writer: self.writer.clone(),
+            counters: self.counters.clone(),
+            max_attempts: self.cfg.max_attempts,
+            retry_delay: self.cfg.retry_delay,
+            retry_max_delay: self.cfg.retry_max_delay,
+            handler_timeout: self.cfg.handler_timeout,
+            stop: self.stop.clone(),
         };
-        self.behind.store(true, Ordering::Release); // replay whatever the last run left
+        let mut st = State::default();
+        self.wakeup.behind.store(true, Ordering::Release); // replay whatever the last run left
         let mut safety = tokio::time::interval(Duration::from_secs(2));
         safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -82,32 +99,34 @@ impl Dispatcher {
             if stopping && st.inflight == 0 {
                 break;
             }
-            if !stopping
-                && st.loaded < self.cfg.max_loaded
-                && self.behind.swap(false, Ordering::AcqRel)
-            {
-                self.scan(&mut st, &sem, &done_tx).await;
+            if !stopping {
+                self.refill(&mut st, &ctx, &done_tx).await;
+                let floor = self.wakeup.floor.swap(i64::MAX, Ordering::AcqRel);
+                if floor < st.cursor {
+                    st.rescan = Some(st.rescan.map_or(floor, |r| r.min(floor)));
+                }
+                if st.loaded < self.cfg.max_loaded
+                    && self.wakeup.behind.swap(false, Ordering::AcqRel)
+                {
+                    self.scan(&mut st, &ctx, &done_tx).await;
+                }
             }
             let room = !stopping && st.loaded < self.cfg.max_loaded;
             tokio::select! {
                 biased;
-                Some(key) = done_rx.recv() => {
-                    st.inflight -= 1;
-                    st.loaded -= 1;
-                    st.busy.remove(&key);
-                    self.start_next(&mut st, key, &sem, &done_tx);
-                }
+                Some((key, seq)) = done_rx.recv() => self.finished(&mut st, key, seq, &ctx, &done_tx),
                 item = self.rx.recv(), if room => match item {
-                    Some(item) if item.seq == st.cursor + 1 => self.accept(&mut st, item, &sem, &done_tx),
-                    Some(item) if item.seq > st.cursor => self.behind.store(true, Ordering::Release),
+                    Some(item) if item.seq == st.cursor + 1 => self.offer(&mut st, item, &ctx, &done_tx),
+                    Some(item) if item.seq > st.cursor => self.wakeup.behind.store(true, Ordering::Release),
                     Some(_) => {} // already read from the store
                     None => self.stop.cancel(),
                 },
-                _ = self.wake.notified(), if room => {}
+                _ = self.wakeup.wake.notified(), if room => {}
                 _ = safety.tick(), if room => {
-                    // A row missed by both paths (e.g. a failed hand-over racing a scan) is found here.
+                    // A row missed by both paths (e.g. a failed hand-over racing a scan) is found
+                    // here; with spilled keys this is a cheap read that finds nothing new.
                     if self.counters.depth.load(Ordering::Relaxed) as usize > st.loaded {
-                        self.behind.store(true, Ordering::Release);
+                        self.wakeup.behind.store(true, Ordering::Release);
                     }
                 }
                 _ = self.stop.cancelled(), if !stopping => {}
@@ -116,48 +135,137 @@ impl Dispatcher {
         tracing::info!("inbox workers stopped");
     }
 
-    async fn scan(&self, st: &mut State, sem: &Arc<Semaphore>, done: &mpsc::Sender<Arc<str>>) {
-        let limit = (self.cfg.max_loaded - st.loaded).min(1000);
-        match sql::pending_after(&self.db, st.cursor, limit).await {
+    /// Reads pending rows after the cursor (or, while rescanning, after the rescan point).
+    async fn scan(&self, st: &mut State, ctx: &JobCtx, done: &Done) {
+        let limit = self.cfg.max_loaded.saturating_sub(st.loaded).min(READ_MAX);
+        let from = st.rescan.unwrap_or(st.cursor);
+        match sql::pending_after(&self.db, from, limit).await {
             Ok(items) => {
-                if items.len() == limit {
-                    self.behind.store(true, Ordering::Release);
-                }
+                let full = items.len() == limit;
+                let last = items.last().map(|i| i.seq);
                 for item in items {
-                    self.accept(st, item, sem, done);
+                    self.offer(st, item, ctx, done);
+                }
+                st.rescan = match (st.rescan, last) {
+                    (Some(_), Some(last)) if full && last < st.cursor => Some(last),
+                    _ => None,
+                };
+                if full {
+                    self.wakeup.behind.store(true, Ordering::Release);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the inbox; retrying");
-                self.behind.store(true, Ordering::Release);
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                self.wakeup.behind.store(true, Ordering::Release);
+                tokio::time::sleep(READ_RETRY).await;
             }
         }
     }
 
-    fn accept(
-        &self,
-        st: &mut State,
-        item: Item,
-        sem: &Arc<Semaphore>,
-        done: &mpsc::Sender<Arc<str>>,
-    ) {
+    /// A row in arrival order: loaded, or left on disk for its key's backlog read.
+    fn offer(&self, st: &mut State, item: Item, ctx: &JobCtx, done: &Done) {
         st.cursor = st.cursor.max(item.seq);
+        if st.taken.contains(&item.seq) {
+            return;
+        }
+        if let Some(&from) = st.spilled.get(&item.key) {
+            if item.seq > from {
+                return; // on disk; read back in order when the key's queue drains
+            }
+            // Older than the key's backlog (a late commit, a replayed row): nothing older of
+            // this key waits, so it runs now.
+        } else if st.of_key(&item.key) >= self.cfg.max_loaded_per_key {
+            st.spilled.insert(item.key.clone(), item.seq - 1);
+            return;
+        }
+        self.load(st, item, ctx, done);
+    }
+
+    fn load(&self, st: &mut State, item: Item, ctx: &JobCtx, done: &Done) {
         st.loaded += 1;
+        st.taken.insert(item.seq);
         let key = item.key.clone();
+        *st.per_key.entry(key.clone()).or_default() += 1;
         st.queues.entry(key.clone()).or_default().push_back(item);
-        if !st.busy.contains_key(&key) {
-            self.start_next(st, key, sem, done);
+        if !st.busy.contains(&key) {
+            self.start_next(st, key, ctx, done);
         }
     }
 
-    fn start_next(
-        &self,
-        st: &mut State,
-        key: Arc<str>,
-        sem: &Arc<Semaphore>,
-        done: &mpsc::Sender<Arc<str>>,
-    ) {
+    fn finished(&self, st: &mut State, key: Arc<str>, seq: i64, ctx: &JobCtx, done: &Done) {
+        st.inflight -= 1;
+        st.loaded -= 1;
+        st.taken.remove(&seq);
+        st.busy.remove(&key);
+        match st.per_key.get_mut(&key) {
+            Some(n) if *n > 1 => *n -= 1,
+            _ => {
+                st.per_key.remove(&key);
+            }
+        }
+        if st.spilled.contains_key(&key)
+            && st.of_key(&key) <= self.cfg.max_loaded_per_key / 2
+            && st.refill_queued.insert(key.clone())
+        {
+            st.refill.push_back(key.clone());
+        }
+        self.start_next(st, key, ctx, done);
+    }
+
+    /// Reads the backlog of spilled keys whose queues drained, in order, up to the cursor.
+    async fn refill(&self, st: &mut State, ctx: &JobCtx, done: &Done) {
+        let cap = self.cfg.max_loaded_per_key;
+        for _ in 0..st.refill.len() {
+            let room = self.cfg.max_loaded.saturating_sub(st.loaded);
+            if room == 0 {
+                return;
+            }
+            let Some(key) = st.refill.pop_front() else {
+                return;
+            };
+            let Some(&from) = st.spilled.get(&key) else {
+                st.refill_queued.remove(&key);
+                continue;
+            };
+            let limit = cap.saturating_sub(st.of_key(&key)).min(room).min(READ_MAX);
+            if limit == 0 {
+                // Still full: a completion queues it again.
+                st.refill_queued.remove(&key);
+                continue;
+            }
+            match sql::pending_of_key(&self.db, &key, from, st.cursor, limit).await {
+                Ok(items) => {
+                    let full = items.len() == limit;
+                    let last = items.last().map(|i| i.seq);
+                    for item in items {
+                        if !st.taken.contains(&item.seq) {
+                            self.load(st, item, ctx, done);
+                        }
+                    }
+                    st.refill_queued.remove(&key);
+                    match last {
+                        Some(last) if full => {
+                            st.spilled.insert(key.clone(), last);
+                            if st.of_key(&key) <= cap / 2 && st.refill_queued.insert(key.clone()) {
+                                st.refill.push_back(key);
+                            }
+                        }
+                        _ => {
+                            st.spilled.remove(&key);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read a chat's backlog from the inbox; retrying");
+                    st.refill.push_back(key);
+                    tokio::time::sleep(READ_RETRY).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn start_next(&self, st: &mut State, key: Arc<str>, ctx: &JobCtx, done: &Done) {
         let Some(queue) = st.queues.get_mut(&key) else {
             return;
         };
@@ -167,107 +275,13 @@ impl Dispatcher {
         if queue.is_empty() {
             st.queues.remove(&key);
         }
-        st.busy.insert(key.clone(), ());
+        st.busy.insert(key.clone());
         st.inflight += 1;
-        let job = Job {
-            item,
-            sem: sem.clone(),
-            process: self.process.clone(),
-            writer: self.writer.clone(),
-            counters: self.counters.clone(),
-            max_attempts: self.cfg.max_attempts,
-            retry_delay: self.cfg.retry_delay,
-            stop: self.stop.clone(),
-        };
+        let ctx = ctx.clone();
         let done = done.clone();
         tokio::spawn(async move {
-            job.run().await;
-            let _ = done.send(key).await;
+            job::run(&ctx, &item).await;
+            let _ = done.send((key, item.seq)).await;
         });
-    }
-}
-
-struct Job {
-    item: Item,
-    sem: Arc<Semaphore>,
-    process: Arc<dyn Process>,
-    writer: Writer,
-    counters: Arc<Counters>,
-    max_attempts: u32,
-    retry_delay: Duration,
-    stop: CancellationToken,
-}
-
-impl Job {
-    async fn run(self) {
-        let mut attempts = self.item.attempts;
-        let started = tokio::time::Instant::now();
-        loop {
-            attempts += 1;
-            // The permit is held until the completion is committed: at any moment at most
-            // `workers` updates are between "handler ran" and "recorded as done".
-            let Ok(permit) = self.sem.acquire().await else {
-                return;
-            };
-            let outcome =
-                match tokio::time::timeout(HANDLER_TIMEOUT, self.process.process(&self.item)).await
-                {
-                    Ok(o) => o,
-                    Err(_) => Outcome::Failed("handler timed out".into()),
-                };
-            let (status, error) = match outcome {
-                Outcome::Done => (Status::Done, None),
-                Outcome::Unknown => {
-                    Counters::add(&self.counters.unknown, 1);
-                    metrics::counter!("telbot_updates_unknown_total").increment(1);
-                    (Status::Skipped, None)
-                }
-                Outcome::Failed(e) => {
-                    Counters::add(&self.counters.failed, 1);
-                    metrics::counter!("telbot_handler_failures_total").increment(1);
-                    if attempts >= self.max_attempts {
-                        Counters::add(&self.counters.parked, 1);
-                        metrics::counter!("telbot_updates_parked_total").increment(1);
-                        tracing::warn!(update_id = self.item.update_id, attempts, error = %e, "handler kept failing; update parked");
-                        (Status::Parked, Some(e))
-                    } else {
-                        drop(permit);
-                        tracing::info!(update_id = self.item.update_id, attempts, error = %e, "handler failed; retrying");
-                        let delay = self.retry_delay.saturating_mul(1 << (attempts - 1).min(10));
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => continue,
-                            _ = self.stop.cancelled() => {
-                                // Left pending with its attempts; the next start retries it.
-                                self.finish(Status::Pending, attempts, Some(e)).await;
-                                return;
-                            }
-                        }
-                    }
-                }
-            };
-            if status != Status::Parked {
-                Counters::add(&self.counters.processed, 1);
-                metrics::counter!("telbot_updates_processed_total").increment(1);
-            }
-            metrics::histogram!("telbot_update_processing_seconds")
-                .record(started.elapsed().as_secs_f64());
-            self.finish(status, attempts, error).await;
-            drop(permit);
-            return;
-        }
-    }
-
-    async fn finish(&self, status: Status, attempts: u32, error: Option<String>) {
-        if status != Status::Pending {
-            Counters::sub(&self.counters.depth, 1);
-        }
-        self.writer
-            .finish(Finish {
-                seq: self.item.seq,
-                status,
-                attempts,
-                error,
-            })
-            .await;
     }
 }

@@ -5,18 +5,61 @@
 //! - [`sql`]: the inbox's SQL, valid for SQLite and PostgreSQL.
 //! - [`writer`]: one task that group-commits inserts and completions.
 //! - [`dispatch`]: loads stored updates in arrival order and runs them, one at a time per key,
-//!   different keys in parallel, retrying and parking failures.
+//!   different keys in parallel, at most `max_loaded_per_key` of one key in memory.
+//! - [`job`]: one update's handler runs: transient failures retried with capped back-off,
+//!   permanent ones parked after `max_attempts`.
+//! - [`parked`]: listing, replaying and discarding parked updates (the admin routes).
+//! - [`health`]: how the commits are going, for `/health`'s `checks.store`.
 
+mod commit;
 pub mod dispatch;
+pub mod health;
+pub mod job;
 pub mod key;
+pub mod parked;
 pub mod sql;
 pub mod writer;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-pub use dispatch::{Outcome, Process};
+pub use job::{Outcome, Process};
 pub use writer::{NewUpdate, Stored, Writer};
+
+/// How the writer (and the admin routes) tell the dispatcher to read the store.
+#[derive(Debug)]
+pub(crate) struct Wakeup {
+    /// Rows may be waiting after the dispatcher's cursor.
+    behind: AtomicBool,
+    /// Rows may be waiting at or below the cursor, after this seq (`i64::MAX`: none): a
+    /// commit whose outcome was unknown may have landed late, or parked rows were replayed.
+    floor: AtomicI64,
+    wake: tokio::sync::Notify,
+}
+
+impl Default for Wakeup {
+    fn default() -> Self {
+        Wakeup {
+            behind: AtomicBool::new(true),
+            floor: AtomicI64::new(i64::MAX),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+impl Wakeup {
+    /// Asks for a read after the cursor.
+    pub(crate) fn behind(&self) {
+        self.behind.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Asks for a read of every pending row after `floor`, also below the cursor.
+    pub(crate) fn rescan_from(&self, floor: i64) {
+        self.floor.fetch_min(floor, Ordering::AcqRel);
+        self.behind();
+    }
+}
 
 /// An update as the workers see it.
 #[derive(Debug, Clone)]
@@ -33,6 +76,8 @@ pub struct Item {
     pub payload: Arc<str>,
     /// Handler attempts so far.
     pub attempts: u32,
+    /// When it was stored (unix seconds): Telegram's 24 h are counted from about then.
+    pub received_at: i64,
 }
 
 /// Inbox state of an update.
@@ -42,10 +87,13 @@ pub enum Status {
     Pending = 0,
     /// Handled.
     Done = 1,
-    /// Gave up after the last attempt; kept for a person to look at.
+    /// Gave up (a permanent failure after the last attempt, or Telegram's 24 h passed); kept
+    /// until a person replays or discards it, never pruned.
     Parked = 2,
     /// A kind this build cannot parse: stored raw and counted.
     Skipped = 3,
+    /// A parked update an operator discarded (kept for dedup until pruned).
+    Discarded = 4,
 }
 
 /// Counters behind `/health`'s `updates.*` and the metrics.
@@ -59,12 +107,14 @@ pub struct Counters {
     pub failed: AtomicU64,
     /// Redeliveries.
     pub duplicates: AtomicU64,
-    /// Parked after the last attempt.
+    /// Parked rows in the store now (also from earlier runs).
     pub parked: AtomicU64,
     /// Kinds this build cannot parse.
     pub unknown: AtomicU64,
     /// Stored and not yet finished.
     pub depth: AtomicU64,
+    /// How the writer's commits are going.
+    pub commits: health::CommitHealth,
 }
 
 impl Counters {
@@ -114,25 +164,30 @@ pub async fn start(
     if pending > 0 {
         tracing::info!(pending, "replaying updates acknowledged by an earlier run");
     }
+    let parked = sql::count_status(&db, Status::Parked).await?;
+    counters.parked.store(parked, Ordering::Relaxed);
+    if parked > 0 {
+        tracing::warn!(
+            parked,
+            "parked updates wait for an operator (GET /admin/parked)"
+        );
+    }
     let (items_tx, items_rx) = tokio::sync::mpsc::channel(cfg.max_loaded);
-    let behind = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let wake = Arc::new(tokio::sync::Notify::new());
+    let wakeup = Arc::new(Wakeup::default());
     let writer = Writer::spawn(
         db.clone(),
         cfg.batch_max,
         counters.clone(),
         writer::Handoff {
             items: items_tx,
-            behind: behind.clone(),
-            wake: wake.clone(),
+            wakeup: wakeup.clone(),
         },
     );
     let dispatcher = dispatch::Dispatcher {
         db,
         writer: writer.clone(),
         rx: items_rx,
-        behind,
-        wake,
+        wakeup,
         cfg,
         process,
         counters,

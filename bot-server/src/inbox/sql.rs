@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use telbot_shared::store::{Db, StoreError};
 
 use super::{Item, Status};
@@ -14,7 +15,7 @@ const CHUNK: usize = 200;
 /// Inserts many updates with one statement per [`CHUNK`] rows; returns `update_id → seq` for
 /// the rows that were new (known update_ids are left out).
 pub async fn insert_many(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     rows: &[(i64, &str, &str, &str)],
     now: i64,
 ) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
@@ -42,7 +43,7 @@ pub async fn insert_many(
         for (id, kind, key, payload) in chunk {
             q = q.bind(*id).bind(*kind).bind(*key).bind(*payload).bind(now);
         }
-        for r in q.fetch_all(&mut **tx).await? {
+        for r in q.fetch_all(&mut *tx).await? {
             out.insert(r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);
         }
     }
@@ -51,7 +52,7 @@ pub async fn insert_many(
 
 /// Marks many updates done (no error) with one statement per [`CHUNK`] rows.
 pub async fn finish_done_many(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     seqs: &[i64],
     attempts: u32,
     now: i64,
@@ -69,14 +70,14 @@ pub async fn finish_done_many(
         for seq in chunk {
             q = q.bind(*seq);
         }
-        q.execute(&mut **tx).await?;
+        q.execute(&mut *tx).await?;
     }
     Ok(())
 }
 
 /// Records how handling ended (or, for `Pending`, how many attempts were used).
 pub async fn finish(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     seq: i64,
     status: Status,
     attempts: u32,
@@ -92,34 +93,74 @@ pub async fn finish(
     .bind(error)
     .bind(done_at)
     .bind(seq)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
+/// The columns [`item`] reads.
+const ITEM_COLUMNS: &str = "seq, update_id, kind, queue_key, payload, attempts, received_at";
+
+fn item(r: &AnyRow) -> Result<Item, sqlx::Error> {
+    Ok(Item {
+        seq: r.try_get(0)?,
+        update_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        key: Arc::from(r.try_get::<String, _>(3)?),
+        payload: Arc::from(r.try_get::<String, _>(4)?),
+        attempts: u32::try_from(r.try_get::<i64, _>(5)?).unwrap_or(u32::MAX),
+        received_at: r.try_get(6)?,
+    })
+}
+
 /// Pending updates after `cursor`, in arrival order.
 pub async fn pending_after(db: &Db, cursor: i64, limit: usize) -> Result<Vec<Item>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT seq, update_id, kind, queue_key, payload, attempts FROM inbox \
-         WHERE status = 0 AND seq > $1 ORDER BY seq LIMIT $2",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM inbox WHERE status = 0 AND seq > $1 ORDER BY seq LIMIT $2"
+    )))
     .bind(cursor)
     .bind(limit as i64)
     .fetch_all(&db.pool)
     .await?;
     rows.iter()
-        .map(|r| {
-            Ok(Item {
-                seq: r.try_get(0)?,
-                update_id: r.try_get(1)?,
-                kind: r.try_get(2)?,
-                key: Arc::from(r.try_get::<String, _>(3)?),
-                payload: Arc::from(r.try_get::<String, _>(4)?),
-                attempts: u32::try_from(r.try_get::<i64, _>(5)?).unwrap_or(u32::MAX),
-            })
-        })
+        .map(item)
         .collect::<Result<_, sqlx::Error>>()
         .map_err(StoreError::from)
+}
+
+/// One queue key's pending updates in `(after, upto]`, in arrival order: the backlog of a key
+/// that had more waiting than the workers keep in memory (index `inbox_key_status_seq`).
+pub async fn pending_of_key(
+    db: &Db,
+    key: &str,
+    after: i64,
+    upto: i64,
+    limit: usize,
+) -> Result<Vec<Item>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM inbox WHERE queue_key = $1 AND status = 0 AND seq > $2 \
+         AND seq <= $3 ORDER BY seq LIMIT $4"
+    )))
+    .bind(key)
+    .bind(after)
+    .bind(upto)
+    .bind(limit as i64)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(item)
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
+/// How many rows have `status`.
+pub async fn count_status(db: &Db, status: Status) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM inbox WHERE status = $1")
+        .bind(status as i64)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get(0)?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// How many updates wait to be handled.
@@ -131,9 +172,13 @@ pub async fn pending_count(db: &Db) -> Result<u64, StoreError> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Forgets finished updates older than `before` (unix seconds); pending ones are never removed.
+/// Forgets handled, skipped and discarded updates older than `before` (unix seconds);
+/// pending and parked ones are never removed (parked ones wait for a person).
 pub async fn prune_done(db: &Db, before: i64) -> Result<u64, StoreError> {
-    let r = sqlx::query("DELETE FROM inbox WHERE status <> 0 AND done_at < $1")
+    let r = sqlx::query("DELETE FROM inbox WHERE status IN ($1, $2, $3) AND done_at < $4")
+        .bind(Status::Done as i64)
+        .bind(Status::Skipped as i64)
+        .bind(Status::Discarded as i64)
         .bind(before)
         .execute(&db.pool)
         .await?;

@@ -2,16 +2,22 @@
 //! inserts on a bounded channel; the task takes whatever is waiting (up to `batch_max`),
 //! writes it in one transaction, and answers each request after the commit. Durability then
 //! costs one commit per batch, not per update.
+//!
+//! A request hears `Ok` only after its batch's COMMIT returned success. A batch that failed is
+//! rolled back explicitly and its connection goes back to the pool only when it is verifiably
+//! outside any transaction; otherwise, and always after a commit that timed out (its outcome is
+//! unknown), the connection is closed, so no pooled connection ever sits inside a failed write
+//! transaction holding the database's write lock. After an unknown outcome the dispatcher is
+//! asked to read the store again once the connection is gone: rows that landed late are found.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use telbot_shared::store::{Db, StoreError};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
-use super::{Counters, Item, Status, sql};
+use super::commit::{COMMIT_TIMEOUT, Commit, commit};
+use super::{Counters, Item, Status, Wakeup};
 
 /// An update to store.
 #[derive(Debug)]
@@ -48,7 +54,7 @@ pub struct Finish {
     pub error: Option<String>,
 }
 
-enum Req {
+pub(super) enum Req {
     Insert(NewUpdate, oneshot::Sender<Result<Stored, StoreError>>),
     Finish(Finish, Option<oneshot::Sender<()>>),
 }
@@ -58,16 +64,15 @@ enum Req {
 pub struct Writer {
     tx: mpsc::Sender<Req>,
     timeout: Duration,
+    wakeup: Arc<Wakeup>,
 }
 
 /// What the writer hands new rows to, and how it says it could not.
 pub(crate) struct Handoff {
     /// New rows for the dispatcher (bounded; when full the dispatcher reads them from the store).
     pub items: mpsc::Sender<Item>,
-    /// Set when a row could not be handed over.
-    pub behind: Arc<AtomicBool>,
-    /// Wakes the dispatcher.
-    pub wake: Arc<Notify>,
+    /// Asks the dispatcher to read the store.
+    pub wakeup: Arc<Wakeup>,
 }
 
 impl Writer {
@@ -79,12 +84,16 @@ impl Writer {
         handoff: Handoff,
     ) -> Self {
         let (tx, rx) = mpsc::channel(batch_max * 4);
-        let timeout = COMMIT_TIMEOUT;
+        let wakeup = handoff.wakeup.clone();
         tokio::spawn(run(db, rx, batch_max, counters, handoff));
-        Writer { tx, timeout }
+        Writer {
+            tx,
+            timeout: COMMIT_TIMEOUT,
+            wakeup,
+        }
     }
 
-    /// Stores an update; returns once it is committed (or known).
+    /// Stores an update; returns `Ok` only once it is committed (or known).
     pub async fn insert(&self, u: NewUpdate) -> Result<Stored, StoreError> {
         let (reply, rx) = oneshot::channel();
         let send = self.tx.send(Req::Insert(u, reply));
@@ -96,24 +105,33 @@ impl Writer {
         match tokio::time::timeout(self.timeout * 2, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(StoreError::Db("inbox writer stopped".into())),
+            // If the commit lands later, its rows are handed to the workers then.
             Err(_) => Err(StoreError::Db("inbox commit timed out".into())),
         }
     }
 
-    /// Records how an update ended and waits for the commit, so the window in which a
-    /// crash makes a handled update run again stays one commit long.
+    /// Records how an update ended and waits until that is committed (the writer retries
+    /// until the store takes it), so a row leaves the workers' hands only once its state is
+    /// on disk, and the window in which a crash makes a handled update run again stays one
+    /// commit long.
     pub async fn finish(&self, f: Finish) {
         let (done, rx) = oneshot::channel();
         if self.tx.send(Req::Finish(f, Some(done))).await.is_err() {
             tracing::warn!("inbox writer stopped; a completion will be replayed at next start");
             return;
         }
-        let _ = tokio::time::timeout(self.timeout * 2, rx).await;
+        let _ = rx.await;
+    }
+
+    /// Asks the workers to read every pending row after `floor`, also rows older than those
+    /// they have taken (replayed parked rows).
+    pub(crate) fn rescan_from(&self, floor: i64) {
+        self.wakeup.rescan_from(floor);
     }
 }
 
-/// Longest one batch commit may take before its requests are answered 503.
-const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed commit, and between retries of unwritten completions.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 async fn run(
     db: Db,
@@ -123,112 +141,89 @@ async fn run(
     handoff: Handoff,
 ) {
     let mut retry_finishes: Vec<(Finish, Option<oneshot::Sender<()>>)> = Vec::new();
-    while let Some(first) = rx.recv().await {
-        // Let requests that are already running reach the queue, so one commit takes them all.
-        tokio::task::yield_now().await;
-        let mut batch = vec![first];
-        while batch.len() < batch_max {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+    // The highest seq known committed: rows of a commit with an unknown outcome are above it.
+    let mut last_seq: i64 = 0;
+    loop {
+        let first = if retry_finishes.is_empty() {
+            match rx.recv().await {
+                Some(r) => Some(r),
+                None => break,
+            }
+        } else {
+            match tokio::time::timeout(RETRY_PAUSE, rx.recv()).await {
+                Ok(Some(r)) => Some(r),
+                Ok(None) => break,
+                Err(_) => None,
+            }
+        };
+        let mut batch: Vec<Req> = Vec::with_capacity(batch_max);
+        if let Some(first) = first {
+            // Let requests that are already running reach the queue, so one commit takes them all.
+            tokio::task::yield_now().await;
+            batch.push(first);
+            while batch.len() < batch_max {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
             }
         }
         batch.extend(retry_finishes.drain(..).map(|(f, d)| Req::Finish(f, d)));
         let now = telbot_shared::unix_now();
-        match commit(&db, &batch, now).await {
-            Ok(seqs) => deliver(batch, seqs, &counters, &handoff),
-            Err(e) => {
-                let msg = e.to_string();
-                tracing::error!(error = %msg, batch = batch.len(), "inbox commit failed; answering 503 so Telegram redelivers");
-                for r in batch {
-                    match r {
-                        Req::Insert(_, reply) => {
-                            let _ = reply.send(Err(StoreError::Db(msg.clone())));
-                        }
-                        // Completions are kept and retried with the next batch (bounded by in-flight work).
-                        Req::Finish(f, d) => retry_finishes.push((f, d)),
-                    }
+        let (msg, unknown) = match commit(&db, &batch, now, &handoff.wakeup, last_seq).await {
+            Commit::Done(seqs) => {
+                counters.commits.record_ok();
+                last_seq = last_seq.max(seqs.iter().flatten().copied().max().unwrap_or(0));
+                deliver(batch, seqs, now, &counters, &handoff);
+                continue;
+            }
+            Commit::Failed(m) => (m, false),
+            Commit::Unknown(m) => (m, true),
+        };
+        counters
+            .commits
+            .record_failure(&msg, tokio::time::Instant::now());
+        metrics::counter!("telbot_inbox_commit_failures_total").increment(1);
+        tracing::error!(error = %msg, batch = batch.len(), outcome_unknown = unknown, "inbox commit failed; answering 503 so Telegram redelivers");
+        for r in batch {
+            match r {
+                Req::Insert(_, reply) => {
+                    let _ = reply.send(Err(StoreError::Db(msg.clone())));
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Completions are kept and retried (bounded by in-flight work).
+                Req::Finish(f, d) => retry_finishes.push((f, d)),
             }
         }
+        tokio::time::sleep(RETRY_PAUSE).await;
     }
     if !retry_finishes.is_empty() {
         let batch: Vec<Req> = retry_finishes
             .into_iter()
             .map(|(f, d)| Req::Finish(f, d))
             .collect();
-        if let Err(e) = commit(&db, &batch, telbot_shared::unix_now()).await {
-            tracing::warn!(error = %e, "last completions not written; those updates are handled again at next start");
+        let last = commit(
+            &db,
+            &batch,
+            telbot_shared::unix_now(),
+            &handoff.wakeup,
+            last_seq,
+        )
+        .await;
+        if !matches!(last, Commit::Done(_)) {
+            tracing::warn!(
+                "last completions not written; those updates are handled again at next start"
+            );
         }
     }
 }
 
-/// Writes a batch in one transaction; for each insert, the new seq or `None` (duplicate).
-async fn commit(db: &Db, batch: &[Req], now: i64) -> Result<Vec<Option<i64>>, StoreError> {
-    let work = async {
-        let mut tx = db.pool.begin().await?;
-        let rows: Vec<(i64, &str, &str, &str)> = batch
-            .iter()
-            .filter_map(|r| match r {
-                Req::Insert(u, _) => Some((
-                    u.update_id,
-                    u.kind.as_str(),
-                    u.key.as_str(),
-                    u.payload.as_str(),
-                )),
-                Req::Finish(..) => None,
-            })
-            .collect();
-        let new = if rows.is_empty() {
-            HashMap::new()
-        } else {
-            sql::insert_many(&mut tx, &rows, now).await?
-        };
-        // The first occurrence of an update_id in the batch is the new one; later ones are duplicates.
-        let mut taken = HashSet::new();
-        let seqs = rows
-            .iter()
-            .map(|(id, ..)| {
-                if taken.insert(*id) {
-                    new.get(id).copied()
-                } else {
-                    None
-                }
-            })
-            .collect();
-        // Plain successes go in one statement per attempt count; the rest one by one.
-        let mut done: HashMap<u32, Vec<i64>> = HashMap::new();
-        for r in batch {
-            if let Req::Finish(f, _) = r {
-                if f.status == Status::Done && f.error.is_none() {
-                    done.entry(f.attempts).or_default().push(f.seq);
-                } else {
-                    sql::finish(
-                        &mut tx,
-                        f.seq,
-                        f.status,
-                        f.attempts,
-                        f.error.as_deref(),
-                        now,
-                    )
-                    .await?;
-                }
-            }
-        }
-        for (attempts, seqs) in done {
-            sql::finish_done_many(&mut tx, &seqs, attempts, now).await?;
-        }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(seqs)
-    };
-    match tokio::time::timeout(COMMIT_TIMEOUT, work).await {
-        Ok(r) => r.map_err(StoreError::from),
-        Err(_) => Err(StoreError::Db("inbox commit timed out".into())),
-    }
-}
-
-fn deliver(batch: Vec<Req>, seqs: Vec<Option<i64>>, counters: &Counters, handoff: &Handoff) {
+fn deliver(
+    batch: Vec<Req>,
+    seqs: Vec<Option<i64>>,
+    now: i64,
+    counters: &Counters,
+    handoff: &Handoff,
+) {
     let mut seqs = seqs.into_iter();
     for r in batch {
         let (u, reply) = match r {
@@ -252,10 +247,10 @@ fn deliver(batch: Vec<Req>, seqs: Vec<Option<i64>>, counters: &Counters, handoff
                     key: Arc::from(u.key),
                     payload: Arc::from(u.payload),
                     attempts: 0,
+                    received_at: now,
                 };
                 if handoff.items.try_send(item).is_err() {
-                    handoff.behind.store(true, Ordering::Release);
-                    handoff.wake.notify_one();
+                    handoff.wakeup.behind();
                 }
                 metrics::counter!("telbot_updates_received_total").increment(1);
                 Stored::New

@@ -1,12 +1,20 @@
-//! Admin routes: `POST /webhook/recover` and `POST /shutdown`.
+//! Admin routes: `POST /webhook/recover`, `POST /shutdown`, and the parked updates:
+//! `GET /admin/parked` → `{"parked":[{"update_id","kind","attempts","last_error","received_at"}]}`;
+//! `POST /admin/parked/replay` and `POST /admin/parked/discard` with an optional JSON body
+//! `{"update_ids":[…]}` (absent: all) → `{"count": n}`. `watchdog replay-parked` uses these.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
-use super::check_admin_write;
+use telbot_shared::recovery::LockError;
+
+use super::{check_admin, check_admin_write};
 use crate::config::Mode;
+use crate::inbox::parked;
 use crate::state::AppState;
 
 pub(super) async fn recover(State(app): State<AppState>, headers: HeaderMap) -> Response {
@@ -27,16 +35,45 @@ pub(super) async fn recover(State(app): State<AppState>, headers: HeaderMap) -> 
         )
             .into_response();
     }
-    let Ok(_guard) = app.recovery_lock.try_lock() else {
-        return (StatusCode::CONFLICT, "a recovery is already running\n").into_response();
+    // One recovery at a time, across processes; it runs in its own task so a dropped
+    // request cannot stop it half way.
+    let task = match crate::recovery::start(&app).await {
+        Ok(t) => t,
+        Err(e @ LockError::Held { .. }) => {
+            return (StatusCode::CONFLICT, format!("{e}\n")).into_response();
+        }
+        Err(LockError::Store(e)) => {
+            tracing::warn!(error = %e, "cannot take the recovery lock");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store cannot take the recovery lock; nothing was changed\n",
+            )
+                .into_response();
+        }
     };
-    let report = crate::recovery::recover(&app).await;
-    let code = if report.webhook_restored && report.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_GATEWAY
-    };
-    (code, Json(report)).into_response()
+    match tokio::time::timeout(crate::recovery::REQUEST_WAIT, task).await {
+        Ok(Ok(report)) => {
+            let code = if report.webhook_restored && report.errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            (code, Json(report)).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "the recovery task failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the recovery task failed\n",
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::ACCEPTED,
+            "the recovery is still running in the background; see /bot/dashboard\n",
+        )
+            .into_response(),
+    }
 }
 
 pub(super) async fn shutdown(State(app): State<AppState>, headers: HeaderMap) -> Response {
@@ -46,4 +83,73 @@ pub(super) async fn shutdown(State(app): State<AppState>, headers: HeaderMap) ->
     tracing::info!("shutdown requested over HTTP");
     app.shutdown.cancel();
     (StatusCode::ACCEPTED, "shutting down\n").into_response()
+}
+
+/// The optional body of the parked-update POSTs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Selection {
+    /// Which updates; absent means all parked ones.
+    update_ids: Option<Vec<i64>>,
+}
+
+/// The selected update_ids (`None`: all), or why the body is refused.
+fn selection(body: &Bytes) -> Result<Option<Vec<i64>>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice::<Selection>(body)
+        .map(|s| s.update_ids)
+        .map_err(|e| format!("expected {{\"update_ids\": [..]}} or no body: {e}\n"))
+}
+
+fn store_error(e: telbot_shared::store::StoreError) -> Response {
+    tracing::warn!(error = %e, "parked updates: store error");
+    (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
+}
+
+pub(super) async fn parked_list(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_admin(&app, &headers) {
+        return r.into_response();
+    }
+    match parked::list(&app.db).await {
+        Ok(rows) => Json(serde_json::json!({ "parked": rows })).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+pub(super) async fn parked_replay(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_admin_write(&app, &headers) {
+        return r.into_response();
+    }
+    let ids = match selection(&body) {
+        Ok(ids) => ids,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    match parked::replay(&app.db, &app.writer, &app.counters, ids.as_deref()).await {
+        Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+pub(super) async fn parked_discard(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_admin_write(&app, &headers) {
+        return r.into_response();
+    }
+    let ids = match selection(&body) {
+        Ok(ids) => ids,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+    };
+    match parked::discard(&app.db, &app.counters, ids.as_deref()).await {
+        Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
+        Err(e) => store_error(e),
+    }
 }

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use telbot_shared::health::{CheckStatus, Health, ProcessStats, Status, SystemStats};
+use tokio::time::Instant;
 
 use crate::bot::ai::Circuit;
 use crate::config::Mode;
@@ -18,12 +19,21 @@ use crate::webhook_health::Expectation;
 pub(crate) async fn snapshot(app: &AppState) -> Health {
     let mut checks = BTreeMap::new();
     let store_up = app.store_up.load(Ordering::Relaxed);
+    // A store that answers its ping can still refuse every write (a full disk): the inbox
+    // writer's commits count too.
+    let (store_status, store_detail) = if store_up {
+        app.counters.commits.status(Instant::now())
+    } else {
+        (
+            Status::Down,
+            Some("the store does not answer; webhook calls get 503".to_string()),
+        )
+    };
     checks.insert(
         "store".to_string(),
         CheckStatus {
-            status: if store_up { Status::Ok } else { Status::Down },
-            detail: (!store_up)
-                .then(|| "the store does not answer; webhook calls get 503".to_string()),
+            status: store_status,
+            detail: store_detail,
             circuit: None,
         },
     );
@@ -60,7 +70,7 @@ pub(crate) async fn snapshot(app: &AppState) -> Health {
     );
     let f = &app.figures;
     let over = f.over_limit.load(Ordering::Relaxed);
-    let status = if !store_up || over {
+    let status = if store_status == Status::Down || over {
         Status::Down
     } else if checks.values().any(|c| c.status != Status::Ok) {
         Status::Degraded

@@ -103,6 +103,16 @@ impl RunningBot {
 
 /// Binds first so PUBLIC_URL can name the port, then builds and runs the bot.
 pub async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) -> RunningBot {
+    start_bot_with(sim, db, extra, bot_server::bot::handlers::tree()).await
+}
+
+/// [`start_bot`] with a handler tree of the test's own.
+pub async fn start_bot_with(
+    sim: &Sim,
+    db: &TestDb,
+    extra: &[(&str, &str)],
+    tree: teloxide::dispatching::UpdateHandler<bot_server::bot::HandlerError>,
+) -> RunningBot {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut e = env(sim, db, port);
@@ -110,9 +120,7 @@ pub async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) -> Runnin
         e.insert((*k).into(), (*v).into());
     }
     let cfg = BotConfig::load(None, &e).unwrap();
-    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener)
-        .await
-        .unwrap();
+    let app = App::build_on(cfg, tree, listener).await.unwrap();
     let addr = app.addr();
     let state = app.state();
     let stop = app.shutdown_token();

@@ -132,3 +132,28 @@ fn maintenance_windows_are_parsed_and_checked() {
         .to_string();
     assert!(err.contains("alerts.maintenance[0].end"), "{err}");
 }
+
+#[test]
+fn a_password_over_plain_smtp_to_a_remote_host_is_refused() {
+    let base = [
+        ("ALERT_EMAIL_FROM", "bot@example.com"),
+        ("ALERT_EMAIL_TO", "oncall@example.com"),
+    ];
+    let with = |url: &'static str| {
+        let mut p = base.to_vec();
+        p.push(("SMTP_URL", url));
+        try_load(&p)
+    };
+    let err = with("smtp://user:hunter2pw@mail.example.com:25").unwrap_err();
+    assert!(
+        err.contains("alerts.smtp_url") && err.contains("TLS"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2pw"), "{err}");
+    assert!(with("smtp://user:hunter2pw@mail.example.com:587?tls=opportunistic").is_err());
+    // TLS, or plain SMTP on loopback (a local relay), stays allowed.
+    assert!(with("smtp://user:pw@mail.example.com:587?tls=required").is_ok());
+    assert!(with("smtps://user:pw@mail.example.com:465").is_ok());
+    assert!(with("smtp://user:pw@127.0.0.1:2525").is_ok());
+    assert!(with("smtp://mail.example.com:25").is_ok());
+}

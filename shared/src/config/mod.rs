@@ -16,8 +16,10 @@ use url::Url;
 /// The documented defaults, embedded so a binary starts with no file present.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
+mod keys;
 mod telegram;
 
+pub use keys::known_keys;
 pub use telegram::{RateLimits, TelegramConfig, TelegramSection};
 
 /// Well-known environment names and the keys they set. They win over every other layer.
@@ -100,6 +102,7 @@ pub fn process_env() -> EnvMap {
 
 /// Builds the layered config. `file` is `--config`; when `None`, `TELBOT_CONFIG` is used.
 pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigError> {
+    let known_keys = keys::known_keys();
     let mut builder = config::Config::builder().add_source(config::File::from_str(
         DEFAULT_TOML,
         config::FileFormat::Toml,
@@ -114,14 +117,15 @@ pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigE
             path: path.clone(),
             problem: e.to_string(),
         })?;
-        // Parse once on its own so a syntax error names the file rather than a merged layer.
-        config::Config::builder()
-            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-            .build()
-            .map_err(|e| ConfigError::File {
-                path: path.clone(),
-                problem: e.to_string(),
-            })?;
+        // Parse once on its own so a syntax error names the file (and only its line and column:
+        // the parser's own message quotes the line, which may hold a token).
+        let table = text.parse::<toml::Table>().map_err(|e| ConfigError::File {
+            path: path.clone(),
+            problem: keys::describe_syntax_error(&text, &e),
+        })?;
+        for key in keys::file_keys(&table) {
+            known(&key, &known_keys, &format!("{}", path.display()))?;
+        }
         builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
     }
     // List keys are split here: config only splits lists together with `try_parsing`, which
@@ -131,6 +135,9 @@ pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigE
             .replace("__", ".")
             .to_lowercase()
     };
+    for k in env.keys().filter(|k| k.starts_with("TELBOT__")) {
+        known(&env_key(k), &known_keys, k)?;
+    }
     let prefixed: config::Map<String, String> = env
         .iter()
         .filter(|(k, _)| k.starts_with("TELBOT__") && !LIST_KEYS.contains(&env_key(k).as_str()))
@@ -165,6 +172,21 @@ pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<config::Config, ConfigE
     builder
         .build()
         .map_err(|e| ConfigError::Parse(e.to_string()))
+}
+
+/// A key that `config/default.toml` does not know is an error naming where it came from and
+/// the closest known key: a typo in a production setting must not be ignored silently.
+fn known(
+    key: &str,
+    known: &std::collections::BTreeSet<String>,
+    source: &str,
+) -> Result<(), ConfigError> {
+    keys::check(key, known).map_err(|closest| {
+        let hint = closest
+            .map(|c| format!("; did you mean {c}?"))
+            .unwrap_or_default();
+        ConfigError::Parse(format!("unknown key {key} (in {source}){hint}"))
+    })
 }
 
 /// Deserializes one section of a loaded config. It is read from the root, so a type error
@@ -222,11 +244,16 @@ pub fn looks_like_token(t: &str) -> bool {
     }
 }
 
-/// Parses an http(s) URL, naming `key` on failure; a trailing slash is removed.
+/// Parses an http(s) URL, naming `key` on failure; a trailing slash is removed. The error never
+/// shows a user name or password the value may hold.
 pub fn parse_http_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
     let trimmed = raw.trim().trim_end_matches('/');
-    let url = Url::parse(trimmed)
-        .map_err(|e| ConfigError::invalid(key, format!("is not a URL ({e}): {trimmed:?}")))?;
+    let url = Url::parse(trimmed).map_err(|e| {
+        ConfigError::invalid(
+            key,
+            format!("is not a URL ({e}): {:?}", redact_userinfo(trimmed)),
+        )
+    })?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(ConfigError::invalid(
             key,
@@ -237,6 +264,49 @@ pub fn parse_http_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
         return Err(ConfigError::invalid(key, "has no host"));
     }
     Ok(url)
+}
+
+/// The bot's public base URL (`PUBLIC_URL`): http(s), a host, and nothing Telegram or the route
+/// would get wrong — no user name or password (it would be printed and sent to Telegram), no
+/// query or fragment (`…/?a=b` would become `…/?a=b/webhook`), no path (Telegram would post to
+/// `<path>/webhook` while bot-server serves `webhook.path`; set that key instead).
+pub fn parse_public_url(raw: &str, key: &str) -> Result<Url, ConfigError> {
+    let url = parse_http_url(raw, key)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::invalid(
+            key,
+            "must not contain a user name or password",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::invalid(
+            key,
+            "must not have a query (?…) or fragment (#…): it is the base the webhook path is appended to",
+        ));
+    }
+    let path = url.path().trim_end_matches('/');
+    if !path.is_empty() {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "must be the base URL without a path (got path {path:?}); to receive the webhook at \
+                 {path}/webhook set TELBOT__WEBHOOK__PATH={path}/webhook instead"
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+/// `scheme://user:pw@host/…` → `scheme://***@host/…`, for messages about a URL.
+pub fn redact_userinfo(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => raw.to_string(),
+    }
 }
 
 /// The `[store]` section as written.

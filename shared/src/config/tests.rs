@@ -151,3 +151,77 @@ fn a_config_file_layer_applies_and_a_broken_one_names_the_file()
     assert!(err.contains("bad.toml"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_syntax_error_in_the_file_never_prints_the_token() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let bad = dir.path().join("prod.toml");
+    std::fs::write(&bad, "[telegram]\ntoken = 123456:SECRETpart-of-token\n")?;
+    let err = load(Some(&bad), &EnvMap::new())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("prod.toml") && err.contains("line 2"), "{err}");
+    assert!(!err.contains("SECRET") && !err.contains("123456"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_closest_known_key() -> Result<(), Box<dyn std::error::Error>>
+{
+    let err = load(None, &env(&[("TELBOT__SERVER__PORTT", "1")]))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("server.portt") && err.contains("TELBOT__SERVER__PORTT"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean server.port"), "{err}");
+    let dir = tempfile::tempdir()?;
+    let f = dir.path().join("typo.toml");
+    std::fs::write(&f, "[servr]\nport = 7000\n")?;
+    let err = load(Some(&f), &EnvMap::new())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("servr.port") && err.contains("typo.toml"),
+        "{err}"
+    );
+    // Documented keys, also the optional ones default.toml shows commented out, still load.
+    std::fs::write(
+        &f,
+        "[telegram]\ntoken = \"1:x\"\n[server]\nport = 7000\n[[alerts.maintenance]]\nstart = \"2025-06-01T02:00:00Z\"\nend = \"2025-06-01T03:00:00Z\"\n",
+    )?;
+    load(Some(&f), &env(&[("TELBOT__WEBHOOK__SECRET", "s")]))?;
+    Ok(())
+}
+
+#[test]
+fn public_url_must_be_a_plain_base_url() {
+    for (raw, needle) in [
+        (
+            "http://user:pw-secret@bot.example.com",
+            "user name or password",
+        ),
+        ("https://bot.example.com/?a=b", "query"),
+        (
+            "https://bot.example.com/bot1",
+            "TELBOT__WEBHOOK__PATH=/bot1/webhook",
+        ),
+    ] {
+        let err = parse_public_url(raw, "webhook.public_url")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(needle), "{raw}: {err}");
+        assert!(!err.contains("pw-secret"), "{err}");
+    }
+    assert!(parse_public_url("https://bot.example.com/", "webhook.public_url").is_ok());
+    let err = parse_http_url("http://user:pw-secret@exa mple.com", "k")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(!err.contains("pw-secret"), "{err}");
+}

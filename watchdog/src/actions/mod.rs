@@ -133,15 +133,15 @@ async fn perform(
     id: Option<i64>,
 ) -> (ActionResult, serde_json::Value) {
     match kind {
-        ActionKind::SetWebhook => match recovery::set_webhook(ctx, false).await {
+        ActionKind::SetWebhook => match recovery::set_webhook_locked(ctx).await {
             Ok(()) => (
                 ActionResult::Succeeded,
                 json!({ "url": ctx.cfg.webhook.expected_url }),
             ),
-            Err(e) => (
-                ActionResult::Failed,
-                json!({ "error": ctx.redact(&e.to_string()) }),
-            ),
+            Err(recovery::SetError::Busy(why)) => {
+                (ActionResult::SkippedCooldown, json!({ "why": why }))
+            }
+            Err(recovery::SetError::Failed(e)) => (ActionResult::Failed, json!({ "error": e })),
         },
         ActionKind::LosslessRecovery => recovery_result(recovery::lossless(ctx, stop, id).await),
         ActionKind::DropPending => recovery_result(recovery::drop_pending(ctx).await),
@@ -159,6 +159,9 @@ async fn perform(
 pub fn recovery_result(r: recovery::RecoveryReport) -> (ActionResult, serde_json::Value) {
     let result = if r.ok() {
         ActionResult::Succeeded
+    } else if r.busy {
+        // Somebody else's recovery is running: not a failure of ours, and not counted.
+        ActionResult::SkippedCooldown
     } else {
         ActionResult::Failed
     };

@@ -159,12 +159,29 @@ fn judge_up(ctx: &Ctx, h: Health, took: Duration, attempt: u32) -> BotFacts {
         )
         .with_evidence(ev)
     });
+    findings.push(parked(h.updates.parked));
     BotFacts {
         up: true,
         health: Some(h),
         latency: Some(took),
         findings,
     }
+}
+
+/// `bot-parked`: parked updates wait for a person (they are never pruned silently).
+pub fn parked(n: u64) -> Finding {
+    if n == 0 {
+        return Finding::ok(CHECK, incident::BOT_PARKED, "no parked updates");
+    }
+    Finding::new(
+        CHECK,
+        incident::BOT_PARKED,
+        Level::Warning,
+        format!(
+            "{n} update(s) are parked (their handler failed for a permanent reason); replay them with `watchdog replay-parked` or discard them with `watchdog replay-parked --discard`"
+        ),
+    )
+    .with_evidence(json!({ "parked": n }))
 }
 
 fn status_name(s: Status) -> &'static str {
@@ -333,6 +350,17 @@ pub fn judge_success_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parked_updates_are_a_warning() {
+        assert_eq!(parked(0).level, Level::Ok);
+        let f = parked(3);
+        assert_eq!(
+            (f.level, f.incident.as_str()),
+            (Level::Warning, incident::BOT_PARKED)
+        );
+        assert!(f.reason.contains("3 update(s) are parked"), "{}", f.reason);
+    }
 
     #[test]
     fn success_rate_table() {

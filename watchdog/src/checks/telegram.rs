@@ -2,7 +2,9 @@
 //! judged against the expected webhook and the previous observation (kept in the store).
 //!
 //! `last_error_*` persist after later successful deliveries, so an error counts only by its
-//! age (`error_window`) and by whether it is new since the previous check.
+//! age (`error_window`) and by whether it is new since the previous check. The pending count
+//! alone proves nothing — a busy, healthy bot hovers at 20–40 — so "stuck" needs a recent
+//! delivery error as well (new since the previous check, or with the count not going down).
 
 use serde_json::json;
 use telbot_shared::telegram::{TelegramError, WebhookInfo};
@@ -156,17 +158,15 @@ pub fn judge_webhook(
     if url_ok {
         let not_decreasing =
             prev.is_some_and(|p| p.pending > t.max_pending && pending >= p.pending);
-        let stuck = pending > t.max_pending && (recent_error || not_decreasing);
+        // Progress is judged by delivery errors, not by the count: without a recent error
+        // Telegram's deliveries are going through, however many are queued.
+        let stuck = pending > t.max_pending && recent_error && (new_error || not_decreasing);
         let erroring = pending > 0 && new_error && prev.is_some_and(|p| p.new_error);
         let f = if stuck {
-            let why = if recent_error {
-                format!(
-                    "the last delivery error was {} s ago: {last_msg}",
-                    error_age.unwrap_or_default()
-                )
-            } else {
-                "the count did not go down since the previous check".to_string()
-            };
+            let why = format!(
+                "the last delivery error was {} s ago: {last_msg}",
+                error_age.unwrap_or_default()
+            );
             Finding::new(
                 CHECK,
                 incident::WEBHOOK_STUCK,
@@ -309,6 +309,10 @@ mod tests {
             last_error_date: None,
             new_error: false,
         };
+        let prev_same_err = WebhookObservation {
+            last_error_date: Some(now - 40),
+            ..prev_high.clone()
+        };
         let prev_err = WebhookObservation {
             at: now - 30,
             pending: 2,
@@ -326,8 +330,20 @@ mod tests {
             (info(50, Some(now - 10)), None, Level::Critical),
             // Many pending, old error, first look: a warning only.
             (info(9, Some(now - 3600)), None, Level::Warning),
-            // Many pending and not going down since last time: stuck.
-            (info(9, None), Some(&prev_high), Level::Critical),
+            // Many pending and not going down, but no delivery error: busy, not stuck.
+            (info(9, None), Some(&prev_high), Level::Warning),
+            // Not going down with a recent error (the same one as last time): stuck.
+            (
+                info(9, Some(now - 40)),
+                Some(&prev_same_err),
+                Level::Critical,
+            ),
+            // Going down with an error seen before: deliveries are flowing again.
+            (
+                info(7, Some(now - 40)),
+                Some(&prev_same_err),
+                Level::Warning,
+            ),
             // Going down: warning.
             (info(7, None), Some(&prev_high), Level::Warning),
             // New errors on two checks in a row with something pending: erroring.
@@ -348,6 +364,37 @@ mod tests {
                 "case {i}"
             );
         }
+    }
+
+    #[test]
+    fn a_busy_bot_hovering_at_20_to_40_pending_is_never_stuck() {
+        let now = 1_000_000;
+        let mut prev: Option<WebhookObservation> = None;
+        // The count goes up and down between 20 and 40, no delivery error, for an hour.
+        for (i, pending) in [20u64, 31, 40, 40, 27, 35, 38, 38, 22, 40, 29, 33]
+            .into_iter()
+            .cycle()
+            .take(120)
+            .enumerate()
+        {
+            let at = now + i as i64 * 30;
+            let (fs, obs) = judge_webhook(&info(pending, None), prev.as_ref(), at, &want(), &t());
+            assert_ne!(
+                level(&fs, incident::WEBHOOK_STUCK),
+                Level::Critical,
+                "check {i} ({pending} pending): {fs:#?}"
+            );
+            prev = Some(obs);
+        }
+        // An old error (hours ago) changes nothing.
+        let (fs, _) = judge_webhook(
+            &info(40, Some(now - 7200)),
+            prev.as_ref(),
+            now + 3600,
+            &want(),
+            &t(),
+        );
+        assert_ne!(level(&fs, incident::WEBHOOK_STUCK), Level::Critical);
     }
 
     #[test]

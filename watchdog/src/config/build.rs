@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use telbot_shared::config::{
-    ConfigError, StoreConfig, TelegramConfig, non_empty_secret, parse_http_url,
+    ConfigError, StoreConfig, TelegramConfig, non_empty_secret, parse_http_url, parse_public_url,
 };
 
 use super::raw::{LimitSection, LimitsSection, WatchdogSection, WebhookSection};
@@ -35,7 +35,7 @@ pub(crate) fn build(
             )),
         )
     } else {
-        keep(errs, parse_http_url(&wh.public_url, "webhook.public_url"))
+        keep(errs, parse_public_url(&wh.public_url, "webhook.public_url"))
     };
     let bot_raw = if wd.bot_url.trim().is_empty() {
         wh.public_url.clone()

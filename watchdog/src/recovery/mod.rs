@@ -1,11 +1,16 @@
-//! Webhook repairs, losing nothing:
+//! Webhook repairs, losing nothing. Each takes the one recovery lock in the store first
+//! (`telbot_shared::recovery::Lease`, shared with bot-server's `POST /webhook/recover`); the
+//! loser reports "a recovery is already running (owner …)" and changes nothing.
 //!
 //! - [`set_webhook`]: the expected URL, secret, allowed_updates and max_connections.
-//! - [`lossless`]: persist the phase → `deleteWebhook` (keeping updates) → `getUpdates` until
-//!   empty, each batch [`replay`]ed to the bot and confirmed (next offset) only after the bot
-//!   answered 200 → `setWebhook` again → clear the phase. Whatever happens in between (a Bot API
-//!   error, the bot refusing, the deadline, SIGTERM) the webhook is set again; a hard kill
-//!   leaves the phase in the store and [`resume`] finishes the job on the next start/run.
+//! - [`lossless`]: read the webhook's settings and pending count (getWebhookInfo) → persist
+//!   them with the phase → `deleteWebhook` (keeping updates) → `getUpdates` until empty or
+//!   until as many updates as were pending are drained (newer ones are delivered by the
+//!   webhook), each batch [`replay`]ed to the bot and confirmed (next offset) only after the
+//!   bot answered 200 → `setWebhook` again with the settings read before (the secret from the
+//!   config) → clear the phase. Whatever happens in between (a Bot API error, the bot
+//!   refusing, the deadline, SIGTERM) the webhook is set again; a hard kill leaves the phase
+//!   in the store and [`resume`] finishes the job on the next start/run.
 //! - [`drop_pending`]: the explicit drop mode, reporting how many updates it threw away.
 
 pub mod replay;
@@ -14,12 +19,13 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use telbot_shared::telegram::{SetWebhook, TelegramError};
+use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, owner_name};
+use telbot_shared::telegram::{SetWebhook, TelegramError, WebhookInfo};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ctx;
-use crate::store::RecoveryState;
+use crate::store::{RecoveryState, WebhookSettings};
 
 /// How a recovery ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -37,6 +43,9 @@ pub struct RecoveryReport {
     /// What went wrong, if anything (the webhook is set again regardless).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Not run: somebody else holds the recovery lock (`error` says who).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub busy: bool,
 }
 
 impl RecoveryReport {
@@ -49,14 +58,89 @@ impl RecoveryReport {
 /// Attempts of the final setWebhook (each itself retried by the client on 5xx and 429).
 const SET_ATTEMPTS: u32 = 3;
 
-/// `setWebhook` as configured; `drop` throws the queue away (drop mode only).
-pub async fn set_webhook(ctx: &Ctx, drop: bool) -> Result<(), TelegramError> {
+/// The settings as configured (what a wrong URL is set back to).
+fn configured(ctx: &Ctx) -> WebhookSettings {
     let w = &ctx.cfg.webhook;
-    let params = SetWebhook {
+    WebhookSettings {
         url: w.expected_url.clone(),
-        secret_token: w.secret.as_ref().map(|s| s.expose_secret().to_string()),
         max_connections: w.max_connections,
-        allowed_updates: Some(w.allowed_updates.clone()),
+        allowed_updates: w.allowed_updates.clone(),
+    }
+}
+
+/// The settings to restore after a delete: the expected URL with the `max_connections` and
+/// `allowed_updates` Telegram had (no webhook set: the configured ones).
+pub fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
+    let mut s = configured(ctx);
+    if !info.url.is_empty() {
+        if let Some(m) = info.max_connections {
+            s.max_connections = m;
+        }
+        s.allowed_updates = info.allowed_updates.clone().unwrap_or_default();
+    }
+    s
+}
+
+/// Takes the one recovery lock, or says who holds it.
+pub async fn lock(ctx: &Ctx) -> Result<Lease, String> {
+    match Lease::acquire(ctx.store.db(), &owner_name("watchdog"), LEASE_TTL).await {
+        Ok(l) => Ok(l),
+        Err(e @ LockError::Held { .. }) => Err(e.to_string()),
+        Err(LockError::Store(e)) => Err(format!("cannot take the recovery lock: {e}")),
+    }
+}
+
+fn busy(error: String) -> RecoveryReport {
+    tracing::warn!(reason = %error, "recovery not run");
+    RecoveryReport {
+        error: Some(error),
+        busy: true,
+        ..Default::default()
+    }
+}
+
+async fn release(lease: Lease) {
+    if let Err(e) = lease.release().await {
+        tracing::warn!(error = %e, "cannot release the recovery lock; it expires by itself");
+    }
+}
+
+/// Why a locked setWebhook did not happen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetError {
+    /// Somebody else holds the recovery lock (or it could not be taken).
+    Busy(String),
+    /// setWebhook failed (redacted text).
+    Failed(String),
+}
+
+/// `setWebhook` as configured under the recovery lock (the wrong-URL repair).
+pub async fn set_webhook_locked(ctx: &Ctx) -> Result<(), SetError> {
+    let lease = lock(ctx).await.map_err(SetError::Busy)?;
+    let r = set_webhook(ctx, &configured(ctx), false)
+        .await
+        .map_err(|e| SetError::Failed(ctx.redact(&e.to_string())));
+    release(lease).await;
+    r
+}
+
+/// `setWebhook` with `settings` and the configured secret; `drop` throws the queue away
+/// (drop mode only).
+pub async fn set_webhook(
+    ctx: &Ctx,
+    settings: &WebhookSettings,
+    drop: bool,
+) -> Result<(), TelegramError> {
+    let params = SetWebhook {
+        url: settings.url.clone(),
+        secret_token: ctx
+            .cfg
+            .webhook
+            .secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_string()),
+        max_connections: settings.max_connections,
+        allowed_updates: Some(settings.allowed_updates.clone()),
         drop_pending_updates: drop,
     };
     let mut attempt = 1;
@@ -82,6 +166,34 @@ pub async fn lossless(
     stop: &CancellationToken,
     action_id: Option<i64>,
 ) -> RecoveryReport {
+    let lease = match lock(ctx).await {
+        Ok(l) => l,
+        Err(e) => return busy(e),
+    };
+    let r = lossless_locked(ctx, stop, action_id, &lease).await;
+    release(lease).await;
+    r
+}
+
+async fn lossless_locked(
+    ctx: &Ctx,
+    stop: &CancellationToken,
+    action_id: Option<i64>,
+    lease: &Lease,
+) -> RecoveryReport {
+    // What to restore, and how many to drain, before anything changes.
+    let info = match ctx.tg.get_webhook_info().await {
+        Ok(i) => i,
+        Err(e) => {
+            return RecoveryReport {
+                error: Some(format!(
+                    "not started: getWebhookInfo: {}",
+                    ctx.redact(&e.to_string())
+                )),
+                ..Default::default()
+            };
+        }
+    };
     let mut st = RecoveryState {
         phase: "deleting".into(),
         offset: None,
@@ -89,6 +201,9 @@ pub async fn lossless(
         replayed: 0,
         started_at: ctx.clock.now(),
         action_id,
+        by: "watchdog".into(),
+        settings: Some(settings_to_restore(ctx, &info)),
+        drain_limit: Some(info.pending_update_count),
     };
     // Without a record of the phase, an interruption could leave the webhook deleted: refuse.
     if let Err(e) = ctx.store.set_recovery(&st).await {
@@ -99,7 +214,10 @@ pub async fn lossless(
             ..Default::default()
         };
     }
-    tracing::info!("recovery: deleteWebhook (keeping pending updates)");
+    tracing::info!(
+        pending = info.pending_update_count,
+        "recovery: deleteWebhook (keeping pending updates)"
+    );
     let mut error = ctx
         .tg
         .delete_webhook(false)
@@ -107,15 +225,28 @@ pub async fn lossless(
         .err()
         .map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
     if error.is_none() {
-        error = drain(ctx, stop, &mut st).await.err();
+        error = drain(ctx, stop, &mut st, lease).await.err();
     }
     finish(ctx, st, error, false).await
 }
 
-/// Finishes a recovery left in the store by an interrupted watchdog; `None` when there is none.
+/// Finishes a recovery left in the store by an interrupted watchdog (or bot-server); `None`
+/// when there is none, or when somebody else holds the lock (then it is theirs to finish).
 pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryReport> {
-    let mut st = ctx.store.recovery().await.ok().flatten()?;
-    tracing::warn!(phase = %st.phase, offset = ?st.offset, "finishing a recovery an earlier watchdog left half done");
+    ctx.store.recovery().await.ok().flatten()?;
+    let lease = match lock(ctx).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::info!(reason = %e, "a recovery is recorded in the store; not finishing it now");
+            return None;
+        }
+    };
+    // Read again under the lock: the holder may just have finished.
+    let Some(mut st) = ctx.store.recovery().await.ok().flatten() else {
+        release(lease).await;
+        return None;
+    };
+    tracing::warn!(phase = %st.phase, offset = ?st.offset, by = %st.by, "finishing a recovery left half done");
     let mut error = None;
     if st.phase != "setting" {
         // deleteWebhook may not have gone through before the interruption: do it (idempotent).
@@ -126,10 +257,12 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
             .err()
             .map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
         if error.is_none() {
-            error = drain(ctx, stop, &mut st).await.err();
+            error = drain(ctx, stop, &mut st, &lease).await.err();
         }
     }
-    Some(finish(ctx, st, error, true).await)
+    let r = finish(ctx, st, error, true).await;
+    release(lease).await;
+    Some(r)
 }
 
 /// Sets the webhook again, clears the phase on success, and reports.
@@ -146,7 +279,8 @@ async fn finish(
         replayed = st.replayed,
         "recovery: setWebhook again"
     );
-    let set = set_webhook(ctx, false).await;
+    let settings = st.settings.clone().unwrap_or_else(|| configured(ctx));
+    let set = set_webhook(ctx, &settings, false).await;
     let webhook_set = set.is_ok();
     let mut error = error;
     match set {
@@ -173,12 +307,19 @@ async fn finish(
         webhook_set,
         resumed,
         error,
+        busy: false,
     }
 }
 
-/// getUpdates until empty, replaying each batch before confirming it. Bounded by
-/// `max_batches` and `max_duration`; stops early (losing nothing) on `stop`.
-async fn drain(ctx: &Ctx, stop: &CancellationToken, st: &mut RecoveryState) -> Result<(), String> {
+/// getUpdates until empty or until `drain_limit` updates are drained, replaying each batch
+/// before confirming it. Bounded by `max_batches` and `max_duration`; stops early (losing
+/// nothing) on `stop`.
+async fn drain(
+    ctx: &Ctx,
+    stop: &CancellationToken,
+    st: &mut RecoveryState,
+    lease: &Lease,
+) -> Result<(), String> {
     st.phase = "draining".into();
     let _ = ctx.store.set_recovery(st).await;
     let rc = &ctx.cfg.recovery;
@@ -195,6 +336,9 @@ async fn drain(ctx: &Ctx, stop: &CancellationToken, st: &mut RecoveryState) -> R
                 rc.max_duration
             ));
         }
+        if let Err(e) = lease.renew().await {
+            return Err(format!("lost the recovery lock: {e}"));
+        }
         let batch = match ctx
             .tg
             .get_updates(st.offset, 100, Duration::ZERO, None)
@@ -206,6 +350,11 @@ async fn drain(ctx: &Ctx, stop: &CancellationToken, st: &mut RecoveryState) -> R
         if batch.is_empty() {
             return Ok(());
         }
+        // At least what the first look returns, even if getWebhookInfo said fewer.
+        let limit = st
+            .drain_limit
+            .map(|l| l.max(st.drained + batch.len() as u64));
+        st.drain_limit = limit;
         let out = replay::batch(ctx, &batch).await;
         st.drained += batch.len() as u64;
         st.replayed += out.replayed;
@@ -223,6 +372,16 @@ async fn drain(ctx: &Ctx, stop: &CancellationToken, st: &mut RecoveryState) -> R
             }
         }
         let _ = ctx.store.set_recovery(st).await;
+        if limit.is_some_and(|l| st.drained >= l) {
+            // Everything pending when the drain began is handed over; newer updates are
+            // delivered by the webhook. Confirm the last batch first.
+            let _ = ctx.tg.get_updates(st.offset, 1, Duration::ZERO, None).await;
+            tracing::info!(
+                drained = st.drained,
+                "recovery: drained what was pending when it began"
+            );
+            return Ok(());
+        }
     }
     Err(format!(
         "drain stopped after {} batches; Telegram delivers the rest",
@@ -230,10 +389,21 @@ async fn drain(ctx: &Ctx, stop: &CancellationToken, st: &mut RecoveryState) -> R
     ))
 }
 
-/// Drop mode: reads how many are pending, then sets the webhook with drop_pending_updates.
+/// Drop mode: reads how many are pending and the settings, then sets the webhook again with
+/// drop_pending_updates.
 pub async fn drop_pending(ctx: &Ctx) -> RecoveryReport {
-    let pending = match ctx.tg.get_webhook_info().await {
-        Ok(i) => i.pending_update_count,
+    let lease = match lock(ctx).await {
+        Ok(l) => l,
+        Err(e) => return busy(e),
+    };
+    let r = drop_locked(ctx).await;
+    release(lease).await;
+    r
+}
+
+async fn drop_locked(ctx: &Ctx) -> RecoveryReport {
+    let info = match ctx.tg.get_webhook_info().await {
+        Ok(i) => i,
         Err(e) => {
             return RecoveryReport {
                 error: Some(format!("getWebhookInfo: {}", ctx.redact(&e.to_string()))),
@@ -241,7 +411,8 @@ pub async fn drop_pending(ctx: &Ctx) -> RecoveryReport {
             };
         }
     };
-    match set_webhook(ctx, true).await {
+    let pending = info.pending_update_count;
+    match set_webhook(ctx, &settings_to_restore(ctx, &info), true).await {
         Ok(()) => {
             tracing::warn!(dropped = pending, "drop mode: pending updates thrown away");
             RecoveryReport {

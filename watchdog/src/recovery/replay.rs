@@ -1,6 +1,8 @@
-//! Handing drained updates to the bot: POST to its webhook with the secret header, one chat's
-//! updates strictly in update_id order, chats in parallel (bounded). An update counts as
-//! replayed only when the bot answered 200 (it dedups by update_id, so a repeat is harmless).
+//! Handing drained updates to the bot: POST to its webhook with the secret header, one queue's
+//! updates strictly in update_id order, queues in parallel (bounded). The queue is the one the
+//! bot's inbox uses ([`telbot_shared::queue_key::classify`]: per chat for messages, per user
+//! for callback queries, …). An update counts as replayed only when the bot answered 200 (it
+//! dedups by update_id, so a repeat is harmless).
 
 use std::collections::BTreeMap;
 
@@ -25,37 +27,10 @@ pub struct BatchOutcome {
     pub error: Option<String>,
 }
 
-/// The chat an update belongs to, for ordering (updates without one form their own queue).
-pub fn chat_key(update: &Value) -> Option<i64> {
-    let obj = update.as_object()?;
-    for (k, v) in obj {
-        if k == "update_id" {
-            continue;
-        }
-        if let Some(id) = v
-            .get("chat")
-            .and_then(|c| c.get("id"))
-            .and_then(Value::as_i64)
-        {
-            return Some(id);
-        }
-        if let Some(id) = v
-            .get("message")
-            .and_then(|m| m.get("chat"))
-            .and_then(|c| c.get("id"))
-            .and_then(Value::as_i64)
-        {
-            return Some(id);
-        }
-        if let Some(id) = v
-            .get("from")
-            .and_then(|c| c.get("id"))
-            .and_then(Value::as_i64)
-        {
-            return Some(id);
-        }
-    }
-    None
+/// The queue an update belongs to, for ordering: the inbox's own key, so a replay keeps
+/// exactly the order the bot keeps.
+pub fn queue_key(update: &Value) -> String {
+    telbot_shared::queue_key::classify(update).1
 }
 
 /// The update's id, if it has one.
@@ -65,9 +40,9 @@ pub fn update_id(update: &Value) -> Option<i64> {
 
 /// Replays one batch (already in update_id order from getUpdates).
 pub async fn batch(ctx: &Ctx, updates: &[Value]) -> BatchOutcome {
-    let mut chats: BTreeMap<Option<i64>, Vec<&Value>> = BTreeMap::new();
+    let mut chats: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for u in updates {
-        chats.entry(chat_key(u)).or_default().push(u);
+        chats.entry(queue_key(u)).or_default().push(u);
     }
     for q in chats.values_mut() {
         q.sort_by_key(|u| update_id(u).unwrap_or(i64::MAX));
@@ -149,24 +124,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_chat_of_common_update_kinds() {
+    fn groups_by_the_inbox_queue_key() {
+        // A message and a callback query from the same chat but different users: two queues.
+        let msg = json!({"update_id": 1, "message": {"chat": {"id": 5}, "from": {"id": 8}}});
+        let cb = json!({"update_id": 2, "callback_query": {"id": "q", "from": {"id": 7}, "message": {"chat": {"id": 5}}}});
+        assert_ne!(queue_key(&msg), queue_key(&cb));
+        // The same user's callback queries from two chats: one queue.
+        let cb_other_chat = json!({"update_id": 3, "callback_query": {"id": "r", "from": {"id": 7}, "message": {"chat": {"id": 6}}}});
+        assert_eq!(queue_key(&cb), queue_key(&cb_other_chat));
+        // Exactly what the inbox uses.
+        for u in [&msg, &cb, &cb_other_chat] {
+            assert_eq!(queue_key(u), telbot_shared::queue_key::classify(u).1);
+        }
         assert_eq!(
-            chat_key(&json!({"update_id": 1, "message": {"chat": {"id": 5}}})),
-            Some(5)
-        );
-        assert_eq!(
-            chat_key(
-                &json!({"update_id": 1, "callback_query": {"from": {"id": 7}, "message": {"chat": {"id": 6}}}})
-            ),
-            Some(6)
-        );
-        assert_eq!(
-            chat_key(&json!({"update_id": 1, "my_chat_member": {"chat": {"id": -9}}})),
-            Some(-9)
-        );
-        assert_eq!(
-            chat_key(&json!({"update_id": 1, "poll": {"id": "x"}})),
-            None
+            queue_key(&json!({"update_id": 1, "my_chat_member": {"chat": {"id": -9}}})),
+            "c-9"
         );
     }
 }

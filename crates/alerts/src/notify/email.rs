@@ -112,6 +112,21 @@ impl SmtpSettings {
                 SecretString::from(decode(pass.unwrap_or_default())),
             )),
         };
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if credentials.is_some()
+            && matches!(security, SmtpSecurity::Plain | SmtpSecurity::Opportunistic)
+            && !loopback
+        {
+            // AUTH over plain SMTP would send the password in clear across the network.
+            return Err(ConfigError::invalid(
+                KEY,
+                "has a user name or password but no TLS to a host that is not loopback: \
+                 use smtps://… (port 465) or smtp://…?tls=required (STARTTLS)",
+            ));
+        }
         let ca_pem = match ca_file {
             Some(p) => {
                 let pem = std::fs::read(&p).map_err(|e| {

@@ -1,0 +1,299 @@
+//! What both daemons share about webhook recovery:
+//!
+//! - [`Lease`]: the ONE recovery lock, a row in `recovery_lock` with owner and expiry taken by
+//!   compare-and-set (works on SQLite and PostgreSQL, through a transaction-mode pooler). The
+//!   watchdog and bot-server's `POST /webhook/recover` (the dashboard's button) both take it,
+//!   so only one recovery runs at a time; bot-server also leaves the queue alone (no polling,
+//!   no setWebhook of its own) while somebody holds it.
+//! - [`RecoveryState`]: a recovery's persisted phase (in `kv`), written before deleteWebhook
+//!   and removed once the webhook is set again, so an interrupted one can be finished.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::store::{Db, StoreError};
+
+/// The lock's row name.
+const LOCK_NAME: &str = "webhook-recovery";
+/// The `kv` key of the persisted phase (the watchdog's historical name, kept for old stores).
+const KV_RECOVERY: &str = "watchdog.recovery";
+
+/// How long a lease lasts unless renewed; a recovery renews it at every drain batch.
+pub const LEASE_TTL: Duration = Duration::from_secs(120);
+
+/// Why the lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Somebody else holds an unexpired lease.
+    #[error("a recovery is already running (owner {owner})")]
+    Held {
+        /// Who holds it, e.g. `watchdog on host (pid 12)`.
+        owner: String,
+        /// Until when (unix seconds) unless renewed.
+        expires_at: i64,
+    },
+    /// The store did not answer.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who holds the lock now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Owner name.
+    pub owner: String,
+    /// Lease end (unix seconds).
+    pub expires_at: i64,
+}
+
+/// A held recovery lock. Release it when done; a lease that is not renewed expires by itself.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    db: Db,
+    owner: String,
+    /// Tells this lease from a later one with the same owner name.
+    token: String,
+    ttl: Duration,
+}
+
+/// An owner name for `role` (`watchdog`, `bot-server`): role, host and pid.
+pub fn owner_name(role: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{role} on {host} (pid {})", std::process::id())
+}
+
+impl Lease {
+    /// Takes the lock for `ttl`, or says who holds it.
+    pub async fn acquire(db: &Db, owner: &str, ttl: Duration) -> Result<Lease, LockError> {
+        let now = crate::unix_now();
+        let token = format!("{:016x}", rand::random::<u64>());
+        let done = sqlx::query(
+            "INSERT INTO recovery_lock (name, owner, token, expires_at, acquired_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = excluded.token, \
+             expires_at = excluded.expires_at, acquired_at = excluded.acquired_at \
+             WHERE recovery_lock.expires_at < $6",
+        )
+        .bind(LOCK_NAME)
+        .bind(owner)
+        .bind(&token)
+        .bind(now + ttl.as_secs() as i64)
+        .bind(now)
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .map_err(StoreError::from)?;
+        if done.rows_affected() == 1 {
+            return Ok(Lease {
+                db: db.clone(),
+                owner: owner.to_string(),
+                token,
+                ttl,
+            });
+        }
+        match holder(db).await? {
+            Some(h) => Err(LockError::Held {
+                owner: h.owner,
+                expires_at: h.expires_at,
+            }),
+            // Released between the two statements: try once more.
+            None => Box::pin(Lease::acquire(db, owner, ttl)).await,
+        }
+    }
+
+    /// Extends the lease by its ttl; `Held` when it expired and somebody else took it.
+    pub async fn renew(&self) -> Result<(), LockError> {
+        let now = crate::unix_now();
+        let done =
+            sqlx::query("UPDATE recovery_lock SET expires_at = $1 WHERE name = $2 AND token = $3")
+                .bind(now + self.ttl.as_secs() as i64)
+                .bind(LOCK_NAME)
+                .bind(&self.token)
+                .execute(&self.db.pool)
+                .await
+                .map_err(StoreError::from)?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let h = holder(&self.db).await?;
+        Err(LockError::Held {
+            owner: h.as_ref().map(|h| h.owner.clone()).unwrap_or_default(),
+            expires_at: h.map(|h| h.expires_at).unwrap_or_default(),
+        })
+    }
+
+    /// Gives the lock back (only this lease's row is removed).
+    pub async fn release(self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM recovery_lock WHERE name = $1 AND token = $2")
+            .bind(LOCK_NAME)
+            .bind(&self.token)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The owner name this lease was taken with.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+/// The unexpired holder of the lock, if any.
+pub async fn holder(db: &Db) -> Result<Option<Holder>, StoreError> {
+    let row = sqlx::query(
+        "SELECT owner, expires_at FROM recovery_lock WHERE name = $1 AND expires_at >= $2",
+    )
+    .bind(LOCK_NAME)
+    .bind(crate::unix_now())
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| {
+        Ok(Holder {
+            owner: r.try_get(0)?,
+            expires_at: r.try_get(1)?,
+        })
+    })
+    .transpose()
+    .map_err(|e: sqlx::Error| StoreError::from(e))
+}
+
+/// The webhook settings a recovery restores: read from getWebhookInfo before deleteWebhook
+/// (the secret is not shown by Telegram and comes from the config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSettings {
+    /// The URL to set again.
+    pub url: String,
+    /// `max_connections` as Telegram had it.
+    pub max_connections: u32,
+    /// `allowed_updates` as Telegram had it; empty means Telegram's default set.
+    pub allowed_updates: Vec<String>,
+}
+
+/// A recovery's persisted progress. Written before `deleteWebhook`; removed once the webhook
+/// is set again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryState {
+    /// `deleting`, `draining` or `setting`.
+    pub phase: String,
+    /// The next getUpdates offset (everything below it was handed over and confirmed).
+    pub offset: Option<i64>,
+    /// Updates drained so far.
+    pub drained: u64,
+    /// Updates the bot took so far.
+    pub replayed: u64,
+    /// When the recovery started.
+    pub started_at: i64,
+    /// The watchdog's `wd_actions` row of the recovery.
+    pub action_id: Option<i64>,
+    /// Who runs it: `watchdog` or `bot-server`.
+    #[serde(default)]
+    pub by: String,
+    /// What to restore (None in records written by older builds: the config then).
+    #[serde(default)]
+    pub settings: Option<WebhookSettings>,
+    /// Drain at most this many updates (the pending count when the drain began); newer ones
+    /// are delivered by the webhook once it is set again.
+    #[serde(default)]
+    pub drain_limit: Option<u64>,
+}
+
+/// The recovery left in the store, if any.
+pub async fn load_state(db: &Db) -> Result<Option<RecoveryState>, StoreError> {
+    Ok(db
+        .kv_get(KV_RECOVERY)
+        .await?
+        .and_then(|v| serde_json::from_str(&v).ok()))
+}
+
+/// Persists recovery progress.
+pub async fn save_state(db: &Db, s: &RecoveryState) -> Result<(), StoreError> {
+    let text = serde_json::to_string(s).map_err(|e| StoreError::Db(e.to_string()))?;
+    db.kv_set(KV_RECOVERY, &text).await
+}
+
+/// The recovery is finished: the webhook is set again.
+pub async fn clear_state(db: &Db) -> Result<(), StoreError> {
+    db.kv_delete(KV_RECOVERY).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::{Backend, StoreConfig};
+
+    async fn db(dir: &tempfile::TempDir) -> Db {
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let cfg = StoreConfig {
+            url: secrecy::SecretString::from(url),
+            backend: Backend::Sqlite,
+            data_dir: dir.path().to_path_buf(),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_synchronous: "normal".into(),
+        };
+        crate::store::connect(&cfg).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_and_the_loser_learns_who() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db(&dir).await;
+        assert_eq!(db.backend, Backend::Sqlite);
+        let a = Lease::acquire(&db, "watchdog on a (pid 1)", LEASE_TTL)
+            .await
+            .unwrap();
+        let err = Lease::acquire(&db, "bot-server on b (pid 2)", LEASE_TTL)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a recovery is already running (owner watchdog on a (pid 1))"
+        );
+        // The same owner name does not take it twice either.
+        assert!(
+            Lease::acquire(&db, "watchdog on a (pid 1)", LEASE_TTL)
+                .await
+                .is_err()
+        );
+        a.renew().await.unwrap();
+        assert_eq!(
+            holder(&db).await.unwrap().map(|h| h.owner).as_deref(),
+            Some("watchdog on a (pid 1)")
+        );
+        a.clone().release().await.unwrap();
+        assert!(holder(&db).await.unwrap().is_none());
+        let b = Lease::acquire(&db, "bot-server on b (pid 2)", LEASE_TTL)
+            .await
+            .unwrap();
+        // A released lease cannot renew itself back.
+        assert!(a.renew().await.is_err());
+        b.release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db(&dir).await;
+        let dead = Lease::acquire(&db, "killed watchdog", Duration::ZERO)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(holder(&db).await.unwrap().is_none());
+        let next = Lease::acquire(&db, "next watchdog", LEASE_TTL)
+            .await
+            .unwrap();
+        assert!(dead.renew().await.is_err(), "the dead one lost it");
+        assert!(dead.release().await.is_ok());
+        assert_eq!(
+            holder(&db).await.unwrap().map(|h| h.owner).as_deref(),
+            Some("next watchdog")
+        );
+        next.release().await.unwrap();
+    }
+}
