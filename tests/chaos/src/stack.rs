@@ -391,6 +391,11 @@ fn environment(e: Env<'_>) -> HashMap<String, String> {
             "TELBOT__WATCHDOG__CHECK_TIMEOUT",
             format!("{}ms", 2 * e.variant.request_timeout().as_millis()),
         ),
+        // A store outage shows after this long; scaled like the outages themselves.
+        (
+            "TELBOT__STORE__ACQUIRE_TIMEOUT",
+            format!("{}ms", e.variant.request_timeout().as_millis() / 4),
+        ),
         ("TELBOT__ALERTS__SEND_TIMEOUT", "5s".into()),
         ("TELBOT__ALERTS__RETRY_BASE", "1s".into()),
         ("TELBOT__ALERTS__RETRY_MAX", "5s".into()),
