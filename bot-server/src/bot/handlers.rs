@@ -29,6 +29,9 @@ pub enum Command {
     /// Asks the assistant.
     #[command(description = "ask the assistant a question")]
     Ask(String),
+    /// Answers `pong <text>`: lets a load test map every reply to its update.
+    #[command(description = "answer pong <text> (for load tests)")]
+    Ping(String),
 }
 
 /// The reference handler tree.
@@ -62,6 +65,7 @@ async fn on_command(msg: Message, cmd: Command, ctx: Arc<BotCtx>) -> Result<(), 
             "Ask me something: /ask <your question>".to_string()
         }
         Command::Ask(q) => ctx.assistant.ask(q.trim()).await,
+        Command::Ping(t) => format!("pong {t}"),
     };
     ctx.api.send_message(chat, &text).await?;
     Ok(())

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::SimError;
+use crate::records::LOG_CAP;
 use crate::sim::Sim;
 use crate::state::{Config, Shared, State};
 use crate::{clock, delivery, server};
@@ -26,6 +27,7 @@ pub struct SimBuilder {
     port: u16,
     first_update_id: Option<i64>,
     set_webhook_rate_limit: bool,
+    log_cap: usize,
 }
 
 impl Default for SimBuilder {
@@ -37,6 +39,7 @@ impl Default for SimBuilder {
             port: 0,
             first_update_id: None,
             set_webhook_rate_limit: true,
+            log_cap: LOG_CAP,
         }
     }
 }
@@ -81,6 +84,14 @@ impl SimBuilder {
         self
     }
 
+    /// How many entries each read-back log (calls, sent messages, deliveries, dropped ids)
+    /// keeps before forgetting the oldest (default 20,000; at least 1). Long load tests that
+    /// account for every message raise it.
+    pub fn log_cap(mut self, n: usize) -> Self {
+        self.log_cap = n;
+        self
+    }
+
     /// Bind and start serving.
     pub async fn start(self) -> Result<Sim, SimError> {
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
@@ -115,7 +126,7 @@ impl SimBuilder {
                 time_scale: self.time_scale,
                 set_webhook_rate_limit: self.set_webhook_rate_limit,
             },
-            state: Mutex::new(State::new(first_id)),
+            state: Mutex::new(State::new(first_id, self.log_cap)),
             delivery_wake: Notify::new(),
             shutdown: CancellationToken::new(),
             http,

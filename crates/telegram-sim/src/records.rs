@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde_json::Value;
 
-/// How many entries each log keeps; older ones are forgotten.
+/// How many entries each log keeps by default ([`crate::SimBuilder::log_cap`]); older ones
+/// are forgotten.
 pub(crate) const LOG_CAP: usize = 20_000;
 
 /// One Bot API request that reached a valid token.
@@ -52,21 +53,28 @@ pub struct Delivery {
 
 /// A bounded append-only log.
 #[derive(Debug)]
-pub(crate) struct Log<T>(VecDeque<T>);
+pub(crate) struct Log<T> {
+    items: VecDeque<T>,
+    cap: usize,
+}
 
 impl<T: Clone> Log<T> {
-    pub(crate) fn new() -> Self {
-        Self(VecDeque::new())
+    /// A log keeping the last `cap` entries (at least one).
+    pub(crate) fn with_cap(cap: usize) -> Self {
+        Self {
+            items: VecDeque::new(),
+            cap: cap.max(1),
+        }
     }
 
     pub(crate) fn push(&mut self, item: T) {
-        if self.0.len() >= LOG_CAP {
-            self.0.pop_front();
+        if self.items.len() >= self.cap {
+            self.items.pop_front();
         }
-        self.0.push_back(item);
+        self.items.push_back(item);
     }
 
     pub(crate) fn to_vec(&self) -> Vec<T> {
-        self.0.iter().cloned().collect()
+        self.items.iter().cloned().collect()
     }
 }

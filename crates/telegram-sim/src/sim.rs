@@ -129,6 +129,14 @@ impl Sim {
         self.shared().pending_update_count()
     }
 
+    /// Ids of the updates queued or being delivered (not yet acknowledged by a 2xx delivery
+    /// or confirmed by a getUpdates offset), oldest first.
+    pub fn pending_update_ids(&self) -> Vec<i64> {
+        let mut st = self.shared().lock();
+        st.gc();
+        st.queue.items.iter().map(|p| p.id).collect()
+    }
+
     /// Every webhook delivery attempt, in completion order.
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.shared().lock().deliveries.to_vec()

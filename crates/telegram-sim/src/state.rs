@@ -132,7 +132,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(first_update_id: i64) -> Self {
+    pub(crate) fn new(first_update_id: i64, log_cap: usize) -> Self {
         Self {
             webhook: None,
             allowed_updates: None,
@@ -141,10 +141,10 @@ impl State {
             queue: UpdateQueue::new(first_update_id),
             long_poll: None,
             next_long_poll_id: 1,
-            calls: Log::new(),
-            sent: Log::new(),
-            deliveries: Log::new(),
-            dropped: Log::new(),
+            calls: Log::with_cap(log_cap),
+            sent: Log::with_cap(log_cap),
+            deliveries: Log::with_cap(log_cap),
+            dropped: Log::with_cap(log_cap),
             last_message_id: HashMap::new(),
             webhook_fault: None,
             api_faults: HashMap::new(),
