@@ -60,7 +60,11 @@ fn describe() {
     );
     metrics::describe_counter!(
         "telbot_updates_parked_total",
-        "Updates given up after the last handler attempt."
+        "Updates parked: their handler failed for a permanent reason (or past Telegram's 24 h)."
+    );
+    metrics::describe_counter!(
+        "telbot_inbox_commit_failures_total",
+        "Inbox batch commits that failed or timed out (their requests were answered 503)."
     );
     metrics::describe_counter!(
         "telbot_updates_unknown_total",

@@ -49,7 +49,10 @@ pub fn binary(package: &str, name: &str) -> Result<PathBuf, String> {
     let status = build.status().map_err(|e| format!("cargo build: {e}"))?;
     let path = dir.join(name);
     if !status.success() || !path.exists() {
-        return Err(format!("cannot build {name} ({status}) into {}", dir.display()));
+        return Err(format!(
+            "cannot build {name} ({status}) into {}",
+            dir.display()
+        ));
     }
     Ok(path)
 }
@@ -108,7 +111,9 @@ impl Bot {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn bot-server: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn bot-server: {e}"));
         let mut bot = Bot {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -297,7 +302,10 @@ async fn behave(mut s: TcpStream, how: Behaviour) {
     let mut sink = [0u8; 1024];
     match how {
         Behaviour::SlowHeaders => {
-            if s.write_all(b"GET /health HTTP/1.1\r\nHost: bot\r\n").await.is_err() {
+            if s.write_all(b"GET /health HTTP/1.1\r\nHost: bot\r\n")
+                .await
+                .is_err()
+            {
                 return;
             }
             loop {
@@ -352,7 +360,12 @@ pub struct Probes {
 }
 
 /// Probes `/health` and a genuine delivery once a second from `from` until `until`.
-pub async fn probe_during(target: SocketAddr, from: Instant, until: Instant, first_id: i64) -> Probes {
+pub async fn probe_during(
+    target: SocketAddr,
+    from: Instant,
+    until: Instant,
+    first_id: i64,
+) -> Probes {
     let mut p = Probes::default();
     tokio::time::sleep_until(tokio::time::Instant::from_std(from)).await;
     let mut id = first_id;

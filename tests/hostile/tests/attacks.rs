@@ -33,7 +33,10 @@ async fn under_attack(name: &str, ips: u8, conns: usize, how: Behaviour, first_i
     assert!(alive, "bot-server exited during {name}:\n{}", bot.log());
     assert!(probes.rounds >= 5, "too few probe rounds: {probes:?}");
     assert!(probes.failures.is_empty(), "{name}: {:?}", probes.failures);
-    assert!(peak > 0 && peak <= RSS_LIMIT, "{name}: peak RSS {peak} bytes");
+    assert!(
+        peak > 0 && peak <= RSS_LIMIT,
+        "{name}: peak RSS {peak} bytes"
+    );
     // Still serving once the attack is over.
     assert!(probe_health(bot.addr).await.is_ok());
 }
