@@ -91,12 +91,42 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
                 Ok(())
             })
         })
+        .after_release(move |conn, _meta| Box::pin(clean_after_release(conn, backend)))
         .connect(cfg.url.expose_secret())
         .await
         .map_err(|e| StoreError::Db(redact_url_in(&e.to_string(), cfg)))?;
     let db = Db { pool, backend };
     db.migrate().await?;
     Ok(db)
+}
+
+/// Whether a released connection may go back to the pool: only when it is verifiably outside
+/// any transaction. A write transaction whose COMMIT failed (a full disk, an I/O error) may be
+/// left open — by the driver's count or by the database's — and on SQLite an open write
+/// transaction holds the file's write lock: every other connection, in both daemons, then
+/// gets "database is locked" until this one is closed. Every writer in the workspace (the inbox,
+/// the watchdog's records, the alert outbox) goes through this check, not only the inbox.
+async fn clean_after_release(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // Runs a rollback the driver queued when a transaction was dropped unfinished.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("a store connection left inside a transaction is closed, not reused");
+        return Ok(false);
+    }
+    if backend == Backend::Sqlite {
+        // The driver's count can disagree with SQLite's own state after a failed COMMIT; a
+        // deferred BEGIN (no lock taken) fails exactly when a transaction is still open.
+        if conn.execute("BEGIN").await.is_err() {
+            tracing::warn!("a SQLite connection still inside a transaction is closed, not reused");
+            return Ok(false);
+        }
+        conn.execute("ROLLBACK").await?;
+    }
+    Ok(true)
 }
 
 fn redact_url_in(msg: &str, cfg: &StoreConfig) -> String {

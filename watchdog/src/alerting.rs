@@ -1,17 +1,31 @@
 //! The bridge from a run's report to `telbot-alerts`: each finding becomes an
 //! [`Observation`] (ok findings too, so incidents resolve), the pipeline decides and queues,
 //! the outbox is flushed, and the heartbeat URL hears about the run.
+//!
+//! Incident state lives in the store. When the store cannot take a run (the shared SQLite
+//! volume is full, PostgreSQL is down), the run's observations wait in memory (bounded) and
+//! are fed to the pipeline in order, with their own times, as soon as it can: the incident is
+//! then paged once — late, but not lost — and resolved once.
 
 use telbot_alerts::{ActionNote, AlertPipeline, DecisionKind, Heartbeat, Observation};
 
 use crate::alert::{AlertSink, BoxFuture};
 use crate::report::{AlertDecision, Level, RunReport, incident};
 
+/// Runs kept while the store cannot take them (at the daemon's 30 s liveness schedule, an
+/// hour); older ones are dropped with a log line.
+const MAX_BACKLOG: usize = 120;
+
+/// One run the pipeline has not taken yet: its observations and when it was made.
+type Pending = (Vec<Observation>, i64);
+
 /// The alert sink of a real watchdog.
 #[derive(Debug, Clone)]
 pub struct PipelineSink {
     pipeline: AlertPipeline,
     heartbeat: Option<Heartbeat>,
+    /// Runs waiting for the store, oldest first (never locked across an await).
+    backlog: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Pending>>>,
 }
 
 impl PipelineSink {
@@ -20,7 +34,56 @@ impl PipelineSink {
         PipelineSink {
             pipeline,
             heartbeat,
+            backlog: Default::default(),
         }
+    }
+
+    /// Feeds waiting runs and then `run` to the pipeline, in order; stops at the first the store
+    /// refuses and keeps it and the rest for the next time. The decisions are `run`'s.
+    async fn observe_in_order(
+        &self,
+        run: Vec<Observation>,
+        now: i64,
+    ) -> Vec<telbot_alerts::Decision> {
+        let mut queue = match self.backlog.lock() {
+            Ok(mut b) => std::mem::take(&mut *b),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        queue.push_back((run, now));
+        let mut last = Vec::new();
+        while let Some((obs, at)) = queue.front() {
+            match self.pipeline.observe(obs, *at).await {
+                Ok(d) => {
+                    last = d;
+                    queue.pop_front();
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, waiting = queue.len(), "alert pipeline failed (store); the run waits in memory and is fed again next run");
+                    last = Vec::new();
+                    break;
+                }
+            }
+        }
+        if !queue.is_empty() {
+            while queue.len() > MAX_BACKLOG {
+                queue.pop_front();
+                tracing::warn!(
+                    "the store refused runs for too long; the oldest waiting run is dropped"
+                );
+            }
+            if let Ok(mut b) = self.backlog.lock() {
+                // Runs made meanwhile (none: one run at a time) would go after these.
+                let newer = std::mem::take(&mut *b);
+                queue.extend(newer);
+                *b = queue;
+            }
+        }
+        last
+    }
+
+    /// Runs waiting for the store.
+    pub fn waiting(&self) -> usize {
+        self.backlog.lock().map(|b| b.len()).unwrap_or(0)
     }
 
     /// The pipeline (for `silence`, `test-alert`).
@@ -108,13 +171,7 @@ impl AlertSink for PipelineSink {
         Box::pin(async move {
             let now = telbot_shared::unix_now();
             let obs = observations(run);
-            let decisions = match self.pipeline.observe(&obs, now).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(error = %e, "alert pipeline failed; findings are in the log and the store");
-                    Vec::new()
-                }
-            };
+            let decisions = self.observe_in_order(obs, now).await;
             let flushed = self.pipeline.flush_outbox(now).await;
             if let Ok(r) = &flushed {
                 crate::metrics::record_alerts(r.sent as u64, r.failed as u64);

@@ -150,3 +150,112 @@ async fn test_alert_exits_0_when_every_channel_accepts_and_2_when_one_fails() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no alert channel"), "{out}");
 }
+
+/// A channel that keeps the subjects it was given.
+#[derive(Default)]
+struct Subjects(Mutex<Vec<String>>);
+
+impl telbot_alerts::Notifier for Subjects {
+    fn name(&self) -> &str {
+        "capture"
+    }
+    fn takes_warnings(&self) -> bool {
+        false
+    }
+    fn send<'a>(
+        &'a self,
+        msg: &'a telbot_alerts::Message,
+    ) -> futures::future::BoxFuture<'a, Result<(), telbot_alerts::AlertError>> {
+        self.0.lock().unwrap().push(msg.subject.clone());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn run_with(level: watchdog::Level, at: i64) -> watchdog::RunReport {
+    watchdog::RunReport {
+        run: "liveness".into(),
+        started_at: at,
+        finished_at: at,
+        findings: vec![watchdog::Finding {
+            check: "bot".into(),
+            incident: "bot-store".into(),
+            level,
+            reason: "the bot's store is not ok".into(),
+            evidence: serde_json::Value::Null,
+            repaired: false,
+        }],
+        actions: vec![],
+    }
+}
+
+/// The shared SQLite volume full: the watchdog's own incident state cannot be written either.
+/// The runs wait in memory and the incident is paged once (late) and resolved once when the
+/// store takes writes again — before, the runs were dropped and nothing was ever sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_the_store_refused_are_fed_again_and_page_once() {
+    use telbot_shared::config::{EnvMap, StoreConfig, load, section};
+    use watchdog::AlertSink;
+    let dir = tempfile::tempdir().unwrap();
+    let env: EnvMap = [(
+        "DATABASE_URL".to_string(),
+        format!("sqlite://{}/t.db", dir.path().display()),
+    )]
+    .into_iter()
+    .collect();
+    let cfg = load(None, &env).unwrap();
+    let db = telbot_shared::store::connect(
+        &StoreConfig::from_section(section(&cfg, "store").unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let alerts = telbot_alerts::AlertsConfig::load(&cfg, &env).unwrap();
+    let seen = Arc::new(Subjects::default());
+    let pipeline = telbot_alerts::AlertPipeline::with_notifiers(
+        alerts,
+        db.clone(),
+        vec![seen.clone() as Arc<dyn telbot_alerts::Notifier>],
+        Vec::<secrecy::SecretString>::new(),
+    );
+    let sink = watchdog::alerting::PipelineSink::new(pipeline, None);
+    // Writes refused, as on a full disk (reads still work).
+    for t in ["alert_incidents", "alert_outbox"] {
+        for op in ["INSERT", "UPDATE"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE TRIGGER full_{t}_{op} BEFORE {op} ON {t} BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+            )))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+    }
+    let t0 = telbot_shared::unix_now() - 600;
+    for i in 0..4 {
+        sink.observe(&run_with(watchdog::Level::Critical, t0 + i * 30))
+            .await;
+    }
+    assert_eq!(sink.waiting(), 4, "the refused runs wait in memory");
+    assert!(seen.0.lock().unwrap().is_empty());
+    for t in ["alert_incidents", "alert_outbox"] {
+        for op in ["INSERT", "UPDATE"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER full_{t}_{op}")))
+                .execute(&db.pool)
+                .await
+                .unwrap();
+        }
+    }
+    for i in 4..7 {
+        sink.observe(&run_with(watchdog::Level::Ok, t0 + i * 30))
+            .await;
+    }
+    assert_eq!(sink.waiting(), 0);
+    let subjects = seen.0.lock().unwrap().clone();
+    let critical = subjects
+        .iter()
+        .filter(|s| s.starts_with("[CRITICAL]"))
+        .count();
+    let resolved = subjects
+        .iter()
+        .filter(|s| s.starts_with("[RESOLVED]"))
+        .count();
+    assert_eq!((critical, resolved), (1, 1), "{subjects:?}");
+}
