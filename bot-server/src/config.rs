@@ -44,6 +44,10 @@ struct ServerSection {
     header_timeout: Duration,
     #[serde(with = "humantime_serde")]
     body_timeout: Duration,
+    max_connections: usize,
+    max_untrusted_connections: usize,
+    max_connections_per_ip: usize,
+    body_budget_bytes: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,8 +209,16 @@ pub struct BotConfig {
     pub grace_period: Duration,
     /// Header read timeout.
     pub header_timeout: Duration,
-    /// Body read timeout.
+    /// Time for a whole webhook body.
     pub body_timeout: Duration,
+    /// Open connections at most.
+    pub max_open_connections: usize,
+    /// Connections without a webhook request with the secret yet, at most.
+    pub max_untrusted_connections: usize,
+    /// Untrusted connections per client address (0: no cap).
+    pub max_connections_per_ip: usize,
+    /// Bytes of webhook bodies in memory at once.
+    pub body_budget_bytes: usize,
     /// Worker pool and queue.
     pub inbox: InboxConfig,
     /// Long polling.
@@ -335,6 +347,7 @@ impl BotConfig {
                 "must be at least 1024",
             ));
         }
+        check_server_limits(&server, webhook.max_body_bytes)?;
         if inbox.workers == 0
             || inbox.max_attempts == 0
             || inbox.batch_max == 0
@@ -437,6 +450,10 @@ impl BotConfig {
             grace_period: server.grace_period,
             header_timeout: server.header_timeout,
             body_timeout: server.body_timeout,
+            max_open_connections: server.max_connections,
+            max_untrusted_connections: server.max_untrusted_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
+            body_budget_bytes: server.body_budget_bytes,
             inbox,
             polling,
             limits,
@@ -477,6 +494,34 @@ fn handler_worst_case(t: &TelegramConfig, ai: &AiConfig) -> Duration {
         ai.timeout.saturating_mul(ai.max_attempts.max(1))
     };
     telegram + ask
+}
+
+fn check_server_limits(s: &ServerSection, max_body_bytes: usize) -> Result<(), ConfigError> {
+    if s.max_connections == 0 || s.max_untrusted_connections == 0 {
+        return Err(ConfigError::invalid(
+            "server.max_connections",
+            "server.max_connections and max_untrusted_connections must be at least 1",
+        ));
+    }
+    if s.max_untrusted_connections > s.max_connections {
+        return Err(ConfigError::invalid(
+            "server.max_untrusted_connections",
+            "must be at most server.max_connections",
+        ));
+    }
+    if s.body_budget_bytes < max_body_bytes || s.body_budget_bytes > u32::MAX as usize {
+        return Err(ConfigError::invalid(
+            "server.body_budget_bytes",
+            "must be at least webhook.max_body_bytes and below 4 GiB",
+        ));
+    }
+    if s.body_timeout.is_zero() {
+        return Err(ConfigError::invalid(
+            "server.body_timeout",
+            "must be more than 0",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -521,6 +566,13 @@ mod tests {
         assert!(err(&[("PUBLIC_URL", "ftp://x")]).contains("PUBLIC_URL"));
         assert!(err(&[("TELBOT__INBOX__WORKERS", "0")]).contains("inbox.workers"));
         assert!(err(&[("ADMIN_TOKEN", "short")]).contains("ADMIN_TOKEN"));
+        assert!(
+            err(&[("TELBOT__SERVER__BODY_BUDGET_BYTES", "1000")]).contains("body_budget_bytes")
+        );
+        assert!(
+            err(&[("TELBOT__SERVER__MAX_UNTRUSTED_CONNECTIONS", "5000")])
+                .contains("max_untrusted_connections")
+        );
     }
 
     #[test]

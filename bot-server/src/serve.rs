@@ -1,60 +1,89 @@
 //! The HTTP server loop: hyper's HTTP/1.1 with a header read timeout (slow clients cannot hold
-//! a connection open), a cap on open connections, and a graceful drain on shutdown.
+//! a connection open), connection budgets that keep room for `/health` and Telegram under a
+//! flood ([`guard`]), and a graceful drain on shutdown.
 
-use std::sync::Arc;
+pub mod guard;
+
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
-/// Open connections at most; further clients wait in the accept queue.
-const MAX_CONNECTIONS: usize = 2048;
+pub use guard::{ConnHandle, ConnLimits, Registry};
 
 /// Serves `app` until `stop`, then lets open requests finish for up to `grace`.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     header_timeout: Duration,
+    limits: ConnLimits,
     stop: CancellationToken,
     grace: Duration,
 ) {
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let registry = Registry::new(limits);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
         .keep_alive(true);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = stop.cancelled() => break,
-        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = stop.cancelled() => break,
         };
-        let stream = match accepted {
-            Ok((s, _)) => s,
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        let conn =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        let handle = match registry.admit(peer.ip().to_canonical()) {
+            Ok(h) => h,
+            Err(why) => {
+                // Dropping the stream closes it at once: nothing waits in the accept queue.
+                metrics::counter!("telbot_connections_refused_total").increment(1);
+                tracing::debug!(
+                    ?why,
+                    "connection refused: every slot has a request in flight"
+                );
+                continue;
             }
-            drop(permit);
+        };
+        let _ = stream.set_nodelay(true);
+        let svc = {
+            let app = app.clone();
+            let handle = handle.clone();
+            tower::service_fn(move |mut req: http::Request<Incoming>| {
+                let app = app.clone();
+                let busy = handle.busy();
+                req.extensions_mut().insert(handle.clone());
+                async move {
+                    let resp = app.oneshot(req.map(Body::new)).await;
+                    drop(busy);
+                    resp
+                }
+            })
+        };
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let conn = graceful.watch(conn);
+        let killed = handle.killed();
+        tokio::spawn(async move {
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                _ = killed.cancelled() => tracing::debug!("idle untrusted connection closed to make room"),
+            }
+            handle.release();
         });
     }
     drop(listener);

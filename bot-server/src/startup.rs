@@ -200,6 +200,7 @@ impl App {
             listener,
             app,
             cfg.header_timeout,
+            crate::serve::ConnLimits::from_config(&cfg),
             shutdown.clone(),
             cfg.grace_period,
         ));

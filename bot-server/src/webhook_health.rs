@@ -30,7 +30,8 @@ pub struct Expectation {
 }
 
 /// The problems a person should know about; empty means healthy. `last_delivery` is when this
-/// bot last accepted a webhook delivery (unix seconds): an error before it is history.
+/// bot last accepted a webhook delivery (unix seconds): an error before it, or in the same
+/// second (Telegram's dates have no finer grain), is history.
 pub fn assess(
     info: &WebhookInfo,
     exp: &Expectation,
@@ -55,7 +56,7 @@ pub fn assess(
     }
     if let Some(date) = info
         .last_error_date
-        .filter(|d| last_delivery.is_none_or(|l| l <= *d))
+        .filter(|d| last_delivery.is_none_or(|l| l < *d))
     {
         let age = now - date;
         if age >= 0 && (age as u64) < exp.error_window.as_secs() {
@@ -247,8 +248,9 @@ mod tests {
         // Nothing arrived since the error (or ever): a problem.
         assert_eq!(assess(&info, &exp(), now, None).len(), 1);
         assert_eq!(assess(&info, &exp(), now, Some(now - 120)).len(), 1);
-        assert_eq!(assess(&info, &exp(), now, Some(now - 60)).len(), 1);
-        // A delivery arrived after it: history.
+        assert_eq!(assess(&info, &exp(), now, Some(now - 61)).len(), 1);
+        // A delivery arrived after it (or in its second): history.
+        assert!(assess(&info, &exp(), now, Some(now - 60)).is_empty());
         assert!(assess(&info, &exp(), now, Some(now - 59)).is_empty());
     }
 }

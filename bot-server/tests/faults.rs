@@ -133,14 +133,14 @@ async fn wait_health(port: u16, bot: &Bot) {
     panic!("bot-server did not answer /health: {}", bot.log_tail());
 }
 
-/// Writes until the volume is full; returns the filler's path.
-fn fill(dir: &Path) -> PathBuf {
-    let path = dir.join("filler");
-    let mut f = std::fs::File::create(&path).unwrap();
+/// Writes `path` until the volume is full, a little at a time (traffic goes on meanwhile).
+fn fill(path: &Path) {
+    let mut f = std::fs::File::create(path).unwrap();
     let chunk = vec![0u8; 64 * 1024];
-    while f.write_all(&chunk).is_ok() {}
+    while f.write_all(&chunk).is_ok() {
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let _ = f.sync_all();
-    path
 }
 
 /// `status` of every given update_id as an outside reader sees it (missing: not stored).
@@ -219,9 +219,19 @@ async fn a_full_sqlite_volume_loses_no_acknowledged_update_and_the_store_heals_b
         next += 1;
     }
 
-    // The volume fills up while updates keep coming, 8 at a time.
-    let filler = fill(&vol.dir);
-    for _ in 0..9 {
+    // The volume fills up while updates keep coming, 8 at a time, and stays full a while.
+    let filler = vol.dir.join("filler");
+    let filling = {
+        let filler = filler.clone();
+        tokio::task::spawn_blocking(move || fill(&filler))
+    };
+    // SQLite reuses its WAL after a checkpoint, so a full volume shows only once the WAL must
+    // grow: keep going until a good number of inserts were refused.
+    let mut rounds_after_full = 0;
+    while rounds_after_full < 300 && refused.len() < 40 {
+        if filling.is_finished() {
+            rounds_after_full += 1;
+        }
         let ids: Vec<i64> = (next..next + 8).collect();
         next += 8;
         let codes = futures_join(&http, port, &ids, 8000).await;
@@ -233,6 +243,7 @@ async fn a_full_sqlite_volume_loses_no_acknowledged_update_and_the_store_heals_b
             }
         }
     }
+    filling.await.unwrap();
     eprintln!(
         "while full: {} acknowledged, {} refused",
         acked.len() - 10,

@@ -134,6 +134,11 @@ async fn a_store_outage_answers_503_then_recovers_without_loss() {
             .load(std::sync::atomic::Ordering::Relaxed))
         .await
     );
+    // checks.store follows the commits too: ok again once a few have succeeded since.
+    for id in 5003..5006 {
+        let next = HELP.replace("5001", &id.to_string());
+        assert_eq!(post_update(&bot, &next, Some(SECRET)).await, 200);
+    }
     assert_eq!(health(&bot).await["status"], "ok");
     bot.stop().await;
 }

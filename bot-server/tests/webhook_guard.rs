@@ -129,10 +129,15 @@ async fn a_dropped_recover_request_does_not_stop_the_recovery_half_way() {
     let r = recover(&bot, Duration::from_millis(300)).await;
     assert!(r.is_err(), "the client timed out: {r:?}");
     // The phase is in the store while it runs ...
-    let st = recovery::load_state(&bot.state.db)
-        .await
-        .unwrap()
-        .expect("a phase");
+    let mut st = None;
+    for _ in 0..100 {
+        st = recovery::load_state(&bot.state.db).await.unwrap();
+        if st.as_ref().is_some_and(|s| s.phase == "draining") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let st = st.expect("a phase in the store");
     assert_eq!(
         (st.phase.as_str(), st.by.as_str()),
         ("draining", "bot-server")

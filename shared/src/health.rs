@@ -59,13 +59,14 @@ pub struct UpdateStats {
     pub received: u64,
     /// Handled, or skipped as a kind this build cannot parse.
     pub processed: u64,
-    /// Handler attempts that failed.
+    /// Handler attempts that failed (transient and permanent), since start.
     pub failed: u64,
     /// Redeliveries recognised by update_id.
     pub duplicates: u64,
     /// Acknowledged and not yet processed.
     pub inbox_depth: u64,
-    /// Given up after the last attempt (kept in the store).
+    /// Parked updates in the store now, also from earlier runs: a permanent handler failure
+    /// after the last attempt, or Telegram's 24 h passed; kept until replayed or discarded.
     #[serde(default)]
     pub parked: u64,
     /// Kinds this build cannot parse (stored raw).

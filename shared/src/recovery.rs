@@ -20,8 +20,9 @@ const LOCK_NAME: &str = "webhook-recovery";
 /// The `kv` key of the persisted phase (the watchdog's historical name, kept for old stores).
 const KV_RECOVERY: &str = "watchdog.recovery";
 
-/// How long a lease lasts unless renewed; a recovery renews it at every drain batch.
-pub const LEASE_TTL: Duration = Duration::from_secs(120);
+/// How long a lease lasts unless renewed. A held lease is renewed in the background every
+/// third of it (and at every drain batch), so a killed holder blocks others this long at most.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
 
 /// Why the lock was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -48,14 +49,57 @@ pub struct Holder {
     pub expires_at: i64,
 }
 
-/// A held recovery lock. Release it when done; a lease that is not renewed expires by itself.
-#[derive(Debug, Clone)]
+/// A held recovery lock, kept alive in the background while it is held. Release it when
+/// done; dropped without a release (a cancelled or panicking task) it is released in the
+/// background; a killed process's lease expires after its ttl.
+#[derive(Debug)]
 pub struct Lease {
     db: Db,
     owner: String,
     /// Tells this lease from a later one with the same owner name.
     token: String,
     ttl: Duration,
+    /// Renews the lease every ttl/3 (not for leases shorter than 3 s).
+    keeper: Option<tokio::task::AbortHandle>,
+    released: bool,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(k) = self.keeper.take() {
+            k.abort();
+        }
+        if self.released {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (db, token) = (self.db.clone(), self.token.clone());
+            rt.spawn(async move {
+                let _ = delete(&db, &token).await;
+            });
+        }
+    }
+}
+
+async fn delete(db: &Db, token: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM recovery_lock WHERE name = $1 AND token = $2")
+        .bind(LOCK_NAME)
+        .bind(token)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+async fn extend(db: &Db, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+    let now = crate::unix_now();
+    let done =
+        sqlx::query("UPDATE recovery_lock SET expires_at = $1 WHERE name = $2 AND token = $3")
+            .bind(now + ttl.as_secs() as i64)
+            .bind(LOCK_NAME)
+            .bind(token)
+            .execute(&db.pool)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// An owner name for `role` (`watchdog`, `bot-server`): role, host and pid.
@@ -70,6 +114,31 @@ pub fn owner_name(role: &str) -> String {
 impl Lease {
     /// Takes the lock for `ttl`, or says who holds it.
     pub async fn acquire(db: &Db, owner: &str, ttl: Duration) -> Result<Lease, LockError> {
+        // A holder that releases between the upsert and the look-up: try again (bounded).
+        for _ in 0..3 {
+            match Self::try_acquire(db, owner, ttl).await? {
+                Ok(lease) => return Ok(lease),
+                Err(Some(h)) => {
+                    return Err(LockError::Held {
+                        owner: h.owner,
+                        expires_at: h.expires_at,
+                    });
+                }
+                Err(None) => {}
+            }
+        }
+        Err(LockError::Held {
+            owner: "another process (the lock changed hands while it was asked for)".into(),
+            expires_at: crate::unix_now(),
+        })
+    }
+
+    /// One compare-and-set: the lease, or who holds it (None: nobody any more).
+    async fn try_acquire(
+        db: &Db,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Result<Lease, Option<Holder>>, StoreError> {
         let now = crate::unix_now();
         let token = format!("{:016x}", rand::random::<u64>());
         let done = sqlx::query(
@@ -86,24 +155,32 @@ impl Lease {
         .bind(now)
         .bind(now)
         .execute(&db.pool)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
         if done.rows_affected() == 1 {
-            return Ok(Lease {
+            let keeper = (ttl >= Duration::from_secs(3)).then(|| {
+                let (db, token) = (db.clone(), token.clone());
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(ttl / 3).await;
+                        match extend(&db, &token, ttl).await {
+                            Ok(true) => {}
+                            Ok(false) => return,
+                            Err(e) => tracing::warn!(error = %e, "cannot renew the recovery lock"),
+                        }
+                    }
+                })
+                .abort_handle()
+            });
+            return Ok(Ok(Lease {
                 db: db.clone(),
                 owner: owner.to_string(),
                 token,
                 ttl,
-            });
+                keeper,
+                released: false,
+            }));
         }
-        match holder(db).await? {
-            Some(h) => Err(LockError::Held {
-                owner: h.owner,
-                expires_at: h.expires_at,
-            }),
-            // Released between the two statements: try once more.
-            None => Box::pin(Lease::acquire(db, owner, ttl)).await,
-        }
+        Ok(Err(holder(db).await?))
     }
 
     /// Extends the lease by its ttl; `Held` when it expired and somebody else took it.
@@ -128,13 +205,14 @@ impl Lease {
     }
 
     /// Gives the lock back (only this lease's row is removed).
-    pub async fn release(self) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM recovery_lock WHERE name = $1 AND token = $2")
-            .bind(LOCK_NAME)
-            .bind(&self.token)
-            .execute(&self.db.pool)
-            .await?;
-        Ok(())
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        if let Some(k) = self.keeper.take() {
+            k.abort();
+        }
+        let r = delete(&self.db, &self.token).await;
+        // On an error the Drop tries once more in the background.
+        self.released = r.is_ok();
+        r
     }
 
     /// The owner name this lease was taken with.
@@ -266,14 +344,43 @@ mod tests {
             holder(&db).await.unwrap().map(|h| h.owner).as_deref(),
             Some("watchdog on a (pid 1)")
         );
-        a.clone().release().await.unwrap();
+        a.release().await.unwrap();
         assert!(holder(&db).await.unwrap().is_none());
         let b = Lease::acquire(&db, "bot-server on b (pid 2)", LEASE_TTL)
             .await
             .unwrap();
-        // A released lease cannot renew itself back.
-        assert!(a.renew().await.is_err());
         b.release().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_lease_dropped_without_release_is_released_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db(&dir).await;
+        let task = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let _lease = Lease::acquire(&db, "cancelled", LEASE_TTL).await.unwrap();
+                std::future::pending::<()>().await;
+            })
+        };
+        for _ in 0..100 {
+            if holder(&db).await.unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(holder(&db).await.unwrap().is_some());
+        task.abort();
+        let _ = task.await;
+        let mut freed = false;
+        for _ in 0..100 {
+            if holder(&db).await.unwrap().is_none() {
+                freed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(freed, "the aborted holder's lease is released");
     }
 
     #[tokio::test]
@@ -289,6 +396,7 @@ mod tests {
             .await
             .unwrap();
         assert!(dead.renew().await.is_err(), "the dead one lost it");
+        // Its release removes only its own row.
         assert!(dead.release().await.is_ok());
         assert_eq!(
             holder(&db).await.unwrap().map(|h| h.owner).as_deref(),

@@ -58,6 +58,18 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
             problem: e.to_string(),
         })?;
     }
+    if cfg.backend == Backend::Sqlite {
+        // One connection first: a read-only or non-database file fails here, once, with its
+        // real cause (through the pool it is retried until "pool timed out").
+        use sqlx::Connection;
+        let db_err = |e: sqlx::Error| StoreError::Db(redact_url_in(&e.to_string(), cfg));
+        let mut probe = sqlx::AnyConnection::connect(cfg.url.expose_secret())
+            .await
+            .map_err(db_err)?;
+        let r = probe.execute("PRAGMA journal_mode = WAL").await;
+        let _ = probe.close().await;
+        r.map_err(db_err)?;
+    }
     let sync = cfg.sqlite_synchronous.clone();
     let backend = cfg.backend;
     let pool = AnyPoolOptions::new()

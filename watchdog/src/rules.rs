@@ -85,6 +85,22 @@ pub fn soften_for_polling(findings: &mut [Finding], bot_polling: bool) {
     }
 }
 
+/// While somebody else's recovery holds the lock (the dashboard's, another watchdog's), a
+/// deleted or stuck webhook is theirs to finish: a warning naming them, and no action (which
+/// the lock would refuse anyway) — not a CRITICAL e-mail for a repair in progress.
+pub fn soften_for_recovery(findings: &mut [Finding], holder: Option<&str>) {
+    let Some(owner) = holder else {
+        return;
+    };
+    for f in findings.iter_mut().filter(|f| {
+        (f.incident == incident::WEBHOOK_WRONG_URL || f.incident == incident::WEBHOOK_STUCK)
+            && f.level == Level::Critical
+    }) {
+        f.level = Level::Warning;
+        f.reason = format!("{} — a recovery is running (owner {owner})", f.reason);
+    }
+}
+
 fn incident_key(k: &str) -> &'static str {
     if k == incident::BOT_MEMORY {
         incident::BOT_MEMORY
@@ -99,6 +115,33 @@ mod tests {
 
     fn f(key: &str, level: Level) -> Finding {
         Finding::new("t", key, level, key)
+    }
+
+    #[test]
+    fn a_recovery_in_progress_softens_the_webhook_findings_only() {
+        let mut fs = vec![
+            f(incident::WEBHOOK_WRONG_URL, Level::Critical),
+            f(incident::WEBHOOK_STUCK, Level::Critical),
+            f(incident::BOT_DOWN, Level::Critical),
+        ];
+        soften_for_recovery(&mut fs, None);
+        assert!(fs.iter().all(|x| x.level == Level::Critical));
+        soften_for_recovery(&mut fs, Some("bot-server on web-1 (pid 3)"));
+        assert_eq!(fs[0].level, Level::Warning);
+        assert!(
+            fs[0]
+                .reason
+                .ends_with("(owner bot-server on web-1 (pid 3))")
+        );
+        assert_eq!(fs[1].level, Level::Warning);
+        assert_eq!(fs[2].level, Level::Critical, "a dead bot is still critical");
+        let got: Vec<ActionKind> = plan(&fs, false, PendingMode::Lossless)
+            .into_iter()
+            .map(|p| p.kind)
+            .collect();
+        assert_eq!(got, vec![ActionKind::Restart]);
+        fs.pop();
+        assert!(plan(&fs, false, PendingMode::Lossless).is_empty());
     }
 
     #[test]

@@ -141,6 +141,12 @@ impl Watchdog {
                     "the checks finished in time",
                 ));
                 rules::soften_for_polling(&mut fs, polling);
+                let holder = telbot_shared::recovery::holder(ctx.store.db())
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|h| h.owner);
+                rules::soften_for_recovery(&mut fs, holder.as_deref());
                 let plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
                 for plan in &plans {
                     let a = actions::execute(ctx, plan, &self.stop, true).await;

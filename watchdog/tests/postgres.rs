@@ -70,3 +70,31 @@ async fn postgres_store_keeps_actions_and_cooldowns_across_instances() {
         out.report.actions
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recovery_lock_works_on_postgres_too() {
+    use telbot_shared::recovery::{LEASE_TTL, Lease, holder};
+    let pg =
+        telbot_testkit::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+    let mut w = World::start().await;
+    w.env.insert("DATABASE_URL".into(), pg.url());
+    let wd = w.watchdog().await;
+    let db = wd.ctx().store.db().clone();
+    let a = Lease::acquire(&db, "bot-server on a (pid 1)", LEASE_TTL)
+        .await
+        .unwrap();
+    let err = Lease::acquire(&db, "watchdog on b (pid 2)", LEASE_TTL)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a recovery is already running (owner bot-server on a (pid 1))"
+    );
+    let out = wd.recover(false).await;
+    assert_eq!(out.report.actions[0].result, ActionResult::SkippedCooldown);
+    a.renew().await.unwrap();
+    a.release().await.unwrap();
+    assert!(holder(&db).await.unwrap().is_none());
+    let out = wd.recover(false).await;
+    assert_eq!(out.report.actions[0].result, ActionResult::Succeeded);
+}

@@ -19,6 +19,8 @@ use super::{Status, Wakeup, sql};
 pub(super) const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a discarded connection to close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pauses between the extra reads of the store after a commit with an unknown outcome.
+const LATE_RESCANS_S: [u64; 6] = [1, 2, 4, 8, 15, 30];
 
 /// How one batch commit ended.
 pub(super) enum Commit {
@@ -172,10 +174,13 @@ fn discard(conn: PoolConnection<Any>, rescan: Option<(Arc<Wakeup>, i64)>) {
             tracing::warn!("closing a discarded store connection timed out");
         }
         if let Some((wakeup, floor)) = rescan {
+            // A server may still apply the COMMIT after the socket closed (PostgreSQL waiting
+            // on a synchronous standby does): read again now and a few times over a minute.
             wakeup.rescan_from(floor);
-            // PostgreSQL may apply an in-flight COMMIT just after the socket closed.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            wakeup.rescan_from(floor);
+            for secs in LATE_RESCANS_S {
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                wakeup.rescan_from(floor);
+            }
         }
     });
 }

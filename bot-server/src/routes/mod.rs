@@ -6,24 +6,20 @@ mod metrics;
 mod webhook;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::dashboard::guard::Via;
 use crate::state::AppState;
 
 /// Every route, ready to serve (also usable with `oneshot` in tests).
 pub fn router(app: AppState) -> Router {
-    let webhook = Router::new()
-        .route(&app.cfg.webhook_path, post(webhook::receive))
-        .layer(DefaultBodyLimit::max(app.cfg.max_body_bytes))
-        .layer(RequestBodyTimeoutLayer::new(app.cfg.body_timeout));
+    // The webhook reads its body itself, after the secret (limit, whole-body timeout, budget).
+    let webhook = Router::new().route(&app.cfg.webhook_path, post(webhook::receive));
     Router::new()
         .route("/health", get(health::health))
         .route("/webhook/health", get(health::webhook_health))
@@ -97,9 +93,12 @@ fn admin_via(app: &AppState, headers: &HeaderMap) -> Result<Via, Refusal> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let (via, given): (Via, Vec<u8>) = if let Some(b) = auth.strip_prefix("Bearer ") {
-        (Via::Bearer, b.trim().as_bytes().to_vec())
-    } else if let Some(b) = auth.strip_prefix("Basic ") {
+    // Auth schemes are case-insensitive (RFC 9110 §11.1).
+    let (scheme, rest) = auth.trim_start().split_once(' ').unwrap_or(("", ""));
+    let (via, given): (Via, Vec<u8>) = if scheme.eq_ignore_ascii_case("bearer") {
+        (Via::Bearer, rest.trim().as_bytes().to_vec())
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        let b = rest;
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(b.trim())
             .unwrap_or_default();

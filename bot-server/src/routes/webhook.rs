@@ -1,34 +1,31 @@
-//! `POST /webhook`: secret check (constant time) → JSON with an integer update_id → stored in
-//! the inbox → 200. A duplicate is acknowledged; a kind this build cannot parse is stored raw
-//! and acknowledged (refusing it would block every update behind it); 503 while the store
-//! cannot take it, so Telegram keeps it and redelivers.
+//! `POST /webhook`: secret check from the headers (constant time; before any byte of the body
+//! is read) → the body, whole within `server.body_timeout` and inside the shared byte budget →
+//! JSON with an integer update_id → stored in the inbox → 200. A duplicate is acknowledged; a
+//! kind this build cannot parse is stored raw and acknowledged (refusing it would block every
+//! update behind it); 503 while the store cannot take it, so Telegram keeps it and redelivers.
+
+mod body;
 
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
+use crate::config::Mode;
 use crate::inbox::{NewUpdate, key};
+use crate::serve::ConnHandle;
 use crate::state::AppState;
 
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
-pub(super) async fn receive(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub(super) async fn receive(State(app): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
-    let resp = match body {
-        Ok(body) => handle(&app, &headers, body).await,
-        Err(r) => body_error(r),
-    };
+    let resp = handle(&app, req).await;
     let code = resp.status().as_u16();
     metrics::counter!("telbot_webhook_requests_total", "status" => status_label(code)).increment(1);
     if code == 200 {
@@ -39,26 +36,11 @@ pub(super) async fn receive(
     resp
 }
 
-/// A body that could not be read: too big (413), too slow (408), or broken (400).
-fn body_error(r: BytesRejection) -> Response {
-    let text = r.body_text();
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        (StatusCode::PAYLOAD_TOO_LARGE, "body too large\n").into_response()
-    } else if text.contains("timed out") || text.contains("timeout") {
-        (StatusCode::REQUEST_TIMEOUT, "body not received in time\n").into_response()
-    } else {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("cannot read the body: {text}\n"),
-        )
-            .into_response()
-    }
-}
-
 fn status_label(code: u16) -> &'static str {
     match code {
         200 => "200",
         400 => "400",
+        404 => "404",
         408 => "408",
         401 => "401",
         413 => "413",
@@ -67,28 +49,55 @@ fn status_label(code: u16) -> &'static str {
     }
 }
 
-async fn handle(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
-    if let Some(secret) = &app.cfg.webhook_secret {
-        let given = headers
-            .get(SECRET_HEADER)
-            .map(|v| v.as_bytes())
-            .unwrap_or(b"");
-        if !bool::from(given.ct_eq(secret.expose_secret().as_bytes())) {
-            return (StatusCode::UNAUTHORIZED, "wrong or missing secret token\n").into_response();
+/// Whether the headers carry exactly one secret header equal to `secret`.
+fn secret_ok(headers: &HeaderMap, secret: &str) -> bool {
+    let mut given = headers.get_all(SECRET_HEADER).iter();
+    match (given.next(), given.next()) {
+        (Some(v), None) => bool::from(v.as_bytes().ct_eq(secret.as_bytes())),
+        _ => false,
+    }
+}
+
+async fn handle(app: &AppState, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let conn = parts.extensions.get::<ConnHandle>();
+    match &app.cfg.webhook_secret {
+        // Polling without a secret: nobody should post updates (a forged one could also claim
+        // future update_ids, so the real ones would be dropped as duplicates).
+        None if app.cfg.mode == Mode::Polling => {
+            return (StatusCode::NOT_FOUND, "webhook is off in polling mode\n").into_response();
+        }
+        None => {}
+        Some(secret) => {
+            if !secret_ok(&parts.headers, secret.expose_secret()) {
+                return (StatusCode::UNAUTHORIZED, "wrong or missing secret token\n")
+                    .into_response();
+            }
+            if let Some(c) = conn {
+                c.trust();
+            }
         }
     }
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
+    let limits = body::Limits {
+        max_bytes: app.cfg.max_body_bytes,
+        deadline: Instant::now() + app.cfg.body_timeout,
+    };
+    let budget = conn.map(|c| c.body_budget().clone());
+    let (bytes, _room) = match body::read(&parts.headers, body, limits, budget).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    store(app, bytes).await
+}
+
+async fn store(app: &AppState, body: Bytes) -> Response {
+    let (update_id, kind, key) = match parse(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("body is not JSON: {e}\n")).into_response();
-        }
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
-    let Some(update_id) = value.get("update_id").and_then(serde_json::Value::as_i64) else {
-        return (StatusCode::BAD_REQUEST, "body has no integer update_id\n").into_response();
-    };
-    let (kind, key) = key::classify(&value);
     // Store the bytes as Telegram sent them.
     let payload = String::from_utf8_lossy(&body).into_owned();
+    drop(body);
     match app
         .writer
         .insert(NewUpdate {
@@ -112,5 +121,111 @@ async fn handle(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+/// update_id, kind and routing key. A document nested deeper than serde_json's recursion
+/// limit is still accepted when it is valid JSON with an integer top-level update_id: it is
+/// stored raw with the kind of its first field and no routing key.
+/// The error is the 400 answer's text.
+fn parse(body: &[u8]) -> Result<(i64, String, String), String> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => {
+            let Some(update_id) = value.get("update_id").and_then(serde_json::Value::as_i64) else {
+                return Err(no_update_id());
+            };
+            let (kind, key) = key::classify(&value);
+            Ok((update_id, kind, key))
+        }
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+            let head: Head = serde_json::from_slice(body).map_err(|e| not_json(&e))?;
+            let update_id = head.update_id.ok_or_else(no_update_id)?;
+            Ok((update_id, "deep".into(), "none".into()))
+        }
+        Err(e) => Err(not_json(&e)),
+    }
+}
+
+/// The top level of an update, with every other field skipped (serde_json skips ignored
+/// values without recursing, so depth does not matter).
+#[derive(serde::Deserialize)]
+struct Head {
+    #[serde(default, deserialize_with = "int_or_none")]
+    update_id: Option<i64>,
+}
+
+fn int_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_i64())
+}
+
+fn not_json(e: &serde_json::Error) -> String {
+    format!("body is not JSON: {e}\n")
+}
+
+fn no_update_id() -> String {
+    "body has no integer update_id\n".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> String {
+        format!(
+            "{{\"update_id\":7,\"message\":{}1{}}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    }
+
+    #[test]
+    fn a_deeply_nested_update_is_accepted_raw() {
+        let body = nested(200);
+        assert!(serde_json::from_str::<serde_json::Value>(&body).is_err());
+        let (id, kind, _) = parse(body.as_bytes()).unwrap_or_else(|_| panic!("refused"));
+        assert_eq!((id, kind.as_str()), (7, "deep"));
+        let deep_object = format!(
+            "{{\"update_id\":8,\"message\":{}1{}}}",
+            "{\"a\":".repeat(300),
+            "}".repeat(300)
+        );
+        assert_eq!(parse(deep_object.as_bytes()).map(|p| p.0).ok(), Some(8));
+    }
+
+    #[test]
+    fn deep_but_broken_or_without_an_id_is_still_400() {
+        let body = nested(200);
+        let broken = &body[..body.len() - 3];
+        assert!(parse(broken.as_bytes()).is_err_and(|e| e.contains("not JSON")));
+        let no_id = nested(200).replace("\"update_id\":7,", "");
+        assert!(parse(no_id.as_bytes()).is_err_and(|e| e.contains("update_id")));
+    }
+
+    #[test]
+    fn exactly_one_secret_header_is_accepted() {
+        let mut h = HeaderMap::new();
+        assert!(!secret_ok(&h, "s3cret"));
+        h.append(
+            SECRET_HEADER,
+            "s3cret".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(secret_ok(&h, "s3cret"));
+        h.append(
+            SECRET_HEADER,
+            "s3cret".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(!secret_ok(&h, "s3cret"));
+        let mut h = HeaderMap::new();
+        h.append(
+            SECRET_HEADER,
+            "wrong".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        h.append(
+            SECRET_HEADER,
+            "s3cret".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(!secret_ok(&h, "s3cret"));
     }
 }

@@ -14,18 +14,20 @@
 //! - [`drop_pending`]: the explicit drop mode, reporting how many updates it threw away.
 
 pub mod replay;
+mod set;
+
+use set::configured;
+pub use set::{SetError, set_webhook, set_webhook_locked, settings_to_restore};
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
 use serde::Serialize;
 use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, owner_name};
-use telbot_shared::telegram::{SetWebhook, TelegramError, WebhookInfo};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ctx;
-use crate::store::{RecoveryState, WebhookSettings};
+use crate::store::RecoveryState;
 
 /// How a recovery ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -55,32 +57,6 @@ impl RecoveryReport {
     }
 }
 
-/// Attempts of the final setWebhook (each itself retried by the client on 5xx and 429).
-const SET_ATTEMPTS: u32 = 3;
-
-/// The settings as configured (what a wrong URL is set back to).
-fn configured(ctx: &Ctx) -> WebhookSettings {
-    let w = &ctx.cfg.webhook;
-    WebhookSettings {
-        url: w.expected_url.clone(),
-        max_connections: w.max_connections,
-        allowed_updates: w.allowed_updates.clone(),
-    }
-}
-
-/// The settings to restore after a delete: the expected URL with the `max_connections` and
-/// `allowed_updates` Telegram had (no webhook set: the configured ones).
-pub fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
-    let mut s = configured(ctx);
-    if !info.url.is_empty() {
-        if let Some(m) = info.max_connections {
-            s.max_connections = m;
-        }
-        s.allowed_updates = info.allowed_updates.clone().unwrap_or_default();
-    }
-    s
-}
-
 /// Takes the one recovery lock, or says who holds it.
 pub async fn lock(ctx: &Ctx) -> Result<Lease, String> {
     match Lease::acquire(ctx.store.db(), &owner_name("watchdog"), LEASE_TTL).await {
@@ -99,64 +75,9 @@ fn busy(error: String) -> RecoveryReport {
     }
 }
 
-async fn release(lease: Lease) {
+pub(crate) async fn release(lease: Lease) {
     if let Err(e) = lease.release().await {
         tracing::warn!(error = %e, "cannot release the recovery lock; it expires by itself");
-    }
-}
-
-/// Why a locked setWebhook did not happen.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SetError {
-    /// Somebody else holds the recovery lock (or it could not be taken).
-    Busy(String),
-    /// setWebhook failed (redacted text).
-    Failed(String),
-}
-
-/// `setWebhook` as configured under the recovery lock (the wrong-URL repair).
-pub async fn set_webhook_locked(ctx: &Ctx) -> Result<(), SetError> {
-    let lease = lock(ctx).await.map_err(SetError::Busy)?;
-    let r = set_webhook(ctx, &configured(ctx), false)
-        .await
-        .map_err(|e| SetError::Failed(ctx.redact(&e.to_string())));
-    release(lease).await;
-    r
-}
-
-/// `setWebhook` with `settings` and the configured secret; `drop` throws the queue away
-/// (drop mode only).
-pub async fn set_webhook(
-    ctx: &Ctx,
-    settings: &WebhookSettings,
-    drop: bool,
-) -> Result<(), TelegramError> {
-    let params = SetWebhook {
-        url: settings.url.clone(),
-        secret_token: ctx
-            .cfg
-            .webhook
-            .secret
-            .as_ref()
-            .map(|s| s.expose_secret().to_string()),
-        max_connections: settings.max_connections,
-        allowed_updates: Some(settings.allowed_updates.clone()),
-        drop_pending_updates: drop,
-    };
-    let mut attempt = 1;
-    loop {
-        match ctx.tg.set_webhook(&params).await {
-            Ok(_) => return Ok(()),
-            Err(e)
-                if attempt < SET_ATTEMPTS
-                    && (e.is_retryable() || e.code() == Some(429) || e.code() == Some(409)) =>
-            {
-                tracing::warn!(error = %e, attempt, "setWebhook failed; trying again");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
     }
 }
 

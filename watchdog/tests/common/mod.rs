@@ -27,6 +27,8 @@ pub enum HealthMode {
     Ok,
     Down,
     Rss(u64),
+    /// Healthy, with this many parked updates.
+    Parked(u64),
 }
 
 #[derive(Debug)]
@@ -58,15 +60,16 @@ impl Bot {
 
 async fn health(State(s): State<Shared>) -> impl IntoResponse {
     let mode = s.lock().unwrap().health;
-    let (code, status, rss) = match mode {
-        HealthMode::Ok => (StatusCode::OK, "ok", 20u64 << 20),
-        HealthMode::Down => (StatusCode::SERVICE_UNAVAILABLE, "down", 20 << 20),
-        HealthMode::Rss(b) => (StatusCode::OK, "ok", b),
+    let (code, status, rss, parked) = match mode {
+        HealthMode::Ok => (StatusCode::OK, "ok", 20u64 << 20, 0),
+        HealthMode::Down => (StatusCode::SERVICE_UNAVAILABLE, "down", 20 << 20, 0),
+        HealthMode::Rss(b) => (StatusCode::OK, "ok", b, 0),
+        HealthMode::Parked(n) => (StatusCode::OK, "ok", 20 << 20, n),
     };
     (
         code,
         Json(
-            json!({"status": status, "version": "test", "mode": "webhook", "checks": {"store": {"status": "ok"}}, "process": {"rss_bytes": rss, "cpu_percent": 1.0}}),
+            json!({"status": status, "version": "test", "mode": "webhook", "checks": {"store": {"status": "ok"}}, "process": {"rss_bytes": rss, "cpu_percent": 1.0}, "updates": {"received": 0, "processed": 0, "failed": 0, "duplicates": 0, "inbox_depth": 0, "parked": parked}}),
         ),
     )
 }
