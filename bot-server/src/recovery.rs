@@ -6,7 +6,8 @@
 //! again, always, even after an error half way → clear the phase and release the lock.
 //!
 //! It runs in a spawned task ([`start`]), so a dropped request cannot cancel it half way; the
-//! route waits for it a bounded time. If the final setWebhook fails, the phase stays in the
+//! route waits for it a bounded time. A shutdown stops the drain and waits (within the grace
+//! period) for the webhook to be set again. If the final setWebhook fails, the phase stays in the
 //! store and the bot's webhook watch (see [`crate::mode`]) polls until the webhook is back.
 
 use std::time::Duration;
@@ -53,7 +54,8 @@ pub struct RecoveryReport {
 pub async fn start(app: &AppState) -> Result<JoinHandle<RecoveryReport>, LockError> {
     let lease = Lease::acquire(&app.db, &owner_name(BY), LEASE_TTL).await?;
     let app = app.clone();
-    Ok(tokio::spawn(async move {
+    let tracker = app.recoveries.clone();
+    Ok(tracker.spawn(async move {
         let report = recover(&app, &lease).await;
         if let Err(e) = lease.release().await {
             tracing::warn!(error = %e, "cannot release the recovery lock; it expires by itself");
@@ -128,6 +130,13 @@ pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
 async fn drain(app: &AppState, lease: &Lease, st: &mut RecoveryState, report: &mut RecoveryReport) {
     let mut offset: Option<i64> = None;
     for _ in 0..MAX_ROUNDS {
+        if app.shutdown.is_cancelled() {
+            report.errors.push(
+                "stopped draining for a shutdown; Telegram delivers the rest to the webhook".into(),
+            );
+            confirm(app, offset, report).await;
+            return;
+        }
         if let Err(e) = lease.renew().await {
             report.errors.push(format!("lost the recovery lock: {e}"));
             return;

@@ -134,6 +134,7 @@ impl App {
             metrics: crate::telemetry::handle(),
             pending_count: AtomicU64::new(0),
             acks: Default::default(),
+            recoveries: tokio_util::task::TaskTracker::new(),
             dashboard: crate::dashboard::Dashboard::new(&cfg.dashboard, cfg.secrets()),
         }));
         let _ = state_cell.set(state.clone());
@@ -210,6 +211,17 @@ impl App {
         let deadline = Instant::now() + cfg.grace_period;
         let _ = tokio::time::timeout_at(deadline, server).await;
         let _ = tokio::time::timeout_at(deadline, modes).await;
+        // A recovery in progress stops draining and sets the webhook again (the inbox writer
+        // is still up for what it drained).
+        state.recoveries.close();
+        if tokio::time::timeout_at(deadline, state.recoveries.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "grace period over with a recovery still running; its phase is in the store"
+            );
+        }
         stop_workers.cancel();
         match tokio::time::timeout_at(deadline, workers).await {
             Ok(_) => tracing::info!("in-flight handlers finished"),

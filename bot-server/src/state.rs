@@ -81,6 +81,9 @@ pub struct Shared {
     pub pending_count: std::sync::atomic::AtomicU64,
     /// Recent ack latencies.
     pub acks: crate::dashboard_feed::AckRing,
+    /// Recoveries started by `POST /webhook/recover`: a shutdown waits for them (within the
+    /// grace period) so the webhook is set again before the process ends.
+    pub recoveries: tokio_util::task::TaskTracker,
     /// The dashboard's CSRF and session tokens and its one-hour history.
     pub dashboard: crate::dashboard::Dashboard,
 }

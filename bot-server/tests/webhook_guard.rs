@@ -306,3 +306,24 @@ async fn one_recovery_at_a_time_and_the_queue_is_left_to_the_lock_holder() {
     registered(&sim, &bot).await;
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_during_a_recovery_sets_the_webhook_again_before_exiting() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[]).await;
+    registered(&sim, &bot).await;
+    sim.fail_method("getUpdates", ApiFault::Slow(Duration::from_secs(2)), 1);
+    // The caller is gone (nothing holds the shutdown back but the recovery itself).
+    assert!(recover(&bot, Duration::from_millis(300)).await.is_err());
+    assert_eq!(sim.calls_to("deleteWebhook").len(), 1);
+    let want = bot.url("/webhook");
+    let store = bot.state.db.clone();
+    let exit = bot.stop().await;
+    assert_eq!(exit, bot_server::Exit::Shutdown);
+    assert_eq!(webhook_url(&sim), want, "set again before the bot exited");
+    assert!(
+        recovery::load_state(&store).await.unwrap().is_none(),
+        "the phase is cleared"
+    );
+}
