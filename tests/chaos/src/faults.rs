@@ -95,7 +95,7 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
                 .map_err(|e| ChaosError::Setup(format!("stopping PostgreSQL: {e}")))?
                 .then_some(())
                 .ok_or_else(|| ChaosError::Setup("PostgreSQL handle poisoned".into()))?;
-            tokio::time::sleep(v.secs(30.0)).await;
+            tokio::time::sleep(store_outage(v, 30.0)).await;
             tokio::task::spawn_blocking(move || {
                 pg.lock()
                     .map_err(|_| "PostgreSQL handle poisoned".to_string())
@@ -113,7 +113,7 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
                 .ok_or_else(|| ChaosError::Setup("the row needs the tmpfs".into()))?;
             let written = t.fill()?;
             tracing::info!(written, "SQLite volume filled");
-            tokio::time::sleep(v.secs(20.0)).await;
+            tokio::time::sleep(store_outage(v, 20.0)).await;
             t.free()?;
         }
         FaultKind::WatchdogKill(phase) => watchdog_kill(cx, phase).await?,
@@ -137,6 +137,16 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
         }
     }
     Ok(())
+}
+
+/// A store outage of `full` seconds, scaled; at least 6 s in the short variant: the watchdog
+/// pages after two failing passes (1 s apart, each waiting up to the store's acquire timeout
+/// and three /health attempts), so a shorter outage could not be judged either way.
+fn store_outage(v: Variant, full: f64) -> Duration {
+    v.secs(full).max(match v {
+        Variant::Short => Duration::from_secs(6),
+        Variant::Full => Duration::ZERO,
+    })
 }
 
 /// Webhook deliveries fail so the watchdog starts a lossless recovery; the Bot API call of

@@ -42,7 +42,7 @@ fn locate() -> Result<Binaries, String> {
         watchdog: d.join("watchdog"),
     };
     let bins = found(&dir);
-    if bins.bot_server.exists() && bins.watchdog.exists() {
+    if bins.bot_server.exists() && bins.watchdog.exists() && !stale(&bins) {
         return Ok(bins);
     }
     let profile = dir
@@ -53,7 +53,7 @@ fn locate() -> Result<Binaries, String> {
     let target_dir = dir.parent().ok_or("the profile dir has no parent")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!(
-        "telbot-chaos: bot-server/watchdog missing in {}; building them: cargo build -p bot-server -p watchdog --bins --profile {}",
+        "telbot-chaos: bot-server/watchdog missing or older than their sources in {}; building them: cargo build -p bot-server -p watchdog --bins --profile {}",
         dir.display(),
         if profile == "debug" { "dev" } else { &profile }
     );
@@ -79,7 +79,43 @@ fn locate() -> Result<Binaries, String> {
     }
 }
 
-/// The binaries (located or built once per process).
+/// The newest modification time under `path` (files and, recursively, directories).
+fn newest(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| newest(&e.path()))
+        .max()
+}
+
+/// Whether a source the daemons are built from is newer than either binary (a run of
+/// `cargo nextest run -p telbot-chaos` alone does not rebuild them).
+fn stale(bins: &Binaries) -> bool {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let sources = [
+        "bot-server/src",
+        "watchdog/src",
+        "shared/src",
+        "shared/migrations",
+        "crates/alerts/src",
+        "config/default.toml",
+        "Cargo.lock",
+    ];
+    let Some(src) = sources.iter().filter_map(|s| newest(&root.join(s))).max() else {
+        return false;
+    };
+    [&bins.bot_server, &bins.watchdog].iter().any(|b| {
+        std::fs::metadata(b)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < src)
+    })
+}
+
+/// The binaries (located, or built when missing or stale, once per process).
 pub async fn binaries() -> Result<Binaries, ChaosError> {
     if let Some(r) = BINARIES.get() {
         return r.clone().map_err(ChaosError::Setup);
