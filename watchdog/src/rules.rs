@@ -101,6 +101,25 @@ pub fn soften_for_recovery(findings: &mut [Finding], holder: Option<&str>) {
     }
 }
 
+/// While the bot says its own store is down, the 503s Telegram records are its backpressure
+/// (Telegram keeps the updates and redelivers): the webhook is not what is broken, and a
+/// recovery would replay into a bot that cannot store. One incident (`bot-store`), not two.
+pub fn soften_for_store(findings: &mut [Finding], bot_store_trouble: bool) {
+    if !bot_store_trouble && critical(findings, incident::BOT_STORE).is_none() {
+        return;
+    }
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.incident == incident::WEBHOOK_STUCK && f.level == Level::Critical)
+    {
+        f.level = Level::Warning;
+        f.reason = format!(
+            "{} — the bot's store is down (bot-store); Telegram keeps the updates until it is back",
+            f.reason
+        );
+    }
+}
+
 fn incident_key(k: &str) -> &'static str {
     if k == incident::BOT_MEMORY {
         incident::BOT_MEMORY
@@ -115,6 +134,26 @@ mod tests {
 
     fn f(key: &str, level: Level) -> Finding {
         Finding::new("t", key, level, key)
+    }
+
+    #[test]
+    fn a_store_down_at_the_bot_makes_a_stuck_webhook_a_warning_without_recovery() {
+        let mut fs = vec![
+            f(incident::WEBHOOK_STUCK, Level::Critical),
+            f(incident::BOT_STORE, Level::Critical),
+        ];
+        soften_for_store(&mut fs, false);
+        assert_eq!(fs[0].level, Level::Warning);
+        // A degraded store at the bot (its /health still 200) is enough.
+        let mut fs = vec![f(incident::WEBHOOK_STUCK, Level::Critical)];
+        soften_for_store(&mut fs, true);
+        assert_eq!(fs[0].level, Level::Warning);
+        assert!(plan(&fs, false, PendingMode::Lossless).is_empty());
+        // Without the store finding the stuck webhook stays critical and is recovered.
+        let mut fs = vec![f(incident::WEBHOOK_STUCK, Level::Critical)];
+        soften_for_store(&mut fs, false);
+        assert_eq!(fs[0].level, Level::Critical);
+        assert_eq!(plan(&fs, false, PendingMode::Lossless).len(), 1);
     }
 
     #[test]

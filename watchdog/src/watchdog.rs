@@ -131,16 +131,17 @@ impl Watchdog {
             if set.integration {
                 fs.extend(checks::integration::check(ctx).await);
             }
-            (fs, bot.polling())
+            (fs, bot.polling(), bot.store_trouble())
         };
         match tokio::time::timeout(ctx.cfg.check_timeout, checks).await {
-            Ok((mut fs, polling)) => {
+            Ok((mut fs, polling, store_trouble)) => {
                 fs.push(Finding::ok(
                     "watchdog",
                     incident::CHECK_TIMEOUT,
                     "the checks finished in time",
                 ));
                 rules::soften_for_polling(&mut fs, polling);
+                rules::soften_for_store(&mut fs, store_trouble);
                 let holder = telbot_shared::recovery::holder(ctx.store.db())
                     .await
                     .ok()

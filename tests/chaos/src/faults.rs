@@ -139,12 +139,13 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
     Ok(())
 }
 
-/// A store outage of `full` seconds, scaled; at least 6 s in the short variant: the watchdog
+/// A store outage of `full` seconds, scaled; at least 12 s in the short variant: the watchdog
 /// pages after two failing passes (1 s apart, each waiting up to the store's acquire timeout
-/// and three /health attempts), so a shorter outage could not be judged either way.
+/// and three /health attempts), and the bot calls its store down only after commits kept
+/// failing, so a shorter outage could not be judged either way.
 fn store_outage(v: Variant, full: f64) -> Duration {
     v.secs(full).max(match v {
-        Variant::Short => Duration::from_secs(6),
+        Variant::Short => Duration::from_secs(12),
         Variant::Full => Duration::ZERO,
     })
 }

@@ -29,6 +29,14 @@ pub struct BotFacts {
 }
 
 impl BotFacts {
+    /// The bot says its store is degraded or down (its 503s to Telegram are backpressure then).
+    pub fn store_trouble(&self) -> bool {
+        self.health
+            .as_ref()
+            .and_then(|h| h.checks.get("store"))
+            .is_some_and(|c| c.status != Status::Ok)
+    }
+
     /// The bot says it is polling (its fallback): the webhook is its own business then.
     pub fn polling(&self) -> bool {
         self.health
@@ -115,6 +123,27 @@ pub async fn liveness(ctx: &Ctx) -> BotFacts {
         if attempt < attempts {
             tokio::time::sleep(ctx.cfg.bot_interval).await;
         }
+    }
+    // The bot answered, and says its store is down: the process is alive and a restart would
+    // not help (a full disk, a stopped database). One incident, `bot-store`, not `bot-down`.
+    if let Some(store) = last_health
+        .as_ref()
+        .and_then(|h| h.checks.get("store"))
+        .filter(|c| c.status == Status::Down)
+    {
+        let reason = format!(
+            "the bot is running but its store is down ({}); it answers 503 and Telegram keeps the updates",
+            ctx.redact(&store.detail.clone().unwrap_or_default())
+        );
+        return BotFacts {
+            up: false,
+            health: last_health,
+            latency: None,
+            findings: vec![
+                Finding::new(CHECK, incident::BOT_STORE, Level::Critical, reason),
+                Finding::ok(CHECK, incident::BOT_DOWN, "the bot answers /health"),
+            ],
+        };
     }
     let reason = format!("the bot failed /health {attempts} times in a row: {last_err}");
     let f = Finding::new(CHECK, incident::BOT_DOWN, Level::Critical, ctx.redact(&reason))
