@@ -75,6 +75,14 @@ fn describe() {
         "telbot_webhook_requests_total",
         "Webhook requests by answer status."
     );
+    metrics::describe_counter!(
+        "telbot_connections_evicted_total",
+        "Idle untrusted connections closed to admit a new one (server.max_untrusted_connections, max_connections_per_ip)."
+    );
+    metrics::describe_counter!(
+        "telbot_connections_refused_total",
+        "New connections closed at once because every slot had a request in flight."
+    );
     metrics::describe_histogram!(
         "telbot_webhook_ack_seconds",
         metrics::Unit::Seconds,

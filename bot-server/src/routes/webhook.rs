@@ -229,3 +229,77 @@ mod tests {
         assert!(!secret_ok(&h, "s3cret"));
     }
 }
+
+/// Property tests: the parts of the webhook path that see untrusted bytes never panic, and
+/// accept exactly what the contract says.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_leaf() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        json_leaf().prop_recursive(6, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-z_]{1,10}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_parsed_or_refused_without_panicking(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok((id, _, _)) = parse(&body) {
+                let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(v.get("update_id").and_then(serde_json::Value::as_i64), Some(id));
+            }
+        }
+
+        #[test]
+        fn an_object_is_accepted_iff_it_has_an_integer_update_id(v in json(), id in any::<Option<i64>>()) {
+            let mut obj = match v {
+                serde_json::Value::Object(m) => m,
+                other => [("message".to_string(), other)].into_iter().collect(),
+            };
+            obj.remove("update_id");
+            if let Some(id) = id {
+                obj.insert("update_id".into(), id.into());
+            }
+            let body = serde_json::to_vec(&serde_json::Value::Object(obj)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(parse(&body).ok().map(|p| p.0), id);
+        }
+
+        #[test]
+        fn any_nesting_depth_with_an_id_is_accepted(depth in 0usize..2000, id in any::<i64>(), objects in any::<bool>()) {
+            let (open, close) = if objects { ("{\"a\":", "}") } else { ("[", "]") };
+            let body = format!("{{\"update_id\":{id},\"message\":{}0{}}}", open.repeat(depth), close.repeat(depth));
+            prop_assert_eq!(parse(body.as_bytes()).ok().map(|p| p.0), Some(id));
+        }
+
+        #[test]
+        fn the_classifier_takes_any_json(v in json()) {
+            let _ = key::classify(&v);
+        }
+
+        #[test]
+        fn only_one_exactly_equal_secret_header_passes(given in prop::collection::vec("[A-Za-z0-9_-]{0,12}", 0..4)) {
+            let secret = "s3cret-_X";
+            let mut h = HeaderMap::new();
+            for g in &given {
+                h.append(SECRET_HEADER, g.parse().map_err(|_| TestCaseError::reject("header"))?);
+            }
+            prop_assert_eq!(secret_ok(&h, secret), given.len() == 1 && given[0] == secret);
+        }
+    }
+}

@@ -27,15 +27,31 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `name` from the target dir this test was built in (`cargo build -p <package> --bins`
-/// first, so the binary is never older than the source).
+/// `name` from the target dir this test was built in, built with `cargo build -p <package>
+/// --bins` when missing. `cargo nextest run --workspace` (CI) builds every binary first; when
+/// you run this package alone after changing bot-server, `cargo build --workspace --bins`
+/// first or the suite tests the binary already there.
+///
+/// `TELBOT_HOSTILE_<NAME>` (e.g. `TELBOT_HOSTILE_BOT_SERVER=/tmp/old/bot-server`) runs the
+/// suite against another build instead.
 pub fn binary(package: &str, name: &str) -> Result<PathBuf, String> {
+    let var = format!(
+        "TELBOT_HOSTILE_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    );
+    if let Some(p) = std::env::var_os(var) {
+        return Ok(PathBuf::from(p));
+    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     // target/<profile>/deps/<test> → target/<profile>
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .ok_or("no target dir above the test executable")?;
+    let path = dir.join(name);
+    if path.exists() {
+        return Ok(path);
+    }
     let mut build = Command::new(option_env!("CARGO").unwrap_or("cargo"));
     build
         .current_dir(workspace())
@@ -47,7 +63,6 @@ pub fn binary(package: &str, name: &str) -> Result<PathBuf, String> {
         build.env("CARGO_TARGET_DIR", target);
     }
     let status = build.status().map_err(|e| format!("cargo build: {e}"))?;
-    let path = dir.join(name);
     if !status.success() || !path.exists() {
         return Err(format!(
             "cannot build {name} ({status}) into {}",

@@ -227,3 +227,53 @@ mod tests {
         assert!(matches!(r, Err(BodyError::TooLarge)));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_chunking_reads_the_same_bytes_within_the_limit_and_gives_the_budget_back(
+            data in prop::collection::vec(any::<u8>(), 0..4096),
+            cuts in prop::collection::vec(1usize..600, 0..16),
+            max in 1usize..5000,
+            declare in any::<bool>(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut chunks = Vec::new();
+            let mut rest = &data[..];
+            for c in cuts {
+                let (a, b) = rest.split_at(c.min(rest.len()));
+                chunks.push(Ok::<_, std::io::Error>(Bytes::copy_from_slice(a)));
+                rest = b;
+            }
+            chunks.push(Ok(Bytes::copy_from_slice(rest)));
+            let mut h = HeaderMap::new();
+            if declare {
+                h.insert(header::CONTENT_LENGTH, data.len().into());
+            }
+            let budget = Arc::new(Semaphore::new(8192));
+            let r = rt.block_on(read(
+                &h,
+                Body::from_stream(futures::stream::iter(chunks)),
+                Limits { max_bytes: max, deadline: Instant::now() + Duration::from_secs(5) },
+                Some(budget.clone()),
+            ));
+            match r {
+                Ok((b, room)) => {
+                    prop_assert!(data.len() <= max);
+                    prop_assert_eq!(&b[..], &data[..]);
+                    prop_assert_eq!(budget.available_permits(), 8192 - data.len());
+                    drop(room);
+                }
+                Err(BodyError::TooLarge) => prop_assert!(data.len() > max),
+                Err(e) => prop_assert!(false, "unexpected {e}"),
+            }
+            prop_assert_eq!(budget.available_permits(), 8192);
+        }
+    }
+}
