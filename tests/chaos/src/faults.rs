@@ -24,6 +24,9 @@ pub struct Ctx<'a> {
     pub notes: &'a mut Vec<String>,
 }
 
+/// The group chat of the flood row.
+pub const FLOOD_CHAT: i64 = -100_777;
+
 /// Runs `kind` on the stack; returns at the fault's end.
 pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError> {
     let v = cx.v;
@@ -122,14 +125,14 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
             let count = 3_000;
             // A polling bot gets the group's updates 100 at a time: they pile up in its inbox.
             let direct = cx.st.env.get("BOT_MODE").is_none_or(|m| m != "polling");
-            let flood = cx.load.flood(-100_777, count, direct);
+            let flood = cx.load.flood(FLOOD_CHAT, count, direct);
             let _ = tokio::time::timeout(Duration::from_secs(120), flood).await;
             // The other chats keep talking until the flood is answered (≤ 120 s): their
             // waiting time meanwhile is what the row judges.
             let deadline = Instant::now() + Duration::from_secs(120);
             while Instant::now() < deadline {
                 let (answers, _) = crate::account::answers(&cx.st.sim);
-                if answers.keys().filter(|k| k.0 == -100_777).count() as u64 >= count {
+                if answers.keys().filter(|k| k.0 == FLOOD_CHAT).count() as u64 >= count {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
