@@ -19,6 +19,7 @@ pub mod procs;
 pub mod proxy;
 pub mod rows;
 pub mod runner;
+pub mod soak;
 pub mod stack;
 pub mod table;
 pub mod tmpfs;

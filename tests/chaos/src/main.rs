@@ -1,12 +1,13 @@
 //! `telbot-chaos`: runs the chaos rows and prints the table; exits 1 if any row fails.
 //!
 //! `cargo run -p telbot-chaos -- --full` (the durations), `--short` (a tenth),
-//! `--rows a,b` to pick rows, `--list` to list them.
+//! `--rows a,b` to pick rows, `--list` to list them; `--soak [--minutes N]` the soak (a fault
+//! every minute, default 10 minutes), `--soak --short --minutes 1` its CI form.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use telbot_chaos::{Variant, rows, runner, table};
+use telbot_chaos::{Variant, rows, runner, soak, table};
 
 /// The chaos suite: one fault per row under load against the real binaries.
 #[derive(Debug, Parser)]
@@ -27,6 +28,13 @@ struct Args {
     /// Print the daemons' last log lines of failed rows.
     #[arg(long)]
     logs: bool,
+    /// The soak instead of the rows: one stack, the load all along, a fault every minute
+    /// (with --short: the whole rotation every minute, the short load), bot-server's RSS.
+    #[arg(long, conflicts_with_all = ["rows", "list"])]
+    soak: bool,
+    /// Minutes the soak runs.
+    #[arg(long, default_value_t = 10, requires = "soak", value_parser = clap::value_parser!(u32).range(1..=1440))]
+    minutes: u32,
 }
 
 fn main() -> ExitCode {
@@ -49,6 +57,9 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if args.soak {
+        return soak(&args);
+    }
     let v = if args.short {
         Variant::Short
     } else {
@@ -68,15 +79,9 @@ fn main() -> ExitCode {
             }
         }
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(70);
-        }
+        Err(code) => return code,
     };
     let mut results = Vec::new();
     let mut errors = 0;
@@ -103,5 +108,52 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("cannot start the runtime: {e}");
+            ExitCode::from(70)
+        })
+}
+
+/// `--soak [--minutes N] [--short]`: prints the report and the JSON line; 1 if it failed.
+fn soak(args: &Args) -> ExitCode {
+    let spec = if args.short {
+        soak::SoakSpec::short(args.minutes)
+    } else {
+        soak::SoakSpec::full(args.minutes)
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    eprintln!(
+        "== soak: {} min, a fault every {:.1} s",
+        spec.minutes,
+        spec.period.as_secs_f64()
+    );
+    match rt.block_on(soak::run(&spec)) {
+        Ok(r) => {
+            if args.logs
+                && let Some(l) = &r.logs
+            {
+                eprintln!("{l}");
+            }
+            println!("{}", r.report());
+            if r.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("soak: ERROR: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
