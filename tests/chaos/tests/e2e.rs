@@ -1,5 +1,5 @@
-//! End to end against the real bot-server (in-process, sharing one SQLite store with the
-//! watchdog as in production) and telegram-sim.
+//! End to end (moved here from watchdog/tests): the real bot-server (in-process, sharing one
+//! SQLite store with the watchdog as in production) and telegram-sim.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
