@@ -81,6 +81,11 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
                 if backend == Backend::Sqlite {
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    // SQLite's default page cache is ~2 MiB per connection, kept for the
+                    // connection's life: with a growing file and a pool of 8 it added up to
+                    // ~16 MiB of RSS over a 10-minute soak. 512 KiB each bounds it to ~4 MiB
+                    // (the OS page cache still holds the hot pages).
+                    conn.execute("PRAGMA cache_size = -512").await?;
                     let pragma = match sync.as_str() {
                         "normal" => "PRAGMA synchronous = NORMAL",
                         "extra" => "PRAGMA synchronous = EXTRA",

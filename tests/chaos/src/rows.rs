@@ -98,12 +98,18 @@ pub const ROWS: &[Row] = &[
         FaultKind::Api429,
         false,
     ),
-    row(
-        "api-unreachable",
-        "Bot API unreachable for 60 s",
-        FaultKind::ApiUnreachable,
-        true,
-    ),
+    // Cutting the network also cuts sendMessage calls Telegram already executed: their answer
+    // is lost, the call counts as failed and is retried — a reply seen twice, at most one per
+    // call in flight (≤ inbox.workers), the same at-least-once window as a kill -9.
+    Row {
+        kill9_window: true,
+        ..row(
+            "api-unreachable",
+            "Bot API unreachable for 60 s",
+            FaultKind::ApiUnreachable,
+            true,
+        )
+    },
     row(
         "api-slow",
         "Bot API slow (each call 15 s, timeout 10 s)",
