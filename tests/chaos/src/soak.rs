@@ -4,7 +4,8 @@
 //! next, then healed. bot-server's VmRSS is sampled every 5 s. At the end: the load stops, the
 //! stack must be healthy again, and after a final restart the same accounting as the rows.
 //!
-//! Pass: 0 lost, 0 answered twice, 0 per-chat order violations, healthy again, bot-server
+//! Pass: 0 lost, answered twice only in the network cut's at-least-once window (≤ inbox.workers),
+//! 0 per-chat order violations, healthy again, bot-server
 //! never exited, and (with 3 minutes or more) the RSS growth from minute 2 to the last minute
 //! (medians) under 5 MiB.
 
@@ -211,8 +212,15 @@ fn judge(spec: &SoakSpec, t: &Tally, samples: &[Sample], bound: Duration) -> Vec
             t.lost
         ));
     }
-    if t.twice > 0 {
-        f.push(format!("{} updates answered twice", t.twice));
+    // The rotation cuts the network to the Bot API (api-unreachable): a sendMessage Telegram
+    // executed but whose answer was lost is retried — the documented at-least-once window,
+    // at most one per call in flight (≤ inbox.workers), as in the api-unreachable row.
+    if t.twice > crate::runner::INBOX_WORKERS {
+        f.push(format!(
+            "{} updates answered twice (allowed {} for the network cut)",
+            t.twice,
+            crate::runner::INBOX_WORKERS
+        ));
     }
     if t.order_violations > 0 {
         f.push(format!("{} per-chat order violations", t.order_violations));
