@@ -155,9 +155,15 @@ impl Proc {
         let err = out
             .try_clone()
             .map_err(|e| ChaosError::io("cloning a log file", e))?;
+        // Allocator settings of the harness's own environment reach the daemons (the soak
+        // compares e.g. MALLOC_ARENA_MAX); nothing else does.
+        let malloc: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("MALLOC_"))
+            .collect();
         let child = Command::new(bin)
             .args(args)
             .env_clear()
+            .envs(malloc)
             .envs(env)
             .env(
                 "RUST_LOG",
