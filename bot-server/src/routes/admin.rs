@@ -118,17 +118,24 @@ pub(super) async fn parked_list(State(app): State<AppState>, headers: HeaderMap)
     }
 }
 
+/// The admin check of a parked-updates POST, then its optional `{"update_ids": [...]}`.
+fn authorized_selection(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Option<Vec<i64>>, Box<Response>> {
+    check_admin_write(app, headers).map_err(|r| Box::new(r.into_response()))?;
+    selection(body).map_err(|why| Box::new((StatusCode::BAD_REQUEST, why).into_response()))
+}
+
 pub(super) async fn parked_replay(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_admin_write(&app, &headers) {
-        return r.into_response();
-    }
-    let ids = match selection(&body) {
+    let ids = match authorized_selection(&app, &headers, &body) {
         Ok(ids) => ids,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+        Err(r) => return *r,
     };
     match parked::replay(&app.db, &app.writer, &app.counters, ids.as_deref()).await {
         Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
@@ -141,12 +148,9 @@ pub(super) async fn parked_discard(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = check_admin_write(&app, &headers) {
-        return r.into_response();
-    }
-    let ids = match selection(&body) {
+    let ids = match authorized_selection(&app, &headers, &body) {
         Ok(ids) => ids,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+        Err(r) => return *r,
     };
     match parked::discard(&app.db, &app.counters, ids.as_deref()).await {
         Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
