@@ -145,19 +145,19 @@ async fn a_dropped_recover_request_does_not_stop_the_recovery_half_way() {
     assert_eq!(webhook_url(&sim), "", "deleted, draining");
     // ... and it finishes without the request: the webhook is set again, the phase cleared.
     registered(&sim, &bot).await;
-    let mut cleared = false;
+    // The task clears the phase, then releases the lock: wait for both (the release lands a
+    // moment after the phase is cleared).
+    let (mut cleared, mut released) = (false, false);
     for _ in 0..100 {
-        if recovery::load_state(&bot.state.db).await.unwrap().is_none() {
-            cleared = true;
+        cleared = recovery::load_state(&bot.state.db).await.unwrap().is_none();
+        released = recovery::holder(&bot.state.db).await.unwrap().is_none();
+        if cleared && released {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(cleared, "the phase is cleared once the webhook is set");
-    assert!(
-        recovery::holder(&bot.state.db).await.unwrap().is_none(),
-        "lock released"
-    );
+    assert!(released, "lock released");
     bot.stop().await;
 }
 

@@ -65,7 +65,9 @@ pub async fn replay(
     let base = "UPDATE inbox SET status = $1, attempts = 0, done_at = NULL WHERE status = $2";
     let mut seqs: Vec<i64> = Vec::new();
     for (sql, chunk) in statements(base, ids) {
+        // Admin actions with lists of any length: not worth a cached statement per length.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} RETURNING seq")))
+            .persistent(false)
             .bind(Status::Pending as i64)
             .bind(Status::Parked as i64);
         for id in chunk {
@@ -96,6 +98,7 @@ pub async fn discard(
     let mut n = 0;
     for (sql, chunk) in statements(base, ids) {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(false)
             .bind(Status::Discarded as i64)
             .bind(telbot_shared::unix_now())
             .bind(Status::Parked as i64);

@@ -12,6 +12,21 @@ use super::{Item, Status};
 /// Rows per multi-row statement (5 parameters each: well under SQLite's limit).
 const CHUNK: usize = 200;
 
+/// Multi-row statements of at most this many rows are prepared once per connection and kept
+/// (the usual group commit is a handful of rows); larger ones, and every size between this
+/// and [`CHUNK`], are prepared for one execution and finalised. Without this bound each batch
+/// size became its own cached prepared statement: up to sqlx's 100 per connection, some of
+/// them 200-row programs, on each of the pool's connections — tens of MiB of heap that grew
+/// in steps whenever a backlog produced batch sizes not seen before (the soak's RSS growth).
+pub const CACHED_ROWS: usize = 16;
+
+/// Whether a statement for `rows` rows stays in the connection's statement cache: small
+/// batches and the full chunk only, so a connection caches at most `CACHED_ROWS + 1` variants
+/// of each multi-row statement.
+pub fn cache_statement(rows: usize) -> bool {
+    rows <= CACHED_ROWS || rows == CHUNK
+}
+
 /// Inserts many updates with one statement per [`CHUNK`] rows; returns `update_id → seq` for
 /// the rows that were new (known update_ids are left out).
 pub async fn insert_many(
@@ -39,7 +54,7 @@ pub async fn insert_many(
             ));
         }
         sql.push_str(" ON CONFLICT (update_id) DO NOTHING RETURNING update_id, seq");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cache_statement(chunk.len()));
         for (id, kind, key, payload) in chunk {
             q = q.bind(*id).bind(*kind).bind(*key).bind(*payload).bind(now);
         }
@@ -64,6 +79,7 @@ pub async fn finish_done_many(
             list.join(",")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .persistent(cache_statement(chunk.len()))
             .bind(Status::Done as i64)
             .bind(i64::from(attempts))
             .bind(now);

@@ -33,7 +33,7 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
     match kind {
         FaultKind::Api500 => {
             cx.st.api.set(Fault::Status(500));
-            tokio::time::sleep(v.secs(30.0)).await;
+            tokio::time::sleep(paging_fault(v, 30.0)).await;
             cx.st.api.heal();
         }
         FaultKind::Api429 => {
@@ -46,7 +46,7 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
         }
         FaultKind::ApiUnreachable => {
             cx.st.api.set(Fault::Refuse);
-            tokio::time::sleep(v.secs(60.0)).await;
+            tokio::time::sleep(paging_fault(v, 60.0)).await;
             cx.st.api.heal();
         }
         FaultKind::ApiSlow => {
@@ -73,7 +73,7 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
                 Fault::Status(502),
                 Fault::Hang,
             ]));
-            tokio::time::sleep(v.secs(30.0)).await;
+            tokio::time::sleep(paging_fault(v, 30.0)).await;
             cx.st.hook.heal();
             cx.st.smtp.set_open(true);
         }
@@ -140,6 +140,17 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
         }
     }
     Ok(())
+}
+
+/// A fault that must page (a CRITICAL, then a RESOLVED) lasting `full` seconds, scaled; at
+/// least 10 s in the short variant. The watchdog pages after two failing passes, and a failed
+/// delivery shows in getWebhookInfo only after the sim's back-off and delivery timeout: a 3 s
+/// fault was paged or not by chance (it was not, twice, in a full suite run on 2 busy cores).
+fn paging_fault(v: Variant, full: f64) -> Duration {
+    v.secs(full).max(match v {
+        Variant::Short => Duration::from_secs(10),
+        Variant::Full => Duration::ZERO,
+    })
 }
 
 /// A store outage of `full` seconds, scaled; at least 12 s in the short variant: the watchdog
