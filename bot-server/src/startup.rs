@@ -54,6 +54,8 @@ pub struct App {
     state: AppState,
     workers: tokio::task::JoinHandle<()>,
     stop_workers: CancellationToken,
+    /// Held until the app is dropped (SQLite only).
+    _instance_lock: Option<store::InstanceLock>,
 }
 
 impl App {
@@ -84,6 +86,8 @@ impl App {
         listener: TcpListener,
     ) -> Result<App, StartError> {
         let cfg = Arc::new(cfg);
+        // Before the store is touched: a second bot-server on one SQLite file is refused.
+        let instance_lock = store::lock_instance(&cfg.store)?;
         let db = store::connect(&cfg.store).await?;
         let api = TelegramClient::new(cfg.telegram.clone())?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
@@ -144,6 +148,7 @@ impl App {
             state,
             workers: inbox.workers,
             stop_workers,
+            _instance_lock: instance_lock,
         })
     }
 
@@ -169,6 +174,7 @@ impl App {
             state,
             workers,
             stop_workers,
+            _instance_lock: instance_lock,
             ..
         } = self;
         let cfg = state.cfg.clone();
@@ -231,6 +237,7 @@ impl App {
         }
         // Let the writer commit the last completions.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(instance_lock);
         if state.figures.over_limit.load(Ordering::Relaxed) {
             Exit::MemoryLimit
         } else {

@@ -24,6 +24,7 @@ pub fn handle() -> PrometheusHandle {
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
+            telbot_shared::metrics_upkeep::start(&handle);
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::debug!("a metrics recorder was already installed");
             }

@@ -105,14 +105,6 @@ async fn one_chat_is_handled_in_update_order() {
     bot.stop().await;
 }
 
-fn rss_kib() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Group commits of every size from 1 to 200 rows on one connection, `rounds` times.
 async fn insert_every_size(conn: &mut sqlx::AnyConnection, next_id: &mut i64) {
     use sqlx::Connection;

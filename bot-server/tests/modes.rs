@@ -164,3 +164,29 @@ async fn a_handler_failing_with_5xx_is_retried_not_parked_and_its_chat_waits_for
     assert_eq!(h["updates"]["parked"], 0);
     bot.stop().await;
 }
+
+/// SQLite serves one bot-server: a second one on the same file would run every update again
+/// (each follows the file in memory). It is refused with a line that says why, and the file
+/// is free again as soon as the first one stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_bot_server_on_one_sqlite_file_is_refused() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let first = start_bot(&sim, &db, &[]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cfg = bot_server::BotConfig::load(None, &env(&sim, &db, port)).unwrap();
+    let err =
+        match bot_server::App::build_on(cfg, bot_server::bot::handlers::tree(), listener).await {
+            Ok(_) => panic!("a second bot-server started on the same SQLite file"),
+            Err(e) => e.to_string(),
+        };
+    assert!(
+        err.contains("another bot-server is already running on the SQLite file")
+            && err.contains("PostgreSQL"),
+        "{err}"
+    );
+    first.stop().await;
+    let again = start_bot(&sim, &db, &[]).await;
+    again.stop().await;
+}

@@ -10,10 +10,12 @@
 //! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
 //! - [`health`]: the `/health` document.
 //! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
+//! - [`metrics_upkeep`]: draining the Prometheus recorder when nobody scrapes it.
 
 pub mod config;
 pub mod health;
 pub mod logging;
+pub mod metrics_upkeep;
 pub mod queue_key;
 pub mod recovery;
 pub mod redact;

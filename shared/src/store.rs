@@ -22,6 +22,15 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("store migration: {0}")]
     Migrate(String),
+    /// Another bot-server holds the SQLite file.
+    #[error(
+        "store: another bot-server is already running on the SQLite file {path}; SQLite allows \
+         one bot-server per file (stop the other one, or use PostgreSQL to run several)"
+    )]
+    InstanceBusy {
+        /// The database file.
+        path: String,
+    },
     /// The data directory could not be created.
     #[error("store: cannot create data directory {path}: {problem}")]
     DataDir {
@@ -139,17 +148,63 @@ fn redact_url_in(msg: &str, cfg: &StoreConfig) -> String {
 }
 
 /// The directory of a `sqlite://path?…` URL, when it names a file.
-fn sqlite_dir(url: &str) -> Option<String> {
+/// The database file of a SQLite URL (`None` for an in-memory database).
+fn sqlite_file(url: &str) -> Option<&str> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(":memory:") {
-        return None;
-    }
+    (!path.is_empty() && !path.starts_with(":memory:")).then_some(path)
+}
+
+fn sqlite_dir(url: &str) -> Option<String> {
+    let path = sqlite_file(url)?;
     let parent = std::path::Path::new(path).parent()?;
     let s = parent.to_string_lossy().to_string();
     (!s.is_empty()).then_some(s)
+}
+
+/// bot-server's claim on a SQLite file, held for the process's life: an exclusive lock on
+/// `<file>.instance-lock` beside it. The inbox's workers follow the file in memory, so a second
+/// bot-server on the same file would run every update again; the kernel drops the lock when
+/// the process ends, however it ends (a kill -9 included), so a restart never waits. The
+/// watchdog, which shares the file, takes no such lock.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: std::fs::File,
+}
+
+/// Takes [`InstanceLock`] for a SQLite store; `None` for PostgreSQL (several instances are
+/// PostgreSQL's job) and an in-memory SQLite database.
+pub fn lock_instance(cfg: &StoreConfig) -> Result<Option<InstanceLock>, StoreError> {
+    if cfg.backend != Backend::Sqlite {
+        return Ok(None);
+    }
+    let Some(path) = sqlite_file(cfg.url.expose_secret()) else {
+        return Ok(None);
+    };
+    if let Some(dir) = sqlite_dir(cfg.url.expose_secret()) {
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::DataDir {
+            path: dir.clone(),
+            problem: e.to_string(),
+        })?;
+    }
+    let lock_path = format!("{path}.instance-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Db(format!("cannot open {lock_path}: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(InstanceLock { _file: file })),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InstanceBusy {
+            path: path.to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StoreError::Db(format!("cannot lock {lock_path}: {e}")))
+        }
+    }
 }
 
 impl Db {

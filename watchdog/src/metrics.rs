@@ -19,6 +19,7 @@ pub fn handle() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new().build_recorder();
             let h = recorder.handle();
+            telbot_shared::metrics_upkeep::start(&h);
             let _ = metrics::set_global_recorder(recorder);
             telbot_shared::telegram::describe_metrics();
             metrics::describe_counter!(

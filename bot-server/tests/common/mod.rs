@@ -196,3 +196,12 @@ pub async fn wait_status(
     }
     row
 }
+
+/// This process's resident memory (VmRSS) in KiB.
+pub fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
