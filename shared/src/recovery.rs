@@ -1,10 +1,14 @@
 //! What both daemons share about webhook recovery:
 //!
-//! - [`Lease`]: the ONE recovery lock, a row in `recovery_lock` with owner and expiry taken by
-//!   compare-and-set (works on SQLite and PostgreSQL, through a transaction-mode pooler). The
-//!   watchdog and bot-server's `POST /webhook/recover` (the dashboard's button) both take it,
-//!   so only one recovery runs at a time; bot-server also leaves the queue alone (no polling,
-//!   no setWebhook of its own) while somebody holds it.
+//! - [`Lease`]: a named lease, a row in `recovery_lock` with owner and expiry taken by
+//!   compare-and-set (works on SQLite and PostgreSQL, through a transaction-mode pooler; no
+//!   advisory locks). Two names are used:
+//!   - [`RECOVERY_LOCK`], the ONE recovery lock: the watchdog and bot-server's
+//!     `POST /webhook/recover` (the dashboard's button) both take it, so only one recovery
+//!     runs at a time; bot-server also leaves the queue alone (no polling, no setWebhook of
+//!     its own) while somebody holds it.
+//!   - [`LEADER_LOCK`], the watchdogs' leadership: of several `watchdog run` / `watchdog
+//!     check` processes on one store, the holder acts and alerts, the others observe.
 //! - [`RecoveryState`]: a recovery's persisted phase (in `kv`), written before deleteWebhook
 //!   and removed once the webhook is set again, so an interrupted one can be finished.
 
@@ -15,8 +19,10 @@ use sqlx::Row;
 
 use crate::store::{Db, StoreError};
 
-/// The lock's row name.
-const LOCK_NAME: &str = "webhook-recovery";
+/// The recovery lock's row name.
+pub const RECOVERY_LOCK: &str = "webhook-recovery";
+/// The watchdogs' leadership lease's row name.
+pub const LEADER_LOCK: &str = "watchdog-leader";
 /// The `kv` key of the persisted phase (the watchdog's historical name, kept for old stores).
 const KV_RECOVERY: &str = "watchdog.recovery";
 
@@ -55,12 +61,15 @@ pub struct Holder {
 #[derive(Debug)]
 pub struct Lease {
     db: Db,
+    name: &'static str,
     owner: String,
     /// Tells this lease from a later one with the same owner name.
     token: String,
     ttl: Duration,
     /// Renews the lease every ttl/3 (not for leases shorter than 3 s).
     keeper: Option<tokio::task::AbortHandle>,
+    /// Set by the keeper when a renewal found the lease gone (it expired and was taken).
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
     released: bool,
 }
 
@@ -73,29 +82,29 @@ impl Drop for Lease {
             return;
         }
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let (db, token) = (self.db.clone(), self.token.clone());
+            let (db, name, token) = (self.db.clone(), self.name, self.token.clone());
             rt.spawn(async move {
-                let _ = delete(&db, &token).await;
+                let _ = delete(&db, name, &token).await;
             });
         }
     }
 }
 
-async fn delete(db: &Db, token: &str) -> Result<(), StoreError> {
+async fn delete(db: &Db, name: &str, token: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM recovery_lock WHERE name = $1 AND token = $2")
-        .bind(LOCK_NAME)
+        .bind(name)
         .bind(token)
         .execute(&db.pool)
         .await?;
     Ok(())
 }
 
-async fn extend(db: &Db, token: &str, ttl: Duration) -> Result<bool, StoreError> {
+async fn extend(db: &Db, name: &str, token: &str, ttl: Duration) -> Result<bool, StoreError> {
     let now = crate::unix_now();
     let done =
         sqlx::query("UPDATE recovery_lock SET expires_at = $1 WHERE name = $2 AND token = $3")
             .bind(now + ttl.as_secs() as i64)
-            .bind(LOCK_NAME)
+            .bind(name)
             .bind(token)
             .execute(&db.pool)
             .await?;
@@ -112,11 +121,21 @@ pub fn owner_name(role: &str) -> String {
 }
 
 impl Lease {
-    /// Takes the lock for `ttl`, or says who holds it.
+    /// Takes the recovery lock for `ttl`, or says who holds it.
     pub async fn acquire(db: &Db, owner: &str, ttl: Duration) -> Result<Lease, LockError> {
+        Self::acquire_named(db, RECOVERY_LOCK, owner, ttl).await
+    }
+
+    /// Takes the lease `name` for `ttl`, or says who holds it.
+    pub async fn acquire_named(
+        db: &Db,
+        name: &'static str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Lease, LockError> {
         // A holder that releases between the upsert and the look-up: try again (bounded).
         for _ in 0..3 {
-            match Self::try_acquire(db, owner, ttl).await? {
+            match Self::try_acquire(db, name, owner, ttl).await? {
                 Ok(lease) => return Ok(lease),
                 Err(Some(h)) => {
                     return Err(LockError::Held {
@@ -136,6 +155,7 @@ impl Lease {
     /// One compare-and-set: the lease, or who holds it (None: nobody any more).
     async fn try_acquire(
         db: &Db,
+        name: &'static str,
         owner: &str,
         ttl: Duration,
     ) -> Result<Result<Lease, Option<Holder>>, StoreError> {
@@ -148,7 +168,7 @@ impl Lease {
              expires_at = excluded.expires_at, acquired_at = excluded.acquired_at \
              WHERE recovery_lock.expires_at < $6",
         )
-        .bind(LOCK_NAME)
+        .bind(name)
         .bind(owner)
         .bind(&token)
         .bind(now + ttl.as_secs() as i64)
@@ -157,15 +177,21 @@ impl Lease {
         .execute(&db.pool)
         .await?;
         if done.rows_affected() == 1 {
+            let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let keeper = (ttl >= Duration::from_secs(3)).then(|| {
-                let (db, token) = (db.clone(), token.clone());
+                let (db, token, lost) = (db.clone(), token.clone(), lost.clone());
                 tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(ttl / 3).await;
-                        match extend(&db, &token, ttl).await {
+                        match extend(&db, name, &token, ttl).await {
                             Ok(true) => {}
-                            Ok(false) => return,
-                            Err(e) => tracing::warn!(error = %e, "cannot renew the recovery lock"),
+                            Ok(false) => {
+                                lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, lease = name, "cannot renew a lease")
+                            }
                         }
                     }
                 })
@@ -173,14 +199,16 @@ impl Lease {
             });
             return Ok(Ok(Lease {
                 db: db.clone(),
+                name,
                 owner: owner.to_string(),
                 token,
                 ttl,
                 keeper,
+                lost,
                 released: false,
             }));
         }
-        Ok(Err(holder(db).await?))
+        Ok(Err(holder_of(db, name).await?))
     }
 
     /// Extends the lease by its ttl; `Held` when it expired and somebody else took it.
@@ -189,7 +217,7 @@ impl Lease {
         let done =
             sqlx::query("UPDATE recovery_lock SET expires_at = $1 WHERE name = $2 AND token = $3")
                 .bind(now + self.ttl.as_secs() as i64)
-                .bind(LOCK_NAME)
+                .bind(self.name)
                 .bind(&self.token)
                 .execute(&self.db.pool)
                 .await
@@ -197,7 +225,8 @@ impl Lease {
         if done.rows_affected() == 1 {
             return Ok(());
         }
-        let h = holder(&self.db).await?;
+        self.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+        let h = holder_of(&self.db, self.name).await?;
         Err(LockError::Held {
             owner: h.as_ref().map(|h| h.owner.clone()).unwrap_or_default(),
             expires_at: h.map(|h| h.expires_at).unwrap_or_default(),
@@ -209,7 +238,7 @@ impl Lease {
         if let Some(k) = self.keeper.take() {
             k.abort();
         }
-        let r = delete(&self.db, &self.token).await;
+        let r = delete(&self.db, self.name, &self.token).await;
         // On an error the Drop tries once more in the background.
         self.released = r.is_ok();
         r
@@ -219,14 +248,25 @@ impl Lease {
     pub fn owner(&self) -> &str {
         &self.owner
     }
+
+    /// False once a renewal found the lease taken by somebody else (it had expired: the
+    /// process was stalled past its ttl, or the store was unreachable that long).
+    pub fn is_held(&self) -> bool {
+        !self.lost.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
-/// The unexpired holder of the lock, if any.
+/// The unexpired holder of the recovery lock, if any.
 pub async fn holder(db: &Db) -> Result<Option<Holder>, StoreError> {
+    holder_of(db, RECOVERY_LOCK).await
+}
+
+/// The unexpired holder of the lease `name`, if any.
+pub async fn holder_of(db: &Db, name: &str) -> Result<Option<Holder>, StoreError> {
     let row = sqlx::query(
         "SELECT owner, expires_at FROM recovery_lock WHERE name = $1 AND expires_at >= $2",
     )
-    .bind(LOCK_NAME)
+    .bind(name)
     .bind(crate::unix_now())
     .fetch_optional(&db.pool)
     .await?;

@@ -258,6 +258,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
         Command::Check { json } => {
             let out = wd.check().await;
+            wd.step_down().await;
             let level = out.report.level();
             print_outcome(&out, json, level);
             level.exit_code()

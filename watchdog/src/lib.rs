@@ -46,4 +46,4 @@ pub use alert::AlertSink;
 pub use report::{
     ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport,
 };
-pub use watchdog::{RunOutcome, Watchdog};
+pub use watchdog::{LEADER_TTL, Role, RunOutcome, Watchdog};

@@ -175,6 +175,8 @@ pub enum ActionResult {
     SkippedCap,
     /// Not tried: nothing is configured to do it (e.g. no restart method).
     NotConfigured,
+    /// Not tried here: another watchdog on the same store holds the leadership and acts.
+    SkippedFollower,
 }
 
 impl ActionResult {
@@ -186,6 +188,7 @@ impl ActionResult {
             ActionResult::SkippedCooldown => "skipped-cooldown",
             ActionResult::SkippedCap => "skipped-cap",
             ActionResult::NotConfigured => "not-configured",
+            ActionResult::SkippedFollower => "skipped-follower",
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use telbot_shared::recovery::{LEADER_LOCK, Lease, LockError, owner_name};
 use telbot_shared::store::StoreError;
 use telbot_shared::telegram::{TelegramClient, TelegramError};
 use tokio_util::sync::CancellationToken;
@@ -50,11 +51,28 @@ pub struct RunOutcome {
     pub alerts: Vec<AlertDecision>,
 }
 
+/// How long the leadership lasts unless renewed (its keeper renews it every third): a killed
+/// leader is replaced by another watchdog on the same store within this, plus one run.
+pub const LEADER_TTL: Duration = Duration::from_secs(30);
+
+/// This watchdog's part in a run when several share one store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// It holds the leadership (or is alone): it acts and alerts.
+    Leader,
+    /// Another watchdog (named) holds it: this one checks and reports, and leaves the actions
+    /// and the alerts to it.
+    Follower(String),
+}
+
 /// The watchdog.
 pub struct Watchdog {
     pub(crate) ctx: Ctx,
     sink: Arc<dyn AlertSink>,
     stop: CancellationToken,
+    /// The leadership lease while this watchdog holds it. Runs are one at a time, so the lock
+    /// is only held to take the lease out or put it back, never across an await.
+    leader: std::sync::Mutex<Option<Lease>>,
 }
 
 impl std::fmt::Debug for Watchdog {
@@ -95,7 +113,56 @@ impl Watchdog {
             ctx,
             sink,
             stop: CancellationToken::new(),
+            leader: std::sync::Mutex::new(None),
         })
+    }
+
+    fn leader_slot(&self) -> std::sync::MutexGuard<'_, Option<Lease>> {
+        self.leader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes or keeps the leadership among the watchdogs on this store: several `watchdog run`
+    /// processes (or a cron `watchdog check` beside one) then act once, not once each. A store
+    /// that does not answer leaves the question open; the watchdog then acts as a lone one
+    /// would (its actions need the store anyway, and say so when it is down).
+    pub async fn role(&self) -> Role {
+        let held = self.leader_slot().take();
+        if let Some(lease) = held {
+            if lease.is_held() {
+                *self.leader_slot() = Some(lease);
+                return Role::Leader;
+            }
+            tracing::warn!("this watchdog lost its leadership (its lease expired and was taken)");
+        }
+        match Lease::acquire_named(
+            self.ctx.store.db(),
+            LEADER_LOCK,
+            &owner_name("watchdog"),
+            LEADER_TTL,
+        )
+        .await
+        {
+            Ok(lease) => {
+                *self.leader_slot() = Some(lease);
+                Role::Leader
+            }
+            Err(LockError::Held { owner, .. }) => Role::Follower(owner),
+            Err(LockError::Store(e)) => {
+                tracing::warn!(error = %e, "cannot ask the store who leads; acting as a lone watchdog");
+                Role::Leader
+            }
+        }
+    }
+
+    /// Gives the leadership back (at the end of `watchdog check`, and when the daemon stops),
+    /// so another watchdog takes over at its next run rather than after the lease's ttl.
+    pub async fn step_down(&self) {
+        let held = self.leader_slot().take();
+        if let Some(lease) = held
+            && let Err(e) = lease.release().await
+        {
+            tracing::warn!(error = %e, "cannot give the leadership back; it expires by itself");
+        }
     }
 
     /// What checks and actions reach the world through.
@@ -118,9 +185,16 @@ impl Watchdog {
     /// their limits, keep the report, hand it to the alert sink.
     pub async fn run_once(&self, set: RunSet) -> RunOutcome {
         let ctx = &self.ctx;
-        self.sink.before_run().await;
+        let role = self.role().await;
+        if role == Role::Leader {
+            self.sink.before_run().await;
+        }
         let started_at = ctx.clock.now();
-        let (mut findings, mut actions) = self.resume().await;
+        // An interrupted recovery is the leader's to finish.
+        let (mut findings, mut actions) = match role {
+            Role::Leader => self.resume().await,
+            Role::Follower(_) => (Vec::new(), Vec::new()),
+        };
         let checks = async {
             let (tg, bot) = tokio::join!(checks::telegram::check(ctx), checks::bot::liveness(ctx));
             let mut fs = tg.findings;
@@ -150,7 +224,16 @@ impl Watchdog {
                 rules::soften_for_recovery(&mut fs, holder.as_deref());
                 let plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
                 for plan in &plans {
-                    let a = actions::execute(ctx, plan, &self.stop, true).await;
+                    let a = match &role {
+                        Role::Leader => actions::execute(ctx, plan, &self.stop, true).await,
+                        Role::Follower(owner) => ActionReport {
+                            kind: plan.kind,
+                            incident: plan.incident.into(),
+                            reason: plan.reason.clone(),
+                            result: ActionResult::SkippedFollower,
+                            detail: json!({ "why": format!("another watchdog acts: {owner}") }),
+                        },
+                    };
                     apply(&mut fs, plan, &a);
                     actions.push(a);
                 }
@@ -173,7 +256,10 @@ impl Watchdog {
             findings,
             actions,
         };
-        self.close(report).await
+        match role {
+            Role::Leader => self.close(report).await,
+            Role::Follower(owner) => observed(report, &owner),
+        }
     }
 
     async fn close(&self, report: RunReport) -> RunOutcome {
@@ -285,8 +371,21 @@ impl Watchdog {
         if let Some(mut sched) = sched {
             let _ = sched.shutdown().await;
         }
+        self.step_down().await;
         tracing::info!("watchdog stopped");
         Ok(())
+    }
+}
+
+/// A follower's run: reported to the caller (`watchdog check` prints it) and counted, but not
+/// kept as a run nor alerted on — the leader's runs are the record and its alerts the pages,
+/// so two watchdogs still send one alert per incident.
+fn observed(report: RunReport, leader: &str) -> RunOutcome {
+    crate::metrics::record_run(&report);
+    tracing::info!(run = %report.run, level = %report.level(), problems = report.problems().count(), %leader, "run finished (observing: another watchdog acts and alerts)");
+    RunOutcome {
+        report,
+        alerts: Vec::new(),
     }
 }
 
@@ -321,6 +420,9 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
         }
         ActionResult::SkippedCooldown => {
             f.reason = format!("{} — not repaired yet: {why}", f.reason);
+        }
+        ActionResult::SkippedFollower => {
+            f.reason = format!("{} — left to the acting watchdog ({why})", f.reason);
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use telbot_shared::recovery::{self, LEASE_TTL, Lease, RecoveryState, WebhookSettings};
 use telegram_sim::{Upd, WebhookFault};
 use watchdog::report::incident;
-use watchdog::{ActionResult, Level};
+use watchdog::{ActionResult, Level, Role};
 
 async fn set_webhook(w: &World, max_connections: u32, allowed: &[&str]) {
     let r: serde_json::Value = reqwest::Client::new()
@@ -217,4 +217,52 @@ async fn parked_updates_at_the_bot_are_a_warning() {
         out.report.finding(incident::BOT_PARKED).unwrap().level,
         Level::Ok
     );
+}
+
+/// Several watchdogs on one store (issue 12, part 3): the one holding the leadership acts and
+/// alerts; another checks, reports the action as left to the leader, and alerts on nothing.
+/// When the leader steps down (a `watchdog check` ends, a daemon stops), the other leads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_watchdogs_on_one_store_one_acts_and_the_other_observes() {
+    let w = World::start().await;
+    let a = w.watchdog().await;
+    let b = w.watchdog().await;
+    assert_eq!(a.role().await, Role::Leader);
+    let follower = b.role().await;
+    assert!(
+        matches!(&follower, Role::Follower(o) if o.starts_with("watchdog on ")),
+        "{follower:?}"
+    );
+    w.sim
+        .set_webhook_url_behind_back("http://127.0.0.1:9/someone-else");
+    let sets = w.calls_to("setWebhook");
+    let out_b = b.check().await;
+    let f = out_b.report.finding(incident::WEBHOOK_WRONG_URL).unwrap();
+    assert_eq!(f.level, Level::Critical, "{f:#?}");
+    let act = &out_b.report.actions[0];
+    assert_eq!(act.result, ActionResult::SkippedFollower, "{act:#?}");
+    assert!(
+        act.detail["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("another watchdog acts: watchdog on "),
+        "{act:#?}"
+    );
+    assert!(out_b.alerts.is_empty(), "{:#?}", out_b.alerts);
+    assert_eq!(
+        w.calls_to("setWebhook"),
+        sets,
+        "the follower touched nothing"
+    );
+    let out_a = a.check().await;
+    let act = &out_a.report.actions[0];
+    assert_eq!(act.result, ActionResult::Succeeded, "{act:#?}");
+    assert_eq!(
+        w.calls_to("setWebhook"),
+        sets + 1,
+        "one repair, by the leader"
+    );
+    a.step_down().await;
+    assert_eq!(b.role().await, Role::Leader);
+    assert!(matches!(a.role().await, Role::Follower(_)));
 }
