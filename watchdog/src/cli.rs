@@ -57,7 +57,12 @@ pub enum Command {
     /// incident turns critical. An interrupted recovery is finished at start.
     ///
     /// Exit: 0 after a clean shutdown (a recovery in progress is finished first).
-    Run,
+    Run {
+        /// Check, judge and alert on every schedule, but take no action (as
+        /// `watchdog.act = false`): report and record what would have been done.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// One pass of every check, with recovery and alerts as configured.
     ///
     /// Checks everything `run` checks, once. Changes what `run` would change (same rules,
@@ -69,6 +74,10 @@ pub enum Command {
         /// Print one JSON document: findings, actions, alert decisions, level, exit_code.
         #[arg(long)]
         json: bool,
+        /// Check, judge and alert, but take no action (as `watchdog.act = false`): report
+        /// and record what would have been done.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Before a deploy: is it safe? Changes nothing.
     ///
@@ -152,13 +161,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Runs a parsed command; returns the process exit code.
 pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
-    let cfg = match WatchdogConfig::load(cli.config.as_deref(), &env) {
+    let mut cfg = match WatchdogConfig::load(cli.config.as_deref(), &env) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
             return EXIT_CONFIG;
         }
     };
+    if matches!(
+        cli.command,
+        Command::Run { dry_run: true } | Command::Check { dry_run: true, .. }
+    ) {
+        cfg.act = false;
+    }
+    if !cfg.act {
+        tracing::info!("dry run: checks, rules and alerts run; no action is taken");
+    }
     if let Command::ReplayParked { discard, update_id } = &cli.command {
         let Some(token) = env.get("ADMIN_TOKEN").filter(|t| !t.is_empty()) else {
             eprintln!("config: ADMIN_TOKEN is not set; replay-parked needs the bot's admin token");
@@ -233,7 +251,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
     };
     match cli.command {
-        Command::Run => {
+        Command::Run { .. } => {
             let stop = wd.stop_token();
             if let Some(addr) = metrics_listen {
                 let stop = stop.clone();
@@ -256,7 +274,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
                 }
             }
         }
-        Command::Check { json } => {
+        Command::Check { json, .. } => {
             let out = wd.check().await;
             wd.step_down().await;
             let level = out.report.level();

@@ -177,6 +177,8 @@ pub enum ActionResult {
     NotConfigured,
     /// Not tried here: another watchdog on the same store holds the leadership and acts.
     SkippedFollower,
+    /// Not tried: a dry run (`watchdog.act = false`, `--dry-run`); what would have been done.
+    DryRun,
 }
 
 impl ActionResult {
@@ -189,6 +191,7 @@ impl ActionResult {
             ActionResult::SkippedCap => "skipped-cap",
             ActionResult::NotConfigured => "not-configured",
             ActionResult::SkippedFollower => "skipped-follower",
+            ActionResult::DryRun => "dry-run",
         }
     }
 }

@@ -190,10 +190,12 @@ impl Watchdog {
             self.sink.before_run().await;
         }
         let started_at = ctx.clock.now();
-        // An interrupted recovery is the leader's to finish.
-        let (mut findings, mut actions) = match role {
-            Role::Leader => self.resume().await,
-            Role::Follower(_) => (Vec::new(), Vec::new()),
+        // An interrupted recovery is the leader's to finish (not in a dry run: it touches
+        // Telegram).
+        let (mut findings, mut actions) = if role == Role::Leader && ctx.cfg.act {
+            self.resume().await
+        } else {
+            (Vec::new(), Vec::new())
         };
         let checks = async {
             let (tg, bot) = tokio::join!(checks::telegram::check(ctx), checks::bot::liveness(ctx));
@@ -225,6 +227,7 @@ impl Watchdog {
                 let plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
                 for plan in &plans {
                     let a = match &role {
+                        Role::Leader if !ctx.cfg.act => actions::dry_run(ctx, plan).await,
                         Role::Leader => actions::execute(ctx, plan, &self.stop, true).await,
                         Role::Follower(owner) => ActionReport {
                             kind: plan.kind,
@@ -423,6 +426,9 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
         }
         ActionResult::SkippedFollower => {
             f.reason = format!("{} — left to the acting watchdog ({why})", f.reason);
+        }
+        ActionResult::DryRun => {
+            f.reason = format!("{} — dry run: {} not taken", f.reason, a.kind.as_str());
         }
     }
 }

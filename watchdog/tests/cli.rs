@@ -80,6 +80,36 @@ async fn check_exits_1_after_repairing_a_wrong_url() {
     assert!(o.stdout.contains("set-webhook"), "{}", o.stdout);
 }
 
+/// A dry run (issue 16, part 2): the same wrong URL is found and judged critical, the repair
+/// it would make is reported as `dry-run`, and Telegram is not touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_dry_run_reports_the_repair_and_touches_nothing() {
+    let w = World::start().await;
+    w.sim
+        .set_webhook_url_behind_back("http://127.0.0.1:9/other");
+    let sets = w.calls_to("setWebhook");
+    let o = run(&w.env, &["check", "--dry-run", "--json"]).await;
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    let doc: serde_json::Value = serde_json::from_str(o.stdout.trim()).expect("one JSON document");
+    assert_eq!(doc["actions"][0]["kind"], "set-webhook", "{doc:#}");
+    assert_eq!(doc["actions"][0]["result"], "dry-run", "{doc:#}");
+    assert_eq!(w.calls_to("setWebhook"), sets, "nothing set at Telegram");
+    assert_eq!(w.sim.webhook_info()["url"], "http://127.0.0.1:9/other");
+    // The same through the config key, and a later real run is not held back by a cooldown.
+    let mut dry = w.env.clone();
+    dry.insert("TELBOT__WATCHDOG__ACT".into(), "false".into());
+    let o = run(&dry, &["check"]).await;
+    assert!(o.stdout.contains("dry-run"), "{}", o.stdout);
+    assert_eq!(w.calls_to("setWebhook"), sets);
+    let o = run(&w.env, &["check"]).await;
+    assert_eq!(o.code, 1, "{}\n{}", o.stdout, o.stderr);
+    assert_eq!(
+        w.calls_to("setWebhook"),
+        sets + 1,
+        "repaired once the dry run is off"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_exits_2_when_the_bot_is_down_and_cannot_be_restarted() {
     let w = World::start().await;

@@ -80,6 +80,34 @@ pub async fn admit(ctx: &Ctx, kind: ActionKind) -> Result<(), (ActionResult, Str
     Ok(())
 }
 
+/// A dry run's action (`watchdog.act = false`, `--dry-run`): what would have been done,
+/// reported and recorded as `dry-run`, not taken. Dry-run rows count toward no cooldown or
+/// cap, so switching the dry run off later acts at once.
+pub async fn dry_run(ctx: &Ctx, plan: &Plan) -> ActionReport {
+    let detail = json!({ "why": "dry run (watchdog.act = false or --dry-run): not taken" });
+    let now = ctx.clock.now();
+    match ctx.store.action_started(plan.kind, &plan.reason, now).await {
+        Ok(id) => {
+            if let Err(e) = ctx
+                .store
+                .action_finished(id, ActionResult::DryRun, &detail, now)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record the dry run's action");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot record the dry run's action"),
+    }
+    tracing::info!(action = plan.kind.as_str(), incident = plan.incident, reason = %plan.reason, "dry run: action not taken");
+    ActionReport {
+        kind: plan.kind,
+        incident: plan.incident.to_string(),
+        reason: plan.reason.clone(),
+        result: ActionResult::DryRun,
+        detail,
+    }
+}
+
 /// Runs one planned action under its limits and records it.
 pub async fn execute(
     ctx: &Ctx,

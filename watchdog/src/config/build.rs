@@ -228,6 +228,7 @@ pub(crate) fn build(
         method,
         timeout: wd.restart.timeout,
     };
+    let act = wd.act;
     Some(Partial(Box::new(move |telegram, store| WatchdogConfig {
         telegram,
         store,
@@ -246,6 +247,7 @@ pub(crate) fn build(
         recovery,
         limits: action_limits,
         restart,
+        act,
     })))
 }
 

@@ -193,6 +193,8 @@ pub struct WatchdogConfig {
     pub limits: ActionLimits,
     /// Restart method.
     pub restart: RestartConfig,
+    /// false: a dry run — actions are reported, alerted and recorded, not taken.
+    pub act: bool,
 }
 
 impl WatchdogConfig {

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct WatchdogSection {
+    pub(crate) act: bool,
     pub(crate) bot_url: String,
     #[serde(with = "humantime_serde")]
     pub(crate) check_timeout: Duration,
