@@ -45,7 +45,7 @@ fn main() {
         };
         let token = app.shutdown_token();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            telbot_shared::signal::shutdown().await;
             tracing::info!("signal received");
             token.cancel();
         });
@@ -56,23 +56,4 @@ fn main() {
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     std::process::exit(code);
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

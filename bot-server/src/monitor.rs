@@ -21,6 +21,16 @@ pub struct Figures {
     disk_bits: AtomicU32,
     /// Set once the RSS limit was passed.
     pub over_limit: AtomicBool,
+    /// CPU time used by this process (user + system), milliseconds.
+    pub cpu_time_ms: AtomicU64,
+    /// Virtual memory size, bytes.
+    pub virtual_bytes: AtomicU64,
+    /// Process start, unix seconds (0 until the first sample).
+    pub start_time: AtomicU64,
+    /// Open file descriptors.
+    pub open_fds: AtomicU64,
+    /// The limit on open file descriptors (0: unknown).
+    pub max_fds: AtomicU64,
 }
 
 impl Figures {
@@ -56,6 +66,17 @@ impl Sampler {
         );
         if let Some(p) = self.sys.process(self.pid) {
             f.rss_bytes.store(p.memory(), Ordering::Relaxed);
+            f.cpu_time_ms
+                .store(p.accumulated_cpu_time(), Ordering::Relaxed);
+            f.virtual_bytes.store(p.virtual_memory(), Ordering::Relaxed);
+            f.start_time.store(p.start_time(), Ordering::Relaxed);
+            f.max_fds.store(
+                p.open_files_limit().map_or(0, |n| n as u64),
+                Ordering::Relaxed,
+            );
+            if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+                f.open_fds.store(fds.count() as u64, Ordering::Relaxed);
+            }
             let cores = self.sys.cpus().len().max(1) as f32;
             f.cpu_bits
                 .store((p.cpu_usage() / cores).to_bits(), Ordering::Relaxed);

@@ -3,11 +3,12 @@
 //! `process_*` metrics client libraries export (CPU seconds, memory, fds, start time).
 
 use std::fmt::Write;
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::monitor::Figures;
 use crate::state::AppState;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -142,28 +143,9 @@ pub async fn refresh_gauges(app: &AppState) {
 }
 
 /// Prometheus' standard process metrics, as exposition text appended to the recorder's
-/// (floats, which the `metrics` crate's integer counters cannot carry).
-pub fn process_text() -> String {
-    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
-    static SYS: OnceLock<Option<Mutex<System>>> = OnceLock::new();
-    let Ok(pid) = sysinfo::get_current_pid() else {
-        return String::new();
-    };
-    let Some(Ok(mut sys)) = SYS
-        .get_or_init(|| System::new().ok().map(Mutex::new))
-        .as_ref()
-        .map(Mutex::lock)
-    else {
-        return String::new();
-    };
-    sys.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&[pid]),
-        true,
-        ProcessRefreshKind::nothing().with_memory().with_cpu(),
-    );
-    let Some(p) = sys.process(pid) else {
-        return String::new();
-    };
+/// (floats, which the `metrics` crate's integer counters cannot carry). Read from the
+/// monitor's figures, sampled in the background: the request path samples nothing itself.
+pub fn process_text(f: &Figures) -> String {
     let mut out = String::new();
     let mut put = |name: &str, kind: &str, help: &str, value: f64| {
         let _ = write!(
@@ -171,44 +153,43 @@ pub fn process_text() -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n"
         );
     };
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
     put(
         "process_cpu_seconds_total",
         "counter",
         "Total user and system CPU time spent in seconds.",
-        p.accumulated_cpu_time() as f64 / 1000.0,
+        get(&f.cpu_time_ms) / 1000.0,
     );
     put(
         "process_resident_memory_bytes",
         "gauge",
         "Resident memory size in bytes.",
-        p.memory() as f64,
+        get(&f.rss_bytes),
     );
     put(
         "process_virtual_memory_bytes",
         "gauge",
         "Virtual memory size in bytes.",
-        p.virtual_memory() as f64,
+        get(&f.virtual_bytes),
     );
     put(
         "process_start_time_seconds",
         "gauge",
         "Start time of the process since unix epoch in seconds.",
-        p.start_time() as f64,
+        get(&f.start_time),
     );
-    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        put(
-            "process_open_fds",
-            "gauge",
-            "Number of open file descriptors.",
-            fds.count() as f64,
-        );
-    }
-    if let Some(max) = p.open_files_limit() {
+    put(
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
+        get(&f.open_fds),
+    );
+    if f.max_fds.load(Ordering::Relaxed) > 0 {
         put(
             "process_max_fds",
             "gauge",
             "Maximum number of open file descriptors.",
-            max as f64,
+            get(&f.max_fds),
         );
     }
     out

@@ -110,6 +110,18 @@ async fn promtool_accepts_the_metrics_output() {
         assert!(body.contains(name), "/metrics lacks {name}:\n{body}");
     }
     assert!(body.contains("# TYPE telbot_webhook_ack_seconds histogram"));
+    // The process figures come from the monitor's background sample: real values, not zeros.
+    for name in [
+        "process_start_time_seconds",
+        "process_resident_memory_bytes",
+    ] {
+        let v: f64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no value for {name}:\n{body}"));
+        assert!(v > 0.0, "{name} is {v}");
+    }
     names_in_deploy_files_exist(&body);
 }
 

@@ -5,6 +5,7 @@
 //! - [`telegram`]: the Bot API client with timeouts, back-off, 429 handling, send pacing and
 //!   token redaction.
 //! - [`redact`]: masking secrets in text.
+//! - [`signal`]: the shutdown signal (SIGTERM or SIGINT).
 //! - [`store`]: the shared database (SQLite or PostgreSQL) and its migrations.
 //! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
 //! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
@@ -19,6 +20,7 @@ pub mod metrics_upkeep;
 pub mod queue_key;
 pub mod recovery;
 pub mod redact;
+pub mod signal;
 pub mod store;
 pub mod telegram;
 

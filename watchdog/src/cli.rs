@@ -262,7 +262,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
                 });
             }
             tokio::spawn(async move {
-                shutdown_signal().await;
+                telbot_shared::signal::shutdown().await;
                 tracing::info!("shutdown signal: finishing the current run");
                 stop.cancel();
             });
@@ -383,28 +383,4 @@ fn print_outcome(out: &RunOutcome, json: bool, level: Level) {
         );
     }
     println!("{level}");
-}
-
-/// SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

@@ -15,7 +15,7 @@ pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> 
     }
     crate::telemetry::refresh_gauges(&app).await;
     let mut body = app.metrics.render();
-    body.push_str(&crate::telemetry::process_text());
+    body.push_str(&crate::telemetry::process_text(&app.figures));
     (
         [(
             header::CONTENT_TYPE,
