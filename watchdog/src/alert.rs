@@ -19,6 +19,17 @@ pub trait AlertSink: Send + Sync {
 
     /// Called once per run, after its actions; must not take longer than a few seconds.
     fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>>;
+
+    /// Sends a report that is no incident (a recovery drill's), whatever its level. Logs it
+    /// by default; returns the channels it went to.
+    fn report<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            for f in &run.findings {
+                tracing::info!(incident = %f.incident, level = %f.level, "{}", f.reason);
+            }
+            vec!["log".to_string()]
+        })
+    }
 }
 
 /// Logs each problem (warn / error) and decides nothing else.

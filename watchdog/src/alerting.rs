@@ -167,6 +167,24 @@ impl AlertSink for PipelineSink {
         })
     }
 
+    fn report<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let now = telbot_shared::unix_now();
+            let mut sent = Vec::new();
+            for obs in observations(run) {
+                for r in self.pipeline.report(&obs, now).await {
+                    match &r.error {
+                        None => sent.push(r.channel),
+                        Some(e) => {
+                            tracing::warn!(channel = %r.channel, error = %e, "cannot send the report")
+                        }
+                    }
+                }
+            }
+            sent
+        })
+    }
+
     fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>> {
         Box::pin(async move {
             let now = telbot_shared::unix_now();

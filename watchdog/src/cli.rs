@@ -149,6 +149,13 @@ pub enum Command {
     ///
     /// Exit: 0 every channel accepted it; 2 at least one failed (or none is configured).
     TestAlert,
+    /// Recovery drill: on a healthy bot only, run the lossless recovery on purpose (delete →
+    /// drain → replay → set) while probing the bot's /health, then check nothing was dropped,
+    /// the webhook is set again and the bot is healthy. The report goes to every alert
+    /// channel as a [DRILL] message. Schedule it with watchdog.schedule.drill.
+    ///
+    /// Exit: 0 passed; 2 failed or not run (bot not healthy, dry run, a recovery running).
+    Drill,
 }
 
 /// `120`, `120s`, `5m`.
@@ -343,6 +350,22 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         },
         // Handled before the store is opened.
         Command::ReplayParked { .. } => 0,
+        Command::Drill => {
+            let out = wd.drill().await;
+            // Judged by the drill's own finding: the recovery it ran on purpose is no repair.
+            let level = out
+                .report
+                .findings
+                .iter()
+                .map(|f| f.level)
+                .max()
+                .unwrap_or(Level::Critical);
+            for f in &out.report.findings {
+                println!("{}: {}", f.level, f.reason);
+            }
+            print_outcome(&out, false, level);
+            if level == Level::Ok { 0 } else { 2 }
+        }
         Command::TestAlert => {
             let results = sink.pipeline().test_alert(telbot_shared::unix_now()).await;
             if results.is_empty() {

@@ -33,6 +33,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod drill;
 pub mod metrics;
 pub mod parked;
 pub mod recovery;

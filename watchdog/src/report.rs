@@ -88,6 +88,8 @@ pub mod incident {
     pub const RECOVERY_INTERRUPTED: &str = "recovery-interrupted";
     /// The checks did not finish within `watchdog.check_timeout`.
     pub const CHECK_TIMEOUT: &str = "check-timeout";
+    /// A recovery drill (`watchdog drill`): passed, failed or not run.
+    pub const RECOVERY_DRILL: &str = "recovery-drill";
 }
 
 /// One check's verdict about one incident.

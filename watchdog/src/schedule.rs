@@ -54,6 +54,8 @@ pub enum RunKind {
     Performance,
     /// Everything, plus the integration probes.
     Integration,
+    /// A recovery drill (`watchdog.schedule.drill`).
+    Drill,
 }
 
 impl RunKind {
@@ -63,6 +65,7 @@ impl RunKind {
             RunKind::Liveness => "liveness",
             RunKind::Performance => "performance",
             RunKind::Integration => "integration",
+            RunKind::Drill => "drill",
         }
     }
 }
@@ -76,6 +79,8 @@ pub struct RunSet {
     pub performance: bool,
     /// Integration probes (implies the other two).
     pub integration: bool,
+    /// A recovery drill (run after the checks of the same pass, if any).
+    pub drill: bool,
 }
 
 impl RunSet {
@@ -85,6 +90,7 @@ impl RunSet {
             RunKind::Liveness => self.liveness = true,
             RunKind::Performance => self.performance = true,
             RunKind::Integration => self.integration = true,
+            RunKind::Drill => self.drill = true,
         }
     }
 
@@ -94,6 +100,7 @@ impl RunSet {
             liveness: true,
             performance: true,
             integration: true,
+            drill: false,
         }
     }
 
@@ -186,10 +193,10 @@ impl Worker {
     }
 }
 
-/// Starts the triggers of the three schedules, feeding `ticker`. The returned scheduler (if
+/// Starts the triggers of the schedules, feeding `ticker`. The returned scheduler (if
 /// any cron trigger is used) must be shut down by the caller; interval tasks stop with `stop`.
 pub async fn start(
-    triggers: [(RunKind, Trigger); 3],
+    triggers: Vec<(RunKind, Trigger)>,
     ticker: Ticker,
     stop: CancellationToken,
 ) -> Result<Option<JobScheduler>, tokio_cron_scheduler::JobSchedulerError> {

@@ -68,8 +68,8 @@ pub enum Role {
 /// The watchdog.
 pub struct Watchdog {
     pub(crate) ctx: Ctx,
-    sink: Arc<dyn AlertSink>,
-    stop: CancellationToken,
+    pub(crate) sink: Arc<dyn AlertSink>,
+    pub(crate) stop: CancellationToken,
     /// The leadership lease while this watchdog holds it. Runs are one at a time, so the lock
     /// is only held to take the lease out or put it back, never across an await.
     leader: std::sync::Mutex<Option<Lease>>,
@@ -265,7 +265,7 @@ impl Watchdog {
         }
     }
 
-    async fn close(&self, report: RunReport) -> RunOutcome {
+    pub(crate) async fn close(&self, report: RunReport) -> RunOutcome {
         if let Err(e) = self.ctx.store.save_run(&report).await {
             tracing::warn!(error = %e, "cannot keep the run report");
         }
@@ -352,24 +352,46 @@ impl Watchdog {
         self.close(report).await
     }
 
+    /// One worker pass: the checks the set asks for, then (when due, and only on the leader)
+    /// the drill.
+    async fn scheduled(&self, set: RunSet) {
+        let checks = set.liveness || set.performance || set.integration;
+        if checks {
+            self.run_once(set).await;
+        }
+        if set.drill {
+            match self.role().await {
+                Role::Leader => {
+                    self.drill().await;
+                }
+                Role::Follower(owner) => {
+                    tracing::info!(%owner, "drill left to the acting watchdog");
+                }
+            }
+        }
+    }
+
     /// The daemon: one run now (finishing any interrupted recovery), then the schedules until
     /// the stop token is cancelled. A run in progress is finished (a recovery sets the webhook
     /// again) before this returns.
     pub async fn run_until_stopped(&self) -> Result<(), WatchdogError> {
         let (ticker, worker) = schedule::channel();
         let s = &self.ctx.cfg.schedules;
-        let triggers = [
+        let mut triggers = vec![
             (RunKind::Liveness, s.liveness.clone()),
             (RunKind::Performance, s.performance.clone()),
             (RunKind::Integration, s.integration.clone()),
         ];
+        if let Some(d) = &s.drill {
+            triggers.push((RunKind::Drill, d.clone()));
+        }
         let sched = schedule::start(triggers, ticker.clone(), self.stop.clone())
             .await
             .map_err(|e| WatchdogError::Schedule(e.to_string()))?;
         tracing::info!("watchdog running");
         ticker.tick(RunKind::Liveness);
         worker
-            .serve(self.stop.clone(), |set| self.run_once(set))
+            .serve(self.stop.clone(), |set| self.scheduled(set))
             .await;
         if let Some(mut sched) = sched {
             let _ = sched.shutdown().await;

@@ -151,6 +151,48 @@ async fn test_alert_exits_0_when_every_channel_accepts_and_2_when_one_fails() {
     assert!(out.contains("no alert channel"), "{out}");
 }
 
+/// `watchdog drill` (issue 16, part 3): on a healthy bot it deletes, drains and sets the
+/// webhook again on purpose, drops nothing, and reports through the alert channels as a
+/// [DRILL] message; on a bot that is down it runs nothing and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_runs_the_recovery_on_a_healthy_bot_and_reports_it() {
+    let w = World::start().await;
+    let (slack, url) = slack().await;
+    let env = env_with_slack(&w, &url);
+    let expected = w.sim.webhook_info()["url"].clone();
+    let (deletes, sets) = (w.calls_to("deleteWebhook"), w.calls_to("setWebhook"));
+    let (code, out) = run(&env, &["drill"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("drill passed"), "{out}");
+    assert!(out.contains("dropped 0"), "{out}");
+    assert_eq!(
+        w.calls_to("deleteWebhook"),
+        deletes + 1,
+        "the webhook was deleted"
+    );
+    assert_eq!(w.calls_to("setWebhook"), sets + 1, "and set again");
+    assert_eq!(w.sim.webhook_info()["url"], expected);
+    let texts = slack.texts.lock().unwrap().clone();
+    assert!(
+        texts.len() == 1 && texts[0].contains("[DRILL]") && texts[0].contains("drill passed"),
+        "{texts:?}"
+    );
+    // A bot that is down gets no drill.
+    w.bot.set_health(HealthMode::Down);
+    let (code, out) = run(&env, &["drill"]).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("drill not run: the bot is not healthy"),
+        "{out}"
+    );
+    assert_eq!(w.calls_to("deleteWebhook"), deletes + 1, "nothing touched");
+    let texts = slack.texts.lock().unwrap().clone();
+    assert!(
+        texts.len() == 2 && texts[1].contains("[DRILL]") && texts[1].contains("drill not run"),
+        "{texts:?}"
+    );
+}
+
 /// A channel that keeps the subjects it was given.
 #[derive(Default)]
 struct Subjects(Mutex<Vec<String>>);

@@ -272,11 +272,27 @@ impl AlertPipeline {
             "test alert (no action needed)",
         );
         obs.runbook_cmd = Some("none: this was a test".into());
+        self.send_direct(&obs, NoticeKind::Test, now).await
+    }
+
+    /// Sends a report (a recovery drill's) through every configured channel, directly: it is
+    /// no incident, so it is neither damped nor repeated. Its level colours it (critical: the
+    /// drill failed).
+    pub async fn report(&self, obs: &Observation, now: i64) -> Vec<ChannelResult> {
+        self.send_direct(obs, NoticeKind::Drill, now).await
+    }
+
+    async fn send_direct(
+        &self,
+        obs: &Observation,
+        kind: NoticeKind,
+        now: i64,
+    ) -> Vec<ChannelResult> {
         let msg = render(
             &Notice {
-                kind: NoticeKind::Test,
-                level: Level::Warning,
-                observation: &obs,
+                kind,
+                level: obs.level,
+                observation: obs,
                 since: now,
                 now,
             },

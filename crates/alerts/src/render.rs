@@ -24,6 +24,8 @@ pub enum NoticeKind {
     Resolved,
     /// `watchdog test-alert`.
     Test,
+    /// A recovery drill's report (`watchdog drill`): sent whatever its outcome.
+    Drill,
 }
 
 impl NoticeKind {
@@ -35,6 +37,7 @@ impl NoticeKind {
             NoticeKind::Update => "update",
             NoticeKind::Resolved => "resolved",
             NoticeKind::Test => "test",
+            NoticeKind::Drill => "drill",
         }
     }
 }
@@ -161,6 +164,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
     let resolved = n.kind == NoticeKind::Resolved;
     let tag = match (resolved, n.level) {
         (true, _) => "RESOLVED",
+        _ if n.kind == NoticeKind::Drill => "DRILL",
         (false, Level::Critical) => "CRITICAL",
         (false, _) => "WARNING",
     };
@@ -180,6 +184,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
         NoticeKind::Test => {
             "This is a test alert from the watchdog. No action is needed.".to_string()
         }
+        NoticeKind::Drill => format!("Recovery drill: {what}"),
         _ => format!("{tag}: {what}"),
     };
     let mut facts: Vec<(&str, String)> = vec![
@@ -193,7 +198,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
             "Resolved at",
             format!("{} (after {age})", format_time(n.now)),
         ));
-    } else if n.kind != NoticeKind::Test {
+    } else if !matches!(n.kind, NoticeKind::Test | NoticeKind::Drill) {
         facts.push((
             "Failing since",
             format!("{} ({age} ago)", format_time(n.since)),

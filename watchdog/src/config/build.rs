@@ -164,6 +164,15 @@ pub(crate) fn build(
         errs,
         Trigger::cron(&wd.schedule.integration, "watchdog.schedule.integration"),
     );
+    let drill = if wd.schedule.drill.trim().is_empty() {
+        Some(None)
+    } else {
+        keep(
+            errs,
+            Trigger::cron(&wd.schedule.drill, "watchdog.schedule.drill"),
+        )
+        .map(Some)
+    };
     let method = restart_method(
         wd.restart.render_api_url.as_str(),
         wd.restart.render_api_key,
@@ -195,6 +204,7 @@ pub(crate) fn build(
         integration?,
         method?,
     );
+    let drill = drill?;
     let path = wh.path.clone();
     let webhook = WebhookTarget {
         expected_url: format!("{}{}", public.as_str().trim_end_matches('/'), path),
@@ -241,6 +251,7 @@ pub(crate) fn build(
             liveness,
             performance,
             integration,
+            drill,
         },
         bot_attempts,
         bot_interval,

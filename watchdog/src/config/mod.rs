@@ -83,6 +83,8 @@ pub struct Schedules {
     pub performance: Trigger,
     /// Everything plus the integration probes.
     pub integration: Trigger,
+    /// The recovery drill (`None`: off, the default).
+    pub drill: Option<Trigger>,
 }
 
 /// Recovery settings.
@@ -265,6 +267,24 @@ mod tests {
         assert_eq!(c.bot_attempts, 3);
         assert_eq!(c.recovery.mode, PendingMode::Lossless);
         assert!(c.restart.method.is_none());
+        assert!(c.act, "the watchdog acts unless asked for a dry run");
+        assert_eq!(c.schedules.drill, None, "no drill unless scheduled");
+    }
+
+    #[test]
+    fn a_drill_schedule_is_a_cron_like_the_others() {
+        let weekly = env(&[("TELBOT__WATCHDOG__SCHEDULE__DRILL", "0 0 10 * * Mon")]);
+        let c = WatchdogConfig::load(None, &weekly).map_err(|e| e.to_string());
+        assert_eq!(
+            c.map(|c| c.schedules.drill),
+            Ok(Some(Trigger::Cron("0 0 10 * * Mon".into())))
+        );
+        let bad = env(&[("TELBOT__WATCHDOG__SCHEDULE__DRILL", "weekly")]);
+        let msg = WatchdogConfig::load(None, &bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("watchdog.schedule.drill"), "{msg}");
     }
 
     #[test]

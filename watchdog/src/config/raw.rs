@@ -34,6 +34,7 @@ pub(crate) struct ScheduleSection {
     pub(crate) liveness: String,
     pub(crate) performance: String,
     pub(crate) integration: String,
+    pub(crate) drill: String,
 }
 
 #[derive(Debug, Deserialize)]
