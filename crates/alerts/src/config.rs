@@ -17,6 +17,7 @@ pub const ALERT_ENV: &[(&str, &str)] = &[
     ("RESEND_API_KEY", "resend_api_key"),
     ("SLACK_WEBHOOK_URL", "slack_webhook_url"),
     ("DISCORD_WEBHOOK_URL", "discord_webhook_url"),
+    ("PAGERDUTY_ROUTING_KEY", "pagerduty_routing_key"),
     ("TELEGRAM_ALERT_TOKEN", "telegram_alert_token"),
     ("TELEGRAM_ALERT_CHAT_ID", "telegram_alert_chat_id"),
     ("HEARTBEAT_URL", "heartbeat_url"),
@@ -89,6 +90,8 @@ pub struct AlertsSection {
     pub resend_api_url: String,
     pub slack_webhook_url: Option<SecretString>,
     pub discord_webhook_url: Option<SecretString>,
+    pub pagerduty_routing_key: Option<SecretString>,
+    pub pagerduty_url: String,
     pub telegram_alert_token: Option<SecretString>,
     #[serde(default)]
     pub telegram_alert_chat_id: String,
@@ -147,6 +150,10 @@ pub struct AlertsConfig {
     pub slack_webhook_url: Option<SecretString>,
     /// Discord webhook URL (a secret: it is the credential).
     pub discord_webhook_url: Option<SecretString>,
+    /// PagerDuty Events API v2 integration (routing) key; `None` disables that channel.
+    pub pagerduty_routing_key: Option<SecretString>,
+    /// PagerDuty's Events API v2 endpoint (tests point it at a local server).
+    pub pagerduty_url: Url,
     /// A second bot's token, so an alert about the bot does not depend on the bot.
     pub telegram_alert_token: Option<SecretString>,
     /// Where that second bot writes.
@@ -218,6 +225,7 @@ impl AlertsConfig {
                 "resend_api_key" => s.resend_api_key = secret,
                 "slack_webhook_url" => s.slack_webhook_url = secret,
                 "discord_webhook_url" => s.discord_webhook_url = secret,
+                "pagerduty_routing_key" => s.pagerduty_routing_key = secret,
                 "telegram_alert_token" => s.telegram_alert_token = secret,
                 "telegram_alert_chat_id" => s.telegram_alert_chat_id = v.clone(),
                 _ => s.heartbeat_url = secret,
@@ -294,6 +302,8 @@ impl AlertsConfig {
             "discord_webhook_url",
         )?;
         let heartbeat_url = checked_url(non_empty_secret(s.heartbeat_url), "heartbeat_url")?;
+        let pagerduty_routing_key = non_empty_secret(s.pagerduty_routing_key);
+        let pagerduty_url = parse_http_url(&s.pagerduty_url, &key("pagerduty_url"))?;
         let telegram_alert_token = non_empty_secret(s.telegram_alert_token);
         let chat = s.telegram_alert_chat_id.trim().to_string();
         if let Some(t) = &telegram_alert_token {
@@ -356,6 +366,8 @@ impl AlertsConfig {
             resend_api_url,
             slack_webhook_url,
             discord_webhook_url,
+            pagerduty_routing_key,
+            pagerduty_url,
             telegram_alert_token,
             telegram_alert_chat_id: chat,
             telegram_api_url,
@@ -386,6 +398,7 @@ impl AlertsConfig {
             &self.resend_api_key,
             &self.slack_webhook_url,
             &self.discord_webhook_url,
+            &self.pagerduty_routing_key,
             &self.telegram_alert_token,
             &self.heartbeat_url,
         ]

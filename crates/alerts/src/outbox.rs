@@ -57,6 +57,7 @@ impl OutboxRow {
             html: self.body_html.clone(),
             level: Level::parse(&self.level),
             resolved: self.kind == "resolved",
+            incident: self.incident_key.clone(),
         }
     }
 }

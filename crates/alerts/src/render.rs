@@ -81,6 +81,8 @@ pub struct Message {
     pub level: Level,
     /// Whether this is a RESOLVED message.
     pub resolved: bool,
+    /// The incident key it is about (paging channels dedup by it).
+    pub incident: String,
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -305,6 +307,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
         html: r(&h),
         level: n.level,
         resolved,
+        incident: obs.key.clone(),
     }
 }
 

@@ -330,3 +330,108 @@ async fn heartbeat_urls_are_hit_in_order() {
     let err = dead.ping_start().await.unwrap_err().to_string();
     assert!(!err.contains("/hc/x"), "{err}");
 }
+
+const PD_KEY: &str = "R0UTINGkeySECRET0123456789abcdef";
+
+/// PagerDuty's Events API v2 as documented: 202 for a valid trigger or resolve with our
+/// routing key, 400 otherwise.
+async fn pagerduty(State(seen): State<Seen>, body: String) -> (StatusCode, String) {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    seen.lock().unwrap().push(("pagerduty".into(), v.clone()));
+    let valid = v["routing_key"] == PD_KEY
+        && str_field(&v, "dedup_key", 255)
+        && match v["event_action"].as_str() {
+            Some("trigger") => {
+                let p = &v["payload"];
+                str_field(p, "summary", 1024)
+                    && str_field(p, "source", 255)
+                    && ["critical", "error", "warning", "info"]
+                        .contains(&p["severity"].as_str().unwrap_or(""))
+            }
+            Some("resolve") => true,
+            _ => false,
+        };
+    if valid {
+        (
+            StatusCode::ACCEPTED,
+            format!(
+                r#"{{"status":"success","message":"Event processed","dedup_key":{}}}"#,
+                v["dedup_key"]
+            ),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"status":"invalid event","message":"Event object is invalid"}"#.into(),
+        )
+    }
+}
+
+/// Issue 16, part 6: a critical incident triggers one PagerDuty alert (dedup key per bot and
+/// incident) and its RESOLVED message resolves the same one; warnings do not page.
+#[tokio::test]
+async fn pagerduty_triggers_a_critical_incident_and_resolves_it() {
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route("/pd/enqueue", post(pagerduty))
+        .with_state(seen.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let mut s = section_defaults();
+    s.bot_name = "shopbot".into();
+    s.pagerduty_routing_key = Some(SecretString::from(PD_KEY.to_string()));
+    s.pagerduty_url = format!("{base}/pd/enqueue");
+    let dir = tempfile::tempdir().unwrap();
+    let p = AlertPipeline::new(
+        AlertsConfig::from_section(s).unwrap(),
+        temp_db(dir.path()).await,
+        [],
+    )
+    .unwrap();
+    assert_eq!(p.channel_names(), vec!["pagerduty"]);
+    let warn = Observation::new("bot-slow", Level::Warning, "/health took 6 s");
+    let crit = Observation::new(
+        "webhook-stuck",
+        Level::Critical,
+        "webhook stuck: 12 pending",
+    );
+    let mut t = 1_700_000_000;
+    for _ in 0..3 {
+        p.observe(&[warn.clone(), crit.clone()], t).await.unwrap();
+        p.flush_outbox(t).await.unwrap();
+        t += 30;
+    }
+    for _ in 0..3 {
+        let ok = [
+            Observation::normal("bot-slow"),
+            Observation::normal("webhook-stuck"),
+        ];
+        p.observe(&ok, t).await.unwrap();
+        p.flush_outbox(t).await.unwrap();
+        t += 30;
+    }
+    let seen = seen.lock().unwrap().clone();
+    let events: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|(_, v)| {
+            (
+                v["event_action"].as_str().unwrap_or(""),
+                v["dedup_key"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("trigger", "shopbot/webhook-stuck"),
+            ("resolve", "shopbot/webhook-stuck")
+        ],
+        "{seen:#?}"
+    );
+    assert_eq!(seen[0].1["payload"]["severity"], "critical");
+    assert_eq!(
+        seen[0].1["payload"]["summary"],
+        "[CRITICAL] shopbot: webhook stuck: 12 pending"
+    );
+}

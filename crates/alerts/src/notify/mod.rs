@@ -4,6 +4,7 @@
 
 pub mod discord;
 pub mod email;
+pub mod pagerduty;
 pub mod resend;
 pub mod slack;
 pub mod telegram;
@@ -38,7 +39,8 @@ pub fn http_client(cfg: &AlertsConfig) -> Result<reqwest::Client, AlertError> {
         .map_err(|e| AlertError::Setup(format!("http client: {e}")))
 }
 
-/// Every channel the config enables, in a fixed order: email, resend, slack, discord, telegram.
+/// Every channel the config enables, in a fixed order: email, resend, slack, discord,
+/// pagerduty, telegram.
 pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertError> {
     let client = http_client(cfg)?;
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
@@ -68,6 +70,14 @@ pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertEr
         out.push(Arc::new(discord::DiscordNotifier::new(
             client.clone(),
             url.clone(),
+        )));
+    }
+    if let Some(key) = &cfg.pagerduty_routing_key {
+        out.push(Arc::new(pagerduty::PagerDutyNotifier::new(
+            client.clone(),
+            cfg.pagerduty_url.clone(),
+            key.clone(),
+            &cfg.bot_name,
         )));
     }
     if let Some(token) = &cfg.telegram_alert_token {
