@@ -106,8 +106,10 @@ async fn the_page_and_its_data_are_admin_only() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    // Another process's cookie opens nothing here.
-    let other = start_bot(&sim, &db, &[]).await;
+    // Another process's cookie opens nothing here (another bot-server: its own SQLite file,
+    // since one file serves one bot-server).
+    let other_db = TestDb::new(Backend::Sqlite);
+    let other = start_bot(&sim, &other_db, &[]).await;
     let r = c
         .get(other.url("/bot/dashboard"))
         .header("cookie", &pair)
