@@ -67,7 +67,7 @@ async fn outage_is_waited_out(backend: Backend, fault: ApiFault) {
         "{} of 21 replies after the outage",
         sim.sent_messages().len()
     );
-    let h = health(&bot).await;
+    let h = health_settled(&bot).await;
     assert!(
         failed_during > 20,
         "the outage must have failed handlers: {h}"

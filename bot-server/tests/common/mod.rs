@@ -205,3 +205,17 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
+
+/// `/health` once the inbox is empty (at most 5 s): a handler's reply reaches Telegram a moment
+/// before its completion is committed, so a read right after the last reply can still count it.
+pub async fn health_settled(bot: &RunningBot) -> serde_json::Value {
+    let mut h = health(bot).await;
+    for _ in 0..50 {
+        if h["updates"]["inbox_depth"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h = health(bot).await;
+    }
+    h
+}
