@@ -146,50 +146,52 @@ pub async fn refresh_gauges(app: &AppState) {
 /// (floats, which the `metrics` crate's integer counters cannot carry). Read from the
 /// monitor's figures, sampled in the background: the request path samples nothing itself.
 pub fn process_text(f: &Figures) -> String {
-    let mut out = String::new();
-    let mut put = |name: &str, kind: &str, help: &str, value: f64| {
-        let _ = write!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n"
-        );
-    };
     let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
-    put(
-        "process_cpu_seconds_total",
-        "counter",
-        "Total user and system CPU time spent in seconds.",
-        get(&f.cpu_time_ms) / 1000.0,
-    );
-    put(
-        "process_resident_memory_bytes",
-        "gauge",
-        "Resident memory size in bytes.",
-        get(&f.rss_bytes),
-    );
-    put(
-        "process_virtual_memory_bytes",
-        "gauge",
-        "Virtual memory size in bytes.",
-        get(&f.virtual_bytes),
-    );
-    put(
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the process since unix epoch in seconds.",
-        get(&f.start_time),
-    );
-    put(
-        "process_open_fds",
-        "gauge",
-        "Number of open file descriptors.",
-        get(&f.open_fds),
-    );
+    let mut lines = vec![
+        (
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            get(&f.cpu_time_ms) / 1000.0,
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            get(&f.rss_bytes),
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+            get(&f.virtual_bytes),
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            get(&f.start_time),
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            get(&f.open_fds),
+        ),
+    ];
     if f.max_fds.load(Ordering::Relaxed) > 0 {
-        put(
+        lines.push((
             "process_max_fds",
             "gauge",
             "Maximum number of open file descriptors.",
             get(&f.max_fds),
+        ));
+    }
+    let mut out = String::new();
+    for (name, kind, help, value) in lines {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n"
         );
     }
     out

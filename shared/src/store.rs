@@ -59,15 +59,8 @@ pub struct Db {
 /// Connects, creating the SQLite file and its directory if missing, and migrates.
 pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
     sqlx::any::install_default_drivers();
-    if cfg.backend == Backend::Sqlite
-        && let Some(dir) = sqlite_dir(cfg.url.expose_secret())
-    {
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::DataDir {
-            path: dir.clone(),
-            problem: e.to_string(),
-        })?;
-    }
     if cfg.backend == Backend::Sqlite {
+        create_sqlite_dir(cfg)?;
         // One connection first: a read-only or non-database file fails here, once, with its
         // real cause (through the pool it is retried until "pool timed out").
         use sqlx::Connection;
@@ -157,6 +150,17 @@ fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && !path.starts_with(":memory:")).then_some(path)
 }
 
+/// Creates the directory of a SQLite store's file if it is missing.
+fn create_sqlite_dir(cfg: &StoreConfig) -> Result<(), StoreError> {
+    if let Some(dir) = sqlite_dir(cfg.url.expose_secret()) {
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::DataDir {
+            path: dir.clone(),
+            problem: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
 fn sqlite_dir(url: &str) -> Option<String> {
     let path = sqlite_file(url)?;
     let parent = std::path::Path::new(path).parent()?;
@@ -183,12 +187,7 @@ pub fn lock_instance(cfg: &StoreConfig) -> Result<Option<InstanceLock>, StoreErr
     let Some(path) = sqlite_file(cfg.url.expose_secret()) else {
         return Ok(None);
     };
-    if let Some(dir) = sqlite_dir(cfg.url.expose_secret()) {
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::DataDir {
-            path: dir.clone(),
-            problem: e.to_string(),
-        })?;
-    }
+    create_sqlite_dir(cfg)?;
     let lock_path = format!("{path}.instance-lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

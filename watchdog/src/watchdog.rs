@@ -265,7 +265,7 @@ impl Watchdog {
         }
     }
 
-    pub(crate) async fn close(&self, report: RunReport) -> RunOutcome {
+    async fn close(&self, report: RunReport) -> RunOutcome {
         if let Err(e) = self.ctx.store.save_run(&report).await {
             tracing::warn!(error = %e, "cannot keep the run report");
         }
