@@ -12,7 +12,10 @@
 //! - [`health`]: the `/health` document.
 //! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
 //! - [`metrics_upkeep`]: draining the Prometheus recorder when nobody scrapes it.
+//! - [`action_words`]: a watchdog action's stored detail (JSON) in words, for its alerts and
+//!   the dashboard.
 
+pub mod action_words;
 pub mod config;
 pub mod health;
 pub mod logging;

@@ -137,23 +137,42 @@ pub fn observations(run: &RunReport) -> Vec<Observation> {
                 evidence: f.evidence.clone(),
                 actions,
                 runbook_cmd: runbook(&f.incident).map(str::to_string),
+                recovered: recovered(&f.incident).map(str::to_string),
             }
         })
         .collect()
 }
 
-/// An action's detail for a person: recovery counts, or the reason/error, or the result.
+/// An action's detail for a person (the same words the dashboard shows), or its result.
 fn action_detail(d: &serde_json::Value, r: crate::report::ActionResult) -> String {
-    let n = |k: &str| d.get(k).and_then(serde_json::Value::as_u64);
-    match (n("drained"), n("replayed"), n("dropped")) {
-        (Some(a), Some(b), Some(c)) => format!("drained {a}, replayed {b}, dropped {c}"),
-        _ => d
-            .get("why")
-            .or_else(|| d.get("error"))
-            .and_then(serde_json::Value::as_str)
-            .map(String::from)
-            .unwrap_or_else(|| r.as_str().to_string()),
+    match telbot_shared::action_words::detail_words(d) {
+        w if w.is_empty() => r.as_str().to_string(),
+        w => w,
     }
+}
+
+/// What a RESOLVED message says recovered, per incident key.
+pub fn recovered(key: &str) -> Option<&'static str> {
+    Some(match key {
+        incident::WEBHOOK_STUCK => "the webhook delivers again",
+        incident::WEBHOOK_WRONG_URL => "the webhook points at the bot again",
+        incident::WEBHOOK_CONFIG => "the webhook's settings are right again",
+        incident::BOT_DOWN => "the bot answers /health again",
+        incident::BOT_MEMORY => "the bot's memory is under the limit again",
+        incident::BOT_SLOW => "/health answers in time again",
+        incident::BOT_PARKED => "no parked updates are left",
+        incident::BOT_STORE => "the bot's store is ok again",
+        incident::BOT_SUCCESS_RATE => "the handler success rate is above the threshold again",
+        incident::BOT_DEPENDENCY => "the bot's dependencies are ok again",
+        incident::TELEGRAM_UNREACHABLE => "the Bot API answers again",
+        incident::TELEGRAM_SYNC => "Telegram reports no synchronization error",
+        incident::TOKEN_INVALID => "the bot token is accepted again",
+        incident::WEBHOOK_AUTH => "the webhook refuses calls without the secret again",
+        incident::WEBHOOK_HEALTH => "the bot's /webhook/health is healthy again",
+        incident::WATCHDOG_STORE => "the watchdog's store answers again",
+        incident::CHECK_TIMEOUT => "the checks finish in time again",
+        _ => return None,
+    })
 }
 
 impl AlertSink for PipelineSink {
@@ -286,6 +305,10 @@ mod tests {
         assert_eq!(
             obs[0].actions[0].detail,
             "drained 12, replayed 12, dropped 0"
+        );
+        assert_eq!(
+            obs[0].recovered.as_deref(),
+            Some("the webhook delivers again")
         );
         assert_eq!(obs[0].runbook_cmd.as_deref(), Some("watchdog recover"));
         assert_eq!(obs[1].level, telbot_alerts::Level::Normal);

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 pub enum Level {
     /// All well: counts towards resolving an incident.
     Normal,
-    /// Worth telling the chat channels; never e-mailed.
+    /// Logged and shown on the dashboard; sent to the chat channels only with
+    /// `alerts.warnings_to_chat`; never e-mailed or paged.
     Warning,
     /// Someone must look: every channel, e-mail included.
     Critical,
@@ -67,6 +68,11 @@ pub struct Observation {
     /// The next manual step, e.g. `watchdog recover`.
     #[serde(default)]
     pub runbook_cmd: Option<String>,
+    /// What a person reads when it clears, e.g. `the bot answers /health again`: the RESOLVED
+    /// subject says this (and how long it lasted), not the failure text again. `None`:
+    /// `<key> cleared`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<String>,
 }
 
 impl Observation {
@@ -79,6 +85,7 @@ impl Observation {
             evidence: serde_json::Value::Null,
             actions: Vec::new(),
             runbook_cmd: None,
+            recovered: None,
         }
     }
 

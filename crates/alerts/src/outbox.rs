@@ -106,6 +106,33 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Records a message no channel takes (a warning, by default: the ops notes keep those to the
+/// log and the dashboard) in `wd_alerts` only, as channel `log`, status `logged`, so the
+/// dashboard's table of watchdog alerts shows it. Nothing is queued for delivery.
+pub async fn record_logged(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    key: &str,
+    msg: &Message,
+    now: i64,
+) -> Result<(), AlertError> {
+    let level = if msg.resolved {
+        "resolved"
+    } else {
+        msg.level.as_str()
+    };
+    sqlx::query(
+        "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \
+         VALUES ($1, $2, 'log', $3, 'logged', $4)",
+    )
+    .bind(key)
+    .bind(level)
+    .bind(&msg.subject)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 const SELECT: &str = "SELECT id, incident_key, kind, level, channel, subject, body_text, body_html, status, attempts, \
     next_attempt_at, last_error, alert_id, created_at FROM alert_outbox";
 

@@ -219,7 +219,8 @@ impl AlertPipeline {
             names.push(n.name().to_string());
         }
         if names.is_empty() {
-            tracing::warn!(incident = %st.key, subject = %msg.subject, "no alert channel takes this message; logged only");
+            tracing::warn!(incident = %st.key, subject = %msg.subject, "no alert channel takes this message; logged (and shown on the dashboard) only");
+            outbox::record_logged(tx, &st.key, &msg, now).await?;
         }
         Ok(names)
     }

@@ -159,6 +159,14 @@ fn one_line(s: &str) -> String {
     )
 }
 
+/// What a RESOLVED message says recovered: the observation's own words, else `<key> cleared`.
+fn recovered_text(obs: &Observation) -> String {
+    match obs.recovered.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => t.to_string(),
+        _ => format!("{} cleared", obs.key),
+    }
+}
+
 /// Builds the message. Pure: same input, same output.
 pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
     let r = |s: &str| ctx.redactor.redact(s);
@@ -175,24 +183,38 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
         NoticeKind::Repeat => " (still open)",
         _ => "",
     };
-    let subject = r(&format!(
-        "[{tag}] {}: {what}{suffix}",
-        one_line(ctx.bot_name)
-    ));
-
     let age = format_age(n.now - n.since);
+    let recovered = one_line(&r(&recovered_text(obs)));
+    let subject = if resolved {
+        // What recovered and how long it lasted; the failure text is in the body.
+        let bot = one_line(ctx.bot_name);
+        let key = one_line(&obs.key);
+        match obs.recovered.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => r(&format!(
+                "[RESOLVED] {bot}: {recovered} ({key} lasted {age})"
+            )),
+            _ => r(&format!("[RESOLVED] {bot}: {key} cleared after {age}")),
+        }
+    } else {
+        r(&format!(
+            "[{tag}] {}: {what}{suffix}",
+            one_line(ctx.bot_name)
+        ))
+    };
+
     let headline = match n.kind {
-        NoticeKind::Resolved => format!("Resolved: {what}"),
+        NoticeKind::Resolved => format!("Resolved: {recovered}, after {age}"),
         NoticeKind::Test => {
             "This is a test alert from the watchdog. No action is needed.".to_string()
         }
         NoticeKind::Drill => format!("Recovery drill: {what}"),
         _ => format!("{tag}: {what}"),
     };
+    let what_label = if resolved { "What was wrong" } else { "What" };
     let mut facts: Vec<(&str, String)> = vec![
         ("Bot", ctx.bot_name.to_string()),
         ("Incident", obs.key.clone()),
-        ("What", what.clone()),
+        (what_label, what.clone()),
     ];
     if n.kind == NoticeKind::Resolved {
         facts.push(("Failing since", format_time(n.since)));
@@ -232,8 +254,13 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
     for (k, v) in &facts {
         let _ = writeln!(t, "{k}: {v}");
     }
+    let evidence_title = if resolved {
+        "Evidence (the last failing check)"
+    } else {
+        "Evidence"
+    };
     if !evidence.is_empty() {
-        let _ = writeln!(t, "\nEvidence:");
+        let _ = writeln!(t, "\n{evidence_title}:");
         for (k, v) in &evidence {
             let _ = writeln!(t, "  {k}: {v}");
         }
@@ -270,7 +297,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
     }
     h.push_str("</table>");
     if !evidence.is_empty() {
-        h.push_str("<h3>Evidence</h3><table>");
+        let _ = write!(h, "<h3>{}</h3><table>", e(evidence_title));
         for (k, v) in &evidence {
             let _ = write!(
                 h,

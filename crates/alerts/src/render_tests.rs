@@ -34,6 +34,7 @@ fn observation() -> Observation {
             detail: format!("setWebhook refused for bot{TOKEN}"),
         }],
         runbook_cmd: Some("watchdog recover".into()),
+        recovered: Some("the webhook delivers again".into()),
     }
 }
 
@@ -73,7 +74,7 @@ fn table_of_notices() {
         (
             NoticeKind::Resolved,
             Level::Critical,
-            "[RESOLVED] shopbot: webhook stuck: 12 pending <script>",
+            "[RESOLVED] shopbot: the webhook delivers again (webhook-stuck lasted 1h 1m)",
             "Resolved at: 2023-11-14T23:14:20Z (after 1h 1m)",
             "Next step",
         ),
@@ -212,5 +213,61 @@ fn evidence_flattening_table() {
         let got = evidence_lines(&v);
         let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(got, want);
+    }
+}
+
+/// Issue 16, part 8: a RESOLVED subject says what recovered and how long it lasted, never the
+/// failure text again (that is in the body, labelled "What was wrong").
+#[test]
+fn resolved_subjects_say_what_recovered_and_how_long() {
+    let red = Redactor::default();
+    let ctx = RenderCtx {
+        bot_name: "shopbot",
+        dashboard_url: None,
+        redactor: &red,
+    };
+    let mut o = Observation::new(
+        "bot-down",
+        Level::Critical,
+        "bot is down: the last delivery error was 0 s ago",
+    );
+    let cases = [
+        (
+            Some("the bot answers /health again"),
+            90,
+            "[RESOLVED] shopbot: the bot answers /health again (bot-down lasted 1m 30s)",
+        ),
+        (
+            None,
+            3 * 3600 + 65,
+            "[RESOLVED] shopbot: bot-down cleared after 3h 1m",
+        ),
+        (
+            Some("  "),
+            5,
+            "[RESOLVED] shopbot: bot-down cleared after 5s",
+        ),
+    ];
+    for (recovered, lasted, want) in cases {
+        o.recovered = recovered.map(String::from);
+        let m = render(
+            &Notice {
+                kind: NoticeKind::Resolved,
+                level: Level::Critical,
+                observation: &o,
+                since: 1_000,
+                now: 1_000 + lasted,
+            },
+            &ctx,
+        );
+        assert_eq!(m.subject, want);
+        assert!(!m.subject.contains("delivery error"), "{}", m.subject);
+        assert!(
+            m.text
+                .contains("What was wrong: bot is down: the last delivery error was 0 s ago"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("Evidence (the last failing check)") || o.evidence.is_null());
     }
 }

@@ -149,6 +149,10 @@ async fn serve(seen: Seen) -> String {
 }
 
 fn chat_config(base: &str, slack_path: &str) -> AlertsConfig {
+    AlertsConfig::from_section(chat_section(base, slack_path)).unwrap()
+}
+
+fn chat_section(base: &str, slack_path: &str) -> telbot_alerts::config::AlertsSection {
     let mut s = section_defaults();
     s.bot_name = "shopbot".into();
     s.slack_webhook_url = Some(SecretString::from(format!("{base}{slack_path}")));
@@ -165,7 +169,7 @@ fn chat_config(base: &str, slack_path: &str) -> AlertsConfig {
     s.telegram_alert_token = Some(SecretString::from(ALERT_TOKEN.to_string()));
     s.telegram_alert_chat_id = "-1001234567890".into();
     s.telegram_api_url = format!("{base}/tg");
-    AlertsConfig::from_section(s).unwrap()
+    s
 }
 
 fn no_secret(s: &str) {
@@ -233,12 +237,14 @@ async fn every_channel_sends_the_documented_payload() {
 }
 
 #[tokio::test]
-async fn warnings_go_to_chat_channels_only() {
+async fn warnings_go_to_chat_channels_only_when_configured() {
     let seen: Seen = Arc::default();
     let base = serve(seen.clone()).await;
     let dir = tempfile::tempdir().unwrap();
+    let mut s = chat_section(&base, "/slack/T000/B000/XXXX");
+    s.warnings_to_chat = true;
     let p = AlertPipeline::new(
-        chat_config(&base, "/slack/T000/B000/XXXX"),
+        AlertsConfig::from_section(s).unwrap(),
         temp_db(dir.path()).await,
         [],
     )
@@ -247,6 +253,41 @@ async fn warnings_go_to_chat_channels_only() {
     p.observe(std::slice::from_ref(&w), 100).await.unwrap();
     let d = p.observe(&[w], 130).await.unwrap();
     assert_eq!(d[0].channels, vec!["slack", "discord", "telegram"]);
+}
+
+/// Issue 16, part 8: by default a warning follows the ops notes (log and dashboard only):
+/// no channel gets it, and the dashboard's table of watchdog alerts (`wd_alerts`) shows it.
+#[tokio::test]
+async fn warnings_are_logged_and_shown_on_the_dashboard_only_by_default() {
+    let seen: Seen = Arc::default();
+    let base = serve(seen.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = temp_db(dir.path()).await;
+    let p =
+        AlertPipeline::new(chat_config(&base, "/slack/T000/B000/XXXX"), db.clone(), []).unwrap();
+    let w = Observation::new("bot-slow", Level::Warning, "/health took 6 s");
+    p.observe(std::slice::from_ref(&w), 100).await.unwrap();
+    let d = p.observe(&[w], 130).await.unwrap();
+    assert_eq!(d[0].kind, telbot_alerts::DecisionKind::Opened);
+    assert!(d[0].channels.is_empty(), "{d:?}");
+    let r = p.flush_outbox(130).await.unwrap();
+    assert_eq!((r.sent, r.waiting), (0, 0));
+    assert!(seen.lock().unwrap().is_empty(), "nothing sent");
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT level, channel, status, subject FROM wd_alerts WHERE incident_key = 'bot-slow'",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![(
+            "warning".to_string(),
+            "log".to_string(),
+            "logged".to_string(),
+            "[WARNING] shopbot: /health took 6 s".to_string()
+        )]
+    );
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ fn down() -> Observation {
     );
     o.evidence = serde_json::json!({"health": {"error": "connection refused"}});
     o.runbook_cmd = Some("watchdog recover".into());
+    o.recovered = Some("the bot answers /health again".into());
     o
 }
 
@@ -49,7 +50,8 @@ async fn an_outage_of_ten_checks_sends_one_critical_then_one_resolved() {
         subjects,
         vec![
             "[CRITICAL] shopbot: bot is down: /health failed 3 times".to_string(),
-            "[RESOLVED] shopbot: bot is down: /health failed 3 times".to_string(),
+            "[RESOLVED] shopbot: the bot answers /health again (bot-down lasted 5m 30s)"
+                .to_string(),
         ]
     );
     let msgs = sink.messages();
@@ -75,6 +77,12 @@ async fn an_outage_of_ten_checks_sends_one_critical_then_one_resolved() {
     let first = msgs[0]["data"].as_str().unwrap();
     assert!(first.contains("watchdog recover"), "{first}");
     assert!(first.contains("bot.example/bot/dashboard"), "{first}");
+    // Issue 16, part 8: the RESOLVED e-mail says what was wrong in its body, not its subject.
+    let resolved = msgs[1]["data"].as_str().unwrap();
+    assert!(
+        resolved.contains("What was wrong: bot is down: /health failed 3 times"),
+        "{resolved}"
+    );
 }
 
 #[tokio::test]
