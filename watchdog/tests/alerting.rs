@@ -151,6 +151,59 @@ async fn test_alert_exits_0_when_every_channel_accepts_and_2_when_one_fails() {
     assert!(out.contains("no alert channel"), "{out}");
 }
 
+/// `watchdog ack` (issue 16, part 5): an acknowledged incident gets no more reminders (here
+/// one a second), its RESOLVED still goes out; a wrong `--bot` or an incident that is not
+/// open is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_incident_gets_no_reminders_but_its_resolved() {
+    let w = World::start().await;
+    let (slack, url) = slack().await;
+    let mut env = env_with_slack(&w, &url);
+    env.insert("TELBOT__ALERTS__REPEAT_INTERVAL".into(), "1s".into());
+    env.insert("USER".into(), "alice".into());
+    w.bot.set_health(HealthMode::Down);
+    let critical = |s: &Slack| {
+        s.texts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| t.contains("[CRITICAL]") && t.contains("bot-down"))
+            .count()
+    };
+    run(&env, &["check"]).await;
+    run(&env, &["check"]).await;
+    assert_eq!(critical(&slack), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    run(&env, &["check"]).await;
+    assert_eq!(critical(&slack), 2, "a reminder after the repeat interval");
+    let (code, out) = run(&env, &["ack", "bot-down", "--bot", "otherbot"]).await;
+    assert_eq!(code, 64, "{out}");
+    let (code, out) = run(&env, &["ack", "webhook-stuck"]).await;
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = run(&env, &["ack", "bot-down", "--bot", "telbot"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("acknowledged bot-down") && out.contains("by alice"),
+        "{out}"
+    );
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        run(&env, &["check"]).await;
+    }
+    assert_eq!(critical(&slack), 2, "no reminder once acknowledged");
+    w.bot.set_health(HealthMode::Ok);
+    for _ in 0..2 {
+        run(&env, &["check"]).await;
+    }
+    let texts = slack.texts.lock().unwrap().clone();
+    let resolved: Vec<_> = texts.iter().filter(|t| t.contains("[RESOLVED]")).collect();
+    assert_eq!(resolved.len(), 1, "{texts:?}");
+    assert!(
+        resolved[0].contains("the bot answers /health again (bot-down lasted"),
+        "{resolved:?}"
+    );
+}
+
 /// `watchdog drill` (issue 16, part 3): on a healthy bot it deletes, drains and sets the
 /// webhook again on purpose, drops nothing, and reports through the alert channels as a
 /// [DRILL] message; on a bot that is down it runs nothing and says why.

@@ -11,7 +11,7 @@ use crate::policy::{IncidentState, Phase};
 
 const COLUMNS: &str = "incident_key, state, level, consecutive_failures, consecutive_successes, \
     first_failure_at, opened_at, last_seen_at, last_notified_at, notified_level, silenced_until, \
-    held, summary, observation, resolved_at";
+    held, summary, observation, resolved_at, escalated_at, acked_at, acked_by";
 
 fn from_row(r: &AnyRow) -> Result<IncidentState, AlertError> {
     let obs: Option<String> = r.try_get("observation")?;
@@ -35,6 +35,9 @@ fn from_row(r: &AnyRow) -> Result<IncidentState, AlertError> {
         held: r.try_get::<i64, _>("held")? != 0,
         observation,
         resolved_at: r.try_get("resolved_at")?,
+        escalated_at: r.try_get("escalated_at")?,
+        acked_at: r.try_get("acked_at")?,
+        acked_by: r.try_get("acked_by")?,
     })
 }
 
@@ -92,14 +95,15 @@ pub async fn save<'e, E: Executor<'e, Database = Any>>(
     sqlx::query(
         "INSERT INTO alert_incidents (incident_key, state, level, consecutive_failures, consecutive_successes, \
          first_failure_at, opened_at, last_seen_at, last_notified_at, notified_level, silenced_until, held, \
-         summary, observation, resolved_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         summary, observation, resolved_at, updated_at, escalated_at, acked_at, acked_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          ON CONFLICT (incident_key) DO UPDATE SET state = excluded.state, level = excluded.level, \
          consecutive_failures = excluded.consecutive_failures, consecutive_successes = excluded.consecutive_successes, \
          first_failure_at = excluded.first_failure_at, opened_at = excluded.opened_at, last_seen_at = excluded.last_seen_at, \
          last_notified_at = excluded.last_notified_at, notified_level = excluded.notified_level, \
          silenced_until = excluded.silenced_until, held = excluded.held, summary = excluded.summary, \
-         observation = excluded.observation, resolved_at = excluded.resolved_at, updated_at = excluded.updated_at",
+         observation = excluded.observation, resolved_at = excluded.resolved_at, updated_at = excluded.updated_at, \
+         escalated_at = excluded.escalated_at, acked_at = excluded.acked_at, acked_by = excluded.acked_by",
     )
     .bind(&st.key)
     .bind(st.phase.as_str())
@@ -117,6 +121,9 @@ pub async fn save<'e, E: Executor<'e, Database = Any>>(
     .bind(obs)
     .bind(st.resolved_at)
     .bind(now)
+    .bind(st.escalated_at)
+    .bind(st.acked_at)
+    .bind(st.acked_by.as_deref())
     .execute(ex)
     .await?;
     Ok(())
@@ -139,6 +146,12 @@ pub struct IncidentSummary {
     pub last_notified_at: Option<i64>,
     /// A message is held back by a silence.
     pub held: bool,
+    /// When it went to the escalation channels.
+    pub escalated_at: Option<i64>,
+    /// When it was acknowledged (`watchdog ack`).
+    pub acked_at: Option<i64>,
+    /// Who acknowledged it.
+    pub acked_by: Option<String>,
 }
 
 impl From<&IncidentState> for IncidentSummary {
@@ -155,6 +168,9 @@ impl From<&IncidentState> for IncidentSummary {
             since: s.first_failure_at,
             last_notified_at: s.last_notified_at,
             held: s.held,
+            escalated_at: s.escalated_at,
+            acked_at: s.acked_at,
+            acked_by: s.acked_by.clone(),
         }
     }
 }

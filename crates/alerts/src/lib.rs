@@ -8,9 +8,10 @@
 //! - [`model`]: [`Level`], [`Observation`], [`ActionNote`] (the watchdog's input) and
 //!   [`Decision`] (what happened, printable by `watchdog check --json`).
 //! - [`config`]: the `[alerts]` section, validated into [`AlertsConfig`].
-//! - [`policy`]: the pure state machine deciding open / repeat / resolve / hold.
+//! - [`policy`]: the pure state machine deciding open / repeat / escalate / resolve / hold.
 //! - [`incident`]: incident rows in `alert_incidents`.
 //! - [`silence`]: `watchdog silence …` rows and maintenance windows.
+//! - [`ack`]: `watchdog ack INCIDENT`: no reminders or escalation until it resolves.
 //! - [`render`]: subject, text and HTML of a message; escaped and redacted.
 //! - [`outbox`]: the persisted outbox and its back-off.
 //! - [`notify`]: the [`Notifier`] trait; e-mail (lettre SMTP), Resend, Slack, Discord, Telegram.
@@ -20,6 +21,7 @@
 //! - [`heartbeat`]: healthchecks.io-compatible pings around each run.
 //! - [`error`]: the crate's error type, [`AlertError`].
 
+pub mod ack;
 pub mod config;
 pub mod delivery;
 pub mod error;

@@ -111,6 +111,9 @@ pub enum DecisionKind {
     Ongoing,
     /// Still open after `repeat_interval`: a reminder was queued.
     Repeat,
+    /// Still open, critical and unacknowledged after `escalate_after`: queued for the
+    /// escalation channels as well.
+    Escalated,
     /// Passing again, fewer consecutive successes than `success_threshold`: still open.
     Recovering,
     /// Cleared: the RESOLVED message was queued (or nobody had been told).

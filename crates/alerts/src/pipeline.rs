@@ -74,6 +74,7 @@ impl AlertPipeline {
             success_threshold: cfg.success_threshold,
             repeat_interval: cfg.repeat_interval.as_secs() as i64,
             send_resolved: cfg.send_resolved,
+            escalate_after: cfg.escalate_after.map(|d| d.as_secs() as i64),
         };
         AlertPipeline {
             cfg: Arc::new(cfg),
@@ -172,11 +173,15 @@ impl AlertPipeline {
         }
     }
 
-    /// The channels a message about `level` goes to.
-    fn channels_for(&self, level: Level) -> Vec<Arc<dyn Notifier>> {
+    /// The channels a message about `level` goes to; with `escalation`, the escalation
+    /// channels as well.
+    fn channels_for(&self, level: Level, escalation: bool) -> Vec<Arc<dyn Notifier>> {
         self.notifiers
             .iter()
             .filter(|n| {
+                if n.escalation_only() {
+                    return escalation;
+                }
                 level == Level::Critical || (self.cfg.warnings_to_chat && n.takes_warnings())
             })
             .cloned()
@@ -214,7 +219,7 @@ impl AlertPipeline {
             &self.ctx(),
         );
         let mut names = Vec::new();
-        for n in self.channels_for(step.level) {
+        for n in self.channels_for(step.level, step.escalation) {
             outbox::enqueue(tx, &st.key, kind.as_str(), n.name(), &msg, now).await?;
             names.push(n.name().to_string());
         }
@@ -299,7 +304,12 @@ impl AlertPipeline {
             },
             &self.ctx(),
         );
-        let sends = self.notifiers.iter().map(|n| async {
+        // A drill's report is no incident: the escalation contacts do not get it.
+        let notifiers = self
+            .notifiers
+            .iter()
+            .filter(|n| kind == NoticeKind::Test || !n.escalation_only());
+        let sends = notifiers.map(|n| async {
             let r = self.send_one(n.as_ref(), &msg).await;
             let error = r
                 .as_ref()

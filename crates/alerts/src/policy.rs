@@ -68,6 +68,12 @@ pub struct IncidentState {
     pub observation: Option<Observation>,
     /// When it last resolved.
     pub resolved_at: Option<i64>,
+    /// When it went to the escalation channels (`alerts.escalate_after`); once per episode.
+    pub escalated_at: Option<i64>,
+    /// When a person acknowledged it (`watchdog ack`): no reminders or escalation after it.
+    pub acked_at: Option<i64>,
+    /// Who acknowledged it.
+    pub acked_by: Option<String>,
 }
 
 impl IncidentState {
@@ -88,6 +94,9 @@ impl IncidentState {
             held: false,
             observation: None,
             resolved_at: None,
+            escalated_at: None,
+            acked_at: None,
+            acked_by: None,
         }
     }
 }
@@ -103,6 +112,9 @@ pub struct Policy {
     pub repeat_interval: i64,
     /// Whether RESOLVED is sent.
     pub send_resolved: bool,
+    /// Seconds a critical incident may stay open, unacknowledged, before it is escalated
+    /// (`None`: never).
+    pub escalate_after: Option<i64>,
 }
 
 /// What one step decided.
@@ -118,6 +130,9 @@ pub struct Step {
     pub since: i64,
     /// Why, for a person.
     pub detail: String,
+    /// The message goes to the escalation channels too (an escalation, or the RESOLVED of an
+    /// escalated incident).
+    pub escalation: bool,
 }
 
 impl Policy {
@@ -168,6 +183,15 @@ impl Policy {
                 NoticeKind::Update
             }
             _ if st.held => NoticeKind::Update,
+            _ if self.escalation_due(st, now) => NoticeKind::Escalation,
+            _ if st.acked_at.is_some() => {
+                let detail = format!(
+                    "acknowledged by {} at {}: no reminders",
+                    st.acked_by.as_deref().unwrap_or("someone"),
+                    crate::render::format_time(st.acked_at.unwrap_or(now))
+                );
+                return step(DecisionKind::Ongoing, None, obs.level, since, detail);
+            }
             _ => match st.last_notified_at {
                 Some(t) if now - t < self.repeat_interval => {
                     let detail = format!("already notified at {}", crate::render::format_time(t));
@@ -177,6 +201,19 @@ impl Policy {
             },
         };
         self.notify(st, notice, now, silenced)
+    }
+
+    /// Whether an open incident is due for escalation: critical, told about, not acknowledged,
+    /// not escalated yet, open for `escalate_after`.
+    fn escalation_due(&self, st: &IncidentState, now: i64) -> bool {
+        let Some(after) = self.escalate_after else {
+            return false;
+        };
+        st.level == Level::Critical
+            && st.notified_level.is_some()
+            && st.acked_at.is_none()
+            && st.escalated_at.is_none()
+            && st.opened_at.is_some_and(|t| now - t >= after)
     }
 
     /// A held incident whose silence has ended and that is still open: its message is due.
@@ -212,15 +249,22 @@ impl Policy {
         let kind = match notice {
             NoticeKind::Opened => DecisionKind::Opened,
             NoticeKind::Repeat => DecisionKind::Repeat,
+            NoticeKind::Escalation => DecisionKind::Escalated,
             _ => DecisionKind::Notified,
         };
-        step(
+        let escalation = notice == NoticeKind::Escalation;
+        if escalation {
+            st.escalated_at = Some(now);
+        }
+        let mut s = step(
             kind,
             Some(notice),
             st.level,
             since,
             format!("{} message queued", notice.as_str()),
-        )
+        );
+        s.escalation = escalation;
+        s
     }
 
     fn pass(&self, st: &mut IncidentState, now: i64, silenced: Option<i64>) -> Step {
@@ -249,6 +293,10 @@ impl Policy {
             }
             Phase::Open => {
                 let told = st.notified_level;
+                let escalated = st.escalated_at.is_some();
+                st.escalated_at = None;
+                st.acked_at = None;
+                st.acked_by = None;
                 let level = told.unwrap_or(st.level);
                 st.phase = Phase::Ok;
                 st.resolved_at = Some(now);
@@ -273,7 +321,9 @@ impl Policy {
                         (Some(NoticeKind::Resolved), "resolved message queued".into())
                     }
                 };
-                step(DecisionKind::Resolved, notice, level, since, detail)
+                let mut s = step(DecisionKind::Resolved, notice, level, since, detail);
+                s.escalation = escalated && notice.is_some();
+                s
             }
         }
     }
@@ -292,6 +342,7 @@ fn step(
         level,
         since,
         detail,
+        escalation: false,
     }
 }
 

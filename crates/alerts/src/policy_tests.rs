@@ -6,6 +6,7 @@ const P: Policy = Policy {
     success_threshold: 2,
     repeat_interval: 4 * 3600,
     send_resolved: true,
+    escalate_after: None,
 };
 
 fn obs(level: Level) -> Observation {
@@ -163,4 +164,83 @@ fn release_only_for_open_held_unsilenced() {
     assert_eq!(s.notice, Some(NoticeKind::Update));
     assert!(!st.held);
     assert!(P.release(&mut st, 130, None).is_none());
+}
+
+/// Issue 16, part 5: a critical incident open for `escalate_after` and not acknowledged is
+/// escalated once (the escalation stands in for a reminder due then); its RESOLVED goes to the
+/// escalation channels too. An acknowledged one gets no reminder and no escalation, and its
+/// RESOLVED still goes out (to the usual channels only).
+#[test]
+fn escalation_and_acknowledgement() {
+    use DecisionKind as D;
+    let p = Policy {
+        escalate_after: Some(1800),
+        ..P
+    };
+    let c = obs(Level::Critical);
+    let n = obs(Level::Normal);
+    let mut st = IncidentState::new("bot-down", 0);
+    let mut kinds = Vec::new();
+    for (o, t) in [
+        (&c, 0),
+        (&c, 30),
+        (&c, 1800),
+        (&c, 1830),
+        (&c, 1830 + 4 * 3600),
+    ] {
+        let s = p.step(&mut st, o, t, None);
+        kinds.push((s.kind, s.escalation));
+    }
+    assert_eq!(
+        kinds,
+        vec![
+            (D::SuppressedByThreshold, false),
+            (D::Opened, false),
+            (D::Ongoing, false),
+            (D::Escalated, true),
+            (D::Repeat, false),
+        ]
+    );
+    assert_eq!(st.escalated_at, Some(1830));
+    p.step(&mut st, &n, 20_000, None);
+    let s = p.step(&mut st, &n, 20_030, None);
+    assert_eq!(
+        (s.kind, s.notice, s.escalation),
+        (D::Resolved, Some(NoticeKind::Resolved), true)
+    );
+    assert_eq!(st.escalated_at, None, "cleared with the episode");
+
+    // Acknowledged: no escalation, no reminder; the RESOLVED still goes out.
+    let mut st = IncidentState::new("bot-down", 0);
+    p.step(&mut st, &c, 0, None);
+    p.step(&mut st, &c, 30, None);
+    st.acked_at = Some(60);
+    st.acked_by = Some("alice".into());
+    for t in [1830, 5 * 3600, 9 * 3600] {
+        let s = p.step(&mut st, &c, t, None);
+        assert_eq!(s.kind, D::Ongoing, "at {t}: {s:?}");
+        assert!(s.detail.contains("acknowledged by alice"), "{s:?}");
+    }
+    p.step(&mut st, &n, 40_000, None);
+    let s = p.step(&mut st, &n, 40_030, None);
+    assert_eq!(
+        (s.kind, s.notice, s.escalation),
+        (D::Resolved, Some(NoticeKind::Resolved), false)
+    );
+    assert_eq!(
+        (st.acked_at, st.acked_by.clone()),
+        (None, None),
+        "cleared on resolve"
+    );
+
+    // A warning is never escalated; off by default.
+    let mut st = IncidentState::new("bot-down", 0);
+    let w = obs(Level::Warning);
+    for t in [0, 30, 4000] {
+        assert!(!p.step(&mut st, &w, t, None).escalation);
+    }
+    let mut st = IncidentState::new("bot-down", 0);
+    for t in [0, 30, 4000] {
+        assert_ne!(P.step(&mut st, &c, t, None).kind, D::Escalated);
+    }
 }

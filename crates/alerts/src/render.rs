@@ -26,6 +26,9 @@ pub enum NoticeKind {
     Test,
     /// A recovery drill's report (`watchdog drill`): sent whatever its outcome.
     Drill,
+    /// Still open and unacknowledged after `alerts.escalate_after`: to the escalation
+    /// channels as well.
+    Escalation,
 }
 
 impl NoticeKind {
@@ -38,6 +41,7 @@ impl NoticeKind {
             NoticeKind::Resolved => "resolved",
             NoticeKind::Test => "test",
             NoticeKind::Drill => "drill",
+            NoticeKind::Escalation => "escalation",
         }
     }
 }
@@ -179,11 +183,12 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
         (false, _) => "WARNING",
     };
     let what = one_line(&r(&obs.summary));
-    let suffix = match n.kind {
-        NoticeKind::Repeat => " (still open)",
-        _ => "",
-    };
     let age = format_age(n.now - n.since);
+    let suffix = match n.kind {
+        NoticeKind::Repeat => " (still open)".to_string(),
+        NoticeKind::Escalation => format!(" (escalated: open {age}, not acknowledged)"),
+        _ => String::new(),
+    };
     let recovered = one_line(&r(&recovered_text(obs)));
     let subject = if resolved {
         // What recovered and how long it lasted; the failure text is in the body.
@@ -208,6 +213,9 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
             "This is a test alert from the watchdog. No action is needed.".to_string()
         }
         NoticeKind::Drill => format!("Recovery drill: {what}"),
+        NoticeKind::Escalation => {
+            format!("ESCALATED: {what} (open for {age} and nobody acknowledged it)")
+        }
         _ => format!("{tag}: {what}"),
     };
     let what_label = if resolved { "What was wrong" } else { "What" };
@@ -228,6 +236,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
             format!("{} ({age} ago)", format_time(n.since)),
         ));
         facts.push(("Checked at", format_time(n.now)));
+        facts.push(("Acknowledge", format!("watchdog ack {}", obs.key)));
     } else {
         facts.push(("Sent at", format_time(n.now)));
     }

@@ -25,6 +25,46 @@ pub trait Notifier: Send + Sync {
     fn takes_warnings(&self) -> bool;
     /// Delivers one message. Errors must not contain secrets (the caller redacts again).
     fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Result<(), AlertError>>;
+    /// Whether this channel only takes escalations (and the RESOLVED of an escalated
+    /// incident), not every incident message.
+    fn escalation_only(&self) -> bool {
+        false
+    }
+}
+
+/// An escalation channel (`alerts.escalation_*`): another channel under its own name
+/// (`escalation-email`), taking only escalations.
+pub struct Escalation {
+    name: String,
+    inner: Box<dyn Notifier>,
+}
+
+impl Escalation {
+    /// Wraps `inner` as the escalation channel `escalation-<inner name>`.
+    pub fn new(inner: Box<dyn Notifier>) -> Self {
+        Escalation {
+            name: format!("escalation-{}", inner.name()),
+            inner,
+        }
+    }
+}
+
+impl Notifier for Escalation {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn takes_warnings(&self) -> bool {
+        false
+    }
+
+    fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Result<(), AlertError>> {
+        self.inner.send(msg)
+    }
+
+    fn escalation_only(&self) -> bool {
+        true
+    }
 }
 
 /// The HTTP client the webhook channels share: the send timeout, no redirects (a webhook
@@ -40,7 +80,7 @@ pub fn http_client(cfg: &AlertsConfig) -> Result<reqwest::Client, AlertError> {
 }
 
 /// Every channel the config enables, in a fixed order: email, resend, slack, discord,
-/// pagerduty, telegram.
+/// pagerduty, telegram, then the escalation channels (escalation-email or escalation-resend).
 pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertError> {
     let client = http_client(cfg)?;
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
@@ -82,11 +122,32 @@ pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertEr
     }
     if let Some(token) = &cfg.telegram_alert_token {
         out.push(Arc::new(telegram::TelegramNotifier::new(
-            client,
+            client.clone(),
             &cfg.telegram_api_url,
             token.clone(),
             &cfg.telegram_alert_chat_id,
         )));
+    }
+    let to = &cfg.escalation_email_to;
+    if !to.is_empty() {
+        // The same relay (or Resend account), other recipients.
+        let inner: Box<dyn Notifier> = match (&cfg.smtp, &cfg.resend_api_key) {
+            (Some(smtp), _) => Box::new(email::EmailNotifier::new(smtp, &cfg.email_from, to)?),
+            (None, Some(key)) => Box::new(resend::ResendNotifier::new(
+                client,
+                &cfg.resend_api_url,
+                key.clone(),
+                &cfg.email_from,
+                to,
+            )),
+            (None, None) => {
+                return Err(AlertError::Setup(
+                    "alerts.escalation_email_to needs alerts.smtp_url or alerts.resend_api_key"
+                        .into(),
+                ));
+            }
+        };
+        out.push(Arc::new(Escalation::new(inner)));
     }
     Ok(out)
 }

@@ -5,116 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use telbot_shared::config::{ConfigError, EnvMap, non_empty_secret, parse_http_url, section};
 use url::Url;
 
 use crate::notify::email::SmtpSettings;
 
-/// Well-known environment names this crate reads on top of the shared ones (`SMTP_URL`,
-/// `ALERT_EMAIL_FROM`, `ALERT_EMAIL_TO` are mapped by `telbot-shared`).
-pub const ALERT_ENV: &[(&str, &str)] = &[
-    ("RESEND_API_KEY", "resend_api_key"),
-    ("SLACK_WEBHOOK_URL", "slack_webhook_url"),
-    ("DISCORD_WEBHOOK_URL", "discord_webhook_url"),
-    ("PAGERDUTY_ROUTING_KEY", "pagerduty_routing_key"),
-    ("TELEGRAM_ALERT_TOKEN", "telegram_alert_token"),
-    ("TELEGRAM_ALERT_CHAT_ID", "telegram_alert_chat_id"),
-    ("HEARTBEAT_URL", "heartbeat_url"),
-];
+mod section;
 
-/// A list written either as a TOML array or as one comma-separated string (env form).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum StringList {
-    /// `["a@x", "b@x"]`
-    Many(Vec<String>),
-    /// `"a@x,b@x"`
-    One(String),
-}
-
-impl Default for StringList {
-    fn default() -> Self {
-        StringList::Many(Vec::new())
-    }
-}
-
-impl StringList {
-    /// The non-empty, trimmed items.
-    pub fn items(&self) -> Vec<String> {
-        let raw: Vec<&str> = match self {
-            StringList::Many(v) => v.iter().flat_map(|s| s.split(',')).collect(),
-            StringList::One(s) => s.split(',').collect(),
-        };
-        raw.into_iter()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect()
-    }
-}
-
-/// One `[[alerts.maintenance]]` window as written.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MaintenanceSection {
-    /// RFC 3339 UTC, e.g. `2025-06-01T02:00:00Z`.
-    pub start: String,
-    /// RFC 3339 UTC, after `start`.
-    pub end: String,
-    /// Incident keys it covers; empty: all.
-    #[serde(default)]
-    pub incidents: Vec<String>,
-    /// Shown in the log.
-    #[serde(default)]
-    pub reason: String,
-}
-
-/// The `[alerts]` section as written (see `config/default.toml` for every key).
-#[derive(Debug, Clone, Deserialize)]
-#[allow(missing_docs)]
-pub struct AlertsSection {
-    #[serde(default)]
-    pub bot_name: String,
-    #[serde(default)]
-    pub dashboard_url: String,
-    pub smtp_url: Option<SecretString>,
-    #[serde(default)]
-    pub smtp_ca_file: String,
-    #[serde(default)]
-    pub smtp_accept_invalid_certs: bool,
-    #[serde(default)]
-    pub email_from: String,
-    #[serde(default)]
-    pub email_to: StringList,
-    pub resend_api_key: Option<SecretString>,
-    pub resend_api_url: String,
-    pub slack_webhook_url: Option<SecretString>,
-    pub discord_webhook_url: Option<SecretString>,
-    pub pagerduty_routing_key: Option<SecretString>,
-    pub pagerduty_url: String,
-    pub telegram_alert_token: Option<SecretString>,
-    #[serde(default)]
-    pub telegram_alert_chat_id: String,
-    pub telegram_api_url: String,
-    #[serde(with = "humantime_serde")]
-    pub send_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub repeat_interval: Duration,
-    pub failure_threshold: u32,
-    pub success_threshold: u32,
-    pub send_resolved: bool,
-    pub warnings_to_chat: bool,
-    #[serde(with = "humantime_serde")]
-    pub retry_base: Duration,
-    #[serde(with = "humantime_serde")]
-    pub retry_max: Duration,
-    pub channel_failing_after: u32,
-    pub heartbeat_url: Option<SecretString>,
-    #[serde(with = "humantime_serde")]
-    pub heartbeat_timeout: Duration,
-    #[serde(default)]
-    pub maintenance: Vec<MaintenanceSection>,
-}
+pub use section::{ALERT_ENV, AlertsSection, MaintenanceSection, StringList};
 
 /// A validated maintenance window (unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +62,12 @@ pub struct AlertsConfig {
     pub send_timeout: Duration,
     /// Reminders for a still-open incident come no more often than this.
     pub repeat_interval: Duration,
+    /// A critical incident open this long and not acknowledged goes to the escalation
+    /// channels as well; `None`: off.
+    pub escalate_after: Option<Duration>,
+    /// Who escalations are e-mailed to (through the SMTP relay, else Resend); empty: no
+    /// escalation channel (escalations then go to the usual channels only).
+    pub escalation_email_to: Vec<String>,
     /// Consecutive failing runs before an incident opens.
     pub failure_threshold: u32,
     /// Consecutive passing runs before it resolves.
@@ -279,6 +183,20 @@ impl AlertsConfig {
             }
         }
         positive(s.send_timeout, "send_timeout")?;
+        let escalation_email_to = s.escalation_email_to.items();
+        if !escalation_email_to.is_empty() {
+            if !wants_email {
+                return Err(ConfigError::invalid(
+                    "alerts.escalation_email_to",
+                    "needs e-mail configured (alerts.smtp_url or alerts.resend_api_key)",
+                ));
+            }
+            for to in &escalation_email_to {
+                crate::notify::email::parse_mailbox(to)
+                    .map_err(|p| ConfigError::invalid("alerts.escalation_email_to", p))?;
+            }
+        }
+        let escalate_after = (!s.escalate_after.is_zero()).then_some(s.escalate_after);
         let smtp = match smtp_url {
             Some(url) => {
                 let ca = match s.smtp_ca_file.trim() {
@@ -373,6 +291,8 @@ impl AlertsConfig {
             telegram_api_url,
             send_timeout: s.send_timeout,
             repeat_interval: s.repeat_interval,
+            escalate_after,
+            escalation_email_to,
             failure_threshold: s.failure_threshold,
             success_threshold: s.success_threshold,
             send_resolved: s.send_resolved,

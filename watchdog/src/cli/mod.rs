@@ -14,6 +14,8 @@ use crate::config::WatchdogConfig;
 use crate::report::Level;
 use crate::watchdog::{RunOutcome, Watchdog};
 
+mod alerts;
+
 /// Exit code of a usage error (bad arguments).
 pub const EXIT_USAGE: u8 = 64;
 /// Exit code when the store named by DATABASE_URL cannot be opened.
@@ -130,6 +132,25 @@ pub enum Command {
     Unsilence {
         /// The incident key, or `all`.
         target: String,
+    },
+    /// Acknowledge an open incident: someone has it in hand. Changes only alerting.
+    ///
+    /// No reminders (alerts.repeat_interval) and no escalation (alerts.escalate_after) for it
+    /// until it resolves; the RESOLVED message still goes out. Who and when are kept with the
+    /// incident in the store and shown by `watchdog check --json`'s incidents.
+    ///
+    /// Exit: 0 acknowledged (or already); 1 no such open incident; 64 --bot names another
+    /// bot; 69 the store is unavailable.
+    Ack {
+        /// The incident key, e.g. bot-down, webhook-stuck (see the alert's body).
+        incident: String,
+        /// The bot the incident belongs to (its alerts.bot_name, in every subject); refused
+        /// when it is not the bot this configuration watches.
+        #[arg(long, value_name = "NAME")]
+        bot: Option<String>,
+        /// Who acknowledges (kept with the incident); default $USER.
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
     /// Parked updates (their handler failed for a permanent reason; the bot keeps them until a
     /// person acts): run them again, or with --discard throw them away. All of them, or those
@@ -314,40 +335,12 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
             target,
             duration,
             reason,
-        } => {
-            let now = telbot_shared::unix_now();
-            match sink
-                .pipeline()
-                .silence(&target, duration, &reason, now)
-                .await
-            {
-                Ok(_) => {
-                    println!(
-                        "silenced {target} for {}",
-                        humantime::format_duration(duration)
-                    );
-                    0
-                }
-                Err(e) => {
-                    eprintln!("watchdog: {e}");
-                    EXIT_UNAVAILABLE
-                }
-            }
+        } => alerts::silence(&sink, &target, duration, &reason).await,
+        Command::Unsilence { target } => alerts::unsilence(&sink, &target).await,
+        Command::Ack { incident, bot, by } => {
+            let by = by.or_else(|| env.get("USER").cloned()).unwrap_or_default();
+            alerts::ack(&sink, &alerts_cfg.bot_name, &incident, bot.as_deref(), &by).await
         }
-        Command::Unsilence { target } => match sink
-            .pipeline()
-            .unsilence(&target, telbot_shared::unix_now())
-            .await
-        {
-            Ok(n) => {
-                println!("ended {n} silence(s) on {target}");
-                0
-            }
-            Err(e) => {
-                eprintln!("watchdog: {e}");
-                EXIT_UNAVAILABLE
-            }
-        },
         // Handled before the store is opened.
         Command::ReplayParked { .. } => 0,
         Command::Drill => {
@@ -366,22 +359,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
             print_outcome(&out, false, level);
             if level == Level::Ok { 0 } else { 2 }
         }
-        Command::TestAlert => {
-            let results = sink.pipeline().test_alert(telbot_shared::unix_now()).await;
-            if results.is_empty() {
-                println!(
-                    "no alert channel is configured (set SMTP_URL and ALERT_EMAIL_TO, or a chat webhook)"
-                );
-                return 2;
-            }
-            for r in &results {
-                match &r.error {
-                    None => println!("{}: ok", r.channel),
-                    Some(e) => println!("{}: FAILED: {e}", r.channel),
-                }
-            }
-            if results.iter().all(|r| r.ok) { 0 } else { 2 }
-        }
+        Command::TestAlert => alerts::test_alert(&sink).await,
     }
 }
 

@@ -1,0 +1,103 @@
+//! The commands that change only alerting: `silence`, `unsilence`, `ack`, `test-alert`.
+
+use std::time::Duration;
+
+use telbot_alerts::AlertError;
+
+use super::{EXIT_UNAVAILABLE, EXIT_USAGE};
+use crate::alerting::PipelineSink;
+
+/// `watchdog silence <incident|all> --for D [--reason …]`.
+pub(super) async fn silence(sink: &PipelineSink, target: &str, d: Duration, reason: &str) -> u8 {
+    let now = telbot_shared::unix_now();
+    match sink.pipeline().silence(target, d, reason, now).await {
+        Ok(_) => {
+            println!("silenced {target} for {}", humantime::format_duration(d));
+            0
+        }
+        Err(e) => {
+            eprintln!("watchdog: {e}");
+            EXIT_UNAVAILABLE
+        }
+    }
+}
+
+/// `watchdog unsilence <incident|all>`.
+pub(super) async fn unsilence(sink: &PipelineSink, target: &str) -> u8 {
+    match sink
+        .pipeline()
+        .unsilence(target, telbot_shared::unix_now())
+        .await
+    {
+        Ok(n) => {
+            println!("ended {n} silence(s) on {target}");
+            0
+        }
+        Err(e) => {
+            eprintln!("watchdog: {e}");
+            EXIT_UNAVAILABLE
+        }
+    }
+}
+
+/// `watchdog ack INCIDENT [--bot NAME] [--by NAME]`.
+pub(super) async fn ack(
+    sink: &PipelineSink,
+    bot_name: &str,
+    incident: &str,
+    bot: Option<&str>,
+    by: &str,
+) -> u8 {
+    if let Some(b) = bot.map(str::trim)
+        && b != bot_name
+    {
+        eprintln!(
+            "watchdog: --bot {b:?}: this configuration watches {bot_name:?} (alerts.bot_name)"
+        );
+        return EXIT_USAGE;
+    }
+    match sink
+        .pipeline()
+        .ack(incident, by, telbot_shared::unix_now())
+        .await
+    {
+        Ok(s) => {
+            let at = s
+                .acked_at
+                .map(telbot_alerts::render::format_time)
+                .unwrap_or_default();
+            println!(
+                "acknowledged {} on {bot_name} (by {} at {at}): no reminders or escalation until it resolves",
+                s.key,
+                s.acked_by.as_deref().unwrap_or("unknown"),
+            );
+            0
+        }
+        Err(AlertError::Invalid(why)) => {
+            eprintln!("watchdog: {why}");
+            1
+        }
+        Err(e) => {
+            eprintln!("watchdog: {e}");
+            EXIT_UNAVAILABLE
+        }
+    }
+}
+
+/// `watchdog test-alert`.
+pub(super) async fn test_alert(sink: &PipelineSink) -> u8 {
+    let results = sink.pipeline().test_alert(telbot_shared::unix_now()).await;
+    if results.is_empty() {
+        println!(
+            "no alert channel is configured (set SMTP_URL and ALERT_EMAIL_TO, or a chat webhook)"
+        );
+        return 2;
+    }
+    for r in &results {
+        match &r.error {
+            None => println!("{}: ok", r.channel),
+            Some(e) => println!("{}: FAILED: {e}", r.channel),
+        }
+    }
+    if results.iter().all(|r| r.ok) { 0 } else { 2 }
+}
