@@ -46,6 +46,9 @@ pub struct ActionNote {
     pub detail: String,
 }
 
+/// The incident key of `watchdog test-alert`'s message (no incident is kept for it).
+pub const TEST_INCIDENT: &str = "test-alert";
+
 /// One check's result in one watchdog run.
 ///
 /// A check that passed should still be reported, with [`Level::Normal`] and the same `key`:

@@ -273,7 +273,7 @@ impl AlertPipeline {
     /// Sends a test message through every configured channel, directly (not via the outbox).
     pub async fn test_alert(&self, now: i64) -> Vec<ChannelResult> {
         let mut obs = Observation::new(
-            "test-alert",
+            crate::model::TEST_INCIDENT,
             Level::Warning,
             "test alert (no action needed)",
         );

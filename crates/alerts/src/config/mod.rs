@@ -58,6 +58,10 @@ pub struct AlertsConfig {
     pub telegram_alert_chat_id: String,
     /// Bot API base for the alert bot.
     pub telegram_api_url: Url,
+    /// The generic webhook's URL (a secret: it may hold a token); `None` disables it.
+    pub webhook_url: Option<SecretString>,
+    /// Its JSON body with `{{placeholders}}` (checked at load; empty: the built-in one).
+    pub webhook_template: String,
     /// Bound on every send.
     pub send_timeout: Duration,
     /// Reminders for a still-open incident come no more often than this.
@@ -132,6 +136,7 @@ impl AlertsConfig {
                 "pagerduty_routing_key" => s.pagerduty_routing_key = secret,
                 "telegram_alert_token" => s.telegram_alert_token = secret,
                 "telegram_alert_chat_id" => s.telegram_alert_chat_id = v.clone(),
+                "webhook_url" => s.webhook_url = secret,
                 _ => s.heartbeat_url = secret,
             }
         }
@@ -239,6 +244,12 @@ impl AlertsConfig {
             }
         }
         let telegram_api_url = parse_http_url(&s.telegram_api_url, &key("telegram_api_url"))?;
+        let webhook_url = checked_url(non_empty_secret(s.webhook_url), "webhook_url")?;
+        let webhook_template = s.webhook_template.trim().to_string();
+        if !webhook_template.is_empty() {
+            crate::notify::webhook::check_template(&webhook_template)
+                .map_err(|p| ConfigError::invalid(&key("webhook_template"), p))?;
+        }
         positive(s.repeat_interval, "repeat_interval")?;
         positive(s.retry_base, "retry_base")?;
         positive(s.heartbeat_timeout, "heartbeat_timeout")?;
@@ -289,6 +300,8 @@ impl AlertsConfig {
             telegram_alert_token,
             telegram_alert_chat_id: chat,
             telegram_api_url,
+            webhook_url,
+            webhook_template,
             send_timeout: s.send_timeout,
             repeat_interval: s.repeat_interval,
             escalate_after,
@@ -321,6 +334,7 @@ impl AlertsConfig {
             &self.pagerduty_routing_key,
             &self.telegram_alert_token,
             &self.heartbeat_url,
+            &self.webhook_url,
         ]
         .into_iter()
         .flatten()

@@ -16,6 +16,7 @@ pub const ALERT_ENV: &[(&str, &str)] = &[
     ("TELEGRAM_ALERT_TOKEN", "telegram_alert_token"),
     ("TELEGRAM_ALERT_CHAT_ID", "telegram_alert_chat_id"),
     ("HEARTBEAT_URL", "heartbeat_url"),
+    ("ALERT_WEBHOOK_URL", "webhook_url"),
 ];
 
 /// A list written either as a TOML array or as one comma-separated string (env form).
@@ -91,6 +92,9 @@ pub struct AlertsSection {
     #[serde(default)]
     pub telegram_alert_chat_id: String,
     pub telegram_api_url: String,
+    pub webhook_url: Option<SecretString>,
+    #[serde(default)]
+    pub webhook_template: String,
     #[serde(with = "humantime_serde")]
     pub send_timeout: Duration,
     #[serde(with = "humantime_serde")]

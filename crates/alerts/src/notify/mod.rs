@@ -8,6 +8,7 @@ pub mod pagerduty;
 pub mod resend;
 pub mod slack;
 pub mod telegram;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -80,7 +81,7 @@ pub fn http_client(cfg: &AlertsConfig) -> Result<reqwest::Client, AlertError> {
 }
 
 /// Every channel the config enables, in a fixed order: email, resend, slack, discord,
-/// pagerduty, telegram, then the escalation channels (escalation-email or escalation-resend).
+/// pagerduty, telegram, webhook, then the escalation channels (escalation-email or escalation-resend).
 pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertError> {
     let client = http_client(cfg)?;
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
@@ -126,6 +127,14 @@ pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertEr
             &cfg.telegram_api_url,
             token.clone(),
             &cfg.telegram_alert_chat_id,
+        )));
+    }
+    if let Some(url) = &cfg.webhook_url {
+        out.push(Arc::new(webhook::WebhookNotifier::new(
+            client.clone(),
+            url.clone(),
+            &cfg.webhook_template,
+            &cfg.bot_name,
         )));
     }
     let to = &cfg.escalation_email_to;

@@ -2,14 +2,16 @@
 //! "dedup_key", "payload"}`. A critical incident triggers (its reminders and updates trigger
 //! again with the same dedup key, which PagerDuty folds into the open alert); its RESOLVED
 //! message resolves it. The dedup key is `<bot name>/<incident key>`, so one PagerDuty service
-//! can take several bots. Warnings do not page.
+//! can take several bots. Warnings do not page. `watchdog test-alert` triggers and at once
+//! resolves its own key (the routing key is proven, nothing stays open); a report that is not
+//! critical (a passing drill) resolves its key instead of paging.
 
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Message, Notifier, http_error, truncate};
 use crate::error::AlertError;
-use crate::model::Level;
+use crate::model::{Level, TEST_INCIDENT};
 
 /// The PagerDuty channel. The routing key is the credential and is never printed.
 pub struct PagerDutyNotifier {
@@ -35,7 +37,22 @@ impl PagerDutyNotifier {
         }
     }
 
-    /// The event for `msg` (the routing key is added when sending).
+    /// The events for `msg`, in order (the routing key is added when sending).
+    pub fn events(&self, msg: &Message) -> Vec<serde_json::Value> {
+        if msg.incident == TEST_INCIDENT {
+            let mut resolve = msg.clone();
+            resolve.resolved = true;
+            return vec![self.event(msg), self.event(&resolve)];
+        }
+        if !msg.resolved && msg.level != Level::Critical {
+            let mut resolve = msg.clone();
+            resolve.resolved = true;
+            return vec![self.event(&resolve)];
+        }
+        vec![self.event(msg)]
+    }
+
+    /// The one event for `msg`: resolve when it is resolved, else trigger.
     pub fn event(&self, msg: &Message) -> serde_json::Value {
         let dedup_key = format!("{}/{}", self.source, msg.incident);
         if msg.resolved {
@@ -73,11 +90,13 @@ impl Notifier for PagerDutyNotifier {
 
     fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Result<(), AlertError>> {
         Box::pin(async move {
-            let mut body = self.event(msg);
-            body["routing_key"] =
-                serde_json::Value::String(self.routing_key.expose_secret().to_string());
-            let r = self.client.post(self.url.as_str()).json(&body).send().await;
-            http_error("pagerduty", r).await
+            for mut body in self.events(msg) {
+                body["routing_key"] =
+                    serde_json::Value::String(self.routing_key.expose_secret().to_string());
+                let r = self.client.post(self.url.as_str()).json(&body).send().await;
+                http_error("pagerduty", r).await?;
+            }
+            Ok(())
         })
     }
 }
