@@ -5,6 +5,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use telbot_alerts::{ChannelResult, Message};
+use telbot_shared::redact::Redactor;
+
+use crate::digest::Digest;
 use crate::report::{AlertDecision, Level, RunReport};
 
 /// A boxed future, so sinks can be used as `Arc<dyn AlertSink>`.
@@ -28,6 +32,27 @@ pub trait AlertSink: Send + Sync {
                 tracing::info!(incident = %f.incident, level = %f.level, "{}", f.reason);
             }
             vec!["log".to_string()]
+        })
+    }
+
+    /// The bot's name in messages (`alerts.bot_name`).
+    fn bot_name(&self) -> String {
+        "telbot".into()
+    }
+
+    /// Renders the daily digest and, with `send`, sends it to the e-mail channels; returns
+    /// the message and each channel's result. Logs it by default.
+    fn digest<'a>(
+        &'a self,
+        d: &'a Digest,
+        send: bool,
+    ) -> BoxFuture<'a, (Message, Vec<ChannelResult>)> {
+        Box::pin(async move {
+            let msg = crate::digest::text::render(d, &Redactor::default());
+            if send {
+                tracing::info!(subject = %msg.subject, "daily digest (no e-mail channel: logged)");
+            }
+            (msg, Vec::new())
         })
     }
 }

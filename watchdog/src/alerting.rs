@@ -204,6 +204,26 @@ impl AlertSink for PipelineSink {
         })
     }
 
+    fn bot_name(&self) -> String {
+        self.pipeline.bot_name().to_string()
+    }
+
+    fn digest<'a>(
+        &'a self,
+        d: &'a crate::digest::Digest,
+        send: bool,
+    ) -> BoxFuture<'a, (telbot_alerts::Message, Vec<telbot_alerts::ChannelResult>)> {
+        Box::pin(async move {
+            let msg = crate::digest::text::render(d, self.pipeline.redactor());
+            let results = if send {
+                self.pipeline.send_email(&msg).await
+            } else {
+                Vec::new()
+            };
+            (msg, results)
+        })
+    }
+
     fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>> {
         Box::pin(async move {
             let now = telbot_shared::unix_now();

@@ -21,6 +21,8 @@
 //! - [`clock`]: injectable wall-clock time.
 //! - [`watchdog`]: [`Watchdog`]: runs, `check`, `recover` and the daemon (`run`).
 //! - [`deploy`]: `preflight` and `verify`.
+//! - [`digest`]: the daily digest (`watchdog digest`, `watchdog.schedule.digest`): the ops
+//!   notes' daily checklist answered from the store, e-mailed.
 //! - [`metrics`]: the watchdog's Prometheus metrics on an optional listen address.
 //! - [`parked`]: `replay-parked`, through the bot's `/admin/parked/*` routes.
 //! - [`cli`]: the command line and its exit codes.
@@ -33,6 +35,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod digest;
 pub mod drill;
 pub mod metrics;
 pub mod parked;

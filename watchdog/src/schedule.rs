@@ -56,6 +56,8 @@ pub enum RunKind {
     Integration,
     /// A recovery drill (`watchdog.schedule.drill`).
     Drill,
+    /// The daily digest (`watchdog.schedule.digest`).
+    Digest,
 }
 
 impl RunKind {
@@ -66,6 +68,7 @@ impl RunKind {
             RunKind::Performance => "performance",
             RunKind::Integration => "integration",
             RunKind::Drill => "drill",
+            RunKind::Digest => "digest",
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct RunSet {
     pub integration: bool,
     /// A recovery drill (run after the checks of the same pass, if any).
     pub drill: bool,
+    /// The daily digest (sent after the checks and the drill of the same pass).
+    pub digest: bool,
 }
 
 impl RunSet {
@@ -91,6 +96,7 @@ impl RunSet {
             RunKind::Performance => self.performance = true,
             RunKind::Integration => self.integration = true,
             RunKind::Drill => self.drill = true,
+            RunKind::Digest => self.digest = true,
         }
     }
 
@@ -101,6 +107,7 @@ impl RunSet {
             performance: true,
             integration: true,
             drill: false,
+            digest: false,
         }
     }
 

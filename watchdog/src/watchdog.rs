@@ -353,19 +353,26 @@ impl Watchdog {
     }
 
     /// One worker pass: the checks the set asks for, then (when due, and only on the leader)
-    /// the drill.
+    /// the drill and the daily digest.
     async fn scheduled(&self, set: RunSet) {
         let checks = set.liveness || set.performance || set.integration;
         if checks {
             self.run_once(set).await;
         }
-        if set.drill {
+        if set.drill || set.digest {
             match self.role().await {
                 Role::Leader => {
-                    self.drill().await;
+                    if set.drill {
+                        self.drill().await;
+                    }
+                    if set.digest
+                        && let Err(e) = self.digest(true).await
+                    {
+                        tracing::error!(error = %e, "cannot make the daily digest (store)");
+                    }
                 }
                 Role::Follower(owner) => {
-                    tracing::info!(%owner, "drill left to the acting watchdog");
+                    tracing::info!(%owner, "drill and digest left to the acting watchdog");
                 }
             }
         }
@@ -384,6 +391,9 @@ impl Watchdog {
         ];
         if let Some(d) = &s.drill {
             triggers.push((RunKind::Drill, d.clone()));
+        }
+        if let Some(d) = &s.digest {
+            triggers.push((RunKind::Digest, d.clone()));
         }
         let sched = schedule::start(triggers, ticker.clone(), self.stop.clone())
             .await

@@ -93,6 +93,33 @@ impl AlertPipeline {
             .collect()
     }
 
+    /// The bot's name, as every subject shows it.
+    pub fn bot_name(&self) -> &str {
+        &self.cfg.bot_name
+    }
+
+    /// Sends a finished message (the daily digest) to the e-mail channels only (`email`,
+    /// `resend`), directly; redacted again on the way. Empty: no e-mail channel.
+    pub async fn send_email(&self, msg: &crate::render::Message) -> Vec<ChannelResult> {
+        let mut msg = msg.clone();
+        msg.subject = self.redactor.redact(&msg.subject);
+        msg.text = self.redactor.redact(&msg.text);
+        msg.html = self.redactor.redact(&msg.html);
+        let sends = self
+            .notifiers
+            .iter()
+            .filter(|n| matches!(n.name(), "email" | "resend"))
+            .map(|n| async {
+                let r = self.send_one(n.as_ref(), &msg).await;
+                ChannelResult {
+                    channel: n.name().to_string(),
+                    ok: r.is_ok(),
+                    error: r.err().map(|e| self.redactor.redact(&e.to_string())),
+                }
+            });
+        futures::future::join_all(sends).await
+    }
+
     /// The redactor holding every configured secret.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor

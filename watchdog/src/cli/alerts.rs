@@ -1,4 +1,5 @@
-//! The commands that change only alerting: `silence`, `unsilence`, `ack`, `test-alert`.
+//! The commands that change only alerting: `silence`, `unsilence`, `ack`, `test-alert`, and
+//! `digest`, which changes nothing.
 
 use std::time::Duration;
 
@@ -6,6 +7,43 @@ use telbot_alerts::AlertError;
 
 use super::{EXIT_UNAVAILABLE, EXIT_USAGE};
 use crate::alerting::PipelineSink;
+use crate::watchdog::Watchdog;
+
+/// `watchdog digest [--no-send] [--json]`.
+pub(super) async fn digest(wd: &Watchdog, send: bool, json: bool) -> u8 {
+    let out = match wd.digest(send).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("watchdog: cannot read the store: {e}");
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string(&out.digest).unwrap_or_default());
+    } else {
+        println!("{}\n\n{}", out.message.subject, out.message.text);
+    }
+    if !send {
+        return 0;
+    }
+    if out.channels.is_empty() {
+        eprintln!(
+            "watchdog: no e-mail channel is configured (SMTP_URL or RESEND_API_KEY, and ALERT_EMAIL_TO); printed only"
+        );
+        return 2;
+    }
+    for c in &out.channels {
+        match &c.error {
+            None => eprintln!("{}: sent", c.channel),
+            Some(e) => eprintln!("{}: FAILED: {e}", c.channel),
+        }
+    }
+    if out.channels.iter().all(|c| c.ok) {
+        0
+    } else {
+        2
+    }
+}
 
 /// `watchdog silence <incident|all> --for D [--reason …]`.
 pub(super) async fn silence(sink: &PipelineSink, target: &str, d: Duration, reason: &str) -> u8 {

@@ -177,6 +177,22 @@ pub enum Command {
     ///
     /// Exit: 0 passed; 2 failed or not run (bot not healthy, dry run, a recovery running).
     Drill,
+    /// The daily digest now: the ops notes' daily checklist answered from the store (pending
+    /// updates, success rate, response time, parked updates, open incidents; memory trend;
+    /// incidents and actions of the last 24 h; the watchdog's run count). Prints the text and
+    /// e-mails it (text and HTML) to the e-mail channels. Schedule it with
+    /// watchdog.schedule.digest. Changes nothing.
+    ///
+    /// Exit: 0 sent (or printed with --no-send); 2 no e-mail channel is configured or one
+    /// failed; 69 the store is unavailable.
+    Digest {
+        /// Print it only; send nothing.
+        #[arg(long)]
+        no_send: bool,
+        /// Print the figures as JSON instead of the text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `120`, `120s`, `5m`.
@@ -360,6 +376,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
             if level == Level::Ok { 0 } else { 2 }
         }
         Command::TestAlert => alerts::test_alert(&sink).await,
+        Command::Digest { no_send, json } => alerts::digest(&wd, !no_send, json).await,
     }
 }
 

@@ -173,6 +173,15 @@ pub(crate) fn build(
         )
         .map(Some)
     };
+    let digest = if wd.schedule.digest.trim().is_empty() {
+        Some(None)
+    } else {
+        keep(
+            errs,
+            Trigger::cron(&wd.schedule.digest, "watchdog.schedule.digest"),
+        )
+        .map(Some)
+    };
     let method = restart_method(
         wd.restart.render_api_url.as_str(),
         wd.restart.render_api_key,
@@ -205,6 +214,7 @@ pub(crate) fn build(
         method?,
     );
     let drill = drill?;
+    let digest = digest?;
     let path = wh.path.clone();
     let webhook = WebhookTarget {
         expected_url: format!("{}{}", public.as_str().trim_end_matches('/'), path),
@@ -252,6 +262,7 @@ pub(crate) fn build(
             performance,
             integration,
             drill,
+            digest,
         },
         bot_attempts,
         bot_interval,

@@ -85,6 +85,8 @@ pub struct Schedules {
     pub integration: Trigger,
     /// The recovery drill (`None`: off, the default).
     pub drill: Option<Trigger>,
+    /// The daily digest e-mail (`None`: off, the default).
+    pub digest: Option<Trigger>,
 }
 
 /// Recovery settings.
@@ -269,6 +271,7 @@ mod tests {
         assert!(c.restart.method.is_none());
         assert!(c.act, "the watchdog acts unless asked for a dry run");
         assert_eq!(c.schedules.drill, None, "no drill unless scheduled");
+        assert_eq!(c.schedules.digest, None, "no digest unless scheduled");
     }
 
     #[test]
@@ -285,6 +288,22 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(msg.contains("watchdog.schedule.drill"), "{msg}");
+    }
+
+    #[test]
+    fn a_digest_schedule_is_a_cron_like_the_others() {
+        let daily = env(&[("TELBOT__WATCHDOG__SCHEDULE__DIGEST", "0 0 8 * * *")]);
+        let c = WatchdogConfig::load(None, &daily).map_err(|e| e.to_string());
+        assert_eq!(
+            c.map(|c| c.schedules.digest),
+            Ok(Some(Trigger::Cron("0 0 8 * * *".into())))
+        );
+        let bad = env(&[("TELBOT__WATCHDOG__SCHEDULE__DIGEST", "daily")]);
+        let msg = WatchdogConfig::load(None, &bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("watchdog.schedule.digest"), "{msg}");
     }
 
     #[test]

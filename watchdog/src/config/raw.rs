@@ -35,6 +35,7 @@ pub(crate) struct ScheduleSection {
     pub(crate) performance: String,
     pub(crate) integration: String,
     pub(crate) drill: String,
+    pub(crate) digest: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,295 @@
+//! The daily digest (`watchdog digest`, `watchdog.schedule.digest`): the ops notes' daily
+//! checklist answered from the store, in one e-mail (text and HTML, redacted) to the e-mail
+//! channels. Everything comes from what the watchdog already keeps: its runs (`wd_runs`, whose
+//! findings carry pending updates, /health latency, the success rate, parked updates and RSS),
+//! its actions (`wd_actions`) and the alert incidents (`alert_incidents`).
+//!
+//! - [`gather`]: reads the last 24 h into a [`Digest`].
+//! - [`text`]: the pure rendering of a [`Digest`] into a message.
+
+pub mod text;
+
+use serde::Serialize;
+use sqlx::Row;
+use telbot_shared::store::StoreError;
+
+use crate::checks::Ctx;
+use crate::report::{Level, RunReport, incident};
+
+/// The period a digest covers.
+pub const PERIOD_SECS: i64 = 24 * 3600;
+
+/// A series of numbers seen over the period: first, last, lowest, highest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Series {
+    /// The oldest value in the period.
+    pub first: f64,
+    /// The latest value.
+    pub last: f64,
+    /// The lowest.
+    pub min: f64,
+    /// The highest.
+    pub max: f64,
+    /// How many values.
+    pub count: u64,
+}
+
+impl Series {
+    fn push(s: &mut Option<Series>, v: f64) {
+        match s {
+            None => {
+                *s = Some(Series {
+                    first: v,
+                    last: v,
+                    min: v,
+                    max: v,
+                    count: 1,
+                })
+            }
+            Some(s) => {
+                s.last = v;
+                s.min = s.min.min(v);
+                s.max = s.max.max(v);
+                s.count += 1;
+            }
+        }
+    }
+}
+
+/// An incident that failed at least one run in the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeenIncident {
+    /// The incident key.
+    pub key: String,
+    /// The worst level seen.
+    pub worst: Level,
+    /// Runs in which it failed.
+    pub failing_runs: u64,
+    /// First and last failing run (unix seconds).
+    pub first_seen: i64,
+    /// Last failing run.
+    pub last_seen: i64,
+    /// Open now (in `alert_incidents`), and who acknowledged it, if anyone.
+    pub open: bool,
+    /// Who acknowledged it (open incidents only).
+    pub acked_by: Option<String>,
+}
+
+/// One action of the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionLine {
+    /// When it started.
+    pub at: i64,
+    /// `lossless-recovery`, `restart`, ….
+    pub kind: String,
+    /// `succeeded`, `failed`, `dry-run`, ….
+    pub result: String,
+    /// Its detail in words (`drained 9, replayed 9, dropped 0; webhook set again`).
+    pub detail: String,
+}
+
+/// The daily checklist, answered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Digest {
+    /// The bot's name.
+    pub bot: String,
+    /// Start of the period (unix seconds).
+    pub from: i64,
+    /// End of the period: when it was made.
+    pub to: i64,
+    /// Pending updates at Telegram (getWebhookInfo), as the runs saw them.
+    pub pending: Option<Series>,
+    /// The handler success rate (percent) per measured window.
+    pub success_percent: Option<Series>,
+    /// `/health` response time (ms).
+    pub response_ms: Option<Series>,
+    /// Parked updates.
+    pub parked: Option<Series>,
+    /// The bot's resident memory (bytes).
+    pub rss_bytes: Option<Series>,
+    /// The restart limit on RSS (bytes).
+    pub rss_limit_bytes: Option<u64>,
+    /// The watchdog's runs in the period, by level: ok, warning, critical.
+    pub runs: [u64; 3],
+    /// Incidents that failed a run in the period, or are open now.
+    pub incidents: Vec<SeenIncident>,
+    /// Actions taken (or not) in the period, oldest first.
+    pub actions: Vec<ActionLine>,
+    /// Target: success rate above this percent.
+    pub success_target: f64,
+    /// Target: `/health` faster than this (ms).
+    pub response_target_ms: u64,
+}
+
+/// Reads the last [`PERIOD_SECS`] from the store. `bot` names the bot in the digest.
+pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
+    let to = ctx.clock.now();
+    let from = to - PERIOD_SECS;
+    let t = &ctx.cfg.thresholds;
+    let mut d = Digest {
+        bot: bot.to_string(),
+        from,
+        to,
+        success_target: t.success_rate_warn,
+        response_target_ms: t.response_time_warn.as_millis() as u64,
+        ..Digest::default()
+    };
+    let pool = &ctx.store.db().pool;
+    let rows = sqlx::query(
+        "SELECT report FROM wd_runs WHERE started_at >= $1 AND started_at <= $2 ORDER BY started_at, id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    for r in &rows {
+        let text: String = r.try_get(0)?;
+        // A report this build cannot read (an older shape) is skipped, not fatal.
+        if let Ok(run) = serde_json::from_str::<RunReport>(&text) {
+            d.add_run(&run);
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT started_at, kind, result, detail FROM wd_actions WHERE started_at >= $1 ORDER BY started_at, id",
+    )
+    .bind(from)
+    .fetch_all(pool)
+    .await?;
+    for r in &rows {
+        let detail: Option<String> = r.try_get(3)?;
+        d.actions.push(ActionLine {
+            at: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            result: r.try_get(2)?,
+            detail: telbot_shared::action_words::detail_text(&detail.unwrap_or_default()),
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT incident_key, level, first_failure_at, acked_by FROM alert_incidents WHERE state = 'open'",
+    )
+    .fetch_all(pool)
+    .await?;
+    for r in &rows {
+        let key: String = r.try_get(0)?;
+        let level = match r.try_get::<String, _>(1)?.as_str() {
+            "warning" => Level::Warning,
+            _ => Level::Critical,
+        };
+        let since: Option<i64> = r.try_get(2)?;
+        let acked_by: Option<String> = r.try_get(3)?;
+        match d.incidents.iter_mut().find(|i| i.key == key) {
+            Some(i) => {
+                i.open = true;
+                i.acked_by = acked_by;
+            }
+            None => d.incidents.push(SeenIncident {
+                key,
+                worst: level,
+                failing_runs: 0,
+                first_seen: since.unwrap_or(to),
+                last_seen: since.unwrap_or(to),
+                open: true,
+                acked_by,
+            }),
+        }
+    }
+    Ok(d)
+}
+
+impl Digest {
+    /// Takes one run's figures and problems.
+    pub fn add_run(&mut self, run: &RunReport) {
+        let slot = match run.level() {
+            Level::Ok => 0,
+            Level::Warning => 1,
+            Level::Critical => 2,
+        };
+        self.runs[slot] += 1;
+        for f in &run.findings {
+            let ev = &f.evidence;
+            let num = |k: &str| ev.get(k).and_then(serde_json::Value::as_f64);
+            match f.incident.as_str() {
+                incident::WEBHOOK_STUCK | incident::WEBHOOK_WRONG_URL => {
+                    if let Some(p) = num("pending_update_count") {
+                        Series::push(&mut self.pending, p);
+                    }
+                }
+                incident::BOT_DOWN | incident::BOT_SLOW => {
+                    if let Some(ms) = num("latency_ms") {
+                        Series::push(&mut self.response_ms, ms);
+                    }
+                }
+                incident::BOT_SUCCESS_RATE => {
+                    if let Some(p) = num("percent") {
+                        Series::push(&mut self.success_percent, p);
+                    }
+                }
+                incident::BOT_PARKED => {
+                    Series::push(&mut self.parked, num("parked").unwrap_or(0.0));
+                }
+                incident::BOT_MEMORY => {
+                    if let Some(b) = num("rss_bytes") {
+                        Series::push(&mut self.rss_bytes, b);
+                    }
+                    if let Some(l) = ev.get("limit_bytes").and_then(serde_json::Value::as_u64) {
+                        self.rss_limit_bytes = Some(l);
+                    }
+                }
+                _ => {}
+            }
+            if f.level == Level::Ok {
+                continue;
+            }
+            match self.incidents.iter_mut().find(|i| i.key == f.incident) {
+                Some(i) => {
+                    i.worst = i.worst.max(f.level);
+                    i.failing_runs += 1;
+                    i.last_seen = run.started_at;
+                }
+                None => self.incidents.push(SeenIncident {
+                    key: f.incident.clone(),
+                    worst: f.level,
+                    failing_runs: 1,
+                    first_seen: run.started_at,
+                    last_seen: run.started_at,
+                    open: false,
+                    acked_by: None,
+                }),
+            }
+        }
+    }
+}
+
+/// What `watchdog digest` (or its schedule) made and where it went.
+#[derive(Debug, Clone)]
+pub struct DigestOutcome {
+    /// The figures.
+    pub digest: Digest,
+    /// The message (subject, text, HTML).
+    pub message: telbot_alerts::Message,
+    /// Each e-mail channel's result (empty: not sent, or no e-mail channel).
+    pub channels: Vec<telbot_alerts::ChannelResult>,
+}
+
+impl crate::watchdog::Watchdog {
+    /// Gathers the last 24 h from the store and, with `send`, e-mails the digest.
+    pub async fn digest(&self, send: bool) -> Result<DigestOutcome, StoreError> {
+        let d = gather(&self.ctx, &self.sink.bot_name()).await?;
+        let (message, channels) = self.sink.digest(&d, send).await;
+        for c in &channels {
+            match &c.error {
+                None => {
+                    tracing::info!(channel = %c.channel, subject = %message.subject, "daily digest sent")
+                }
+                Some(e) => {
+                    tracing::warn!(channel = %c.channel, error = %e, "cannot send the daily digest")
+                }
+            }
+        }
+        Ok(DigestOutcome {
+            digest: d,
+            message,
+            channels,
+        })
+    }
+}
