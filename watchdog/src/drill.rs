@@ -46,7 +46,7 @@ impl Watchdog {
         if let Err(e) = ctx.store.save_run(&report).await {
             tracing::warn!(error = %e, "cannot keep the drill's report");
         }
-        crate::metrics::record_run(&report);
+        crate::metrics::record_run(&report, &ctx.cfg.bot_name);
         let channels = self.sink.report(&report).await;
         tracing::info!(
             passed = report.findings.iter().all(|f| f.level == Level::Ok),

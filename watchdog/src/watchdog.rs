@@ -261,7 +261,7 @@ impl Watchdog {
         };
         match role {
             Role::Leader => self.close(report).await,
-            Role::Follower(owner) => observed(report, &owner),
+            Role::Follower(owner) => observed(report, &owner, &ctx.cfg.bot_name),
         }
     }
 
@@ -270,7 +270,7 @@ impl Watchdog {
             tracing::warn!(error = %e, "cannot keep the run report");
         }
         let alerts = self.sink.observe(&report).await;
-        crate::metrics::record_run(&report);
+        crate::metrics::record_run(&report, &self.ctx.cfg.bot_name);
         tracing::info!(run = %report.run, level = %report.level(), problems = report.problems().count(), actions = report.actions.len(), "run finished");
         RunOutcome { report, alerts }
     }
@@ -415,8 +415,8 @@ impl Watchdog {
 /// A follower's run: reported to the caller (`watchdog check` prints it) and counted, but not
 /// kept as a run nor alerted on — the leader's runs are the record and its alerts the pages,
 /// so two watchdogs still send one alert per incident.
-fn observed(report: RunReport, leader: &str) -> RunOutcome {
-    crate::metrics::record_run(&report);
+fn observed(report: RunReport, leader: &str, bot: &str) -> RunOutcome {
+    crate::metrics::record_run(&report, bot);
     tracing::info!(run = %report.run, level = %report.level(), problems = report.problems().count(), %leader, "run finished (observing: another watchdog acts and alerts)");
     RunOutcome {
         report,

@@ -37,7 +37,9 @@ async fn run_serves_metrics_that_promtool_accepts() {
     for _ in 0..300 {
         if let Ok(r) = reqwest::get(&url).await {
             body = r.text().await.unwrap_or_default();
-            if body.contains("telbot_watchdog_runs_total") {
+            if body.contains("telbot_watchdog_runs_total")
+                && body.contains("telbot_watchdog_webhook_url_ok{")
+            {
                 break;
             }
         }
@@ -52,6 +54,13 @@ async fn run_serves_metrics_that_promtool_accepts() {
         assert!(body.contains(name), "{name} missing:\n{body}");
     }
     assert!(body.contains("check=\"telegram\""), "{body}");
+    // Telegram's view of the bot (issue 16, part 7), labelled with the bot's name.
+    for series in [
+        "telbot_watchdog_telegram_pending_updates{bot=\"telbot\"} 0",
+        "telbot_watchdog_webhook_url_ok{bot=\"telbot\"} 1",
+    ] {
+        assert!(body.contains(series), "{series} missing:\n{body}");
+    }
     let mut promtool = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())

@@ -270,6 +270,7 @@ pub(crate) fn build(
         limits: action_limits,
         restart,
         act,
+        bot_name: String::new(),
     })))
 }
 

@@ -199,6 +199,8 @@ pub struct WatchdogConfig {
     pub restart: RestartConfig,
     /// false: a dry run — actions are reported, alerted and recorded, not taken.
     pub act: bool,
+    /// The bot's name (`alerts.bot_name`, else `bot.name`): the `bot` label of the metrics.
+    pub bot_name: String,
 }
 
 impl WatchdogConfig {
@@ -230,8 +232,21 @@ impl WatchdogConfig {
             (Some(wd), Some(wh), Some(limits)) => build::build(wd, wh, limits, &mut errs),
             _ => None,
         };
+        let named = |k: &str| {
+            cfg.get_string(k)
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let bot_name = named("alerts.bot_name")
+            .or_else(|| named("bot.name"))
+            .unwrap_or_else(|| "telbot".into());
         match (built, telegram, store) {
-            (Some(b), Some(t), Some(s)) if errs.is_empty() => Ok(b.finish(t, s)),
+            (Some(b), Some(t), Some(s)) if errs.is_empty() => {
+                let mut c = b.finish(t, s);
+                c.bot_name = bot_name;
+                Ok(c)
+            }
             _ => Err(ConfigErrors(errs)),
         }
     }
