@@ -231,7 +231,11 @@ impl AlertSink for PipelineSink {
             let decisions = self.observe_in_order(obs, now).await;
             let flushed = self.pipeline.flush_outbox(now).await;
             if let Ok(r) = &flushed {
-                crate::metrics::record_alerts(r.sent as u64, r.failed as u64);
+                crate::metrics::record_alerts(
+                    r.sent as u64,
+                    r.failed as u64,
+                    self.pipeline.bot_name(),
+                );
             }
             match flushed {
                 Ok(r) if r.failed > 0 => tracing::warn!(

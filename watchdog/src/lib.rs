@@ -25,6 +25,8 @@
 //!   notes' daily checklist answered from the store, e-mailed.
 //! - [`metrics`]: the watchdog's Prometheus metrics on an optional listen address.
 //! - [`parked`]: `replay-parked`, through the bot's `/admin/parked/*` routes.
+//! - [`fleet`]: `[[bots]]`: one watchdog process for several bots, each with its own config
+//!   layers, store and alert pipeline.
 //! - [`cli`]: the command line and its exit codes.
 
 pub mod actions;
@@ -37,6 +39,7 @@ pub mod config;
 pub mod deploy;
 pub mod digest;
 pub mod drill;
+pub mod fleet;
 pub mod metrics;
 pub mod parked;
 pub mod recovery;

@@ -1,8 +1,8 @@
-//! The watchdog's own Prometheus metrics, served on `watchdog.metrics_listen` when set:
+//! The watchdog's own Prometheus metrics, served on `watchdog.metrics_listen` when set, every
+//! series labelled `bot` (`alerts.bot_name`; a `[[bots]]` entry's name):
 //! `telbot_watchdog_runs_total{run,level}`, `telbot_watchdog_checks_total{check}`,
 //! `telbot_watchdog_findings_total{level}`, `telbot_watchdog_actions_total{kind,result}`,
-//! `telbot_watchdog_alerts_total{channel,result}`; and Telegram's view of the bot, per bot
-//! (label `bot`: `alerts.bot_name`): `telbot_watchdog_telegram_pending_updates`,
+//! `telbot_watchdog_alerts_total{channel,result}`; and Telegram's view of the bot: `telbot_watchdog_telegram_pending_updates`,
 //! `telbot_watchdog_telegram_last_error_age_seconds`, `telbot_watchdog_webhook_url_ok` (1/0),
 //! `telbot_watchdog_last_recovery{result}` (1 on the latest result, 0 on the others: a
 //! bounded set, never error text) and `telbot_watchdog_last_recovery_timestamp_seconds`.
@@ -80,20 +80,22 @@ pub fn handle() -> PrometheusHandle {
 pub fn record_run(report: &RunReport, bot: &str) {
     record_telegram_view(report, bot);
     let level = report.level().to_string();
-    metrics::counter!("telbot_watchdog_runs_total", "run" => report.run.clone(), "level" => level)
+    let b = bot.to_string();
+    metrics::counter!("telbot_watchdog_runs_total", "bot" => b.clone(), "run" => report.run.clone(), "level" => level)
         .increment(1);
     let mut checks: Vec<&str> = report.findings.iter().map(|f| f.check.as_str()).collect();
     checks.sort_unstable();
     checks.dedup();
     for c in checks {
-        metrics::counter!("telbot_watchdog_checks_total", "check" => c.to_string()).increment(1);
+        metrics::counter!("telbot_watchdog_checks_total", "bot" => b.clone(), "check" => c.to_string())
+            .increment(1);
     }
     for f in &report.findings {
-        metrics::counter!("telbot_watchdog_findings_total", "level" => f.level.to_string())
+        metrics::counter!("telbot_watchdog_findings_total", "bot" => b.clone(), "level" => f.level.to_string())
             .increment(1);
     }
     for a in &report.actions {
-        metrics::counter!("telbot_watchdog_actions_total", "kind" => a.kind.as_str(), "result" => a.result.as_str())
+        metrics::counter!("telbot_watchdog_actions_total", "bot" => b.clone(), "kind" => a.kind.as_str(), "result" => a.result.as_str())
             .increment(1);
     }
 }
@@ -146,11 +148,12 @@ fn record_telegram_view(report: &RunReport, bot: &str) {
     }
 }
 
-/// Counts alert deliveries of one outbox flush.
-pub fn record_alerts(sent: u64, failed: u64) {
-    metrics::counter!("telbot_watchdog_alerts_total", "channel" => "all", "result" => "sent")
+/// Counts alert deliveries of one outbox flush for `bot`.
+pub fn record_alerts(sent: u64, failed: u64, bot: &str) {
+    let b = bot.to_string();
+    metrics::counter!("telbot_watchdog_alerts_total", "bot" => b.clone(), "channel" => "all", "result" => "sent")
         .increment(sent);
-    metrics::counter!("telbot_watchdog_alerts_total", "channel" => "all", "result" => "failed")
+    metrics::counter!("telbot_watchdog_alerts_total", "bot" => b, "channel" => "all", "result" => "failed")
         .increment(failed);
 }
 

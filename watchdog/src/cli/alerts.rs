@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use telbot_alerts::AlertError;
 
-use super::{EXIT_UNAVAILABLE, EXIT_USAGE};
+use super::EXIT_UNAVAILABLE;
 use crate::alerting::PipelineSink;
 use crate::watchdog::Watchdog;
 
@@ -78,22 +78,8 @@ pub(super) async fn unsilence(sink: &PipelineSink, target: &str) -> u8 {
     }
 }
 
-/// `watchdog ack INCIDENT [--bot NAME] [--by NAME]`.
-pub(super) async fn ack(
-    sink: &PipelineSink,
-    bot_name: &str,
-    incident: &str,
-    bot: Option<&str>,
-    by: &str,
-) -> u8 {
-    if let Some(b) = bot.map(str::trim)
-        && b != bot_name
-    {
-        eprintln!(
-            "watchdog: --bot {b:?}: this configuration watches {bot_name:?} (alerts.bot_name)"
-        );
-        return EXIT_USAGE;
-    }
+/// `watchdog ack INCIDENT [--bot NAME] [--by NAME]` (the bot is chosen before).
+pub(super) async fn ack(sink: &PipelineSink, bot_name: &str, incident: &str, by: &str) -> u8 {
     match sink
         .pipeline()
         .ack(incident, by, telbot_shared::unix_now())

@@ -2,19 +2,12 @@
 //! runbook), and the dispatch from a parsed command to the library.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use telbot_shared::config::EnvMap;
-
-use crate::alerting::PipelineSink;
-use crate::clock::SystemClock;
-use crate::config::WatchdogConfig;
-use crate::report::Level;
-use crate::watchdog::{RunOutcome, Watchdog};
 
 mod alerts;
+mod run;
 
 /// Exit code of a usage error (bad arguments).
 pub const EXIT_USAGE: u8 = 64;
@@ -38,6 +31,11 @@ pub struct Cli {
     /// A TOML file layered over the built-in defaults (else TELBOT_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Only this bot: a `[[bots]]` entry's name (a fleet), or the one bot's alerts.bot_name.
+    /// Without it every bot of a fleet is checked (concurrently) or acted on, one after the
+    /// other, each one's output under a `== NAME ==` line. An unknown name exits 64.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub bot: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -139,15 +137,12 @@ pub enum Command {
     /// until it resolves; the RESOLVED message still goes out. Who and when are kept with the
     /// incident in the store and shown by `watchdog check --json`'s incidents.
     ///
-    /// Exit: 0 acknowledged (or already); 1 no such open incident; 64 --bot names another
-    /// bot; 69 the store is unavailable.
+    /// Exit: 0 acknowledged (or already); 1 no such open incident; 64 --bot names no bot
+    /// this configuration watches; 69 the store is unavailable.
     Ack {
-        /// The incident key, e.g. bot-down, webhook-stuck (see the alert's body).
+        /// The incident key, e.g. bot-down, webhook-stuck (see the alert's body); the bot is
+        /// chosen with --bot (in every subject).
         incident: String,
-        /// The bot the incident belongs to (its alerts.bot_name, in every subject); refused
-        /// when it is not the bot this configuration watches.
-        #[arg(long, value_name = "NAME")]
-        bot: Option<String>,
         /// Who acknowledges (kept with the incident); default $USER.
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
@@ -203,202 +198,4 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (e.g. 120s, 5m)"))
 }
 
-/// Runs a parsed command; returns the process exit code.
-pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
-    let mut cfg = match WatchdogConfig::load(cli.config.as_deref(), &env) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_CONFIG;
-        }
-    };
-    if matches!(
-        cli.command,
-        Command::Run { dry_run: true } | Command::Check { dry_run: true, .. }
-    ) {
-        cfg.act = false;
-    }
-    if !cfg.act {
-        tracing::info!("dry run: checks, rules and alerts run; no action is taken");
-    }
-    if let Command::ReplayParked { discard, update_id } = &cli.command {
-        let Some(token) = env.get("ADMIN_TOKEN").filter(|t| !t.is_empty()) else {
-            eprintln!("config: ADMIN_TOKEN is not set; replay-parked needs the bot's admin token");
-            return EXIT_CONFIG;
-        };
-        let verb = if *discard {
-            crate::parked::Verb::Discard
-        } else {
-            crate::parked::Verb::Replay
-        };
-        return crate::parked::command(
-            cfg.bot_url.as_str(),
-            token,
-            verb,
-            update_id,
-            cfg.http_timeout,
-        )
-        .await;
-    }
-    let raw = telbot_shared::config::load(cli.config.as_deref(), &env);
-    let metrics_listen = match raw
-        .as_ref()
-        .map(|r| r.get_string("watchdog.metrics_listen").unwrap_or_default())
-    {
-        Ok(s) if s.trim().is_empty() => None,
-        Ok(s) => match s.trim().parse::<std::net::SocketAddr>() {
-            Ok(a) => Some(a),
-            Err(_) => {
-                eprintln!(
-                    "config: TELBOT__WATCHDOG__METRICS_LISTEN (watchdog.metrics_listen): not an address like 127.0.0.1:9464: {s:?}"
-                );
-                return EXIT_CONFIG;
-            }
-        },
-        Err(_) => None,
-    };
-    let alerts_cfg = match raw.and_then(|r| telbot_alerts::AlertsConfig::load(&r, &env)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_CONFIG;
-        }
-    };
-    let mut secrets = vec![cfg.telegram.token.clone()];
-    secrets.extend(cfg.webhook.secret.clone());
-    if let Some(t) = env.get("ADMIN_TOKEN").filter(|t| !t.is_empty()) {
-        secrets.push(secrecy::SecretString::from(t.clone()));
-    }
-    let sink = match telbot_shared::store::connect(&cfg.store).await {
-        Ok(db) => match telbot_alerts::AlertPipeline::new(alerts_cfg.clone(), db, secrets) {
-            Ok(p) => {
-                let heartbeat = telbot_alerts::Heartbeat::from_config(&alerts_cfg)
-                    .ok()
-                    .flatten();
-                Arc::new(PipelineSink::new(p, heartbeat))
-            }
-            Err(e) => {
-                eprintln!("watchdog: alerts: {e}");
-                return EXIT_CONFIG;
-            }
-        },
-        Err(e) => {
-            eprintln!("watchdog: cannot start: {e}");
-            return EXIT_UNAVAILABLE;
-        }
-    };
-    let wd = match Watchdog::build_with(cfg, Arc::new(SystemClock), sink.clone()).await {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("watchdog: cannot start: {e}");
-            return EXIT_UNAVAILABLE;
-        }
-    };
-    match cli.command {
-        Command::Run { .. } => {
-            let stop = wd.stop_token();
-            if let Some(addr) = metrics_listen {
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = crate::metrics::serve(addr, stop).await {
-                        tracing::error!(%addr, error = %e, "cannot serve watchdog metrics");
-                    }
-                });
-            }
-            tokio::spawn(async move {
-                telbot_shared::signal::shutdown().await;
-                tracing::info!("shutdown signal: finishing the current run");
-                stop.cancel();
-            });
-            match wd.run_until_stopped().await {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("watchdog: {e}");
-                    2
-                }
-            }
-        }
-        Command::Check { json, .. } => {
-            let out = wd.check().await;
-            wd.step_down().await;
-            let level = out.report.level();
-            print_outcome(&out, json, level);
-            level.exit_code()
-        }
-        Command::Preflight => {
-            let (level, findings) = wd.preflight().await;
-            for f in &findings {
-                println!("{}: {}", f.level, f.reason);
-            }
-            level.exit_code()
-        }
-        Command::Verify { timeout } => {
-            let (level, msg) = wd.verify(timeout, Duration::from_secs(2)).await;
-            println!("{level}: {msg}");
-            level.exit_code()
-        }
-        Command::Recover { drop_pending } => {
-            let out = wd.recover(drop_pending).await;
-            let failed = out
-                .report
-                .actions
-                .iter()
-                .any(|a| a.result != crate::report::ActionResult::Succeeded);
-            print_outcome(&out, false, out.report.level());
-            if failed { 2 } else { 0 }
-        }
-        Command::Silence {
-            target,
-            duration,
-            reason,
-        } => alerts::silence(&sink, &target, duration, &reason).await,
-        Command::Unsilence { target } => alerts::unsilence(&sink, &target).await,
-        Command::Ack { incident, bot, by } => {
-            let by = by.or_else(|| env.get("USER").cloned()).unwrap_or_default();
-            alerts::ack(&sink, &alerts_cfg.bot_name, &incident, bot.as_deref(), &by).await
-        }
-        // Handled before the store is opened.
-        Command::ReplayParked { .. } => 0,
-        Command::Drill => {
-            let out = wd.drill().await;
-            // Judged by the drill's own finding: the recovery it ran on purpose is no repair.
-            let level = out
-                .report
-                .findings
-                .iter()
-                .map(|f| f.level)
-                .max()
-                .unwrap_or(Level::Critical);
-            for f in &out.report.findings {
-                println!("{}: {}", f.level, f.reason);
-            }
-            print_outcome(&out, false, level);
-            if level == Level::Ok { 0 } else { 2 }
-        }
-        Command::TestAlert => alerts::test_alert(&sink).await,
-        Command::Digest { no_send, json } => alerts::digest(&wd, !no_send, json).await,
-    }
-}
-
-fn print_outcome(out: &RunOutcome, json: bool, level: Level) {
-    if json {
-        let mut doc = serde_json::to_value(out).unwrap_or_default();
-        doc["level"] = serde_json::json!(level);
-        doc["exit_code"] = serde_json::json!(level.exit_code());
-        println!("{doc}");
-        return;
-    }
-    for f in out.report.problems() {
-        println!("{} [{}] {}", f.level, f.incident, f.reason);
-    }
-    for a in &out.report.actions {
-        println!(
-            "action {} ({}): {} {}",
-            a.kind.as_str(),
-            a.incident,
-            a.result.as_str(),
-            a.detail
-        );
-    }
-    println!("{level}");
-}
+pub use run::execute;
