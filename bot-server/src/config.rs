@@ -41,6 +41,8 @@ struct ServerSection {
     #[serde(with = "humantime_serde")]
     grace_period: Duration,
     #[serde(with = "humantime_serde")]
+    drain_delay: Duration,
+    #[serde(with = "humantime_serde")]
     header_timeout: Duration,
     #[serde(with = "humantime_serde")]
     body_timeout: Duration,
@@ -93,6 +95,11 @@ pub struct InboxConfig {
     /// How long done updates are kept for dedup.
     #[serde(with = "humantime_serde")]
     pub keep_done: Duration,
+    /// PostgreSQL: how long an instance's claim on an update lasts unless extended (it is
+    /// extended every third of it while the handler runs); a killed instance's claims are
+    /// taken over after it.
+    #[serde(with = "humantime_serde")]
+    pub claim_lease: Duration,
 }
 
 /// `[polling]`.
@@ -207,6 +214,9 @@ pub struct BotConfig {
     pub metrics_public: bool,
     /// Shutdown grace period.
     pub grace_period: Duration,
+    /// After a shutdown signal, `/ready` answers 503 for this long while requests are still
+    /// served (load balancers and Kubernetes stop routing here), then the drain starts.
+    pub drain_delay: Duration,
     /// Header read timeout.
     pub header_timeout: Duration,
     /// Time for a whole webhook body.
@@ -364,6 +374,12 @@ impl BotConfig {
                 "must be at least 1 and at most inbox.max_loaded",
             ));
         }
+        if inbox.claim_lease < Duration::from_secs(3) {
+            return Err(ConfigError::invalid(
+                "inbox.claim_lease",
+                "must be at least 3s (claims are extended every third of it)",
+            ));
+        }
         if inbox.retry_max_delay < inbox.retry_delay {
             return Err(ConfigError::invalid(
                 "inbox.retry_max_delay",
@@ -448,6 +464,7 @@ impl BotConfig {
             admin_token,
             metrics_public: server.metrics_public,
             grace_period: server.grace_period,
+            drain_delay: server.drain_delay,
             header_timeout: server.header_timeout,
             body_timeout: server.body_timeout,
             max_open_connections: server.max_connections,

@@ -3,9 +3,11 @@
 //! - [`config`]: configuration, validated before anything starts.
 //! - [`startup`]: [`App::build`] (binds, port 0 allowed) and [`App::run_until_stopped`].
 //! - [`serve`]: the HTTP/1.1 server loop with header timeouts and a graceful drain.
-//! - [`routes`]: `/webhook`, `/health`, `/webhook/health`, `/webhook/recover`, `/shutdown`, `/metrics`.
+//! - [`routes`]: `/webhook`, `/health`, `/ready`, `/webhook/health`, `/webhook/recover`, `/shutdown`, `/metrics`.
 //! - [`inbox`]: the durable inbox (group commit) and the per-chat worker pool.
-//! - [`mode`]: webhook registration, polling, and the fallback between them.
+//! - [`mode`]: webhook registration, polling, and the fallback between them (on the instance
+//!   holding the `webhook-leader` lease when several share one PostgreSQL).
+//! - [`fleet`]: several bot-servers on one PostgreSQL count each other and share send pacing.
 //! - [`recovery`]: lossless webhook recovery in-process.
 //! - [`webhook_health`]: getWebhookInfo judged and cached.
 //! - [`monitor`]: process/system figures and the memory guard.
@@ -18,6 +20,7 @@ pub mod bot;
 pub mod config;
 pub mod dashboard;
 pub mod dashboard_feed;
+pub mod fleet;
 pub mod inbox;
 pub mod mode;
 pub mod monitor;

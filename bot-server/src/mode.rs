@@ -11,7 +11,12 @@
 //!   polling and the bot is back in webhook mode.
 //! - While somebody holds the recovery lock (the watchdog's or the dashboard's recovery is
 //!   draining), the fallback neither polls nor sets the webhook: the queue is theirs.
+//! - Of several bot-servers on one PostgreSQL only the holder of the `webhook-leader` lease
+//!   does any of this; the others serve `/webhook` and work the inbox, and take the lease
+//!   over when its holder stops or dies (after [`recovery::LEASE_TTL`]). On SQLite the one
+//!   bot-server is always the leader.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -77,8 +82,79 @@ pub async fn register_webhook(api: &TelegramClient, cfg: &BotConfig) -> Result<(
     }))
 }
 
-/// Decides the live mode at start and runs whatever it needs until `stop`.
+/// How often a follower asks for the `webhook-leader` lease, and checks its leader's lease.
+const LEADER_CHECK: Duration = Duration::from_secs(1);
+
+/// Runs what faces Telegram while this instance leads, until `stop`.
 pub async fn run(app: AppState, stop: CancellationToken) {
+    app.mode.set(app.cfg.mode);
+    if crate::inbox::instances_allowed(app.db.backend) == Some(1) {
+        app.leader.store(true, Ordering::Relaxed);
+        lead(app, stop).await;
+        return;
+    }
+    let mut told = false;
+    loop {
+        let lease = match recovery::Lease::acquire_named(
+            &app.db,
+            recovery::WEBHOOK_LEADER,
+            &app.instance,
+            recovery::LEASE_TTL,
+        )
+        .await
+        {
+            Ok(lease) => lease,
+            Err(e) => {
+                if !told {
+                    tracing::info!(reason = %e, "another instance leads (webhook, polling); this one serves /webhook and works the inbox");
+                    told = true;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(LEADER_CHECK) => continue,
+                    _ = stop.cancelled() => return,
+                }
+            }
+        };
+        told = false;
+        tracing::info!(
+            "this instance leads: it registers the webhook and runs the polling fallback"
+        );
+        app.leader.store(true, Ordering::Relaxed);
+        let leading = stop.child_token();
+        let mut task = tokio::spawn(lead(app.clone(), leading.clone()));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(LEADER_CHECK) => {}
+                _ = &mut task => break,
+                _ = stop.cancelled() => break,
+            }
+            if !lease.is_held() {
+                tracing::warn!(
+                    "this instance lost the webhook-leader lease (a stall or a store outage past its ttl); following"
+                );
+                break;
+            }
+        }
+        leading.cancel();
+        if !task.is_finished() {
+            let _ = task.await;
+        }
+        app.leader.store(false, Ordering::Relaxed);
+        if stop.is_cancelled() {
+            if let Err(e) = lease.release().await {
+                tracing::warn!(error = %e, "cannot release the webhook-leader lease; it expires by itself");
+            }
+            return;
+        }
+        drop(lease);
+    }
+}
+
+/// Decides the live mode and runs whatever it needs until `stop`.
+async fn lead(app: AppState, stop: CancellationToken) {
+    if stop.is_cancelled() {
+        return;
+    }
     if app.cfg.mode == Mode::Polling {
         app.mode.set(Mode::Polling);
         poll(app, stop, Role::Configured).await;

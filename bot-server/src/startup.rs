@@ -112,6 +112,11 @@ impl App {
             status_line: Box::new(move || cell.get().map(status_line).unwrap_or_default()),
         });
         let me = fetch_me(&api, &cfg.bot.name).await;
+        let instance: Arc<str> = Arc::from(format!(
+            "{} #{:04x}",
+            telbot_shared::recovery::owner_name("bot-server"),
+            rand::random::<u16>()
+        ));
         let processor: Arc<dyn inbox::Process> = Arc::new(BotProcessor::new(tree, ctx, me));
         let inbox = inbox::start(
             db.clone(),
@@ -119,6 +124,7 @@ impl App {
             processor,
             counters.clone(),
             stop_workers.clone(),
+            instance.clone(),
         )
         .await?;
         let state = AppState(Arc::new(Shared {
@@ -140,6 +146,9 @@ impl App {
             acks: Default::default(),
             recoveries: tokio_util::task::TaskTracker::new(),
             dashboard: crate::dashboard::Dashboard::new(&cfg.dashboard, cfg.secrets()),
+            instance,
+            leader: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         }));
         let _ = state_cell.set(state.clone());
         Ok(App {
@@ -201,22 +210,35 @@ impl App {
             background.clone(),
         ));
         let modes = tokio::spawn(crate::mode::run(state.clone(), background.clone()));
+        let fleet = tokio::spawn(crate::fleet::run(state.clone(), background.clone()));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), mode = cfg.mode.as_str(), "bot-server listening");
         let app = crate::routes::router(state.clone());
+        let serving = CancellationToken::new();
         let server = tokio::spawn(crate::serve::serve(
             listener,
             app,
             cfg.header_timeout,
             crate::serve::ConnLimits::from_config(&cfg),
-            shutdown.clone(),
+            serving.clone(),
             cfg.grace_period,
         ));
         shutdown.cancelled().await;
-        tracing::info!("shutting down: no new connections; finishing in-flight work");
+        // /ready says 503 at once; the Telegram-facing leadership is handed over at once.
+        state.draining.store(true, Ordering::Release);
         background.cancel();
+        if !cfg.drain_delay.is_zero() {
+            tracing::info!(
+                delay_ms = cfg.drain_delay.as_millis() as u64,
+                "shutting down: /ready is 503; still serving while load balancers notice"
+            );
+            tokio::time::sleep(cfg.drain_delay).await;
+        }
+        tracing::info!("shutting down: no new connections; finishing in-flight work");
+        serving.cancel();
         let deadline = Instant::now() + cfg.grace_period;
         let _ = tokio::time::timeout_at(deadline, server).await;
         let _ = tokio::time::timeout_at(deadline, modes).await;
+        let _ = tokio::time::timeout_at(deadline, fleet).await;
         // A recovery in progress stops draining and sets the webhook again (the inbox writer
         // is still up for what it drained).
         state.recoveries.close();

@@ -86,4 +86,10 @@ pub struct Shared {
     pub recoveries: tokio_util::task::TaskTracker,
     /// The dashboard's CSRF and session tokens and its one-hour history.
     pub dashboard: crate::dashboard::Dashboard,
+    /// This instance's name in the store's leases and inbox claims.
+    pub instance: Arc<str>,
+    /// Whether this instance holds the `webhook-leader` lease (always, on SQLite).
+    pub leader: AtomicBool,
+    /// Set at a shutdown signal: `/ready` answers 503 from then on.
+    pub draining: AtomicBool,
 }

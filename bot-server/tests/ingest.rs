@@ -119,7 +119,7 @@ async fn insert_every_size(conn: &mut sqlx::AnyConnection, next_id: &mut i64) {
             .await
             .unwrap();
         let seqs: Vec<i64> = (1..=n as i64).collect();
-        bot_server::inbox::sql::finish_done_many(&mut tx, &seqs, 1, 0)
+        bot_server::inbox::sql::finish_done_many(&mut tx, &seqs, 1, 0, "")
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -7,6 +7,8 @@
 //!     `POST /webhook/recover` (the dashboard's button) both take it, so only one recovery
 //!     runs at a time; bot-server also leaves the queue alone (no polling, no setWebhook of
 //!     its own) while somebody holds it.
+//!   - [`WEBHOOK_LEADER`], the bot-servers' leadership over what faces Telegram (setWebhook
+//!     at start, polling, the restore loop).
 //!   - [`LEADER_LOCK`], the watchdogs' leadership: of several `watchdog run` / `watchdog
 //!     check` processes on one store, the holder acts and alerts, the others observe.
 //! - [`RecoveryState`]: a recovery's persisted phase (in `kv`), written before deleteWebhook
@@ -23,6 +25,9 @@ use crate::store::{Db, StoreError};
 pub const RECOVERY_LOCK: &str = "webhook-recovery";
 /// The watchdogs' leadership lease's row name.
 pub const LEADER_LOCK: &str = "watchdog-leader";
+/// The bot-servers' leadership lease's row name: of several bot-servers on one PostgreSQL,
+/// the holder registers the webhook, runs the polling fallback and its restore loop.
+pub const WEBHOOK_LEADER: &str = "webhook-leader";
 /// The `kv` key of the persisted phase (the watchdog's historical name, kept for old stores).
 const KV_RECOVERY: &str = "watchdog.recovery";
 

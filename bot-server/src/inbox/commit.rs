@@ -40,13 +40,14 @@ pub(super) async fn commit(
     now: i64,
     wakeup: &Arc<Wakeup>,
     last_seq: i64,
+    owner: &str,
 ) -> Commit {
     // The pool's acquire_timeout bounds this.
     let mut conn = match db.pool.acquire().await {
         Ok(c) => c,
         Err(e) => return Commit::Failed(StoreError::from(e).to_string()),
     };
-    match tokio::time::timeout(COMMIT_TIMEOUT, write(&mut conn, batch, now)).await {
+    match tokio::time::timeout(COMMIT_TIMEOUT, write(&mut conn, batch, now, owner)).await {
         Ok(Ok(seqs)) => Commit::Done(seqs),
         Ok(Err(WriteError::Before(e))) => {
             settle(conn).await;
@@ -79,9 +80,10 @@ async fn write(
     conn: &mut AnyConnection,
     batch: &[Req],
     now: i64,
+    owner: &str,
 ) -> Result<Vec<Option<i64>>, WriteError> {
     let mut tx = conn.begin().await.map_err(WriteError::Before)?;
-    let seqs = match statements(&mut tx, batch, now).await {
+    let seqs = match statements(&mut tx, batch, now, owner).await {
         Ok(s) => s,
         Err(e) => {
             // Explicitly; a failed rollback leaves the connection marked as in a transaction,
@@ -96,10 +98,23 @@ async fn write(
     Ok(seqs)
 }
 
+/// Completions another instance's claim fenced out: it took the rows over after this
+/// instance's claim expired (a stall past `inbox.claim_lease`) and records them itself.
+fn fenced_out(n: u64) {
+    if n > 0 {
+        metrics::counter!("telbot_inbox_claims_lost_total").increment(n);
+        tracing::warn!(
+            rows = n,
+            "another instance took over updates whose claim expired here; its result stands"
+        );
+    }
+}
+
 async fn statements(
     tx: &mut AnyConnection,
     batch: &[Req],
     now: i64,
+    owner: &str,
 ) -> Result<Vec<Option<i64>>, sqlx::Error> {
     let rows: Vec<(i64, &str, &str, &str)> = batch
         .iter()
@@ -137,12 +152,15 @@ async fn statements(
             if f.status == Status::Done && f.error.is_none() {
                 done.entry(f.attempts).or_default().push(f.seq);
             } else {
-                sql::finish(tx, f.seq, f.status, f.attempts, f.error.as_deref(), now).await?;
+                if !sql::finish(tx, f, now, owner).await? {
+                    fenced_out(1);
+                }
             }
         }
     }
     for (attempts, seqs) in done {
-        sql::finish_done_many(tx, &seqs, attempts, now).await?;
+        let written = sql::finish_done_many(tx, &seqs, attempts, now, owner).await?;
+        fenced_out(seqs.len() as u64 - written.min(seqs.len() as u64));
     }
     Ok(seqs)
 }

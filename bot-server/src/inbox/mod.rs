@@ -4,13 +4,17 @@
 //! - [`key`]: Telegram's queue key (per chat, per sender) from the raw JSON.
 //! - [`sql`]: the inbox's SQL, valid for SQLite and PostgreSQL.
 //! - [`writer`]: one task that group-commits inserts and completions.
-//! - [`dispatch`]: loads stored updates in arrival order and runs them, one at a time per key,
-//!   different keys in parallel, at most `max_loaded_per_key` of one key in memory.
+//! - [`dispatch`]: the worker pool on SQLite (one bot-server per file): loads stored updates in
+//!   arrival order and runs them, one at a time per key, different keys in parallel, at most
+//!   `max_loaded_per_key` of one key in memory.
+//! - [`claim`]: the worker pool on PostgreSQL (any number of bot-servers on one database):
+//!   instances claim the heads of queue keys from the store with a lease.
 //! - [`job`]: one update's handler runs: transient failures retried with capped back-off,
 //!   permanent ones parked after `max_attempts`.
 //! - [`parked`]: listing, replaying and discarding parked updates (the admin routes).
 //! - [`health`]: how the commits are going, for `/health`'s `checks.store`.
 
+pub mod claim;
 mod commit;
 pub mod dispatch;
 pub mod health;
@@ -151,13 +155,25 @@ pub struct Inbox {
     pub workers: tokio::task::JoinHandle<()>,
 }
 
+/// How many bot-servers one store carries: SQLite one per file (the worker pool follows the
+/// file in memory; a second one is refused by [`telbot_shared::store::lock_instance`]),
+/// PostgreSQL any number (they claim rows, see [`claim`]).
+pub fn instances_allowed(backend: telbot_shared::config::Backend) -> Option<usize> {
+    match backend {
+        telbot_shared::config::Backend::Sqlite => Some(1),
+        telbot_shared::config::Backend::Postgres => None,
+    }
+}
+
 /// Starts the writer and the worker pool; whatever an earlier run left pending is replayed.
+/// `owner` names this instance in the inbox's claims (PostgreSQL).
 pub async fn start(
     db: telbot_shared::store::Db,
     cfg: crate::config::InboxConfig,
     process: Arc<dyn Process>,
     counters: Arc<Counters>,
     stop: tokio_util::sync::CancellationToken,
+    owner: Arc<str>,
 ) -> Result<Inbox, telbot_shared::store::StoreError> {
     let pending = sql::pending_count(&db).await?;
     counters.depth.store(pending, Ordering::Relaxed);
@@ -181,8 +197,24 @@ pub async fn start(
         writer::Handoff {
             items: items_tx,
             wakeup: wakeup.clone(),
+            owner: owner.clone(),
         },
     );
+    if instances_allowed(db.backend).is_none() {
+        let claimer = claim::Claimer {
+            db,
+            writer: writer.clone(),
+            rx: items_rx,
+            wakeup,
+            cfg,
+            process,
+            counters,
+            stop,
+            owner,
+        };
+        let workers = tokio::spawn(claimer.run());
+        return Ok(Inbox { writer, workers });
+    }
     let dispatcher = dispatch::Dispatcher {
         db,
         writer: writer.clone(),

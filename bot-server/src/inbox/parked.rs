@@ -62,7 +62,9 @@ pub async fn replay(
     counters: &Arc<Counters>,
     ids: Option<&[i64]>,
 ) -> Result<u64, StoreError> {
-    let base = "UPDATE inbox SET status = $1, attempts = 0, done_at = NULL WHERE status = $2";
+    // The claim of the instance that parked it goes too: any instance may run it now.
+    let base = "UPDATE inbox SET status = $1, attempts = 0, done_at = NULL, claimed_by = NULL, \
+                claimed_until = NULL WHERE status = $2";
     let mut seqs: Vec<i64> = Vec::new();
     for (sql, chunk) in statements(base, ids) {
         // Admin actions with lists of any length: not worth a cached statement per length.

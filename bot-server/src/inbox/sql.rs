@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use telbot_shared::store::{Db, StoreError};
 
+use super::writer::Finish;
 use super::{Item, Status};
 
 /// Rows per multi-row statement (5 parameters each: well under SQLite's limit).
@@ -65,59 +66,71 @@ pub async fn insert_many(
     Ok(out)
 }
 
-/// Marks many updates done (no error) with one statement per [`CHUNK`] rows.
+/// The fence of every finish: a row claimed by another instance (it took over an expired
+/// claim of ours, see [`super::claim`]) is not overwritten. Rows nobody claimed (SQLite, a
+/// single instance) always pass.
+const FENCE: &str = "(claimed_by IS NULL OR claimed_by = $4)";
+
+/// Marks many updates done (no error) with one statement per [`CHUNK`] rows; returns how many
+/// rows were still `owner`'s (or unclaimed) and so were written.
 pub async fn finish_done_many(
     tx: &mut AnyConnection,
     seqs: &[i64],
     attempts: u32,
     now: i64,
-) -> Result<(), sqlx::Error> {
+    owner: &str,
+) -> Result<u64, sqlx::Error> {
+    let mut written = 0;
     for chunk in seqs.chunks(CHUNK) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect();
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 5)).collect();
         let sql = format!(
-            "UPDATE inbox SET status = $1, attempts = $2, last_error = NULL, done_at = $3 WHERE seq IN ({})",
+            "UPDATE inbox SET status = $1, attempts = $2, last_error = NULL, done_at = $3 \
+             WHERE {FENCE} AND seq IN ({})",
             list.join(",")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .persistent(cache_statement(chunk.len()))
             .bind(Status::Done as i64)
             .bind(i64::from(attempts))
-            .bind(now);
+            .bind(now)
+            .bind(owner);
         for seq in chunk {
             q = q.bind(*seq);
         }
-        q.execute(&mut *tx).await?;
+        written += q.execute(&mut *tx).await?.rows_affected();
     }
-    Ok(())
+    Ok(written)
 }
 
-/// Records how handling ended (or, for `Pending`, how many attempts were used).
+/// Records how handling ended (or, for `Pending`, how many attempts were used); false when
+/// the row was another instance's by then (fenced out).
 pub async fn finish(
     tx: &mut AnyConnection,
-    seq: i64,
-    status: Status,
-    attempts: u32,
-    error: Option<&str>,
+    f: &Finish,
     now: i64,
-) -> Result<(), sqlx::Error> {
-    let done_at = (status != Status::Pending).then_some(now);
-    sqlx::query(
-        "UPDATE inbox SET status = $1, attempts = $2, last_error = $3, done_at = $4 WHERE seq = $5",
-    )
-    .bind(status as i64)
-    .bind(i64::from(attempts))
-    .bind(error)
+    owner: &str,
+) -> Result<bool, sqlx::Error> {
+    let done_at = (f.status != Status::Pending).then_some(now);
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE inbox SET status = $1, attempts = $2, last_error = $3, done_at = $5 \
+         WHERE {FENCE} AND seq = $6"
+    )))
+    .bind(f.status as i64)
+    .bind(i64::from(f.attempts))
+    .bind(f.error.as_deref())
+    .bind(owner)
     .bind(done_at)
-    .bind(seq)
+    .bind(f.seq)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    Ok(r.rows_affected() == 1)
 }
 
 /// The columns [`item`] reads.
-const ITEM_COLUMNS: &str = "seq, update_id, kind, queue_key, payload, attempts, received_at";
+pub(crate) const ITEM_COLUMNS: &str =
+    "seq, update_id, kind, queue_key, payload, attempts, received_at";
 
-fn item(r: &AnyRow) -> Result<Item, sqlx::Error> {
+pub(crate) fn item(r: &AnyRow) -> Result<Item, sqlx::Error> {
     Ok(Item {
         seq: r.try_get(0)?,
         update_id: r.try_get(1)?,

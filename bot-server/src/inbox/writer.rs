@@ -73,6 +73,8 @@ pub(crate) struct Handoff {
     pub items: mpsc::Sender<Item>,
     /// Asks the dispatcher to read the store.
     pub wakeup: Arc<Wakeup>,
+    /// This instance's name in the inbox's `claimed_by`: completions are fenced by it.
+    pub owner: Arc<str>,
 }
 
 impl Writer {
@@ -170,16 +172,17 @@ async fn run(
         }
         batch.extend(retry_finishes.drain(..).map(|(f, d)| Req::Finish(f, d)));
         let now = telbot_shared::unix_now();
-        let (msg, unknown) = match commit(&db, &batch, now, &handoff.wakeup, last_seq).await {
-            Commit::Done(seqs) => {
-                counters.commits.record_ok();
-                last_seq = last_seq.max(seqs.iter().flatten().copied().max().unwrap_or(0));
-                deliver(batch, seqs, now, &counters, &handoff);
-                continue;
-            }
-            Commit::Failed(m) => (m, false),
-            Commit::Unknown(m) => (m, true),
-        };
+        let (msg, unknown) =
+            match commit(&db, &batch, now, &handoff.wakeup, last_seq, &handoff.owner).await {
+                Commit::Done(seqs) => {
+                    counters.commits.record_ok();
+                    last_seq = last_seq.max(seqs.iter().flatten().copied().max().unwrap_or(0));
+                    deliver(batch, seqs, now, &counters, &handoff);
+                    continue;
+                }
+                Commit::Failed(m) => (m, false),
+                Commit::Unknown(m) => (m, true),
+            };
         counters
             .commits
             .record_failure(&msg, tokio::time::Instant::now());
@@ -207,6 +210,7 @@ async fn run(
             telbot_shared::unix_now(),
             &handoff.wakeup,
             last_seq,
+            &handoff.owner,
         )
         .await;
         if !matches!(last, Commit::Done(_)) {

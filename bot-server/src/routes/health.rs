@@ -15,6 +15,31 @@ use crate::config::Mode;
 use crate::state::AppState;
 use crate::webhook_health::Expectation;
 
+/// `GET /ready`: whether a load balancer should send requests here. 503 from the shutdown
+/// signal on (`draining`, during `server.drain_delay` and the drain after it) and while the
+/// store does not answer; `/health` stays the liveness check.
+pub(crate) async fn ready(State(app): State<AppState>) -> Response {
+    let reason = if app.draining.load(Ordering::Acquire) {
+        Some("draining")
+    } else if !app.store_up.load(Ordering::Relaxed) {
+        Some("store down")
+    } else {
+        None
+    };
+    let body = serde_json::json!({
+        "ready": reason.is_none(),
+        "reason": reason,
+        "instance": &*app.instance,
+        "leader": app.leader.load(Ordering::Relaxed),
+    });
+    let code = if reason.is_none() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
 /// The `/health` document now.
 pub(crate) async fn snapshot(app: &AppState) -> Health {
     let mut checks = BTreeMap::new();

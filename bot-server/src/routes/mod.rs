@@ -22,6 +22,7 @@ pub fn router(app: AppState) -> Router {
     let webhook = Router::new().route(&app.cfg.webhook_path, post(webhook::receive));
     Router::new()
         .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/webhook/health", get(health::webhook_health))
         .route("/webhook/recover", post(admin::recover))
         .route("/shutdown", post(admin::shutdown))

@@ -95,6 +95,14 @@ impl TelegramClient {
         })
     }
 
+    /// Paces sends at `1 / instances` of the configured limits (several bot-servers share
+    /// one bot's limits at Telegram; see bot-server's fleet heartbeat).
+    pub fn set_fleet_share(&self, instances: u32) {
+        if let Some(l) = &self.inner.limiter {
+            l.set_share(instances);
+        }
+    }
+
     /// The same client making a single attempt per call (for callers with their own retry
     /// loop, like webhook registration). Shares the connection pool.
     pub fn single_attempt(&self) -> TelegramClient {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -44,6 +45,9 @@ impl Bucket {
 #[derive(Debug)]
 pub(crate) struct SendLimiter {
     limits: RateLimits,
+    /// Instances sharing the bot's limits (several bot-servers on one store): each paces at
+    /// its share, `limits / share`.
+    share: AtomicU32,
     state: Mutex<State>,
 }
 
@@ -58,11 +62,17 @@ impl SendLimiter {
         let now = Instant::now();
         SendLimiter {
             limits,
+            share: AtomicU32::new(1),
             state: Mutex::new(State {
                 global: Bucket::full(f64::from(limits.global_per_sec), now),
                 chats: HashMap::new(),
             }),
         }
+    }
+
+    /// Paces at `1 / instances` of the limits from now on (at least one instance).
+    pub(crate) fn set_share(&self, instances: u32) {
+        self.share.store(instances.max(1), Ordering::Relaxed);
     }
 
     /// Waits until a message to `chat` may go out.
@@ -82,8 +92,9 @@ impl SendLimiter {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let chat_rate = f64::from(l.per_chat_per_sec);
-        let chat_cap = f64::from(l.per_chat_burst);
+        let share = f64::from(self.share.load(Ordering::Relaxed).max(1));
+        let chat_rate = f64::from(l.per_chat_per_sec) / share;
+        let chat_cap = (f64::from(l.per_chat_burst) / share).max(1.0);
         if let Some(id) = chat {
             if st.chats.len() >= MAX_CHATS {
                 st.chats
@@ -99,8 +110,8 @@ impl SendLimiter {
                 return Some(d);
             }
         }
-        let g_rate = f64::from(l.global_per_sec);
-        if let Some(d) = st.global.take(g_rate, g_rate, now) {
+        let g_rate = f64::from(l.global_per_sec) / share;
+        if let Some(d) = st.global.take(g_rate, g_rate.max(1.0), now) {
             return Some(d);
         }
         if let Some(id) = chat
@@ -135,6 +146,32 @@ mod tests {
         let took = start.elapsed();
         assert!(
             took >= Duration::from_millis(2900) && took < Duration::from_millis(3200),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn three_instances_each_take_a_third_of_the_rates() {
+        let l = SendLimiter::new(limits());
+        l.set_share(3);
+        let start = Instant::now();
+        for chat in 0..30 {
+            l.acquire(Some(chat)).await;
+        }
+        // 10 from the (third-size) full bucket, then 20 more at 10/s.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_millis(2200),
+            "{took:?}"
+        );
+        // One chat: a burst of 1 (3 / 3), then one every 3 s.
+        let start = Instant::now();
+        for _ in 0..3 {
+            l.acquire(Some(1000)).await;
+        }
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(5900) && took < Duration::from_millis(6300),
             "{took:?}"
         );
     }
