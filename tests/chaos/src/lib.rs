@@ -14,6 +14,7 @@
 
 pub mod account;
 pub mod faults;
+pub mod fleet;
 pub mod load;
 pub mod procs;
 pub mod proxy;
