@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use telbot_shared::recovery::{self, LEASE_TTL, Lease, LockError, RecoveryState, owner_name};
+use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, RecoveryState, owner_name};
 use tokio::task::JoinHandle;
 
 use crate::config::Mode;
@@ -86,30 +86,46 @@ pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
         by: BY.into(),
         settings: None,
         drain_limit: report.pending_before,
+        holder: None,
     };
     // Without a record of the phase, an interruption could leave the webhook deleted: refuse.
-    if let Err(e) = recovery::save_state(&app.db, &st).await {
-        report.errors.push(format!(
-            "not started: cannot record the recovery phase: {e}"
-        ));
-        return report;
+    match lease.save_state(&st).await {
+        Ok(true) => {}
+        Ok(false) => {
+            report
+                .errors
+                .push("not started: lost the recovery lock".to_string());
+            return report;
+        }
+        Err(e) => {
+            report.errors.push(format!(
+                "not started: cannot record the recovery phase: {e}"
+            ));
+            return report;
+        }
     }
     match app.api.delete_webhook(false).await {
         Ok(_) => {
             st.phase = "draining".into();
-            let _ = recovery::save_state(&app.db, &st).await;
+            let _ = lease.save_state(&st).await;
             drain(app, lease, &mut st, &mut report).await;
         }
         Err(e) => report.errors.push(format!("deleteWebhook: {e}")),
     }
     st.phase = "setting".into();
-    let _ = recovery::save_state(&app.db, &st).await;
+    let _ = lease.save_state(&st).await;
     match register_webhook(&app.api, &app.cfg).await {
         Ok(()) => {
             report.webhook_restored = true;
             app.mode.set(Mode::Webhook);
-            if let Err(e) = recovery::clear_state(&app.db).await {
-                tracing::warn!(error = %e, "webhook set, but the recovery phase could not be cleared");
+            match lease.clear_state().await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    "webhook set; the recovery lock was lost meanwhile, so its phase is left to its holder"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook set, but the recovery phase could not be cleared")
+                }
             }
         }
         Err(e) => report.errors.push(format!(
@@ -186,7 +202,7 @@ async fn drain(app: &AppState, lease: &Lease, st: &mut RecoveryState, report: &m
         st.offset = offset;
         st.drained = report.drained;
         st.replayed = report.replayed;
-        let _ = recovery::save_state(&app.db, st).await;
+        let _ = lease.save_state(st).await;
         if limit.is_some_and(|l| report.drained >= l) {
             // Everything pending when the drain began is stored; the webhook delivers the rest.
             confirm(app, offset, report).await;

@@ -259,6 +259,43 @@ impl Lease {
     pub fn is_held(&self) -> bool {
         !self.lost.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Persists recovery progress with this lease's owner as its `holder`, fenced by the
+    /// lease's token: false (nothing written) when the lease was lost, so a holder that
+    /// stalled past its ttl cannot overwrite the phase of the one that took over.
+    pub async fn save_state(&self, s: &RecoveryState) -> Result<bool, StoreError> {
+        let mut s = s.clone();
+        s.holder = Some(self.owner.clone());
+        let text = serde_json::to_string(&s).map_err(|e| StoreError::Db(e.to_string()))?;
+        let r = sqlx::query(
+            "INSERT INTO kv (key, value, updated_at) SELECT $1, $2, $3 \
+             WHERE EXISTS (SELECT 1 FROM recovery_lock WHERE name = $4 AND token = $5) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(KV_RECOVERY)
+        .bind(text)
+        .bind(crate::unix_now())
+        .bind(self.name)
+        .bind(&self.token)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Removes the finished recovery's phase, fenced like [`Lease::save_state`]: false when
+    /// the lease was lost (the phase is left for whoever holds it now, or the next resume).
+    pub async fn clear_state(&self) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "DELETE FROM kv WHERE key = $1 \
+             AND EXISTS (SELECT 1 FROM recovery_lock WHERE name = $2 AND token = $3)",
+        )
+        .bind(KV_RECOVERY)
+        .bind(self.name)
+        .bind(&self.token)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
 }
 
 /// The unexpired holder of the recovery lock, if any.
@@ -323,6 +360,10 @@ pub struct RecoveryState {
     /// are delivered by the webhook once it is set again.
     #[serde(default)]
     pub drain_limit: Option<u64>,
+    /// The lease owner that wrote it (`watchdog on host (pid 12)`): written through
+    /// [`Lease::save_state`] only, so it is always the holder of the recovery lock at the time.
+    #[serde(default)]
+    pub holder: Option<String>,
 }
 
 /// The recovery left in the store, if any.
@@ -447,6 +488,47 @@ mod tests {
             holder(&db).await.unwrap().map(|h| h.owner).as_deref(),
             Some("next watchdog")
         );
+        next.release().await.unwrap();
+    }
+
+    fn state(phase: &str) -> RecoveryState {
+        RecoveryState {
+            phase: phase.into(),
+            offset: Some(7),
+            drained: 1,
+            replayed: 1,
+            started_at: 0,
+            action_id: None,
+            by: "watchdog".into(),
+            settings: None,
+            drain_limit: None,
+            holder: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_phase_carries_its_holder_and_a_lost_lease_cannot_write_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db(&dir).await;
+        let dead = Lease::acquire(&db, "stalled watchdog", Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(dead.save_state(&state("draining")).await.unwrap());
+        let saved = load_state(&db).await.unwrap().unwrap();
+        assert_eq!(saved.holder.as_deref(), Some("stalled watchdog"));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let next = Lease::acquire(&db, "next watchdog", LEASE_TTL)
+            .await
+            .unwrap();
+        assert!(next.save_state(&state("setting")).await.unwrap());
+        // The stalled one wakes up: neither its progress nor its clear lands.
+        assert!(!dead.save_state(&state("draining")).await.unwrap());
+        assert!(!dead.clear_state().await.unwrap());
+        let now = load_state(&db).await.unwrap().unwrap();
+        assert_eq!(now.phase, "setting");
+        assert_eq!(now.holder.as_deref(), Some("next watchdog"));
+        assert!(next.clear_state().await.unwrap());
+        assert!(load_state(&db).await.unwrap().is_none());
         next.release().await.unwrap();
     }
 }

@@ -143,16 +143,6 @@ impl WdStore {
         telbot_shared::recovery::load_state(&self.db).await
     }
 
-    /// Persists recovery progress.
-    pub async fn set_recovery(&self, s: &RecoveryState) -> Result<(), StoreError> {
-        telbot_shared::recovery::save_state(&self.db, s).await
-    }
-
-    /// The recovery is finished: the webhook is set again.
-    pub async fn clear_recovery(&self) -> Result<(), StoreError> {
-        telbot_shared::recovery::clear_state(&self.db).await
-    }
-
     /// The previous webhook observation.
     pub async fn webhook_observation(&self) -> Result<Option<WebhookObservation>, StoreError> {
         self.get_json(KV_WEBHOOK).await

@@ -62,6 +62,7 @@ async fn no_recovery_runs_while_another_holds_the_lock() {
         by: "bot-server".into(),
         settings: None,
         drain_limit: None,
+        holder: None,
     };
     recovery::save_state(&db, &st).await.unwrap();
     // The holder has deleted the webhook to drain: a warning naming it, no action, no
@@ -127,6 +128,7 @@ async fn a_recovery_restores_the_settings_telegram_had_and_the_configured_secret
             allowed_updates: vec!["message".into()],
         }),
         drain_limit: None,
+        holder: None,
     };
     recovery::save_state(wd.ctx().store.db(), &st)
         .await

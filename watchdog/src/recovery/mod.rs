@@ -125,13 +125,19 @@ async fn lossless_locked(
         by: "watchdog".into(),
         settings: Some(settings_to_restore(ctx, &info)),
         drain_limit: Some(info.pending_update_count),
+        holder: None,
     };
     // Without a record of the phase, an interruption could leave the webhook deleted: refuse.
-    if let Err(e) = ctx.store.set_recovery(&st).await {
+    let refused = match lease.save_state(&st).await {
+        Ok(true) => None,
+        Ok(false) => Some("not started: lost the recovery lock".to_string()),
+        Err(e) => Some(format!(
+            "not started: cannot record the recovery phase: {e}"
+        )),
+    };
+    if let Some(error) = refused {
         return RecoveryReport {
-            error: Some(format!(
-                "not started: cannot record the recovery phase: {e}"
-            )),
+            error: Some(error),
             ..Default::default()
         };
     }
@@ -148,7 +154,7 @@ async fn lossless_locked(
     if error.is_none() {
         error = drain(ctx, stop, &mut st, lease).await.err();
     }
-    finish(ctx, st, error, false).await
+    finish(ctx, lease, st, error, false).await
 }
 
 /// Finishes a recovery left in the store by an interrupted watchdog (or bot-server); `None`
@@ -181,7 +187,7 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
             error = drain(ctx, stop, &mut st, &lease).await.err();
         }
     }
-    let r = finish(ctx, st, error, true).await;
+    let r = finish(ctx, &lease, st, error, true).await;
     release(lease).await;
     Some(r)
 }
@@ -189,12 +195,13 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
 /// Sets the webhook again, clears the phase on success, and reports.
 async fn finish(
     ctx: &Ctx,
+    lease: &Lease,
     mut st: RecoveryState,
     error: Option<String>,
     resumed: bool,
 ) -> RecoveryReport {
     st.phase = "setting".into();
-    let _ = ctx.store.set_recovery(&st).await;
+    let _ = lease.save_state(&st).await;
     tracing::info!(
         drained = st.drained,
         replayed = st.replayed,
@@ -205,11 +212,15 @@ async fn finish(
     let webhook_set = set.is_ok();
     let mut error = error;
     match set {
-        Ok(()) => {
-            if let Err(e) = ctx.store.clear_recovery().await {
-                tracing::warn!(error = %e, "webhook set, but the recovery phase could not be cleared");
+        Ok(()) => match lease.clear_state().await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "webhook set; the recovery lock was lost meanwhile, so its phase is left to its holder"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook set, but the recovery phase could not be cleared")
             }
-        }
+        },
         Err(e) => {
             let msg = format!(
                 "setWebhook: {} (the next run tries again)",
@@ -242,7 +253,7 @@ async fn drain(
     lease: &Lease,
 ) -> Result<(), String> {
     st.phase = "draining".into();
-    let _ = ctx.store.set_recovery(st).await;
+    let _ = lease.save_state(st).await;
     let rc = &ctx.cfg.recovery;
     let deadline = Instant::now() + rc.max_duration;
     for _ in 0..rc.max_batches {
@@ -285,14 +296,14 @@ async fn drain(
             Some(id) => {
                 // Confirm only what is below the first update the bot did not take.
                 st.offset = Some(id);
-                let _ = ctx.store.set_recovery(st).await;
+                let _ = lease.save_state(st).await;
                 let _ = ctx.tg.get_updates(Some(id), 1, Duration::ZERO, None).await;
                 return Err(out
                     .error
                     .unwrap_or_else(|| "the bot did not take an update".into()));
             }
         }
-        let _ = ctx.store.set_recovery(st).await;
+        let _ = lease.save_state(st).await;
         if limit.is_some_and(|l| st.drained >= l) {
             // Everything pending when the drain began is handed over; newer updates are
             // delivered by the webhook. Confirm the last batch first.
