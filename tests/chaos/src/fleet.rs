@@ -25,12 +25,14 @@ pub struct Fleet {
     pub bots: Vec<Option<Proc>>,
     /// Each instance's own port.
     pub ports: Vec<u16>,
+    /// `watchdog run` daemons on the same store, while they run.
+    pub watchdogs: Vec<Option<Proc>>,
     haproxy: Proc,
 }
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        for b in &mut self.bots {
+        for b in self.bots.iter_mut().chain(self.watchdogs.iter_mut()) {
             b.take();
         }
         self.haproxy.kill();
@@ -85,6 +87,7 @@ impl Fleet {
             stack,
             bots: (0..n).map(|_| None).collect(),
             ports,
+            watchdogs: Vec::new(),
             haproxy,
         };
         for i in 0..n {
@@ -190,12 +193,43 @@ impl Fleet {
         }
     }
 
+    /// Starts `n` more `watchdog run` daemons on the fleet's store, at once.
+    pub fn start_watchdogs(&mut self, n: usize) -> Result<(), ChaosError> {
+        for _ in 0..n {
+            let j = self.watchdogs.len();
+            let log = self.stack.dir.path().join(format!("watchdog-{j}.log"));
+            self.watchdogs.push(Some(Proc::spawn(
+                &format!("watchdog-{j}"),
+                &self.stack.bins.watchdog,
+                &["run"],
+                &self.stack.env,
+                &log,
+            )?));
+        }
+        Ok(())
+    }
+
+    /// kill -9 of the watchdog whose pid is `pid`; false when none has it.
+    pub async fn kill_watchdog_pid(&mut self, pid: u32) -> Result<bool, ChaosError> {
+        for w in &mut self.watchdogs {
+            if w.as_ref().and_then(Proc::pid) == Some(pid) {
+                if let Some(mut p) = w.take() {
+                    p.signal("-KILL")?;
+                    let _ = p.wait_exit(Duration::from_secs(10)).await;
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Every instance's log tail and haproxy's.
     pub fn log_tails(&self, n: usize) -> String {
         let mut out = String::new();
         let names: Vec<String> = (0..self.ports.len())
             .map(|i| format!("bot-server-{i}.log"))
-            .chain(["haproxy.log".to_string(), "watchdog.log".to_string()])
+            .chain((0..self.watchdogs.len()).map(|j| format!("watchdog-{j}.log")))
+            .chain(["haproxy.log".to_string()])
             .collect();
         for name in names {
             let text =

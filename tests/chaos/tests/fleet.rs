@@ -156,3 +156,121 @@ async fn three_instances_behind_haproxy_lose_nothing_through_a_kill_and_a_rollin
     );
     println!("rolling deploy: {t:?}");
 }
+
+/// The pid in a lease owner name (`watchdog on host (pid 123)`).
+fn pid_of(owner: &str) -> Option<u32> {
+    owner
+        .rsplit_once("(pid ")?
+        .1
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_watchdogs_on_a_stuck_webhook_make_one_recovery_and_one_page_and_survive_a_kill() {
+    use telbot_chaos::account::count_mails;
+    use telbot_chaos::proxy::Fault;
+    let mut f = Fleet::start(3).await.unwrap();
+    let hook = f.stack.expected_webhook();
+    assert!(
+        f.stack
+            .sim
+            .wait_for(Duration::from_secs(15), |s| s.webhook_info()["url"] == hook)
+            .await
+    );
+    let db = f.stack.store().await.unwrap();
+    let load = Load::start(&f.stack.sim, target(&f), spec(40_000, 50, 40));
+    // The webhook gets stuck: every delivery fails; draining is slow so the recovery lasts.
+    f.stack.hook.set(Fault::Status(500));
+    f.stack
+        .api
+        .set_for(&["getUpdates"], Fault::Slow(Duration::from_secs(2)));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both watchdogs start at the same moment on it.
+    f.start_watchdogs(2).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut holder = None;
+    while Instant::now() < deadline {
+        if let Ok(Some(st)) = telbot_shared::recovery::load_state(&db).await
+            && st.phase == "draining"
+        {
+            holder = st.holder;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let holder = holder.unwrap_or_else(|| {
+        panic!(
+            "no recovery reached the drain within 90 s\n{}",
+            f.log_tails(30)
+        )
+    });
+    assert_eq!(
+        f.stack.sim.calls_to("deleteWebhook").len(),
+        1,
+        "one recovery of the two watchdogs"
+    );
+    // The one draining is killed mid-recovery; the faults end.
+    let pid = pid_of(&holder).unwrap();
+    assert!(f.kill_watchdog_pid(pid).await.unwrap(), "{holder} is ours");
+    let killed = Instant::now();
+    f.stack.api.heal();
+    // The other finishes it once the lease expired: the webhook set again, the phase gone.
+    let mut finished = false;
+    while killed.elapsed() < Duration::from_secs(90) {
+        let phase = telbot_shared::recovery::load_state(&db).await.unwrap();
+        if phase.is_none() && f.stack.sim.webhook_info()["url"] == hook {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        finished,
+        "the other watchdog did not finish the recovery\n{}",
+        f.log_tails(40)
+    );
+    println!(
+        "the surviving watchdog finished the recovery {:.1} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    // Deliveries still fail, so the webhook is stuck again at once: the incident outlasts a
+    // repair and pages — once, from whichever watchdog acts.
+    let wait_mails = |want: (usize, usize)| {
+        let catcher = &f.stack.catcher;
+        async move {
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(60) {
+                let m = count_mails(&catcher.mails());
+                if m.0 >= want.0 && m.1 >= want.1 {
+                    return m;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            count_mails(&catcher.mails())
+        }
+    };
+    let m = wait_mails((1, 0)).await;
+    assert!(m.0 >= 1, "no CRITICAL within 60 s\n{}", f.log_tails(30));
+    f.stack.hook.heal();
+    let m = wait_mails((1, 1)).await;
+    assert!(m.1 >= 1, "no RESOLVED within 60 s\n{}", f.log_tails(30));
+    let ledger = load.stop().await;
+    let (t, _) = settle(&f, &ledger, Duration::from_secs(60)).await;
+    let logs = f.log_tails(30);
+    assert_eq!(t.lost, 0, "{t:?}\n{logs}");
+    assert_eq!(t.answered, t.sent, "{t:?}\n{logs}");
+    assert_eq!(t.twice, 0, "{t:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut mails;
+    let subjects: Vec<String> = f
+        .stack
+        .catcher
+        .mails()
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    mails = count_mails(&f.stack.catcher.mails());
+    assert_eq!(mails, (1, 1), "one CRITICAL, one RESOLVED: {subjects:?}");
+}
