@@ -263,7 +263,6 @@ async fn two_watchdogs_on_a_stuck_webhook_make_one_recovery_and_one_page_and_sur
     assert_eq!(t.answered, t.sent, "{t:?}\n{logs}");
     assert_eq!(t.twice, 0, "{t:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut mails;
     let subjects: Vec<String> = f
         .stack
         .catcher
@@ -271,6 +270,6 @@ async fn two_watchdogs_on_a_stuck_webhook_make_one_recovery_and_one_page_and_sur
         .into_iter()
         .map(|m| m.subject)
         .collect();
-    mails = count_mails(&f.stack.catcher.mails());
+    let mails = count_mails(&f.stack.catcher.mails());
     assert_eq!(mails, (1, 1), "one CRITICAL, one RESOLVED: {subjects:?}");
 }
