@@ -171,6 +171,7 @@ pub fn recovered(key: &str) -> Option<&'static str> {
         incident::WEBHOOK_HEALTH => "the bot's /webhook/health is healthy again",
         incident::WATCHDOG_STORE => "the watchdog's store answers again",
         incident::CHECK_TIMEOUT => "the checks finish in time again",
+        incident::WEBHOOK_FAILOVER => "the webhook points at the primary again",
         _ => return None,
     })
 }

@@ -39,6 +39,7 @@ pub mod config;
 pub mod deploy;
 pub mod digest;
 pub mod drill;
+pub mod failover;
 pub mod fleet;
 pub mod metrics;
 pub mod parked;

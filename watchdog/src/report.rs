@@ -90,6 +90,8 @@ pub mod incident {
     pub const CHECK_TIMEOUT: &str = "check-timeout";
     /// A recovery drill (`watchdog drill`): passed, failed or not run.
     pub const RECOVERY_DRILL: &str = "recovery-drill";
+    /// The webhook points at a backup deployment (`webhook.backup_urls`), not the primary.
+    pub const WEBHOOK_FAILOVER: &str = "webhook-failover";
 }
 
 /// One check's verdict about one incident.
@@ -149,6 +151,10 @@ pub enum ActionKind {
     DropPending,
     /// Ask the platform to restart the bot.
     Restart,
+    /// `setWebhook` to a backup deployment (`webhook.backup_urls`), pending updates kept.
+    Failover,
+    /// `setWebhook` back to the primary once it is healthy again, pending updates kept.
+    Failback,
 }
 
 impl ActionKind {
@@ -159,6 +165,8 @@ impl ActionKind {
             ActionKind::LosslessRecovery => "lossless-recovery",
             ActionKind::DropPending => "drop-pending",
             ActionKind::Restart => "restart",
+            ActionKind::Failover => "failover",
+            ActionKind::Failback => "failback",
         }
     }
 }

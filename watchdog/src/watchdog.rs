@@ -16,6 +16,7 @@ use crate::alert::{AlertSink, LogSink};
 use crate::checks::{self, Ctx};
 use crate::clock::{Clock, SystemClock};
 use crate::config::WatchdogConfig;
+use crate::failover;
 use crate::recovery;
 use crate::report::{
     ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport, incident,
@@ -207,10 +208,11 @@ impl Watchdog {
             if set.integration {
                 fs.extend(checks::integration::check(ctx).await);
             }
-            (fs, bot.polling(), bot.store_trouble())
+            let url = tg.info.as_ref().map(|i| i.url.clone());
+            (fs, bot.polling(), bot.store_trouble(), url)
         };
         match tokio::time::timeout(ctx.cfg.check_timeout, checks).await {
-            Ok((mut fs, polling, store_trouble)) => {
+            Ok((mut fs, polling, store_trouble, webhook_url)) => {
                 fs.push(Finding::ok(
                     "watchdog",
                     incident::CHECK_TIMEOUT,
@@ -224,7 +226,10 @@ impl Watchdog {
                     .flatten()
                     .map(|h| h.owner);
                 rules::soften_for_recovery(&mut fs, holder.as_deref());
-                let plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
+                let mut plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
+                if role == Role::Leader {
+                    failover::adjust(ctx, &fs, &mut plans, webhook_url.as_deref()).await;
+                }
                 for plan in &plans {
                     let a = match &role {
                         Role::Leader if !ctx.cfg.act => actions::dry_run(ctx, plan).await,
@@ -240,6 +245,7 @@ impl Watchdog {
                     apply(&mut fs, plan, &a);
                     actions.push(a);
                 }
+                fs.extend(failover::finding(ctx).await);
                 findings.extend(fs);
             }
             Err(_) => findings.push(Finding::new(

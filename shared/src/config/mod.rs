@@ -44,7 +44,11 @@ pub const WELL_KNOWN: &[(&str, &str)] = &[
 ];
 
 /// Keys whose `TELBOT__…` variable is a comma-separated list.
-pub const LIST_KEYS: &[&str] = &["bot.admin_chat_ids", "webhook.allowed_updates"];
+pub const LIST_KEYS: &[&str] = &[
+    "bot.admin_chat_ids",
+    "webhook.allowed_updates",
+    "webhook.backup_urls",
+];
 
 /// A configuration problem, always naming the key it is about.
 #[derive(Debug, thiserror::Error)]

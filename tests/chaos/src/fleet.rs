@@ -61,8 +61,13 @@ pub fn haproxy_config(port: u16, backends: &[u16]) -> String {
 impl Fleet {
     /// The stack on PostgreSQL, haproxy on its bot port, and `n` instances started.
     pub async fn start(n: usize) -> Result<Fleet, ChaosError> {
+        Fleet::start_on(n, StoreKind::Postgres).await
+    }
+
+    /// [`Fleet::start`] on the given store (SQLite carries one instance).
+    pub async fn start_on(n: usize, store: StoreKind) -> Result<Fleet, ChaosError> {
         let opts = StackOpts {
-            store: StoreKind::Postgres,
+            store,
             smtp_open: true,
             polling: false,
         };
@@ -75,6 +80,10 @@ impl Fleet {
             "TELBOT__SERVER__DRAIN_DELAY".into(),
             format!("{}ms", DRAIN_DELAY.as_millis()),
         );
+        // The benchmark runs the daemons with less logging (FLEET_RUST_LOG=warn).
+        if let Ok(level) = std::env::var("FLEET_RUST_LOG") {
+            stack.env.insert("RUST_LOG".into(), level);
+        }
         let mut ports = Vec::new();
         for _ in 0..n {
             ports.push(telbot_testkit::free_port().map_err(|e| ChaosError::io("free port", e))?);
@@ -109,9 +118,12 @@ impl Fleet {
         std::fs::create_dir_all(&data).map_err(|e| ChaosError::io("data dir", e))?;
         env.insert("DATA_DIR".into(), data.display().to_string());
         let log = self.stack.dir.path().join(format!("bot-server-{i}.log"));
+        // Another build of bot-server (e.g. an older commit, for a before/after figure).
+        let bin = std::env::var_os("FLEET_BOT_SERVER")
+            .map_or_else(|| self.stack.bins.bot_server.clone(), Into::into);
         self.bots[i] = Some(Proc::spawn(
             &format!("bot-server-{i}"),
-            &self.stack.bins.bot_server,
+            &bin,
             &[],
             &env,
             &log,

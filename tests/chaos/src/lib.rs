@@ -15,6 +15,7 @@
 pub mod account;
 pub mod faults;
 pub mod fleet;
+pub mod fleet_bench;
 pub mod load;
 pub mod procs;
 pub mod proxy;

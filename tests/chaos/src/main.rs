@@ -2,7 +2,9 @@
 //!
 //! `cargo run -p telbot-chaos -- --full` (the durations), `--short` (a tenth),
 //! `--rows a,b` to pick rows, `--list` to list them; `--soak [--minutes N]` the soak (a fault
-//! every minute, default 10 minutes), `--soak --short --minutes 1` its CI form.
+//! every minute, default 10 minutes), `--soak --short --minutes 1` its CI form;
+//! `--fleet-bench [--instances 1,2,3] [--burst 3000] [--rate 200]` the scaling figures
+//! (build with `--release`; `FLEET_BOT_SERVER=path` runs another bot-server build).
 
 use std::process::ExitCode;
 
@@ -35,6 +37,24 @@ struct Args {
     /// Minutes the soak runs.
     #[arg(long, default_value_t = 10, requires = "soak", value_parser = clap::value_parser!(u32).range(1..=1440))]
     minutes: u32,
+    /// The fleet benchmark instead of the rows: processed/s and latency of 1, 2, 3…
+    /// bot-servers on PostgreSQL behind haproxy, and one on SQLite.
+    #[arg(long, conflicts_with_all = ["rows", "list", "soak"])]
+    fleet_bench: bool,
+    /// Instance counts the fleet benchmark measures on PostgreSQL.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2,3",
+        requires = "fleet_bench"
+    )]
+    instances: Vec<usize>,
+    /// Updates of the fleet benchmark's burst.
+    #[arg(long, default_value_t = 3000, requires = "fleet_bench")]
+    burst: usize,
+    /// Updates per second of the fleet benchmark's latency run (5 s).
+    #[arg(long, default_value_t = 200, requires = "fleet_bench")]
+    rate: u32,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +79,9 @@ fn main() -> ExitCode {
     }
     if args.soak {
         return soak(&args);
+    }
+    if args.fleet_bench {
+        return fleet_bench(&args);
     }
     let v = if args.short {
         Variant::Short
@@ -153,6 +176,30 @@ fn soak(args: &Args) -> ExitCode {
         }
         Err(e) => {
             eprintln!("soak: ERROR: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--fleet-bench`: prints the table; 1 if a configuration could not be measured.
+fn fleet_bench(args: &Args) -> ExitCode {
+    let spec = telbot_chaos::fleet_bench::BenchSpec {
+        instances: args.instances.clone(),
+        sqlite: true,
+        burst: args.burst,
+        rate: args.rate,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match rt.block_on(telbot_chaos::fleet_bench::run(&spec)) {
+        Ok(rows) => {
+            println!("{}", telbot_chaos::fleet_bench::table(&rows));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fleet-bench: ERROR: {e}");
             ExitCode::FAILURE
         }
     }

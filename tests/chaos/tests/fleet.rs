@@ -273,3 +273,113 @@ async fn two_watchdogs_on_a_stuck_webhook_make_one_recovery_and_one_page_and_sur
     let mails = count_mails(&f.stack.catcher.mails());
     assert_eq!(mails, (1, 1), "one CRITICAL, one RESOLVED: {subjects:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_fails_over_to_a_backup_and_back_losing_nothing() {
+    use sqlx::Row;
+    use telbot_chaos::proxy::Fault;
+    let mut f = Fleet::start(3).await.unwrap();
+    let hook = f.stack.expected_webhook();
+    assert!(
+        f.stack
+            .sim
+            .wait_for(Duration::from_secs(15), |s| s.webhook_info()["url"] == hook)
+            .await
+    );
+    // The backup: instance 2 reached on its own port, not through the primary's front
+    // (another region's deployment on the same database).
+    let backup = f.url(2);
+    let backup_hook = format!("{backup}/webhook");
+    f.stack
+        .env
+        .insert("TELBOT__WEBHOOK__BACKUP_URLS".into(), backup.clone());
+    f.stack
+        .env
+        .insert("TELBOT__WEBHOOK__FAILBACK_AFTER".into(), "3s".into());
+    f.start_watchdogs(1).unwrap();
+    let load = Load::start(&f.stack.sim, target(&f), spec(70_000, 50, 40));
+    let max_connections = f.stack.sim.webhook_info()["max_connections"].clone();
+    // The primary's front fails every delivery: the watchdog points the webhook at the backup.
+    f.stack.hook.set(Fault::Status(500));
+    assert!(
+        f.stack
+            .sim
+            .wait_for(Duration::from_secs(60), |s| s.webhook_info()["url"]
+                == backup_hook)
+            .await,
+        "no failover within 60 s\n{}",
+        f.log_tails(30)
+    );
+    let set = f.stack.sim.calls_to("setWebhook");
+    let to_backup = set.last().unwrap();
+    assert_eq!(to_backup.params["secret_token"], f.stack.secret());
+    assert_eq!(
+        f.stack.sim.webhook_info()["max_connections"],
+        max_connections
+    );
+    assert_ne!(
+        to_backup.params["drop_pending_updates"], true,
+        "pending updates kept"
+    );
+    let paged = |f: &Fleet, prefix: &str| {
+        f.stack
+            .catcher
+            .mails()
+            .iter()
+            .any(|m| m.subject.starts_with(prefix) && m.data.contains("webhook-failover"))
+    };
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) && !paged(&f, "[CRITICAL]") {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        paged(&f, "[CRITICAL]"),
+        "a CRITICAL names the failover: {:?}",
+        f.stack
+            .catcher
+            .mails()
+            .iter()
+            .map(|m| &m.subject)
+            .collect::<Vec<_>>()
+    );
+    // Deliveries go to the backup meanwhile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The primary's front heals: after failback_after the webhook moves back.
+    f.stack.hook.heal();
+    assert!(
+        f.stack
+            .sim
+            .wait_for(Duration::from_secs(60), |s| s.webhook_info()["url"] == hook)
+            .await,
+        "no move back within 60 s\n{}",
+        f.log_tails(30)
+    );
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(30) && !paged(&f, "[RESOLVED]") {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(paged(&f, "[RESOLVED]"), "a RESOLVED for the failover");
+    let ledger = load.stop().await;
+    let (t, _) = settle(&f, &ledger, Duration::from_secs(60)).await;
+    let logs = f.log_tails(30);
+    assert_eq!(t.lost, 0, "{t:?}\n{logs}");
+    assert_eq!(t.answered, t.sent, "{t:?}\n{logs}");
+    assert_eq!(t.twice, 0, "{t:?}");
+    assert_eq!(t.order_violations, 0, "{t:?}");
+    // Both moves are recorded as actions (the dashboard's table of watchdog actions).
+    let db = f.stack.store().await.unwrap();
+    let kinds: Vec<String> =
+        sqlx::query("SELECT kind FROM wd_actions WHERE result = 'succeeded' ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
+    let moves: Vec<&str> = kinds
+        .iter()
+        .map(String::as_str)
+        .filter(|k| *k == "failover" || *k == "failback")
+        .collect();
+    assert_eq!(moves, ["failover", "failback"], "{kinds:?}");
+}

@@ -18,7 +18,7 @@ use crate::rules::Plan;
 pub fn limit_for(ctx: &Ctx, kind: ActionKind) -> Limit {
     let l = &ctx.cfg.limits;
     match kind {
-        ActionKind::SetWebhook => l.set_webhook,
+        ActionKind::SetWebhook | ActionKind::Failover | ActionKind::Failback => l.set_webhook,
         ActionKind::LosslessRecovery | ActionKind::DropPending => l.recovery,
         ActionKind::Restart => l.restart,
     }
@@ -32,6 +32,8 @@ fn counted_kinds(kind: ActionKind) -> &'static [ActionKind] {
         }
         ActionKind::SetWebhook => &[ActionKind::SetWebhook],
         ActionKind::Restart => &[ActionKind::Restart],
+        ActionKind::Failover => &[ActionKind::Failover],
+        ActionKind::Failback => &[ActionKind::Failback],
     }
 }
 
@@ -161,11 +163,10 @@ async fn perform(
     id: Option<i64>,
 ) -> (ActionResult, serde_json::Value) {
     match kind {
+        ActionKind::Failover => crate::failover::fail_over(ctx).await,
+        ActionKind::Failback => crate::failover::fail_back(ctx).await,
         ActionKind::SetWebhook => match recovery::set_webhook_locked(ctx).await {
-            Ok(()) => (
-                ActionResult::Succeeded,
-                json!({ "url": ctx.cfg.webhook.expected_url }),
-            ),
+            Ok(url) => (ActionResult::Succeeded, json!({ "url": url })),
             Err(recovery::SetError::Busy(why)) => {
                 (ActionResult::SkippedCooldown, json!({ "why": why }))
             }

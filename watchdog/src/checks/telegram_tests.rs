@@ -10,6 +10,8 @@ fn want() -> WebhookTarget {
         secret: None,
         max_connections: 40,
         allowed_updates: vec!["message".into()],
+        backups: Vec::new(),
+        failback_after: Duration::from_secs(300),
     }
 }
 

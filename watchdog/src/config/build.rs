@@ -216,12 +216,48 @@ pub(crate) fn build(
     let drill = drill?;
     let digest = digest?;
     let path = wh.path.clone();
+    let expected_url = format!("{}{}", public.as_str().trim_end_matches('/'), path);
+    let mut backups = Vec::new();
+    for (i, raw) in wh.backup_urls.iter().enumerate() {
+        let key = format!("webhook.backup_urls[{i}]");
+        let Some(url) = keep(errs, parse_public_url(raw, &key)) else {
+            continue;
+        };
+        let base = url.as_str().trim_end_matches('/').to_string();
+        let backup = Backup {
+            webhook_url: format!("{base}{path}"),
+            health_url: format!("{base}/health"),
+            base,
+        };
+        if backup.webhook_url == expected_url || backups.contains(&backup) {
+            keep(
+                errs,
+                Err::<(), ConfigError>(ConfigError::invalid(
+                    &key,
+                    "is the primary (webhook.public_url) or another backup again",
+                )),
+            );
+            continue;
+        }
+        backups.push(backup);
+    }
+    if !backups.is_empty() && wh.failback_after.is_zero() {
+        keep(
+            errs,
+            Err::<(), ConfigError>(ConfigError::invalid(
+                "webhook.failback_after",
+                "must be more than 0 s when webhook.backup_urls is set",
+            )),
+        );
+    }
     let webhook = WebhookTarget {
-        expected_url: format!("{}{}", public.as_str().trim_end_matches('/'), path),
+        expected_url,
         replay_url: format!("{}{}", bot_url.as_str().trim_end_matches('/'), path),
         secret,
         max_connections: wh.max_connections,
         allowed_updates: wh.allowed_updates,
+        backups,
+        failback_after: wh.failback_after,
     };
     let thresholds = Thresholds {
         max_pending: wd.max_pending,

@@ -45,6 +45,21 @@ pub struct WebhookTarget {
     pub max_connections: u32,
     /// `allowed_updates` given to setWebhook (empty: Telegram's default set).
     pub allowed_updates: Vec<String>,
+    /// Other deployments of the bot the webhook may fail over to (`webhook.backup_urls`).
+    pub backups: Vec<Backup>,
+    /// How long the primary must answer `/health` before the webhook moves back to it.
+    pub failback_after: Duration,
+}
+
+/// A deployment of the bot the webhook can fail over to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// Its public base URL, as configured.
+    pub base: String,
+    /// The webhook URL there: `base` + `webhook.path`.
+    pub webhook_url: String,
+    /// Its health check: `base` + `/health`.
+    pub health_url: String,
 }
 
 impl std::fmt::Debug for WebhookTarget {
@@ -53,6 +68,7 @@ impl std::fmt::Debug for WebhookTarget {
             .field("expected_url", &self.expected_url)
             .field("replay_url", &self.replay_url)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("backups", &self.backups)
             .finish_non_exhaustive()
     }
 }
@@ -269,6 +285,47 @@ mod tests {
             e.insert(k.to_string(), v.to_string());
         }
         e
+    }
+
+    #[test]
+    fn backup_urls_become_backups_and_bad_ones_are_refused_by_key() {
+        let c = WatchdogConfig::load(
+            None,
+            &env(&[(
+                "TELBOT__WEBHOOK__BACKUP_URLS",
+                "https://eu.bot.example/, https://us.bot.example",
+            )]),
+        )
+        .map_err(|e| e.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+        let b = &c.webhook.backups;
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].webhook_url, "https://eu.bot.example/webhook");
+        assert_eq!(b[0].health_url, "https://eu.bot.example/health");
+        assert_eq!(b[1].base, "https://us.bot.example");
+        assert_eq!(c.webhook.failback_after, Duration::from_secs(300));
+        for (value, failback, says) in [
+            ("not a url", "5m", "webhook.backup_urls[0]"),
+            ("https://bot.example", "5m", "is the primary"),
+            (
+                "https://eu.bot.example,https://eu.bot.example/",
+                "5m",
+                "webhook.backup_urls[1]",
+            ),
+            ("https://eu.bot.example", "0s", "webhook.failback_after"),
+        ] {
+            let e = WatchdogConfig::load(
+                None,
+                &env(&[
+                    ("TELBOT__WEBHOOK__BACKUP_URLS", value),
+                    ("TELBOT__WEBHOOK__FAILBACK_AFTER", failback),
+                ]),
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+            .expect_err(value);
+            assert!(e.contains(says), "{value}: {e}");
+        }
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub(crate) struct WebhookSection {
     pub(crate) secret: Option<SecretString>,
     pub(crate) max_connections: u32,
     pub(crate) allowed_updates: Vec<String>,
+    #[serde(default)]
+    pub(crate) backup_urls: Vec<String>,
+    #[serde(with = "humantime_serde")]
+    pub(crate) failback_after: Duration,
 }
 
 #[derive(Debug, Deserialize)]

@@ -123,7 +123,7 @@ async fn lossless_locked(
         started_at: ctx.clock.now(),
         action_id,
         by: "watchdog".into(),
-        settings: Some(settings_to_restore(ctx, &info)),
+        settings: Some(settings_to_restore(ctx, &info).await),
         drain_limit: Some(info.pending_update_count),
         holder: None,
     };
@@ -207,7 +207,10 @@ async fn finish(
         replayed = st.replayed,
         "recovery: setWebhook again"
     );
-    let settings = st.settings.clone().unwrap_or_else(|| configured(ctx));
+    let settings = match st.settings.clone() {
+        Some(s) => s,
+        None => configured(ctx, crate::failover::target_url(ctx).await),
+    };
     let set = set_webhook(ctx, &settings, false).await;
     let webhook_set = set.is_ok();
     let mut error = error;
@@ -344,7 +347,7 @@ async fn drop_locked(ctx: &Ctx) -> RecoveryReport {
         }
     };
     let pending = info.pending_update_count;
-    match set_webhook(ctx, &settings_to_restore(ctx, &info), true).await {
+    match set_webhook(ctx, &settings_to_restore(ctx, &info).await, true).await {
         Ok(()) => {
             tracing::warn!(dropped = pending, "drop mode: pending updates thrown away");
             RecoveryReport {

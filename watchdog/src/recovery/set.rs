@@ -14,11 +14,12 @@ use crate::store::WebhookSettings;
 /// Attempts of the final setWebhook (each itself retried by the client on 5xx and 429).
 const SET_ATTEMPTS: u32 = 3;
 
-/// The settings as configured (what a wrong URL is set back to).
-pub(crate) fn configured(ctx: &Ctx) -> WebhookSettings {
+/// The settings as configured (what a wrong URL is set back to), with `url`: the configured
+/// one, or the backup's while failed over ([`crate::failover::target_url`]).
+pub(crate) fn configured(ctx: &Ctx, url: String) -> WebhookSettings {
     let w = &ctx.cfg.webhook;
     WebhookSettings {
-        url: w.expected_url.clone(),
+        url,
         max_connections: w.max_connections,
         allowed_updates: w.allowed_updates.clone(),
     }
@@ -26,8 +27,8 @@ pub(crate) fn configured(ctx: &Ctx) -> WebhookSettings {
 
 /// The settings to restore after a delete: the expected URL with the `max_connections` and
 /// `allowed_updates` Telegram had (no webhook set: the configured ones).
-pub fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
-    let mut s = configured(ctx);
+pub async fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
+    let mut s = configured(ctx, crate::failover::target_url(ctx).await);
     if !info.url.is_empty() {
         if let Some(m) = info.max_connections {
             s.max_connections = m;
@@ -46,11 +47,13 @@ pub enum SetError {
     Failed(String),
 }
 
-/// `setWebhook` as configured under the recovery lock (the wrong-URL repair).
-pub async fn set_webhook_locked(ctx: &Ctx) -> Result<(), SetError> {
+/// `setWebhook` as configured under the recovery lock (the wrong-URL repair); the URL set.
+pub async fn set_webhook_locked(ctx: &Ctx) -> Result<String, SetError> {
     let lease = lock(ctx).await.map_err(SetError::Busy)?;
-    let r = set_webhook(ctx, &configured(ctx), false)
+    let url = crate::failover::target_url(ctx).await;
+    let r = set_webhook(ctx, &configured(ctx, url.clone()), false)
         .await
+        .map(|()| url)
         .map_err(|e| SetError::Failed(ctx.redact(&e.to_string())));
     release(lease).await;
     r

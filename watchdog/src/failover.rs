@@ -1,0 +1,284 @@
+//! Webhook failover (`webhook.backup_urls`): the ops notes' "multiple webhook endpoints".
+//!
+//! - When the primary's deliveries fail (a stuck webhook the rules would recover in place) and
+//!   a backup's `/health` answers 2xx, the webhook is pointed at that backup instead: one
+//!   `setWebhook` with the same secret, `max_connections` and `allowed_updates`, without
+//!   `drop_pending_updates`, so Telegram keeps its queue and delivers it there. Nothing is
+//!   drained or replayed: nothing can be lost.
+//! - While failed over, the backup's webhook URL is the expected one (a wrong URL is set back to
+//!   it, a stuck backup is recovered in place), and the incident `webhook-failover` stays
+//!   critical: a person should know the primary is out.
+//! - Once the primary has been healthy for `webhook.failback_after` without a break — its
+//!   `/health` answers (the bot-down check) and its public webhook URL reaches it (a POST
+//!   without the secret gets the bot's own 4xx, not a proxy's 5xx) — the webhook moves back
+//!   (the same way) and the incident resolves.
+//! - A primary bot-server that starts registers its own URL again: seen as moved back.
+//! - The state is one `kv` row (`watchdog.failover`), shared by every watchdog on the store;
+//!   both moves take the recovery lock, so they never overlap a recovery.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::checks::Ctx;
+use crate::config::Backup;
+use crate::recovery::{self, set_webhook};
+use crate::report::{ActionKind, ActionResult, Finding, Level, incident};
+use crate::rules::Plan;
+use crate::store::WebhookSettings;
+
+const KV: &str = "watchdog.failover";
+const CHECK: &str = "failover";
+
+/// The webhook points at a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedOver {
+    /// The backup's webhook URL.
+    pub url: String,
+    /// When it was moved there (unix seconds).
+    pub since: i64,
+    /// Since when the primary has answered `/health` without a break.
+    pub primary_ok_since: Option<i64>,
+}
+
+/// The failover now, if the webhook points at a backup.
+pub async fn state(ctx: &Ctx) -> Option<FailedOver> {
+    let text = ctx.store.db().kv_get(KV).await.ok().flatten()?;
+    serde_json::from_str(&text).ok()
+}
+
+async fn save(ctx: &Ctx, st: &FailedOver) {
+    let text = serde_json::to_string(st).unwrap_or_default();
+    if let Err(e) = ctx.store.db().kv_set(KV, &text).await {
+        tracing::warn!(error = %e, "cannot record the webhook failover");
+    }
+}
+
+async fn clear(ctx: &Ctx) {
+    if let Err(e) = ctx.store.db().kv_delete(KV).await {
+        tracing::warn!(error = %e, "cannot clear the webhook failover record");
+    }
+}
+
+/// The webhook URL Telegram should have now: the backup's while failed over.
+pub async fn target_url(ctx: &Ctx) -> String {
+    match state(ctx).await {
+        Some(st) => st.url,
+        None => ctx.cfg.webhook.expected_url.clone(),
+    }
+}
+
+/// The first backup whose `/health` answers 2xx.
+pub async fn healthy_backup(ctx: &Ctx) -> Option<&Backup> {
+    let timeout = ctx.cfg.check_timeout / 2;
+    for b in &ctx.cfg.webhook.backups {
+        let ok = ctx
+            .http
+            .get(&b.health_url)
+            .timeout(timeout)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            return Some(b);
+        }
+        tracing::info!(backup = %b.base, "backup's /health does not answer; not failing over to it");
+    }
+    None
+}
+
+/// Before the plans run (the leader): a stuck primary with a healthy backup fails over instead
+/// of recovering in place; while failed over, the primary's health is followed and the move
+/// back planned after `failback_after`. `webhook_url` is what Telegram reported this run.
+pub async fn adjust(ctx: &Ctx, fs: &[Finding], plans: &mut Vec<Plan>, webhook_url: Option<&str>) {
+    if ctx.cfg.webhook.backups.is_empty() {
+        return;
+    }
+    let now = ctx.clock.now();
+    match state(ctx).await {
+        None => {
+            let stuck = plans.iter().position(|p| {
+                p.incident == incident::WEBHOOK_STUCK
+                    && matches!(
+                        p.kind,
+                        ActionKind::LosslessRecovery | ActionKind::DropPending
+                    )
+            });
+            if let Some(i) = stuck
+                && let Some(b) = healthy_backup(ctx).await
+            {
+                plans[i] = Plan {
+                    kind: ActionKind::Failover,
+                    incident: incident::WEBHOOK_STUCK,
+                    reason: format!(
+                        "{} — the backup {} answers /health: pointing the webhook at it",
+                        plans[i].reason, b.base
+                    ),
+                };
+            }
+        }
+        Some(mut st) => {
+            if webhook_url == Some(ctx.cfg.webhook.expected_url.as_str()) {
+                tracing::info!(
+                    "the webhook points at the primary again (its bot-server set it at start)"
+                );
+                clear(ctx).await;
+                return;
+            }
+            let primary_ok = fs
+                .iter()
+                .any(|f| f.incident == incident::BOT_DOWN && f.level == Level::Ok)
+                && public_webhook_answers(ctx).await;
+            let since = if primary_ok {
+                Some(st.primary_ok_since.unwrap_or(now))
+            } else {
+                None
+            };
+            if since != st.primary_ok_since {
+                st.primary_ok_since = since;
+                save(ctx, &st).await;
+            }
+            let after = ctx.cfg.webhook.failback_after.as_secs() as i64;
+            if let Some(s) = since
+                && now - s >= after
+            {
+                plans.push(Plan {
+                    kind: ActionKind::Failback,
+                    incident: incident::WEBHOOK_FAILOVER,
+                    reason: format!(
+                        "the primary has answered /health for {} s: moving the webhook back from {}",
+                        now - s,
+                        st.url
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// Whether the primary's public webhook URL reaches the bot: a POST without the secret gets
+/// the bot's own refusal (a 4xx), not a proxy's 5xx or a timeout. Its `/health` alone says
+/// nothing about the path Telegram's deliveries take.
+async fn public_webhook_answers(ctx: &Ctx) -> bool {
+    ctx.http
+        .post(&ctx.cfg.webhook.expected_url)
+        .header("content-type", "application/json")
+        .body("{}")
+        .timeout(ctx.cfg.check_timeout / 2)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_client_error())
+}
+
+/// After the plans ran: the `webhook-failover` finding (critical while failed over).
+pub async fn finding(ctx: &Ctx) -> Option<Finding> {
+    if ctx.cfg.webhook.backups.is_empty() {
+        return None;
+    }
+    Some(match state(ctx).await {
+        Some(st) => {
+            let wait = match st.primary_ok_since {
+                Some(s) => format!(
+                    "the primary has answered /health for {} s of the {} s it needs before the webhook moves back",
+                    ctx.clock.now() - s,
+                    ctx.cfg.webhook.failback_after.as_secs()
+                ),
+                None => format!(
+                    "it moves back once the primary has answered /health for {} s",
+                    ctx.cfg.webhook.failback_after.as_secs()
+                ),
+            };
+            Finding::new(
+                CHECK,
+                incident::WEBHOOK_FAILOVER,
+                Level::Critical,
+                format!(
+                    "the webhook points at the backup {} since {} (the primary's deliveries failed); {wait}",
+                    st.url,
+                    telbot_alerts::render::format_time(st.since)
+                ),
+            )
+            .with_evidence(json!({ "url": st.url, "since": st.since }))
+        }
+        None => Finding::ok(
+            CHECK,
+            incident::WEBHOOK_FAILOVER,
+            "the webhook points at the primary",
+        ),
+    })
+}
+
+/// The settings Telegram has now, with `url` (the configured ones when no webhook is set).
+async fn settings_for(ctx: &Ctx, url: &str) -> WebhookSettings {
+    let mut s = WebhookSettings {
+        url: url.to_string(),
+        max_connections: ctx.cfg.webhook.max_connections,
+        allowed_updates: ctx.cfg.webhook.allowed_updates.clone(),
+    };
+    if let Ok(info) = ctx.tg.get_webhook_info().await
+        && !info.url.is_empty()
+    {
+        if let Some(m) = info.max_connections {
+            s.max_connections = m;
+        }
+        s.allowed_updates = info.allowed_updates.unwrap_or_default();
+    }
+    s
+}
+
+/// Points the webhook at `url` under the recovery lock, keeping the queue.
+async fn move_to(ctx: &Ctx, url: &str) -> Result<(), (ActionResult, Value)> {
+    let lease = recovery::lock(ctx)
+        .await
+        .map_err(|why| (ActionResult::SkippedCooldown, json!({ "why": why })))?;
+    let settings = settings_for(ctx, url).await;
+    let r = set_webhook(ctx, &settings, false).await;
+    recovery::release(lease).await;
+    r.map_err(|e| {
+        (
+            ActionResult::Failed,
+            json!({ "url": url, "error": ctx.redact(&e.to_string()) }),
+        )
+    })
+}
+
+/// The failover action: the webhook to the first healthy backup.
+pub async fn fail_over(ctx: &Ctx) -> (ActionResult, Value) {
+    let Some(b) = healthy_backup(ctx).await else {
+        return (
+            ActionResult::Failed,
+            json!({ "why": "no backup answers /health" }),
+        );
+    };
+    let url = b.webhook_url.clone();
+    if let Err(e) = move_to(ctx, &url).await {
+        return e;
+    }
+    save(
+        ctx,
+        &FailedOver {
+            url: url.clone(),
+            since: ctx.clock.now(),
+            primary_ok_since: None,
+        },
+    )
+    .await;
+    tracing::warn!(backup = %url, "webhook failed over to the backup; pending updates kept");
+    (
+        ActionResult::Succeeded,
+        json!({ "url": url, "why": "failed over to the backup; pending updates kept" }),
+    )
+}
+
+/// The failback action: the webhook to the primary again.
+pub async fn fail_back(ctx: &Ctx) -> (ActionResult, Value) {
+    let url = ctx.cfg.webhook.expected_url.clone();
+    if let Err(e) = move_to(ctx, &url).await {
+        return e;
+    }
+    clear(ctx).await;
+    tracing::info!(primary = %url, "webhook moved back to the primary; pending updates kept");
+    (
+        ActionResult::Succeeded,
+        json!({ "url": url, "why": "moved back to the primary; pending updates kept" }),
+    )
+}
