@@ -43,13 +43,13 @@ impl Drop for Fleet {
 /// `/ready` every 200 ms (one failure takes an instance out, two passes put it back); a request
 /// whose connection fails, or that an instance answers 503 or not at all, is tried on another
 /// (a webhook POST is idempotent: the inbox dedups by update_id).
-pub fn haproxy_config(port: u16, backends: &[u16]) -> String {
+pub fn haproxy_config(port: u16, backends: &[u16], check: &str) -> String {
     let mut c = format!(
         "global\n  maxconn 4096\n\
          defaults\n  mode http\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n\
          \x20 retries 3\n  option redispatch 1\n  retry-on conn-failure empty-response 503\n\
          frontend telbot\n  bind 127.0.0.1:{port}\n  default_backend bots\n\
-         backend bots\n  balance roundrobin\n  option httpchk GET /ready\n\
+         backend bots\n  balance roundrobin\n  option httpchk GET {check}\n\
          \x20 http-check expect status 200\n  default-server inter 200ms fall 1 rise 2\n"
     );
     for (i, p) in backends.iter().enumerate() {
@@ -72,14 +72,18 @@ impl Fleet {
             polling: false,
         };
         let mut stack = Stack::new(Variant::Short, &opts).await?;
-        stack.env.insert(
-            "TELBOT__INBOX__CLAIM_LEASE".into(),
-            format!("{}ms", CLAIM_LEASE.as_millis()),
-        );
-        stack.env.insert(
-            "TELBOT__SERVER__DRAIN_DELAY".into(),
-            format!("{}ms", DRAIN_DELAY.as_millis()),
-        );
+        // Another build (FLEET_BOT_SERVER) may predate these keys, which a build refuses
+        // when it does not know them.
+        if std::env::var_os("FLEET_BOT_SERVER").is_none() {
+            stack.env.insert(
+                "TELBOT__INBOX__CLAIM_LEASE".into(),
+                format!("{}ms", CLAIM_LEASE.as_millis()),
+            );
+            stack.env.insert(
+                "TELBOT__SERVER__DRAIN_DELAY".into(),
+                format!("{}ms", DRAIN_DELAY.as_millis()),
+            );
+        }
         // The benchmark runs the daemons with less logging (FLEET_RUST_LOG=warn).
         if let Ok(level) = std::env::var("FLEET_RUST_LOG") {
             stack.env.insert("RUST_LOG".into(), level);
@@ -89,7 +93,7 @@ impl Fleet {
             ports.push(telbot_testkit::free_port().map_err(|e| ChaosError::io("free port", e))?);
         }
         let cfg = stack.dir.path().join("haproxy.cfg");
-        std::fs::write(&cfg, haproxy_config(stack.bot_port, &ports))
+        std::fs::write(&cfg, haproxy_config(stack.bot_port, &ports, check_path()))
             .map_err(|e| ChaosError::io("writing haproxy.cfg", e))?;
         let haproxy = spawn_haproxy(&cfg, &stack.dir.path().join("haproxy.log"))?;
         let mut fleet = Fleet {
@@ -153,7 +157,7 @@ impl Fleet {
         let r = self
             .stack
             .http()
-            .get(format!("{}/ready", self.url(i)))
+            .get(format!("{}{}", self.url(i), check_path()))
             .send()
             .await
             .ok()?;
@@ -253,6 +257,16 @@ impl Fleet {
             ));
         }
         out
+    }
+}
+
+/// What haproxy and the harness ask an instance: `/ready`; `/health` for another build
+/// (FLEET_BOT_SERVER), which may predate `/ready`.
+fn check_path() -> &'static str {
+    if std::env::var_os("FLEET_BOT_SERVER").is_some() {
+        "/health"
+    } else {
+        "/ready"
     }
 }
 
