@@ -155,3 +155,30 @@ fn the_web_service_the_worker_and_the_cron_job_are_wired_as_designed() {
             .all(|s| s["type"] != "worker")
     );
 }
+
+/// Auto-scaling on the web service only (the ops notes), and only beside the PostgreSQL store
+/// it needs: several bot-servers share the inbox by claims there; SQLite carries one.
+#[test]
+fn the_bot_scales_on_postgresql_and_the_file_says_what_it_needs() {
+    let doc = yaml("deploy/render.yaml");
+    let web = service(&doc, "web");
+    let scaling = &web["scaling"];
+    assert!(scaling["maxInstances"].as_i64().unwrap() > 1, "{web:#}");
+    assert!(scaling["minInstances"].as_i64().unwrap() >= 1);
+    assert_eq!(
+        env(web, "DATABASE_URL")["fromDatabase"]["name"],
+        doc["databases"][0]["name"]
+    );
+    assert!(service(&doc, "worker").get("scaling").is_none());
+    let text = std::fs::read_to_string(repo().join("deploy/render.yaml")).unwrap();
+    let comment = text
+        .lines()
+        .skip_while(|l| !l.contains("Auto-scaling"))
+        .take(6)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        comment.contains("PostgreSQL") && comment.contains("SQLite"),
+        "{comment}"
+    );
+}
