@@ -268,3 +268,63 @@ async fn of_two_watchdogs_on_one_store_one_acts_and_the_other_observes() {
     assert_eq!(b.role().await, Role::Leader);
     assert!(matches!(a.role().await, Role::Follower(_)));
 }
+
+/// A recovery whose lease is taken from it mid-drain (it stalled past the ttl and another
+/// took over) stops draining, sets the webhook again, and leaves the phase to the new holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_that_loses_its_lease_stops_draining_and_sets_the_webhook_again() {
+    let w = World::start().await;
+    let wd = Arc::new(w.watchdog().await);
+    let db = wd.ctx().store.db().clone();
+    w.sim.break_webhook(WebhookFault::Status(500));
+    for i in 0..400 {
+        w.sim.inject(Upd::text(40 + i % 4, format!("{i}")));
+    }
+    // Each batch of the drain takes a while.
+    w.sim.fail_method(
+        "getUpdates",
+        telegram_sim::ApiFault::Slow(Duration::from_millis(400)),
+        20,
+    );
+    let run = {
+        let wd = wd.clone();
+        tokio::spawn(async move { wd.recover(false).await })
+    };
+    let mut draining = false;
+    for _ in 0..500 {
+        if let Ok(Some(st)) = recovery::load_state(&db).await
+            && st.phase == "draining"
+        {
+            draining = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(draining, "the recovery never reached the drain");
+    // Another holder takes the lease over (as after an expiry).
+    sqlx::query("UPDATE recovery_lock SET owner = 'thief', token = 'stolen' WHERE name = $1")
+        .bind(recovery::RECOVERY_LOCK)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    w.sim.heal_webhook();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap()
+        .unwrap();
+    let a = &out.report.actions[0];
+    let error = a.detail["error"].as_str().unwrap_or_default();
+    assert!(error.contains("lost the recovery lock"), "{a:#?}");
+    assert_eq!(a.detail["webhook_set"], true, "{a:#?}");
+    assert!(
+        a.detail["drained"].as_u64().unwrap() < 400,
+        "it stopped draining: {a:#?}"
+    );
+    assert_eq!(
+        w.sim.webhook_info()["url"],
+        format!("{}/webhook", w.bot.url),
+        "the webhook is set again"
+    );
+    // Its last phase write and its clear were fenced out: the record is the new holder's.
+    assert!(recovery::load_state(&db).await.unwrap().is_some());
+}
