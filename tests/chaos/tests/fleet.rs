@@ -39,15 +39,9 @@ async fn settle(f: &Fleet, ledger: &Ledger, within: Duration) -> (Tally, Duratio
     (tally(ledger, &f.stack.sim), took)
 }
 
-fn processed(h: &Option<serde_json::Value>) -> u64 {
-    h.as_ref()
-        .and_then(|h| h["updates"]["processed"].as_u64())
-        .unwrap_or(0)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_instances_behind_haproxy_lose_nothing_through_a_kill_and_a_rolling_deploy() {
-    let mut f = Fleet::start(3).await.unwrap();
+/// Three instances, once the leader has registered the balancer's URL; that URL.
+async fn three_with_webhook() -> (Fleet, String) {
+    let f = Fleet::start(3).await.unwrap();
     let hook = f.stack.expected_webhook();
     assert!(
         f.stack
@@ -57,6 +51,18 @@ async fn three_instances_behind_haproxy_lose_nothing_through_a_kill_and_a_rollin
         "the leader registers the balancer's URL\n{}",
         f.log_tails(20)
     );
+    (f, hook)
+}
+
+fn processed(h: &Option<serde_json::Value>) -> u64 {
+    h.as_ref()
+        .and_then(|h| h["updates"]["processed"].as_u64())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_behind_haproxy_lose_nothing_through_a_kill_and_a_rolling_deploy() {
+    let (mut f, hook) = three_with_webhook().await;
     let mut leaders = 0;
     for i in 0..3 {
         let h = f.health(i).await;
@@ -82,7 +88,11 @@ async fn three_instances_behind_haproxy_lose_nothing_through_a_kill_and_a_rollin
 
     // 1. 1,000 updates over 100 chats (and 5 % redelivered straight to the balancer).
     let load = Load::start(&f.stack.sim, target(&f), spec(10_000, 100, 250));
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // 250/s for about 4 s: until 1,000 are in (bounded).
+    let t0 = Instant::now();
+    while load.ledger().sent.len() < 1_000 && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let ledger = load.stop().await;
     assert!(ledger.sent.len() >= 1_000, "sent {}", ledger.sent.len());
     let (t, _) = settle(&f, &ledger, Duration::from_secs(60)).await;
@@ -171,14 +181,7 @@ fn pid_of(owner: &str) -> Option<u32> {
 async fn two_watchdogs_on_a_stuck_webhook_make_one_recovery_and_one_page_and_survive_a_kill() {
     use telbot_chaos::account::count_mails;
     use telbot_chaos::proxy::Fault;
-    let mut f = Fleet::start(3).await.unwrap();
-    let hook = f.stack.expected_webhook();
-    assert!(
-        f.stack
-            .sim
-            .wait_for(Duration::from_secs(15), |s| s.webhook_info()["url"] == hook)
-            .await
-    );
+    let (mut f, hook) = three_with_webhook().await;
     let db = f.stack.store().await.unwrap();
     let load = Load::start(&f.stack.sim, target(&f), spec(40_000, 50, 40));
     // The webhook gets stuck: every delivery fails; draining is slow so the recovery lasts.
@@ -278,14 +281,7 @@ async fn two_watchdogs_on_a_stuck_webhook_make_one_recovery_and_one_page_and_sur
 async fn the_webhook_fails_over_to_a_backup_and_back_losing_nothing() {
     use sqlx::Row;
     use telbot_chaos::proxy::Fault;
-    let mut f = Fleet::start(3).await.unwrap();
-    let hook = f.stack.expected_webhook();
-    assert!(
-        f.stack
-            .sim
-            .wait_for(Duration::from_secs(15), |s| s.webhook_info()["url"] == hook)
-            .await
-    );
+    let (mut f, hook) = three_with_webhook().await;
     // The backup: instance 2 reached on its own port, not through the primary's front
     // (another region's deployment on the same database).
     let backup = f.url(2);
