@@ -16,7 +16,6 @@
 //! - The state is one `kv` row (`watchdog.failover`), shared by every watchdog on the store;
 //!   both moves take the recovery lock, so they never overlap a recovery.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::checks::Ctx;
@@ -24,46 +23,24 @@ use crate::config::Backup;
 use crate::recovery::{self, set_webhook};
 use crate::report::{ActionKind, ActionResult, Finding, Level, incident};
 use crate::rules::Plan;
-use crate::store::WebhookSettings;
+use crate::store::{FailedOver, WebhookSettings};
 
-const KV: &str = "watchdog.failover";
 const CHECK: &str = "failover";
-
-/// The webhook points at a backup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailedOver {
-    /// The backup's webhook URL.
-    pub url: String,
-    /// When it was moved there (unix seconds).
-    pub since: i64,
-    /// Since when the primary has answered `/health` without a break.
-    pub primary_ok_since: Option<i64>,
-}
 
 /// The failover now, if the webhook points at a backup.
 pub async fn state(ctx: &Ctx) -> Option<FailedOver> {
-    let text = ctx.store.db().kv_get(KV).await.ok().flatten()?;
-    serde_json::from_str(&text).ok()
+    ctx.store.failover().await.ok().flatten()
 }
 
 async fn save(ctx: &Ctx, st: &FailedOver) {
-    let text = serde_json::to_string(st).unwrap_or_default();
-    if let Err(e) = ctx.store.db().kv_set(KV, &text).await {
+    if let Err(e) = ctx.store.set_failover(st).await {
         tracing::warn!(error = %e, "cannot record the webhook failover");
     }
 }
 
 async fn clear(ctx: &Ctx) {
-    if let Err(e) = ctx.store.db().kv_delete(KV).await {
+    if let Err(e) = ctx.store.clear_failover().await {
         tracing::warn!(error = %e, "cannot clear the webhook failover record");
-    }
-}
-
-/// The webhook URL Telegram should have now: the backup's while failed over.
-pub async fn target_url(ctx: &Ctx) -> String {
-    match state(ctx).await {
-        Some(st) => st.url,
-        None => ctx.cfg.webhook.expected_url.clone(),
     }
 }
 

@@ -11,6 +11,18 @@ use crate::report::{ActionKind, ActionResult, RunReport};
 
 const KV_WEBHOOK: &str = "watchdog.webhook.previous";
 const KV_SAMPLES: &str = "watchdog.bot.samples";
+const KV_FAILOVER: &str = "watchdog.failover";
+
+/// The webhook points at a backup deployment (`webhook.backup_urls`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedOver {
+    /// The backup's webhook URL.
+    pub url: String,
+    /// When it was moved there (unix seconds).
+    pub since: i64,
+    /// Since when the primary has been healthy without a break.
+    pub primary_ok_since: Option<i64>,
+}
 
 /// Runs older than this are pruned.
 const KEEP_RUNS_SECS: i64 = 7 * 24 * 3600;
@@ -161,6 +173,21 @@ impl WdStore {
     /// Replaces the counter samples.
     pub async fn set_samples(&self, s: &[CounterSample]) -> Result<(), StoreError> {
         self.set_json(KV_SAMPLES, &s).await
+    }
+
+    /// The webhook failover in force, if any.
+    pub async fn failover(&self) -> Result<Option<FailedOver>, StoreError> {
+        self.get_json(KV_FAILOVER).await
+    }
+
+    /// Records the webhook failover.
+    pub async fn set_failover(&self, f: &FailedOver) -> Result<(), StoreError> {
+        self.set_json(KV_FAILOVER, f).await
+    }
+
+    /// The webhook points at the primary again.
+    pub async fn clear_failover(&self) -> Result<(), StoreError> {
+        self.db.kv_delete(KV_FAILOVER).await
     }
 
     async fn get_json<T: for<'de> Deserialize<'de>>(

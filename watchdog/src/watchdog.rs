@@ -470,3 +470,29 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
         }
     }
 }
+
+impl Watchdog {
+    /// Gathers the last 24 h from the store and, with `send`, e-mails the digest.
+    pub async fn digest(
+        &self,
+        send: bool,
+    ) -> Result<crate::digest::DigestOutcome, telbot_shared::store::StoreError> {
+        let d = crate::digest::gather(&self.ctx, &self.sink.bot_name()).await?;
+        let (message, channels) = self.sink.digest(&d, send).await;
+        for c in &channels {
+            match &c.error {
+                None => {
+                    tracing::info!(channel = %c.channel, subject = %message.subject, "daily digest sent")
+                }
+                Some(e) => {
+                    tracing::warn!(channel = %c.channel, error = %e, "cannot send the daily digest")
+                }
+            }
+        }
+        Ok(crate::digest::DigestOutcome {
+            digest: d,
+            message,
+            channels,
+        })
+    }
+}

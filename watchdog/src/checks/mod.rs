@@ -35,6 +35,15 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The webhook URL Telegram should have now: the backup's while the webhook is failed
+    /// over (`webhook.backup_urls`), else the configured one.
+    pub async fn webhook_url_now(&self) -> String {
+        match self.store.failover().await {
+            Ok(Some(f)) => f.url,
+            _ => self.cfg.webhook.expected_url.clone(),
+        }
+    }
+
     /// `bot_url` + `path`.
     pub fn bot_endpoint(&self, path: &str) -> String {
         format!(

@@ -59,7 +59,7 @@ pub async fn check(ctx: &Ctx) -> TelegramFacts {
     let now = ctx.clock.now();
     // While failed over (webhook.backup_urls), the backup's URL is the expected one.
     let mut want = ctx.cfg.webhook.clone();
-    want.expected_url = crate::failover::target_url(ctx).await;
+    want.expected_url = ctx.webhook_url_now().await;
     let (mut judged, obs) = judge_webhook(&info, prev.as_ref(), now, &want, &ctx.cfg.thresholds);
     if let Err(e) = ctx.store.set_webhook_observation(&obs).await {
         tracing::warn!(error = %e, "cannot keep the webhook observation; stuck detection loses its memory");

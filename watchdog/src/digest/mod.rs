@@ -270,26 +270,3 @@ pub struct DigestOutcome {
     /// Each e-mail channel's result (empty: not sent, or no e-mail channel).
     pub channels: Vec<telbot_alerts::ChannelResult>,
 }
-
-impl crate::watchdog::Watchdog {
-    /// Gathers the last 24 h from the store and, with `send`, e-mails the digest.
-    pub async fn digest(&self, send: bool) -> Result<DigestOutcome, StoreError> {
-        let d = gather(&self.ctx, &self.sink.bot_name()).await?;
-        let (message, channels) = self.sink.digest(&d, send).await;
-        for c in &channels {
-            match &c.error {
-                None => {
-                    tracing::info!(channel = %c.channel, subject = %message.subject, "daily digest sent")
-                }
-                Some(e) => {
-                    tracing::warn!(channel = %c.channel, error = %e, "cannot send the daily digest")
-                }
-            }
-        }
-        Ok(DigestOutcome {
-            digest: d,
-            message,
-            channels,
-        })
-    }
-}

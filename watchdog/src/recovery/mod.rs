@@ -209,7 +209,7 @@ async fn finish(
     );
     let settings = match st.settings.clone() {
         Some(s) => s,
-        None => configured(ctx, crate::failover::target_url(ctx).await),
+        None => configured(ctx, ctx.webhook_url_now().await),
     };
     let set = set_webhook(ctx, &settings, false).await;
     let webhook_set = set.is_ok();

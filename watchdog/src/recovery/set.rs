@@ -15,7 +15,7 @@ use crate::store::WebhookSettings;
 const SET_ATTEMPTS: u32 = 3;
 
 /// The settings as configured (what a wrong URL is set back to), with `url`: the configured
-/// one, or the backup's while failed over ([`crate::failover::target_url`]).
+/// one, or the backup's while failed over ([`Ctx::webhook_url_now`]).
 pub(crate) fn configured(ctx: &Ctx, url: String) -> WebhookSettings {
     let w = &ctx.cfg.webhook;
     WebhookSettings {
@@ -28,7 +28,7 @@ pub(crate) fn configured(ctx: &Ctx, url: String) -> WebhookSettings {
 /// The settings to restore after a delete: the expected URL with the `max_connections` and
 /// `allowed_updates` Telegram had (no webhook set: the configured ones).
 pub async fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
-    let mut s = configured(ctx, crate::failover::target_url(ctx).await);
+    let mut s = configured(ctx, ctx.webhook_url_now().await);
     if !info.url.is_empty() {
         if let Some(m) = info.max_connections {
             s.max_connections = m;
@@ -50,7 +50,7 @@ pub enum SetError {
 /// `setWebhook` as configured under the recovery lock (the wrong-URL repair); the URL set.
 pub async fn set_webhook_locked(ctx: &Ctx) -> Result<String, SetError> {
     let lease = lock(ctx).await.map_err(SetError::Busy)?;
-    let url = crate::failover::target_url(ctx).await;
+    let url = ctx.webhook_url_now().await;
     let r = set_webhook(ctx, &configured(ctx, url.clone()), false)
         .await
         .map(|()| url)
