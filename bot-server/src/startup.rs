@@ -125,6 +125,7 @@ impl App {
             counters.clone(),
             stop_workers.clone(),
             instance.clone(),
+            Some(cfg.store.url.clone()),
         )
         .await?;
         let state = AppState(Arc::new(Shared {

@@ -251,3 +251,33 @@ async fn ready_is_503_while_draining_and_the_server_still_answers() {
         .unwrap();
     assert_eq!(exit, bot_server::Exit::Shutdown);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_update_notifies_the_other_instances() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Postgres);
+    let bot = start_bot(&sim, &db, &[]).await;
+    let mut l = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+    l.listen(claim::CHANNEL).await.unwrap();
+    assert_eq!(
+        post_update(&bot, &ping(9_100, 91, 0), Some(SECRET)).await,
+        200
+    );
+    let n = tokio::time::timeout(Duration::from_secs(5), l.recv())
+        .await
+        .expect("a notification for the stored row")
+        .unwrap();
+    assert_eq!(n.channel(), claim::CHANNEL);
+    // A redelivery stores nothing new and wakes nobody.
+    assert_eq!(
+        post_update(&bot, &ping(9_100, 91, 0), Some(SECRET)).await,
+        200
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), l.recv())
+            .await
+            .is_err(),
+        "no notification for a duplicate"
+    );
+    bot.stop().await;
+}

@@ -14,10 +14,12 @@
 //!   instance that stalled past its lease cannot overwrite the row another one took over.
 //! - An expired claim (a killed instance) is taken over by the next claim anywhere:
 //!   at-least-once, with the doubles bounded by the handlers that were running there.
-//! - Instances find each other's rows by polling every [`POLL`] (their own rows wake them at
-//!   once). Polling rather than LISTEN/NOTIFY keeps this working through a transaction-mode
-//!   pooler (Supabase's Supavisor on port 6543), where LISTEN and session advisory locks do
-//!   not exist — the leases are rows.
+//! - Instances wake each other: a commit that stored new rows sends `NOTIFY` on [`CHANNEL`]
+//!   (inside its transaction, so it arrives with the rows), and every instance LISTENs on a
+//!   connection of its own. Through a transaction-mode pooler (Supabase's Supavisor on port
+//!   6543) LISTEN is not available or hears nothing; every instance also polls every
+//!   [`POLL`], so that costs latency, not correctness. Session advisory locks are not used
+//!   anywhere: the leases are rows.
 //! - On a graceful stop the claims still held are released, so a rolling deploy does not
 //!   leave chats waiting for a lease to expire.
 //!
@@ -39,6 +41,10 @@ use crate::config::InboxConfig;
 
 /// How often an idle instance looks for rows that arrived at another instance.
 pub const POLL: Duration = Duration::from_millis(100);
+/// The NOTIFY channel of new inbox rows.
+pub const CHANNEL: &str = "telbot_inbox";
+/// Pause before connecting the LISTEN connection again.
+const LISTEN_RETRY: Duration = Duration::from_secs(30);
 /// Pause after a failed claim.
 const RETRY: Duration = Duration::from_millis(500);
 /// How often `/health`'s inbox depth is read from the store.
@@ -59,6 +65,8 @@ pub(crate) struct Claimer {
     pub stop: CancellationToken,
     /// This instance's name in `claimed_by`.
     pub owner: Arc<str>,
+    /// The store's URL, for the LISTEN connection.
+    pub listen_url: Option<secrecy::SecretString>,
 }
 
 impl Claimer {
@@ -76,6 +84,10 @@ impl Claimer {
             handler_timeout: self.cfg.handler_timeout,
             stop: self.stop.clone(),
         };
+        let listener = self
+            .listen_url
+            .take()
+            .map(|url| tokio::spawn(listen(url, self.wakeup.clone(), self.stop.clone())));
         let (done_tx, mut done_rx) = mpsc::channel::<()>(self.cfg.workers + 1);
         let mut inflight = 0usize;
         let mut want = true;
@@ -156,7 +168,51 @@ impl Claimer {
                 tracing::warn!(error = %e, "cannot release this instance's inbox claims; they expire after inbox.claim_lease")
             }
         }
+        if let Some(l) = listener {
+            l.abort();
+        }
         tracing::info!("inbox workers stopped");
+    }
+}
+
+/// LISTENs on [`CHANNEL`] and wakes the claimer at each notification, until `stop`; where
+/// LISTEN is not available it says so once and tries again every [`LISTEN_RETRY`].
+async fn listen(url: secrecy::SecretString, wakeup: Arc<Wakeup>, stop: CancellationToken) {
+    use secrecy::ExposeSecret;
+    let mut told = false;
+    loop {
+        let connected = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut l = sqlx::postgres::PgListener::connect(url.expose_secret()).await?;
+            l.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        })
+        .await;
+        match connected {
+            Ok(Ok(mut l)) => {
+                told = false;
+                loop {
+                    tokio::select! {
+                        n = l.recv() => match n {
+                            Ok(_) => wakeup.wake.notify_one(),
+                            Err(_) => break,
+                        },
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            }
+            _ if !told => {
+                // No error text: it may carry the database URL.
+                tracing::info!(
+                    "cannot LISTEN for other instances' rows (a transaction-mode pooler?); polling every 100 ms"
+                );
+                told = true;
+            }
+            _ => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LISTEN_RETRY) => {}
+            _ = stop.cancelled() => return,
+        }
     }
 }
 

@@ -47,7 +47,8 @@ pub(super) async fn commit(
         Ok(c) => c,
         Err(e) => return Commit::Failed(StoreError::from(e).to_string()),
     };
-    match tokio::time::timeout(COMMIT_TIMEOUT, write(&mut conn, batch, now, owner)).await {
+    let notify = db.backend == telbot_shared::config::Backend::Postgres;
+    match tokio::time::timeout(COMMIT_TIMEOUT, write(&mut conn, batch, now, owner, notify)).await {
         Ok(Ok(seqs)) => Commit::Done(seqs),
         Ok(Err(WriteError::Before(e))) => {
             settle(conn).await;
@@ -81,9 +82,10 @@ async fn write(
     batch: &[Req],
     now: i64,
     owner: &str,
+    notify: bool,
 ) -> Result<Vec<Option<i64>>, WriteError> {
     let mut tx = conn.begin().await.map_err(WriteError::Before)?;
-    let seqs = match statements(&mut tx, batch, now, owner).await {
+    let seqs = match statements(&mut tx, batch, now, owner, notify).await {
         Ok(s) => s,
         Err(e) => {
             // Explicitly; a failed rollback leaves the connection marked as in a transaction,
@@ -115,6 +117,7 @@ async fn statements(
     batch: &[Req],
     now: i64,
     owner: &str,
+    notify: bool,
 ) -> Result<Vec<Option<i64>>, sqlx::Error> {
     let rows: Vec<(i64, &str, &str, &str)> = batch
         .iter()
@@ -133,6 +136,15 @@ async fn statements(
     } else {
         sql::insert_many(tx, &rows, now).await?
     };
+    if notify && !new.is_empty() {
+        // Delivered at commit to the other instances' LISTEN (see super::claim).
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_notify('{}', '')",
+            super::claim::CHANNEL
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
     // The first occurrence of an update_id in the batch is the new one; later ones are duplicates.
     let mut taken = HashSet::new();
     let seqs = rows

@@ -166,7 +166,8 @@ pub fn instances_allowed(backend: telbot_shared::config::Backend) -> Option<usiz
 }
 
 /// Starts the writer and the worker pool; whatever an earlier run left pending is replayed.
-/// `owner` names this instance in the inbox's claims (PostgreSQL).
+/// `owner` names this instance in the inbox's claims, `listen_url` is the store's URL for
+/// the instances' LISTEN/NOTIFY (PostgreSQL).
 pub async fn start(
     db: telbot_shared::store::Db,
     cfg: crate::config::InboxConfig,
@@ -174,6 +175,7 @@ pub async fn start(
     counters: Arc<Counters>,
     stop: tokio_util::sync::CancellationToken,
     owner: Arc<str>,
+    listen_url: Option<secrecy::SecretString>,
 ) -> Result<Inbox, telbot_shared::store::StoreError> {
     let pending = sql::pending_count(&db).await?;
     counters.depth.store(pending, Ordering::Relaxed);
@@ -211,6 +213,7 @@ pub async fn start(
             counters,
             stop,
             owner,
+            listen_url,
         };
         let workers = tokio::spawn(claimer.run());
         return Ok(Inbox { writer, workers });
