@@ -18,6 +18,7 @@
 pub mod action_words;
 pub mod config;
 pub mod health;
+pub mod html;
 pub mod logging;
 pub mod metrics_upkeep;
 pub mod queue_key;

@@ -11,21 +11,8 @@ use super::level::Level;
 const CSS: &str = include_str!("dashboard.css");
 const JS: &str = include_str!("dashboard.js");
 
-/// HTML-escapes text for element content and double-quoted attributes.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
-}
+/// HTML-escapes text for element content and quoted attributes.
+pub use telbot_shared::html::escape as esc;
 
 fn level_class(l: Level) -> &'static str {
     match l {

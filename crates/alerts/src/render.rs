@@ -89,21 +89,9 @@ pub struct Message {
     pub incident: String,
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and attribute values (the one escape of the
+/// workspace, [`telbot_shared::html::escape`]).
+pub use telbot_shared::html::escape as html_escape;
 
 /// Unix seconds as `2025-06-01T02:00:00Z`.
 pub fn format_time(unix: i64) -> String {
