@@ -6,7 +6,7 @@
 //! Recover = fault injected → the first later report showing it ok again (or repaired).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

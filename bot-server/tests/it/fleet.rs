@@ -1,0 +1,282 @@
+//! Several bot-servers on one PostgreSQL: the inbox is shared by claims (each update answered
+//! once, one chat in update order across instances), a dead instance's claims are taken over,
+//! a stale finish is fenced out, one instance leads what faces Telegram, and `/ready` drains.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bot_server::inbox::writer::Finish;
+use bot_server::inbox::{Status, claim};
+use common::*;
+
+/// A `/ping <chat>-<n>` update as Telegram would POST it.
+fn ping(update_id: i64, chat: i64, n: usize) -> String {
+    let text = format!("/ping {chat}-{n}");
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id, "date": 1_700_000_000,
+            "chat": {"id": chat, "type": "private", "first_name": "A"},
+            "from": {"id": chat, "is_bot": false, "first_name": "A"},
+            "text": text,
+            "entities": [{"offset": 0, "length": 5, "type": "bot_command"}]
+        }
+    })
+    .to_string()
+}
+
+/// The `n`s of each chat's `pong <chat>-<n>` replies, in the order the sim received them.
+fn pongs_per_chat(sim: &telegram_sim::Sim) -> HashMap<i64, Vec<usize>> {
+    let mut m: HashMap<i64, Vec<usize>> = HashMap::new();
+    for s in sim.sent_messages() {
+        let n = s
+            .text
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a pong: {}", s.text));
+        m.entry(s.chat_id).or_default().push(n);
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_answer_each_update_once_and_each_chat_in_order() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Postgres);
+    let a = start_bot(&sim, &db, &[]).await;
+    let b = start_bot(&sim, &db, &[]).await;
+    // One leader registers the webhook; the other does not touch it.
+    assert!(
+        wait_until(Duration::from_secs(10), || a
+            .state
+            .leader
+            .load(Ordering::Relaxed)
+            != b.state.leader.load(Ordering::Relaxed))
+        .await,
+        "exactly one leader"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sim.calls_to("setWebhook").len(),
+        1,
+        "one setWebhook for the fleet"
+    );
+    assert_eq!(sim.calls_to("deleteWebhook").len(), 0);
+
+    // 600 updates over 30 chats, alternately at each instance (a round-robin balancer), a few
+    // at a time so both instances hold rows of one chat at once.
+    let (chats, per_chat) = (30i64, 20usize);
+    let bots = [&a, &b];
+    let mut uid = 5_000i64;
+    for n in 0..per_chat {
+        let mut posts = Vec::new();
+        for c in 0..chats {
+            uid += 1;
+            let bot = bots[(uid % 2) as usize];
+            let body = ping(uid, 9_000 + c, n);
+            posts.push(async move { post_update(bot, &body, Some(SECRET)).await });
+        }
+        for code in futures::future::join_all(posts).await {
+            assert_eq!(code, 200);
+        }
+    }
+    let total = chats as usize * per_chat;
+    assert!(
+        sim.wait_for(Duration::from_secs(60), |s| s.sent_messages().len()
+            >= total)
+            .await,
+        "only {} of {total} replies",
+        sim.sent_messages().len()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sim.sent_messages().len(), total, "no update answered twice");
+    let want: Vec<usize> = (0..per_chat).collect();
+    for (chat, got) in pongs_per_chat(&sim) {
+        assert_eq!(got, want, "chat {chat} out of order or incomplete");
+    }
+    let (pa, pb) = (processed(&a).await, processed(&b).await);
+    assert_eq!(pa + pb, total as u64);
+    assert!(pa > 0 && pb > 0, "both instances worked: {pa} + {pb}");
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn processed(bot: &RunningBot) -> u64 {
+    health(bot).await["updates"]["processed"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instance_s_claims_are_taken_over_after_the_lease_in_order() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Postgres);
+    // A "ghost" instance (one that was killed -9) stored three updates of one chat and
+    // claimed them, then died: its rows and claims are in the store, nobody runs them.
+    let cfg = bot_server::BotConfig::load(None, &env(&sim, &db, 1)).unwrap();
+    let store = telbot_shared::store::connect(&cfg.store).await.unwrap();
+    let bodies: Vec<String> = (0..3).map(|n| ping(7_000 + n as i64, 77, n)).collect();
+    let rows: Vec<(i64, &str, &str, &str)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(n, b)| (7_000 + n as i64, "message", "c77", b.as_str()))
+        .collect();
+    let mut conn = store.pool.acquire().await.unwrap();
+    bot_server::inbox::sql::insert_many(&mut conn, &rows, 0)
+        .await
+        .unwrap();
+    drop(conn);
+    let claimed = claim::claim(&store, "ghost", 10, 10, Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3, "the ghost holds the chat's three rows");
+    let (who, _) = claim::claim_of(&store, 7_000).await.unwrap().unwrap();
+    assert_eq!(who, "ghost");
+
+    let a = start_bot(&sim, &db, &[("TELBOT__INBOX__CLAIM_LEASE", "3s")]).await;
+    // Nothing runs while the ghost's lease is live…
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(sim.sent_messages().is_empty(), "a live claim is not taken");
+    // …and all three, in order, once it expired.
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() >= 3)
+            .await,
+        "the ghost's rows were never taken over"
+    );
+    assert_eq!(pongs_per_chat(&sim)[&77], vec![0, 1, 2]);
+    let (status, _) = wait_status(&store, 7_000, 1).await.unwrap();
+    assert_eq!(status, 1);
+    // The ghost wakes up and finishes one of them: fenced out, the row keeps its result.
+    let stale = Finish {
+        seq: claimed[0].seq,
+        status: Status::Parked,
+        attempts: 9,
+        error: Some("stale".into()),
+    };
+    let mut conn = store.pool.acquire().await.unwrap();
+    let written = bot_server::inbox::sql::finish(&mut conn, &stale, 0, "ghost")
+        .await
+        .unwrap();
+    assert!(
+        !written,
+        "a finish by an instance that lost its claim is fenced out"
+    );
+    drop(conn);
+    assert_eq!(
+        bot_server::inbox::sql::status_of(&store, 7_000)
+            .await
+            .unwrap()
+            .map(|r| r.0),
+        Some(1),
+        "still done, by the instance that took it over"
+    );
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_takes_the_lead_when_the_leader_stops() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Postgres);
+    let a = start_bot(&sim, &db, &[]).await;
+    assert!(
+        wait_until(Duration::from_secs(10), || a
+            .state
+            .leader
+            .load(Ordering::Relaxed))
+        .await
+    );
+    let b = start_bot(&sim, &db, &[]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !b.state.leader.load(Ordering::Relaxed),
+        "one leader at a time"
+    );
+    let ready: serde_json::Value = reqwest::get(b.url("/ready"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["leader"], false);
+    let b_url = b.url("/webhook");
+    a.stop().await;
+    assert!(
+        wait_until(Duration::from_secs(10), || b
+            .state
+            .leader
+            .load(Ordering::Relaxed))
+        .await,
+        "the follower never took the lead"
+    );
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.webhook_info()["url"]
+            == b_url)
+            .await,
+        "the new leader registers its own URL"
+    );
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_is_503_while_draining_and_the_server_still_answers() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[("TELBOT__SERVER__DRAIN_DELAY", "2s")]).await;
+    let r = reqwest::get(bot.url("/ready")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["leader"], true, "the one SQLite instance leads");
+    bot.stop.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = reqwest::get(bot.url("/ready")).await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["reason"], "draining");
+    // Still serving during the drain delay: an update is stored and answered.
+    assert_eq!(
+        post_update(&bot, &ping(8_001, 81, 0), Some(SECRET)).await,
+        200
+    );
+    assert!(
+        sim.wait_for(Duration::from_secs(5), |s| s.sent_messages().len() == 1)
+            .await
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(30), bot.handle)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit, bot_server::Exit::Shutdown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_update_notifies_the_other_instances() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Postgres);
+    let bot = start_bot(&sim, &db, &[]).await;
+    let mut l = sqlx::postgres::PgListener::connect(&db.url).await.unwrap();
+    l.listen(claim::CHANNEL).await.unwrap();
+    assert_eq!(
+        post_update(&bot, &ping(9_100, 91, 0), Some(SECRET)).await,
+        200
+    );
+    let n = tokio::time::timeout(Duration::from_secs(5), l.recv())
+        .await
+        .expect("a notification for the stored row")
+        .unwrap();
+    assert_eq!(n.channel(), claim::CHANNEL);
+    // A redelivery stores nothing new and wakes nobody.
+    assert_eq!(
+        post_update(&bot, &ping(9_100, 91, 0), Some(SECRET)).await,
+        200
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), l.recv())
+            .await
+            .is_err(),
+        "no notification for a duplicate"
+    );
+    bot.stop().await;
+}

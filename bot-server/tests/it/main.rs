@@ -1,0 +1,23 @@
+//! The integration tests of `bot-server`, in one binary (one link instead of 18).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod bot;
+mod browser;
+mod config_props;
+mod dashboard;
+mod failures;
+mod faults;
+mod fleet;
+mod flood;
+mod guards;
+mod http;
+mod ingest;
+mod late_commit;
+mod modes;
+mod process;
+mod prometheus;
+mod store_health;
+mod webhook_guard;
+mod webhook_health_cache;

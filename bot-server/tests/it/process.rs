@@ -1,0 +1,255 @@
+//! The real binary: config errors, secrets in logs, the memory guard, SIGTERM, kill -9.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use telegram_sim::{ApiFault, Upd};
+
+fn spawn(env: &HashMap<String, String>) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bot-server"))
+        .env_clear()
+        .envs(env)
+        .env(
+            "RUST_LOG",
+            env.get("RUST_LOG")
+                .cloned()
+                .unwrap_or_else(|| "info".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+async fn wait_exit(child: &mut Child, timeout: Duration) -> (i32, String) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status.code().unwrap_or(-1), err);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("bot-server did not exit within {timeout:?}: {err}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_health(port: u16) {
+    let url = format!("http://127.0.0.1:{port}/health");
+    for _ in 0..500 {
+        if reqwest::get(&url)
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("bot-server did not become healthy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_config_value_stops_the_start_with_one_line_naming_it() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let mut e = env(&sim, &db, 1);
+    e.insert("BOT_MODE".into(), "sideways".into());
+    let (code, err) = wait_exit(&mut spawn(&e), Duration::from_secs(10)).await;
+    assert_eq!(code, 78);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("BOT_MODE (server.mode)"), "{err}");
+    e.remove("BOT_MODE");
+    e.remove("TELEGRAM_BOT_TOKEN");
+    let (code, err) = wait_exit(&mut spawn(&e), Duration::from_secs(10)).await;
+    assert_eq!(code, 78);
+    assert!(err.contains("TELEGRAM_BOT_TOKEN"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_appears_in_no_log_line_even_on_network_errors() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let port = telbot_testkit::free_port().unwrap();
+    let mut e = env(&sim, &db, port);
+    let token = "123456789:AAH-secretPartOfTheToken_0123456789ab";
+    e.insert("TELEGRAM_BOT_TOKEN".into(), token.into());
+    // Nothing listens there: every Bot API call fails with a network error naming the URL.
+    e.insert(
+        "TELEGRAM_API_URL".into(),
+        format!("http://127.0.0.1:{}", telbot_testkit::free_port().unwrap()),
+    );
+    e.insert("RUST_LOG".into(), "debug".into());
+    e.insert("TELBOT__WEBHOOK__SET_ATTEMPTS".into(), "2".into());
+    e.insert("TELBOT__POLLING__TIMEOUT".into(), "1s".into());
+    let mut child = spawn(&e);
+    wait_health(port).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    signal(&child, "-TERM");
+    let (code, log) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("setWebhook failed"),
+        "the test must see failing calls: {log}"
+    );
+    assert!(
+        log.contains("Connection refused") || log.contains("connect"),
+        "{log}"
+    );
+    assert!(!log.contains(token), "token leaked: {log}");
+    assert!(
+        !log.contains("secretPartOfTheToken"),
+        "token half leaked: {log}"
+    );
+    assert!(
+        !log.contains(SECRET) && !log.contains(ADMIN),
+        "secret leaked: {log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passing_the_rss_limit_exits_gracefully_with_code_3() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let port = telbot_testkit::free_port().unwrap();
+    let mut e = env(&sim, &db, port);
+    e.insert("TELBOT__LIMITS__RSS_LIMIT_MB".into(), "1".into());
+    e.insert("TELBOT__LIMITS__SAMPLE_INTERVAL".into(), "300ms".into());
+    let (code, log) = wait_exit(&mut spawn(&e), Duration::from_secs(30)).await;
+    assert_eq!(code, bot_server::EXIT_MEMORY_LIMIT, "{log}");
+    assert!(log.contains("resident memory above the limit"), "{log}");
+    assert!(
+        log.contains("in-flight handlers finished"),
+        "graceful: {log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_handlers_and_exits_0() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let port = telbot_testkit::free_port().unwrap();
+    let e = env(&sim, &db, port);
+    let mut child = spawn(&e);
+    wait_health(port).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 1)
+            .await
+    );
+    // The handler's sendMessage takes 2 s: SIGTERM arrives while it is in flight.
+    sim.fail_method("sendMessage", ApiFault::Slow(Duration::from_secs(2)), 1);
+    let id = sim.inject(Upd::command(77, "/start"));
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| !s
+            .calls_to("sendMessage")
+            .is_empty())
+            .await
+    );
+    signal(&child, "-TERM");
+    let (code, log) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("in-flight handlers finished"), "{log}");
+    assert_eq!(sim.sent_messages().len(), 1);
+    assert!(
+        sim.calls_to("deleteWebhook").is_empty(),
+        "shutdown must not delete the webhook"
+    );
+    // The update is marked done: a restart does not answer it again.
+    let cfg = telbot_shared::config::StoreConfig::from_section(
+        telbot_shared::config::section(&telbot_shared::config::load(None, &e).unwrap(), "store")
+            .unwrap(),
+    )
+    .unwrap();
+    let store = telbot_shared::store::connect(&cfg).await.unwrap();
+    assert_eq!(wait_status(&store, id, 1).await.map(|r| r.0), Some(1));
+}
+
+async fn kill_9_then_restart(backend: Backend) {
+    let sim = sim().await;
+    let db = TestDb::new(backend);
+    let port = telbot_testkit::free_port().unwrap();
+    let e = env(&sim, &db, port);
+    let mut child = spawn(&e);
+    wait_health(port).await;
+    let n = 300i64;
+    for chat in 0..n {
+        sim.inject(Upd::command(5000 + chat, "/start"));
+    }
+    assert!(
+        sim.wait_for(Duration::from_secs(30), |s| s.sent_messages().len() >= 60)
+            .await
+    );
+    signal(&child, "-KILL");
+    let _ = wait_exit(&mut child, Duration::from_secs(10)).await;
+    let acked_before: std::collections::HashSet<i64> = sim
+        .deliveries()
+        .iter()
+        .filter(|d| d.status == Some(200))
+        .map(|d| d.update_id)
+        .collect();
+    assert!(!acked_before.is_empty());
+    let mut child = spawn(&e);
+    wait_health(port).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(60), |s| replies_per_chat(s).len()
+            == n as usize
+            && s.pending_update_count() == 0)
+            .await,
+        "answered {} of {n} chats",
+        replies_per_chat(&sim).len()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&child, "-TERM");
+    let _ = wait_exit(&mut child, Duration::from_secs(30)).await;
+    let per_chat = replies_per_chat(&sim);
+    let twice = per_chat.values().filter(|&&c| c > 1).count();
+    // Every acknowledged update was answered. A handler that had sent its reply but not yet
+    // recorded it when the process died runs again: at most the in-flight ones (32 workers).
+    assert!(per_chat.values().all(|&c| c >= 1));
+    assert!(twice <= 32, "{twice} chats answered twice");
+    eprintln!(
+        "kill -9: {} acknowledged before the kill, {twice} answered twice",
+        acked_before.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_kill_9_while_delivering_then_restart_answers_every_acknowledged_update() {
+    kill_9_then_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_kill_9_while_delivering_then_restart_answers_every_acknowledged_update() {
+    kill_9_then_restart(Backend::Postgres).await;
+}

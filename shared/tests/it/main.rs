@@ -1,0 +1,5 @@
+//! The integration tests of `shared`, in one binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod client;

@@ -1,0 +1,149 @@
+//! `watchdog digest` (issue 16, part 4) through a real SMTP server process (aiosmtpd, the
+//! alerts crate's `smtp_sink.py`): one e-mail, text and HTML, with the ops notes' daily
+//! checklist answered from what the watchdog's runs kept, and no secret in it.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{HealthMode, World};
+
+struct Sink(std::process::Child, std::path::PathBuf);
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Sink {
+    fn start(out: &Path) -> (Sink, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/alerts/tests/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--out"])
+            .arg(out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "READY", "smtp_sink.py did not start");
+        (Sink(child, out.to_path_buf()), port)
+    }
+
+    /// (subject, whole message) of every e-mail received.
+    fn mails(&self) -> Vec<(String, String)> {
+        std::fs::read_to_string(self.1.join("messages.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let data = v["data"].as_str().unwrap().replace("=\r\n", "");
+                let subject = data
+                    .replace("\r\n ", " ")
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Subject: ").map(String::from))
+                    .unwrap_or_default();
+                (subject, data)
+            })
+            .collect()
+    }
+}
+
+async fn run(env: &HashMap<String, String>, args: &[&str]) -> (i32, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_answers_the_daily_checklist_in_one_email() {
+    let w = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (sink, port) = Sink::start(&dir.path().join("mail"));
+    let mut env = w.env.clone();
+    env.insert("SMTP_URL".into(), format!("smtp://127.0.0.1:{port}"));
+    env.insert("ALERT_EMAIL_FROM".into(), "wd@example.com".into());
+    env.insert("ALERT_EMAIL_TO".into(), "ops@example.com".into());
+    for _ in 0..2 {
+        let (code, out) = run(&env, &["check"]).await;
+        assert_eq!(code, 0, "{out}");
+    }
+    w.bot.set_health(HealthMode::Down);
+    for _ in 0..2 {
+        run(&env, &["check"]).await;
+    }
+    // --no-send prints and sends nothing.
+    let (code, out) = run(&env, &["digest", "--no-send"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[DIGEST] telbot: daily check"), "{out}");
+    let digests = |s: &Sink| {
+        s.mails()
+            .into_iter()
+            .filter(|(subj, _)| subj.starts_with("[DIGEST]"))
+            .collect::<Vec<_>>()
+    };
+    assert!(digests(&sink).is_empty());
+
+    let (code, out) = run(&env, &["digest"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("email: sent"), "{out}");
+    let got = digests(&sink);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (subject, mail) = &got[0];
+    assert!(
+        subject.starts_with("[DIGEST] telbot: daily check, ") && subject.contains("need a look"),
+        "{subject}"
+    );
+    assert!(
+        mail.contains("multipart/alternative") && mail.contains("text/html"),
+        "{mail}"
+    );
+    for line in [
+        "[ok  ] Pending updates at Telegram: 0 now (highest 0) (target 0)",
+        "/health response time: ",
+        "(target < 5 s)",
+        "[ok  ] Parked updates: 0 now (highest 0) (target 0)",
+        "[LOOK] Open incidents (dashboard alerts): bot-down (critical, not acknowledged)",
+        "Memory (RSS): 20.0 MiB now",
+        "bot-down: critical, 2 failing run(s)",
+        "restart",
+        "The watchdog's runs in the last 24 h: 4 (2 ok, 0 warning, 2 critical)",
+    ] {
+        assert!(mail.contains(line), "{line:?} missing in\n{mail}");
+    }
+    for secret in [common::SECRET, common::RENDER_KEY] {
+        assert!(!mail.contains(secret), "{secret} in the digest");
+    }
+    let (code, out) = run(&env, &["digest", "--json"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"runs\":[2,0,2]"), "{out}");
+}

@@ -1,0 +1,15 @@
+//! The integration tests of `watchdog`, in one binary (one link instead of 10).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod alerting;
+mod cli;
+mod digest;
+mod fleet;
+mod metrics;
+mod postgres;
+mod prometheus_rules;
+mod recovery_guard;
+mod replay_parked;
+mod scenarios;
