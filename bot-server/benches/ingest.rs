@@ -72,7 +72,7 @@ async fn run_case(
     let handle = tokio::spawn(app.run_until_stopped());
     let url = format!("http://127.0.0.1:{port}/webhook");
     let next_id = Arc::new(AtomicI64::new(1_000_000 + (conns as i64) * 10_000_000));
-    let base_received = state.counters.snapshot().received;
+    let base_received = state.counters().snapshot().received;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -114,13 +114,13 @@ async fn run_case(
     let acks = lat.len() as u64;
     // Wait for the backlog to drain.
     let drain_start = Instant::now();
-    while state.counters.snapshot().processed < base_received + acks
+    while state.counters().snapshot().processed < base_received + acks
         && drain_start.elapsed() < Duration::from_secs(120)
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total_s = started.elapsed().as_secs_f64();
-    let processed = state.counters.snapshot().processed;
+    let processed = state.counters().snapshot().processed;
     assert_eq!(
         processed, acks,
         "every acknowledged update must be processed"

@@ -13,18 +13,25 @@
 //! - [`monitor`]: process/system figures and the memory guard.
 //! - [`bot`]: the reference bot's teloxide handlers (replace them with yours).
 //! - [`dashboard`]: the live page `/bot/dashboard`, its JSON, charts and CSRF guard.
-//! - [`telemetry`], [`dashboard_feed`]: Prometheus metrics and recent latencies.
+//! - [`health`]: the health figures `/health`, `/webhook/health` and the dashboard read.
+//! - [`auth`]: admin auth as extractors (token, session cookie, CSRF).
+//! - [`registration`]: the setWebhook parameters and the call with back-off.
+//! - [`recent`]: recent ack latencies and the dashboard's one-hour history, in fixed rings.
+//! - [`telemetry`]: Prometheus metrics.
 //! - [`state`]: what routes and tasks share.
 
+pub mod auth;
 pub mod bot;
 pub mod config;
 pub mod dashboard;
-pub mod dashboard_feed;
 pub mod fleet;
+pub mod health;
 pub mod inbox;
 pub mod mode;
 pub mod monitor;
+pub mod recent;
 pub mod recovery;
+pub mod registration;
 pub mod routes;
 pub mod serve;
 pub mod startup;

@@ -19,68 +19,15 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use telbot_shared::backoff::jittered as backoff_delay;
 use telbot_shared::recovery;
-use telbot_shared::telegram::{SetWebhook, TelegramClient, TelegramError, backoff_delay};
+use telbot_shared::telegram::TelegramError;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{BotConfig, Mode};
+use crate::config::Mode;
 use crate::inbox::{NewUpdate, key};
+use crate::registration::register_webhook;
 use crate::state::AppState;
-
-/// The setWebhook parameters this bot always sends — even when the URL looks unchanged,
-/// since getWebhookInfo cannot show the secret and a stale secret rejects every update.
-pub fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
-    let url = cfg.webhook_url.as_ref()?;
-    Some(SetWebhook {
-        url: url.to_string(),
-        secret_token: cfg
-            .webhook_secret
-            .as_ref()
-            .map(|s| s.expose_secret().to_string()),
-        max_connections: cfg.max_connections,
-        allowed_updates: Some(cfg.allowed_updates.clone()),
-        drop_pending_updates: false,
-    })
-}
-
-/// `set_attempts` single calls of setWebhook with jittered exponential back-off between them.
-pub async fn register_webhook(api: &TelegramClient, cfg: &BotConfig) -> Result<(), TelegramError> {
-    let Some(params) = set_webhook_params(cfg) else {
-        return Err(TelegramError::InvalidResponse {
-            method: "setWebhook".into(),
-            message: "no PUBLIC_URL".into(),
-        });
-    };
-    let api = api.single_attempt();
-    let mut last = None;
-    for attempt in 1..=cfg.set_attempts {
-        match api.set_webhook(&params).await {
-            Ok(_) => {
-                tracing::info!(url = %params.url, attempt, "webhook set");
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::warn!(attempt, of = cfg.set_attempts, error = %e, "setWebhook failed");
-                let fatal =
-                    matches!(&e, TelegramError::Api { code, .. } if *code < 500 && *code != 429);
-                last = Some(e);
-                if fatal || attempt == cfg.set_attempts {
-                    break;
-                }
-                tokio::time::sleep(backoff_delay(
-                    Duration::from_millis(500),
-                    Duration::from_secs(10),
-                    attempt,
-                ))
-                .await;
-            }
-        }
-    }
-    Err(last.unwrap_or(TelegramError::Timeout {
-        method: "setWebhook".into(),
-    }))
-}
 
 /// How often a follower asks for the `webhook-leader` lease, and checks its leader's lease.
 const LEADER_CHECK: Duration = Duration::from_secs(1);
@@ -261,7 +208,7 @@ async fn clear_own_record(app: &AppState) {
         return;
     }
     if let Ok(Some(st)) = recovery::load_state(&app.db).await
-        && st.by == crate::recovery::BY
+        && st.by == recovery::Runner::BotServer
         && let Err(e) = recovery::clear_state(&app.db).await
     {
         tracing::warn!(error = %e, "cannot clear the finished recovery record");

@@ -12,47 +12,26 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, RecoveryState, owner_name};
+use telbot_shared::recovery::{
+    LEASE_TTL, Lease, LockError, Phase, RecoveryReport, RecoveryState, Runner, owner_name,
+};
 use tokio::task::JoinHandle;
 
 use crate::config::Mode;
 use crate::inbox::{NewUpdate, Stored, key};
-use crate::mode::register_webhook;
+use crate::registration::register_webhook;
 use crate::state::AppState;
 
 /// Rounds of getUpdates at most (100 updates each), so a recovery always ends.
 const MAX_ROUNDS: usize = 1000;
 
-/// How the persisted phase names this daemon.
-pub const BY: &str = "bot-server";
-
 /// How long `POST /webhook/recover` waits for the report before answering 202 (the recovery
 /// goes on in the background either way).
 pub const REQUEST_WAIT: Duration = Duration::from_secs(60);
 
-/// What a recovery did.
-#[derive(Debug, Default, Serialize)]
-pub struct RecoveryReport {
-    /// Updates fetched from Telegram.
-    pub drained: u64,
-    /// Of those, new to the inbox (will be handled).
-    pub replayed: u64,
-    /// Of those, already in the inbox.
-    pub duplicates: u64,
-    /// Thrown away: always 0 in lossless mode.
-    pub dropped: u64,
-    /// Whether the webhook was set again.
-    pub webhook_restored: bool,
-    /// Pending count Telegram reported before.
-    pub pending_before: Option<u64>,
-    /// Problems met, in order.
-    pub errors: Vec<String>,
-}
-
 /// Takes the recovery lock and runs a recovery in its own task; `Err` says who holds the lock.
 pub async fn start(app: &AppState) -> Result<JoinHandle<RecoveryReport>, LockError> {
-    let lease = Lease::acquire(&app.db, &owner_name(BY), LEASE_TTL).await?;
+    let lease = Lease::acquire(&app.db, &owner_name(Runner::BotServer.as_str()), LEASE_TTL).await?;
     let app = app.clone();
     let tracker = app.recoveries.clone();
     Ok(tracker.spawn(async move {
@@ -77,13 +56,13 @@ pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
         }
     }
     let mut st = RecoveryState {
-        phase: "deleting".into(),
+        phase: Phase::Deleting,
         offset: None,
         drained: 0,
         replayed: 0,
         started_at: telbot_shared::unix_now(),
         action_id: None,
-        by: BY.into(),
+        by: Runner::BotServer,
         settings: None,
         drain_limit: report.pending_before,
         holder: None,
@@ -106,13 +85,13 @@ pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
     }
     match app.api.delete_webhook(false).await {
         Ok(_) => {
-            st.phase = "draining".into();
+            st.phase = Phase::Draining;
             let _ = lease.save_state(&st).await;
             drain(app, lease, &mut st, &mut report).await;
         }
         Err(e) => report.errors.push(format!("deleteWebhook: {e}")),
     }
-    st.phase = "setting".into();
+    st.phase = Phase::Setting;
     let _ = lease.save_state(&st).await;
     match register_webhook(&app.api, &app.cfg).await {
         Ok(()) => {

@@ -4,14 +4,16 @@
 //! The webhook is never deleted on shutdown (the next instance may already have set it).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use telbot_shared::store::{self, StoreError};
 use telbot_shared::telegram::{TelegramClient, TelegramError};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::bot::{self, BotCtx, BotProcessor, HandlerError};
 use crate::config::BotConfig;
@@ -52,8 +54,12 @@ pub struct App {
     listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
-    workers: tokio::task::JoinHandle<()>,
+    workers: JoinHandle<()>,
     stop_workers: CancellationToken,
+    writer: JoinHandle<()>,
+    stop_writer: CancellationToken,
+    /// Every task the app spawns; a shutdown waits for them within the grace period.
+    tasks: TaskTracker,
     /// Held until the app is dropped (SQLite only).
     _instance_lock: Option<store::InstanceLock>,
 }
@@ -96,20 +102,25 @@ impl App {
         })?;
         let shutdown = CancellationToken::new();
         let stop_workers = CancellationToken::new();
+        let tasks = TaskTracker::new();
         let counters = Arc::new(Counters::default());
         let assistant = Arc::new(bot::ai::Assistant::new(cfg.ai.clone()));
         let pending = bot::pending::PendingActions::new(db.clone(), cfg.bot.pending_ttl);
-        // /status reads the state, which holds the inbox, which holds the handlers: close
-        // the loop through a cell filled once the state exists.
-        let state_cell: Arc<OnceLock<AppState>> = Arc::new(OnceLock::new());
-        let cell = state_cell.clone();
+        // The handlers' `/status` line reads these few live figures.
+        let vitals = Vitals {
+            mode: Arc::new(LiveMode::default()),
+            store_up: Arc::new(AtomicBool::new(true)),
+            figures: Arc::new(Figures::default()),
+            counters: counters.clone(),
+        };
+        let line = vitals.clone();
         let ctx = Arc::new(BotCtx {
             api: api.clone(),
             db: db.clone(),
             pending: pending.clone(),
             assistant: assistant.clone(),
             admin_chat_ids: cfg.bot.admin_chat_ids.clone(),
-            status_line: Box::new(move || cell.get().map(status_line).unwrap_or_default()),
+            status_line: Box::new(move || line.status_line()),
         });
         let me = fetch_me(&api, &cfg.bot.name).await;
         let instance: Arc<str> = Arc::from(format!(
@@ -124,6 +135,7 @@ impl App {
             processor,
             counters.clone(),
             stop_workers.clone(),
+            &tasks,
             instance.clone(),
             Some(cfg.store.url.clone()),
         )
@@ -134,9 +146,9 @@ impl App {
             api,
             writer: inbox.writer,
             counters,
-            mode: LiveMode::default(),
-            store_up: AtomicBool::new(true),
-            figures: Arc::new(Figures::default()),
+            mode: vitals.mode,
+            store_up: vitals.store_up,
+            figures: vitals.figures,
             assistant,
             pending,
             webhook_health: Default::default(),
@@ -145,19 +157,23 @@ impl App {
             metrics: crate::telemetry::handle(),
             pending_count: AtomicU64::new(0),
             acks: Default::default(),
+            history: crate::recent::History::new(cfg.dashboard.history_interval),
             recoveries: tokio_util::task::TaskTracker::new(),
-            dashboard: crate::dashboard::Dashboard::new(&cfg.dashboard, cfg.secrets()),
+            auth: Arc::new(crate::auth::AdminAuth::new(cfg.admin_token.clone())),
+            redactor: telbot_shared::redact::Redactor::new(cfg.secrets()),
             instance,
             leader: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         }));
-        let _ = state_cell.set(state.clone());
         Ok(App {
             listener,
             addr,
             state,
             workers: inbox.workers,
             stop_workers,
+            writer: inbox.writer_task,
+            stop_writer: inbox.stop_writer,
+            tasks,
             _instance_lock: instance_lock,
         })
     }
@@ -184,6 +200,9 @@ impl App {
             state,
             workers,
             stop_workers,
+            writer,
+            stop_writer,
+            tasks,
             _instance_lock: instance_lock,
             ..
         } = self;
@@ -193,29 +212,29 @@ impl App {
         }
         let shutdown = state.shutdown.clone();
         let background = shutdown.child_token();
-        tokio::spawn(monitor::run(
+        tasks.spawn(monitor::run(
             cfg.limits.clone(),
             cfg.data_dir.clone(),
             state.figures.clone(),
             shutdown.clone(),
         ));
-        tokio::spawn(
+        tasks.spawn(
             state
                 .pending
                 .clone()
                 .sweep_every(cfg.bot.sweep_interval, background.clone()),
         );
-        tokio::spawn(housekeeping(state.clone(), background.clone()));
-        tokio::spawn(crate::dashboard::history::run(
+        tasks.spawn(housekeeping(state.clone(), background.clone()));
+        tasks.spawn(crate::dashboard::sampler::run(
             state.clone(),
             background.clone(),
         ));
-        let modes = tokio::spawn(crate::mode::run(state.clone(), background.clone()));
-        let fleet = tokio::spawn(crate::fleet::run(state.clone(), background.clone()));
+        let modes = tasks.spawn(crate::mode::run(state.clone(), background.clone()));
+        let fleet = tasks.spawn(crate::fleet::run(state.clone(), background.clone()));
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), mode = cfg.mode.as_str(), "bot-server listening");
         let app = crate::routes::router(state.clone());
         let serving = CancellationToken::new();
-        let server = tokio::spawn(crate::serve::serve(
+        let server = tasks.spawn(crate::serve::serve(
             listener,
             app,
             cfg.header_timeout,
@@ -258,8 +277,21 @@ impl App {
                 "grace period over with handlers still running; their updates are replayed at next start"
             ),
         }
-        // Let the writer commit the last completions.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // The writer commits what the workers queued last, then ends.
+        stop_writer.cancel();
+        if tokio::time::timeout_at(deadline, writer).await.is_err() {
+            tracing::warn!(
+                "grace period over with completions not yet committed; their updates run again at next start"
+            );
+        }
+        // The rest (monitor, sweeper, housekeeping, sampler) stopped with `background`.
+        tasks.close();
+        if tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over with background tasks still running");
+        }
         drop(instance_lock);
         if state.figures.over_limit.load(Ordering::Relaxed) {
             Exit::MemoryLimit
@@ -282,22 +314,34 @@ async fn fetch_me(api: &TelegramClient, name: &str) -> teloxide::types::Me {
     }
 }
 
-fn status_line(app: &AppState) -> String {
-    let u = app.counters.snapshot();
-    format!(
-        "mode {}, store {}, received {}, processed {}, failed {}, inbox {}, RSS {} MB",
-        app.mode.get().as_str(),
-        if app.store_up.load(Ordering::Relaxed) {
-            "up"
-        } else {
-            "DOWN"
-        },
-        u.received,
-        u.processed,
-        u.failed,
-        u.inbox_depth,
-        app.figures.rss_bytes.load(Ordering::Relaxed) / (1024 * 1024)
-    )
+/// The live figures the handlers' `/status` line shows (shared with the state).
+#[derive(Clone)]
+struct Vitals {
+    mode: Arc<LiveMode>,
+    store_up: Arc<AtomicBool>,
+    figures: Arc<Figures>,
+    counters: Arc<Counters>,
+}
+
+impl Vitals {
+    fn status_line(&self) -> String {
+        let app = self;
+        let u = app.counters.snapshot();
+        format!(
+            "mode {}, store {}, received {}, processed {}, failed {}, inbox {}, RSS {} MB",
+            app.mode.get().as_str(),
+            if app.store_up.load(Ordering::Relaxed) {
+                "up"
+            } else {
+                "DOWN"
+            },
+            u.received,
+            u.processed,
+            u.failed,
+            u.inbox_depth,
+            app.figures.rss_bytes.load(Ordering::Relaxed) / (1024 * 1024)
+        )
+    }
 }
 
 /// Store health checks, pending-action counts and pruning of old done updates.

@@ -1,19 +1,24 @@
 //! What the routes and background tasks share.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
+use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
+use telbot_shared::redact::Redactor;
 use telbot_shared::store::Db;
 use telbot_shared::telegram::TelegramClient;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::auth::AdminAuth;
 use crate::bot::ai::Assistant;
 use crate::bot::pending::PendingActions;
 use crate::config::{BotConfig, Mode};
 use crate::inbox::{Counters, Writer};
 use crate::monitor::Figures;
+use crate::recent::{AckRing, History};
 use crate::webhook_health::HealthCache;
 
 /// The mode that is live now (it can differ from the configured one after a fallback).
@@ -47,49 +52,95 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The shared parts.
+/// The shared parts, one per process. Fields are the crate's own; programs and tests read
+/// them through the accessors below.
 pub struct Shared {
     /// Validated config.
-    pub cfg: Arc<BotConfig>,
+    pub(crate) cfg: Arc<BotConfig>,
     /// The store.
-    pub db: Db,
+    pub(crate) db: Db,
     /// Bot API client.
-    pub api: TelegramClient,
+    pub(crate) api: TelegramClient,
     /// Inbox writer.
-    pub writer: Writer,
+    pub(crate) writer: Writer,
     /// Update counters.
-    pub counters: Arc<Counters>,
-    /// Live mode.
-    pub mode: LiveMode,
+    pub(crate) counters: Arc<Counters>,
+    /// Live mode (shared with the handlers' `/status` line).
+    pub(crate) mode: Arc<LiveMode>,
     /// Whether the store answered its last check (and took the last write).
-    pub store_up: AtomicBool,
+    pub(crate) store_up: Arc<AtomicBool>,
     /// Process and system figures.
-    pub figures: Arc<Figures>,
+    pub(crate) figures: Arc<Figures>,
     /// /ask client.
-    pub assistant: Arc<Assistant>,
+    pub(crate) assistant: Arc<Assistant>,
     /// Pending actions.
-    pub pending: PendingActions,
+    pub(crate) pending: PendingActions,
     /// `/webhook/health` cache.
-    pub webhook_health: HealthCache,
+    pub(crate) webhook_health: HealthCache,
     /// Start time.
-    pub started: Instant,
+    pub(crate) started: Instant,
     /// Cancelled to shut down (SIGTERM, SIGINT, POST /shutdown, memory limit).
-    pub shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     /// Prometheus renderer.
-    pub metrics: PrometheusHandle,
+    pub(crate) metrics: PrometheusHandle,
     /// Open multi-step actions (refreshed by the sweeper).
-    pub pending_count: std::sync::atomic::AtomicU64,
+    pub(crate) pending_count: AtomicU64,
     /// Recent ack latencies.
-    pub acks: crate::dashboard_feed::AckRing,
+    pub(crate) acks: AckRing,
+    /// The last hour of the dashboard's chart figures.
+    pub(crate) history: History,
     /// Recoveries started by `POST /webhook/recover`: a shutdown waits for them (within the
     /// grace period) so the webhook is set again before the process ends.
-    pub recoveries: tokio_util::task::TaskTracker,
-    /// The dashboard's CSRF and session tokens and its one-hour history.
-    pub dashboard: crate::dashboard::Dashboard,
+    pub(crate) recoveries: TaskTracker,
+    /// The admin token and the dashboard's session and CSRF tokens.
+    pub(crate) auth: Arc<AdminAuth>,
+    /// Masks every configured secret in what the dashboard sends.
+    pub(crate) redactor: Redactor,
     /// This instance's name in the store's leases and inbox claims.
-    pub instance: Arc<str>,
+    pub(crate) instance: Arc<str>,
     /// Whether this instance holds the `webhook-leader` lease (always, on SQLite).
-    pub leader: AtomicBool,
+    pub(crate) leader: AtomicBool,
     /// Set at a shutdown signal: `/ready` answers 503 from then on.
-    pub draining: AtomicBool,
+    pub(crate) draining: AtomicBool,
+}
+
+impl FromRef<AppState> for Arc<AdminAuth> {
+    fn from_ref(app: &AppState) -> Arc<AdminAuth> {
+        app.auth.clone()
+    }
+}
+
+impl AppState {
+    /// The store.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+    /// The Bot API client.
+    pub fn api(&self) -> &TelegramClient {
+        &self.api
+    }
+    /// The mode that is live now.
+    pub fn mode(&self) -> Mode {
+        self.mode.get()
+    }
+    /// Whether this instance leads (registers the webhook, runs the polling fallback).
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
+    }
+    /// The update counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    /// Whether the store answered its last check (and took the last write).
+    pub fn store_up(&self) -> bool {
+        self.store_up.load(Ordering::Relaxed)
+    }
+    /// The reference bot's pending multi-step actions.
+    pub fn pending(&self) -> &PendingActions {
+        &self.pending
+    }
+    /// The `/webhook/health` cache.
+    pub fn webhook_health(&self) -> &HealthCache {
+        &self.webhook_health
+    }
 }

@@ -12,10 +12,12 @@
 //! - [`health`]: the `/health` document.
 //! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
 //! - [`metrics_upkeep`]: draining the Prometheus recorder when nobody scrapes it.
-//! - [`action_words`]: a watchdog action's stored detail (JSON) in words, for its alerts and
-//!   the dashboard.
+//! - [`backoff`]: the one retry schedule (exponential, capped, optionally jittered).
+//! - [`action`]: a watchdog action's detail ([`action::ActionDetail`], stored as JSON) and the
+//!   same in words, for its alerts, the digest and the dashboard.
 
-pub mod action_words;
+pub mod action;
+pub mod backoff;
 pub mod config;
 pub mod health;
 pub mod html;

@@ -334,12 +334,98 @@ pub struct WebhookSettings {
     pub allowed_updates: Vec<String>,
 }
 
+/// Where a recovery is: each phase is persisted before its step starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Before `deleteWebhook` (an interrupted one may or may not have deleted it).
+    Deleting,
+    /// Taking the pending updates with getUpdates and handing them to the bot.
+    Draining,
+    /// Setting the webhook again.
+    Setting,
+}
+
+impl Phase {
+    /// The name stored and shown: `deleting`, `draining`, `setting`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Deleting => "deleting",
+            Phase::Draining => "draining",
+            Phase::Setting => "setting",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which daemon runs a recovery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runner {
+    /// The watchdog (`watchdog recover`, or its rules).
+    #[default]
+    Watchdog,
+    /// The bot-server (`POST /webhook/recover`, the dashboard's button).
+    BotServer,
+}
+
+impl Runner {
+    /// `watchdog` or `bot-server`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runner::Watchdog => "watchdog",
+            Runner::BotServer => "bot-server",
+        }
+    }
+}
+
+/// What a recovery did: the answer of `POST /webhook/recover` and, as an
+/// [`crate::action::ActionDetail`], the watchdog's record of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryReport {
+    /// Updates taken from Telegram with getUpdates.
+    pub drained: u64,
+    /// Of those, the ones the bot took (new to its inbox, or answered 200).
+    pub replayed: u64,
+    /// Of those, already in the inbox (the bot-server's own recovery).
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Thrown away: always 0 in lossless mode.
+    pub dropped: u64,
+    /// Whether the webhook is set again at the end.
+    pub webhook_restored: bool,
+    /// The pending count Telegram reported before, if asked.
+    #[serde(default)]
+    pub pending_before: Option<u64>,
+    /// Problems met, in order (the webhook is set again regardless).
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// Whether this finished a recovery an earlier run left half done.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
+    /// Not run: somebody else holds the recovery lock (`errors` says who).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub busy: bool,
+}
+
+impl RecoveryReport {
+    /// Webhook set and nothing failed.
+    pub fn ok(&self) -> bool {
+        self.webhook_restored && self.errors.is_empty()
+    }
+}
+
 /// A recovery's persisted progress. Written before `deleteWebhook`; removed once the webhook
 /// is set again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecoveryState {
-    /// `deleting`, `draining` or `setting`.
-    pub phase: String,
+    /// Where it is.
+    pub phase: Phase,
     /// The next getUpdates offset (everything below it was handed over and confirmed).
     pub offset: Option<i64>,
     /// Updates drained so far.
@@ -350,9 +436,9 @@ pub struct RecoveryState {
     pub started_at: i64,
     /// The watchdog's `wd_actions` row of the recovery.
     pub action_id: Option<i64>,
-    /// Who runs it: `watchdog` or `bot-server`.
+    /// Who runs it.
     #[serde(default)]
-    pub by: String,
+    pub by: Runner,
     /// What to restore (None in records written by older builds: the config then).
     #[serde(default)]
     pub settings: Option<WebhookSettings>,
@@ -491,19 +577,33 @@ mod tests {
         next.release().await.unwrap();
     }
 
-    fn state(phase: &str) -> RecoveryState {
+    fn state(phase: Phase) -> RecoveryState {
         RecoveryState {
-            phase: phase.into(),
+            phase,
             offset: Some(7),
             drained: 1,
             replayed: 1,
             started_at: 0,
             action_id: None,
-            by: "watchdog".into(),
+            by: Runner::Watchdog,
             settings: None,
             drain_limit: None,
             holder: None,
         }
+    }
+
+    #[test]
+    fn phases_and_runners_are_stored_by_their_old_names() {
+        let s = serde_json::to_value(state(Phase::Draining)).unwrap();
+        assert_eq!(s["phase"], "draining");
+        assert_eq!(s["by"], "watchdog");
+        let old = r#"{"phase":"setting","offset":null,"drained":0,"replayed":0,"started_at":1,"action_id":null}"#;
+        let st: RecoveryState = serde_json::from_str(old).unwrap();
+        assert_eq!((st.phase, st.by), (Phase::Setting, Runner::Watchdog));
+        let bot = r#"{"phase":"deleting","offset":null,"drained":0,"replayed":0,"started_at":1,"action_id":null,"by":"bot-server"}"#;
+        let st: RecoveryState = serde_json::from_str(bot).unwrap();
+        assert_eq!(st.by, Runner::BotServer);
+        assert!(serde_json::from_str::<RecoveryState>(&old.replace("setting", "dancing")).is_err());
     }
 
     #[tokio::test]
@@ -513,19 +613,19 @@ mod tests {
         let dead = Lease::acquire(&db, "stalled watchdog", Duration::ZERO)
             .await
             .unwrap();
-        assert!(dead.save_state(&state("draining")).await.unwrap());
+        assert!(dead.save_state(&state(Phase::Draining)).await.unwrap());
         let saved = load_state(&db).await.unwrap().unwrap();
         assert_eq!(saved.holder.as_deref(), Some("stalled watchdog"));
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let next = Lease::acquire(&db, "next watchdog", LEASE_TTL)
             .await
             .unwrap();
-        assert!(next.save_state(&state("setting")).await.unwrap());
+        assert!(next.save_state(&state(Phase::Setting)).await.unwrap());
         // The stalled one wakes up: neither its progress nor its clear lands.
-        assert!(!dead.save_state(&state("draining")).await.unwrap());
+        assert!(!dead.save_state(&state(Phase::Draining)).await.unwrap());
         assert!(!dead.clear_state().await.unwrap());
         let now = load_state(&db).await.unwrap().unwrap();
-        assert_eq!(now.phase, "setting");
+        assert_eq!(now.phase, Phase::Setting);
         assert_eq!(now.holder.as_deref(), Some("next watchdog"));
         assert!(next.clear_state().await.unwrap());
         assert!(load_state(&db).await.unwrap().is_none());

@@ -8,6 +8,7 @@
 //! then paged once — late, but not lost — and resolved once.
 
 use telbot_alerts::{ActionNote, AlertPipeline, DecisionKind, Heartbeat, Observation};
+use telbot_shared::action::ActionDetail;
 
 use crate::alert::{AlertSink, BoxFuture};
 use crate::report::{AlertDecision, Level, RunReport, incident};
@@ -144,8 +145,8 @@ pub fn observations(run: &RunReport) -> Vec<Observation> {
 }
 
 /// An action's detail for a person (the same words the dashboard shows), or its result.
-fn action_detail(d: &serde_json::Value, r: crate::report::ActionResult) -> String {
-    match telbot_shared::action_words::detail_words(d) {
+fn action_detail(d: &ActionDetail, r: crate::report::ActionResult) -> String {
+    match d.words() {
         w if w.is_empty() => r.as_str().to_string(),
         w => w,
     }
@@ -321,7 +322,12 @@ mod tests {
                 incident: "webhook-stuck".into(),
                 reason: "stuck".into(),
                 result: ActionResult::Succeeded,
-                detail: serde_json::json!({"drained": 12, "replayed": 12, "dropped": 0}),
+                detail: ActionDetail {
+                    drained: Some(12),
+                    replayed: Some(12),
+                    dropped: Some(0),
+                    ..Default::default()
+                },
             }],
         };
         let obs = observations(&run);

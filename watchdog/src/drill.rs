@@ -137,16 +137,15 @@ impl Watchdog {
         (probes, failed): (u64, u64),
     ) -> Finding {
         let ctx = &self.ctx;
-        let count = |k: &str| a.detail.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-        let (drained, replayed, dropped) = (count("drained"), count("replayed"), count("dropped"));
+        let d = &a.detail;
+        let (drained, replayed, dropped) = (
+            d.drained.unwrap_or(0),
+            d.replayed.unwrap_or(0),
+            d.dropped.unwrap_or(0),
+        );
         let mut problems = Vec::new();
         if a.result != ActionResult::Succeeded {
-            let why = a
-                .detail
-                .get("error")
-                .or_else(|| a.detail.get("why"))
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
+            let why = d.error.as_deref().or(d.why.as_deref()).unwrap_or("");
             problems.push(format!("the recovery ended {}: {why}", a.result.as_str()));
         }
         if dropped > 0 {

@@ -16,7 +16,8 @@
 //! - The state is one `kv` row (`watchdog.failover`), shared by every watchdog on the store;
 //!   both moves take the recovery lock, so they never overlap a recovery.
 
-use serde_json::{Value, json};
+use serde_json::json;
+use telbot_shared::action::ActionDetail;
 
 use crate::checks::Ctx;
 use crate::config::Backup;
@@ -203,27 +204,31 @@ async fn settings_for(ctx: &Ctx, url: &str) -> WebhookSettings {
 }
 
 /// Points the webhook at `url` under the recovery lock, keeping the queue.
-async fn move_to(ctx: &Ctx, url: &str) -> Result<(), (ActionResult, Value)> {
+async fn move_to(ctx: &Ctx, url: &str) -> Result<(), (ActionResult, ActionDetail)> {
     let lease = recovery::lock(ctx)
         .await
-        .map_err(|why| (ActionResult::SkippedCooldown, json!({ "why": why })))?;
+        .map_err(|why| (ActionResult::SkippedCooldown, ActionDetail::why(why)))?;
     let settings = settings_for(ctx, url).await;
     let r = set_webhook(ctx, &settings, false).await;
     recovery::release(lease).await;
     r.map_err(|e| {
         (
             ActionResult::Failed,
-            json!({ "url": url, "error": ctx.redact(&e.to_string()) }),
+            ActionDetail {
+                url: Some(url.to_string()),
+                error: Some(ctx.redact(&e.to_string())),
+                ..Default::default()
+            },
         )
     })
 }
 
 /// The failover action: the webhook to the first healthy backup.
-pub async fn fail_over(ctx: &Ctx) -> (ActionResult, Value) {
+pub async fn fail_over(ctx: &Ctx) -> (ActionResult, ActionDetail) {
     let Some(b) = healthy_backup(ctx).await else {
         return (
             ActionResult::Failed,
-            json!({ "why": "no backup answers /health" }),
+            ActionDetail::why("no backup answers /health"),
         );
     };
     let url = b.webhook_url.clone();
@@ -242,12 +247,12 @@ pub async fn fail_over(ctx: &Ctx) -> (ActionResult, Value) {
     tracing::warn!(backup = %url, "webhook failed over to the backup; pending updates kept");
     (
         ActionResult::Succeeded,
-        json!({ "url": url, "why": "failed over to the backup; pending updates kept" }),
+        moved(url, "failed over to the backup; pending updates kept"),
     )
 }
 
 /// The failback action: the webhook to the primary again.
-pub async fn fail_back(ctx: &Ctx) -> (ActionResult, Value) {
+pub async fn fail_back(ctx: &Ctx) -> (ActionResult, ActionDetail) {
     let url = ctx.cfg.webhook.expected_url.clone();
     if let Err(e) = move_to(ctx, &url).await {
         return e;
@@ -256,6 +261,15 @@ pub async fn fail_back(ctx: &Ctx) -> (ActionResult, Value) {
     tracing::info!(primary = %url, "webhook moved back to the primary; pending updates kept");
     (
         ActionResult::Succeeded,
-        json!({ "url": url, "why": "moved back to the primary; pending updates kept" }),
+        moved(url, "moved back to the primary; pending updates kept"),
     )
+}
+
+/// The detail of a move of the webhook to `url`.
+fn moved(url: String, why: &str) -> ActionDetail {
+    ActionDetail {
+        url: Some(url),
+        why: Some(why.into()),
+        ..Default::default()
+    }
 }

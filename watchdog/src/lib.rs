@@ -27,11 +27,14 @@
 //! - [`parked`]: `replay-parked`, through the bot's `/admin/parked/*` routes.
 //! - [`fleet`]: `[[bots]]`: one watchdog process for several bots, each with its own config
 //!   layers, store and alert pipeline.
+//! - [`app`]: [`app::Plan::load`] (every setting, read once) and [`app::App::build`] (one
+//!   store pool per bot for the watchdog and its alerts): the wiring the CLI and the demo share.
 //! - [`cli`]: the command line and its exit codes.
 
 pub mod actions;
 pub mod alert;
 pub mod alerting;
+pub mod app;
 pub mod checks;
 pub mod cli;
 pub mod clock;

@@ -222,7 +222,7 @@ mod tests {
             incident: incident::WEBHOOK_STUCK.into(),
             reason: "stuck".into(),
             result: ActionResult::Failed,
-            detail: serde_json::json!({ "error": "setWebhook refused: some text" }),
+            detail: telbot_shared::action::ActionDetail::error("setWebhook refused: some text"),
         };
         metrics::with_local_recorder(&recorder, || {
             record_run(&run(vec![url, stuck], vec![failed]), "shopbot");

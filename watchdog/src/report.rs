@@ -7,6 +7,7 @@
 //! `ok` finding for a key that was failing is what makes a "resolved" message.
 
 use serde::{Deserialize, Serialize};
+pub use telbot_shared::action::ActionDetail;
 
 /// How bad a finding is. Ordered: `Ok < Warning < Critical`.
 #[derive(
@@ -217,9 +218,9 @@ pub struct ActionReport {
     pub reason: String,
     /// How it ended.
     pub result: ActionResult,
-    /// Details: recovery counts (`drained`, `replayed`, `dropped`), the restart method, the error.
+    /// Details: recovery counts, what was set, the restart method, why, the error.
     #[serde(default)]
-    pub detail: serde_json::Value,
+    pub detail: ActionDetail,
 }
 
 /// What an alert sink decided about one incident (printed by `check --json`).
@@ -303,7 +304,7 @@ mod tests {
             incident: incident::WEBHOOK_WRONG_URL.into(),
             reason: "x".into(),
             result: ActionResult::Succeeded,
-            detail: serde_json::Value::Null,
+            detail: ActionDetail::default(),
         });
         assert_eq!(r.level(), Level::Warning);
         r.findings.push(Finding::new(

@@ -93,14 +93,14 @@ impl WdStore {
         &self,
         id: i64,
         result: ActionResult,
-        detail: &serde_json::Value,
+        detail: &telbot_shared::action::ActionDetail,
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE wd_actions SET result = $1, detail = $2, finished_at = $3 WHERE id = $4",
         )
         .bind(result.as_str())
-        .bind(detail.to_string())
+        .bind(detail.to_json())
         .bind(now)
         .bind(id)
         .execute(&self.db.pool)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use telbot_shared::action::ActionDetail;
 use telbot_shared::recovery::{LEADER_LOCK, Lease, LockError, owner_name};
 use telbot_shared::store::StoreError;
 use telbot_shared::telegram::{TelegramClient, TelegramError};
@@ -97,6 +98,16 @@ impl Watchdog {
         sink: Arc<dyn AlertSink>,
     ) -> Result<Self, WatchdogError> {
         let db = telbot_shared::store::connect(&cfg.store).await?;
+        Self::build_on(cfg, db, clock, sink)
+    }
+
+    /// [`Self::build_with`] on a store already open (shared with the alert pipeline).
+    pub fn build_on(
+        cfg: WatchdogConfig,
+        db: telbot_shared::store::Db,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn AlertSink>,
+    ) -> Result<Self, WatchdogError> {
         let tg = TelegramClient::new(cfg.telegram.clone())?;
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.http_timeout.min(Duration::from_secs(5)))
@@ -239,7 +250,7 @@ impl Watchdog {
                             incident: plan.incident.into(),
                             reason: plan.reason.clone(),
                             result: ActionResult::SkippedFollower,
-                            detail: json!({ "why": format!("another watchdog acts: {owner}") }),
+                            detail: ActionDetail::why(format!("another watchdog acts: {owner}")),
                         },
                     };
                     apply(&mut fs, plan, &a);
@@ -314,7 +325,7 @@ impl Watchdog {
                 Level::Critical,
                 format!(
                     "a recovery an earlier watchdog left half done could not be finished: {}",
-                    r.error.clone().unwrap_or_default()
+                    r.errors.join("; ")
                 ),
             )
         };
@@ -437,11 +448,10 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
     };
     let why = a
         .detail
-        .get("why")
-        .or_else(|| a.detail.get("error"))
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .to_string();
+        .why
+        .clone()
+        .or_else(|| a.detail.error.clone())
+        .unwrap_or_default();
     match a.result {
         ActionResult::Succeeded if a.kind == ActionKind::Restart => {
             f.reason = format!("{} — restart requested", f.reason);

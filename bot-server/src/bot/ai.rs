@@ -10,6 +10,10 @@ use tokio::time::Instant;
 
 use crate::config::AiConfig;
 
+/// The pause between attempts of one question: 200 ms, 400 ms, … at most 2 s.
+const RETRY: telbot_shared::backoff::Backoff =
+    telbot_shared::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+
 /// Breaker state, as `/health`'s `checks.openai.circuit` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Circuit {
@@ -94,7 +98,7 @@ impl Assistant {
                     if self.record(false) == Circuit::Open {
                         break;
                     }
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    tokio::time::sleep(RETRY.delay(attempt)).await;
                 }
             }
         }

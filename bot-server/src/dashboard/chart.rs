@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::history::Sample;
+use crate::recent::Sample;
 
 /// Width of the SVG viewBox.
 pub const W: f64 = 300.0;

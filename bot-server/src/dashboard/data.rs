@@ -11,9 +11,9 @@ use serde_json::Value;
 use telbot_shared::health::Status;
 
 use super::chart::{self, Chart, short};
-use super::history::{self, Sample};
 use super::level::{Level, Signals, judge};
 use super::watchdog::{self, WatchdogView};
+use crate::recent::history::{self, Sample};
 use crate::state::AppState;
 
 /// How long the page waits for getWebhookInfo (through the `/webhook/health` cache).
@@ -108,8 +108,8 @@ pub struct Snapshot {
 
 /// Builds the snapshot now.
 pub async fn collect(app: &AppState) -> Snapshot {
-    let health = crate::routes::health::snapshot(app).await;
-    let exp = crate::routes::health::expectation(app);
+    let health = crate::health::snapshot(app).await;
+    let exp = crate::health::expectation(app);
     // A hanging Bot API must not hang the page: after TELEGRAM_WAIT it counts as not answering.
     let wh = tokio::time::timeout(
         TELEGRAM_WAIT,
@@ -120,7 +120,7 @@ pub async fn collect(app: &AppState) -> Snapshot {
     let now_f = history::now_unix();
     let now = now_f as i64;
     let webhook = webhook_view(&wh, now);
-    let samples = app.dashboard.history.samples();
+    let samples = app.history.samples();
     let u = &health.updates;
     let st = app.api.stats();
     let acks = app.acks.percentiles();

@@ -5,65 +5,27 @@
 //! - [`page`]: server-rendered HTML with inline CSS and script under a CSP nonce.
 //! - [`level`]: the status-light rules.
 //! - [`chart`]: inline-SVG path data for the one-hour charts.
-//! - [`history`]: the fixed-size ring behind the charts and its sampler task.
+//! - [`sampler`]: the task filling the one-hour ring behind the charts ([`crate::recent`]).
 //! - [`watchdog`]: the watchdog's recent actions and alerts from the shared store.
-//! - [`guard`]: the session cookie (one-time `?token=` login) and CSRF rules for admin POSTs.
+//!
+//! Admin auth, the session cookie (one-time `?token=` login) and the CSRF rules for admin
+//! POSTs are in [`crate::auth`].
 //!
 //! Nothing outside the page is loaded (no CDN), and no token or secret is put in the page or
 //! the JSON: both are passed through the config's redactor before they leave.
 
 pub mod chart;
 pub mod data;
-pub mod guard;
-pub mod history;
 pub mod level;
 pub mod page;
+pub mod sampler;
 pub mod watchdog;
 
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use secrecy::ExposeSecret;
-use telbot_shared::redact::Redactor;
-
-use crate::config::DashboardConfig;
-use crate::routes::{Refusal, check_admin};
+use crate::auth::{Admin, Refusal, guard};
 use crate::state::AppState;
-
-/// The dashboard's per-process state.
-#[derive(Debug)]
-pub struct Dashboard {
-    /// Sent by the page's buttons in `X-CSRF-Token`; random per process.
-    csrf: String,
-    /// The session cookie's value after a `?token=` login; random per process.
-    session: String,
-    /// Masks every configured secret in what the dashboard sends.
-    redactor: Redactor,
-    /// The last hour of figures for the charts.
-    pub history: history::History,
-}
-
-impl Dashboard {
-    /// Fresh tokens and an empty ring.
-    pub fn new(cfg: &DashboardConfig, secrets: Vec<secrecy::SecretString>) -> Dashboard {
-        Dashboard {
-            csrf: guard::random_hex(32),
-            session: guard::random_hex(32),
-            redactor: Redactor::new(secrets),
-            history: history::History::new(cfg.history_interval),
-        }
-    }
-
-    /// The CSRF token the page embeds.
-    pub fn csrf(&self) -> &str {
-        &self.csrf
-    }
-
-    /// Whether the request carries this process's session cookie.
-    pub fn has_session(&self, headers: &HeaderMap) -> bool {
-        guard::cookie(headers, guard::COOKIE).is_some_and(|v| guard::same(v, &self.session))
-    }
-}
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// Headers every dashboard answer carries; the page adds its CSP.
 fn protect(resp: &mut Response, csp: Option<String>) {
@@ -95,8 +57,8 @@ pub fn csp(nonce: &str) -> String {
 
 /// `GET /bot/dashboard`: the page, or with `?token=` the one-time login.
 pub(crate) async fn page(
+    admin: Result<Admin, Refusal>,
     State(app): State<AppState>,
-    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let token = query.as_deref().and_then(|q| {
@@ -107,25 +69,24 @@ pub(crate) async fn page(
     if let Some(given) = token {
         return login(&app, &given);
     }
-    if let Err(r) = check_admin(&app, &headers) {
+    if let Err(r) = admin {
         return r.into_response();
     }
     let snap = data::collect(&app).await;
     let nonce = guard::random_hex(16);
     let refresh = app.cfg.dashboard.refresh.as_millis();
-    let html = page::render(&snap, &nonce, app.dashboard.csrf(), refresh);
-    let html = app.dashboard.redactor.redact(&html);
+    let html = page::render(&snap, &nonce, app.auth.csrf(), refresh);
+    let html = app.redactor.redact(&html);
     let mut resp = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     protect(&mut resp, Some(csp(&nonce)));
     resp
 }
 
 fn login(app: &AppState, given: &str) -> Response {
-    let Some(want) = &app.cfg.admin_token else {
-        return Refusal::Disabled.into_response();
-    };
-    if !guard::same(given, want.expose_secret()) {
-        return Refusal::Unauthorized.into_response();
+    match app.auth.is_token(given) {
+        Ok(true) => {}
+        Ok(false) => return Refusal::Unauthorized.into_response(),
+        Err(r) => return r.into_response(),
     }
     let secure = app
         .cfg
@@ -135,7 +96,7 @@ fn login(app: &AppState, given: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
     h.insert(header::LOCATION, HeaderValue::from_static("/bot/dashboard"));
-    if let Ok(v) = HeaderValue::from_str(&guard::session_cookie(&app.dashboard.session, secure)) {
+    if let Ok(v) = HeaderValue::from_str(&guard::session_cookie(app.auth.session(), secure)) {
         h.insert(header::SET_COOKIE, v);
     }
     protect(&mut resp, None);
@@ -143,13 +104,10 @@ fn login(app: &AppState, given: &str) -> Response {
 }
 
 /// `GET /bot/dashboard/data`: the snapshot as JSON.
-pub(crate) async fn data(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_admin(&app, &headers) {
-        return r.into_response();
-    }
+pub(crate) async fn data(_: Admin, State(app): State<AppState>) -> Response {
     let snap = data::collect(&app).await;
     let body = match serde_json::to_string(&snap) {
-        Ok(s) => app.dashboard.redactor.redact(&s),
+        Ok(s) => app.redactor.redact(&s),
         Err(e) => {
             tracing::error!(error = %e, "dashboard snapshot did not serialize");
             return (StatusCode::INTERNAL_SERVER_ERROR, "snapshot failed\n").into_response();

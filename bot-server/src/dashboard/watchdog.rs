@@ -133,7 +133,7 @@ pub fn action_cells(rows: &[ActionRow], now: i64) -> Vec<Vec<String>> {
                 a.kind.clone(),
                 a.result.clone(),
                 a.reason.clone(),
-                telbot_shared::action_words::detail_text(a.detail.as_deref().unwrap_or_default()),
+                telbot_shared::action::detail_text(a.detail.as_deref().unwrap_or_default()),
             ]
         })
         .collect()

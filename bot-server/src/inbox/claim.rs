@@ -31,13 +31,11 @@ use std::time::Duration;
 
 use sqlx::Row;
 use telbot_shared::store::{Db, StoreError};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::job::{self, JobCtx, Process};
-use super::writer::Writer;
-use super::{Counters, Item, Wakeup, sql};
-use crate::config::InboxConfig;
+use super::job::{self, Pool};
+use super::{Item, Wakeup, sql};
 
 /// How often an idle instance looks for rows that arrived at another instance.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -53,16 +51,10 @@ const DEPTH_EVERY: Duration = Duration::from_secs(1);
 /// The database's clock in unix milliseconds.
 const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
+/// The worker pool of one of several instances on one PostgreSQL. Rows this instance stored
+/// arrive on `pool.rx` only as a wake-up: the row itself is claimed from the store.
 pub(crate) struct Claimer {
-    pub db: Db,
-    pub writer: Writer,
-    /// Rows this instance stored: a wake-up, the row itself is claimed from the store.
-    pub rx: mpsc::Receiver<Item>,
-    pub wakeup: Arc<Wakeup>,
-    pub cfg: InboxConfig,
-    pub process: Arc<dyn Process>,
-    pub counters: Arc<Counters>,
-    pub stop: CancellationToken,
+    pub pool: Pool,
     /// This instance's name in `claimed_by`.
     pub owner: Arc<str>,
     /// The store's URL, for the LISTEN connection.
@@ -73,40 +65,33 @@ impl Claimer {
     /// Runs until `stop` is cancelled and in-flight handlers are done, then releases the
     /// claims this instance still holds.
     pub async fn run(mut self) {
-        let ctx = JobCtx {
-            sem: Arc::new(Semaphore::new(self.cfg.workers)),
-            process: self.process.clone(),
-            writer: self.writer.clone(),
-            counters: self.counters.clone(),
-            max_attempts: self.cfg.max_attempts,
-            retry_delay: self.cfg.retry_delay,
-            retry_max_delay: self.cfg.retry_max_delay,
-            handler_timeout: self.cfg.handler_timeout,
-            stop: self.stop.clone(),
-        };
-        let listener = self
-            .listen_url
-            .take()
-            .map(|url| tokio::spawn(listen(url, self.wakeup.clone(), self.stop.clone())));
-        let (done_tx, mut done_rx) = mpsc::channel::<()>(self.cfg.workers + 1);
+        let ctx = self.pool.job_ctx();
+        let listener = self.listen_url.take().map(|url| {
+            self.pool.tasks.spawn(listen(
+                url,
+                self.pool.wakeup.clone(),
+                self.pool.stop.clone(),
+            ))
+        });
+        let (done_tx, mut done_rx) = mpsc::channel::<()>(self.pool.cfg.workers + 1);
         let mut inflight = 0usize;
         let mut want = true;
         let mut poll = interval(POLL);
-        let mut keep = interval(self.cfg.claim_lease / 3);
+        let mut keep = interval(self.pool.cfg.claim_lease / 3);
         let mut depth = interval(DEPTH_EVERY);
         loop {
-            let stopping = self.stop.is_cancelled();
+            let stopping = self.pool.stop.is_cancelled();
             if stopping && inflight == 0 {
                 break;
             }
-            let room = self.cfg.workers.saturating_sub(inflight);
+            let room = self.pool.cfg.workers.saturating_sub(inflight);
             if !stopping && want && room > 0 {
                 let claimed = claim(
-                    &self.db,
+                    &self.pool.db,
                     &self.owner,
                     room,
-                    self.cfg.max_loaded_per_key,
-                    self.cfg.claim_lease,
+                    self.pool.cfg.max_loaded_per_key,
+                    self.pool.cfg.claim_lease,
                 )
                 .await;
                 match claimed {
@@ -116,7 +101,8 @@ impl Claimer {
                         for run in runs {
                             inflight += 1;
                             let (ctx, done) = (ctx.clone(), done_tx.clone());
-                            tokio::spawn(async move {
+                            let tasks = ctx.tasks.clone();
+                            tasks.spawn(async move {
                                 for item in run {
                                     // Rows not started are released with the rest at the end.
                                     if ctx.stop.is_cancelled() {
@@ -146,22 +132,22 @@ impl Claimer {
                         self.refresh_depth().await;
                     }
                 }
-                item = self.rx.recv() => match item {
+                item = self.pool.rx.recv() => match item {
                     Some(_) => want = true,
-                    None => self.stop.cancel(),
+                    None => self.pool.stop.cancel(),
                 },
-                _ = self.wakeup.wake.notified() => want = true,
+                _ = self.pool.wakeup.wake.notified() => want = true,
                 _ = keep.tick(), if inflight > 0 => {
-                    if let Err(e) = extend(&self.db, &self.owner, self.cfg.claim_lease).await {
+                    if let Err(e) = extend(&self.pool.db, &self.owner, self.pool.cfg.claim_lease).await {
                         tracing::warn!(error = %e, "cannot extend this instance's inbox claims");
                     }
                 }
                 _ = depth.tick() => self.refresh_depth().await,
                 _ = poll.tick(), if !stopping => want = true,
-                _ = self.stop.cancelled(), if !stopping => {}
+                _ = self.pool.stop.cancelled(), if !stopping => {}
             }
         }
-        match release(&self.db, &self.owner).await {
+        match release(&self.pool.db, &self.owner).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "released this instance's inbox claims"),
             Err(e) => {
@@ -219,8 +205,8 @@ async fn listen(url: secrecy::SecretString, wakeup: Arc<Wakeup>, stop: Cancellat
 impl Claimer {
     /// `/health`'s inbox depth from the store: the fleet's pending rows.
     async fn refresh_depth(&self) {
-        if let Ok(n) = sql::pending_count(&self.db).await {
-            self.counters.depth.store(n, Ordering::Relaxed);
+        if let Ok(n) = sql::pending_count(&self.pool.db).await {
+            self.pool.counters.depth.store(n, Ordering::Relaxed);
         }
     }
 }

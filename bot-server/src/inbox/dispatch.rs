@@ -19,30 +19,19 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use telbot_shared::store::Db;
-use tokio::sync::{Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc;
 
-use super::job::{self, JobCtx, Process};
-use super::writer::Writer;
-use super::{Counters, Item, Wakeup, sql};
-use crate::config::InboxConfig;
+use super::job::{self, JobCtx, Pool};
+use super::{Item, sql};
 
 /// Rows one read of the store returns at most.
 const READ_MAX: usize = 1000;
 /// Pause after a failed read of the store.
 const READ_RETRY: Duration = Duration::from_millis(500);
 
+/// The worker pool of one instance alone on its store (SQLite).
 pub(crate) struct Dispatcher {
-    pub db: Db,
-    pub writer: Writer,
-    pub rx: mpsc::Receiver<Item>,
-    pub wakeup: Arc<Wakeup>,
-    pub cfg: InboxConfig,
-    pub process: Arc<dyn Process>,
-    pub counters: Arc<Counters>,
-    /// Stop taking new work; in-flight work finishes.
-    pub stop: CancellationToken,
+    pub pool: Pool,
 }
 
 #[derive(Default)]
@@ -78,58 +67,48 @@ type Done = mpsc::Sender<(Arc<str>, i64)>;
 impl Dispatcher {
     /// Runs until `stop` is cancelled and in-flight handlers are done.
     pub async fn run(mut self) {
-        let (done_tx, mut done_rx) = mpsc::channel::<(Arc<str>, i64)>(self.cfg.max_loaded + 1);
-        let ctx = JobCtx {
-            sem: Arc::new(Semaphore::new(self.cfg.workers)),
-            process: self.process.clone(),
-            writer: self.writer.clone(),
-            counters: self.counters.clone(),
-            max_attempts: self.cfg.max_attempts,
-            retry_delay: self.cfg.retry_delay,
-            retry_max_delay: self.cfg.retry_max_delay,
-            handler_timeout: self.cfg.handler_timeout,
-            stop: self.stop.clone(),
-        };
+        let (done_tx, mut done_rx) = mpsc::channel::<(Arc<str>, i64)>(self.pool.cfg.max_loaded + 1);
+        let ctx = self.pool.job_ctx();
         let mut st = State::default();
-        self.wakeup.behind.store(true, Ordering::Release); // replay whatever the last run left
+        self.pool.wakeup.behind.store(true, Ordering::Release); // replay whatever the last run left
         let mut safety = tokio::time::interval(Duration::from_secs(2));
         safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            let stopping = self.stop.is_cancelled();
+            let stopping = self.pool.stop.is_cancelled();
             if stopping && st.inflight == 0 {
                 break;
             }
             if !stopping {
                 self.refill(&mut st, &ctx, &done_tx).await;
-                let floor = self.wakeup.floor.swap(i64::MAX, Ordering::AcqRel);
+                let floor = self.pool.wakeup.floor.swap(i64::MAX, Ordering::AcqRel);
                 if floor < st.cursor {
                     st.rescan = Some(st.rescan.map_or(floor, |r| r.min(floor)));
                 }
-                if st.loaded < self.cfg.max_loaded
-                    && self.wakeup.behind.swap(false, Ordering::AcqRel)
+                if st.loaded < self.pool.cfg.max_loaded
+                    && self.pool.wakeup.behind.swap(false, Ordering::AcqRel)
                 {
                     self.scan(&mut st, &ctx, &done_tx).await;
                 }
             }
-            let room = !stopping && st.loaded < self.cfg.max_loaded;
+            let room = !stopping && st.loaded < self.pool.cfg.max_loaded;
             tokio::select! {
                 biased;
                 Some((key, seq)) = done_rx.recv() => self.finished(&mut st, key, seq, &ctx, &done_tx),
-                item = self.rx.recv(), if room => match item {
+                item = self.pool.rx.recv(), if room => match item {
                     Some(item) if item.seq == st.cursor + 1 => self.offer(&mut st, item, &ctx, &done_tx),
-                    Some(item) if item.seq > st.cursor => self.wakeup.behind.store(true, Ordering::Release),
+                    Some(item) if item.seq > st.cursor => self.pool.wakeup.behind.store(true, Ordering::Release),
                     Some(_) => {} // already read from the store
-                    None => self.stop.cancel(),
+                    None => self.pool.stop.cancel(),
                 },
-                _ = self.wakeup.wake.notified(), if room => {}
+                _ = self.pool.wakeup.wake.notified(), if room => {}
                 _ = safety.tick(), if room => {
                     // A row missed by both paths (e.g. a failed hand-over racing a scan) is found
                     // here; with spilled keys this is a cheap read that finds nothing new.
-                    if self.counters.depth.load(Ordering::Relaxed) as usize > st.loaded {
-                        self.wakeup.behind.store(true, Ordering::Release);
+                    if self.pool.counters.depth.load(Ordering::Relaxed) as usize > st.loaded {
+                        self.pool.wakeup.behind.store(true, Ordering::Release);
                     }
                 }
-                _ = self.stop.cancelled(), if !stopping => {}
+                _ = self.pool.stop.cancelled(), if !stopping => {}
             }
         }
         tracing::info!("inbox workers stopped");
@@ -137,9 +116,14 @@ impl Dispatcher {
 
     /// Reads pending rows after the cursor (or, while rescanning, after the rescan point).
     async fn scan(&self, st: &mut State, ctx: &JobCtx, done: &Done) {
-        let limit = self.cfg.max_loaded.saturating_sub(st.loaded).min(READ_MAX);
+        let limit = self
+            .pool
+            .cfg
+            .max_loaded
+            .saturating_sub(st.loaded)
+            .min(READ_MAX);
         let from = st.rescan.unwrap_or(st.cursor);
-        match sql::pending_after(&self.db, from, limit).await {
+        match sql::pending_after(&self.pool.db, from, limit).await {
             Ok(items) => {
                 let full = items.len() == limit;
                 let last = items.last().map(|i| i.seq);
@@ -151,12 +135,12 @@ impl Dispatcher {
                     _ => None,
                 };
                 if full {
-                    self.wakeup.behind.store(true, Ordering::Release);
+                    self.pool.wakeup.behind.store(true, Ordering::Release);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the inbox; retrying");
-                self.wakeup.behind.store(true, Ordering::Release);
+                self.pool.wakeup.behind.store(true, Ordering::Release);
                 tokio::time::sleep(READ_RETRY).await;
             }
         }
@@ -174,7 +158,7 @@ impl Dispatcher {
             }
             // Older than the key's backlog (a late commit, a replayed row): nothing older of
             // this key waits, so it runs now.
-        } else if st.of_key(&item.key) >= self.cfg.max_loaded_per_key {
+        } else if st.of_key(&item.key) >= self.pool.cfg.max_loaded_per_key {
             st.spilled.insert(item.key.clone(), item.seq - 1);
             return;
         }
@@ -204,7 +188,7 @@ impl Dispatcher {
             }
         }
         if st.spilled.contains_key(&key)
-            && st.of_key(&key) <= self.cfg.max_loaded_per_key / 2
+            && st.of_key(&key) <= self.pool.cfg.max_loaded_per_key / 2
             && st.refill_queued.insert(key.clone())
         {
             st.refill.push_back(key.clone());
@@ -214,9 +198,9 @@ impl Dispatcher {
 
     /// Reads the backlog of spilled keys whose queues drained, in order, up to the cursor.
     async fn refill(&self, st: &mut State, ctx: &JobCtx, done: &Done) {
-        let cap = self.cfg.max_loaded_per_key;
+        let cap = self.pool.cfg.max_loaded_per_key;
         for _ in 0..st.refill.len() {
-            let room = self.cfg.max_loaded.saturating_sub(st.loaded);
+            let room = self.pool.cfg.max_loaded.saturating_sub(st.loaded);
             if room == 0 {
                 return;
             }
@@ -233,7 +217,7 @@ impl Dispatcher {
                 st.refill_queued.remove(&key);
                 continue;
             }
-            match sql::pending_of_key(&self.db, &key, from, st.cursor, limit).await {
+            match sql::pending_of_key(&self.pool.db, &key, from, st.cursor, limit).await {
                 Ok(items) => {
                     let full = items.len() == limit;
                     let last = items.last().map(|i| i.seq);
@@ -279,7 +263,7 @@ impl Dispatcher {
         st.inflight += 1;
         let ctx = ctx.clone();
         let done = done.clone();
-        tokio::spawn(async move {
+        ctx.tasks.clone().spawn(async move {
             job::run(&ctx, &item).await;
             let _ = done.send((key, item.seq)).await;
         });

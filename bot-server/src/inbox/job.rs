@@ -14,11 +14,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use telbot_shared::backoff::Backoff;
+use telbot_shared::store::Db;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::writer::{Finish, Writer};
-use super::{Counters, Item, Status};
+use super::{Counters, Item, Status, Wakeup};
+use crate::config::InboxConfig;
 
 /// How one handler run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,12 +80,41 @@ pub(crate) struct JobCtx {
     pub retry_max_delay: Duration,
     pub handler_timeout: Duration,
     pub stop: CancellationToken,
+    pub tasks: TaskTracker,
 }
 
-/// The delay before retry number `n` (1-based): `base` doubling, capped at `max`.
-pub(crate) fn backoff(base: Duration, max: Duration, n: u32) -> Duration {
-    base.saturating_mul(1u32 << n.saturating_sub(1).min(20))
-        .min(max)
+/// What a worker pool ([`super::dispatch::Dispatcher`] or [`super::claim::Claimer`]) is made of.
+pub(crate) struct Pool {
+    pub db: Db,
+    pub writer: Writer,
+    /// Rows the writer stored, handed over while there is room.
+    pub rx: mpsc::Receiver<Item>,
+    pub wakeup: Arc<Wakeup>,
+    pub cfg: InboxConfig,
+    pub process: Arc<dyn Process>,
+    pub counters: Arc<Counters>,
+    /// Stop taking new work; in-flight work finishes.
+    pub stop: CancellationToken,
+    /// Where the handler tasks are spawned (the app waits for them at shutdown).
+    pub tasks: TaskTracker,
+}
+
+impl Pool {
+    /// What each handler task needs.
+    pub fn job_ctx(&self) -> JobCtx {
+        JobCtx {
+            sem: Arc::new(Semaphore::new(self.cfg.workers)),
+            process: self.process.clone(),
+            writer: self.writer.clone(),
+            counters: self.counters.clone(),
+            max_attempts: self.cfg.max_attempts,
+            retry_delay: self.cfg.retry_delay,
+            retry_max_delay: self.cfg.retry_max_delay,
+            handler_timeout: self.cfg.handler_timeout,
+            stop: self.stop.clone(),
+            tasks: self.tasks.clone(),
+        }
+    }
 }
 
 pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
@@ -133,7 +166,7 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
                     (Status::Parked, Some(reason))
                 } else {
                     drop(permit);
-                    let delay = backoff(ctx.retry_delay, ctx.retry_max_delay, failures);
+                    let delay = Backoff::new(ctx.retry_delay, ctx.retry_max_delay).delay(failures);
                     tracing::info!(update_id = item.update_id, attempts, transient, error = %error, delay_ms = delay.as_millis() as u64, "handler failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => continue,
@@ -170,19 +203,4 @@ async fn finish(ctx: &JobCtx, item: &Item, status: Status, attempts: u32, error:
             error,
         })
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn back_off_doubles_and_is_capped() {
-        let s = Duration::from_secs;
-        assert_eq!(backoff(s(1), s(60), 1), s(1));
-        assert_eq!(backoff(s(1), s(60), 2), s(2));
-        assert_eq!(backoff(s(1), s(60), 6), s(32));
-        assert_eq!(backoff(s(1), s(60), 7), s(60));
-        assert_eq!(backoff(s(1), s(60), 10_000), s(60));
-    }
 }

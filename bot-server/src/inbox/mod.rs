@@ -147,12 +147,16 @@ impl Counters {
     }
 }
 
-/// The running inbox: the writer handle, and the worker pool's task.
+/// The running inbox: the writer handle, and the tasks to stop and join at shutdown.
 pub struct Inbox {
     /// Where the webhook and the poller store updates.
     pub writer: Writer,
     /// Ends when the workers have stopped (after `stop` and in-flight work).
     pub workers: tokio::task::JoinHandle<()>,
+    /// Cancel once the workers have stopped: the writer commits what is queued and ends.
+    pub stop_writer: tokio_util::sync::CancellationToken,
+    /// Ends when the writer has committed its last batch.
+    pub writer_task: tokio::task::JoinHandle<()>,
 }
 
 /// How many bot-servers one store carries: SQLite one per file (the worker pool follows the
@@ -165,15 +169,17 @@ pub fn instances_allowed(backend: telbot_shared::config::Backend) -> Option<usiz
     }
 }
 
-/// Starts the writer and the worker pool; whatever an earlier run left pending is replayed.
-/// `owner` names this instance in the inbox's claims, `listen_url` is the store's URL for
-/// the instances' LISTEN/NOTIFY (PostgreSQL).
+/// Starts the writer and the worker pool (both spawned on `tasks`); whatever an earlier run
+/// left pending is replayed. `owner` names this instance in the inbox's claims, `listen_url`
+/// is the store's URL for the instances' LISTEN/NOTIFY (PostgreSQL).
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     db: telbot_shared::store::Db,
     cfg: crate::config::InboxConfig,
     process: Arc<dyn Process>,
     counters: Arc<Counters>,
     stop: tokio_util::sync::CancellationToken,
+    tasks: &tokio_util::task::TaskTracker,
     owner: Arc<str>,
     listen_url: Option<secrecy::SecretString>,
 ) -> Result<Inbox, telbot_shared::store::StoreError> {
@@ -192,7 +198,8 @@ pub async fn start(
     }
     let (items_tx, items_rx) = tokio::sync::mpsc::channel(cfg.max_loaded);
     let wakeup = Arc::new(Wakeup::default());
-    let writer = Writer::spawn(
+    let stop_writer = tokio_util::sync::CancellationToken::new();
+    let (writer, writer_task) = Writer::spawn(
         db.clone(),
         cfg.batch_max,
         counters.clone(),
@@ -201,24 +208,11 @@ pub async fn start(
             wakeup: wakeup.clone(),
             owner: owner.clone(),
         },
+        tasks,
+        stop_writer.clone(),
     );
-    if instances_allowed(db.backend).is_none() {
-        let claimer = claim::Claimer {
-            db,
-            writer: writer.clone(),
-            rx: items_rx,
-            wakeup,
-            cfg,
-            process,
-            counters,
-            stop,
-            owner,
-            listen_url,
-        };
-        let workers = tokio::spawn(claimer.run());
-        return Ok(Inbox { writer, workers });
-    }
-    let dispatcher = dispatch::Dispatcher {
+    let several = instances_allowed(db.backend).is_none();
+    let pool = job::Pool {
         db,
         writer: writer.clone(),
         rx: items_rx,
@@ -227,7 +221,24 @@ pub async fn start(
         process,
         counters,
         stop,
+        tasks: tasks.clone(),
     };
-    let workers = tokio::spawn(dispatcher.run());
-    Ok(Inbox { writer, workers })
+    let workers = if several {
+        tasks.spawn(
+            claim::Claimer {
+                pool,
+                owner,
+                listen_url,
+            }
+            .run(),
+        )
+    } else {
+        tasks.spawn(dispatch::Dispatcher { pool }.run())
+    };
+    Ok(Inbox {
+        writer,
+        workers,
+        stop_writer,
+        writer_task,
+    })
 }

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use telbot_shared::store::{Db, StoreError};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::commit::{COMMIT_TIMEOUT, Commit, commit};
 use super::{Counters, Item, Status, Wakeup};
@@ -78,21 +81,26 @@ pub(crate) struct Handoff {
 }
 
 impl Writer {
-    /// Starts the writer task.
+    /// Starts the writer task on `tasks`. It ends when every handle is dropped, or once
+    /// `stop` is cancelled and what was queued by then is committed; join the returned handle
+    /// to know the last commit is on disk.
     pub(crate) fn spawn(
         db: Db,
         batch_max: usize,
         counters: Arc<Counters>,
         handoff: Handoff,
-    ) -> Self {
+        tasks: &TaskTracker,
+        stop: CancellationToken,
+    ) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(batch_max * 4);
         let wakeup = handoff.wakeup.clone();
-        tokio::spawn(run(db, rx, batch_max, counters, handoff));
-        Writer {
+        let task = tasks.spawn(run(db, Inbound { rx, stop }, batch_max, counters, handoff));
+        let writer = Writer {
             tx,
             timeout: COMMIT_TIMEOUT,
             wakeup,
-        }
+        };
+        (writer, task)
     }
 
     /// Stores an update; returns `Ok` only once it is committed (or known).
@@ -135,13 +143,32 @@ impl Writer {
 /// Pause after a failed commit, and between retries of unwritten completions.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
-async fn run(
-    db: Db,
-    mut rx: mpsc::Receiver<Req>,
-    batch_max: usize,
-    counters: Arc<Counters>,
-    handoff: Handoff,
-) {
+/// The writer's queue, closed for new requests once `stop` is cancelled (what was queued
+/// still comes out).
+struct Inbound {
+    rx: mpsc::Receiver<Req>,
+    stop: CancellationToken,
+}
+
+impl Inbound {
+    /// The next request; `None` once the queue is closed and empty.
+    async fn recv(&mut self) -> Option<Req> {
+        if !self.stop.is_cancelled() {
+            tokio::select! {
+                r = self.rx.recv() => return r,
+                _ = self.stop.cancelled() => {}
+            }
+        }
+        self.rx.close();
+        self.rx.recv().await
+    }
+
+    fn try_recv(&mut self) -> Option<Req> {
+        self.rx.try_recv().ok()
+    }
+}
+
+async fn run(db: Db, mut rx: Inbound, batch_max: usize, counters: Arc<Counters>, handoff: Handoff) {
     let mut retry_finishes: Vec<(Finish, Option<oneshot::Sender<()>>)> = Vec::new();
     // The highest seq known committed: rows of a commit with an unknown outcome are above it.
     let mut last_seq: i64 = 0;
@@ -154,7 +181,12 @@ async fn run(
         } else {
             match tokio::time::timeout(RETRY_PAUSE, rx.recv()).await {
                 Ok(Some(r)) => Some(r),
-                Ok(None) => break,
+                // Closed: the completions still waiting are retried until the app stops
+                // waiting for the writer (its grace period).
+                Ok(None) => {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    None
+                }
                 Err(_) => None,
             }
         };
@@ -165,8 +197,8 @@ async fn run(
             batch.push(first);
             while batch.len() < batch_max {
                 match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
+                    Some(r) => batch.push(r),
+                    None => break,
                 }
             }
         }
@@ -266,5 +298,81 @@ fn deliver(
             }
         };
         let _ = reply.send(Ok(stored));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use telbot_shared::config::{Backend, StoreConfig};
+
+    #[tokio::test]
+    async fn a_stopped_writer_commits_what_was_queued_then_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
+            backend: Backend::Sqlite,
+            data_dir: dir.path().to_path_buf(),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_synchronous: "full".into(),
+        };
+        let db = telbot_shared::store::connect(&cfg).await.unwrap();
+        let (items, _items_rx) = mpsc::channel(1000);
+        let tasks = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let (writer, task) = Writer::spawn(
+            db.clone(),
+            8,
+            Arc::new(Counters::default()),
+            Handoff {
+                items,
+                wakeup: Arc::new(Wakeup::default()),
+                owner: Arc::from("test"),
+            },
+            &tasks,
+            stop.clone(),
+        );
+        // 20 inserts queued at once (several commits of 8), then the stop.
+        let inserts: Vec<_> = (1..=20)
+            .map(|id| {
+                let w = writer.clone();
+                tokio::spawn(async move {
+                    w.insert(NewUpdate {
+                        update_id: id,
+                        kind: "message".into(),
+                        key: format!("chat:{id}"),
+                        payload: "{}".into(),
+                    })
+                    .await
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        stop.cancel();
+        // The writer ends although `writer` (a handle) is still alive.
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the writer ends after a stop")
+            .unwrap();
+        let mut stored = 0;
+        for i in inserts {
+            if i.await.unwrap().is_ok() {
+                stored += 1;
+            }
+        }
+        // Every insert the writer said was stored is in the store; none was cut off half way.
+        assert_eq!(super::super::sql::pending_count(&db).await.unwrap(), stored);
+        assert!(stored > 0, "the queued inserts were committed, not dropped");
+        let late = writer
+            .insert(NewUpdate {
+                update_id: 99,
+                kind: "message".into(),
+                key: "chat:99".into(),
+                payload: "{}".into(),
+            })
+            .await;
+        assert!(late.is_err(), "a stopped writer takes nothing new");
     }
 }

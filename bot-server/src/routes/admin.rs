@@ -6,21 +6,18 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use telbot_shared::recovery::LockError;
 
-use super::{check_admin, check_admin_write};
+use crate::auth::{Admin, AdminWrite};
 use crate::config::Mode;
 use crate::inbox::parked;
 use crate::state::AppState;
 
-pub(super) async fn recover(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_admin_write(&app, &headers) {
-        return r.into_response();
-    }
+pub(super) async fn recover(_: AdminWrite, State(app): State<AppState>) -> Response {
     if app.cfg.webhook_url.is_none() {
         return (
             StatusCode::CONFLICT,
@@ -76,10 +73,7 @@ pub(super) async fn recover(State(app): State<AppState>, headers: HeaderMap) -> 
     }
 }
 
-pub(super) async fn shutdown(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_admin_write(&app, &headers) {
-        return r.into_response();
-    }
+pub(super) async fn shutdown(_: AdminWrite, State(app): State<AppState>) -> Response {
     tracing::info!("shutdown requested over HTTP");
     app.shutdown.cancel();
     (StatusCode::ACCEPTED, "shutting down\n").into_response()
@@ -108,34 +102,21 @@ fn store_error(e: telbot_shared::store::StoreError) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()
 }
 
-pub(super) async fn parked_list(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_admin(&app, &headers) {
-        return r.into_response();
-    }
+pub(super) async fn parked_list(_: Admin, State(app): State<AppState>) -> Response {
     match parked::list(&app.db).await {
         Ok(rows) => Json(serde_json::json!({ "parked": rows })).into_response(),
         Err(e) => store_error(e),
     }
 }
 
-/// The admin check of a parked-updates POST, then its optional `{"update_ids": [...]}`.
-fn authorized_selection(
-    app: &AppState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Option<Vec<i64>>, Box<Response>> {
-    check_admin_write(app, headers).map_err(|r| Box::new(r.into_response()))?;
-    selection(body).map_err(|why| Box::new((StatusCode::BAD_REQUEST, why).into_response()))
-}
-
 pub(super) async fn parked_replay(
+    _: AdminWrite,
     State(app): State<AppState>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ids = match authorized_selection(&app, &headers, &body) {
+    let ids = match selection(&body) {
         Ok(ids) => ids,
-        Err(r) => return *r,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     match parked::replay(&app.db, &app.writer, &app.counters, ids.as_deref()).await {
         Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
@@ -144,13 +125,13 @@ pub(super) async fn parked_replay(
 }
 
 pub(super) async fn parked_discard(
+    _: AdminWrite,
     State(app): State<AppState>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ids = match authorized_selection(&app, &headers, &body) {
+    let ids = match selection(&body) {
         Ok(ids) => ids,
-        Err(r) => return *r,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     match parked::discard(&app.db, &app.counters, ids.as_deref()).await {
         Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),

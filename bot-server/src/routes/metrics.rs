@@ -1,15 +1,18 @@
 //! `GET /metrics`: Prometheus text; admin-only unless METRICS_PUBLIC=true.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::check_admin;
+use crate::auth::{Admin, Refusal};
 use crate::state::AppState;
 
-pub(super) async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn metrics(
+    admin: Result<Admin, Refusal>,
+    State(app): State<AppState>,
+) -> Response {
     if !app.cfg.metrics_public
-        && let Err(r) = check_admin(&app, &headers)
+        && let Err(r) = admin
     {
         return r.into_response();
     }

@@ -31,7 +31,9 @@ pub(super) async fn receive(State(app): State<AppState>, req: Request) -> Respon
     if code == 200 {
         let took = started.elapsed();
         metrics::histogram!("telbot_webhook_ack_seconds").record(took.as_secs_f64());
-        crate::dashboard_feed::record_ack(&app, took);
+        app.acks.record(took);
+        // A delivery arrived: an older Telegram delivery error is history (see webhook_health).
+        app.webhook_health.delivered(telbot_shared::unix_now());
     }
     resp
 }

@@ -51,7 +51,7 @@ async fn report_stores_a_text_or_a_location() {
     );
     assert!(sim.sent_messages()[1].text.starts_with("Thank you"));
     let row: (f64,) = sqlx::query_as("SELECT latitude FROM reports WHERE chat_id = 401")
-        .fetch_one(&bot.state.db.pool)
+        .fetch_one(&bot.state.db().pool)
         .await
         .unwrap();
     assert!((row.0 - 52.5).abs() < 1e-9);
@@ -76,11 +76,11 @@ async fn pending_actions_expire_and_are_swept() {
         sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 1)
             .await
     );
-    assert_eq!(bot.state.pending.count().await.unwrap(), 1);
+    assert_eq!(bot.state.pending().count().await.unwrap(), 1);
     // Past the TTL the sweeper removes it, and a text is no longer taken as the report.
     assert!(
         wait_until_async(Duration::from_secs(10), || async {
-            bot.state.pending.count().await.unwrap() == 0
+            bot.state.pending().count().await.unwrap() == 0
         })
         .await
     );
@@ -95,7 +95,7 @@ async fn pending_actions_expire_and_are_swept() {
         sim.sent_messages()[1].text
     );
     let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports")
-        .fetch_one(&bot.state.db.pool)
+        .fetch_one(&bot.state.db().pool)
         .await
         .unwrap();
     assert_eq!(n.0, 0);

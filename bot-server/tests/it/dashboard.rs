@@ -413,11 +413,11 @@ async fn data_has_figures_charts_and_watchdog_rows(backend: Backend) {
     sqlx::query("INSERT INTO wd_actions (kind, reason, result, detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind("recovery").bind("webhook stuck: 9 pending").bind("ok").bind("drained 9, replayed 9, dropped 0")
         .bind(now - 120).bind(now - 119)
-        .execute(&bot.state.db.pool).await.unwrap();
+        .execute(&bot.state.db().pool).await.unwrap();
     sqlx::query("INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at, sent_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)")
         .bind("webhook-stuck").bind("critical").bind("email").bind("[CRITICAL] telbot: webhook stuck").bind("pending")
         .bind(now - 60)
-        .execute(&bot.state.db.pool).await.unwrap();
+        .execute(&bot.state.db().pool).await.unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
     let d = data(&bot).await;
     let f = &d["figures"];

@@ -81,7 +81,7 @@ async fn outage_is_waited_out(backend: Backend, fault: ApiFault) {
         .collect();
     assert!(c700[0].starts_with("Hello"), "in order: {c700:?}");
     let parked = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM inbox WHERE status = 2")
-        .fetch_one(&bot.state.db.pool)
+        .fetch_one(&bot.state.db().pool)
         .await
         .unwrap();
     assert_eq!(parked, 0);
@@ -107,28 +107,28 @@ async fn a_400_from_send_message_parks_after_max_attempts_and_the_prune_keeps_it
     // Chat 0 does not exist: "Bad Request: chat not found".
     let bad = sim.inject(Upd::command(0, "/start"));
     assert_eq!(
-        wait_status(&bot.state.db, bad, PARKED).await,
+        wait_status(bot.state.db(), bad, PARKED).await,
         Some((PARKED, 3)),
         "parked after inbox.max_attempts"
     );
     assert_eq!(
-        wait_status(&bot.state.db, done, 1).await.map(|r| r.0),
+        wait_status(bot.state.db(), done, 1).await.map(|r| r.0),
         Some(1)
     );
     // The prune, as if 25 h had passed: the handled row goes, the parked one stays.
     let future = telbot_shared::unix_now() + 100_000;
-    let removed = bot_server::inbox::sql::prune_done(&bot.state.db, future)
+    let removed = bot_server::inbox::sql::prune_done(bot.state.db(), future)
         .await
         .unwrap();
     assert_eq!(removed, 1);
     assert_eq!(
-        bot_server::inbox::sql::status_of(&bot.state.db, bad)
+        bot_server::inbox::sql::status_of(bot.state.db(), bad)
             .await
             .unwrap(),
         Some((PARKED, 3))
     );
     assert_eq!(
-        bot_server::inbox::sql::status_of(&bot.state.db, done)
+        bot_server::inbox::sql::status_of(bot.state.db(), done)
             .await
             .unwrap(),
         None
@@ -169,7 +169,7 @@ async fn parked_rows_are_kept_until_replayed_or_discarded(backend: Backend) {
     let c = sim.inject(Upd::text(901, "second"));
     for id in [a, b, c] {
         assert_eq!(
-            wait_status(&bot.state.db, id, PARKED).await.map(|r| r.0),
+            wait_status(bot.state.db(), id, PARKED).await.map(|r| r.0),
             Some(PARKED)
         );
     }
@@ -213,7 +213,10 @@ async fn parked_rows_are_kept_until_replayed_or_discarded(backend: Backend) {
     );
     let texts: Vec<String> = sim.sent_messages().into_iter().map(|m| m.text).collect();
     assert_eq!(texts, vec!["first", "second"]);
-    assert_eq!(wait_status(&bot.state.db, c, 1).await.map(|r| r.0), Some(1));
+    assert_eq!(
+        wait_status(bot.state.db(), c, 1).await.map(|r| r.0),
+        Some(1)
+    );
     // The rest is discarded: gone from the list, never run.
     let r = admin(&bot, "POST", "/admin/parked/discard", None).await;
     assert_eq!(r["count"], 1);
@@ -270,7 +273,7 @@ async fn a_transient_failure_parks_only_once_telegrams_24_hours_have_passed() {
         .unwrap();
     sim.fail_method("sendMessage", ApiFault::Status500, 1_000_000);
     let bot = start_bot(&sim, &db, &[("TELBOT__TELEGRAM__MAX_ATTEMPTS", "1")]).await;
-    let row = wait_status(&bot.state.db, 5, PARKED).await;
+    let row = wait_status(bot.state.db(), 5, PARKED).await;
     assert_eq!(
         row,
         Some((PARKED, 1)),
@@ -327,7 +330,7 @@ async fn a_handler_past_its_deadline_is_retried_as_a_transient_failure() {
         sim.wait_for(Duration::from_secs(15), |s| s.sent_messages().len() == 1)
             .await
     );
-    assert_eq!(wait_status(&bot.state.db, id, 1).await, Some((1, 2)));
+    assert_eq!(wait_status(bot.state.db(), id, 1).await, Some((1, 2)));
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     bot.stop().await;
 }

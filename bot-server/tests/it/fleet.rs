@@ -5,7 +5,6 @@
 use crate::common;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bot_server::inbox::writer::Finish;
@@ -51,11 +50,8 @@ async fn two_instances_answer_each_update_once_and_each_chat_in_order() {
     let b = start_bot(&sim, &db, &[]).await;
     // One leader registers the webhook; the other does not touch it.
     assert!(
-        wait_until(Duration::from_secs(10), || a
-            .state
-            .leader
-            .load(Ordering::Relaxed)
-            != b.state.leader.load(Ordering::Relaxed))
+        wait_until(Duration::from_secs(10), || a.state.is_leader()
+            != b.state.is_leader())
         .await,
         "exactly one leader"
     );
@@ -180,19 +176,10 @@ async fn the_follower_takes_the_lead_when_the_leader_stops() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Postgres);
     let a = start_bot(&sim, &db, &[]).await;
-    assert!(
-        wait_until(Duration::from_secs(10), || a
-            .state
-            .leader
-            .load(Ordering::Relaxed))
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(10), || a.state.is_leader()).await);
     let b = start_bot(&sim, &db, &[]).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        !b.state.leader.load(Ordering::Relaxed),
-        "one leader at a time"
-    );
+    assert!(!b.state.is_leader(), "one leader at a time");
     let ready: serde_json::Value = reqwest::get(b.url("/ready"))
         .await
         .unwrap()
@@ -204,11 +191,7 @@ async fn the_follower_takes_the_lead_when_the_leader_stops() {
     let b_url = b.url("/webhook");
     a.stop().await;
     assert!(
-        wait_until(Duration::from_secs(10), || b
-            .state
-            .leader
-            .load(Ordering::Relaxed))
-        .await,
+        wait_until(Duration::from_secs(10), || b.state.is_leader()).await,
         "the follower never took the lead"
     );
     assert!(

@@ -59,7 +59,7 @@ async fn a_flood_in_one_chat_does_not_hold_up_the_others(backend: Backend) {
     assert!(
         wait_until(Duration::from_secs(60), || bot
             .state
-            .counters
+            .counters()
             .snapshot()
             .received
             >= FLOOD as u64)

@@ -73,7 +73,7 @@ async fn an_unknown_kind_is_stored_acknowledged_counted_and_never_blocks_others(
     assert!(
         wait_until(Duration::from_secs(5), || bot
             .state
-            .counters
+            .counters()
             .snapshot()
             .unknown
             == 1)
@@ -85,7 +85,7 @@ async fn an_unknown_kind_is_stored_acknowledged_counted_and_never_blocks_others(
             .any(|d| d.update_id == unknown && d.status == Some(200)),
         "{d:?}"
     );
-    let row = wait_status(&bot.state.db, unknown, 3).await;
+    let row = wait_status(bot.state.db(), unknown, 3).await;
     assert_eq!(row.map(|r| r.0), Some(3), "stored raw and marked skipped");
     bot.stop().await;
 }
@@ -99,12 +99,7 @@ async fn a_store_outage_answers_503_then_recovers_without_loss() {
     db.pg.as_mut().unwrap().kill();
     let other = HELP.replace("5001", "5002");
     assert_eq!(post_update(&bot, &other, Some(SECRET)).await, 503);
-    let ok = wait_until(Duration::from_secs(15), || {
-        !bot.state
-            .store_up
-            .load(std::sync::atomic::Ordering::Relaxed)
-    })
-    .await;
+    let ok = wait_until(Duration::from_secs(15), || !bot.state.store_up()).await;
     assert!(ok);
     let resp = reqwest::get(bot.url("/health")).await.unwrap();
     assert_eq!(resp.status(), 503);
@@ -126,13 +121,7 @@ async fn a_store_outage_answers_503_then_recovers_without_loss() {
         sim.wait_for(Duration::from_secs(15), |s| s.sent_messages().len() == 2)
             .await
     );
-    assert!(
-        wait_until(Duration::from_secs(15), || bot
-            .state
-            .store_up
-            .load(std::sync::atomic::Ordering::Relaxed))
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(15), || bot.state.store_up()).await);
     // checks.store follows the commits too: ok again once a few have succeeded since.
     for id in 5003..5006 {
         let next = HELP.replace("5001", &id.to_string());

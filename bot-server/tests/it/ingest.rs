@@ -135,12 +135,12 @@ async fn batches_of_every_size_are_not_kept_as_prepared_statements() {
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(&sim, &db, &[]).await;
     let mut next_id = 10_000_000i64;
-    let mut a = bot.state.db.pool.acquire().await.unwrap();
+    let mut a = bot.state.db().pool.acquire().await.unwrap();
     insert_every_size(&mut a, &mut next_id).await;
     let before = rss_kib();
-    let mut b = bot.state.db.pool.acquire().await.unwrap();
+    let mut b = bot.state.db().pool.acquire().await.unwrap();
     insert_every_size(&mut b, &mut next_id).await;
-    let mut c = bot.state.db.pool.acquire().await.unwrap();
+    let mut c = bot.state.db().pool.acquire().await.unwrap();
     insert_every_size(&mut c, &mut next_id).await;
     let grown = rss_kib().saturating_sub(before);
     drop((a, b, c));

@@ -32,7 +32,7 @@ async fn postgres_a_commit_that_lands_after_its_timeout_is_handled_without_new_t
         sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 1)
             .await
     );
-    let pool = bot.state.db.pool.clone();
+    let pool = bot.state.db().pool.clone();
     sqlx::raw_sql("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
         .execute(&pool)
         .await
@@ -75,7 +75,7 @@ async fn postgres_a_commit_that_lands_after_its_timeout_is_handled_without_new_t
         "the update whose commit landed late was never handled"
     );
     assert_eq!(
-        wait_status(&bot.state.db, late, 1).await.map(|r| r.0),
+        wait_status(bot.state.db(), late, 1).await.map(|r| r.0),
         Some(1)
     );
     // Telegram's redelivery of the 503'd update is a duplicate: answered once.

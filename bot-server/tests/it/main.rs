@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 mod bot;
 mod browser;
+mod common;
 mod config_props;
 mod dashboard;
 mod failures;

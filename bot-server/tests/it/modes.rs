@@ -47,7 +47,7 @@ async fn set_webhook_failing_three_times_falls_back_to_polling_then_restores_it(
             .await
     );
     assert!(
-        wait_until(Duration::from_secs(5), || bot.state.mode.get()
+        wait_until(Duration::from_secs(5), || bot.state.mode()
             == bot_server::config::Mode::Webhook)
         .await
     );
@@ -156,7 +156,7 @@ async fn a_handler_failing_with_5xx_is_retried_not_parked_and_its_chat_waits_for
     );
     let texts: Vec<String> = sim.sent_messages().into_iter().map(|m| m.text).collect();
     assert!(texts[0].starts_with("Hello"), "in order: {texts:?}");
-    let row = wait_status(&bot.state.db, first, 1).await;
+    let row = wait_status(bot.state.db(), first, 1).await;
     assert_eq!(row, Some((1, 4)), "done on the 4th attempt");
     let h = health(&bot).await;
     assert_eq!(h["updates"]["failed"], 3);

@@ -11,7 +11,7 @@ async fn store_check_follows_failing_commits(backend: Backend) {
     let sim = sim().await;
     let db = TestDb::new(backend);
     let bot = start_bot(&sim, &db, &[]).await;
-    let pool = &bot.state.db.pool;
+    let pool = &bot.state.db().pool;
     let (create, drop_it): (&[&str], &[&str]) = match backend {
         Backend::Sqlite => (
             &[

@@ -69,7 +69,7 @@ async fn bot_in_fallback(sim: &Sim, db: &TestDb) -> RunningBot {
             .await,
         "the bot polls"
     );
-    assert_eq!(bot.state.mode.get(), Mode::Polling);
+    assert_eq!(bot.state.mode(), Mode::Polling);
     bot
 }
 
@@ -99,13 +99,12 @@ async fn a_recovery_whose_final_set_webhook_fails_leaves_the_bot_polling_until_i
     );
     // And it keeps trying to restore the webhook until it is back.
     registered(&sim, &bot).await;
+    assert!(wait_until(Duration::from_secs(5), || bot.state.mode() == Mode::Webhook).await);
     assert!(
-        wait_until(Duration::from_secs(5), || bot.state.mode.get()
-            == Mode::Webhook)
-        .await
-    );
-    assert!(
-        recovery::load_state(&bot.state.db).await.unwrap().is_none(),
+        recovery::load_state(bot.state.db())
+            .await
+            .unwrap()
+            .is_none(),
         "the recovery record is finished with the webhook back"
     );
     sim.inject(Upd::command(42, "/start"));
@@ -130,8 +129,11 @@ async fn a_dropped_recover_request_does_not_stop_the_recovery_half_way() {
     // The phase is in the store while it runs ...
     let mut st = None;
     for _ in 0..100 {
-        st = recovery::load_state(&bot.state.db).await.unwrap();
-        if st.as_ref().is_some_and(|s| s.phase == "draining") {
+        st = recovery::load_state(bot.state.db()).await.unwrap();
+        if st
+            .as_ref()
+            .is_some_and(|s| s.phase == recovery::Phase::Draining)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -148,8 +150,11 @@ async fn a_dropped_recover_request_does_not_stop_the_recovery_half_way() {
     // moment after the phase is cleared).
     let (mut cleared, mut released) = (false, false);
     for _ in 0..100 {
-        cleared = recovery::load_state(&bot.state.db).await.unwrap().is_none();
-        released = recovery::holder(&bot.state.db).await.unwrap().is_none();
+        cleared = recovery::load_state(bot.state.db())
+            .await
+            .unwrap()
+            .is_none();
+        released = recovery::holder(bot.state.db()).await.unwrap().is_none();
         if cleared && released {
             break;
         }
@@ -168,7 +173,7 @@ async fn the_polling_fallback_does_not_delete_a_webhook_a_recovery_set() {
     set_webhook_as_a_recovery(&sim, &bot).await;
     // The poller hears "webhook is active": it stops, and the bot is in webhook mode again.
     assert!(
-        wait_until(Duration::from_secs(10), || bot.state.mode.get()
+        wait_until(Duration::from_secs(10), || bot.state.mode()
             == Mode::Webhook)
         .await,
         "back in webhook mode"
@@ -198,7 +203,7 @@ async fn recover_during_the_polling_fallback_leaves_the_webhook_set() {
     let report: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "{report}");
     assert!(
-        wait_until(Duration::from_secs(10), || bot.state.mode.get()
+        wait_until(Duration::from_secs(10), || bot.state.mode()
             == Mode::Webhook)
         .await
     );
@@ -246,11 +251,7 @@ async fn a_webhook_deleted_behind_the_bots_back_is_noticed_and_the_queue_polled(
     assert!(sim.deliveries().is_empty());
     assert!(sim.calls_to("deleteWebhook").is_empty());
     registered(&sim, &bot).await;
-    assert!(
-        wait_until(Duration::from_secs(5), || bot.state.mode.get()
-            == Mode::Webhook)
-        .await
-    );
+    assert!(wait_until(Duration::from_secs(5), || bot.state.mode() == Mode::Webhook).await);
     bot.stop().await;
 }
 
@@ -269,7 +270,7 @@ async fn one_recovery_at_a_time_and_the_queue_is_left_to_the_lock_holder() {
     .await;
     registered(&sim, &bot).await;
     // The watchdog holds the lock (and has deleted the webhook to drain).
-    let lease = Lease::acquire(&bot.state.db, "watchdog on ops-1 (pid 77)", LEASE_TTL)
+    let lease = Lease::acquire(bot.state.db(), "watchdog on ops-1 (pid 77)", LEASE_TTL)
         .await
         .unwrap();
     let resp = recover(&bot, Duration::from_secs(10)).await.unwrap();
@@ -317,7 +318,7 @@ async fn a_shutdown_during_a_recovery_sets_the_webhook_again_before_exiting() {
     assert!(recover(&bot, Duration::from_millis(300)).await.is_err());
     assert_eq!(sim.calls_to("deleteWebhook").len(), 1);
     let want = bot.url("/webhook");
-    let store = bot.state.db.clone();
+    let store = bot.state.db().clone();
     let exit = bot.stop().await;
     assert_eq!(exit, bot_server::Exit::Shutdown);
     assert_eq!(webhook_url(&sim), want, "set again before the bot exited");

@@ -20,7 +20,7 @@ async fn a_refresh_dropped_half_way_does_not_freeze_the_cache() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(&sim, &db, &[]).await;
-    let cache = &bot.state.webhook_health;
+    let cache = bot.state.webhook_health();
     let exp = Expectation {
         url: Some(bot.url("/webhook")),
         mode: Mode::Webhook,
@@ -28,13 +28,13 @@ async fn a_refresh_dropped_half_way_does_not_freeze_the_cache() {
         error_window: Duration::from_secs(600),
     };
     let max_age = Duration::from_millis(100);
-    cache.get(&bot.state.api, &exp, max_age).await;
+    cache.get(bot.state.api(), &exp, max_age).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     // A slow getWebhookInfo, and a caller that gives up (the dashboard's wait, a client).
     sim.fail_method("getWebhookInfo", ApiFault::Slow(Duration::from_secs(3)), 1);
     let dropped = tokio::time::timeout(
         Duration::from_millis(300),
-        cache.get(&bot.state.api, &exp, max_age),
+        cache.get(bot.state.api(), &exp, max_age),
     )
     .await;
     assert!(dropped.is_err(), "dropped mid-refresh");
@@ -45,7 +45,7 @@ async fn a_refresh_dropped_half_way_does_not_freeze_the_cache() {
     // The next request refreshes: it asks Telegram again and sees what changed.
     sim.set_webhook_url_behind_back("http://127.0.0.1:9/elsewhere");
     let calls = sim.calls_to("getWebhookInfo").len();
-    let (v, healthy) = cache.get(&bot.state.api, &exp, max_age).await;
+    let (v, healthy) = cache.get(bot.state.api(), &exp, max_age).await;
     assert!(
         sim.calls_to("getWebhookInfo").len() > calls,
         "asked Telegram again"

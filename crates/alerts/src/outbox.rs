@@ -236,11 +236,12 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// The delay before attempt `attempts + 1`: `base × 2^(attempts-1)`, capped at `max`.
+/// The delay before attempt `attempts + 1` in whole seconds: `base × 2^(attempts-1)`, capped
+/// at `max` (both at least a second), on the workspace's one schedule.
 pub fn backoff(base: Duration, max: Duration, attempts: i64) -> i64 {
-    let exp = attempts.clamp(1, 30) - 1;
-    let secs = base.as_secs().max(1).saturating_mul(1u64 << exp);
-    secs.min(max.as_secs().max(1)) as i64
+    let second = Duration::from_secs(1);
+    let schedule = telbot_shared::backoff::Backoff::new(base.max(second), max.max(second));
+    schedule.delay(attempts.clamp(1, 30) as u32).as_secs() as i64
 }
 
 #[cfg(test)]

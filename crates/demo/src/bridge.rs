@@ -7,7 +7,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use telbot_alerts::AlertPipeline;
 use watchdog::AlertSink;
 use watchdog::alert::BoxFuture;
 use watchdog::alerting::PipelineSink;
@@ -43,17 +42,14 @@ pub struct Timeline {
 /// The [`AlertSink`] the demo gives the watchdog: the production [`PipelineSink`], plus a
 /// timeline of what the watchdog did for the closing report.
 pub struct AlertBridge {
-    inner: PipelineSink,
+    inner: Arc<PipelineSink>,
     timeline: Arc<Mutex<Timeline>>,
 }
 
 impl AlertBridge {
-    /// Wraps a pipeline; the timeline is shared with the caller.
-    pub fn new(pipeline: AlertPipeline, timeline: Arc<Mutex<Timeline>>) -> Self {
-        AlertBridge {
-            inner: PipelineSink::new(pipeline, None),
-            timeline,
-        }
+    /// Wraps the watchdog's own sink; the timeline is shared with the caller.
+    pub fn new(inner: Arc<PipelineSink>, timeline: Arc<Mutex<Timeline>>) -> Self {
+        AlertBridge { inner, timeline }
     }
 
     fn record(&self, run: &RunReport, decisions: &[AlertDecision]) {
@@ -68,13 +64,12 @@ impl AlertBridge {
                 ActionKind::LosslessRecovery | ActionKind::DropPending
             )
         }) {
-            let n = |k: &str| a.detail.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
             t.recoveries.push(RecoveryNote {
                 at: SystemTime::now(),
                 result: a.result.as_str().to_string(),
-                drained: n("drained"),
-                replayed: n("replayed"),
-                dropped: n("dropped"),
+                drained: a.detail.drained.unwrap_or(0),
+                replayed: a.detail.replayed.unwrap_or(0),
+                dropped: a.detail.dropped.unwrap_or(0),
             });
         }
         for d in decisions.iter().filter(|d| d.notify) {
@@ -84,6 +79,26 @@ impl AlertBridge {
 }
 
 impl AlertSink for AlertBridge {
+    fn before_run<'a>(&'a self) -> BoxFuture<'a, ()> {
+        self.inner.before_run()
+    }
+
+    fn report<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<String>> {
+        self.inner.report(run)
+    }
+
+    fn bot_name(&self) -> String {
+        self.inner.bot_name()
+    }
+
+    fn digest<'a>(
+        &'a self,
+        d: &'a watchdog::digest::Digest,
+        send: bool,
+    ) -> BoxFuture<'a, (telbot_alerts::Message, Vec<telbot_alerts::ChannelResult>)> {
+        self.inner.digest(d, send)
+    }
+
     fn observe<'a>(&'a self, run: &'a RunReport) -> BoxFuture<'a, Vec<AlertDecision>> {
         Box::pin(async move {
             let decisions = self.inner.observe(run).await;

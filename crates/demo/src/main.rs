@@ -92,7 +92,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         say.say(format!(
             "  break the webhook:  curl -d '{{\"status\":500}}' {sim}/_sim/webhook/break   (heal: -X POST {sim}/_sim/webhook/heal)"
         ));
-        let _ = tokio::signal::ctrl_c().await;
+        telbot_shared::signal::shutdown().await;
         say.say("stopping");
     }
     stack.shutdown().await;

@@ -9,13 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use bot_server::{App, BotConfig, Exit};
 use rand::distr::{Alphanumeric, SampleString};
-use secrecy::SecretString;
-use telbot_alerts::{AlertPipeline, AlertsConfig};
 use telegram_sim::Sim;
 use tokio_util::sync::CancellationToken;
-use watchdog::Watchdog;
 use watchdog::clock::SystemClock;
-use watchdog::config::WatchdogConfig;
 
 use crate::bridge::{AlertBridge, Timeline};
 use crate::catcher::MailCatcher;
@@ -93,25 +89,20 @@ impl Stack {
         );
 
         let timeline = Arc::new(Mutex::new(Timeline::default()));
-        let wd_cfg = WatchdogConfig::load(None, &env)
+        let plan = watchdog::app::Plan::load(None, &env)
             .map_err(|e| anyhow::anyhow!("watchdog config: {e}"))?;
-        let layered =
-            telbot_shared::config::load(None, &env).map_err(|e| anyhow::anyhow!("config: {e}"))?;
-        let alerts_cfg = AlertsConfig::load(&layered, &env)
-            .map_err(|e| anyhow::anyhow!("alerts config: {e}"))?;
-        let db = telbot_shared::store::connect(&wd_cfg.store)
-            .await
-            .context("opening the store for alerts")?;
-        let secrets = ["TELEGRAM_BOT_TOKEN", "WEBHOOK_SECRET", "ADMIN_TOKEN"]
-            .iter()
-            .filter_map(|k| env.get(*k))
-            .map(|v| SecretString::from(v.clone()));
-        let pipeline =
-            AlertPipeline::new(alerts_cfg, db, secrets).context("building the alert pipeline")?;
-        let sink = Arc::new(AlertBridge::new(pipeline, timeline.clone()));
-        let wd = Watchdog::build_with(wd_cfg, Arc::new(SystemClock), sink)
-            .await
-            .context("building the watchdog")?;
+        let cfg = plan
+            .bots
+            .into_iter()
+            .next()
+            .context("the watchdog's plan has no bot")?;
+        let tl = timeline.clone();
+        let wd = watchdog::app::App::build_with(cfg, Arc::new(SystemClock), move |sink| {
+            Arc::new(AlertBridge::new(sink, tl))
+        })
+        .await
+        .context("building the watchdog")?
+        .watchdog;
         let stop_watchdog = wd.stop_token();
         let watchdog = tokio::spawn(async move {
             if let Err(e) = wd.run_until_stopped().await {

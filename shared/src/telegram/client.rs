@@ -12,7 +12,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::backoff;
 use super::error::TelegramError;
 use super::limiter::SendLimiter;
 use super::types::{BotUser, Envelope, SetWebhook, WebhookInfo};
@@ -179,7 +178,7 @@ impl TelegramClient {
                     wait
                 }
                 e if e.is_retryable() => {
-                    let d = backoff::delay(cfg.backoff_base, cfg.backoff_max, attempt);
+                    let d = crate::backoff::jittered(cfg.backoff_base, cfg.backoff_max, attempt);
                     tracing::warn!(method, attempt, error = %e, delay_ms = d.as_millis() as u64, "Bot API call failed; retrying");
                     d
                 }

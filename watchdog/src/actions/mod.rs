@@ -5,7 +5,7 @@
 
 pub mod restart;
 
-use serde_json::json;
+use telbot_shared::action::ActionDetail;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ctx;
@@ -86,7 +86,7 @@ pub async fn admit(ctx: &Ctx, kind: ActionKind) -> Result<(), (ActionResult, Str
 /// reported and recorded as `dry-run`, not taken. Dry-run rows count toward no cooldown or
 /// cap, so switching the dry run off later acts at once.
 pub async fn dry_run(ctx: &Ctx, plan: &Plan) -> ActionReport {
-    let detail = json!({ "why": "dry run (watchdog.act = false or --dry-run): not taken" });
+    let detail = ActionDetail::why("dry run (watchdog.act = false or --dry-run): not taken");
     let now = ctx.clock.now();
     match ctx.store.action_started(plan.kind, &plan.reason, now).await {
         Ok(id) => {
@@ -127,12 +127,14 @@ pub async fn execute(
     if plan.kind == ActionKind::Restart && ctx.cfg.restart.method.is_none() {
         return report(
             ActionResult::NotConfigured,
-            json!({ "error": "no restart method configured (RENDER_API_KEY + RENDER_SERVICE_ID, watchdog.restart.deploy_hook_url or watchdog.restart.command)" }),
+            ActionDetail::error(
+                "no restart method configured (RENDER_API_KEY + RENDER_SERVICE_ID, watchdog.restart.deploy_hook_url or watchdog.restart.command)",
+            ),
         );
     }
     if enforce_limits && let Err((result, why)) = admit(ctx, plan.kind).await {
         tracing::warn!(action = plan.kind.as_str(), reason = %why, "action not run");
-        return report(result, json!({ "why": why }));
+        return report(result, ActionDetail::why(why));
     }
     let now = ctx.clock.now();
     let id = match ctx.store.action_started(plan.kind, &plan.reason, now).await {
@@ -161,31 +163,28 @@ async fn perform(
     kind: ActionKind,
     stop: &CancellationToken,
     id: Option<i64>,
-) -> (ActionResult, serde_json::Value) {
+) -> (ActionResult, ActionDetail) {
     match kind {
         ActionKind::Failover => crate::failover::fail_over(ctx).await,
         ActionKind::Failback => crate::failover::fail_back(ctx).await,
         ActionKind::SetWebhook => match recovery::set_webhook_locked(ctx).await {
-            Ok(url) => (ActionResult::Succeeded, json!({ "url": url })),
+            Ok(url) => (ActionResult::Succeeded, ActionDetail::url(url)),
             Err(recovery::SetError::Busy(why)) => {
-                (ActionResult::SkippedCooldown, json!({ "why": why }))
+                (ActionResult::SkippedCooldown, ActionDetail::why(why))
             }
-            Err(recovery::SetError::Failed(e)) => (ActionResult::Failed, json!({ "error": e })),
+            Err(recovery::SetError::Failed(e)) => (ActionResult::Failed, ActionDetail::error(e)),
         },
         ActionKind::LosslessRecovery => recovery_result(recovery::lossless(ctx, stop, id).await),
         ActionKind::DropPending => recovery_result(recovery::drop_pending(ctx).await),
         ActionKind::Restart => match &ctx.cfg.restart.method {
-            Some(m) => match restart::restart(ctx, m).await {
-                Ok(d) => (ActionResult::Succeeded, d),
-                Err(d) => (ActionResult::Failed, d),
-            },
-            None => (ActionResult::NotConfigured, json!({})),
+            Some(m) => restart::restart(ctx, m).await,
+            None => (ActionResult::NotConfigured, ActionDetail::default()),
         },
     }
 }
 
 /// A recovery report as an action result.
-pub fn recovery_result(r: recovery::RecoveryReport) -> (ActionResult, serde_json::Value) {
+pub fn recovery_result(r: recovery::RecoveryReport) -> (ActionResult, ActionDetail) {
     let result = if r.ok() {
         ActionResult::Succeeded
     } else if r.busy {
@@ -194,5 +193,5 @@ pub fn recovery_result(r: recovery::RecoveryReport) -> (ActionResult, serde_json
     } else {
         ActionResult::Failed
     };
-    (result, serde_json::to_value(&r).unwrap_or_default())
+    (result, ActionDetail::of_recovery(&r))
 }

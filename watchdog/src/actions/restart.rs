@@ -2,17 +2,16 @@
 //! shell command — whichever is configured. Keys and hook URLs never reach a log or a report.
 
 use secrecy::ExposeSecret;
-use serde_json::json;
+use telbot_shared::action::ActionDetail;
+
+use crate::report::ActionResult;
 
 use crate::checks::Ctx;
 use crate::checks::bot::describe;
 use crate::config::RestartMethod;
 
-/// Restarts the bot; `Ok(detail)` when the platform accepted the request.
-pub async fn restart(
-    ctx: &Ctx,
-    method: &RestartMethod,
-) -> Result<serde_json::Value, serde_json::Value> {
+/// Restarts the bot; `(ActionResult::Succeeded, detail)` when the platform accepted the request.
+pub async fn restart(ctx: &Ctx, method: &RestartMethod) -> (ActionResult, ActionDetail) {
     let timeout = ctx.cfg.restart.timeout;
     match method {
         RestartMethod::Render {
@@ -33,7 +32,14 @@ pub async fn restart(
                 .timeout(timeout)
                 .send()
                 .await;
-            http_result("render", sent, json!({ "service_id": service_id }))
+            http_result(
+                "render",
+                sent,
+                ActionDetail {
+                    service_id: Some(service_id.clone()),
+                    ..Default::default()
+                },
+            )
         }
         RestartMethod::DeployHook(url) => {
             let sent = ctx
@@ -42,7 +48,7 @@ pub async fn restart(
                 .timeout(timeout)
                 .send()
                 .await;
-            http_result("deploy-hook", sent, json!({}))
+            http_result("deploy-hook", sent, ActionDetail::default())
         }
         RestartMethod::Command(cmd) => {
             let child = tokio::process::Command::new("sh")
@@ -54,40 +60,52 @@ pub async fn restart(
                 .kill_on_drop(true)
                 .status();
             match tokio::time::timeout(timeout, child).await {
-                Ok(Ok(s)) if s.success() => Ok(json!({ "method": "command" })),
-                Ok(Ok(s)) => Err(
-                    json!({ "method": "command", "error": format!("the command exited with {s}") }),
+                Ok(Ok(s)) if s.success() => (ActionResult::Succeeded, command(None)),
+                Ok(Ok(s)) => (
+                    ActionResult::Failed,
+                    command(Some(format!("the command exited with {s}"))),
                 ),
-                Ok(Err(e)) => {
-                    Err(json!({ "method": "command", "error": format!("cannot run sh: {e}") }))
-                }
-                Err(_) => Err(
-                    json!({ "method": "command", "error": format!("the command took longer than {timeout:?}") }),
+                Ok(Err(e)) => (
+                    ActionResult::Failed,
+                    command(Some(format!("cannot run sh: {e}"))),
+                ),
+                Err(_) => (
+                    ActionResult::Failed,
+                    command(Some(format!("the command took longer than {timeout:?}"))),
                 ),
             }
         }
     }
 }
 
+/// The detail of a restart by command.
+fn command(error: Option<String>) -> ActionDetail {
+    ActionDetail {
+        method: Some("command".into()),
+        error,
+        ..Default::default()
+    }
+}
+
 fn http_result(
     method: &str,
     sent: Result<reqwest::Response, reqwest::Error>,
-    mut detail: serde_json::Value,
-) -> Result<serde_json::Value, serde_json::Value> {
-    detail["method"] = json!(method);
+    mut detail: ActionDetail,
+) -> (ActionResult, ActionDetail) {
+    detail.method = Some(method.into());
     match sent {
         Ok(r) if r.status().is_success() => {
-            detail["status"] = json!(r.status().as_u16());
-            Ok(detail)
+            detail.status = Some(r.status().as_u16());
+            (ActionResult::Succeeded, detail)
         }
         Ok(r) => {
-            detail["status"] = json!(r.status().as_u16());
-            detail["error"] = json!(format!("{method} answered {}", r.status().as_u16()));
-            Err(detail)
+            detail.status = Some(r.status().as_u16());
+            detail.error = Some(format!("{method} answered {}", r.status().as_u16()));
+            (ActionResult::Failed, detail)
         }
         Err(e) => {
-            detail["error"] = json!(format!("{method}: {}", describe(&e)));
-            Err(detail)
+            detail.error = Some(format!("{method}: {}", describe(&e)));
+            (ActionResult::Failed, detail)
         }
     }
 }

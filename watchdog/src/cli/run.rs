@@ -3,66 +3,23 @@
 //! run on each selected bot. `run` and `check` take every bot concurrently (a hung bot delays
 //! no other: each run has its own `watchdog.check_timeout`); the other commands go bot by bot.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use telbot_alerts::AlertsConfig;
-use telbot_shared::config::{self as shared, EnvMap};
+use secrecy::ExposeSecret;
+use telbot_shared::config::EnvMap;
 
 use super::{Cli, Command, EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, alerts};
-use crate::alerting::PipelineSink;
-use crate::clock::SystemClock;
-use crate::config::WatchdogConfig;
-use crate::fleet;
+use crate::app::{App, AppError, Plan};
 use crate::report::Level;
-use crate::watchdog::{RunOutcome, Watchdog};
-
-/// One watched bot, ready to run.
-struct Member {
-    name: String,
-    wd: Watchdog,
-    sink: Arc<PipelineSink>,
-}
-
-/// One bot's validated configuration: its name, watchdog and alerts settings.
-type Plan = (String, WatchdogConfig, AlertsConfig);
-
-/// Every bot's validated configuration, and whether it is a fleet.
-fn plans(cli: &Cli, env: &EnvMap) -> Result<(Vec<Plan>, bool), String> {
-    let raw = shared::load(cli.config.as_deref(), env).map_err(|e| e.to_string())?;
-    let entries = fleet::entries(&raw).map_err(|e| e.to_string())?;
-    if entries.is_empty() {
-        let wd = WatchdogConfig::from_config(&raw).map_err(|e| e.to_string())?;
-        let al = AlertsConfig::load(&raw, env).map_err(|e| e.to_string())?;
-        return Ok((vec![(al.bot_name.clone(), wd, al)], false));
-    }
-    let mut out = Vec::new();
-    for e in &entries {
-        let c = fleet::bot_config(&raw, e, env).map_err(|e| e.to_string())?;
-        let prefix = |m: String| {
-            m.lines()
-                .map(|l| format!("bots[{}]: {l}", e.name.trim()))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        let wd = WatchdogConfig::from_config(&c).map_err(|x| prefix(x.to_string()))?;
-        let al = AlertsConfig::load(&c, env).map_err(|x| prefix(x.to_string()))?;
-        out.push((e.name.trim().to_string(), wd, al));
-    }
-    let ids: Vec<(String, String)> = out
-        .iter()
-        .map(|(n, w, _)| {
-            use secrecy::ExposeSecret;
-            (n.clone(), w.store.url.expose_secret().to_string())
-        })
-        .collect();
-    fleet::check_distinct(&ids).map_err(|e| e.to_string())?;
-    Ok((out, true))
-}
+use crate::watchdog::RunOutcome;
 
 /// Runs a parsed command; returns the process exit code.
 pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
-    let (mut plans, is_fleet) = match plans(&cli, &env) {
+    let Plan {
+        bots: mut plans,
+        fleet: is_fleet,
+        metrics_listen,
+    } = match Plan::load(cli.config.as_deref(), &env) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -70,8 +27,8 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
     };
     if let Some(b) = cli.bot.as_deref().map(str::trim) {
-        let names: Vec<String> = plans.iter().map(|p| p.0.clone()).collect();
-        plans.retain(|p| p.0 == b);
+        let names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
+        plans.retain(|p| p.name == b);
         if plans.is_empty() {
             eprintln!(
                 "watchdog: --bot {b:?}: no such bot here (configured: {})",
@@ -84,7 +41,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         cli.command,
         Command::Run { dry_run: true } | Command::Check { dry_run: true, .. }
     );
-    for (_, wd, _) in plans.iter_mut() {
+    for wd in plans.iter_mut().map(|p| &mut p.watchdog) {
         wd.act = wd.act && !dry;
         if !wd.act {
             tracing::info!(bot = %wd.bot_name, "dry run: checks, rules and alerts run; no action is taken");
@@ -96,7 +53,7 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
     };
     if let Command::ReplayParked { discard, update_id } = &cli.command {
-        let Some(token) = env.get("ADMIN_TOKEN").filter(|t| !t.is_empty()) else {
+        let Some(token) = plans.first().and_then(|p| p.admin_token.clone()) else {
             eprintln!("config: ADMIN_TOKEN is not set; replay-parked needs the bot's admin token");
             return EXIT_CONFIG;
         };
@@ -106,40 +63,40 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
             crate::parked::Verb::Replay
         };
         let mut code = 0;
-        for (name, wd, _) in &plans {
-            header(name);
+        for p in &plans {
+            header(&p.name);
             let c = crate::parked::command(
-                wd.bot_url.as_str(),
-                token,
+                p.watchdog.bot_url.as_str(),
+                token.expose_secret(),
                 verb,
                 update_id,
-                wd.http_timeout,
+                p.watchdog.http_timeout,
             )
             .await;
             code = code.max(c);
         }
         return code;
     }
-    let metrics_listen = match metrics_listen(&cli, &env) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return EXIT_CONFIG;
-        }
-    };
     let mut members = Vec::new();
-    for (name, cfg, alerts_cfg) in plans {
-        match build(cfg, alerts_cfg, &env).await {
-            Ok((wd, sink)) => members.push(Member { name, wd, sink }),
-            Err(code) => return code,
+    for cfg in plans {
+        match App::build(cfg).await {
+            Ok(app) => members.push(app),
+            Err(e @ AppError::Config(_)) => {
+                eprintln!("watchdog: {e}");
+                return EXIT_CONFIG;
+            }
+            Err(e @ AppError::Start(_)) => {
+                eprintln!("watchdog: {e}");
+                return EXIT_UNAVAILABLE;
+            }
         }
     }
     match &cli.command {
         Command::Run { .. } => run(&members, metrics_listen).await,
         Command::Check { json, .. } => {
             let outs = futures::future::join_all(members.iter().map(|m| async {
-                let out = m.wd.check().await;
-                m.wd.step_down().await;
+                let out = m.watchdog.check().await;
+                m.watchdog.step_down().await;
                 out
             }))
             .await;
@@ -162,57 +119,9 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
     }
 }
 
-/// `watchdog.metrics_listen`, parsed.
-fn metrics_listen(cli: &Cli, env: &EnvMap) -> Result<Option<std::net::SocketAddr>, String> {
-    let raw = shared::load(cli.config.as_deref(), env).map_err(|e| e.to_string())?;
-    let s = raw
-        .get_string("watchdog.metrics_listen")
-        .unwrap_or_default();
-    match s.trim() {
-        "" => Ok(None),
-        t => t.parse().map(Some).map_err(|_| {
-            format!("config: TELBOT__WATCHDOG__METRICS_LISTEN (watchdog.metrics_listen): not an address like 127.0.0.1:9464: {s:?}")
-        }),
-    }
-}
-
-/// Connects one bot's store and builds its alert pipeline and watchdog.
-async fn build(
-    cfg: WatchdogConfig,
-    alerts_cfg: AlertsConfig,
-    env: &EnvMap,
-) -> Result<(Watchdog, Arc<PipelineSink>), u8> {
-    let mut secrets = vec![cfg.telegram.token.clone()];
-    secrets.extend(cfg.webhook.secret.clone());
-    if let Some(t) = env.get("ADMIN_TOKEN").filter(|t| !t.is_empty()) {
-        secrets.push(secrecy::SecretString::from(t.clone()));
-    }
-    let db = telbot_shared::store::connect(&cfg.store)
-        .await
-        .map_err(|e| {
-            eprintln!("watchdog: cannot start: {e}");
-            EXIT_UNAVAILABLE
-        })?;
-    let p = telbot_alerts::AlertPipeline::new(alerts_cfg.clone(), db, secrets).map_err(|e| {
-        eprintln!("watchdog: alerts: {e}");
-        EXIT_CONFIG
-    })?;
-    let heartbeat = telbot_alerts::Heartbeat::from_config(&alerts_cfg)
-        .ok()
-        .flatten();
-    let sink = Arc::new(PipelineSink::new(p, heartbeat));
-    let wd = Watchdog::build_with(cfg, Arc::new(SystemClock), sink.clone())
-        .await
-        .map_err(|e| {
-            eprintln!("watchdog: cannot start: {e}");
-            EXIT_UNAVAILABLE
-        })?;
-    Ok((wd, sink))
-}
-
 /// The daemon: every bot's schedules at once until SIGTERM/SIGINT.
-async fn run(members: &[Member], metrics_listen: Option<std::net::SocketAddr>) -> u8 {
-    let stops: Vec<_> = members.iter().map(|m| m.wd.stop_token()).collect();
+async fn run(members: &[App], metrics_listen: Option<std::net::SocketAddr>) -> u8 {
+    let stops: Vec<_> = members.iter().map(|m| m.watchdog.stop_token()).collect();
     let all = tokio_util::sync::CancellationToken::new();
     if let Some(addr) = metrics_listen {
         let stop = all.clone();
@@ -230,7 +139,8 @@ async fn run(members: &[Member], metrics_listen: Option<std::net::SocketAddr>) -
             s.cancel();
         }
     });
-    let results = futures::future::join_all(members.iter().map(|m| m.wd.run_until_stopped())).await;
+    let results =
+        futures::future::join_all(members.iter().map(|m| m.watchdog.run_until_stopped())).await;
     let mut code = 0;
     for (m, r) in members.iter().zip(results) {
         if let Err(e) = r {
@@ -242,8 +152,8 @@ async fn run(members: &[Member], metrics_listen: Option<std::net::SocketAddr>) -
 }
 
 /// One command on one bot.
-async fn one(m: &Member, cmd: &Command, env: &EnvMap, is_fleet: bool) -> u8 {
-    let (wd, sink) = (&m.wd, &m.sink);
+async fn one(m: &App, cmd: &Command, env: &EnvMap, is_fleet: bool) -> u8 {
+    let (wd, sink) = (&m.watchdog, &m.sink);
     let name = is_fleet.then_some(m.name.as_str());
     match cmd {
         Command::Preflight => {

@@ -161,7 +161,7 @@ pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
             at: r.try_get(0)?,
             kind: r.try_get(1)?,
             result: r.try_get(2)?,
-            detail: telbot_shared::action_words::detail_text(&detail.unwrap_or_default()),
+            detail: telbot_shared::action::detail_text(&detail.unwrap_or_default()),
         });
     }
     let rows = sqlx::query(

@@ -21,41 +21,13 @@ pub use set::{SetError, set_webhook, set_webhook_locked, settings_to_restore};
 
 use std::time::Duration;
 
-use serde::Serialize;
-use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, owner_name};
+pub use telbot_shared::recovery::RecoveryReport;
+use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, Phase, Runner, owner_name};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ctx;
 use crate::store::RecoveryState;
-
-/// How a recovery ended.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RecoveryReport {
-    /// Updates taken from Telegram with getUpdates.
-    pub drained: u64,
-    /// Updates the bot answered 200 to.
-    pub replayed: u64,
-    /// Updates thrown away (drop mode only; lossless always 0).
-    pub dropped: u64,
-    /// Whether the webhook is set again at the end.
-    pub webhook_set: bool,
-    /// Whether this finished a recovery an earlier watchdog left half done.
-    pub resumed: bool,
-    /// What went wrong, if anything (the webhook is set again regardless).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Not run: somebody else holds the recovery lock (`error` says who).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub busy: bool,
-}
-
-impl RecoveryReport {
-    /// Webhook set and nothing failed.
-    pub fn ok(&self) -> bool {
-        self.webhook_set && self.error.is_none()
-    }
-}
 
 /// Takes the one recovery lock, or says who holds it.
 pub async fn lock(ctx: &Ctx) -> Result<Lease, String> {
@@ -69,7 +41,7 @@ pub async fn lock(ctx: &Ctx) -> Result<Lease, String> {
 fn busy(error: String) -> RecoveryReport {
     tracing::warn!(reason = %error, "recovery not run");
     RecoveryReport {
-        error: Some(error),
+        errors: vec![error],
         busy: true,
         ..Default::default()
     }
@@ -107,22 +79,22 @@ async fn lossless_locked(
         Ok(i) => i,
         Err(e) => {
             return RecoveryReport {
-                error: Some(format!(
+                errors: vec![format!(
                     "not started: getWebhookInfo: {}",
                     ctx.redact(&e.to_string())
-                )),
+                )],
                 ..Default::default()
             };
         }
     };
     let mut st = RecoveryState {
-        phase: "deleting".into(),
+        phase: Phase::Deleting,
         offset: None,
         drained: 0,
         replayed: 0,
         started_at: ctx.clock.now(),
         action_id,
-        by: "watchdog".into(),
+        by: Runner::Watchdog,
         settings: Some(settings_to_restore(ctx, &info).await),
         drain_limit: Some(info.pending_update_count),
         holder: None,
@@ -137,7 +109,7 @@ async fn lossless_locked(
     };
     if let Some(error) = refused {
         return RecoveryReport {
-            error: Some(error),
+            errors: vec![error],
             ..Default::default()
         };
     }
@@ -173,9 +145,9 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
         release(lease).await;
         return None;
     };
-    tracing::warn!(phase = %st.phase, offset = ?st.offset, by = %st.by, "finishing a recovery left half done");
+    tracing::warn!(phase = %st.phase, offset = ?st.offset, by = st.by.as_str(), "finishing a recovery left half done");
     let mut error = None;
-    if st.phase != "setting" {
+    if st.phase != Phase::Setting {
         // deleteWebhook may not have gone through before the interruption: do it (idempotent).
         error = ctx
             .tg
@@ -200,7 +172,7 @@ async fn finish(
     error: Option<String>,
     resumed: bool,
 ) -> RecoveryReport {
-    st.phase = "setting".into();
+    st.phase = Phase::Setting;
     let _ = lease.save_state(&st).await;
     tracing::info!(
         drained = st.drained,
@@ -239,10 +211,10 @@ async fn finish(
         drained: st.drained,
         replayed: st.replayed,
         dropped: 0,
-        webhook_set,
+        webhook_restored: webhook_set,
         resumed,
-        error,
-        busy: false,
+        errors: error.into_iter().collect(),
+        ..Default::default()
     }
 }
 
@@ -255,7 +227,7 @@ async fn drain(
     st: &mut RecoveryState,
     lease: &Lease,
 ) -> Result<(), String> {
-    st.phase = "draining".into();
+    st.phase = Phase::Draining;
     let _ = lease.save_state(st).await;
     let rc = &ctx.cfg.recovery;
     let deadline = Instant::now() + rc.max_duration;
@@ -341,7 +313,7 @@ async fn drop_locked(ctx: &Ctx) -> RecoveryReport {
         Ok(i) => i,
         Err(e) => {
             return RecoveryReport {
-                error: Some(format!("getWebhookInfo: {}", ctx.redact(&e.to_string()))),
+                errors: vec![format!("getWebhookInfo: {}", ctx.redact(&e.to_string()))],
                 ..Default::default()
             };
         }
@@ -352,12 +324,12 @@ async fn drop_locked(ctx: &Ctx) -> RecoveryReport {
             tracing::warn!(dropped = pending, "drop mode: pending updates thrown away");
             RecoveryReport {
                 dropped: pending,
-                webhook_set: true,
+                webhook_restored: true,
                 ..Default::default()
             }
         }
         Err(e) => RecoveryReport {
-            error: Some(format!("setWebhook: {}", ctx.redact(&e.to_string()))),
+            errors: vec![format!("setWebhook: {}", ctx.redact(&e.to_string()))],
             ..Default::default()
         },
     }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use telbot_shared::telegram::backoff_delay;
+use telbot_shared::backoff::jittered as backoff_delay;
 
 use crate::checks::Ctx;
 use crate::checks::bot::describe;

@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 mod alerting;
 mod cli;
+mod common;
 mod digest;
 mod fleet;
 mod metrics;

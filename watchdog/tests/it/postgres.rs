@@ -29,7 +29,7 @@ async fn postgres_store_keeps_actions_and_cooldowns_across_instances() {
         (a[0].kind, a[0].result),
         (ActionKind::LosslessRecovery, ActionResult::Succeeded)
     );
-    assert_eq!(a[0].detail["replayed"], 20);
+    assert_eq!(a[0].detail.replayed, Some(20));
     w.wait("20 replies", |s| s.sent_messages().len() == 20)
         .await;
     // Stored in PostgreSQL.

@@ -43,7 +43,7 @@ async fn no_recovery_runs_while_another_holds_the_lock() {
     let a = &out.report.actions[0];
     assert_eq!(a.result, ActionResult::SkippedCooldown, "{a:#?}");
     assert_eq!(
-        a.detail["error"],
+        a.detail.error.as_deref().unwrap(),
         "a recovery is already running (owner bot-server on web-1 (pid 5))"
     );
     assert!(
@@ -52,13 +52,13 @@ async fn no_recovery_runs_while_another_holds_the_lock() {
     );
     // Not resumed either: a recorded phase belongs to the holder while it holds the lock.
     let st = RecoveryState {
-        phase: "draining".into(),
+        phase: telbot_shared::recovery::Phase::Draining,
         offset: None,
         drained: 0,
         replayed: 0,
         started_at: 0,
         action_id: None,
-        by: "bot-server".into(),
+        by: telbot_shared::recovery::Runner::BotServer,
         settings: None,
         drain_limit: None,
         holder: None,
@@ -114,13 +114,13 @@ async fn a_recovery_restores_the_settings_telegram_had_and_the_configured_secret
     assert_eq!(p["url"], format!("{}/webhook", w.bot.url));
     // A resumed recovery restores what its record says.
     let st = RecoveryState {
-        phase: "setting".into(),
+        phase: telbot_shared::recovery::Phase::Setting,
         offset: None,
         drained: 0,
         replayed: 0,
         started_at: 0,
         action_id: None,
-        by: "watchdog".into(),
+        by: telbot_shared::recovery::Runner::Watchdog,
         settings: Some(WebhookSettings {
             url: format!("{}/webhook", w.bot.url),
             max_connections: 9,
@@ -188,8 +188,8 @@ async fn a_drain_under_steady_traffic_finishes_with_what_was_pending() {
     injector.await.unwrap();
     let a = &out.report.actions[0];
     assert_eq!(a.result, ActionResult::Succeeded, "{a:#?}");
-    assert!(a.detail["drained"].as_u64().unwrap() >= 1, "{a:#?}");
-    assert_eq!(a.detail["dropped"], 0);
+    assert!(a.detail.drained.unwrap() >= 1, "{a:#?}");
+    assert_eq!(a.detail.dropped, Some(0));
     // The newer updates come by the webhook: every one is answered.
     let total = sent.load(Ordering::Relaxed) as usize;
     assert!(
@@ -243,8 +243,9 @@ async fn of_two_watchdogs_on_one_store_one_acts_and_the_other_observes() {
     let act = &out_b.report.actions[0];
     assert_eq!(act.result, ActionResult::SkippedFollower, "{act:#?}");
     assert!(
-        act.detail["why"]
-            .as_str()
+        act.detail
+            .why
+            .as_deref()
             .unwrap()
             .starts_with("another watchdog acts: watchdog on "),
         "{act:#?}"
@@ -292,7 +293,7 @@ async fn a_recovery_that_loses_its_lease_stops_draining_and_sets_the_webhook_aga
     let mut draining = false;
     for _ in 0..500 {
         if let Ok(Some(st)) = recovery::load_state(&db).await
-            && st.phase == "draining"
+            && st.phase == telbot_shared::recovery::Phase::Draining
         {
             draining = true;
             break;
@@ -312,11 +313,11 @@ async fn a_recovery_that_loses_its_lease_stops_draining_and_sets_the_webhook_aga
         .unwrap()
         .unwrap();
     let a = &out.report.actions[0];
-    let error = a.detail["error"].as_str().unwrap_or_default();
+    let error = a.detail.error.as_deref().unwrap_or_default();
     assert!(error.contains("lost the recovery lock"), "{a:#?}");
-    assert_eq!(a.detail["webhook_set"], true, "{a:#?}");
+    assert_eq!(a.detail.webhook_set, Some(true), "{a:#?}");
     assert!(
-        a.detail["drained"].as_u64().unwrap() < 400,
+        a.detail.drained.unwrap() < 400,
         "it stopped draining: {a:#?}"
     );
     assert_eq!(

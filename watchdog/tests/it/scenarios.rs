@@ -108,9 +108,9 @@ async fn fifty_updates_stuck_behind_500_are_replayed_losslessly() {
         (ActionKind::LosslessRecovery, ActionResult::Succeeded),
         "{a:#?}"
     );
-    assert_eq!(a[0].detail["drained"], 50, "{}", a[0].detail);
-    assert_eq!(a[0].detail["replayed"], 50);
-    assert_eq!(a[0].detail["dropped"], 0);
+    assert_eq!(a[0].detail.drained, Some(50), "{}", a[0].detail);
+    assert_eq!(a[0].detail.replayed, Some(50));
+    assert_eq!(a[0].detail.dropped, Some(0));
     assert_eq!(out.report.level(), Level::Warning);
     w.wait("50 replies", |s| s.sent_messages().len() == 50)
         .await;
@@ -308,7 +308,7 @@ async fn a_bot_api_error_half_way_still_sets_the_webhook_again() {
     w.sim.fail_method("getUpdates", ApiFault::Status500, 100);
     let out = wd.recover(false).await;
     assert_eq!(out.report.actions[0].result, ActionResult::Failed);
-    assert_eq!(out.report.actions[0].detail["webhook_set"], true);
+    assert_eq!(out.report.actions[0].detail.webhook_set, Some(true));
     assert_eq!(
         w.sim.webhook_info()["url"],
         format!("{}/webhook", w.bot.url)
@@ -335,7 +335,7 @@ async fn drop_mode_reports_how_many_it_dropped() {
         (a.kind, a.result),
         (ActionKind::DropPending, ActionResult::Succeeded)
     );
-    assert_eq!(a.detail["dropped"], 7);
+    assert_eq!(a.detail.dropped, Some(7));
     assert_eq!(w.sim.pending_update_count(), 0);
 }
 
@@ -403,7 +403,7 @@ async fn sigterm_during_a_recovery_sets_the_webhook_again_before_returning() {
     stop.cancel(); // SIGTERM
     let out = task.await.unwrap();
     let a = &out.report.actions[0];
-    assert_eq!(a.detail["webhook_set"], true, "{a:#?}");
+    assert_eq!(a.detail.webhook_set, Some(true), "{a:#?}");
     assert_eq!(
         w.sim.webhook_info()["url"],
         format!("{}/webhook", w.bot.url)

@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 mod api;
 mod binary;
+mod common;
 mod control;
 mod delivery;
 mod delivery_errors;

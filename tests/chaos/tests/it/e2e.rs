@@ -151,11 +151,7 @@ async fn fifty_stuck_updates_reach_the_real_bot_and_get_fifty_replies() {
         .expect("a recovery");
     assert_eq!(a.result, ActionResult::Succeeded, "{a:#?}");
     assert_eq!(
-        (
-            a.detail["drained"].as_u64(),
-            a.detail["replayed"].as_u64(),
-            a.detail["dropped"].as_u64()
-        ),
+        (a.detail.drained, a.detail.replayed, a.detail.dropped),
         (Some(50), Some(50), Some(0))
     );
     assert!(
@@ -205,7 +201,7 @@ async fn the_dashboards_and_the_watchdogs_recoveries_take_one_lock() {
     let out = wd.recover(false).await;
     let a = &out.report.actions[0];
     assert_eq!(a.result, ActionResult::SkippedCooldown, "{a:#?}");
-    let why = a.detail["error"].as_str().unwrap_or_default();
+    let why = a.detail.error.as_deref().unwrap_or_default();
     assert!(
         why.starts_with("a recovery is already running (owner bot-server"),
         "{why}"
@@ -258,7 +254,7 @@ async fn when_the_watchdogs_final_set_webhook_fails_the_bot_polls_until_the_webh
     let out = wd.recover(false).await;
     let a = &out.report.actions[0];
     assert_eq!(a.result, ActionResult::Failed, "{a:#?}");
-    assert_eq!(a.detail["webhook_set"], false);
+    assert_eq!(a.detail.webhook_set, Some(false));
     assert_eq!(r.sim.webhook_info()["url"], "");
     // The bot notices there is no webhook and reads the queue itself.
     r.sim.inject(Upd::text(901, "while the webhook is gone"));

@@ -195,7 +195,7 @@ async fn two_watchdogs_on_a_stuck_webhook_make_one_recovery_and_one_page_and_sur
     let mut holder = None;
     while Instant::now() < deadline {
         if let Ok(Some(st)) = telbot_shared::recovery::load_state(&db).await
-            && st.phase == "draining"
+            && st.phase == telbot_shared::recovery::Phase::Draining
         {
             holder = st.holder;
             break;

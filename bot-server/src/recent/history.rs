@@ -1,14 +1,10 @@
 //! The last hour of a few figures, for the dashboard's charts: one fixed-size ring of samples
-//! (no unbounded growth), filled by a background task every `dashboard.history_interval`.
+//! (no unbounded growth), filled every `dashboard.history_interval` by the dashboard's
+//! sampler task (`dashboard::sampler`).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
-
-use crate::state::AppState;
 
 /// How far back the charts reach.
 const SPAN: Duration = Duration::from_secs(3600);
@@ -115,64 +111,12 @@ pub fn per_minute(
     }
 }
 
-/// Takes one sample from the live state.
-pub async fn sample(app: &AppState) -> Sample {
-    let c = &app.counters;
-    let (p50, p99) = app
-        .acks
-        .percentiles()
-        .map_or((None, None), |(a, b)| (Some(a), Some(b)));
-    let telegram_pending = if app.cfg.admin_token.is_some() {
-        let exp = crate::routes::health::expectation(app);
-        let (v, _) = app
-            .webhook_health
-            .get(&app.api, &exp, app.cfg.health_cache)
-            .await;
-        v["webhook_info"]["pending_update_count"]
-            .as_u64()
-            .map(|n| n as f64)
-    } else {
-        None
-    };
-    Sample {
-        at: now_unix(),
-        ack_p50_ms: p50,
-        ack_p99_ms: p99,
-        success_percent: None,
-        telegram_pending,
-        inbox_depth: c.depth.load(Ordering::Relaxed) as f64,
-        acks_total: app.acks.total(),
-        processed: c.processed.load(Ordering::Relaxed),
-        failed: c.failed.load(Ordering::Relaxed),
-    }
-}
-
 /// Unix time now, in fractional seconds.
 pub fn now_unix() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
-}
-
-/// The sampler: one sample per interval until `stop`. The first one is taken after one
-/// interval, so a short-lived process asks Telegram nothing on its behalf. Without an admin
-/// token nobody can see the dashboard, so Telegram is not asked at all then.
-pub async fn run(app: AppState, stop: CancellationToken) {
-    let every = app.cfg.dashboard.history_interval;
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        let s = tokio::select! {
-            s = sample(&app) => s,
-            _ = stop.cancelled() => return,
-        };
-        app.dashboard.history.push(s);
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::state::AppState;
-
 /// Samples kept.
 const RING: usize = 4096;
 
@@ -30,17 +28,15 @@ impl AckRing {
         let at = |q: f64| f64::from(v[((v.len() - 1) as f64 * q) as usize]) / 1000.0;
         Some((at(0.5), at(0.99)))
     }
-}
 
-/// Records one ack.
-pub fn record_ack(app: &AppState, took: Duration) {
-    app.acks.1.fetch_add(1, Ordering::Relaxed);
-    // A delivery arrived: an older Telegram delivery error is history (see webhook_health).
-    app.webhook_health.delivered(telbot_shared::unix_now());
-    if let Ok(mut r) = app.acks.0.lock() {
-        if r.len() == RING {
-            r.pop_front();
+    /// Records one ack that took `took` from request to 200.
+    pub fn record(&self, took: Duration) {
+        self.1.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut r) = self.0.lock() {
+            if r.len() == RING {
+                r.pop_front();
+            }
+            r.push_back(took.as_micros().min(u128::from(u32::MAX)) as u32);
         }
-        r.push_back(took.as_micros().min(u128::from(u32::MAX)) as u32);
     }
 }
