@@ -64,7 +64,7 @@ pub(crate) struct Claimer {
 impl Claimer {
     /// Runs until `stop` is cancelled and in-flight handlers are done, then releases the
     /// claims this instance still holds.
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let ctx = self.pool.job_ctx();
         let listener = self.listen_url.take().map(|url| {
             self.pool.tasks.spawn(listen(

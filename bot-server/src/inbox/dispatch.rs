@@ -66,7 +66,7 @@ type Done = mpsc::Sender<(Arc<str>, i64)>;
 
 impl Dispatcher {
     /// Runs until `stop` is cancelled and in-flight handlers are done.
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         let (done_tx, mut done_rx) = mpsc::channel::<(Arc<str>, i64)>(self.pool.cfg.max_loaded + 1);
         let ctx = self.pool.job_ctx();
         let mut st = State::default();

@@ -101,7 +101,7 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// What each handler task needs.
-    pub fn job_ctx(&self) -> JobCtx {
+    pub(crate) fn job_ctx(&self) -> JobCtx {
         JobCtx {
             sem: Arc::new(Semaphore::new(self.cfg.workers)),
             process: self.process.clone(),

@@ -22,7 +22,7 @@ async fn start_and_help_answer_with_exactly_one_message_to_the_same_chat() {
         sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 2)
             .await
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    health_settled(&bot).await;
     let sent = sim.sent_messages();
     assert_eq!(sent.len(), 2);
     let help = sent.iter().find(|m| m.chat_id == 302).unwrap();
@@ -100,21 +100,6 @@ async fn pending_actions_expire_and_are_swept() {
         .unwrap();
     assert_eq!(n.0, 0);
     bot.stop().await;
-}
-
-async fn wait_until_async<F, Fut>(timeout: Duration, f: F) -> bool
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 #[tokio::test]

@@ -222,8 +222,7 @@ async fn parked_rows_are_kept_until_replayed_or_discarded(backend: Backend) {
     assert_eq!(r["count"], 1);
     let list = admin(&bot, "GET", "/admin/parked", None).await;
     assert_eq!(list["parked"].as_array().unwrap().len(), 0);
-    assert_eq!(health(&bot).await["updates"]["parked"], 0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(health_settled(&bot).await["updates"]["parked"], 0);
     assert_eq!(
         sim.sent_messages().len(),
         2,

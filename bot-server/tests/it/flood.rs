@@ -83,7 +83,7 @@ async fn a_flood_in_one_chat_does_not_hold_up_the_others(backend: Backend) {
         "{} of {total} replies",
         sim.sent_messages().len()
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    health_settled(&bot).await;
     let sent = sim.sent_messages();
     assert_eq!(sent.len(), total, "nothing answered twice");
     let last_other = sent.iter().rposition(|m| m.chat_id != FLOOD_CHAT).unwrap();

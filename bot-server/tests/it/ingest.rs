@@ -26,8 +26,8 @@ async fn thousand_updates_each_answered_once(backend: Backend) {
         "only {} replies",
         sim.sent_messages().len()
     );
-    // Settle: nothing more should arrive.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Settle: every stored update finished, so nothing more can arrive.
+    health_settled(&bot).await;
     let per_chat = replies_per_chat(&sim);
     assert_eq!(sim.sent_messages().len(), 1000);
     assert_eq!(per_chat.len(), chats as usize);
@@ -61,7 +61,7 @@ async fn redelivery_is_answered_once(backend: Backend) {
         sim.wait_for(Duration::from_secs(10), |s| !s.sent_messages().is_empty())
             .await
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    health_settled(&bot).await;
     assert_eq!(sim.sent_messages().len(), 1);
     let h = health(&bot).await;
     assert_eq!(h["updates"]["duplicates"], 1);

@@ -80,7 +80,7 @@ async fn postgres_a_commit_that_lands_after_its_timeout_is_handled_without_new_t
     );
     // Telegram's redelivery of the 503'd update is a duplicate: answered once.
     assert_eq!(post_update(&bot, &update(late), Some(SECRET)).await, 200);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    health_settled(&bot).await;
     assert_eq!(sim.sent_messages().len(), late as usize);
     bot.stop().await;
 }

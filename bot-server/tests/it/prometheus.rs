@@ -69,7 +69,7 @@ async fn scrape() -> String {
         sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 3)
             .await
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    health_settled(&bot).await;
     let r = reqwest::get(bot.url("/metrics")).await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(

@@ -1,6 +1,8 @@
 //! Test helpers shared by the workspace's integration tests.
 //!
 //! - [`free_port`]: a free port on 127.0.0.1.
+//! - [`wait_until`], [`wait_until_async`]: poll an observable condition instead of sleeping
+//!   for a guessed time.
 //! - [`PgServer`]: a real PostgreSQL server of its own for one test, on loopback, on a free
 //!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
 //!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
@@ -14,6 +16,36 @@ use std::time::{Duration, Instant};
 /// A port that was free on 127.0.0.1 a moment ago.
 pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Polls `f` every 20 ms until it holds or `timeout` passes; returns whether it held (checked
+/// once more at the end).
+pub async fn wait_until<F: Fn() -> bool>(timeout: Duration, f: F) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+/// [`wait_until`] for a condition that has to be awaited (an HTTP call, a query); polled every
+/// 50 ms.
+pub async fn wait_until_async<F, Fut>(timeout: Duration, f: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    f().await
 }
 
 /// A PostgreSQL server owned by one test.

@@ -88,7 +88,7 @@ fn collect(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
 }
 
 /// The leaf keys a parsed file sets (tables inside arrays are not descended into).
-pub fn file_keys(table: &toml::Table) -> BTreeSet<String> {
+pub(super) fn file_keys(table: &toml::Table) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
     collect(table, "", &mut keys);
     keys
@@ -96,7 +96,7 @@ pub fn file_keys(table: &toml::Table) -> BTreeSet<String> {
 
 /// `Ok` when `key` is known (or lies under a free-form `name.*`); otherwise the closest known
 /// key, for the error message.
-pub fn check(key: &str, known: &BTreeSet<String>) -> Result<(), Option<String>> {
+pub(super) fn check(key: &str, known: &BTreeSet<String>) -> Result<(), Option<String>> {
     if known.contains(key) {
         return Ok(());
     }
@@ -139,7 +139,7 @@ fn strsim_distance(a: &str, b: &str) -> usize {
 
 /// A TOML syntax error as "line L, column C: <what>", never quoting the file: the parser's
 /// message shows the offending line, and that line may hold a secret.
-pub fn describe_syntax_error(text: &str, e: &toml::de::Error) -> String {
+pub(super) fn describe_syntax_error(text: &str, e: &toml::de::Error) -> String {
     let position = e.span().map(|span| {
         let before = &text[..span.start.min(text.len())];
         let line = before.matches('\n').count() + 1;

@@ -290,16 +290,13 @@ async fn a_recovery_that_loses_its_lease_stops_draining_and_sets_the_webhook_aga
         let wd = wd.clone();
         tokio::spawn(async move { wd.recover(false).await })
     };
-    let mut draining = false;
-    for _ in 0..500 {
-        if let Ok(Some(st)) = recovery::load_state(&db).await
-            && st.phase == telbot_shared::recovery::Phase::Draining
-        {
-            draining = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let draining = telbot_testkit::wait_until_async(Duration::from_secs(5), || async {
+        matches!(
+            recovery::load_state(&db).await,
+            Ok(Some(st)) if st.phase == telbot_shared::recovery::Phase::Draining
+        )
+    })
+    .await;
     assert!(draining, "the recovery never reached the drain");
     // Another holder takes the lease over (as after an expiry).
     sqlx::query("UPDATE recovery_lock SET owner = 'thief', token = 'stolen' WHERE name = $1")

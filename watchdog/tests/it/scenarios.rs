@@ -254,18 +254,13 @@ async fn an_interrupted_recovery_is_finished_on_the_next_start() {
     // The cancelled run's lock is released in the background (a killed process's lease
     // expires after telbot_shared::recovery::LEASE_TTL instead).
     let db = w.watchdog().await.ctx().store.db().clone();
-    let mut free = false;
-    for _ in 0..100 {
-        if telbot_shared::recovery::holder(&db)
+    let free = telbot_testkit::wait_until_async(Duration::from_secs(2), || async {
+        telbot_shared::recovery::holder(&db)
             .await
             .unwrap()
             .is_none()
-        {
-            free = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     assert!(free, "the cancelled run's recovery lock is released");
     assert_eq!(
         w.sim.webhook_info()["url"],

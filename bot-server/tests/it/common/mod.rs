@@ -11,25 +11,25 @@ use telbot_testkit::PgServer;
 use telegram_sim::Sim;
 use tokio_util::sync::CancellationToken;
 
-pub const SECRET: &str = "test_secret-123";
-pub const ADMIN: &str = "admin-token-xyz";
+pub(crate) const SECRET: &str = "test_secret-123";
+pub(crate) const ADMIN: &str = "admin-token-xyz";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// A store for one test; dropping it removes it.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub url: String,
     pub dir: tempfile::TempDir,
     pub pg: Option<PgServer>,
 }
 
 impl TestDb {
-    pub fn new(backend: Backend) -> TestDb {
+    pub(crate) fn new(backend: Backend) -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         match backend {
             Backend::Sqlite => {
@@ -49,7 +49,7 @@ impl TestDb {
     }
 }
 
-pub async fn sim() -> Sim {
+pub(crate) async fn sim() -> Sim {
     Sim::builder()
         .allow_http_loopback(true)
         .time_scale(0.01)
@@ -60,7 +60,7 @@ pub async fn sim() -> Sim {
 }
 
 /// The environment a test bot runs with (webhook mode on `port`).
-pub fn env(sim: &Sim, db: &TestDb, port: u16) -> HashMap<String, String> {
+pub(crate) fn env(sim: &Sim, db: &TestDb, port: u16) -> HashMap<String, String> {
     let mut e = HashMap::new();
     e.insert("TELEGRAM_BOT_TOKEN".into(), sim.token());
     e.insert("TELEGRAM_API_URL".into(), sim.base_url());
@@ -80,7 +80,7 @@ pub fn env(sim: &Sim, db: &TestDb, port: u16) -> HashMap<String, String> {
 }
 
 /// A bot running in this process.
-pub struct RunningBot {
+pub(crate) struct RunningBot {
     pub addr: std::net::SocketAddr,
     pub state: AppState,
     pub stop: CancellationToken,
@@ -88,11 +88,11 @@ pub struct RunningBot {
 }
 
 impl RunningBot {
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
 
-    pub async fn stop(self) -> Exit {
+    pub(crate) async fn stop(self) -> Exit {
         self.stop.cancel();
         tokio::time::timeout(Duration::from_secs(30), self.handle)
             .await
@@ -102,12 +102,12 @@ impl RunningBot {
 }
 
 /// Binds first so PUBLIC_URL can name the port, then builds and runs the bot.
-pub async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) -> RunningBot {
+pub(crate) async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) -> RunningBot {
     start_bot_with(sim, db, extra, bot_server::bot::handlers::tree()).await
 }
 
 /// [`start_bot`] with a handler tree of the test's own.
-pub async fn start_bot_with(
+pub(crate) async fn start_bot_with(
     sim: &Sim,
     db: &TestDb,
     extra: &[(&str, &str)],
@@ -134,7 +134,7 @@ pub async fn start_bot_with(
 }
 
 /// POSTs a body to the bot's webhook with (or without) the secret.
-pub async fn post_update(
+pub(crate) async fn post_update(
     bot: &RunningBot,
     body: &str,
     secret: Option<&str>,
@@ -149,7 +149,7 @@ pub async fn post_update(
     req.send().await.unwrap().status()
 }
 
-pub async fn health(bot: &RunningBot) -> serde_json::Value {
+pub(crate) async fn health(bot: &RunningBot) -> serde_json::Value {
     reqwest::get(bot.url("/health"))
         .await
         .unwrap()
@@ -159,7 +159,7 @@ pub async fn health(bot: &RunningBot) -> serde_json::Value {
 }
 
 /// Replies the sim recorded, per chat.
-pub fn replies_per_chat(sim: &Sim) -> HashMap<i64, usize> {
+pub(crate) fn replies_per_chat(sim: &Sim) -> HashMap<i64, usize> {
     let mut m = HashMap::new();
     for s in sim.sent_messages() {
         *m.entry(s.chat_id).or_insert(0) += 1;
@@ -167,19 +167,10 @@ pub fn replies_per_chat(sim: &Sim) -> HashMap<i64, usize> {
     m
 }
 
-pub async fn wait_until<F: Fn() -> bool>(timeout: Duration, f: F) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    f()
-}
+pub(crate) use telbot_testkit::{wait_until, wait_until_async};
 
 /// Waits until the inbox row of `update_id` has `status`; returns (status, attempts).
-pub async fn wait_status(
+pub(crate) async fn wait_status(
     db: &telbot_shared::store::Db,
     update_id: i64,
     status: i64,
@@ -198,7 +189,7 @@ pub async fn wait_status(
 }
 
 /// This process's resident memory (VmRSS) in KiB.
-pub fn rss_kib() -> u64 {
+pub(crate) fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     s.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -208,7 +199,7 @@ pub fn rss_kib() -> u64 {
 
 /// `/health` once the inbox is empty (at most 5 s): a handler's reply reaches Telegram a moment
 /// before its completion is committed, so a read right after the last reply can still count it.
-pub async fn health_settled(bot: &RunningBot) -> serde_json::Value {
+pub(crate) async fn health_settled(bot: &RunningBot) -> serde_json::Value {
     let mut h = health(bot).await;
     for _ in 0..50 {
         if h["updates"]["inbox_depth"] == 0 {

@@ -18,12 +18,12 @@ use watchdog::clock::{Clock, ManualClock};
 use watchdog::config::WatchdogConfig;
 use watchdog::{Watchdog, alert::LogSink};
 
-pub const SECRET: &str = "s3cret_Wh-token";
-pub const RENDER_KEY: &str = "rnd_supersecretkey";
+pub(crate) const SECRET: &str = "s3cret_Wh-token";
+pub(crate) const RENDER_KEY: &str = "rnd_supersecretkey";
 
 /// How the stand-in bot's /health answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum HealthMode {
+pub(crate) enum HealthMode {
     Ok,
     Down,
     Rss(u64),
@@ -32,7 +32,7 @@ pub enum HealthMode {
 }
 
 #[derive(Debug)]
-pub struct BotState {
+pub(crate) struct BotState {
     pub health: HealthMode,
     pub seen: HashSet<i64>,
     /// update_ids in the order the bot took them.
@@ -42,18 +42,18 @@ pub struct BotState {
     pub http: reqwest::Client,
 }
 
-pub type Shared = Arc<Mutex<BotState>>;
+pub(crate) type Shared = Arc<Mutex<BotState>>;
 
-pub struct Bot {
+pub(crate) struct Bot {
     pub url: String,
     pub state: Shared,
 }
 
 impl Bot {
-    pub fn set_health(&self, m: HealthMode) {
+    pub(crate) fn set_health(&self, m: HealthMode) {
         self.state.lock().unwrap().health = m;
     }
-    pub fn order(&self) -> Vec<i64> {
+    pub(crate) fn order(&self) -> Vec<i64> {
         self.state.lock().unwrap().order.clone()
     }
 }
@@ -119,7 +119,7 @@ async fn webhook_health() -> Json<Value> {
 }
 
 /// Starts the stand-in bot, replying through `sim`.
-pub async fn start_bot(sim: &Sim) -> Bot {
+pub(crate) async fn start_bot(sim: &Sim) -> Bot {
     let state: Shared = Arc::new(Mutex::new(BotState {
         health: HealthMode::Ok,
         seen: HashSet::new(),
@@ -141,18 +141,18 @@ pub async fn start_bot(sim: &Sim) -> Bot {
 
 /// A stand-in platform: counts `POST /v1/services/{id}/restart` with the right key.
 #[derive(Clone)]
-pub struct Platform {
+pub(crate) struct Platform {
     pub url: String,
     pub restarts: Arc<Mutex<Vec<String>>>,
 }
 
 impl Platform {
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.restarts.lock().unwrap().len()
     }
 }
 
-pub async fn start_platform() -> Platform {
+pub(crate) async fn start_platform() -> Platform {
     let restarts: Arc<Mutex<Vec<String>>> = Arc::default();
     let r = restarts.clone();
     let app = axum::Router::new().route(
@@ -179,7 +179,7 @@ pub async fn start_platform() -> Platform {
     Platform { url, restarts }
 }
 
-pub async fn start_sim() -> Sim {
+pub(crate) async fn start_sim() -> Sim {
     Sim::builder()
         .allow_http_loopback(true)
         .time_scale(0.01)
@@ -190,7 +190,7 @@ pub async fn start_sim() -> Sim {
 }
 
 /// Registers the webhook the way bot-server does at start.
-pub async fn register_webhook(sim: &Sim, bot: &Bot) {
+pub(crate) async fn register_webhook(sim: &Sim, bot: &Bot) {
     let r: Value = reqwest::Client::new()
         .post(format!("{}/bot{}/setWebhook", sim.base_url(), sim.token()))
         .json(&json!({"url": format!("{}/webhook", bot.url), "secret_token": SECRET, "max_connections": 40, "allowed_updates": ["message", "edited_message", "callback_query", "my_chat_member"]}))
@@ -204,7 +204,7 @@ pub async fn register_webhook(sim: &Sim, bot: &Bot) {
 }
 
 /// The environment a watchdog (library or binary) runs with.
-pub fn env(
+pub(crate) fn env(
     sim: &Sim,
     bot_url: &str,
     platform: Option<&Platform>,
@@ -240,7 +240,7 @@ pub fn env(
     e
 }
 
-pub async fn watchdog(env: &HashMap<String, String>, clock: Arc<dyn Clock>) -> Watchdog {
+pub(crate) async fn watchdog(env: &HashMap<String, String>, clock: Arc<dyn Clock>) -> Watchdog {
     let cfg = WatchdogConfig::load(None, env).unwrap();
     Watchdog::build_with(cfg, clock, Arc::new(LogSink))
         .await
@@ -248,7 +248,7 @@ pub async fn watchdog(env: &HashMap<String, String>, clock: Arc<dyn Clock>) -> W
 }
 
 /// Sim, bot, platform, temp dir, a manual clock at the real time, and the env.
-pub struct World {
+pub(crate) struct World {
     pub sim: Sim,
     pub bot: Bot,
     pub platform: Platform,
@@ -258,7 +258,7 @@ pub struct World {
 }
 
 impl World {
-    pub async fn start() -> World {
+    pub(crate) async fn start() -> World {
         let sim = start_sim().await;
         let bot = start_bot(&sim).await;
         register_webhook(&sim, &bot).await;
@@ -275,16 +275,16 @@ impl World {
         }
     }
 
-    pub async fn watchdog(&self) -> Watchdog {
+    pub(crate) async fn watchdog(&self) -> Watchdog {
         watchdog(&self.env, Arc::new(self.clock.clone())).await
     }
 
     /// Calls to `method` the watchdog (or anyone) made after `since` calls were recorded.
-    pub fn calls_to(&self, method: &str) -> usize {
+    pub(crate) fn calls_to(&self, method: &str) -> usize {
         self.sim.calls_to(method).len()
     }
 
-    pub async fn wait(&self, what: &str, f: impl Fn(&Sim) -> bool) {
+    pub(crate) async fn wait(&self, what: &str, f: impl Fn(&Sim) -> bool) {
         assert!(
             self.sim.wait_for(Duration::from_secs(20), f).await,
             "timed out waiting for {what}"

@@ -13,12 +13,12 @@ use telbot_shared::config::{EnvMap, StoreConfig, load, section};
 use telbot_shared::store::{Db, connect};
 
 /// A store in a fresh temp dir (or PostgreSQL when TELBOT_TEST_PG_URL is set and `pg` is true).
-pub async fn temp_db(dir: &Path) -> Db {
+pub(crate) async fn temp_db(dir: &Path) -> Db {
     let url = format!("sqlite://{}?mode=rwc", dir.join("telbot.db").display());
     db_at(&url).await
 }
 
-pub async fn db_at(url: &str) -> Db {
+pub(crate) async fn db_at(url: &str) -> Db {
     let env: EnvMap = [("DATABASE_URL".to_string(), url.to_string())].into();
     let cfg = load(None, &env).unwrap();
     let sc = StoreConfig::from_section(section(&cfg, "store").unwrap()).unwrap();
@@ -26,13 +26,13 @@ pub async fn db_at(url: &str) -> Db {
 }
 
 /// The defaults as written, for a test to change.
-pub fn section_defaults() -> AlertsSection {
+pub(crate) fn section_defaults() -> AlertsSection {
     let cfg = load(None, &EnvMap::new()).unwrap();
     section(&cfg, "alerts").unwrap()
 }
 
 /// E-mail through `smtp_url` to two recipients; thresholds 2/2; retry 30 s .. 120 s.
-pub fn email_config(smtp_url: &str) -> AlertsConfig {
+pub(crate) fn email_config(smtp_url: &str) -> AlertsConfig {
     let mut s = section_defaults();
     s.bot_name = "shopbot".into();
     s.dashboard_url = "https://bot.example/bot/dashboard".into();
@@ -46,7 +46,7 @@ pub fn email_config(smtp_url: &str) -> AlertsConfig {
     AlertsConfig::from_section(s).unwrap()
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -55,13 +55,13 @@ pub fn free_port() -> u16 {
 }
 
 /// A running aiosmtpd; killed on drop.
-pub struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     pub port: u16,
     pub out: PathBuf,
 }
 
-pub fn require_aiosmtpd() {
+pub(crate) fn require_aiosmtpd() {
     let ok = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .stdout(Stdio::null())
@@ -76,7 +76,7 @@ pub fn require_aiosmtpd() {
 }
 
 impl SmtpSink {
-    pub fn start(port: u16, out: &Path, starttls: Option<(&Path, &Path)>) -> SmtpSink {
+    pub(crate) fn start(port: u16, out: &Path, starttls: Option<(&Path, &Path)>) -> SmtpSink {
         require_aiosmtpd();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let mut cmd = Command::new("python3");
@@ -103,15 +103,15 @@ impl SmtpSink {
     }
 
     /// Every message received so far.
-    pub fn messages(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn messages(&self) -> Vec<serde_json::Value> {
         read_messages(&self.out)
     }
 
-    pub fn subjects(&self) -> Vec<String> {
+    pub(crate) fn subjects(&self) -> Vec<String> {
         self.messages().iter().map(subject_of).collect()
     }
 
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.kill();
     }
 
@@ -127,7 +127,7 @@ impl Drop for SmtpSink {
     }
 }
 
-pub fn read_messages(out: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn read_messages(out: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(out.join("messages.jsonl"))
         .unwrap_or_default()
         .lines()
@@ -136,7 +136,7 @@ pub fn read_messages(out: &Path) -> Vec<serde_json::Value> {
 }
 
 /// The Subject header of a received message (unfolded; lettre may encode non-ASCII).
-pub fn subject_of(m: &serde_json::Value) -> String {
+pub(crate) fn subject_of(m: &serde_json::Value) -> String {
     let data = m["data"]
         .as_str()
         .unwrap_or_default()

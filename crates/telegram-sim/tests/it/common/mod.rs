@@ -16,10 +16,10 @@ use serde_json::Value;
 use telegram_sim::Sim;
 
 /// Generous upper bound for waits on a loaded 2-core machine.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// A sim for tests: loopback http allowed, no setWebhook rate limit.
-pub async fn sim(time_scale: f64) -> Sim {
+pub(crate) async fn sim(time_scale: f64) -> Sim {
     Sim::builder()
         .allow_http_loopback(true)
         .set_webhook_rate_limit(false)
@@ -30,12 +30,12 @@ pub async fn sim(time_scale: f64) -> Sim {
         .unwrap()
 }
 
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// POST a JSON body to a method; returns (HTTP status, body).
-pub async fn call(sim: &Sim, method: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn call(sim: &Sim, method: &str, body: Value) -> (u16, Value) {
     let url = format!("{}/bot{}/{}", sim.base_url(), sim.token(), method);
     let resp = client().post(url).json(&body).send().await.unwrap();
     let status = resp.status().as_u16();
@@ -43,12 +43,12 @@ pub async fn call(sim: &Sim, method: &str, body: Value) -> (u16, Value) {
 }
 
 /// The `description` of a response.
-pub fn desc(v: &Value) -> &str {
+pub(crate) fn desc(v: &Value) -> &str {
     v["description"].as_str().unwrap_or("")
 }
 
 /// setWebhook to a URL and assert success.
-pub async fn set_webhook(sim: &Sim, body: Value) {
+pub(crate) async fn set_webhook(sim: &Sim, body: Value) {
     let (status, v) = call(sim, "setWebhook", body).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["ok"], true, "{v}");
@@ -56,7 +56,7 @@ pub async fn set_webhook(sim: &Sim, body: Value) {
 
 /// How the receiver answers.
 #[derive(Debug, Clone)]
-pub struct Mode {
+pub(crate) struct Mode {
     pub status: u16,
     pub delay: Duration,
     pub retry_after: Option<u64>,
@@ -80,7 +80,7 @@ impl Default for Mode {
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-pub struct Hit {
+pub(crate) struct Hit {
     pub raw: String,
     pub body: Value,
     pub headers: HeaderMap,
@@ -89,11 +89,11 @@ pub struct Hit {
 }
 
 impl Hit {
-    pub fn update_id(&self) -> i64 {
+    pub(crate) fn update_id(&self) -> i64 {
         self.body["update_id"].as_i64().unwrap_or(-1)
     }
 
-    pub fn chat_id(&self) -> Option<i64> {
+    pub(crate) fn chat_id(&self) -> Option<i64> {
         self.body["message"]["chat"]["id"].as_i64()
     }
 }
@@ -108,7 +108,7 @@ struct Inner {
 
 /// An axum webhook receiver on 127.0.0.1:0.
 #[derive(Clone)]
-pub struct Receiver {
+pub(crate) struct Receiver {
     pub url: String,
     inner: Arc<Inner>,
 }
@@ -156,7 +156,7 @@ async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
 }
 
 impl Receiver {
-    pub async fn start(mode: Mode) -> Self {
+    pub(crate) async fn start(mode: Mode) -> Self {
         let inner = Arc::new(Inner::default());
         *inner.mode.lock().unwrap() = mode;
         let app = Router::new()
@@ -173,29 +173,29 @@ impl Receiver {
         }
     }
 
-    pub fn set_mode(&self, mode: Mode) {
+    pub(crate) fn set_mode(&self, mode: Mode) {
         *self.inner.mode.lock().unwrap() = mode;
     }
 
-    pub fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.inner.hits.lock().unwrap().clone()
     }
 
-    pub fn max_concurrent(&self) -> usize {
+    pub(crate) fn max_concurrent(&self) -> usize {
         self.inner.max.load(Ordering::SeqCst)
     }
 
-    pub fn current(&self) -> usize {
+    pub(crate) fn current(&self) -> usize {
         self.inner.current.load(Ordering::SeqCst)
     }
 
-    pub fn reset_max(&self) {
+    pub(crate) fn reset_max(&self) {
         self.inner.max.store(0, Ordering::SeqCst);
     }
 }
 
 /// A port with nothing listening on it (bound, then released).
-pub async fn closed_port() -> u16 {
+pub(crate) async fn closed_port() -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
 }
