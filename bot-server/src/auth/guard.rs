@@ -10,6 +10,7 @@
 //! - Any admin POST with an `Origin` (or `Sec-Fetch-Site`) that is not this site is refused.
 
 use axum::http::{HeaderMap, header};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
@@ -51,23 +52,21 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// The value of cookie `name`, if sent.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().trim().to_string())
 }
 
-/// The `Set-Cookie` value for a new session.
+/// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Strict, Secure over https.
 pub fn session_cookie(value: &str, secure: bool) -> String {
-    format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{}",
-        if secure { "; Secure" } else { "" }
-    )
+    Cookie::build((COOKIE, value.to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .build()
+        .to_string()
 }
 
 /// Whether the request comes from this site, as far as the browser says: no `Origin` (not a
@@ -139,12 +138,14 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let m = h(&[("cookie", "a=1; telbot_session=abc ; b=2")]);
-        assert_eq!(cookie(&m, COOKIE), Some("abc"));
+        assert_eq!(cookie(&m, COOKIE).as_deref(), Some("abc"));
         assert_eq!(
             cookie(&h(&[("cookie", "x_telbot_session=1")]), COOKIE),
             None
         );
-        assert!(session_cookie("v", true).ends_with("; Secure"));
+        assert!(session_cookie("v", true).contains("; Secure"));
+        assert!(!session_cookie("v", false).contains("Secure"));
+        assert!(session_cookie("v", false).contains("Path=/"));
         assert!(session_cookie("v", false).contains("HttpOnly; SameSite=Strict"));
     }
 

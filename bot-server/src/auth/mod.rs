@@ -13,9 +13,9 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
+use axum_extra::headers::authorization::{Basic, Bearer};
+use axum_extra::headers::{Authorization, HeaderMapExt};
 use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
 
 pub use guard::Via;
 
@@ -58,37 +58,30 @@ impl AdminAuth {
 
     /// Whether the request carries this process's session cookie.
     pub fn has_session(&self, headers: &HeaderMap) -> bool {
-        guard::cookie(headers, guard::COOKIE).is_some_and(|v| guard::same(v, &self.session))
+        guard::cookie(headers, guard::COOKIE).is_some_and(|v| guard::same(&v, &self.session))
     }
 
-    /// How the request proved itself, or why it is refused.
+    /// How the request proved itself, or why it is refused. The token is compared in
+    /// constant time; auth schemes are case-insensitive (RFC 9110 §11.1).
     pub fn check(&self, headers: &HeaderMap) -> Result<Via, Refusal> {
         let Some(token) = &self.token else {
             return Err(Refusal::Disabled);
         };
-        let want = token.expose_secret().as_bytes();
-        let auth = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        // Auth schemes are case-insensitive (RFC 9110 §11.1).
-        let (scheme, rest) = auth.trim_start().split_once(' ').unwrap_or(("", ""));
-        let (via, given): (Via, Vec<u8>) = if scheme.eq_ignore_ascii_case("bearer") {
-            (Via::Bearer, rest.trim().as_bytes().to_vec())
-        } else if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest.trim())
-                .unwrap_or_default();
-            match decoded.iter().position(|&c| c == b':') {
-                Some(i) => (Via::Basic, decoded[i + 1..].to_vec()),
-                None => (Via::Basic, Vec::new()),
-            }
-        } else if self.has_session(headers) {
-            return Ok(Via::Session);
-        } else {
-            (Via::Bearer, Vec::new())
-        };
-        if bool::from(given.as_slice().ct_eq(want)) {
+        let want = token.expose_secret();
+        let (via, given) =
+            if let Some(Authorization(b)) = headers.typed_get::<Authorization<Bearer>>() {
+                (Via::Bearer, b.token().trim().to_string())
+            } else if let Some(Authorization(b)) = headers.typed_get::<Authorization<Basic>>() {
+                (Via::Basic, b.password().to_string())
+            } else if headers.contains_key(header::AUTHORIZATION) {
+                // Another scheme, or a Basic value that does not decode: refused.
+                (Via::Bearer, String::new())
+            } else if self.has_session(headers) {
+                return Ok(Via::Session);
+            } else {
+                (Via::Bearer, String::new())
+            };
+        if guard::same(&given, want) {
             Ok(via)
         } else {
             Err(Refusal::Unauthorized)
