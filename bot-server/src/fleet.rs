@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
 use telbot_shared::store::{Db, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -22,12 +21,12 @@ const PREFIX: &str = "bot-server.instance.";
 pub async fn beat(db: &Db, instance: &str) -> Result<u32, StoreError> {
     db.kv_set(&format!("{PREFIX}{instance}"), "live").await?;
     let since = telbot_shared::unix_now() - GONE_AFTER.as_secs() as i64;
-    let n: i64 = sqlx::query("SELECT COUNT(*) FROM kv WHERE key LIKE $1 AND updated_at >= $2")
-        .bind(format!("{PREFIX}%"))
-        .bind(since)
-        .fetch_one(&db.pool)
-        .await?
-        .try_get(0)?;
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM kv WHERE key LIKE $1 AND updated_at >= $2")
+            .bind(format!("{PREFIX}%"))
+            .bind(since)
+            .fetch_one(&db.pool)
+            .await?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX).max(1))
 }
 

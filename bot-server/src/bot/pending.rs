@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
 use telbot_shared::store::{Db, StoreError};
 
 /// Pending actions of one store.
@@ -14,7 +13,7 @@ pub struct PendingActions {
 }
 
 /// An open action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Pending {
     /// What is being done, e.g. `report`.
     pub action: String,
@@ -53,22 +52,14 @@ impl PendingActions {
 
     /// The live action of `user` in `chat`, if any (an expired one counts as none).
     pub async fn get(&self, chat: i64, user: i64) -> Result<Option<Pending>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT action, state FROM pending_actions WHERE chat_id = $1 AND user_id = $2 AND expires_at > $3",
         )
         .bind(chat)
         .bind(user)
         .bind(telbot_shared::unix_now())
         .fetch_optional(&self.db.pool)
-        .await?;
-        Ok(row
-            .map(|r| {
-                Ok::<_, sqlx::Error>(Pending {
-                    action: r.try_get(0)?,
-                    state: r.try_get(1)?,
-                })
-            })
-            .transpose()?)
+        .await?)
     }
 
     /// Closes the action of `user` in `chat`.
@@ -92,10 +83,9 @@ impl PendingActions {
 
     /// Rows in the table (expired ones included until swept).
     pub async fn count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM pending_actions")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pending_actions")
             .fetch_one(&self.db.pool)
-            .await?
-            .try_get(0)?;
+            .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

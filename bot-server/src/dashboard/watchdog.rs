@@ -2,7 +2,6 @@
 //! `wd_alerts`). Empty tables, or a store that does not answer, give empty lists and a note.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::state::AppState;
 
@@ -10,7 +9,7 @@ use crate::state::AppState;
 const LIMIT: i64 = 20;
 
 /// One `wd_actions` row.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
 pub struct ActionRow {
     /// Row id.
     pub id: i64,
@@ -29,7 +28,7 @@ pub struct ActionRow {
 }
 
 /// One `wd_alerts` row.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
 pub struct AlertRow {
     /// Row id.
     pub id: i64,
@@ -78,50 +77,23 @@ pub async fn recent(app: &AppState) -> WatchdogView {
 }
 
 async fn actions(app: &AppState) -> Result<Vec<ActionRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, kind, reason, result, detail, started_at, finished_at \
          FROM wd_actions ORDER BY id DESC LIMIT $1",
     )
     .bind(LIMIT)
     .fetch_all(&app.db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ActionRow {
-                id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                reason: r.try_get(2)?,
-                result: r.try_get(3)?,
-                detail: r.try_get(4)?,
-                started_at: r.try_get(5)?,
-                finished_at: r.try_get(6)?,
-            })
-        })
-        .collect()
+    .await
 }
 
 async fn alerts(app: &AppState) -> Result<Vec<AlertRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, incident_key, level, channel, subject, status, created_at, sent_at \
          FROM wd_alerts ORDER BY id DESC LIMIT $1",
     )
     .bind(LIMIT)
     .fetch_all(&app.db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AlertRow {
-                id: r.try_get(0)?,
-                incident_key: r.try_get(1)?,
-                level: r.try_get(2)?,
-                channel: r.try_get(3)?,
-                subject: r.try_get(4)?,
-                status: r.try_get(5)?,
-                created_at: r.try_get(6)?,
-                sent_at: r.try_get(7)?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Table cells, formatted once for both the page and the script.

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use sqlx::Row;
 use telbot_shared::store::{Db, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -250,7 +249,7 @@ pub async fn claim(
     // whose own claim is free and whose key has no live claim elsewhere (a row that committed
     // late, below a claimed one), locked with SKIP LOCKED. `i.status` and `i.claimed_until`
     // are checked on the locked row, so a row finished or claimed meanwhile is passed over.
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<sql::ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH heads AS ( \
            SELECT DISTINCT ON (queue_key) seq, queue_key FROM inbox \
            WHERE status = 0 ORDER BY queue_key, seq), \
@@ -285,10 +284,7 @@ pub async fn claim(
     .bind(per_key.max(1) as i64)
     .fetch_all(&db.pool)
     .await?;
-    let mut items = rows
-        .iter()
-        .map(sql::item)
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut items: Vec<Item> = rows.into_iter().map(Item::from).collect();
     items.sort_by_key(|i| i.seq);
     Ok(items)
 }
@@ -319,14 +315,11 @@ pub async fn release(db: &Db, owner: &str) -> Result<u64, StoreError> {
 
 /// Who claimed the row of `update_id` and until when (unix ms), for tests and the admin view.
 pub async fn claim_of(db: &Db, update_id: i64) -> Result<Option<(String, i64)>, StoreError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT claimed_by, claimed_until FROM inbox WHERE update_id = $1 \
          AND claimed_by IS NOT NULL",
     )
     .bind(update_id)
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(row
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-        .transpose()?)
+    .await?)
 }

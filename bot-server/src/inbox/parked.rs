@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use serde::Serialize;
-use sqlx::Row;
 use telbot_shared::store::{Db, StoreError};
 
 use super::{Counters, Status, Writer};
@@ -16,7 +15,7 @@ const CHUNK: usize = 500;
 pub const LIST_MAX: usize = 10_000;
 
 /// One parked update as `GET /admin/parked` lists it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, sqlx::FromRow)]
 pub struct ParkedRow {
     /// Telegram's id.
     pub update_id: i64,
@@ -32,26 +31,14 @@ pub struct ParkedRow {
 
 /// The parked updates, oldest first (at most [`LIST_MAX`]).
 pub async fn list(db: &Db) -> Result<Vec<ParkedRow>, StoreError> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT update_id, kind, attempts, last_error, received_at FROM inbox \
          WHERE status = $1 ORDER BY seq LIMIT $2",
     )
     .bind(Status::Parked as i64)
     .bind(LIST_MAX as i64)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ParkedRow {
-                update_id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                attempts: r.try_get(2)?,
-                last_error: r.try_get(3)?,
-                received_at: r.try_get(4)?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::from)
+    .await?)
 }
 
 /// Puts parked updates (`ids`, or all when `None`) back to pending and has the workers read
@@ -68,16 +55,15 @@ pub async fn replay(
     let mut seqs: Vec<i64> = Vec::new();
     for (sql, chunk) in statements(base, ids) {
         // Admin actions with lists of any length: not worth a cached statement per length.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("{sql} RETURNING seq")))
-            .persistent(false)
-            .bind(Status::Pending as i64)
-            .bind(Status::Parked as i64);
+        let mut q =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("{sql} RETURNING seq")))
+                .persistent(false)
+                .bind(Status::Pending as i64)
+                .bind(Status::Parked as i64);
         for id in chunk {
             q = q.bind(*id);
         }
-        for r in q.fetch_all(&db.pool).await? {
-            seqs.push(r.try_get(0)?);
-        }
+        seqs.extend(q.fetch_all(&db.pool).await?);
     }
     let n = seqs.len() as u64;
     if let Some(first) = seqs.iter().min() {

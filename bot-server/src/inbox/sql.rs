@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use telbot_shared::store::{Db, StoreError};
 
 use super::writer::Finish;
@@ -55,13 +54,14 @@ pub async fn insert_many(
             ));
         }
         sql.push_str(" ON CONFLICT (update_id) DO NOTHING RETURNING update_id, seq");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cache_statement(chunk.len()));
+        // Built as text, not with sqlx::QueryBuilder: through the Any driver QueryBuilder writes
+        // `?` placeholders, which PostgreSQL refuses (launchbadge/sqlx#3000).
+        let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql))
+            .persistent(cache_statement(chunk.len()));
         for (id, kind, key, payload) in chunk {
             q = q.bind(*id).bind(*kind).bind(*key).bind(*payload).bind(now);
         }
-        for r in q.fetch_all(&mut *tx).await? {
-            out.insert(r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?);
-        }
+        out.extend(q.fetch_all(&mut *tx).await?);
     }
     Ok(out)
 }
@@ -126,35 +126,46 @@ pub async fn finish(
     Ok(r.rows_affected() == 1)
 }
 
-/// The columns [`item`] reads.
+/// The columns an [`ItemRow`] is read from.
 pub(crate) const ITEM_COLUMNS: &str =
     "seq, update_id, kind, queue_key, payload, attempts, received_at";
 
-pub(crate) fn item(r: &AnyRow) -> Result<Item, sqlx::Error> {
-    Ok(Item {
-        seq: r.try_get(0)?,
-        update_id: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        key: Arc::from(r.try_get::<String, _>(3)?),
-        payload: Arc::from(r.try_get::<String, _>(4)?),
-        attempts: u32::try_from(r.try_get::<i64, _>(5)?).unwrap_or(u32::MAX),
-        received_at: r.try_get(6)?,
-    })
+/// An inbox row as stored; [`Item`] is what the workers run.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ItemRow {
+    seq: i64,
+    update_id: i64,
+    kind: String,
+    queue_key: String,
+    payload: String,
+    attempts: i64,
+    received_at: i64,
+}
+
+impl From<ItemRow> for Item {
+    fn from(r: ItemRow) -> Item {
+        Item {
+            seq: r.seq,
+            update_id: r.update_id,
+            kind: r.kind,
+            key: Arc::from(r.queue_key),
+            payload: Arc::from(r.payload),
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            received_at: r.received_at,
+        }
+    }
 }
 
 /// Pending updates after `cursor`, in arrival order.
 pub async fn pending_after(db: &Db, cursor: i64, limit: usize) -> Result<Vec<Item>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} FROM inbox WHERE status = 0 AND seq > $1 ORDER BY seq LIMIT $2"
     )))
     .bind(cursor)
     .bind(limit as i64)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(item)
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::from)
+    Ok(rows.into_iter().map(Item::from).collect())
 }
 
 /// One queue key's pending updates in `(after, upto]`, in arrival order: the backlog of a key
@@ -166,7 +177,7 @@ pub async fn pending_of_key(
     upto: i64,
     limit: usize,
 ) -> Result<Vec<Item>, StoreError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} FROM inbox WHERE queue_key = $1 AND status = 0 AND seq > $2 \
          AND seq <= $3 ORDER BY seq LIMIT $4"
     )))
@@ -176,28 +187,23 @@ pub async fn pending_of_key(
     .bind(limit as i64)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(item)
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::from)
+    Ok(rows.into_iter().map(Item::from).collect())
 }
 
 /// How many rows have `status`.
 pub async fn count_status(db: &Db, status: Status) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query("SELECT COUNT(*) FROM inbox WHERE status = $1")
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE status = $1")
         .bind(status as i64)
         .fetch_one(&db.pool)
-        .await?
-        .try_get(0)?;
+        .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// How many updates wait to be handled.
 pub async fn pending_count(db: &Db) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query("SELECT COUNT(*) FROM inbox WHERE status = 0")
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE status = 0")
         .fetch_one(&db.pool)
-        .await?
-        .try_get(0)?;
+        .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -216,11 +222,10 @@ pub async fn prune_done(db: &Db, before: i64) -> Result<u64, StoreError> {
 
 /// Status of one update, for tests and the admin view.
 pub async fn status_of(db: &Db, update_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
-    let row = sqlx::query("SELECT status, attempts FROM inbox WHERE update_id = $1")
-        .bind(update_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-        .transpose()?)
+    Ok(
+        sqlx::query_as("SELECT status, attempts FROM inbox WHERE update_id = $1")
+            .bind(update_id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
