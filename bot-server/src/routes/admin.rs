@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -109,32 +109,43 @@ pub(super) async fn parked_list(_: Admin, State(app): State<AppState>) -> Respon
     }
 }
 
-pub(super) async fn parked_replay(
-    _: AdminWrite,
-    State(app): State<AppState>,
-    body: Bytes,
-) -> Response {
-    let ids = match selection(&body) {
-        Ok(ids) => ids,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
-    };
-    match parked::replay(&app.db, &app.writer, &app.counters, ids.as_deref()).await {
+/// The selection of a parked-updates POST, read from its body; a body that is neither empty
+/// nor `{"update_ids": [...]}` is answered 400.
+pub(super) struct Selected(Option<Vec<i64>>);
+
+impl<S: Send + Sync> FromRequest<S> for Selected {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        selection(&body)
+            .map(Selected)
+            .map_err(|why| (StatusCode::BAD_REQUEST, why).into_response())
+    }
+}
+
+/// `{"count": n}`, or the store's error.
+fn counted(r: Result<u64, telbot_shared::store::StoreError>) -> Response {
+    match r {
         Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
         Err(e) => store_error(e),
     }
 }
 
+pub(super) async fn parked_replay(
+    _: AdminWrite,
+    State(app): State<AppState>,
+    Selected(ids): Selected,
+) -> Response {
+    counted(parked::replay(&app.db, &app.writer, &app.counters, ids.as_deref()).await)
+}
+
 pub(super) async fn parked_discard(
     _: AdminWrite,
     State(app): State<AppState>,
-    body: Bytes,
+    Selected(ids): Selected,
 ) -> Response {
-    let ids = match selection(&body) {
-        Ok(ids) => ids,
-        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
-    };
-    match parked::discard(&app.db, &app.counters, ids.as_deref()).await {
-        Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
-        Err(e) => store_error(e),
-    }
+    counted(parked::discard(&app.db, &app.counters, ids.as_deref()).await)
 }
