@@ -3,11 +3,13 @@
 //!
 //! - [`handlers`]: /start, /help, /status, /report (multi-step), /ask.
 //! - [`pending`]: multi-step actions in the store with a TTL.
+//! - [`storage`]: [`storage::TelbotStorage`], teloxide's dialogue `Storage` on the store.
 //! - [`ai`]: the /ask endpoint client with a circuit breaker.
 
 pub mod ai;
 pub mod handlers;
 pub mod pending;
+pub mod storage;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -6,6 +6,7 @@ mod bot;
 mod browser;
 mod common;
 mod config_props;
+mod dialogues;
 mod dashboard;
 mod failures;
 mod faults;
