@@ -19,7 +19,7 @@ use watchdog::alert::{AlertSink, BoxFuture};
 use watchdog::config::WatchdogConfig;
 use watchdog::report::incident;
 use watchdog::schedule::Trigger;
-use watchdog::{AlertDecision, Level, RunReport, Watchdog};
+use watchdog::{AlertDecision, Incident, Level, RunReport, Watchdog};
 
 /// An alert sink that hands every report to the benchmark.
 struct Tap(mpsc::UnboundedSender<(Instant, RunReport)>);
@@ -65,11 +65,11 @@ async fn until(
     }
 }
 
-fn bad(r: &RunReport, key: &str) -> bool {
+fn bad(r: &RunReport, key: Incident) -> bool {
     r.finding(key).is_some_and(|f| f.level > Level::Ok)
 }
 
-fn fixed(r: &RunReport, key: &str) -> bool {
+fn fixed(r: &RunReport, key: Incident) -> bool {
     r.finding(key)
         .is_some_and(|f| f.level == Level::Ok || f.repaired)
 }

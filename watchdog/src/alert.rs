@@ -70,7 +70,7 @@ impl AlertSink for LogSink {
                         Level::Critical => tracing::error!(incident = %f.incident, check = %f.check, "{}", f.reason),
                         _ => tracing::warn!(incident = %f.incident, check = %f.check, "{}", f.reason),
                     }
-                    AlertDecision { incident: f.incident.clone(), level: f.level, channel: "log".into(), notify: true, reason: "logged".into() }
+                    AlertDecision { incident: f.incident.to_string(), level: f.level, channel: "log".into(), notify: true, reason: "logged".into() }
                 })
                 .collect()
         })

@@ -11,7 +11,7 @@ use telbot_alerts::{ActionNote, AlertPipeline, DecisionKind, Heartbeat, Observat
 use telbot_shared::action::ActionDetail;
 
 use crate::alert::{AlertSink, BoxFuture};
-use crate::report::{AlertDecision, Level, RunReport, incident};
+use crate::report::{AlertDecision, Incident, Level, RunReport, incident};
 
 /// Runs kept while the store cannot take them (at the daemon's 30 s liveness schedule, an
 /// hour); older ones are dropped with a log line.
@@ -94,7 +94,7 @@ impl PipelineSink {
 }
 
 /// The next manual step for an incident, as the runbook says it.
-pub fn runbook(key: &str) -> Option<&'static str> {
+pub fn runbook(key: Incident) -> Option<&'static str> {
     Some(match key {
         incident::WEBHOOK_STUCK => "watchdog recover",
         incident::WEBHOOK_WRONG_URL => {
@@ -132,13 +132,13 @@ pub fn observations(run: &RunReport) -> Vec<Observation> {
                 })
                 .collect();
             Observation {
-                key: f.incident.clone(),
+                key: f.incident.to_string(),
                 level,
                 summary: f.reason.clone(),
                 evidence: f.evidence.clone(),
                 actions,
-                runbook_cmd: runbook(&f.incident).map(str::to_string),
-                recovered: recovered(&f.incident).map(str::to_string),
+                runbook_cmd: runbook(f.incident).map(str::to_string),
+                recovered: recovered(f.incident).map(str::to_string),
             }
         })
         .collect()
@@ -153,7 +153,7 @@ fn action_detail(d: &ActionDetail, r: crate::report::ActionResult) -> String {
 }
 
 /// What a RESOLVED message says recovered, per incident key.
-pub fn recovered(key: &str) -> Option<&'static str> {
+pub fn recovered(key: Incident) -> Option<&'static str> {
     Some(match key {
         incident::WEBHOOK_STUCK => "the webhook delivers again",
         incident::WEBHOOK_WRONG_URL => "the webhook points at the bot again",
@@ -311,15 +311,15 @@ mod tests {
             findings: vec![
                 Finding::new(
                     "telegram",
-                    "webhook-stuck",
+                    incident::WEBHOOK_STUCK,
                     Level::Warning,
                     "12 stuck, repaired",
                 ),
-                Finding::ok("bot", "bot-down", "up"),
+                Finding::ok("bot", incident::BOT_DOWN, "up"),
             ],
             actions: vec![ActionReport {
                 kind: ActionKind::LosslessRecovery,
-                incident: "webhook-stuck".into(),
+                incident: incident::WEBHOOK_STUCK,
                 reason: "stuck".into(),
                 result: ActionResult::Succeeded,
                 detail: ActionDetail {

@@ -55,6 +55,6 @@ pub mod watchdog;
 
 pub use alert::AlertSink;
 pub use report::{
-    ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport,
+    ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Incident, Level, RunReport,
 };
 pub use watchdog::{LEADER_TTL, Role, RunOutcome, Watchdog};

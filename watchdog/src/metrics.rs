@@ -105,7 +105,7 @@ fn record_telegram_view(report: &RunReport, bot: &str) {
     let b = bot.to_string();
     for f in &report.findings {
         let num = |k: &str| f.evidence.get(k).and_then(serde_json::Value::as_f64);
-        match f.incident.as_str() {
+        match f.incident {
             incident::WEBHOOK_WRONG_URL => {
                 let ok = f.level == Level::Ok || f.repaired;
                 metrics::gauge!("telbot_watchdog_webhook_url_ok", "bot" => b.clone()).set(if ok {
@@ -219,7 +219,7 @@ mod tests {
         let url = Finding::ok("telegram", incident::WEBHOOK_WRONG_URL, "ok");
         let failed = ActionReport {
             kind: ActionKind::LosslessRecovery,
-            incident: incident::WEBHOOK_STUCK.into(),
+            incident: incident::WEBHOOK_STUCK,
             reason: "stuck".into(),
             result: ActionResult::Failed,
             detail: telbot_shared::action::ActionDetail::error("setWebhook refused: some text"),

@@ -50,49 +50,180 @@ impl std::fmt::Display for Level {
     }
 }
 
-/// The incident keys the checks use (the alert policy's identity of a problem).
-pub mod incident {
+/// An incident: the alert policy's identity of a problem, stable across runs and stored by
+/// its key (`bot-down`, `webhook-stuck`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Incident {
     /// getMe answered 401: nothing works until the token is fixed.
-    pub const TOKEN_INVALID: &str = "token-invalid";
+    TokenInvalid,
     /// The Bot API could not be reached (network, timeouts, 5xx).
-    pub const TELEGRAM_UNREACHABLE: &str = "telegram-unreachable";
+    TelegramUnreachable,
     /// Telegram reported a recent synchronization error on its side.
-    pub const TELEGRAM_SYNC: &str = "telegram-sync";
+    TelegramSync,
     /// The webhook URL is not the expected one (or not set).
-    pub const WEBHOOK_WRONG_URL: &str = "webhook-wrong-url";
+    WebhookWrongUrl,
     /// max_connections / allowed_updates differ from the configured ones.
-    pub const WEBHOOK_CONFIG: &str = "webhook-config";
+    WebhookConfig,
     /// Pending updates pile up behind a failing or stalled webhook.
-    pub const WEBHOOK_STUCK: &str = "webhook-stuck";
+    WebhookStuck,
     /// The bot's `/health` failed every attempt, or said `down`.
-    pub const BOT_DOWN: &str = "bot-down";
+    BotDown,
     /// The bot's resident memory is above the limit.
-    pub const BOT_MEMORY: &str = "bot-memory";
+    BotMemory,
     /// `/health` answered slower than the threshold.
-    pub const BOT_SLOW: &str = "bot-slow";
+    BotSlow,
     /// The bot holds parked updates (`updates.parked` > 0): a person must replay or discard
     /// them (`watchdog replay-parked [--discard]`).
-    pub const BOT_PARKED: &str = "bot-parked";
+    BotParked,
     /// The bot's store (its `checks.store`) is not ok.
-    pub const BOT_STORE: &str = "bot-store";
+    BotStore,
     /// The handler success rate over the window is below the threshold.
-    pub const BOT_SUCCESS_RATE: &str = "bot-success-rate";
+    BotSuccessRate,
     /// A dependency of the bot (`checks.<name>` other than store) is not ok.
-    pub const BOT_DEPENDENCY: &str = "bot-dependency";
+    BotDependency,
     /// `POST /webhook` without the secret was not refused with 401.
-    pub const WEBHOOK_AUTH: &str = "webhook-auth";
+    WebhookAuth,
     /// The bot's own `/webhook/health` says it is not healthy.
-    pub const WEBHOOK_HEALTH: &str = "webhook-health";
+    WebhookHealth,
     /// The watchdog's own store did not answer.
-    pub const WATCHDOG_STORE: &str = "watchdog-store";
+    WatchdogStore,
     /// A recovery left half done by an earlier watchdog was finished (or could not be).
-    pub const RECOVERY_INTERRUPTED: &str = "recovery-interrupted";
+    RecoveryInterrupted,
     /// The checks did not finish within `watchdog.check_timeout`.
-    pub const CHECK_TIMEOUT: &str = "check-timeout";
+    CheckTimeout,
     /// A recovery drill (`watchdog drill`): passed, failed or not run.
-    pub const RECOVERY_DRILL: &str = "recovery-drill";
+    RecoveryDrill,
     /// The webhook points at a backup deployment (`webhook.backup_urls`), not the primary.
-    pub const WEBHOOK_FAILOVER: &str = "webhook-failover";
+    WebhookFailover,
+}
+
+impl Incident {
+    /// Every incident the checks judge.
+    pub const ALL: [Incident; 20] = [
+        Incident::TokenInvalid,
+        Incident::TelegramUnreachable,
+        Incident::TelegramSync,
+        Incident::WebhookWrongUrl,
+        Incident::WebhookConfig,
+        Incident::WebhookStuck,
+        Incident::BotDown,
+        Incident::BotMemory,
+        Incident::BotSlow,
+        Incident::BotParked,
+        Incident::BotStore,
+        Incident::BotSuccessRate,
+        Incident::BotDependency,
+        Incident::WebhookAuth,
+        Incident::WebhookHealth,
+        Incident::WatchdogStore,
+        Incident::RecoveryInterrupted,
+        Incident::CheckTimeout,
+        Incident::RecoveryDrill,
+        Incident::WebhookFailover,
+    ];
+
+    /// The key stored and shown, e.g. `bot-down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Incident::TokenInvalid => "token-invalid",
+            Incident::TelegramUnreachable => "telegram-unreachable",
+            Incident::TelegramSync => "telegram-sync",
+            Incident::WebhookWrongUrl => "webhook-wrong-url",
+            Incident::WebhookConfig => "webhook-config",
+            Incident::WebhookStuck => "webhook-stuck",
+            Incident::BotDown => "bot-down",
+            Incident::BotMemory => "bot-memory",
+            Incident::BotSlow => "bot-slow",
+            Incident::BotParked => "bot-parked",
+            Incident::BotStore => "bot-store",
+            Incident::BotSuccessRate => "bot-success-rate",
+            Incident::BotDependency => "bot-dependency",
+            Incident::WebhookAuth => "webhook-auth",
+            Incident::WebhookHealth => "webhook-health",
+            Incident::WatchdogStore => "watchdog-store",
+            Incident::RecoveryInterrupted => "recovery-interrupted",
+            Incident::CheckTimeout => "check-timeout",
+            Incident::RecoveryDrill => "recovery-drill",
+            Incident::WebhookFailover => "webhook-failover",
+        }
+    }
+
+    /// The incident of a stored key, if this build knows it.
+    pub fn from_key(key: &str) -> Option<Incident> {
+        Self::ALL.into_iter().find(|i| i.as_str() == key)
+    }
+}
+
+impl std::fmt::Display for Incident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Incident {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Incident {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Incident {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// The incidents by their old constant names (`incident::BOT_DOWN`).
+pub mod incident {
+    use super::Incident;
+
+    /// getMe answered 401: nothing works until the token is fixed.
+    pub const TOKEN_INVALID: Incident = Incident::TokenInvalid;
+    /// The Bot API could not be reached (network, timeouts, 5xx).
+    pub const TELEGRAM_UNREACHABLE: Incident = Incident::TelegramUnreachable;
+    /// Telegram reported a recent synchronization error on its side.
+    pub const TELEGRAM_SYNC: Incident = Incident::TelegramSync;
+    /// The webhook URL is not the expected one (or not set).
+    pub const WEBHOOK_WRONG_URL: Incident = Incident::WebhookWrongUrl;
+    /// max_connections / allowed_updates differ from the configured ones.
+    pub const WEBHOOK_CONFIG: Incident = Incident::WebhookConfig;
+    /// Pending updates pile up behind a failing or stalled webhook.
+    pub const WEBHOOK_STUCK: Incident = Incident::WebhookStuck;
+    /// The bot's `/health` failed every attempt, or said `down`.
+    pub const BOT_DOWN: Incident = Incident::BotDown;
+    /// The bot's resident memory is above the limit.
+    pub const BOT_MEMORY: Incident = Incident::BotMemory;
+    /// `/health` answered slower than the threshold.
+    pub const BOT_SLOW: Incident = Incident::BotSlow;
+    /// The bot holds parked updates (`updates.parked` > 0): a person must replay or discard
+    /// them (`watchdog replay-parked [--discard]`).
+    pub const BOT_PARKED: Incident = Incident::BotParked;
+    /// The bot's store (its `checks.store`) is not ok.
+    pub const BOT_STORE: Incident = Incident::BotStore;
+    /// The handler success rate over the window is below the threshold.
+    pub const BOT_SUCCESS_RATE: Incident = Incident::BotSuccessRate;
+    /// A dependency of the bot (`checks.<name>` other than store) is not ok.
+    pub const BOT_DEPENDENCY: Incident = Incident::BotDependency;
+    /// `POST /webhook` without the secret was not refused with 401.
+    pub const WEBHOOK_AUTH: Incident = Incident::WebhookAuth;
+    /// The bot's own `/webhook/health` says it is not healthy.
+    pub const WEBHOOK_HEALTH: Incident = Incident::WebhookHealth;
+    /// The watchdog's own store did not answer.
+    pub const WATCHDOG_STORE: Incident = Incident::WatchdogStore;
+    /// A recovery left half done by an earlier watchdog was finished (or could not be).
+    pub const RECOVERY_INTERRUPTED: Incident = Incident::RecoveryInterrupted;
+    /// The checks did not finish within `watchdog.check_timeout`.
+    pub const CHECK_TIMEOUT: Incident = Incident::CheckTimeout;
+    /// A recovery drill (`watchdog drill`): passed, failed or not run.
+    pub const RECOVERY_DRILL: Incident = Incident::RecoveryDrill;
+    /// The webhook points at a backup deployment (`webhook.backup_urls`), not the primary.
+    pub const WEBHOOK_FAILOVER: Incident = Incident::WebhookFailover;
 }
 
 /// One check's verdict about one incident.
@@ -100,8 +231,8 @@ pub mod incident {
 pub struct Finding {
     /// The check that produced it: `telegram`, `bot`, `performance`, `integration`, `recovery`.
     pub check: String,
-    /// The incident key (see [`incident`]); stable across runs.
-    pub incident: String,
+    /// The incident it judges; stable across runs.
+    pub incident: Incident,
     /// The level after this run's actions (a repaired problem is at most a warning; a repair
     /// past its hourly cap makes it critical).
     pub level: Level,
@@ -117,10 +248,10 @@ pub struct Finding {
 
 impl Finding {
     /// A finding with no evidence.
-    pub fn new(check: &str, incident: &str, level: Level, reason: impl Into<String>) -> Self {
+    pub fn new(check: &str, incident: Incident, level: Level, reason: impl Into<String>) -> Self {
         Finding {
             check: check.to_string(),
-            incident: incident.to_string(),
+            incident,
             level,
             reason: reason.into(),
             evidence: serde_json::Value::Null,
@@ -129,7 +260,7 @@ impl Finding {
     }
 
     /// An `ok` finding (what clears an incident).
-    pub fn ok(check: &str, incident: &str, reason: impl Into<String>) -> Self {
+    pub fn ok(check: &str, incident: Incident, reason: impl Into<String>) -> Self {
         Self::new(check, incident, Level::Ok, reason)
     }
 
@@ -213,7 +344,7 @@ pub struct ActionReport {
     /// What was (or would have been) done.
     pub kind: ActionKind,
     /// The incident that called for it.
-    pub incident: String,
+    pub incident: Incident,
     /// Why, for a person.
     pub reason: String,
     /// How it ended.
@@ -275,7 +406,7 @@ impl RunReport {
     }
 
     /// The finding for `incident`, if a check looked at it.
-    pub fn finding(&self, incident: &str) -> Option<&Finding> {
+    pub fn finding(&self, incident: Incident) -> Option<&Finding> {
         self.findings.iter().find(|f| f.incident == incident)
     }
 
@@ -290,6 +421,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn incidents_are_stored_by_their_keys_and_read_back() {
+        let keys: Vec<&str> = Incident::ALL.iter().map(|i| i.as_str()).collect();
+        assert_eq!(keys.len(), 20);
+        assert!(keys.contains(&"bot-down") && keys.contains(&"webhook-wrong-url"));
+        for i in Incident::ALL {
+            let json = serde_json::to_value(i).unwrap_or_default();
+            assert_eq!(json, i.as_str(), "serde and as_str agree");
+            assert_eq!(Incident::from_key(i.as_str()), Some(i));
+            assert_eq!(serde_json::from_value::<Incident>(json).ok(), Some(i));
+        }
+        assert_eq!(Incident::from_key("no-such-incident"), None);
+        let f = Finding::ok("bot", incident::BOT_SUCCESS_RATE, "fine");
+        assert_eq!(
+            serde_json::to_value(&f).unwrap_or_default()["incident"],
+            "bot-success-rate"
+        );
+    }
+
+    #[test]
     fn repaired_runs_are_warnings_and_critical_wins() {
         let mut r = RunReport {
             run: "manual".into(),
@@ -301,7 +451,7 @@ mod tests {
         assert_eq!(r.level(), Level::Ok);
         r.actions.push(ActionReport {
             kind: ActionKind::SetWebhook,
-            incident: incident::WEBHOOK_WRONG_URL.into(),
+            incident: incident::WEBHOOK_WRONG_URL,
             reason: "x".into(),
             result: ActionResult::Succeeded,
             detail: ActionDetail::default(),

@@ -10,7 +10,7 @@
 //!   configured).
 
 use crate::config::PendingMode;
-use crate::report::{ActionKind, Finding, Level, incident};
+use crate::report::{ActionKind, Finding, Incident, Level, incident};
 
 /// An action the rules chose.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,12 +18,12 @@ pub struct Plan {
     /// What to do.
     pub kind: ActionKind,
     /// The incident it answers.
-    pub incident: &'static str,
+    pub incident: Incident,
     /// Why, for a person.
     pub reason: String,
 }
 
-fn critical<'a>(fs: &'a [Finding], key: &str) -> Option<&'a Finding> {
+fn critical(fs: &[Finding], key: Incident) -> Option<&Finding> {
     fs.iter()
         .find(|f| f.incident == key && f.level == Level::Critical)
 }
@@ -35,7 +35,7 @@ pub fn plan(findings: &[Finding], bot_polling: bool, mode: PendingMode) -> Vec<P
     if let Some(f) = bot_bad {
         return vec![Plan {
             kind: ActionKind::Restart,
-            incident: incident_key(&f.incident),
+            incident: incident_key(f.incident),
             reason: f.reason.clone(),
         }];
     }
@@ -120,7 +120,7 @@ pub fn soften_for_store(findings: &mut [Finding], bot_store_trouble: bool) {
     }
 }
 
-fn incident_key(k: &str) -> &'static str {
+fn incident_key(k: Incident) -> Incident {
     if k == incident::BOT_MEMORY {
         incident::BOT_MEMORY
     } else {
@@ -132,8 +132,8 @@ fn incident_key(k: &str) -> &'static str {
 mod tests {
     use super::*;
 
-    fn f(key: &str, level: Level) -> Finding {
-        Finding::new("t", key, level, key)
+    fn f(key: Incident, level: Level) -> Finding {
+        Finding::new("t", key, level, key.as_str())
     }
 
     #[test]
@@ -193,7 +193,7 @@ mod tests {
             f(incident::WEBHOOK_STUCK, Ok),
             f(incident::TOKEN_INVALID, Ok),
         ];
-        let with = |key: &str, level: Level| {
+        let with = |key: Incident, level: Level| {
             let mut v = ok_all.clone();
             v.retain(|x| x.incident != key);
             v.push(f(key, level));

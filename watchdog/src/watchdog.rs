@@ -247,7 +247,7 @@ impl Watchdog {
                         Role::Leader => actions::execute(ctx, plan, &self.stop, true).await,
                         Role::Follower(owner) => ActionReport {
                             kind: plan.kind,
-                            incident: plan.incident.into(),
+                            incident: plan.incident,
                             reason: plan.reason.clone(),
                             result: ActionResult::SkippedFollower,
                             detail: ActionDetail::why(format!("another watchdog acts: {owner}")),
@@ -331,7 +331,7 @@ impl Watchdog {
         };
         let action = ActionReport {
             kind: ActionKind::LosslessRecovery,
-            incident: incident::RECOVERY_INTERRUPTED.into(),
+            incident: incident::RECOVERY_INTERRUPTED,
             reason: "an interrupted recovery was found in the store".into(),
             result,
             detail,

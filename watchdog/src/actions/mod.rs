@@ -100,10 +100,10 @@ pub async fn dry_run(ctx: &Ctx, plan: &Plan) -> ActionReport {
         }
         Err(e) => tracing::warn!(error = %e, "cannot record the dry run's action"),
     }
-    tracing::info!(action = plan.kind.as_str(), incident = plan.incident, reason = %plan.reason, "dry run: action not taken");
+    tracing::info!(action = plan.kind.as_str(), incident = plan.incident.as_str(), reason = %plan.reason, "dry run: action not taken");
     ActionReport {
         kind: plan.kind,
-        incident: plan.incident.to_string(),
+        incident: plan.incident,
         reason: plan.reason.clone(),
         result: ActionResult::DryRun,
         detail,
@@ -119,7 +119,7 @@ pub async fn execute(
 ) -> ActionReport {
     let report = |result, detail| ActionReport {
         kind: plan.kind,
-        incident: plan.incident.to_string(),
+        incident: plan.incident,
         reason: plan.reason.clone(),
         result,
         detail,
@@ -144,7 +144,7 @@ pub async fn execute(
             None
         }
     };
-    tracing::info!(action = plan.kind.as_str(), incident = plan.incident, reason = %plan.reason, "action");
+    tracing::info!(action = plan.kind.as_str(), incident = plan.incident.as_str(), reason = %plan.reason, "action");
     let (result, detail) = perform(ctx, plan.kind, stop, id).await;
     tracing::info!(action = plan.kind.as_str(), result = result.as_str(), detail = %detail, "action finished");
     if let Some(id) = id

@@ -385,7 +385,7 @@ mod tests {
         assert_eq!(parked(0).level, Level::Ok);
         let f = parked(3);
         assert_eq!(
-            (f.level, f.incident.as_str()),
+            (f.level, f.incident),
             (Level::Warning, incident::BOT_PARKED)
         );
         assert!(f.reason.contains("3 update(s) are parked"), "{}", f.reason);

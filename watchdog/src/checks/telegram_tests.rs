@@ -2,6 +2,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::report::Incident;
 
 fn want() -> WebhookTarget {
     WebhookTarget {
@@ -39,7 +40,7 @@ fn info(pending: u64, err_at: Option<i64>) -> WebhookInfo {
     }
 }
 
-fn level(fs: &[Finding], key: &str) -> Level {
+fn level(fs: &[Finding], key: Incident) -> Level {
     fs.iter()
         .find(|f| f.incident == key)
         .map(|f| f.level)

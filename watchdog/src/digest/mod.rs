@@ -208,7 +208,7 @@ impl Digest {
         for f in &run.findings {
             let ev = &f.evidence;
             let num = |k: &str| ev.get(k).and_then(serde_json::Value::as_f64);
-            match f.incident.as_str() {
+            match f.incident {
                 incident::WEBHOOK_STUCK | incident::WEBHOOK_WRONG_URL => {
                     if let Some(p) = num("pending_update_count") {
                         Series::push(&mut self.pending, p);
@@ -240,14 +240,14 @@ impl Digest {
             if f.level == Level::Ok {
                 continue;
             }
-            match self.incidents.iter_mut().find(|i| i.key == f.incident) {
+            match self.incidents.iter_mut().find(|i| f.incident == i.key) {
                 Some(i) => {
                     i.worst = i.worst.max(f.level);
                     i.failing_runs += 1;
                     i.last_seen = run.started_at;
                 }
                 None => self.incidents.push(SeenIncident {
-                    key: f.incident.clone(),
+                    key: f.incident.to_string(),
                     worst: f.level,
                     failing_runs: 1,
                     first_seen: run.started_at,

@@ -272,7 +272,7 @@ fn run_with(level: watchdog::Level, at: i64) -> watchdog::RunReport {
         finished_at: at,
         findings: vec![watchdog::Finding {
             check: "bot".into(),
-            incident: "bot-store".into(),
+            incident: watchdog::report::incident::BOT_STORE,
             level,
             reason: "the bot's store is not ok".into(),
             evidence: serde_json::Value::Null,
