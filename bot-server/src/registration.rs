@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
 use telbot_shared::backoff::jittered as backoff_delay;
 use telbot_shared::telegram::{SetWebhook, TelegramClient, TelegramError};
 
@@ -14,16 +13,12 @@ use crate::config::BotConfig;
 /// since getWebhookInfo cannot show the secret and a stale secret rejects every update.
 pub fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
     let url = cfg.webhook_url.as_ref()?;
-    Some(SetWebhook {
-        url: url.to_string(),
-        secret_token: cfg
-            .webhook_secret
-            .as_ref()
-            .map(|s| s.expose_secret().to_string()),
-        max_connections: cfg.max_connections,
-        allowed_updates: Some(cfg.allowed_updates.clone()),
-        drop_pending_updates: false,
-    })
+    Some(SetWebhook::new(
+        url.to_string(),
+        cfg.webhook_secret.as_ref(),
+        cfg.max_connections,
+        &cfg.allowed_updates,
+    ))
 }
 
 /// `set_attempts` single calls of setWebhook with jittered exponential back-off between them.

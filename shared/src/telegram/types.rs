@@ -85,3 +85,30 @@ pub struct SetWebhook {
     /// Throw the queue away (only in drop mode).
     pub drop_pending_updates: bool,
 }
+
+impl SetWebhook {
+    /// The one way both daemons build their `setWebhook` call: `url` with the secret (sent
+    /// every time: getWebhookInfo cannot show it, and a stale one rejects every update),
+    /// `max_connections` and `allowed_updates`, keeping the pending updates.
+    pub fn new(
+        url: impl Into<String>,
+        secret: Option<&secrecy::SecretString>,
+        max_connections: u32,
+        allowed_updates: &[String],
+    ) -> SetWebhook {
+        use secrecy::ExposeSecret;
+        SetWebhook {
+            url: url.into(),
+            secret_token: secret.map(|s| s.expose_secret().to_string()),
+            max_connections,
+            allowed_updates: Some(allowed_updates.to_vec()),
+            drop_pending_updates: false,
+        }
+    }
+
+    /// The same call, throwing the pending updates away when `drop` (drop mode only).
+    pub fn dropping_pending(mut self, drop: bool) -> SetWebhook {
+        self.drop_pending_updates = drop;
+        self
+    }
+}

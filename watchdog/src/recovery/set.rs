@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
 use telbot_shared::telegram::{SetWebhook, TelegramError, WebhookInfo};
 
 use super::{lock, release};
@@ -66,18 +65,13 @@ pub async fn set_webhook(
     settings: &WebhookSettings,
     drop: bool,
 ) -> Result<(), TelegramError> {
-    let params = SetWebhook {
-        url: settings.url.clone(),
-        secret_token: ctx
-            .cfg
-            .webhook
-            .secret
-            .as_ref()
-            .map(|s| s.expose_secret().to_string()),
-        max_connections: settings.max_connections,
-        allowed_updates: Some(settings.allowed_updates.clone()),
-        drop_pending_updates: drop,
-    };
+    let params = SetWebhook::new(
+        settings.url.clone(),
+        ctx.cfg.webhook.secret.as_ref(),
+        settings.max_connections,
+        &settings.allowed_updates,
+    )
+    .dropping_pending(drop);
     let mut attempt = 1;
     loop {
         match ctx.tg.set_webhook(&params).await {
