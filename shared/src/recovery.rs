@@ -17,7 +17,6 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::store::{Db, StoreError};
 
@@ -52,7 +51,7 @@ pub enum LockError {
 }
 
 /// Who holds the lock now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Holder {
     /// Owner name.
     pub owner: String,
@@ -305,21 +304,13 @@ pub async fn holder(db: &Db) -> Result<Option<Holder>, StoreError> {
 
 /// The unexpired holder of the lease `name`, if any.
 pub async fn holder_of(db: &Db, name: &str) -> Result<Option<Holder>, StoreError> {
-    let row = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT owner, expires_at FROM recovery_lock WHERE name = $1 AND expires_at >= $2",
     )
     .bind(name)
     .bind(crate::unix_now())
     .fetch_optional(&db.pool)
-    .await?;
-    row.map(|r| {
-        Ok(Holder {
-            owner: r.try_get(0)?,
-            expires_at: r.try_get(1)?,
-        })
-    })
-    .transpose()
-    .map_err(|e: sqlx::Error| StoreError::from(e))
+    .await?)
 }
 
 /// The webhook settings a recovery restores: read from getWebhookInfo before deleteWebhook

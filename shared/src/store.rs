@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::AnyPool;
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Executor, Row};
 
 use crate::config::{Backend, StoreConfig};
 
@@ -229,11 +229,10 @@ impl Db {
 
     /// Reads a value from the shared `kv` table.
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT value FROM kv WHERE key = $1")
+        Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.try_get::<String, _>(0)).transpose()?)
+            .await?)
     }
 
     /// Writes a value into the shared `kv` table.

@@ -4,7 +4,6 @@
 //! webhook observation, and the bot's counters for the success rate.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use telbot_shared::store::{Db, StoreError};
 
 use crate::report::{ActionKind, ActionResult, RunReport};
@@ -77,15 +76,14 @@ impl WdStore {
         reason: &str,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "INSERT INTO wd_actions (kind, reason, result, started_at) VALUES ($1, $2, 'running', $3) RETURNING id",
         )
         .bind(kind.as_str())
         .bind(reason)
         .bind(now)
         .fetch_one(&self.db.pool)
-        .await?;
-        Ok(row.try_get::<i64, _>(0)?)
+        .await?)
     }
 
     /// Records how an action ended.
@@ -114,17 +112,14 @@ impl WdStore {
         kind: ActionKind,
         since: i64,
     ) -> Result<(i64, Option<i64>), StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT COUNT(*), MAX(started_at) FROM wd_actions \
              WHERE kind = $1 AND started_at >= $2 AND result IN ('running', 'succeeded', 'failed')",
         )
         .bind(kind.as_str())
         .bind(since)
         .fetch_one(&self.db.pool)
-        .await?;
-        let count: i64 = row.try_get(0)?;
-        let last: Option<i64> = row.try_get(1)?;
-        Ok((count, last))
+        .await?)
     }
 
     /// The latest attempted action of `kind` at any time (for the cooldown).

@@ -2,8 +2,7 @@
 //! already told people.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 use crate::error::AlertError;
 use crate::model::{Level, Observation};
@@ -13,32 +12,57 @@ const COLUMNS: &str = "incident_key, state, level, consecutive_failures, consecu
     first_failure_at, opened_at, last_seen_at, last_notified_at, notified_level, silenced_until, \
     held, summary, observation, resolved_at, escalated_at, acked_at, acked_by";
 
-fn from_row(r: &AnyRow) -> Result<IncidentState, AlertError> {
-    let obs: Option<String> = r.try_get("observation")?;
-    let observation = obs
-        .as_deref()
-        .map(serde_json::from_str::<Observation>)
-        .transpose()?;
-    let notified: Option<String> = r.try_get("notified_level")?;
-    Ok(IncidentState {
-        key: r.try_get("incident_key")?,
-        phase: Phase::parse(&r.try_get::<String, _>("state")?),
-        level: Level::parse(&r.try_get::<String, _>("level")?),
-        consecutive_failures: r.try_get("consecutive_failures")?,
-        consecutive_successes: r.try_get("consecutive_successes")?,
-        first_failure_at: r.try_get("first_failure_at")?,
-        opened_at: r.try_get("opened_at")?,
-        last_seen_at: r.try_get("last_seen_at")?,
-        last_notified_at: r.try_get("last_notified_at")?,
-        notified_level: notified.as_deref().map(Level::parse),
-        silenced_until: r.try_get("silenced_until")?,
-        held: r.try_get::<i64, _>("held")? != 0,
-        observation,
-        resolved_at: r.try_get("resolved_at")?,
-        escalated_at: r.try_get("escalated_at")?,
-        acked_at: r.try_get("acked_at")?,
-        acked_by: r.try_get("acked_by")?,
-    })
+/// An `alert_incidents` row as stored ([`COLUMNS`]); [`IncidentState`] is what the policy
+/// works with.
+#[derive(sqlx::FromRow)]
+struct IncidentRow {
+    incident_key: String,
+    state: String,
+    level: String,
+    consecutive_failures: i64,
+    consecutive_successes: i64,
+    first_failure_at: Option<i64>,
+    opened_at: Option<i64>,
+    last_seen_at: i64,
+    last_notified_at: Option<i64>,
+    notified_level: Option<String>,
+    silenced_until: Option<i64>,
+    held: i64,
+    observation: Option<String>,
+    resolved_at: Option<i64>,
+    escalated_at: Option<i64>,
+    acked_at: Option<i64>,
+    acked_by: Option<String>,
+}
+
+impl TryFrom<IncidentRow> for IncidentState {
+    type Error = AlertError;
+
+    fn try_from(r: IncidentRow) -> Result<IncidentState, AlertError> {
+        Ok(IncidentState {
+            key: r.incident_key,
+            phase: Phase::parse(&r.state),
+            level: Level::parse(&r.level),
+            consecutive_failures: r.consecutive_failures,
+            consecutive_successes: r.consecutive_successes,
+            first_failure_at: r.first_failure_at,
+            opened_at: r.opened_at,
+            last_seen_at: r.last_seen_at,
+            last_notified_at: r.last_notified_at,
+            notified_level: r.notified_level.as_deref().map(Level::parse),
+            silenced_until: r.silenced_until,
+            held: r.held != 0,
+            observation: r
+                .observation
+                .as_deref()
+                .map(serde_json::from_str::<Observation>)
+                .transpose()?,
+            resolved_at: r.resolved_at,
+            escalated_at: r.escalated_at,
+            acked_at: r.acked_at,
+            acked_by: r.acked_by,
+        })
+    }
 }
 
 /// Takes the write lock on `key`'s row before it is read, so two watchdog processes (the
@@ -58,11 +82,11 @@ pub async fn load<'e, E: Executor<'e, Database = Any>>(
     key: &str,
 ) -> Result<Option<IncidentState>, AlertError> {
     let sql = format!("SELECT {COLUMNS} FROM alert_incidents WHERE incident_key = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row: Option<IncidentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(key)
         .fetch_optional(ex)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.map(IncidentState::try_from).transpose()
 }
 
 /// Every incident that is pending or open, oldest first.
@@ -72,8 +96,10 @@ pub async fn list_active<'e, E: Executor<'e, Database = Any>>(
     let sql = format!(
         "SELECT {COLUMNS} FROM alert_incidents WHERE state <> 'ok' ORDER BY last_seen_at, incident_key"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(ex).await?;
-    rows.iter().map(from_row).collect()
+    let rows: Vec<IncidentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(ex)
+        .await?;
+    rows.into_iter().map(IncidentState::try_from).collect()
 }
 
 /// Writes one incident (insert or update).

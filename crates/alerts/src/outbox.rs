@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 use telbot_shared::store::Db;
 
 use crate::error::AlertError;
@@ -16,7 +16,7 @@ use crate::render::Message;
 pub const LEASE_SECS: i64 = 120;
 
 /// One queued message for one channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct OutboxRow {
     /// Row id.
     pub id: i64,
@@ -76,7 +76,7 @@ pub async fn enqueue(
     } else {
         msg.level.as_str()
     };
-    let alert_id: i64 = sqlx::query(
+    let alert_id: i64 = sqlx::query_scalar(
         "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \
          VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
     )
@@ -86,8 +86,7 @@ pub async fn enqueue(
     .bind(&msg.subject)
     .bind(now)
     .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)?;
+    .await?;
     sqlx::query(
         "INSERT INTO alert_outbox (incident_key, kind, level, channel, subject, body_text, body_html, status, \
          attempts, next_attempt_at, alert_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $9, $8)",
@@ -136,36 +135,16 @@ pub async fn record_logged(
 const SELECT: &str = "SELECT id, incident_key, kind, level, channel, subject, body_text, body_html, status, attempts, \
     next_attempt_at, last_error, alert_id, created_at FROM alert_outbox";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<OutboxRow, AlertError> {
-    Ok(OutboxRow {
-        id: r.try_get(0)?,
-        incident_key: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        level: r.try_get(3)?,
-        channel: r.try_get(4)?,
-        subject: r.try_get(5)?,
-        body_text: r.try_get(6)?,
-        body_html: r.try_get(7)?,
-        status: r.try_get(8)?,
-        attempts: r.try_get(9)?,
-        next_attempt_at: r.try_get(10)?,
-        last_error: r.try_get(11)?,
-        alert_id: r.try_get(12)?,
-        created_at: r.try_get(13)?,
-    })
-}
-
 /// Rows due now (pending, or claimed by a sender whose lease ran out), oldest first.
 pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxRow>, AlertError> {
     let sql = format!(
         "{SELECT} WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
         .bind(limit)
         .fetch_all(&db.pool)
-        .await?;
-    rows.iter().map(from_row).collect()
+        .await?)
 }
 
 /// Rows not yet delivered (any channel), oldest first: for reports and tests.
@@ -173,8 +152,9 @@ pub async fn undelivered<'e, E: Executor<'e, Database = Any>>(
     ex: E,
 ) -> Result<Vec<OutboxRow>, AlertError> {
     let sql = format!("{SELECT} WHERE status IN ('pending', 'sending') ORDER BY id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(ex).await?;
-    rows.iter().map(from_row).collect()
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(ex)
+        .await?)
 }
 
 /// Takes a row for this sender; false when another sender took it first.

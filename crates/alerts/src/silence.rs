@@ -2,7 +2,6 @@
 //! maintenance windows from config. A silenced incident is logged and kept, not sent.
 
 use serde::Serialize;
-use sqlx::Row;
 use telbot_shared::store::Db;
 
 use crate::config::MaintenanceWindow;
@@ -12,7 +11,7 @@ use crate::error::AlertError;
 pub const ALL: &str = "all";
 
 /// One silence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Silence {
     /// Row id (0 for a maintenance window).
     pub id: i64,
@@ -46,7 +45,7 @@ pub async fn add(
         ));
     }
     let ends_at = now.saturating_add(secs);
-    let row = sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO alert_silences (target, starts_at, ends_at, reason, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(target)
@@ -57,7 +56,7 @@ pub async fn add(
     .fetch_one(&db.pool)
     .await?;
     Ok(Silence {
-        id: row.try_get(0)?,
+        id,
         target: target.to_string(),
         starts_at: now,
         ends_at,
@@ -92,24 +91,12 @@ pub async fn active(
     windows: &[MaintenanceWindow],
     now: i64,
 ) -> Result<Vec<Silence>, AlertError> {
-    let rows = sqlx::query(
+    let mut out: Vec<Silence> = sqlx::query_as(
         "SELECT id, target, starts_at, ends_at, reason FROM alert_silences WHERE starts_at <= $1 AND ends_at > $1 ORDER BY ends_at",
     )
     .bind(now)
     .fetch_all(&db.pool)
     .await?;
-    let mut out = rows
-        .iter()
-        .map(|r| {
-            Ok(Silence {
-                id: r.try_get(0)?,
-                target: r.try_get(1)?,
-                starts_at: r.try_get(2)?,
-                ends_at: r.try_get(3)?,
-                reason: r.try_get(4)?,
-            })
-        })
-        .collect::<Result<Vec<_>, AlertError>>()?;
     for w in windows.iter().filter(|w| w.start <= now && now < w.end) {
         let targets = if w.incidents.is_empty() {
             vec![ALL.to_string()]

@@ -10,7 +10,6 @@
 pub mod text;
 
 use serde::Serialize;
-use sqlx::Row;
 use telbot_shared::store::StoreError;
 
 use crate::checks::Ctx;
@@ -135,48 +134,43 @@ pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
         ..Digest::default()
     };
     let pool = &ctx.store.db().pool;
-    let rows = sqlx::query(
+    let reports: Vec<String> = sqlx::query_scalar(
         "SELECT report FROM wd_runs WHERE started_at >= $1 AND started_at <= $2 ORDER BY started_at, id",
     )
     .bind(from)
     .bind(to)
     .fetch_all(pool)
     .await?;
-    for r in &rows {
-        let text: String = r.try_get(0)?;
+    for text in &reports {
         // A report this build cannot read (an older shape) is skipped, not fatal.
-        if let Ok(run) = serde_json::from_str::<RunReport>(&text) {
+        if let Ok(run) = serde_json::from_str::<RunReport>(text) {
             d.add_run(&run);
         }
     }
-    let rows = sqlx::query(
+    let actions: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
         "SELECT started_at, kind, result, detail FROM wd_actions WHERE started_at >= $1 ORDER BY started_at, id",
     )
     .bind(from)
     .fetch_all(pool)
     .await?;
-    for r in &rows {
-        let detail: Option<String> = r.try_get(3)?;
+    for (at, kind, result, detail) in actions {
         d.actions.push(ActionLine {
-            at: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            result: r.try_get(2)?,
+            at,
+            kind,
+            result,
             detail: telbot_shared::action::detail_text(&detail.unwrap_or_default()),
         });
     }
-    let rows = sqlx::query(
+    let open: Vec<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(
         "SELECT incident_key, level, first_failure_at, acked_by FROM alert_incidents WHERE state = 'open'",
     )
     .fetch_all(pool)
     .await?;
-    for r in &rows {
-        let key: String = r.try_get(0)?;
-        let level = match r.try_get::<String, _>(1)?.as_str() {
+    for (key, level, since, acked_by) in open {
+        let level = match level.as_str() {
             "warning" => Level::Warning,
             _ => Level::Critical,
         };
-        let since: Option<i64> = r.try_get(2)?;
-        let acked_by: Option<String> = r.try_get(3)?;
         match d.incidents.iter_mut().find(|i| i.key == key) {
             Some(i) => {
                 i.open = true;
