@@ -128,7 +128,9 @@ impl App {
             telbot_shared::recovery::owner_name("bot-server"),
             rand::random::<u16>()
         ));
-        let processor: Arc<dyn inbox::Process> = Arc::new(BotProcessor::new(tree, ctx, me));
+        let bot = bot::teloxide_bot(&cfg.telegram)?;
+        let processor: Arc<dyn inbox::Process> =
+            Arc::new(BotProcessor::new(tree, ctx, me, bot, cfg.secrets()));
         let inbox = inbox::start(
             db.clone(),
             cfg.inbox.clone(),

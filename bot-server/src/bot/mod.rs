@@ -46,16 +46,52 @@ pub struct BotCtx {
 pub struct BotProcessor {
     tree: UpdateHandler<HandlerError>,
     deps: dptree::di::DependencyMap,
+    /// Masks the token (and every other secret) in the handler errors the inbox stores.
+    redactor: telbot_shared::redact::Redactor,
 }
 
 impl BotProcessor {
-    /// A processor running `tree` with `ctx` and `me` as dependencies.
-    pub fn new(tree: UpdateHandler<HandlerError>, ctx: Arc<BotCtx>, me: Me) -> Self {
+    /// A processor running `tree` with `ctx`, `me` and teloxide's `bot` as dependencies, so
+    /// handlers can take `bot: Bot` and call any Bot API method teloxide knows. Every secret
+    /// in `secrets` is masked in the errors it records.
+    pub fn new(
+        tree: UpdateHandler<HandlerError>,
+        ctx: Arc<BotCtx>,
+        me: Me,
+        bot: teloxide::Bot,
+        secrets: Vec<secrecy::SecretString>,
+    ) -> Self {
         let mut deps = dptree::di::DependencyMap::new();
         deps.insert(ctx);
         deps.insert(me);
-        BotProcessor { tree, deps }
+        deps.insert(bot);
+        BotProcessor {
+            tree,
+            deps,
+            redactor: telbot_shared::redact::Redactor::new(secrets),
+        }
     }
+}
+
+/// teloxide's `Bot` for handlers: pointed at the configured Bot API URL, every request bounded
+/// by `telegram.request_timeout`. teloxide hides the token in its network errors; the inbox
+/// masks it again in what it stores.
+pub fn teloxide_bot(
+    cfg: &telbot_shared::config::TelegramConfig,
+) -> Result<teloxide::Bot, TelegramError> {
+    use secrecy::ExposeSecret;
+    let client = reqwest::Client::builder()
+        .timeout(cfg.request_timeout)
+        .connect_timeout(cfg.request_timeout.min(std::time::Duration::from_secs(10)))
+        .build()
+        .map_err(|e| TelegramError::InvalidResponse {
+            method: "client".into(),
+            message: e.without_url().to_string(),
+        })?;
+    Ok(
+        teloxide::Bot::with_client(cfg.token.expose_secret(), client)
+            .set_api_url(cfg.api_url.clone()),
+    )
 }
 
 impl Process for BotProcessor {
@@ -78,7 +114,13 @@ impl Process for BotProcessor {
                 std::ops::ControlFlow::Break(Ok(())) | std::ops::ControlFlow::Continue(_) => {
                     Outcome::Done
                 }
-                std::ops::ControlFlow::Break(Err(e)) => outcome_of(e.as_ref()),
+                std::ops::ControlFlow::Break(Err(e)) => match outcome_of(e.as_ref()) {
+                    Outcome::Failed { error, transient } => Outcome::Failed {
+                        error: self.redactor.redact(&error),
+                        transient,
+                    },
+                    other => other,
+                },
             }
         })
     }
@@ -91,7 +133,15 @@ impl Process for BotProcessor {
 pub fn outcome_of(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Outcome {
     let transient = e
         .downcast_ref::<TelegramError>()
-        .is_some_and(|t| t.is_retryable() || t.code() == Some(429));
+        .is_some_and(|t| t.is_retryable() || t.code() == Some(429))
+        || e.downcast_ref::<teloxide::RequestError>().is_some_and(|t| {
+            matches!(
+                t,
+                teloxide::RequestError::Network(_)
+                    | teloxide::RequestError::RetryAfter(_)
+                    | teloxide::RequestError::Io(_)
+            )
+        });
     Outcome::Failed {
         error: e.to_string(),
         transient,

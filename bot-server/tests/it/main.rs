@@ -20,5 +20,6 @@ mod modes;
 mod process;
 mod prometheus;
 mod store_health;
+mod teloxide_bot;
 mod webhook_guard;
 mod webhook_health_cache;
