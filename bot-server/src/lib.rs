@@ -1,6 +1,7 @@
 //! bot-server: a teloxide bot behind axum that never loses an update it acknowledged.
 //!
 //! - [`config`]: configuration, validated before anything starts.
+//! - [`dispatcher`]: [`Dispatcher::builder`], shaped like teloxide's, for your handler tree.
 //! - [`startup`]: [`App::build`] (binds, port 0 allowed) and [`App::run_until_stopped`].
 //! - [`serve`]: the HTTP/1.1 server loop with header timeouts and a graceful drain.
 //! - [`routes`]: `/webhook`, `/health`, `/ready`, `/webhook/health`, `/webhook/recover`, `/shutdown`, `/metrics`.
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod bot;
 pub mod config;
 pub mod dashboard;
+pub mod dispatcher;
 pub mod fleet;
 pub mod health;
 pub mod inbox;
@@ -40,6 +42,7 @@ pub mod telemetry;
 pub mod webhook_health;
 
 pub use config::BotConfig;
+pub use dispatcher::Dispatcher;
 pub use startup::{App, Exit, StartError};
 
 /// Exit code after the RSS limit was passed (the platform should restart the bot).

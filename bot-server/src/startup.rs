@@ -9,12 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use telbot_shared::store::{self, StoreError};
 use telbot_shared::telegram::{TelegramClient, TelegramError};
+use teloxide::dptree::di::DependencyMap;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::bot::storage::TelbotStorage;
 use crate::bot::{self, BotCtx, BotProcessor, HandlerError};
 use crate::config::BotConfig;
 use crate::inbox::{self, Counters};
@@ -60,6 +62,8 @@ pub struct App {
     stop_writer: CancellationToken,
     /// Every task the app spawns; a shutdown waits for them within the grace period.
     tasks: TaskTracker,
+    /// The handlers' teloxide dialogues (swept like the pending actions).
+    dialogues: Arc<TelbotStorage>,
     /// Held until the app is dropped (SQLite only).
     _instance_lock: Option<store::InstanceLock>,
 }
@@ -90,6 +94,17 @@ impl App {
         cfg: BotConfig,
         tree: teloxide::dispatching::UpdateHandler<HandlerError>,
         listener: TcpListener,
+    ) -> Result<App, StartError> {
+        Self::assemble(cfg, tree, listener, DependencyMap::new()).await
+    }
+
+    /// Everything [`App::build_on`] does, with `extra` dependencies for the handlers (see
+    /// `Dispatcher::builder` in the dispatcher module).
+    pub(crate) async fn assemble(
+        cfg: BotConfig,
+        tree: teloxide::dispatching::UpdateHandler<HandlerError>,
+        listener: TcpListener,
+        extra: DependencyMap,
     ) -> Result<App, StartError> {
         let cfg = Arc::new(cfg);
         // Before the store is touched: a second bot-server on one SQLite file is refused.
@@ -129,8 +144,13 @@ impl App {
             rand::random::<u16>()
         ));
         let bot = bot::teloxide_bot(&cfg.telegram)?;
+        // teloxide dialogues in the store, forgotten `bot.pending_ttl` after their last step.
+        let dialogues = TelbotStorage::with_ttl(db.clone(), cfg.bot.pending_ttl);
+        let mut deps = DependencyMap::new();
+        deps.insert(dialogues.clone());
+        deps.insert_container(extra);
         let processor: Arc<dyn inbox::Process> =
-            Arc::new(BotProcessor::new(tree, ctx, me, bot, cfg.secrets()));
+            Arc::new(BotProcessor::new(tree, ctx, me, bot, deps, cfg.secrets()));
         let inbox = inbox::start(
             db.clone(),
             cfg.inbox.clone(),
@@ -176,6 +196,7 @@ impl App {
             writer: inbox.writer_task,
             stop_writer: inbox.stop_writer,
             tasks,
+            dialogues,
             _instance_lock: instance_lock,
         })
     }
@@ -205,6 +226,7 @@ impl App {
             writer,
             stop_writer,
             tasks,
+            dialogues,
             _instance_lock: instance_lock,
             ..
         } = self;
@@ -226,6 +248,7 @@ impl App {
                 .clone()
                 .sweep_every(cfg.bot.sweep_interval, background.clone()),
         );
+        tasks.spawn(dialogues.sweep_every(cfg.bot.sweep_interval, background.clone()));
         tasks.spawn(housekeeping(state.clone(), background.clone()));
         tasks.spawn(crate::dashboard::sampler::run(
             state.clone(),

@@ -51,20 +51,22 @@ pub struct BotProcessor {
 }
 
 impl BotProcessor {
-    /// A processor running `tree` with `ctx`, `me` and teloxide's `bot` as dependencies, so
-    /// handlers can take `bot: Bot` and call any Bot API method teloxide knows. Every secret
-    /// in `secrets` is masked in the errors it records.
+    /// A processor running `tree` with `ctx`, `me`, teloxide's `bot` and `extra` as
+    /// dependencies, so handlers can take `bot: Bot` and call any Bot API method teloxide
+    /// knows. Every secret in `secrets` is masked in the errors it records.
     pub fn new(
         tree: UpdateHandler<HandlerError>,
         ctx: Arc<BotCtx>,
         me: Me,
         bot: teloxide::Bot,
+        extra: dptree::di::DependencyMap,
         secrets: Vec<secrecy::SecretString>,
     ) -> Self {
         let mut deps = dptree::di::DependencyMap::new();
         deps.insert(ctx);
         deps.insert(me);
         deps.insert(bot);
+        deps.insert_container(extra);
         BotProcessor {
             tree,
             deps,

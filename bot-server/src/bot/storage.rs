@@ -63,6 +63,26 @@ impl TelbotStorage {
         Ok(r.rows_affected())
     }
 
+    /// Sweeps every `every` until `stop`.
+    pub async fn sweep_every(
+        self: Arc<Self>,
+        every: Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => match self.sweep().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "swept expired dialogues"),
+                    Err(e) => tracing::warn!(error = %e, "cannot sweep dialogues"),
+                },
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
     /// Dialogues stored now, expired ones included until swept.
     pub async fn count(&self) -> Result<u64, StorageError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dialogues")

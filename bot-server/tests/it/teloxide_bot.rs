@@ -1,12 +1,15 @@
 //! Handlers written against teloxide's own `Bot`: they reach every Bot API method teloxide
-//! knows through the inbox, and a failed call is a handler failure with its cause, never with
-//! the token.
+//! knows through the inbox, a failed call is a handler failure with its cause, never with
+//! the token, and a `Dialogue<State, TelbotStorage>` survives a bot-server restart.
 
 use std::time::Duration;
 
 use bot_server::bot::HandlerError;
+use bot_server::bot::storage::TelbotStorage;
+use serde::{Deserialize, Serialize};
 use telegram_sim::Upd;
 use teloxide::dispatching::UpdateHandler;
+use teloxide::dispatching::dialogue::Dialogue;
 use teloxide::prelude::*;
 use teloxide::types::ChatAction;
 
@@ -70,4 +73,95 @@ async fn a_failed_bot_call_parks_with_its_cause_and_without_the_token() {
     let secret_part = token.split(':').nth(1).unwrap_or(&token);
     assert!(!error.contains(secret_part), "{error}");
     bot.stop().await;
+}
+
+/// teloxide's dialogue shape: each step's state is kept in the store between messages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+enum Form {
+    #[default]
+    Start,
+    ReceiveName,
+    ReceiveAge {
+        name: String,
+    },
+}
+
+type FormDialogue = Dialogue<Form, TelbotStorage>;
+
+async fn start(bot: Bot, dialogue: FormDialogue, msg: Message) -> Result<(), HandlerError> {
+    bot.send_message(msg.chat.id, "What is your name?").await?;
+    dialogue.update(Form::ReceiveName).await?;
+    Ok(())
+}
+
+async fn receive_name(bot: Bot, dialogue: FormDialogue, msg: Message) -> Result<(), HandlerError> {
+    let name = msg.text().unwrap_or_default().to_string();
+    bot.send_message(msg.chat.id, format!("How old are you, {name}?"))
+        .await?;
+    dialogue.update(Form::ReceiveAge { name }).await?;
+    Ok(())
+}
+
+async fn receive_age(
+    bot: Bot,
+    dialogue: FormDialogue,
+    name: String,
+    msg: Message,
+) -> Result<(), HandlerError> {
+    let age = msg.text().unwrap_or_default();
+    bot.send_message(msg.chat.id, format!("{name} is {age}."))
+        .await?;
+    dialogue.exit().await?;
+    Ok(())
+}
+
+fn form() -> UpdateHandler<HandlerError> {
+    Update::filter_message()
+        .enter_dialogue::<Message, TelbotStorage, Form>()
+        .branch(dptree::case![Form::Start].endpoint(start))
+        .branch(dptree::case![Form::ReceiveName].endpoint(receive_name))
+        .branch(dptree::case![Form::ReceiveAge { name }].endpoint(receive_age))
+}
+
+async fn reply_count(sim: &telegram_sim::Sim, n: usize) -> Vec<String> {
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() >= n)
+            .await,
+        "only {} replies",
+        sim.sent_messages().len()
+    );
+    sim.sent_messages().into_iter().map(|m| m.text).collect()
+}
+
+async fn a_dialogue_survives_a_restart(backend: Backend) {
+    let sim = sim().await;
+    let db = TestDb::new(backend);
+    let bot = start_bot_with(&sim, &db, &[], form()).await;
+    sim.inject(Upd::text(9, "hi"));
+    reply_count(&sim, 1).await;
+    sim.inject(Upd::text(9, "Ada"));
+    let replies = reply_count(&sim, 2).await;
+    assert_eq!(replies[1], "How old are you, Ada?");
+    health_settled(&bot).await;
+    bot.stop().await;
+    // A new bot-server process on the same store picks the dialogue up where it was.
+    let bot = start_bot_with(&sim, &db, &[], form()).await;
+    sim.inject(Upd::text(9, "36"));
+    let replies = reply_count(&sim, 3).await;
+    assert_eq!(replies[2], "Ada is 36.");
+    // The dialogue ended: the next message starts it again.
+    sim.inject(Upd::text(9, "again"));
+    let replies = reply_count(&sim, 4).await;
+    assert_eq!(replies[3], "What is your name?");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_dialogue_survives_a_bot_server_restart() {
+    a_dialogue_survives_a_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_dialogue_survives_a_bot_server_restart() {
+    a_dialogue_survives_a_restart(Backend::Postgres).await;
 }

@@ -1,24 +1,47 @@
-//! The README's "Plug in your own handlers": bot-server with your teloxide handler tree.
+//! The README's "Plug in your own handlers": bot-server with your teloxide handler tree,
+//! written with teloxide's own types (`Bot`, `Message`, `Dialogue`) only.
 //! Run with the bot's environment (TELEGRAM_BOT_TOKEN, PUBLIC_URL, WEBHOOK_SECRET, …):
 //! `cargo run -p telbot-demo --example own_handlers`.
 
-use std::sync::Arc;
+use bot_server::bot::storage::TelbotStorage;
+use bot_server::{BotConfig, Dispatcher};
+use serde::{Deserialize, Serialize};
+use teloxide::dispatching::dialogue::Dialogue;
+use teloxide::dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler};
+use teloxide::prelude::*;
 
-use bot_server::bot::{BotCtx, HandlerError};
-use bot_server::{App, BotConfig};
-use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
-use teloxide::dptree;
-use teloxide::types::{Message, Update};
+type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-fn my_tree() -> UpdateHandler<HandlerError> {
-    dptree::entry().branch(Update::filter_message().endpoint(echo))
+/// A two-step form; its state is kept in the store, so it survives restarts and instances.
+#[derive(Clone, Default, Serialize, Deserialize)]
+enum State {
+    #[default]
+    Start,
+    ReceiveName,
 }
 
-// Handlers get the update and an `Arc<BotCtx>`: the Bot API client (retries, 429 pacing,
-// token redaction), the store, the pending-actions table.
-async fn echo(msg: Message, ctx: Arc<BotCtx>) -> Result<(), HandlerError> {
-    let text = msg.text().unwrap_or("(not text)");
-    ctx.api.send_message(msg.chat.id.0, text).await?;
+fn my_tree() -> UpdateHandler<Box<dyn std::error::Error + Send + Sync>> {
+    Update::filter_message()
+        .enter_dialogue::<Message, TelbotStorage, State>()
+        .branch(dptree::case![State::Start].endpoint(start))
+        .branch(dptree::case![State::ReceiveName].endpoint(receive_name))
+}
+
+async fn start(bot: Bot, dialogue: Dialogue<State, TelbotStorage>, msg: Message) -> HandlerResult {
+    bot.send_message(msg.chat.id, "What is your name?").await?;
+    dialogue.update(State::ReceiveName).await?;
+    Ok(())
+}
+
+async fn receive_name(
+    bot: Bot,
+    dialogue: Dialogue<State, TelbotStorage>,
+    msg: Message,
+) -> HandlerResult {
+    let name = msg.text().unwrap_or("stranger");
+    bot.send_message(msg.chat.id, format!("Hello, {name}!"))
+        .await?;
+    dialogue.exit().await?;
     Ok(())
 }
 
@@ -26,12 +49,10 @@ async fn echo(msg: Message, ctx: Arc<BotCtx>) -> Result<(), HandlerError> {
 async fn main() -> anyhow::Result<()> {
     let env = telbot_shared::config::process_env();
     let cfg = BotConfig::load(None, &env)?; // defaults → file → environment
-    let app = App::build_with(cfg, my_tree()).await?; // binds, connects, starts the inbox
-    let stop = app.shutdown_token(); // cancel it on SIGTERM
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        stop.cancel();
-    });
-    app.run_until_stopped().await; // serves, then drains
+    Dispatcher::builder(cfg, my_tree())
+        .build() // binds, connects the store, starts the inbox
+        .await?
+        .dispatch() // serves until SIGTERM/SIGINT, then drains
+        .await;
     Ok(())
 }

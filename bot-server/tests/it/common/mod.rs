@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bot_server::state::AppState;
-use bot_server::{App, BotConfig, Exit};
+use bot_server::{BotConfig, Exit};
 use telbot_testkit::PgServer;
 use telegram_sim::Sim;
 use tokio_util::sync::CancellationToken;
@@ -120,7 +120,11 @@ pub(crate) async fn start_bot_with(
         e.insert((*k).into(), (*v).into());
     }
     let cfg = BotConfig::load(None, &e).unwrap();
-    let app = App::build_on(cfg, tree, listener).await.unwrap();
+    let app = bot_server::Dispatcher::builder(cfg, tree)
+        .listener(listener)
+        .build()
+        .await
+        .unwrap();
     let addr = app.addr();
     let state = app.state();
     let stop = app.shutdown_token();
