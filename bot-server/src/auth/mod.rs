@@ -132,15 +132,18 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// An admin read: the request carried the admin token or the session cookie.
+/// An admin request, proven before the handler runs: `WRITE = false` for reads (the admin
+/// token or the session cookie), `true` for POSTs (also the CSRF and same-site rules for
+/// browser credentials).
 #[derive(Debug, Clone, Copy)]
-pub struct Admin(pub Via);
+pub struct AdminAccess<const WRITE: bool>(pub Via);
 
-/// An admin write: [`Admin`], plus the CSRF and same-site rules for browser credentials.
-#[derive(Debug, Clone, Copy)]
-pub struct AdminWrite(pub Via);
+/// An admin read.
+pub type Admin = AdminAccess<false>;
+/// An admin write.
+pub type AdminWrite = AdminAccess<true>;
 
-impl<S> FromRequestParts<S> for Admin
+impl<S, const WRITE: bool> FromRequestParts<S> for AdminAccess<WRITE>
 where
     Arc<AdminAuth>: FromRef<S>,
     S: Send + Sync,
@@ -148,22 +151,12 @@ where
     type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refusal> {
-        Arc::<AdminAuth>::from_ref(state)
-            .check(&parts.headers)
-            .map(Admin)
-    }
-}
-
-impl<S> FromRequestParts<S> for AdminWrite
-where
-    Arc<AdminAuth>: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Refusal;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Refusal> {
-        Arc::<AdminAuth>::from_ref(state)
-            .check_write(&parts.headers)
-            .map(AdminWrite)
+        let auth = Arc::<AdminAuth>::from_ref(state);
+        let via = if WRITE {
+            auth.check_write(&parts.headers)
+        } else {
+            auth.check(&parts.headers)
+        };
+        via.map(AdminAccess)
     }
 }

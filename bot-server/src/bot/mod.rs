@@ -128,6 +128,31 @@ impl Process for BotProcessor {
     }
 }
 
+/// Runs `sweep` every `every` until `stop`, saying how many expired `what` it removed.
+async fn sweep_every<F, Fut, E>(
+    every: std::time::Duration,
+    stop: tokio_util::sync::CancellationToken,
+    what: &'static str,
+    sweep: F,
+) where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<u64, E>>,
+    E: std::fmt::Display,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "swept expired {what}"),
+                Err(e) => tracing::warn!(error = %e, "cannot sweep {what}"),
+            },
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
 /// A handler error as the inbox sees it: a Bot API failure that waiting can cure (network,
 /// timeout, 5xx, 429) is transient and retried until Telegram's 24 h pass; anything else (a
 /// 4xx such as "chat not found", a handler's own error) is permanent and parked after

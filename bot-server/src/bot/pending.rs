@@ -91,17 +91,6 @@ impl PendingActions {
 
     /// Sweeps every `every` until `stop`.
     pub async fn sweep_every(self, every: Duration, stop: tokio_util::sync::CancellationToken) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => match self.sweep().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(expired = n, "swept expired pending actions"),
-                    Err(e) => tracing::warn!(error = %e, "cannot sweep pending actions"),
-                },
-                _ = stop.cancelled() => return,
-            }
-        }
+        super::sweep_every(every, stop, "pending actions", || self.sweep()).await;
     }
 }

@@ -69,18 +69,7 @@ impl TelbotStorage {
         every: Duration,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => match self.sweep().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(expired = n, "swept expired dialogues"),
-                    Err(e) => tracing::warn!(error = %e, "cannot sweep dialogues"),
-                },
-                _ = stop.cancelled() => return,
-            }
-        }
+        super::sweep_every(every, stop, "dialogues", || self.sweep()).await;
     }
 
     /// Dialogues stored now, expired ones included until swept.
