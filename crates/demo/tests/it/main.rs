@@ -6,4 +6,5 @@ mod demo;
 mod deploy_k8s;
 mod deploy_render;
 mod deploy_systemd;
+mod examples;
 mod readme_config;
