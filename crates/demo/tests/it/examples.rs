@@ -1,6 +1,7 @@
-//! The README's example program (`crates/demo/examples/own_handlers.rs`, teloxide types only)
-//! run as the real process against telegram-sim: its dialogue answers, and a restart in the
-//! middle of the dialogue keeps its state (it is in the store, not in memory).
+//! The example programs (`crates/demo/examples/`: the README's `own_handlers`, and
+//! `purchase`, teloxide's own dialogue example with `BotCommands`, an inline keyboard and
+//! callback queries) run as real processes against telegram-sim: their dialogues answer, and
+//! a restart in the middle of a dialogue keeps its state (it is in the store, not in memory).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -24,8 +25,8 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
-fn start(env: &[(String, String)]) -> Child {
-    Command::new(example("own_handlers"))
+fn start(name: &str, env: &[(String, String)]) -> Child {
+    Command::new(example(name))
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
@@ -62,20 +63,19 @@ async fn replies(sim: &Sim, n: usize) -> Vec<String> {
     sim.sent_messages().into_iter().map(|m| m.text).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_own_handlers_example_keeps_its_dialogue_across_a_restart() {
+/// telegram-sim, a store in `dir` and the environment an example reads.
+async fn world(dir: &tempfile::TempDir) -> (Sim, Vec<(String, String)>) {
     let sim = Sim::builder()
         .allow_http_loopback(true)
         .set_webhook_rate_limit(false)
         .start()
         .await
         .expect("telegram-sim starts");
-    let dir = tempfile::tempdir().expect("a temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let env: Vec<(String, String)> = [
+    let env = [
         ("TELEGRAM_BOT_TOKEN", sim.token()),
         ("TELEGRAM_API_URL", sim.base_url()),
         ("PUBLIC_URL", format!("http://127.0.0.1:{port}")),
@@ -92,27 +92,82 @@ async fn the_own_handlers_example_keeps_its_dialogue_across_a_restart() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    (sim, env)
+}
 
-    let child = start(&env);
+/// Starts example `name` (its `n`-th start) and waits until it registered its webhook.
+async fn run(name: &str, sim: &Sim, env: &[(String, String)], n: usize) -> Child {
+    let child = start(name, env);
     assert!(
         sim.wait_for(Duration::from_secs(30), |s| s.calls_to("setWebhook").len()
-            == 1)
+            == n)
             .await,
-        "the example registered its webhook"
+        "{name} registered its webhook"
     );
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_own_handlers_example_keeps_its_dialogue_across_a_restart() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (sim, env) = world(&dir).await;
+    let child = run("own_handlers", &sim, &env, 1).await;
     sim.inject(Upd::text(3, "hi"));
     assert_eq!(replies(&sim, 1).await[0], "What is your name?");
     stop(child).await;
 
     // A new process: the dialogue's state comes from the store.
-    let child = start(&env);
-    assert!(
-        sim.wait_for(Duration::from_secs(30), |s| s.calls_to("setWebhook").len()
-            == 2)
-            .await,
-        "the restarted example registered its webhook"
-    );
+    let child = run("own_handlers", &sim, &env, 2).await;
     sim.inject(Upd::text(3, "Ada"));
     assert_eq!(replies(&sim, 2).await[1], "Hello, Ada!");
+    stop(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teloxides_purchase_example_runs_on_telbot_across_a_restart() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (sim, env) = world(&dir).await;
+    let child = run("purchase", &sim, &env, 1).await;
+    sim.inject(Upd::command(5, "/help"));
+    let r = replies(&sim, 1).await;
+    assert!(
+        r[0].contains("/start") && r[0].contains("/cancel"),
+        "{}",
+        r[0]
+    );
+    sim.inject(Upd::command(5, "/start"));
+    assert_eq!(
+        replies(&sim, 2).await[1],
+        "Let's start! What's your full name?"
+    );
+    sim.inject(Upd::text(5, "Ada Lovelace"));
+    assert_eq!(replies(&sim, 3).await[2], "Select a product:");
+    let keyboard = sim.sent_messages()[2]
+        .reply_markup
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(keyboard["inline_keyboard"][0][1]["callback_data"], "Banana");
+    stop(child).await;
+
+    // Restarted between the keyboard and the press: the choice still finds its state.
+    let child = run("purchase", &sim, &env, 2).await;
+    sim.inject(Upd::callback(5, "Banana"));
+    assert_eq!(
+        replies(&sim, 4).await[3],
+        "Ada Lovelace, product 'Banana' has been purchased successfully!"
+    );
+    assert!(
+        sim.wait_for(Duration::from_secs(5), |s| !s
+            .calls_to("answerCallbackQuery")
+            .is_empty())
+            .await,
+        "the callback query was answered"
+    );
+    // The dialogue ended: a text now is an invalid state.
+    sim.inject(Upd::text(5, "more"));
+    assert_eq!(
+        replies(&sim, 5).await[4],
+        "Unable to handle the message. Type /help to see the usage."
+    );
     stop(child).await;
 }
