@@ -165,3 +165,35 @@ async fn sqlite_a_dialogue_survives_a_bot_server_restart() {
 async fn postgres_a_dialogue_survives_a_bot_server_restart() {
     a_dialogue_survives_a_restart(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn the_handlers_bot_never_shows_the_token_in_its_errors() {
+    // A Bot API that does not answer (a closed port) and one that refuses the token.
+    let token = "123456:SECRET-token-part-abcdef";
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refusing = telegram_sim::Sim::builder().start().await.unwrap();
+    for url in [format!("http://127.0.0.1:{closed}"), refusing.base_url()] {
+        let mut env = std::collections::HashMap::new();
+        env.insert("TELEGRAM_BOT_TOKEN".to_string(), token.to_string());
+        env.insert("TELEGRAM_API_URL".to_string(), url);
+        env.insert(
+            "TELBOT__TELEGRAM__REQUEST_TIMEOUT".to_string(),
+            "2s".to_string(),
+        );
+        let cfg = bot_server::BotConfig::load(None, &env).unwrap();
+        let bot = bot_server::bot::teloxide_bot(&cfg.telegram).unwrap();
+        let err = bot.get_me().await.expect_err("no Bot API here");
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("SECRET-token-part"), "{text}");
+        let err = bot
+            .send_message(ChatId(1), "x")
+            .await
+            .expect_err("no Bot API here");
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("SECRET-token-part"), "{text}");
+    }
+}
