@@ -53,6 +53,7 @@ pub async fn run(app: AppState, stop: CancellationToken) {
                     last = n;
                 }
                 app.api.set_fleet_share(n);
+                app.pacing.share(n).await;
                 metrics::gauge!("telbot_fleet_instances").set(f64::from(n));
             }
             Err(e) => tracing::warn!(error = %e, "cannot refresh this instance's fleet row"),

@@ -41,6 +41,7 @@ pub mod state;
 pub mod telemetry;
 pub mod webhook_health;
 
+pub use bot::paced::PacedBot;
 pub use config::BotConfig;
 pub use dispatcher::Dispatcher;
 pub use startup::{App, Exit, StartError};

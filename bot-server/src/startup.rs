@@ -143,14 +143,20 @@ impl App {
             telbot_shared::recovery::owner_name("bot-server"),
             rand::random::<u16>()
         ));
-        let bot = bot::teloxide_bot(&cfg.telegram)?;
+        let pacing = bot::paced::Pacing::new(bot::teloxide_bot(&cfg.telegram)?, cfg.telegram.rate);
         // teloxide dialogues in the store, forgotten `bot.pending_ttl` after their last step.
         let dialogues = TelbotStorage::with_ttl(db.clone(), cfg.bot.pending_ttl);
         let mut deps = DependencyMap::new();
         deps.insert(dialogues.clone());
         deps.insert_container(extra);
-        let processor: Arc<dyn inbox::Process> =
-            Arc::new(BotProcessor::new(tree, ctx, me, bot, deps, cfg.secrets()));
+        let processor: Arc<dyn inbox::Process> = Arc::new(BotProcessor::new(
+            tree,
+            ctx,
+            me,
+            &pacing,
+            deps,
+            cfg.secrets(),
+        ));
         let inbox = inbox::start(
             db.clone(),
             cfg.inbox.clone(),
@@ -173,6 +179,7 @@ impl App {
             figures: vitals.figures,
             assistant,
             pending,
+            pacing,
             webhook_health: Default::default(),
             started: Instant::now(),
             shutdown,

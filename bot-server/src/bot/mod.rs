@@ -2,12 +2,14 @@
 //! [`handlers::tree`] with their own (see the README); everything else stays.
 //!
 //! - [`handlers`]: /start, /help, /status, /report (multi-step), /ask.
+//! - [`paced`]: [`paced::PacedBot`], teloxide's `Bot` behind teloxide's `Throttle`.
 //! - [`pending`]: multi-step actions in the store with a TTL.
 //! - [`storage`]: [`storage::TelbotStorage`], teloxide's dialogue `Storage` on the store.
 //! - [`ai`]: the /ask endpoint client with a circuit breaker.
 
 pub mod ai;
 pub mod handlers;
+pub mod paced;
 pub mod pending;
 pub mod storage;
 
@@ -51,21 +53,23 @@ pub struct BotProcessor {
 }
 
 impl BotProcessor {
-    /// A processor running `tree` with `ctx`, `me`, teloxide's `bot` and `extra` as
-    /// dependencies, so handlers can take `bot: Bot` and call any Bot API method teloxide
-    /// knows. Every secret in `secrets` is masked in the errors it records.
+    /// A processor running `tree` with `ctx`, `me`, teloxide's `bot`, the same bot paced
+    /// (`bot: PacedBot`) and `extra` as dependencies, so handlers can take `bot: Bot` or
+    /// `bot: PacedBot` and call any Bot API method teloxide knows. Every secret in `secrets`
+    /// is masked in the errors it records.
     pub fn new(
         tree: UpdateHandler<HandlerError>,
         ctx: Arc<BotCtx>,
         me: Me,
-        bot: teloxide::Bot,
+        pacing: &paced::Pacing,
         extra: dptree::di::DependencyMap,
         secrets: Vec<secrecy::SecretString>,
     ) -> Self {
         let mut deps = dptree::di::DependencyMap::new();
         deps.insert(ctx);
         deps.insert(me);
-        deps.insert(bot);
+        deps.insert(pacing.bot().into_inner());
+        deps.insert(pacing.bot());
         deps.insert_container(extra);
         BotProcessor {
             tree,

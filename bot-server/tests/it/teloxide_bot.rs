@@ -197,3 +197,63 @@ async fn the_handlers_bot_never_shows_the_token_in_its_errors() {
         assert!(!text.contains("SECRET-token-part"), "{text}");
     }
 }
+
+async fn paced_echo(bot: bot_server::PacedBot, msg: Message) -> Result<(), HandlerError> {
+    bot.send_message(msg.chat.id, "paced").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_paced_bot_waits_out_retry_after_inside_the_handler() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot_with(
+        &sim,
+        &db,
+        &[],
+        Update::filter_message().endpoint(paced_echo),
+    )
+    .await;
+    // The first sendMessage is refused with "retry after 1"; Throttle waits and sends again.
+    sim.fail_method(
+        "sendMessage",
+        telegram_sim::ApiFault::TooManyRequests { retry_after: 1 },
+        1,
+    );
+    let id = sim.inject(Upd::text(5, "hi"));
+    assert_eq!(
+        wait_status(bot.state.db(), id, 1).await,
+        Some((1, 1)),
+        "done at the handler's first attempt"
+    );
+    assert_eq!(
+        sim.calls_to("sendMessage").len(),
+        2,
+        "refused once, then sent"
+    );
+    let sent = sim.sent_messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].text, "paced");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn the_paced_bot_never_shows_the_token_in_its_errors() {
+    let token = "123456:SECRET-token-part-abcdef";
+    let refusing = telegram_sim::Sim::builder().start().await.unwrap();
+    let mut env = std::collections::HashMap::new();
+    env.insert("TELEGRAM_BOT_TOKEN".to_string(), token.to_string());
+    env.insert("TELEGRAM_API_URL".to_string(), refusing.base_url());
+    let cfg = bot_server::BotConfig::load(None, &env).unwrap();
+    let pacing = bot_server::bot::paced::Pacing::new(
+        bot_server::bot::teloxide_bot(&cfg.telegram).unwrap(),
+        cfg.telegram.rate,
+    );
+    let err = pacing
+        .bot()
+        .send_message(ChatId(1), "x")
+        .await
+        .expect_err("the token is refused");
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("SECRET-token-part"), "{text}");
+}
