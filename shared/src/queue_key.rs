@@ -5,6 +5,39 @@
 
 use serde_json::Value;
 
+mod scan;
+
+pub use scan::{Head, scan};
+
+/// The ids a queue key is made of, read from the kind's body.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Refs {
+    /// `chat.id`.
+    pub chat: Option<i64>,
+    /// `from.id`.
+    pub from: Option<i64>,
+    /// `user.id`.
+    pub user: Option<i64>,
+    /// `id` when it is a string (polls).
+    pub id: Option<String>,
+    /// `poll_id` when it is a string (poll answers).
+    pub poll_id: Option<String>,
+}
+
+impl Refs {
+    fn of(body: &Value) -> Self {
+        let int = |p: &str| body.pointer(p).and_then(Value::as_i64);
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+        Refs {
+            chat: int("/chat/id"),
+            from: int("/from/id"),
+            user: int("/user/id"),
+            id: text("id"),
+            poll_id: text("poll_id"),
+        }
+    }
+}
+
 /// The update's kind (its one non-`update_id` field) and its queue key.
 pub fn classify(update: &Value) -> (String, String) {
     let Some(obj) = update.as_object() else {
@@ -13,10 +46,15 @@ pub fn classify(update: &Value) -> (String, String) {
     let Some((kind, body)) = obj.iter().find(|(k, _)| k.as_str() != "update_id") else {
         return ("empty".into(), "none".into());
     };
-    let chat = || body.pointer("/chat/id").and_then(Value::as_i64);
-    let from = || body.pointer("/from/id").and_then(Value::as_i64);
-    let user = || body.pointer("/user/id").and_then(Value::as_i64);
-    let key = match kind.as_str() {
+    let update_id = obj.get("update_id").and_then(Value::as_i64);
+    (kind.clone(), key_of(kind, &Refs::of(body), update_id))
+}
+
+/// The queue key of an update of `kind` whose body holds `refs`.
+pub(crate) fn key_of(kind: &str, refs: &Refs, update_id: Option<i64>) -> String {
+    let chat = || refs.chat.map(|c| format!("c{c}"));
+    let sender = || refs.from.or(refs.user).map(|u| format!("u{u}"));
+    let key = match kind {
         "message"
         | "edited_message"
         | "channel_post"
@@ -27,34 +65,19 @@ pub fn classify(update: &Value) -> (String, String) {
         | "message_reaction"
         | "message_reaction_count"
         | "chat_boost"
-        | "removed_chat_boost" => chat().map(|c| format!("c{c}")),
+        | "removed_chat_boost" => chat(),
         "callback_query"
         | "inline_query"
         | "chosen_inline_result"
         | "shipping_query"
         | "pre_checkout_query"
         | "chat_member"
-        | "chat_join_request" => from().or_else(user).map(|u| format!("u{u}")),
-        "poll" => body
-            .get("id")
-            .and_then(Value::as_str)
-            .map(|p| format!("p{p}")),
-        "poll_answer" => body
-            .get("poll_id")
-            .and_then(Value::as_str)
-            .map(|p| format!("p{p}")),
-        _ => chat()
-            .map(|c| format!("c{c}"))
-            .or_else(|| from().map(|u| format!("u{u}"))),
+        | "chat_join_request" => sender(),
+        "poll" => refs.id.as_ref().map(|p| format!("p{p}")),
+        "poll_answer" => refs.poll_id.as_ref().map(|p| format!("p{p}")),
+        _ => chat().or_else(|| refs.from.map(|u| format!("u{u}"))),
     };
-    let key = key.unwrap_or_else(|| {
-        let id = obj
-            .get("update_id")
-            .and_then(Value::as_i64)
-            .unwrap_or_default();
-        format!("x{id}")
-    });
-    (kind.clone(), key)
+    key.unwrap_or_else(|| format!("x{}", update_id.unwrap_or_default()))
 }
 
 #[cfg(test)]

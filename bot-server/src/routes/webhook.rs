@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
 use crate::config::Mode;
-use crate::inbox::{NewUpdate, key};
+use crate::inbox::NewUpdate;
 use crate::serve::ConnHandle;
 use crate::state::AppState;
 
@@ -93,13 +93,21 @@ async fn handle(app: &AppState, req: Request) -> Response {
 }
 
 async fn store(app: &AppState, body: Bytes) -> Response {
-    let (update_id, kind, key) = match parse(&body) {
+    // Store the bytes as Telegram sent them (valid UTF-8, or the JSON is refused).
+    let payload = match String::from_utf8(Vec::from(body)) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("body is not JSON: {}\n", e.utf8_error()),
+            )
+                .into_response();
+        }
+    };
+    let (update_id, kind, key) = match parse(payload.as_bytes()) {
         Ok(v) => v,
         Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
-    // Store the bytes as Telegram sent them.
-    let payload = String::from_utf8_lossy(&body).into_owned();
-    drop(body);
     match app
         .writer
         .insert(NewUpdate {
@@ -126,40 +134,15 @@ async fn store(app: &AppState, body: Bytes) -> Response {
     }
 }
 
-/// update_id, kind and routing key. A document nested deeper than serde_json's recursion
-/// limit is still accepted when it is valid JSON with an integer top-level update_id: it is
-/// stored raw with the kind of its first field and no routing key.
-/// The error is the 400 answer's text.
+/// update_id, kind and routing key, read in one pass without building a JSON tree
+/// ([`telbot_shared::queue_key::scan`]; the handler parses the update once, later). Values
+/// nobody needs are skipped without recursing, so an update nested deeper than serde_json's
+/// recursion limit is accepted and classified like any other when it is valid JSON with an
+/// integer top-level update_id. The error is the 400 answer's text.
 fn parse(body: &[u8]) -> Result<(i64, String, String), String> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(value) => {
-            let Some(update_id) = value.get("update_id").and_then(serde_json::Value::as_i64) else {
-                return Err(no_update_id());
-            };
-            let (kind, key) = key::classify(&value);
-            Ok((update_id, kind, key))
-        }
-        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
-            let head: Head = serde_json::from_slice(body).map_err(|e| not_json(&e))?;
-            let update_id = head.update_id.ok_or_else(no_update_id)?;
-            Ok((update_id, "deep".into(), "none".into()))
-        }
-        Err(e) => Err(not_json(&e)),
-    }
-}
-
-/// The top level of an update, with every other field skipped (serde_json skips ignored
-/// values without recursing, so depth does not matter).
-#[derive(serde::Deserialize)]
-struct Head {
-    #[serde(default, deserialize_with = "int_or_none")]
-    update_id: Option<i64>,
-}
-
-fn int_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    use serde::Deserialize;
-    let v = serde_json::Value::deserialize(d)?;
-    Ok(v.as_i64())
+    let head = telbot_shared::queue_key::scan(body).map_err(|e| not_json(&e))?;
+    let update_id = head.update_id.ok_or_else(no_update_id)?;
+    Ok((update_id, head.kind, head.key))
 }
 
 fn not_json(e: &serde_json::Error) -> String {
@@ -183,11 +166,11 @@ mod tests {
     }
 
     #[test]
-    fn a_deeply_nested_update_is_accepted_raw() {
+    fn a_deeply_nested_update_is_accepted_and_classified() {
         let body = nested(200);
         assert!(serde_json::from_str::<serde_json::Value>(&body).is_err());
-        let (id, kind, _) = parse(body.as_bytes()).unwrap_or_else(|_| panic!("refused"));
-        assert_eq!((id, kind.as_str()), (7, "deep"));
+        let (id, kind, key) = parse(body.as_bytes()).unwrap_or_else(|_| panic!("refused"));
+        assert_eq!((id, kind.as_str(), key.as_str()), (7, "message", "x7"));
         let deep_object = format!(
             "{{\"update_id\":8,\"message\":{}1{}}}",
             "{\"a\":".repeat(300),
@@ -237,6 +220,7 @@ mod tests {
 #[cfg(test)]
 mod props {
     use super::*;
+    use crate::inbox::key;
     use proptest::prelude::*;
 
     fn json_leaf() -> impl Strategy<Value = serde_json::Value> {
@@ -254,6 +238,30 @@ mod props {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
                 prop::collection::btree_map("[a-z_]{1,10}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Objects whose keys are mostly the ones the classifier looks at.
+    fn update_like() -> impl Strategy<Value = serde_json::Value> {
+        let name = prop_oneof![
+            Just("update_id".to_string()),
+            Just("message".to_string()),
+            Just("callback_query".to_string()),
+            Just("poll".to_string()),
+            Just("poll_answer".to_string()),
+            Just("chat".to_string()),
+            Just("from".to_string()),
+            Just("user".to_string()),
+            Just("id".to_string()),
+            Just("poll_id".to_string()),
+            "[a-z_]{1,10}",
+        ];
+        json_leaf().prop_recursive(5, 40, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(name.clone(), inner, 0..5)
                     .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
             ]
         })
@@ -292,6 +300,17 @@ mod props {
         #[test]
         fn the_classifier_takes_any_json(v in json()) {
             let _ = key::classify(&v);
+        }
+
+        #[test]
+        fn the_one_pass_scan_reads_what_the_tree_classifier_reads(v in update_like()) {
+            let body = serde_json::to_vec(&v).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let (kind, key) = key::classify(&v);
+            let id = v.get("update_id").and_then(serde_json::Value::as_i64);
+            match parse(&body) {
+                Ok(got) => prop_assert_eq!(got, (id.unwrap_or_default(), kind, key)),
+                Err(_) => prop_assert_eq!(id, None),
+            }
         }
 
         #[test]

@@ -199,7 +199,9 @@ async fn kill_9_then_restart(backend: Backend) {
     let sim = sim().await;
     let db = TestDb::new(backend);
     let port = telbot_testkit::free_port().unwrap();
-    let e = env(&sim, &db, port);
+    let mut e = env(&sim, &db, port);
+    // The bound under test is inbox.workers; 32 keeps it tight.
+    e.insert("TELBOT__INBOX__WORKERS".into(), "32".into());
     let mut child = spawn(&e);
     wait_health(port).await;
     let n = 300i64;
@@ -235,7 +237,7 @@ async fn kill_9_then_restart(backend: Backend) {
     let per_chat = replies_per_chat(&sim);
     let twice = per_chat.values().filter(|&&c| c > 1).count();
     // Every acknowledged update was answered. A handler that had sent its reply but not yet
-    // recorded it when the process died runs again: at most the in-flight ones (32 workers).
+    // recorded it when the process died runs again: at most the in-flight ones (inbox.workers = 32).
     assert!(per_chat.values().all(|&c| c >= 1));
     assert!(twice <= 32, "{twice} chats answered twice");
     eprintln!(

@@ -19,6 +19,19 @@ use crate::config::TelegramConfig;
 use crate::redact::Redactor;
 
 /// Methods that send messages and so are paced by Telegram's limits.
+/// The `chat_id` of serialized parameters, for the per-chat pacing.
+fn chat_id_of(body: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct ChatOf {
+        #[serde(default)]
+        chat_id: Option<Value>,
+    }
+    serde_json::from_slice::<ChatOf>(body)
+        .ok()
+        .and_then(|c| c.chat_id)
+        .and_then(|v| v.as_i64())
+}
+
 fn is_send(method: &str) -> bool {
     let m = method.to_ascii_lowercase();
     m.starts_with("send") && m != "sendchataction"
@@ -53,7 +66,13 @@ struct Inner {
     redactor: Redactor,
     limiter: Option<SendLimiter>,
     stats: ClientStats,
+    /// Parsed method URLs (they hold the token: never printed), so a call does not parse
+    /// its URL again; at most [`URL_CACHE_MAX`] methods.
+    urls: std::sync::RwLock<std::collections::HashMap<String, reqwest::Url>>,
 }
+
+/// Methods whose URL is kept parsed.
+const URL_CACHE_MAX: usize = 64;
 
 impl std::fmt::Debug for TelegramClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,6 +109,7 @@ impl TelegramClient {
                 redactor,
                 limiter,
                 stats: ClientStats::default(),
+                urls: Default::default(),
             }),
         })
     }
@@ -115,6 +135,7 @@ impl TelegramClient {
                 redactor: self.inner.redactor.clone(),
                 limiter: None,
                 stats: ClientStats::default(),
+                urls: Default::default(),
             }),
         }
     }
@@ -146,23 +167,26 @@ impl TelegramClient {
         params: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, TelegramError> {
-        let body = serde_json::to_value(params).map_err(|e| TelegramError::InvalidResponse {
+        // Serialized once, sent as is by every attempt.
+        let body = serde_json::to_vec(params).map_err(|e| TelegramError::InvalidResponse {
             method: method.to_string(),
             message: format!("cannot encode parameters: {e}"),
         })?;
+        let body = bytes::Bytes::from(body);
         if is_send(method)
             && let Some(l) = &self.inner.limiter
         {
-            l.acquire(body.get("chat_id").and_then(Value::as_i64)).await;
+            l.acquire(chat_id_of(&body)).await;
         }
         let cfg = &self.inner.cfg;
         let mut attempt = 1u32;
         loop {
             let started = Instant::now();
-            let outcome = self.attempt(method, &body, timeout).await;
-            self.record(method, started.elapsed(), &outcome);
+            let outcome = self.attempt::<T>(method, body.clone(), timeout).await;
+            self.record(method, started.elapsed(), outcome.as_ref().map(|_| ()));
             let err = match outcome {
-                Ok(v) => return decode(method, v, &self.inner.redactor),
+                // A result of an unexpected shape is the caller's to see, not retried.
+                Ok(decoded) => return decoded,
                 Err(e) => e,
             };
             if attempt >= cfg.max_attempts {
@@ -189,19 +213,21 @@ impl TelegramClient {
         }
     }
 
-    /// One HTTP exchange, classified.
-    async fn attempt(
+    /// One HTTP exchange, classified; the inner result is the decoding of a successful
+    /// answer's `result` into `T`.
+    async fn attempt<T: DeserializeOwned>(
         &self,
         method: &str,
-        body: &Value,
+        body: bytes::Bytes,
         timeout: Duration,
-    ) -> Result<Value, TelegramError> {
-        let url = format!("{}{}", self.inner.prefix.expose_secret(), method);
+    ) -> Result<Result<T, TelegramError>, TelegramError> {
+        let url = self.url_for(method)?;
         let sent = self
             .inner
             .http
             .post(url)
-            .json(body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
             .timeout(timeout)
             .send()
             .await;
@@ -239,7 +265,8 @@ impl TelegramClient {
             }
         };
         if env.ok {
-            return Ok(env.result.unwrap_or(Value::Null));
+            let raw = env.result.map_or("null", serde_json::value::RawValue::get);
+            return Ok(decode(method, raw, &self.inner.redactor));
         }
         let code = env.error_code.unwrap_or(status);
         let retry_after = env.parameters.and_then(|p| p.retry_after).or(header_retry);
@@ -258,6 +285,25 @@ impl TelegramClient {
             code,
             description,
         })
+    }
+
+    /// The URL of `method`, parsed once.
+    fn url_for(&self, method: &str) -> Result<reqwest::Url, TelegramError> {
+        let cache = &self.inner.urls;
+        if let Some(u) = cache.read().ok().and_then(|m| m.get(method).cloned()) {
+            return Ok(u);
+        }
+        let url = reqwest::Url::parse(&format!("{}{}", self.inner.prefix.expose_secret(), method))
+            .map_err(|e| TelegramError::Network {
+                method: method.into(),
+                message: format!("invalid Bot API URL for this method: {e}"),
+            })?;
+        if let Ok(mut m) = cache.write()
+            && m.len() < URL_CACHE_MAX
+        {
+            m.insert(method.to_string(), url.clone());
+        }
+        Ok(url)
     }
 
     fn transport_error(&self, method: &str, e: reqwest::Error) -> TelegramError {
@@ -282,7 +328,7 @@ impl TelegramClient {
         }
     }
 
-    fn record(&self, method: &str, took: Duration, outcome: &Result<Value, TelegramError>) {
+    fn record(&self, method: &str, took: Duration, outcome: Result<(), &TelegramError>) {
         let st = &self.inner.stats;
         st.requests.fetch_add(1, Ordering::Relaxed);
         st.last_latency_us
@@ -349,17 +395,20 @@ impl TelegramClient {
     }
 
     /// `sendMessage` with plain text.
-    pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<Value, TelegramError> {
-        self.call(
-            "sendMessage",
-            &serde_json::json!({ "chat_id": chat_id, "text": text }),
-        )
-        .await
+    /// The sent message is not read (nothing is built from it).
+    pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<(), TelegramError> {
+        #[derive(Serialize)]
+        struct Params<'a> {
+            chat_id: i64,
+            text: &'a str,
+        }
+        let _: serde::de::IgnoredAny = self.call("sendMessage", &Params { chat_id, text }).await?;
+        Ok(())
     }
 }
 
-fn decode<T: DeserializeOwned>(method: &str, v: Value, r: &Redactor) -> Result<T, TelegramError> {
-    serde_json::from_value(v).map_err(|e| TelegramError::InvalidResponse {
+fn decode<T: DeserializeOwned>(method: &str, raw: &str, r: &Redactor) -> Result<T, TelegramError> {
+    serde_json::from_str(raw).map_err(|e| TelegramError::InvalidResponse {
         method: method.into(),
         message: r.redact(&format!("unexpected result shape: {e}")),
     })

@@ -3,12 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Telegram's answer envelope.
+/// Telegram's answer envelope. `result` is kept as its raw text and parsed once, straight
+/// into the type the caller asked for (nothing at all for a caller that ignores it).
 #[derive(Debug, Deserialize)]
-pub(crate) struct Envelope {
+pub(crate) struct Envelope<'a> {
     pub ok: bool,
-    #[serde(default)]
-    pub result: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    pub result: Option<&'a serde_json::value::RawValue>,
     #[serde(default)]
     pub error_code: Option<u16>,
     #[serde(default)]

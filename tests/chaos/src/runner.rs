@@ -15,7 +15,8 @@ use crate::rows::{FaultKind, Row};
 use crate::stack::Stack;
 use crate::{ChaosError, Variant};
 
-/// inbox.workers: how many handlers can be between "sent" and "marked done" at a kill -9.
+/// inbox.workers the suite runs bot-server with (set explicitly in the stack's environment):
+/// how many handlers can be between "sent" and "marked done" at a kill -9.
 pub const INBOX_WORKERS: usize = 32;
 
 /// A row's outcome.

@@ -372,6 +372,11 @@ fn environment(e: Env<'_>) -> HashMap<String, String> {
             format!("{}ms", e.variant.request_timeout().as_millis()),
         ),
         ("TELBOT__INBOX__RETRY_DELAY", retry_delay.into()),
+        // The suite checks the kill -9 bound (≤ inbox.workers answered twice) at this size.
+        (
+            "TELBOT__INBOX__WORKERS",
+            crate::runner::INBOX_WORKERS.to_string(),
+        ),
         ("TELBOT__WEBHOOK__HEALTH_CACHE", "1s".into()),
         ("TELBOT__WEBHOOK__RESTORE_INTERVAL", "1s".into()),
         (
