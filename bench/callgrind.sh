@@ -10,8 +10,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BIN="${1:-$HERE/../target/release/bot-server}"
-N1="${2:-500}"
-N2="${3:-2500}"
+N1="${2:-300}"
+N2="${3:-1300}"
 PEERS="${PEERS_DIR:-$HERE/../../shared/bench/peers}"
 FAKE="${FAKEAPI:-${BENCH_BUILD_DIR:-$PEERS/.build}/target/release/fakeapi}"
 OUT="${OUT_DIR:-$(mktemp -d)}"

@@ -375,8 +375,8 @@ impl Runner {
     }
 }
 
-/// What a recovery did: the answer of `POST /webhook/recover` and, as an
-/// [`crate::action::ActionDetail`], the watchdog's record of it.
+/// What a recovery did: the answer of `POST /webhook/recover` and, turned into the action
+/// module's `ActionDetail`, the watchdog's record of it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecoveryReport {
     /// Updates taken from Telegram with getUpdates.

@@ -15,6 +15,7 @@
 //! - [`render`]: subject, text and HTML of a message; escaped and redacted.
 //! - [`outbox`]: the persisted outbox and its back-off.
 //! - [`notify`]: the [`Notifier`] trait; e-mail (lettre SMTP), Resend, Slack, Discord, Telegram.
+//! - [`channels`]: the channels a config enables, built once.
 //! - [`pipeline`]: [`AlertPipeline`], what the watchdog calls (`observe`, `flush_outbox`,
 //!   `silence`, `unsilence`, `test_alert`, `incidents`).
 //! - [`delivery`]: `flush_outbox`: sending due rows, back-off, reporting a failing channel.
@@ -22,6 +23,7 @@
 //! - [`error`]: the crate's error type, [`AlertError`].
 
 pub mod ack;
+pub mod channels;
 pub mod config;
 pub mod delivery;
 pub mod error;

@@ -14,7 +14,7 @@ use crate::config::AlertsConfig;
 use crate::error::AlertError;
 use crate::incident::{self, IncidentSummary};
 use crate::model::{Decision, DecisionKind, Level, Observation};
-use crate::notify::{self, Notifier};
+use crate::notify::Notifier;
 use crate::policy::{IncidentState, Policy, Step};
 use crate::render::{Notice, NoticeKind, RenderCtx, render};
 use crate::{outbox, silence};
@@ -57,7 +57,7 @@ impl AlertPipeline {
         db: Db,
         extra_secrets: impl IntoIterator<Item = SecretString>,
     ) -> Result<Self, AlertError> {
-        let notifiers = notify::from_config(&cfg)?;
+        let notifiers = crate::channels::from_config(&cfg)?;
         Ok(Self::with_notifiers(cfg, db, notifiers, extra_secrets))
     }
 

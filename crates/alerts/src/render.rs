@@ -9,7 +9,6 @@ use telbot_shared::redact::Redactor;
 use url::Url;
 
 use crate::model::{Level, Observation};
-use crate::notify::truncate;
 
 /// Why a message is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,6 +332,16 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
         resolved,
         incident: obs.key.clone(),
     }
+}
+
+/// At most `max` characters, with `…` when cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 #[cfg(test)]

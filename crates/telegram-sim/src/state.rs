@@ -31,6 +31,18 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// The bot's user, as in `from` of its messages.
+    pub(crate) fn bot_user(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.bot_id(),
+            "is_bot": true,
+            "first_name": "Sim Bot",
+            "username": "sim_test_bot",
+        })
+    }
+}
+
+impl Config {
     /// The bot's user id: the numeric prefix of the token.
     pub(crate) fn bot_id(&self) -> i64 {
         self.token

@@ -4,7 +4,6 @@
 
 use serde_json::{Value, json};
 
-use crate::methods::me::bot_user;
 use crate::state::{Config, State};
 
 /// One update to inject, without its `update_id` (the sim assigns it).
@@ -181,7 +180,7 @@ impl Upd {
                         m
                     }
                 };
-                m["from"] = bot_user(config);
+                m["from"] = config.bot_user();
                 st.next_callback_id += 1;
                 let cb_id = format!(
                     "{}{:06}",
@@ -197,13 +196,13 @@ impl Upd {
                 }})
             }
             Kind::MemberUpdate { chat_id } => {
-                let bot = bot_user(config);
+                let bot = config.bot_user();
                 json!({ "my_chat_member": {
                     "chat": chat(chat_id),
                     "from": user(sender(chat_id)),
                     "date": date,
                     "old_chat_member": { "user": bot, "status": "member" },
-                    "new_chat_member": { "user": bot_user(config), "status": "kicked", "until_date": 0 },
+                    "new_chat_member": { "user": config.bot_user(), "status": "kicked", "until_date": 0 },
                 }})
             }
             Kind::Future { chat_id } => json!({ "future_thing": {

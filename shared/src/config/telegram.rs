@@ -39,7 +39,7 @@ pub struct TelegramSection {
     pub per_chat_burst: u32,
 }
 
-/// Validated Telegram settings, ready for [`crate::telegram::TelegramClient::new`].
+/// Validated Telegram settings, ready for the Bot API client (`TelegramClient::new`).
 #[derive(Debug, Clone)]
 pub struct TelegramConfig {
     /// Bot API base URL without a trailing slash.

@@ -1,19 +1,7 @@
-//! getMe and the bot's own user object.
-
-use serde_json::{Value, json};
+//! getMe (the bot's user object for `from` is `Config::bot_user`).
 
 use crate::api::ApiOk;
 use crate::state::Config;
-
-/// The bot's user, as in `from` of its messages.
-pub(crate) fn bot_user(config: &Config) -> Value {
-    json!({
-        "id": config.bot_id(),
-        "is_bot": true,
-        "first_name": "Sim Bot",
-        "username": "sim_test_bot",
-    })
-}
 
 /// getMe: every field teloxide 0.17's `Me` requires.
 pub(crate) fn get_me(config: &Config) -> ApiOk {

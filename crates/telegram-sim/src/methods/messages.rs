@@ -12,8 +12,6 @@ use crate::records::SentMessage;
 use crate::state::Shared;
 use crate::updates::chat;
 
-use super::me::bot_user;
-
 /// A Message as Telegram returns it (field order kept).
 #[derive(Debug, Serialize)]
 struct MessageOut {
@@ -68,7 +66,7 @@ pub(super) fn send_message(shared: &Arc<Shared>, p: &Params) -> ApiResult {
     drop(st);
     Ok(ApiOk::json(&MessageOut {
         message_id,
-        from: bot_user(&shared.config),
+        from: shared.config.bot_user(),
         chat: chat(chat_id),
         date,
         edit_date: None,
@@ -88,7 +86,7 @@ fn edited(shared: &Arc<Shared>, p: &Params, text: String) -> ApiResult {
     let now = shared.lock().now_unix();
     Ok(ApiOk::json(&MessageOut {
         message_id,
-        from: bot_user(&shared.config),
+        from: shared.config.bot_user(),
         chat: chat(chat_id),
         date: now,
         edit_date: Some(now),
