@@ -306,8 +306,10 @@ def main():
            "`bench/callgrind.sh BINARY 300 1300` runs bot-server under"
            " `valgrind --tool=callgrind` twice (300 and 1,300 `/start` updates, each answered with"
            " one sendMessage to the fake Bot API, SQLite, `synchronous = FULL`) and divides the"
-           " difference of the totals by 1,000, so start-up and shutdown cancel out. Instruction"
-           " counts repeat to within a fraction of a percent on this machine; wall times do not.",
+           " difference of the totals by 1,000, so start-up and shutdown cancel out. Instructions,"
+           " unlike seconds, do not depend on what else the machine runs; they still vary a little"
+           " between runs because how updates batch depends on timing. Each row is one"
+           " measurement.",
            "", callgrind_table(), "",
            "## Plot", "", "![latency and throughput](bench/plot.svg)", ""]
     svg_plot(runs, os.path.join(HERE, "plot.svg"))
