@@ -84,11 +84,7 @@ impl Claimer {
                 break;
             }
             let room = self.pool.cfg.workers.saturating_sub(inflight);
-            // A claim reads the heads of every pending key, so under a backlog it is claimed
-            // for a quarter of the workers at once, not for each run that finishes (one claim
-            // per run held PostgreSQL at ~280 updates/s with 100k pending, BENCHMARKS.md).
-            let batch = (self.pool.cfg.workers / 4).max(1);
-            if !stopping && want && room > 0 && (room >= batch || inflight == 0) {
+            if !stopping && want && worth_a_claim(self.pool.cfg.workers, inflight) {
                 let claimed = claim(
                     &self.pool.db,
                     &self.owner,
@@ -230,6 +226,16 @@ fn by_key(items: Vec<Item>) -> Vec<Vec<Item>> {
     runs
 }
 
+/// Whether to claim now. A claim reads the head of every pending key, so under a backlog it is
+/// made for a quarter of the workers at once, not for each run that finishes (one claim per
+/// finished run held PostgreSQL at ~280 updates/s with 100k pending: BENCHMARKS.md). With
+/// nothing running, any room is worth it, so a lone update never waits.
+fn worth_a_claim(workers: usize, inflight: usize) -> bool {
+    let room = workers.saturating_sub(inflight);
+    let batch = (workers / 4).max(1);
+    room > 0 && (room >= batch || inflight == 0)
+}
+
 fn interval(every: Duration) -> tokio::time::Interval {
     let mut i = tokio::time::interval(every.max(Duration::from_millis(10)));
     i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -326,4 +332,24 @@ pub async fn claim_of(db: &Db, update_id: i64) -> Result<Option<(String, i64)>, 
     .bind(update_id)
     .fetch_optional(&db.pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_a_claim;
+
+    #[test]
+    fn under_load_a_claim_waits_for_a_quarter_of_the_workers() {
+        // 128 workers: a claim for 1 or 31 free slots waits; 32 free slots claim.
+        assert!(!worth_a_claim(128, 127));
+        assert!(!worth_a_claim(128, 97));
+        assert!(worth_a_claim(128, 96));
+        assert!(!worth_a_claim(128, 128), "no room");
+        // Nothing running: any room claims, so a lone update never waits.
+        assert!(worth_a_claim(128, 0));
+        assert!(worth_a_claim(1, 0));
+        assert!(!worth_a_claim(1, 1));
+        // Fewer than 4 workers: every free slot is a batch.
+        assert!(worth_a_claim(3, 2));
+    }
 }
