@@ -51,9 +51,9 @@ pub async fn run(app: AppState, stop: CancellationToken) {
                         "bot-servers on this store; each sends at its share of the bot's limits"
                     );
                     last = n;
+                    app.pacing.share(n);
                 }
                 app.api.set_fleet_share(n);
-                app.pacing.share(n).await;
                 metrics::gauge!("telbot_fleet_instances").set(f64::from(n));
             }
             Err(e) => tracing::warn!(error = %e, "cannot refresh this instance's fleet row"),

@@ -31,6 +31,8 @@ const UNPACED_PER_SEC: u32 = 10_000;
 pub struct Pacing {
     bot: PacedBot,
     full: Limits,
+    /// The last limits change still waiting for Throttle's worker (see [`Pacing::share`]).
+    pending: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Pacing {
@@ -39,7 +41,11 @@ impl Pacing {
     pub fn new(bot: teloxide::Bot, rate: Option<RateLimits>) -> Self {
         let full = limits(rate);
         let bot = Throttle::spawn_with_settings(bot, Settings::default().limits(full));
-        Pacing { bot, full }
+        Pacing {
+            bot,
+            full,
+            pending: Default::default(),
+        }
     }
 
     /// The handlers' bot.
@@ -47,9 +53,19 @@ impl Pacing {
         self.bot.clone()
     }
 
-    /// Paces at `1 / instances` of the configured limits.
-    pub async fn share(&self, instances: u32) {
-        self.bot.set_limits(share(self.full, instances)).await;
+    /// Paces at `1 / instances` of the configured limits. Does not wait: Throttle's worker
+    /// takes a limits change only between sends (while nothing is sent it answers nothing), so
+    /// the change is handed over on a task of its own, replacing one still waiting. Awaiting
+    /// it in the fleet heartbeat held bot-server's shutdown for its whole grace period.
+    pub fn share(&self, instances: u32) {
+        let bot = self.bot.clone();
+        let limits = share(self.full, instances);
+        let task = tokio::spawn(async move { bot.set_limits(limits).await });
+        if let Ok(mut pending) = self.pending.lock()
+            && let Some(old) = pending.replace(task)
+        {
+            old.abort();
+        }
     }
 }
 
@@ -103,6 +119,20 @@ mod tests {
         assert_eq!(third.messages_per_min_chat, full.messages_per_min_chat / 3);
         assert_eq!(share(full, 0), full, "0 live instances counts as 1");
         assert_eq!(share(full, 1), full);
+    }
+
+    #[tokio::test]
+    async fn sharing_the_limits_does_not_wait_for_a_send() {
+        let bot = teloxide::Bot::new("1:x").set_api_url(
+            reqwest::Url::parse("http://127.0.0.1:9").unwrap_or_else(|_| unreachable!()),
+        );
+        let pacing = Pacing::new(bot, None);
+        // Nothing is sent through the bot, so Throttle's worker never reads the change; the
+        // call returns anyway, and a second one replaces the first.
+        pacing.share(3);
+        pacing.share(2);
+        let pending = pacing.pending.lock().map(|p| p.is_some()).unwrap_or(false);
+        assert!(pending, "the change waits on its own task");
     }
 
     #[test]
