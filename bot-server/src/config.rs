@@ -68,6 +68,9 @@ struct WebhookSection {
     error_window: Duration,
     #[serde(with = "humantime_serde")]
     health_cache: Duration,
+    reply_in_answer: bool,
+    #[serde(with = "humantime_serde")]
+    reply_wait: Duration,
 }
 
 /// `[inbox]`: the worker pool and the durable queue.
@@ -208,6 +211,11 @@ pub struct BotConfig {
     pub error_window: Duration,
     /// `/webhook/health` cache age.
     pub health_cache: Duration,
+    /// Answer Telegram's POST with the handler's only Bot API call (stored with the update
+    /// first), instead of sending it; see `inbox::reply`.
+    pub reply_in_answer: bool,
+    /// With `reply_in_answer`: how long the webhook answer waits for the handler.
+    pub reply_wait: Duration,
     /// Admin token; `None` refuses admin routes.
     pub admin_token: Option<SecretString>,
     /// `/metrics` without auth.
@@ -399,6 +407,13 @@ impl BotConfig {
                 ),
             ));
         }
+        // Telegram waits 60 s for an answer, then closes the connection and redelivers.
+        if webhook.reply_wait.is_zero() || webhook.reply_wait > Duration::from_secs(50) {
+            return Err(ConfigError::invalid(
+                "webhook.reply_wait",
+                "must be more than 0 and at most 50s (Telegram waits 60 s for an answer)",
+            ));
+        }
         if !(1..=100).contains(&polling.limit) {
             return Err(ConfigError::invalid("polling.limit", "must be 1-100"));
         }
@@ -461,6 +476,8 @@ impl BotConfig {
             max_pending: webhook.max_pending,
             error_window: webhook.error_window,
             health_cache: webhook.health_cache,
+            reply_in_answer: webhook.reply_in_answer,
+            reply_wait: webhook.reply_wait,
             admin_token,
             metrics_public: server.metrics_public,
             grace_period: server.grace_period,
@@ -578,6 +595,9 @@ mod tests {
     fn each_bad_value_names_its_key() {
         assert!(err(&[("BOT_MODE", "webhook")]).contains("PUBLIC_URL"));
         assert!(err(&[("BOT_MODE", "sideways")]).contains("BOT_MODE"));
+        assert!(err(&[("TELBOT__WEBHOOK__REPLY_WAIT", "0s")]).contains("webhook.reply_wait"));
+        assert!(err(&[("TELBOT__WEBHOOK__REPLY_WAIT", "2m")]).contains("webhook.reply_wait"));
+        assert!(err(&[("TELBOT__WEBHOOK__REPLY_IN_ANSWER", "maybe")]).contains("reply_in_answer"));
         assert!(err(&[("WEBHOOK_SECRET", "has space")]).contains("WEBHOOK_SECRET"));
         assert!(err(&[("PORT", "eighty")]).contains("port"));
         assert!(err(&[("PUBLIC_URL", "ftp://x")]).contains("PUBLIC_URL"));

@@ -157,6 +157,9 @@ impl App {
             deps,
             cfg.secrets(),
         ));
+        let replies = cfg
+            .reply_in_answer
+            .then(|| Arc::new(inbox::reply::Waiters::default()));
         let inbox = inbox::start(
             db.clone(),
             cfg.inbox.clone(),
@@ -166,6 +169,7 @@ impl App {
             &tasks,
             instance.clone(),
             Some(cfg.store.url.clone()),
+            replies.clone(),
         )
         .await?;
         let state = AppState(Arc::new(Shared {
@@ -193,6 +197,7 @@ impl App {
             instance,
             leader: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            replies,
         }));
         Ok(App {
             listener,

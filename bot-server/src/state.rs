@@ -104,6 +104,8 @@ pub struct Shared {
     pub(crate) leader: AtomicBool,
     /// Set at a shutdown signal: `/ready` answers 503 from then on.
     pub(crate) draining: AtomicBool,
+    /// `webhook.reply_in_answer`: webhook requests waiting for their update's reply.
+    pub(crate) replies: Option<Arc<crate::inbox::reply::Waiters>>,
 }
 
 impl FromRef<AppState> for Arc<AdminAuth> {
@@ -113,6 +115,10 @@ impl FromRef<AppState> for Arc<AdminAuth> {
 }
 
 impl AppState {
+    /// Webhook requests waiting for their update's reply (`webhook.reply_in_answer`).
+    pub fn reply_waiters(&self) -> usize {
+        self.replies.as_ref().map_or(0, |w| w.len())
+    }
     /// The store.
     pub fn db(&self) -> &Db {
         &self.db

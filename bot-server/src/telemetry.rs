@@ -49,6 +49,10 @@ pub fn handle() -> PrometheusHandle {
 
 fn describe() {
     metrics::describe_counter!(
+        "telbot_replies_in_answer_total",
+        "Handler replies answered in the webhook's 200 (webhook.reply_in_answer)."
+    );
+    metrics::describe_counter!(
         "telbot_updates_received_total",
         "Updates stored in the inbox (duplicates not counted)."
     );

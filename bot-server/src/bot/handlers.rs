@@ -112,9 +112,8 @@ async fn on_message(msg: Message, ctx: Arc<BotCtx>) -> Result<(), HandlerError> 
 }
 
 async fn on_callback(q: CallbackQuery, ctx: Arc<BotCtx>) -> Result<(), HandlerError> {
-    let _: serde_json::Value = ctx
-        .api
-        .call(
+    ctx.api
+        .send_ignoring_result(
             "answerCallbackQuery",
             &serde_json::json!({ "callback_query_id": q.id.0 }),
         )

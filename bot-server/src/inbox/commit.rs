@@ -161,7 +161,7 @@ async fn statements(
     let mut done: HashMap<u32, Vec<i64>> = HashMap::new();
     for r in batch {
         if let Req::Finish(f, _) = r {
-            if f.status == Status::Done && f.error.is_none() {
+            if f.status == Status::Done && f.error.is_none() && f.reply.is_none() {
                 done.entry(f.attempts).or_default().push(f.seq);
             } else {
                 if !sql::finish(tx, f, now, owner).await? {

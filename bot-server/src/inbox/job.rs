@@ -20,6 +20,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::reply::Waiters;
 use super::writer::{Finish, Writer};
 use super::{Counters, Item, Status, Wakeup};
 use crate::config::InboxConfig;
@@ -81,6 +82,8 @@ pub(crate) struct JobCtx {
     pub handler_timeout: Duration,
     pub stop: CancellationToken,
     pub tasks: TaskTracker,
+    /// `webhook.reply_in_answer`: the waiting webhooks, and the store to clear a lost reply.
+    pub replies: Option<(Arc<Waiters>, Db)>,
 }
 
 /// What a worker pool ([`super::dispatch::Dispatcher`] or [`super::claim::Claimer`]) is made of.
@@ -97,6 +100,8 @@ pub(crate) struct Pool {
     pub stop: CancellationToken,
     /// Where the handler tasks are spawned (the app waits for them at shutdown).
     pub tasks: TaskTracker,
+    /// `webhook.reply_in_answer`: the webhook requests waiting for their update's reply.
+    pub replies: Option<Arc<Waiters>>,
 }
 
 impl Pool {
@@ -113,6 +118,7 @@ impl Pool {
             handler_timeout: self.cfg.handler_timeout,
             stop: self.stop.clone(),
             tasks: self.tasks.clone(),
+            replies: self.replies.clone().map(|w| (w, self.db.clone())),
         }
     }
 }
@@ -129,14 +135,29 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
         let Ok(permit) = ctx.sem.acquire().await else {
             return;
         };
-        let outcome =
-            match tokio::time::timeout(ctx.handler_timeout, ctx.process.process(item)).await {
-                Ok(o) => o,
-                Err(_) => Outcome::transient(format!(
-                    "handler timed out after {} s",
-                    ctx.handler_timeout.as_secs()
-                )),
-            };
+        // With replies in the webhook answer, the handler's first result-less call is held.
+        let slot = ctx
+            .replies
+            .as_ref()
+            .map(|_| telbot_shared::telegram::reply::ReplySlot::default());
+        let handler = ctx.process.process(item);
+        let handler: Pin<Box<dyn Future<Output = Outcome> + Send + '_>> = match &slot {
+            Some(s) => Box::pin(s.scope(handler)),
+            None => handler,
+        };
+        let outcome = match tokio::time::timeout(ctx.handler_timeout, handler).await {
+            Ok(o) => o,
+            Err(_) => Outcome::transient(format!(
+                "handler timed out after {} s",
+                ctx.handler_timeout.as_secs()
+            )),
+        };
+        let (outcome, reply, hand_over) = match (&ctx.replies, &slot) {
+            (Some((waiters, _)), Some(slot)) => {
+                super::reply::settle(waiters, slot, item.seq, item.update_id, outcome).await
+            }
+            _ => (outcome, None, None),
+        };
         let (status, error) = match outcome {
             Outcome::Done => (Status::Done, None),
             Outcome::Unknown => {
@@ -172,7 +193,7 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
                         _ = tokio::time::sleep(delay) => continue,
                         _ = ctx.stop.cancelled() => {
                             // Left pending with its attempts; the next start retries it.
-                            finish(ctx, item, Status::Pending, attempts, Some(error)).await;
+                            finish(ctx, item, Status::Pending, attempts, Some(error), None).await;
                             return;
                         }
                     }
@@ -185,13 +206,23 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
         }
         metrics::histogram!("telbot_update_processing_seconds")
             .record(started.elapsed().as_secs_f64());
-        finish(ctx, item, status, attempts, error).await;
+        finish(ctx, item, status, attempts, error, reply).await;
         drop(permit);
+        if let (Some(p), Some((_, db))) = (hand_over, &ctx.replies) {
+            super::reply::hand_over(db, p).await;
+        }
         return;
     }
 }
 
-async fn finish(ctx: &JobCtx, item: &Item, status: Status, attempts: u32, error: Option<String>) {
+async fn finish(
+    ctx: &JobCtx,
+    item: &Item,
+    status: Status,
+    attempts: u32,
+    error: Option<String>,
+    reply: Option<String>,
+) {
     if status != Status::Pending {
         Counters::sub(&ctx.counters.depth, 1);
     }
@@ -201,6 +232,7 @@ async fn finish(ctx: &JobCtx, item: &Item, status: Status, attempts: u32, error:
             status,
             attempts,
             error,
+            reply,
         })
         .await;
 }

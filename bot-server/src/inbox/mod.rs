@@ -21,6 +21,7 @@ pub mod health;
 pub mod job;
 pub mod key;
 pub mod parked;
+pub mod reply;
 pub mod sql;
 pub mod writer;
 
@@ -182,6 +183,7 @@ pub async fn start(
     tasks: &tokio_util::task::TaskTracker,
     owner: Arc<str>,
     listen_url: Option<secrecy::SecretString>,
+    replies: Option<Arc<reply::Waiters>>,
 ) -> Result<Inbox, telbot_shared::store::StoreError> {
     let pending = sql::pending_count(&db).await?;
     counters.depth.store(pending, Ordering::Relaxed);
@@ -222,6 +224,7 @@ pub async fn start(
         counters,
         stop,
         tasks: tasks.clone(),
+        replies,
     };
     let workers = if several {
         tasks.spawn(

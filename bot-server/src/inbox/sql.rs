@@ -112,7 +112,7 @@ pub async fn finish(
 ) -> Result<bool, sqlx::Error> {
     let done_at = (f.status != Status::Pending).then_some(now);
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE inbox SET status = $1, attempts = $2, last_error = $3, done_at = $5 \
+        "UPDATE inbox SET status = $1, attempts = $2, last_error = $3, done_at = $5, reply = $7 \
          WHERE {FENCE} AND seq = $6"
     )))
     .bind(f.status as i64)
@@ -121,6 +121,7 @@ pub async fn finish(
     .bind(owner)
     .bind(done_at)
     .bind(f.seq)
+    .bind(f.reply.as_deref())
     .execute(&mut *tx)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -218,6 +219,28 @@ pub async fn prune_done(db: &Db, before: i64) -> Result<u64, StoreError> {
         .execute(&db.pool)
         .await?;
     Ok(r.rows_affected())
+}
+
+/// A stored update's status and the reply answered in its webhook (if any), for a redelivery.
+pub async fn stored_reply(
+    db: &Db,
+    update_id: i64,
+) -> Result<Option<(i64, Option<String>)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT status, reply FROM inbox WHERE update_id = $1")
+            .bind(update_id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}
+
+/// Forgets a stored reply (it was sent as a request after its webhook answer was lost).
+pub async fn clear_reply(db: &Db, seq: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE inbox SET reply = NULL WHERE seq = $1")
+        .bind(seq)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 /// Status of one update, for tests and the admin view.

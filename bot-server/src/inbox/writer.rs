@@ -55,6 +55,8 @@ pub struct Finish {
     pub attempts: u32,
     /// Last handler error.
     pub error: Option<String>,
+    /// The reply answered in the webhook (`webhook.reply_in_answer`), kept for redeliveries.
+    pub reply: Option<String>,
 }
 
 pub(super) enum Req {

@@ -5,6 +5,7 @@
 //! update behind it); 503 while the store cannot take it, so Telegram keeps it and redelivers.
 
 mod body;
+mod reply;
 
 use std::sync::atomic::Ordering;
 
@@ -108,6 +109,8 @@ async fn store(app: &AppState, body: Bytes) -> Response {
         Ok(v) => v,
         Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
+    // Registered before the insert: a worker that finishes first still finds it.
+    let waiter = app.replies.as_ref().and_then(|w| w.register(update_id));
     match app
         .writer
         .insert(NewUpdate {
@@ -118,9 +121,12 @@ async fn store(app: &AppState, body: Bytes) -> Response {
         })
         .await
     {
-        Ok(_) => {
+        Ok(stored) => {
             app.store_up.store(true, Ordering::Relaxed);
-            StatusCode::OK.into_response()
+            match waiter {
+                Some(w) => reply::answer(app, w, update_id, stored).await,
+                None => StatusCode::OK.into_response(),
+            }
         }
         Err(e) => {
             // checks.store judges this from the writer's commits (inbox::health) and the ping.

@@ -146,6 +146,7 @@ async fn a_dead_instance_s_claims_are_taken_over_after_the_lease_in_order() {
     assert_eq!(status, 1);
     // The ghost wakes up and finishes one of them: fenced out, the row keeps its result.
     let stale = Finish {
+        reply: None,
         seq: claimed[0].seq,
         status: Status::Parked,
         attempts: 9,

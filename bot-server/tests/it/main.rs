@@ -19,6 +19,7 @@ mod late_commit;
 mod modes;
 mod process;
 mod prometheus;
+mod reply_in_answer;
 mod store_health;
 mod teloxide_bot;
 mod webhook_guard;

@@ -167,12 +167,50 @@ impl TelegramClient {
         params: &impl Serialize,
         timeout: Duration,
     ) -> Result<T, TelegramError> {
-        // Serialized once, sent as is by every attempt.
-        let body = serde_json::to_vec(params).map_err(|e| TelegramError::InvalidResponse {
-            method: method.to_string(),
-            message: format!("cannot encode parameters: {e}"),
-        })?;
-        let body = bytes::Bytes::from(body);
+        let body = encode(method, params)?;
+        // Inside a handler's reply slot: a held call goes out first, in order.
+        if let super::reply::Offer::SendAfter(held) = super::reply::offer(self, "", &body, false) {
+            held.send().await?;
+        }
+        self.send_body(method, body, timeout).await
+    }
+
+    /// Calls `method` whose result the caller does not read. Inside a handler run by
+    /// bot-server with `webhook.reply_in_answer`, the first such call may be held and ride on
+    /// the webhook answer instead ([`super::reply`]).
+    pub async fn send_ignoring_result(
+        &self,
+        method: &'static str,
+        params: &impl Serialize,
+    ) -> Result<(), TelegramError> {
+        let body = encode(method, params)?;
+        match super::reply::offer(self, method, &body, true) {
+            super::reply::Offer::Held => return Ok(()),
+            super::reply::Offer::SendAfter(held) => held.send().await?,
+            super::reply::Offer::Send => {}
+        }
+        self.send_held(method, body).await
+    }
+
+    /// Sends serialized parameters, not reading the result (a held reply going out).
+    pub(super) async fn send_held(
+        &self,
+        method: &str,
+        body: bytes::Bytes,
+    ) -> Result<(), TelegramError> {
+        let _: serde::de::IgnoredAny = self
+            .send_body(method, body, self.inner.cfg.request_timeout)
+            .await?;
+        Ok(())
+    }
+
+    /// Paces and sends serialized parameters, retrying as the module docs say.
+    async fn send_body<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        body: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<T, TelegramError> {
         if is_send(method)
             && let Some(l) = &self.inner.limiter
         {
@@ -402,9 +440,19 @@ impl TelegramClient {
             chat_id: i64,
             text: &'a str,
         }
-        let _: serde::de::IgnoredAny = self.call("sendMessage", &Params { chat_id, text }).await?;
-        Ok(())
+        self.send_ignoring_result("sendMessage", &Params { chat_id, text })
+            .await
     }
+}
+
+/// Parameters serialized once, sent as they are by every attempt.
+fn encode(method: &str, params: &impl Serialize) -> Result<bytes::Bytes, TelegramError> {
+    serde_json::to_vec(params)
+        .map(bytes::Bytes::from)
+        .map_err(|e| TelegramError::InvalidResponse {
+            method: method.to_string(),
+            message: format!("cannot encode parameters: {e}"),
+        })
 }
 
 fn decode<T: DeserializeOwned>(method: &str, raw: &str, r: &Redactor) -> Result<T, TelegramError> {

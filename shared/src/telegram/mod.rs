@@ -4,6 +4,7 @@
 mod client;
 mod error;
 mod limiter;
+pub mod reply;
 mod types;
 
 pub use client::{ClientStats, TelegramClient, describe_metrics};

@@ -2,7 +2,9 @@
 //! updates strictly in update_id order, queues in parallel (bounded). The queue is the one the
 //! bot's inbox uses ([`telbot_shared::queue_key::classify`]: per chat for messages, per user
 //! for callback queries, …). An update counts as replayed only when the bot answered 200 (it
-//! dedups by update_id, so a repeat is harmless).
+//! dedups by update_id, so a repeat is harmless). A Bot API method in the bot's 2xx answer
+//! (bot-server's `webhook.reply_in_answer`) is executed, as Telegram does with a webhook's
+//! answer.
 
 use std::collections::BTreeMap;
 
@@ -95,7 +97,10 @@ async fn one(ctx: &Ctx, update: &Value) -> Result<(), String> {
             req = req.header(SECRET_HEADER, s.expose_secret());
         }
         match req.send().await {
-            Ok(r) if r.status().as_u16() == 200 => return Ok(()),
+            Ok(r) if r.status().as_u16() == 200 => {
+                run_answer(ctx, update, r).await;
+                return Ok(());
+            }
             Ok(r) => {
                 last = format!(
                     "the bot answered {} to update {}",
@@ -115,6 +120,31 @@ async fn one(ctx: &Ctx, update: &Value) -> Result<(), String> {
         }
     }
     Err(last)
+}
+
+/// Runs the Bot API method a 200 answer carries (`{"method": …, params}`), as Telegram runs a
+/// webhook's answer; its result is not read. An answer without one is the usual empty 200.
+async fn run_answer(ctx: &Ctx, update: &Value, r: reqwest::Response) {
+    let Ok(body) = r.bytes().await else {
+        return;
+    };
+    let Ok(serde_json::Value::Object(mut params)) = serde_json::from_slice::<Value>(&body) else {
+        return;
+    };
+    let Some(Value::String(method)) = params.remove("method") else {
+        return;
+    };
+    if !telbot_shared::telegram::reply::answerable(&method) {
+        return;
+    }
+    if let Err(e) = ctx.tg.call::<serde::de::IgnoredAny>(&method, &params).await {
+        tracing::warn!(
+            update_id = update_id(update).unwrap_or_default(),
+            method = %method,
+            error = %e,
+            "the bot's reply in its answer to a replayed update failed"
+        );
+    }
 }
 
 #[cfg(test)]

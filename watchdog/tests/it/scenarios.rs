@@ -85,6 +85,43 @@ async fn wrong_url_is_fixed_without_touching_pending_updates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_in_the_bots_answer_to_a_replayed_update_is_executed() {
+    let w = World::start().await;
+    w.bot.reply_in_answer();
+    let wd = w.watchdog().await;
+    w.sim.break_webhook(WebhookFault::Status(500));
+    for i in 0..10 {
+        w.sim.inject(Upd::text(200 + (i % 2), format!("{i}")));
+    }
+    w.wait("a delivery error", |s| {
+        s.webhook_info()["last_error_message"].as_str().is_some()
+    })
+    .await;
+    let out = wd.check().await;
+    let a = &out.report.actions;
+    assert_eq!(
+        (a[0].kind, a[0].result),
+        (ActionKind::LosslessRecovery, ActionResult::Succeeded),
+        "{a:#?}"
+    );
+    assert_eq!(a[0].detail.replayed, Some(10));
+    // As Telegram runs a webhook's answer: each reply reached the chat, in order.
+    w.wait("10 replies", |s| s.sent_messages().len() == 10)
+        .await;
+    for chat in 200..202 {
+        let texts: Vec<i64> = w
+            .sim
+            .sent_messages()
+            .iter()
+            .filter(|m| m.chat_id == chat)
+            .map(|m| m.text.trim_start_matches("echo: ").parse().unwrap())
+            .collect();
+        assert_eq!(texts.len(), 5);
+        assert!(texts.is_sorted(), "chat {chat}: {texts:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_updates_stuck_behind_500_are_replayed_losslessly() {
     let w = World::start().await;
     let wd = w.watchdog().await;

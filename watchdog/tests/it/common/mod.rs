@@ -40,6 +40,9 @@ pub(crate) struct BotState {
     pub unauthorized: u32,
     pub api: String,
     pub http: reqwest::Client,
+    /// Answer each new update with its reply in the 200's body (bot-server's
+    /// `webhook.reply_in_answer`) instead of calling sendMessage.
+    pub reply_in_answer: bool,
 }
 
 pub(crate) type Shared = Arc<Mutex<BotState>>;
@@ -52,6 +55,9 @@ pub(crate) struct Bot {
 impl Bot {
     pub(crate) fn set_health(&self, m: HealthMode) {
         self.state.lock().unwrap().health = m;
+    }
+    pub(crate) fn reply_in_answer(&self) {
+        self.state.lock().unwrap().reply_in_answer = true;
     }
     pub(crate) fn order(&self) -> Vec<i64> {
         self.state.lock().unwrap().order.clone()
@@ -78,38 +84,46 @@ async fn webhook(
     State(s): State<Shared>,
     headers: HeaderMap,
     Json(update): Json<Value>,
-) -> StatusCode {
+) -> axum::response::Response {
     let ok = headers
         .get("x-telegram-bot-api-secret-token")
         .and_then(|v| v.to_str().ok())
         == Some(SECRET);
-    let (api, http, new) = {
+    let (api, http, new, in_answer) = {
         let mut st = s.lock().unwrap();
         if !ok {
             st.unauthorized += 1;
-            return StatusCode::UNAUTHORIZED;
+            return StatusCode::UNAUTHORIZED.into_response();
         }
         let Some(id) = update.get("update_id").and_then(Value::as_i64) else {
-            return StatusCode::BAD_REQUEST;
+            return StatusCode::BAD_REQUEST.into_response();
         };
         let new = st.seen.insert(id);
         if new {
             st.order.push(id);
         }
-        (st.api.clone(), st.http.clone(), new)
+        (st.api.clone(), st.http.clone(), new, st.reply_in_answer)
     };
     if new && let Some(chat) = update.pointer("/message/chat/id").and_then(Value::as_i64) {
         let text = update
             .pointer("/message/text")
             .and_then(Value::as_str)
             .unwrap_or("?");
+        let reply = json!({"chat_id": chat, "text": format!("echo: {text}")});
+        if in_answer {
+            let mut body = json!({"method": "sendMessage"});
+            body.as_object_mut()
+                .unwrap()
+                .extend(reply.as_object().unwrap().clone());
+            return Json(body).into_response();
+        }
         let _ = http
             .post(format!("{api}/sendMessage"))
-            .json(&json!({"chat_id": chat, "text": format!("echo: {text}")}))
+            .json(&reply)
             .send()
             .await;
     }
-    StatusCode::OK
+    StatusCode::OK.into_response()
 }
 
 async fn webhook_health() -> Json<Value> {
@@ -127,6 +141,7 @@ pub(crate) async fn start_bot(sim: &Sim) -> Bot {
         unauthorized: 0,
         api: format!("{}/bot{}", sim.base_url(), sim.token()),
         http: reqwest::Client::new(),
+        reply_in_answer: false,
     }));
     let app = axum::Router::new()
         .route("/health", get(health))

@@ -1,0 +1,242 @@
+//! The reply that rides on the webhook answer (bot-server's opt-in `webhook.reply_in_answer`).
+//!
+//! Telegram executes a Bot API method found in a webhook's 2xx answer (`{"method": …}`), with
+//! no result for the bot. While a handler runs inside [`ReplySlot::scope`], the first call it
+//! makes through [`super::TelegramClient::send_ignoring_result`] (a call whose result the caller
+//! does not read, such as `sendMessage` in the reference bot) is *held* instead of sent. When
+//! the handler ends having made only that call, the inbox stores it with the update and the
+//! webhook answers with it. Any other call made after it sends the held one first, so the
+//! order of the handler's calls is kept, and nothing is answered in the webhook then.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+
+use super::TelegramClient;
+use super::error::TelegramError;
+
+tokio::task_local! {
+    static SLOT: ReplySlot;
+}
+
+/// Where one handler run's first result-less call is held. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ReplySlot(Arc<Mutex<State>>);
+
+#[derive(Default)]
+enum State {
+    /// Nothing held yet: the next result-less call is held.
+    #[default]
+    Open,
+    /// One call held.
+    Held(Held),
+    /// A held call was sent because another call followed: nothing more is held.
+    Spent,
+}
+
+/// A held Bot API call: answered in the webhook, or sent as a normal request.
+pub struct Held {
+    client: TelegramClient,
+    method: &'static str,
+    params: Bytes,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the slot made of a call.
+pub(super) enum Offer {
+    /// Held: do not send it.
+    Held,
+    /// Send it; send this held call before it.
+    SendAfter(Held),
+    /// Send it.
+    Send,
+}
+
+/// Whether Telegram runs `method` from a webhook answer (it ignores every `get…`,
+/// `deleteWebhook`, `setWebhook`, `close` and `logOut`).
+pub fn answerable(method: &str) -> bool {
+    let m = method.to_ascii_lowercase();
+    !(m.starts_with("get") || ["deletewebhook", "setwebhook", "close", "logout"].contains(&&*m))
+}
+
+impl ReplySlot {
+    /// Runs `f` with this slot open for the result-less calls it makes.
+    pub async fn scope<F: std::future::Future>(&self, f: F) -> F::Output {
+        SLOT.scope(self.clone(), f).await
+    }
+
+    /// The held call, if the handler made exactly that one call (through the slot); the slot
+    /// is spent afterwards.
+    pub fn take_held(&self) -> Option<Held> {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *s, State::Spent) {
+            State::Held(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn offer(&self, held: Option<Held>) -> Offer {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match (std::mem::replace(&mut *s, State::Spent), held) {
+            (State::Open, Some(h)) => {
+                *s = State::Held(h);
+                Offer::Held
+            }
+            // A call whose result is read leaves an open slot open: it went out before
+            // anything was held, so a later held call still comes after it.
+            (State::Open, None) => {
+                *s = State::Open;
+                Offer::Send
+            }
+            (State::Held(h), _) => Offer::SendAfter(h),
+            (State::Spent, _) => Offer::Send,
+        }
+    }
+}
+
+/// The slot's verdict on a call made now (outside a slot: send it).
+pub(super) fn offer(
+    client: &TelegramClient,
+    method: &'static str,
+    params: &Bytes,
+    holdable: bool,
+) -> Offer {
+    SLOT.try_with(|slot| {
+        let held = (holdable && answerable(method)).then(|| Held {
+            client: client.clone(),
+            method,
+            params: params.clone(),
+        });
+        slot.offer(held)
+    })
+    .unwrap_or(Offer::Send)
+}
+
+impl Held {
+    /// The Bot API method.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The webhook answer's body: the parameters with `"method"` first.
+    pub fn answer_body(&self) -> String {
+        let params = String::from_utf8_lossy(&self.params);
+        let rest = params
+            .trim_start()
+            .strip_prefix('{')
+            .unwrap_or("}")
+            .trim_start();
+        let method = serde_json::Value::from(self.method).to_string();
+        if rest.starts_with('}') {
+            format!("{{\"method\":{method}}}")
+        } else {
+            format!("{{\"method\":{method},{rest}")
+        }
+    }
+
+    /// Sends the call as a normal Bot API request (its result is not read).
+    pub async fn send(self) -> Result<(), TelegramError> {
+        self.client.send_held(self.method, self.params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn client() -> TelegramClient {
+        let cfg = crate::config::TelegramConfig {
+            api_url: "http://127.0.0.1:9".parse().unwrap(),
+            token: "123:abc".to_string().into(),
+            request_timeout: std::time::Duration::from_secs(1),
+            max_attempts: 1,
+            backoff_base: std::time::Duration::from_millis(1),
+            backoff_max: std::time::Duration::from_millis(1),
+            max_retry_after: std::time::Duration::from_secs(1),
+            rate: None,
+        };
+        TelegramClient::new(cfg).unwrap()
+    }
+
+    fn offer_in(slot: &ReplySlot, method: &'static str, holdable: bool) -> &'static str {
+        let c = client();
+        let params = Bytes::from_static(br#"{"chat_id":5,"text":"hi"}"#);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(slot.scope(async { offer(&c, method, &params, holdable) }))
+            .into()
+    }
+
+    impl From<Offer> for &'static str {
+        fn from(o: Offer) -> Self {
+            match o {
+                Offer::Held => "held",
+                Offer::SendAfter(_) => "send-after-held",
+                Offer::Send => "send",
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_result_less_call_is_held_and_a_second_sends_it_first() {
+        let slot = ReplySlot::default();
+        assert_eq!(offer_in(&slot, "sendMessage", true), "held");
+        assert_eq!(offer_in(&slot, "sendMessage", true), "send-after-held");
+        assert_eq!(offer_in(&slot, "sendMessage", true), "send");
+        assert!(slot.take_held().is_none(), "two calls: nothing answered");
+    }
+
+    #[test]
+    fn a_call_whose_result_is_read_sends_a_held_one_first() {
+        let slot = ReplySlot::default();
+        assert_eq!(offer_in(&slot, "getMe", false), "send");
+        assert_eq!(offer_in(&slot, "sendMessage", true), "held");
+        assert_eq!(offer_in(&slot, "getChat", false), "send-after-held");
+        assert!(slot.take_held().is_none());
+    }
+
+    #[test]
+    fn methods_telegram_ignores_in_an_answer_are_never_held() {
+        let slot = ReplySlot::default();
+        assert_eq!(offer_in(&slot, "setWebhook", true), "send");
+        assert_eq!(offer_in(&slot, "getUpdates", true), "send");
+        assert_eq!(offer_in(&slot, "sendMessage", true), "held");
+        let held = slot.take_held().unwrap();
+        assert_eq!(held.method(), "sendMessage");
+        assert_eq!(
+            held.answer_body(),
+            r#"{"method":"sendMessage","chat_id":5,"text":"hi"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&held.answer_body()).unwrap();
+        assert_eq!(v["chat_id"], 5);
+    }
+
+    #[test]
+    fn outside_a_slot_everything_is_sent() {
+        let c = client();
+        let params = Bytes::from_static(b"{}");
+        assert!(matches!(
+            offer(&c, "sendMessage", &params, true),
+            Offer::Send
+        ));
+    }
+
+    #[test]
+    fn an_empty_parameter_object_still_makes_a_valid_answer() {
+        let h = Held {
+            client: client(),
+            method: "close",
+            params: Bytes::from_static(b"{}"),
+        };
+        assert_eq!(h.answer_body(), r#"{"method":"close"}"#);
+    }
+}
