@@ -12,7 +12,7 @@ function setup(thread)
 end
 
 local counter = 0
-local replies = 0
+replies = 0  -- global: done() reads it with thread:get
 local base = 1
 local chats = 1000
 local chat_base = 500000000

@@ -222,6 +222,33 @@ def callgrind_table():
     return "\n".join(lines)
 
 
+def reply_mode_section():
+    p = os.path.join(RES, "reply-mode.json")
+    if not os.path.exists(p):
+        return ["(bench/reply-mode.sh has not been run)"]
+    with open(p) as f:
+        d = json.load(f)
+    n, r = d["medians"]["normal"], d["medians"]["reply_in_answer"]
+    lines = [
+        f"`bench/reply-mode.sh` ({d['date']}): bot-server on SQLite (`synchronous = FULL`) pinned"
+        f" to CPU 1, wrk closed loop with {d['conns']} connections on CPU 0 for {d['seconds']} s"
+        f" after a 3 s warm-up, each mode {d['repeat']} times alternately (medians). Processed ="
+        " sendMessage requests at the fake Bot API + answers that carried the reply (counted by"
+        " wrk). With `webhook.reply_in_answer` the ack *is* the reply, so an answer waits for the"
+        " handler and its commit.", "",
+        "| mode | processed/s | ack p50 ms | ack p99 ms | CPU ms per processed update |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in (("normal (ack, then a sendMessage request)", n),
+                    ("reply in the webhook answer", r)):
+        lines.append(f"| {name} | {m['processed_in_window_rps']:,.0f} | {m['ack_p50_ms']:.2f} | "
+                     f"{m['ack_p99_ms']:.2f} | {m['cpu_ms_per_processed']:.3f} |")
+    lines += ["", f"Ratio reply ÷ normal: processed/s "
+              f"{r['processed_in_window_rps'] / n['processed_in_window_rps']:.2f}×, CPU per update "
+              f"{r['cpu_ms_per_processed'] / n['cpu_ms_per_processed']:.2f}×."]
+    return lines
+
+
 def find(runs, suffix, system, scenario):
     for run in runs:
         if run.get("system_suffix", "") != suffix:
@@ -311,6 +338,7 @@ def main():
            " between runs because how updates batch depends on timing. Each row is one"
            " measurement.",
            "", callgrind_table(), "",
+           "## Replies in the webhook answer (opt-in)", ""] + reply_mode_section() + ["",
            "## Plot", "", "![latency and throughput](bench/plot.svg)", ""]
     svg_plot(runs, os.path.join(HERE, "plot.svg"))
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
