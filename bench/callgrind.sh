@@ -5,6 +5,7 @@
 # and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown cancel out.
 #
 #   bench/callgrind.sh [BOT_SERVER_BINARY] [N1] [N2]
+#   REPLY_IN_ANSWER=true bench/callgrind.sh ...   (replies ride on the webhook answer)
 #
 # Needs the fake Bot API of ../shared/bench/peers (built by its run.sh) and valgrind.
 set -euo pipefail
@@ -32,11 +33,11 @@ run() {
   env PORT="$PORT" TELEGRAM_API_URL="http://127.0.0.1:$FAKE_PORT" TELEGRAM_BOT_TOKEN=123:callgrind \
     WEBHOOK_SECRET=cg-secret PUBLIC_URL="http://127.0.0.1:$PORT" BOT_MODE=webhook \
     DATABASE_URL="sqlite://$dir/bench.db" ADMIN_TOKEN=cg-admin-token-0123456789 RUST_LOG=warn \
-    TELBOT__TELEGRAM__RATE_LIMIT=false \
+    TELBOT__TELEGRAM__RATE_LIMIT=false TELBOT__WEBHOOK__REPLY_IN_ANSWER="${REPLY_IN_ANSWER:-false}" \
     valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" "$BIN" >"$dir/bot.log" 2>&1 &
   local pid=$!
   for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
-  python3 "$HERE/post_updates.py" "$PORT" "$n" cg-secret "http://127.0.0.1:$FAKE_PORT/stats" >&2 \
+  python3 "$HERE/post_updates.py" "$PORT" "$n" cg-secret "http://127.0.0.1:$FAKE_PORT/stats" $([ "${REPLY_IN_ANSWER:-false}" = true ] && echo answers) >&2 \
     || { kill -TERM "$pid"; echo "updates not all answered" >&2; exit 1; }
   kill -TERM "$pid"; wait "$pid" || true
   grep -E "^(summary|totals):" "$dir/callgrind.out" | head -1 | awk '{print $2}'

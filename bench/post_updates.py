@@ -1,6 +1,8 @@
 """Posts N private-chat /start updates (the peers bench's shape, 1,000 chats round-robin) to
 127.0.0.1:PORT/webhook over 8 keep-alive connections, then waits until the fake Bot API has
-seen N sendMessage calls (or 600 s pass). Usage: post_updates.py PORT N SECRET STATS_URL"""
+seen N sendMessage calls (or 600 s pass). With a fifth argument `answers`, a reply may also come
+in the webhook's answer (webhook.reply_in_answer): those are counted and only the rest is
+waited for at the fake API. Usage: post_updates.py PORT N SECRET STATS_URL [answers]"""
 import http.client
 import json
 import sys
@@ -16,6 +18,7 @@ FMT = ('{"update_id":%d,"message":{"message_id":%d,"from":{"id":%d,"is_bot":fals
        '"type":"bot_command"}]}}')
 THREADS = 8
 now = int(time.time())
+in_answers = [0] * THREADS
 
 
 def post(tid):
@@ -28,8 +31,10 @@ def post(tid):
                 "Content-Type": "application/json",
                 "X-Telegram-Bot-Api-Secret-Token": secret})
             r = conn.getresponse()
-            r.read()
+            got = r.read()
             if r.status == 200:
+                if b'"method"' in got:
+                    in_answers[tid] += 1
                 break
             time.sleep(0.1)
 
@@ -42,7 +47,7 @@ for t in ts:
 deadline = time.time() + 600
 while time.time() < deadline:
     s = json.load(urllib.request.urlopen(stats))
-    if s["send_message_total"] >= n:
+    if s["send_message_total"] + sum(in_answers) >= n:
         break
     time.sleep(0.2)
 else:

@@ -34,22 +34,37 @@ pub(super) enum Commit {
 
 /// Writes a batch in one transaction on a connection of its own, and makes sure that
 /// connection is clean before it goes back to the pool.
+///
+/// On SQLite the writer keeps its connection between commits (`held`): the pool would ping
+/// it when handing it out and again when taking it back, two extra round trips to sqlx's
+/// SQLite thread per commit, for a connection to a file that cannot break. A connection
+/// whose commit failed is never kept (see `settle`). On PostgreSQL the pool's checks stay:
+/// a held socket could have died with a server restart.
 pub(super) async fn commit(
     db: &Db,
+    held: &mut Option<PoolConnection<Any>>,
     batch: &[Req],
     now: i64,
     wakeup: &Arc<Wakeup>,
     last_seq: i64,
     owner: &str,
 ) -> Commit {
-    // The pool's acquire_timeout bounds this.
-    let mut conn = match db.pool.acquire().await {
-        Ok(c) => c,
-        Err(e) => return Commit::Failed(StoreError::from(e).to_string()),
+    let mut conn = match held.take() {
+        Some(c) => c,
+        // The pool's acquire_timeout bounds this.
+        None => match db.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => return Commit::Failed(StoreError::from(e).to_string()),
+        },
     };
     let notify = db.backend == telbot_shared::config::Backend::Postgres;
     match tokio::time::timeout(COMMIT_TIMEOUT, write(&mut conn, batch, now, owner, notify)).await {
-        Ok(Ok(seqs)) => Commit::Done(seqs),
+        Ok(Ok(seqs)) => {
+            if !notify {
+                *held = Some(conn);
+            }
+            Commit::Done(seqs)
+        }
         Ok(Err(WriteError::Before(e))) => {
             settle(conn).await;
             Commit::Failed(StoreError::from(e).to_string())

@@ -125,7 +125,7 @@ impl Writer {
     /// Records how an update ended and waits until that is committed (the writer retries
     /// until the store takes it), so a row leaves the workers' hands only once its state is
     /// on disk, and the window in which a crash makes a handled update run again stays one
-    /// commit long.
+    /// commit long (plus at most [`COMPLETION_LINGER`] waiting for an insert to share it).
     pub async fn finish(&self, f: Finish) {
         let (done, rx) = oneshot::channel();
         if self.tx.send(Req::Finish(f, Some(done))).await.is_err() {
@@ -144,6 +144,22 @@ impl Writer {
 
 /// Pause after a failed commit, and between retries of unwritten completions.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// Longest a batch of plain completions waits for an insert to share its transaction. At a
+/// steady rate the next update arrives within it, so one commit (one fsync, and four store
+/// round trips instead of six) carries both; under load batches fill anyway. A completion
+/// holds its worker's slot until committed, so the kill -9 bound (`inbox.workers`) is
+/// unchanged; acks never wait for it (an insert commits at once and takes the completions
+/// along), and a completion carrying a reply for a waiting webhook does not linger.
+pub(crate) const COMPLETION_LINGER: Duration = Duration::from_millis(5);
+
+/// Whether a batch is only completions that may wait for an insert.
+fn may_linger(batch: &[Req]) -> bool {
+    !batch.is_empty()
+        && batch
+            .iter()
+            .all(|r| matches!(r, Req::Finish(f, _) if f.reply.is_none()))
+}
 
 /// The writer's queue, closed for new requests once `stop` is cancelled (what was queued
 /// still comes out).
@@ -172,6 +188,8 @@ impl Inbound {
 
 async fn run(db: Db, mut rx: Inbound, batch_max: usize, counters: Arc<Counters>, handoff: Handoff) {
     let mut retry_finishes: Vec<(Finish, Option<oneshot::Sender<()>>)> = Vec::new();
+    // The writer's own connection between commits (SQLite; see `commit`).
+    let mut conn = None;
     // The highest seq known committed: rows of a commit with an unknown outcome are above it.
     let mut last_seq: i64 = 0;
     loop {
@@ -203,20 +221,41 @@ async fn run(db: Db, mut rx: Inbound, batch_max: usize, counters: Arc<Counters>,
                     None => break,
                 }
             }
+            if retry_finishes.is_empty()
+                && may_linger(&batch)
+                && let Ok(Some(r)) = tokio::time::timeout(COMPLETION_LINGER, rx.recv()).await
+            {
+                batch.push(r);
+                while batch.len() < batch_max {
+                    match rx.try_recv() {
+                        Some(r) => batch.push(r),
+                        None => break,
+                    }
+                }
+            }
         }
         batch.extend(retry_finishes.drain(..).map(|(f, d)| Req::Finish(f, d)));
         let now = telbot_shared::unix_now();
-        let (msg, unknown) =
-            match commit(&db, &batch, now, &handoff.wakeup, last_seq, &handoff.owner).await {
-                Commit::Done(seqs) => {
-                    counters.commits.record_ok();
-                    last_seq = last_seq.max(seqs.iter().flatten().copied().max().unwrap_or(0));
-                    deliver(batch, seqs, now, &counters, &handoff);
-                    continue;
-                }
-                Commit::Failed(m) => (m, false),
-                Commit::Unknown(m) => (m, true),
-            };
+        let (msg, unknown) = match commit(
+            &db,
+            &mut conn,
+            &batch,
+            now,
+            &handoff.wakeup,
+            last_seq,
+            &handoff.owner,
+        )
+        .await
+        {
+            Commit::Done(seqs) => {
+                counters.commits.record_ok();
+                last_seq = last_seq.max(seqs.iter().flatten().copied().max().unwrap_or(0));
+                deliver(batch, seqs, now, &counters, &handoff);
+                continue;
+            }
+            Commit::Failed(m) => (m, false),
+            Commit::Unknown(m) => (m, true),
+        };
         counters
             .commits
             .record_failure(&msg, tokio::time::Instant::now());
@@ -240,6 +279,7 @@ async fn run(db: Db, mut rx: Inbound, batch_max: usize, counters: Arc<Counters>,
             .collect();
         let last = commit(
             &db,
+            &mut conn,
             &batch,
             telbot_shared::unix_now(),
             &handoff.wakeup,
@@ -308,6 +348,98 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use telbot_shared::config::{Backend, StoreConfig};
+
+    fn finish(seq: i64, reply: Option<&str>) -> Req {
+        Req::Finish(
+            Finish {
+                seq,
+                status: Status::Done,
+                attempts: 1,
+                error: None,
+                reply: reply.map(str::to_string),
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn only_plain_completions_wait_for_an_insert() {
+        assert!(may_linger(&[finish(1, None), finish(2, None)]));
+        assert!(!may_linger(&[]));
+        let (tx, _rx) = oneshot::channel();
+        let insert = Req::Insert(
+            NewUpdate {
+                update_id: 1,
+                kind: "message".into(),
+                key: "c1".into(),
+                payload: "{}".into(),
+            },
+            tx,
+        );
+        assert!(
+            !may_linger(&[finish(1, None), insert]),
+            "an ack never waits"
+        );
+        assert!(
+            !may_linger(&[finish(1, None), finish(2, Some("{}"))]),
+            "a webhook waits for this reply"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lone_completion_is_committed_without_an_insert_to_share_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
+            backend: Backend::Sqlite,
+            data_dir: dir.path().to_path_buf(),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_synchronous: "full".into(),
+        };
+        let db = telbot_shared::store::connect(&cfg).await.unwrap();
+        let (items, mut items_rx) = mpsc::channel(10);
+        let tasks = TaskTracker::new();
+        let (writer, _task) = Writer::spawn(
+            db.clone(),
+            8,
+            Arc::new(Counters::default()),
+            Handoff {
+                items,
+                wakeup: Arc::new(Wakeup::default()),
+                owner: Arc::from("test"),
+            },
+            &tasks,
+            CancellationToken::new(),
+        );
+        writer
+            .insert(NewUpdate {
+                update_id: 5,
+                kind: "message".into(),
+                key: "c5".into(),
+                payload: "{}".into(),
+            })
+            .await
+            .unwrap();
+        let item = items_rx.recv().await.unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            writer.finish(Finish {
+                seq: item.seq,
+                status: Status::Done,
+                attempts: 1,
+                error: None,
+                reply: None,
+            }),
+        )
+        .await
+        .expect("the completion is committed once the linger is over");
+        assert_eq!(super::super::sql::pending_count(&db).await.unwrap(), 0);
+        assert_eq!(
+            super::super::sql::status_of(&db, 5).await.unwrap(),
+            Some((Status::Done as i64, 1))
+        );
+    }
 
     #[tokio::test]
     async fn a_stopped_writer_commits_what_was_queued_then_ends() {
