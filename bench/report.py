@@ -249,6 +249,31 @@ def reply_mode_section():
     return lines
 
 
+def by(threads, prefix):
+    """CPU of the threads whose (15-character) name starts with prefix."""
+    return sum(v for k, v in threads.items() if k.startswith(prefix))
+
+
+def fixed_rate_profile():
+    p = os.path.join(RES, "fixed-rate-profile.json")
+    if not os.path.exists(p):
+        return ["(bench/fixed_rate_profile.py has not been recorded)"]
+    with open(p) as f:
+        d = json.load(f)
+    lines = ["```", d["command"], "```", "", d["note"], "",
+             "| build | change | user ms | sys ms | CPU ms total | voluntary cs | involuntary cs |"
+             " tokio threads ms | sqlx-sqlite thread ms |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        t = r["thread_cpu_ms_per_update"]
+        lines.append(f"| `{r['build']}` | {r['change']} | {r['user_ms_per_update']:.3f} | "
+                     f"{r['sys_ms_per_update']:.3f} | "
+                     f"{r['user_ms_per_update'] + r['sys_ms_per_update']:.3f} | "
+                     f"{r['voluntary_cs_per_update']:.1f} | {r['involuntary_cs_per_update']:.1f} | "
+                     f"{by(t, 'tokio-rt'):.3f} | {by(t, 'sqlx-sqlite'):.3f} |")
+    return lines
+
+
 def find(runs, suffix, system, scenario):
     for run in runs:
         if run.get("system_suffix", "") != suffix:
@@ -338,6 +363,7 @@ def main():
            " between runs because how updates batch depends on timing. Each row is one"
            " measurement.",
            "", callgrind_table(), "",
+           "## Where the CPU goes at a fixed 1,000 updates/s", ""] + fixed_rate_profile() + ["",
            "## Replies in the webhook answer (opt-in)", ""] + reply_mode_section() + ["",
            "## Plot", "", "![latency and throughput](bench/plot.svg)", ""]
     svg_plot(runs, os.path.join(HERE, "plot.svg"))
