@@ -29,10 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use telbot_shared::store::{Db, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use super::claim_sql::{claim, claim_of, extend, release};
 use super::job::{self, Pool};
 use super::{Item, Wakeup, sql};
 
@@ -46,9 +46,6 @@ const LISTEN_RETRY: Duration = Duration::from_secs(30);
 const RETRY: Duration = Duration::from_millis(500);
 /// How often `/health`'s inbox depth is read from the store.
 const DEPTH_EVERY: Duration = Duration::from_secs(1);
-
-/// The database's clock in unix milliseconds.
-const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 /// The worker pool of one of several instances on one PostgreSQL. Rows this instance stored
 /// arrive on `pool.rx` only as a wake-up: the row itself is claimed from the store.
@@ -240,98 +237,6 @@ fn interval(every: Duration) -> tokio::time::Interval {
     let mut i = tokio::time::interval(every.max(Duration::from_millis(10)));
     i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     i
-}
-
-/// Claims, for `owner` and for `lease`, up to `keys` queue keys whose head is free, and of
-/// each its first `per_key` pending rows; in arrival order.
-///
-/// The heads are locked with SKIP LOCKED, so a key whose head another instance is claiming at
-/// this moment is passed over whole; the rows after a head are taken only with their head, so
-/// nobody else can take them (they are not heads, and the key has a live claim).
-pub async fn claim(
-    db: &Db,
-    owner: &str,
-    keys: usize,
-    per_key: usize,
-    lease: Duration,
-) -> Result<Vec<Item>, StoreError> {
-    // The heads of the keys (one pass over the partial index of pending rows), then those
-    // whose own claim is free and whose key has no live claim elsewhere (a row that committed
-    // late, below a claimed one), locked with SKIP LOCKED. `i.status` and `i.claimed_until`
-    // are checked on the locked row, so a row finished or claimed meanwhile is passed over.
-    let rows: Vec<sql::ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH heads AS ( \
-           SELECT DISTINCT ON (queue_key) seq, queue_key FROM inbox \
-           WHERE status = 0 ORDER BY queue_key, seq), \
-         free AS ( \
-           SELECT i.seq, i.queue_key FROM inbox i JOIN heads h ON h.seq = i.seq \
-           WHERE i.status = 0 \
-             AND (i.claimed_until IS NULL OR i.claimed_until < {NOW_MS}) \
-             AND NOT EXISTS (SELECT 1 FROM inbox c WHERE c.queue_key = h.queue_key \
-                             AND c.status = 0 AND c.claimed_until IS NOT NULL \
-                             AND c.seq <> h.seq AND c.claimed_until >= {NOW_MS}) \
-           ORDER BY i.seq LIMIT $1 FOR UPDATE OF i SKIP LOCKED), \
-         run AS ( \
-           SELECT r.seq FROM free f CROSS JOIN LATERAL ( \
-             SELECT seq FROM inbox WHERE queue_key = f.queue_key AND status = 0 \
-             AND seq >= f.seq ORDER BY seq LIMIT $4) r) \
-         UPDATE inbox SET claimed_by = $2, claimed_until = {NOW_MS} + $3 \
-         FROM run WHERE inbox.seq = run.seq \
-         RETURNING {}",
-        sql::ITEM_COLUMNS
-            .split(", ")
-            .map(|c| format!("inbox.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )))
-    // Planned at every call: a generic plan cached while the inbox was nearly empty turned
-    // into a nested loop over every pending row once a backlog built up (claims of 2 s at
-    // 3,000 pending rows, against 2 ms planned afresh).
-    .persistent(false)
-    .bind(keys as i64)
-    .bind(owner)
-    .bind(lease.as_millis() as i64)
-    .bind(per_key.max(1) as i64)
-    .fetch_all(&db.pool)
-    .await?;
-    let mut items: Vec<Item> = rows.into_iter().map(Item::from).collect();
-    items.sort_by_key(|i| i.seq);
-    Ok(items)
-}
-
-/// Extends every claim `owner` holds on a pending row.
-pub async fn extend(db: &Db, owner: &str, lease: Duration) -> Result<u64, StoreError> {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE inbox SET claimed_until = {NOW_MS} + $1 WHERE claimed_by = $2 AND status = 0"
-    )))
-    .bind(lease.as_millis() as i64)
-    .bind(owner)
-    .execute(&db.pool)
-    .await?;
-    Ok(r.rows_affected())
-}
-
-/// Gives back every claim `owner` holds on a pending row (a graceful stop).
-pub async fn release(db: &Db, owner: &str) -> Result<u64, StoreError> {
-    let r = sqlx::query(
-        "UPDATE inbox SET claimed_by = NULL, claimed_until = NULL \
-         WHERE claimed_by = $1 AND status = 0",
-    )
-    .bind(owner)
-    .execute(&db.pool)
-    .await?;
-    Ok(r.rows_affected())
-}
-
-/// Who claimed the row of `update_id` and until when (unix ms), for tests and the admin view.
-pub async fn claim_of(db: &Db, update_id: i64) -> Result<Option<(String, i64)>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT claimed_by, claimed_until FROM inbox WHERE update_id = $1 \
-         AND claimed_by IS NOT NULL",
-    )
-    .bind(update_id)
-    .fetch_optional(&db.pool)
-    .await?)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! - [`health`]: how the commits are going, for `/health`'s `checks.store`.
 
 pub mod claim;
+mod claim_sql;
 mod commit;
 pub mod dispatch;
 pub mod health;

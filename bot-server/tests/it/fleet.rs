@@ -264,3 +264,61 @@ async fn a_stored_update_notifies_the_other_instances() {
     );
     bot.stop().await;
 }
+
+/// A PostgreSQL store with `rows` (update_id, queue key) inserted in this order.
+async fn store_with(db: &TestDb, rows: &[(i64, String)]) -> telbot_shared::store::Db {
+    let sim = sim().await;
+    let cfg = bot_server::BotConfig::load(None, &env(&sim, db, 1)).unwrap();
+    let store = telbot_shared::store::connect(&cfg.store).await.unwrap();
+    let rows: Vec<(i64, &str, &str, &str)> = rows
+        .iter()
+        .map(|(id, key)| (*id, "message", key.as_str(), "{}"))
+        .collect();
+    let mut conn = store.pool.acquire().await.unwrap();
+    bot_server::inbox::sql::insert_many(&mut conn, &rows, 0)
+        .await
+        .unwrap();
+    store
+}
+
+#[tokio::test]
+async fn a_claim_takes_the_oldest_free_heads_one_per_chat() {
+    let db = TestDb::new(Backend::Postgres);
+    // 100 chats round-robin, 30 rows each: the heads are the first 100 rows.
+    let rows: Vec<(i64, String)> = (0..3000).map(|i| (i, format!("c{}", i % 100))).collect();
+    let store = store_with(&db, &rows).await;
+    let lease = Duration::from_secs(30);
+    let a = claim::claim(&store, "a", 5, 2, lease).await.unwrap();
+    let keys: Vec<&str> = a.iter().map(|i| &*i.key).collect();
+    assert_eq!(
+        keys,
+        ["c0", "c1", "c2", "c3", "c4", "c0", "c1", "c2", "c3", "c4"],
+        "each chat's head and the row after it, oldest chats first"
+    );
+    let b = claim::claim(&store, "b", 5, 1, lease).await.unwrap();
+    let keys: Vec<&str> = b.iter().map(|i| &*i.key).collect();
+    assert_eq!(
+        keys,
+        ["c5", "c6", "c7", "c8", "c9"],
+        "claimed chats are passed over"
+    );
+}
+
+#[tokio::test]
+async fn a_chat_behind_a_backlog_of_running_chats_is_still_claimed() {
+    let db = TestDb::new(Backend::Postgres);
+    // Two flooding chats fill far more than the first pass's window, then one more chat.
+    let mut rows: Vec<(i64, String)> = (0..5000).map(|i| (i, format!("f{}", i % 2))).collect();
+    rows.push((9_999, "late".into()));
+    let store = store_with(&db, &rows).await;
+    let lease = Duration::from_secs(30);
+    let busy = claim::claim(&store, "a", 2, 16, lease).await.unwrap();
+    assert_eq!(busy.len(), 32, "both floods' heads and their next rows");
+    assert!(busy.iter().all(|i| i.key.starts_with('f')));
+    // Every head in the window is running: the claim looks past it.
+    let late = claim::claim(&store, "b", 10, 16, lease).await.unwrap();
+    assert_eq!(
+        late.iter().map(|i| i.update_id).collect::<Vec<_>>(),
+        [9_999]
+    );
+}
