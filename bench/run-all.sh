@@ -51,5 +51,8 @@ run "PostgreSQL (default settings): closed loop and 1,000 updates/s" "-pg" \
   --only teloxide-stock --sut-cmd "$ROOT/bench/pg-sut.sh $BIN" --sut-name telbot \
   --sut-env "$ENV BENCH_PG_PORT=55432" --repeat 3
 
+# Replies in the webhook answer beside the normal path (bench/results/reply-mode.json).
+"$ROOT/bench/reply-mode.sh" "$BIN"
+
 { printf '{"runs": [\n'; (IFS=$'\n'; echo "${RUNS[*]}") | sed '$!s/$/,/'; printf ']}\n'; } > "$RES/runs.json"
 python3 "$ROOT/bench/report.py"
