@@ -115,7 +115,7 @@ def main():
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("extra", nargs="*")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     fport, port = 18281, 18282
     fake_url = f"http://{HOST}:{fport}"
     fake = subprocess.Popen(["taskset", "-c", "0", a.fakeapi], env={**os.environ, "FAKEAPI_PORT": str(fport)},

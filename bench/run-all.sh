@@ -17,7 +17,7 @@ cargo build --release -p bot-server --manifest-path "$ROOT/Cargo.toml"
 RUNS=()
 run() { # what, suffix, run.sh args...
   local what="$1" suffix="$2"; shift 2
-  local before; before="$(ls "$PEERS/results" 2>/dev/null | sort | tail -1)"
+  local before; before="$(ls "$PEERS/results" 2>/dev/null | sort | tail -1 || true)"
   echo "== $what" >&2
   "$PEERS/run.sh" "$@" >&2
   local file; file="$(ls "$PEERS/results" | sort | tail -1)"
