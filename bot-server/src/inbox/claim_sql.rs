@@ -55,13 +55,36 @@ struct WindowRow {
     window_rows: i64,
 }
 
-/// Item columns of the UPDATE's RETURNING.
-fn returning() -> String {
-    sql::ITEM_COLUMNS
+/// The claim statement: `heads` are the CTEs and `from` the FROM clause that yield head
+/// candidates `i` (with `cond`), of which those whose own claim is free and whose key has no
+/// live claim elsewhere (a row that committed late, below a claimed one) are locked with SKIP
+/// LOCKED in seq order, up to `$1`, then claimed with the next `$4` rows of their key.
+/// `i.status` and `i.claimed_until` are checked on the locked row, so a row finished or
+/// claimed meanwhile is passed over.
+fn statement(heads: &str, from: &str, cond: &str, extra_returning: &str) -> String {
+    let returning = sql::ITEM_COLUMNS
         .split(", ")
         .map(|c| format!("inbox.{c}"))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    format!(
+        "WITH {heads} \
+         free AS ( \
+           SELECT i.seq, i.queue_key FROM {from} \
+           WHERE i.status = 0 {cond} \
+             AND (i.claimed_until IS NULL OR i.claimed_until < {NOW_MS}) \
+             AND NOT EXISTS (SELECT 1 FROM inbox c WHERE c.queue_key = i.queue_key \
+                             AND c.status = 0 AND c.claimed_until IS NOT NULL \
+                             AND c.seq <> i.seq AND c.claimed_until >= {NOW_MS}) \
+           ORDER BY i.seq LIMIT $1 FOR UPDATE OF i SKIP LOCKED), \
+         run AS ( \
+           SELECT r.seq FROM free f CROSS JOIN LATERAL ( \
+             SELECT seq FROM inbox WHERE queue_key = f.queue_key AND status = 0 \
+             AND seq >= f.seq ORDER BY seq LIMIT $4) r) \
+         UPDATE inbox SET claimed_by = $2, claimed_until = {NOW_MS} + $3 \
+         FROM run WHERE inbox.seq = run.seq \
+         RETURNING {returning}{extra_returning}"
+    )
 }
 
 /// The first pass: free heads among the oldest [`WINDOW`] pending rows.
@@ -72,42 +95,30 @@ async fn claim_in_window(
     per_key: usize,
     lease: Duration,
 ) -> Result<Vec<WindowRow>, StoreError> {
-    // A row is its key's head when no pending row of the key comes before it (one probe of
-    // `inbox_pending_key_seq`); the scan walks the window in seq order and stops at the
-    // `keys`-th free one. `i.status` and `i.claimed_until` are checked on the locked row.
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH w AS ( \
-           SELECT seq FROM inbox WHERE status = 0 ORDER BY seq LIMIT $5), \
-         free AS ( \
-           SELECT i.seq, i.queue_key FROM w JOIN inbox i ON i.seq = w.seq \
-           WHERE i.status = 0 \
-             AND (i.claimed_until IS NULL OR i.claimed_until < {NOW_MS}) \
-             AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.queue_key = i.queue_key \
-                             AND p.status = 0 AND p.seq < i.seq) \
-             AND NOT EXISTS (SELECT 1 FROM inbox c WHERE c.queue_key = i.queue_key \
-                             AND c.status = 0 AND c.claimed_until IS NOT NULL \
-                             AND c.seq <> i.seq AND c.claimed_until >= {NOW_MS}) \
-           ORDER BY i.seq LIMIT $1 FOR UPDATE OF i SKIP LOCKED), \
-         run AS ( \
-           SELECT r.seq FROM free f CROSS JOIN LATERAL ( \
-             SELECT seq FROM inbox WHERE queue_key = f.queue_key AND status = 0 \
-             AND seq >= f.seq ORDER BY seq LIMIT $4) r) \
-         UPDATE inbox SET claimed_by = $2, claimed_until = {NOW_MS} + $3 \
-         FROM run WHERE inbox.seq = run.seq \
-         RETURNING {}, (SELECT count(*) FROM w) AS window_rows",
-        returning()
-    )))
-    .persistent(false)
-    .bind(keys as i64)
-    .bind(owner)
-    .bind(lease.as_millis() as i64)
-    .bind(per_key.max(1) as i64)
-    .bind(WINDOW)
-    .fetch_all(&db.pool)
-    .await?)
+    // A row of the window is its key's head when no pending row of the key comes before it
+    // (one probe of `inbox_pending_key_seq`); the scan walks the window in seq order and
+    // stops at the `keys`-th free one.
+    let sql = statement(
+        "w AS (SELECT seq FROM inbox WHERE status = 0 ORDER BY seq LIMIT $5),",
+        "w JOIN inbox i ON i.seq = w.seq",
+        "AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.queue_key = i.queue_key \
+         AND p.status = 0 AND p.seq < i.seq)",
+        ", (SELECT count(*) FROM w) AS window_rows",
+    );
+    // Planned at every call, like the second pass.
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .persistent(false)
+        .bind(keys as i64)
+        .bind(owner)
+        .bind(lease.as_millis() as i64)
+        .bind(per_key.max(1) as i64)
+        .bind(WINDOW)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
-/// The second pass: free heads among every key's head.
+/// The second pass: free heads among every key's head (DISTINCT ON over the partial index
+/// of pending rows: its cost grows with the backlog).
 async fn claim_any(
     db: &Db,
     owner: &str,
@@ -115,43 +126,24 @@ async fn claim_any(
     per_key: usize,
     lease: Duration,
 ) -> Result<Vec<Item>, StoreError> {
-    // Pending rows in arrival order (index `inbox_status_seq`), kept when they are their key's
-    // head (no pending row of the key before them: one probe of `inbox_pending_key_seq`), their
-    // own claim is free and their key has no live claim elsewhere (a row that committed late,
-    // below a claimed one); locked with SKIP LOCKED, and the scan stops at the `keys`-th.
-    // (It used to compute every key's head first, DISTINCT ON over all pending rows: a cost
-    // that grew with the backlog at every claim.) `i.status` and `i.claimed_until` are checked
-    // on the locked row, so a row finished or claimed meanwhile is passed over.
-    let rows: Vec<sql::ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH free AS ( \
-           SELECT i.seq, i.queue_key FROM inbox i \
-           WHERE i.status = 0 \
-             AND (i.claimed_until IS NULL OR i.claimed_until < {NOW_MS}) \
-             AND NOT EXISTS (SELECT 1 FROM inbox p WHERE p.queue_key = i.queue_key \
-                             AND p.status = 0 AND p.seq < i.seq) \
-             AND NOT EXISTS (SELECT 1 FROM inbox c WHERE c.queue_key = i.queue_key \
-                             AND c.status = 0 AND c.claimed_until IS NOT NULL \
-                             AND c.seq <> i.seq AND c.claimed_until >= {NOW_MS}) \
-           ORDER BY i.seq LIMIT $1 FOR UPDATE OF i SKIP LOCKED), \
-         run AS ( \
-           SELECT r.seq FROM free f CROSS JOIN LATERAL ( \
-             SELECT seq FROM inbox WHERE queue_key = f.queue_key AND status = 0 \
-             AND seq >= f.seq ORDER BY seq LIMIT $4) r) \
-         UPDATE inbox SET claimed_by = $2, claimed_until = {NOW_MS} + $3 \
-         FROM run WHERE inbox.seq = run.seq \
-         RETURNING {}",
-        returning()
-    )))
+    let sql = statement(
+        "heads AS (SELECT DISTINCT ON (queue_key) seq, queue_key FROM inbox \
+         WHERE status = 0 ORDER BY queue_key, seq),",
+        "inbox i JOIN heads h ON h.seq = i.seq",
+        "",
+        "",
+    );
     // Planned at every call: a generic plan cached while the inbox was nearly empty turned
     // into a nested loop over every pending row once a backlog built up (claims of 2 s at
     // 3,000 pending rows, against 2 ms planned afresh).
-    .persistent(false)
-    .bind(keys as i64)
-    .bind(owner)
-    .bind(lease.as_millis() as i64)
-    .bind(per_key.max(1) as i64)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows: Vec<sql::ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .persistent(false)
+        .bind(keys as i64)
+        .bind(owner)
+        .bind(lease.as_millis() as i64)
+        .bind(per_key.max(1) as i64)
+        .fetch_all(&db.pool)
+        .await?;
     Ok(rows.into_iter().map(Item::from).collect())
 }
 
