@@ -349,6 +349,19 @@ mod tests {
     use super::*;
     use telbot_shared::config::{Backend, StoreConfig};
 
+    /// A SQLite store (synchronous = FULL) in `dir`.
+    async fn sqlite_in(dir: &tempfile::TempDir) -> Db {
+        let cfg = StoreConfig {
+            url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
+            backend: Backend::Sqlite,
+            data_dir: dir.path().to_path_buf(),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_synchronous: "full".into(),
+        };
+        telbot_shared::store::connect(&cfg).await.unwrap()
+    }
+
     fn finish(seq: i64, reply: Option<&str>) -> Req {
         Req::Finish(
             Finish {
@@ -389,15 +402,7 @@ mod tests {
     #[tokio::test]
     async fn a_lone_completion_is_committed_without_an_insert_to_share_with() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
-            backend: Backend::Sqlite,
-            data_dir: dir.path().to_path_buf(),
-            max_connections: 2,
-            acquire_timeout: Duration::from_secs(5),
-            sqlite_synchronous: "full".into(),
-        };
-        let db = telbot_shared::store::connect(&cfg).await.unwrap();
+        let db = sqlite_in(&dir).await;
         let (items, mut items_rx) = mpsc::channel(10);
         let tasks = TaskTracker::new();
         let (writer, _task) = Writer::spawn(
@@ -444,15 +449,7 @@ mod tests {
     #[tokio::test]
     async fn a_stopped_writer_commits_what_was_queued_then_ends() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = StoreConfig {
-            url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
-            backend: Backend::Sqlite,
-            data_dir: dir.path().to_path_buf(),
-            max_connections: 2,
-            acquire_timeout: Duration::from_secs(5),
-            sqlite_synchronous: "full".into(),
-        };
-        let db = telbot_shared::store::connect(&cfg).await.unwrap();
+        let db = sqlite_in(&dir).await;
         let (items, _items_rx) = mpsc::channel(1000);
         let tasks = TaskTracker::new();
         let stop = CancellationToken::new();
