@@ -164,7 +164,7 @@ async fn sweep_every<F, Fut, E>(
 pub fn outcome_of(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Outcome {
     let transient = e
         .downcast_ref::<TelegramError>()
-        .is_some_and(|t| t.is_retryable() || t.code() == Some(429))
+        .is_some_and(TelegramError::is_transient)
         || e.downcast_ref::<teloxide::RequestError>().is_some_and(|t| {
             matches!(
                 t,

@@ -221,7 +221,7 @@ async fn finish(
     status: Status,
     attempts: u32,
     error: Option<String>,
-    reply: Option<String>,
+    reply: Option<Arc<str>>,
 ) {
     if status != Status::Pending {
         Counters::sub(&ctx.counters.depth, 1);

@@ -127,6 +127,13 @@ pub(crate) struct Pending {
     seq: i64,
 }
 
+/// Tells a waiting webhook (if any) to answer with an empty 200.
+fn answer_empty(waiters: &Waiters, update_id: i64) {
+    if let Some(tx) = waiters.take(update_id) {
+        let _ = tx.send(None);
+    }
+}
+
 /// After the handler: decides where the held call goes. Returns the outcome to record (a
 /// held call that could not be sent makes it a transient failure), the reply to store, and
 /// what to hand the webhook after the commit.
@@ -136,27 +143,18 @@ pub(crate) async fn settle(
     seq: i64,
     update_id: i64,
     outcome: Outcome,
-) -> (Outcome, Option<String>, Option<Pending>) {
-    let held = slot.take_held();
-    if outcome != Outcome::Done {
-        // Not sent; a retry makes the call again. The update is on disk: an empty 200.
-        if let Some(tx) = waiters.take(update_id) {
-            let _ = tx.send(None);
-        }
-        return (outcome, None, None);
-    }
-    let Some(held) = held else {
-        if let Some(tx) = waiters.take(update_id) {
-            let _ = tx.send(None);
-        }
+) -> (Outcome, Option<Arc<str>>, Option<Pending>) {
+    // A failed run's held call was never sent (a retry makes it again); no held call means
+    // nothing to answer with. Either way the update is on disk: an empty 200.
+    let (Outcome::Done, Some(held)) = (&outcome, slot.take_held()) else {
+        answer_empty(waiters, update_id);
         return (outcome, None, None);
     };
     if let Some(tx) = waiters.take(update_id) {
         let body: Arc<str> = Arc::from(held.answer_body());
-        let stored = body.to_string();
         return (
             outcome,
-            Some(stored),
+            Some(body.clone()),
             Some(Pending {
                 tx,
                 body,
@@ -170,7 +168,7 @@ pub(crate) async fn settle(
         Err(e) => (
             Outcome::Failed {
                 error: e.to_string(),
-                transient: e.is_retryable() || e.code() == Some(429),
+                transient: e.is_transient(),
             },
             None,
             None,

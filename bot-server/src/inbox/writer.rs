@@ -56,7 +56,7 @@ pub struct Finish {
     /// Last handler error.
     pub error: Option<String>,
     /// The reply answered in the webhook (`webhook.reply_in_answer`), kept for redeliveries.
-    pub reply: Option<String>,
+    pub reply: Option<Arc<str>>,
 }
 
 pub(super) enum Req {
@@ -362,6 +362,27 @@ mod tests {
         telbot_shared::store::connect(&cfg).await.unwrap()
     }
 
+    /// A writer on `db` (batches of 8) and where it hands new rows.
+    fn spawn_on(
+        db: &Db,
+        stop: CancellationToken,
+    ) -> (Writer, JoinHandle<()>, mpsc::Receiver<Item>) {
+        let (items, items_rx) = mpsc::channel(1000);
+        let (writer, task) = Writer::spawn(
+            db.clone(),
+            8,
+            Arc::new(Counters::default()),
+            Handoff {
+                items,
+                wakeup: Arc::new(Wakeup::default()),
+                owner: Arc::from("test"),
+            },
+            &TaskTracker::new(),
+            stop,
+        );
+        (writer, task, items_rx)
+    }
+
     fn finish(seq: i64, reply: Option<&str>) -> Req {
         Req::Finish(
             Finish {
@@ -369,7 +390,7 @@ mod tests {
                 status: Status::Done,
                 attempts: 1,
                 error: None,
-                reply: reply.map(str::to_string),
+                reply: reply.map(Arc::from),
             },
             None,
         )
@@ -403,20 +424,7 @@ mod tests {
     async fn a_lone_completion_is_committed_without_an_insert_to_share_with() {
         let dir = tempfile::tempdir().unwrap();
         let db = sqlite_in(&dir).await;
-        let (items, mut items_rx) = mpsc::channel(10);
-        let tasks = TaskTracker::new();
-        let (writer, _task) = Writer::spawn(
-            db.clone(),
-            8,
-            Arc::new(Counters::default()),
-            Handoff {
-                items,
-                wakeup: Arc::new(Wakeup::default()),
-                owner: Arc::from("test"),
-            },
-            &tasks,
-            CancellationToken::new(),
-        );
+        let (writer, _task, mut items_rx) = spawn_on(&db, CancellationToken::new());
         writer
             .insert(NewUpdate {
                 update_id: 5,
@@ -450,21 +458,8 @@ mod tests {
     async fn a_stopped_writer_commits_what_was_queued_then_ends() {
         let dir = tempfile::tempdir().unwrap();
         let db = sqlite_in(&dir).await;
-        let (items, _items_rx) = mpsc::channel(1000);
-        let tasks = TaskTracker::new();
         let stop = CancellationToken::new();
-        let (writer, task) = Writer::spawn(
-            db.clone(),
-            8,
-            Arc::new(Counters::default()),
-            Handoff {
-                items,
-                wakeup: Arc::new(Wakeup::default()),
-                owner: Arc::from("test"),
-            },
-            &tasks,
-            stop.clone(),
-        );
+        let (writer, task, _items_rx) = spawn_on(&db, stop.clone());
         // 20 inserts queued at once (several commits of 8), then the stop.
         let inserts: Vec<_> = (1..=20)
             .map(|id| {

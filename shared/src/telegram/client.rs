@@ -169,7 +169,7 @@ impl TelegramClient {
     ) -> Result<T, TelegramError> {
         let body = encode(method, params)?;
         // Inside a handler's reply slot: a held call goes out first, in order.
-        if let super::reply::Offer::SendAfter(held) = super::reply::offer(self, "", &body, false) {
+        if let Some(held) = super::reply::before_call() {
             held.send().await?;
         }
         self.send_body(method, body, timeout).await
@@ -184,7 +184,7 @@ impl TelegramClient {
         params: &impl Serialize,
     ) -> Result<(), TelegramError> {
         let body = encode(method, params)?;
-        match super::reply::offer(self, method, &body, true) {
+        match super::reply::offer(self, method, &body) {
             super::reply::Offer::Held => return Ok(()),
             super::reply::Offer::SendAfter(held) => held.send().await?,
             super::reply::Offer::Send => {}

@@ -55,6 +55,11 @@ impl TelegramError {
         }
     }
 
+    /// Waiting cures it: what [`Self::is_retryable`] covers, and a 429.
+    pub fn is_transient(&self) -> bool {
+        self.is_retryable() || self.code() == Some(429)
+    }
+
     /// Telegram refused the token (401) — nothing will work until it is fixed.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, TelegramError::Api { code: 401, .. })

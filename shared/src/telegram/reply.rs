@@ -82,41 +82,52 @@ impl ReplySlot {
         }
     }
 
-    fn offer(&self, held: Option<Held>) -> Offer {
+    /// Holds `call` if nothing was held yet, else says what to send.
+    fn offer(&self, call: Held) -> Offer {
         let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match (std::mem::replace(&mut *s, State::Spent), held) {
-            (State::Open, Some(h)) => {
-                *s = State::Held(h);
+        match std::mem::replace(&mut *s, State::Spent) {
+            State::Open => {
+                *s = State::Held(call);
                 Offer::Held
             }
-            // A call whose result is read leaves an open slot open: it went out before
-            // anything was held, so a later held call still comes after it.
-            (State::Open, None) => {
+            State::Held(h) => Offer::SendAfter(h),
+            State::Spent => Offer::Send,
+        }
+    }
+
+    /// Another call goes out now: the held one, if any, must go first. An open slot stays
+    /// open: a call made before anything was held still comes before a later held one.
+    fn before_call(&self) -> Option<Held> {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *s, State::Spent) {
+            State::Held(h) => Some(h),
+            State::Open => {
                 *s = State::Open;
-                Offer::Send
+                None
             }
-            (State::Held(h), _) => Offer::SendAfter(h),
-            (State::Spent, _) => Offer::Send,
+            State::Spent => None,
         }
     }
 }
 
-/// The slot's verdict on a call made now (outside a slot: send it).
-pub(super) fn offer(
-    client: &TelegramClient,
-    method: &'static str,
-    params: &Bytes,
-    holdable: bool,
-) -> Offer {
+/// The slot's verdict on a result-less call made now (outside a slot: send it).
+pub(super) fn offer(client: &TelegramClient, method: &'static str, params: &Bytes) -> Offer {
     SLOT.try_with(|slot| {
-        let held = (holdable && answerable(method)).then(|| Held {
+        if !answerable(method) {
+            return slot.before_call().map_or(Offer::Send, Offer::SendAfter);
+        }
+        slot.offer(Held {
             client: client.clone(),
             method,
             params: params.clone(),
-        });
-        slot.offer(held)
+        })
     })
     .unwrap_or(Offer::Send)
+}
+
+/// A call whose result is read goes out now: the held call to send before it, if any.
+pub(super) fn before_call() -> Option<Held> {
+    SLOT.try_with(ReplySlot::before_call).ok().flatten()
 }
 
 impl Held {
@@ -172,8 +183,14 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(slot.scope(async { offer(&c, method, &params, holdable) }))
-            .into()
+        rt.block_on(slot.scope(async {
+            if holdable {
+                offer(&c, method, &params)
+            } else {
+                before_call().map_or(Offer::Send, Offer::SendAfter)
+            }
+        }))
+        .into()
     }
 
     impl From<Offer> for &'static str {
@@ -224,10 +241,8 @@ mod tests {
     fn outside_a_slot_everything_is_sent() {
         let c = client();
         let params = Bytes::from_static(b"{}");
-        assert!(matches!(
-            offer(&c, "sendMessage", &params, true),
-            Offer::Send
-        ));
+        assert!(matches!(offer(&c, "sendMessage", &params), Offer::Send));
+        assert!(before_call().is_none());
     }
 
     #[test]

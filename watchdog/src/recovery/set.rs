@@ -76,10 +76,7 @@ pub async fn set_webhook(
     loop {
         match ctx.tg.set_webhook(&params).await {
             Ok(_) => return Ok(()),
-            Err(e)
-                if attempt < SET_ATTEMPTS
-                    && (e.is_retryable() || e.code() == Some(429) || e.code() == Some(409)) =>
-            {
+            Err(e) if attempt < SET_ATTEMPTS && (e.is_transient() || e.code() == Some(409)) => {
                 tracing::warn!(error = %e, attempt, "setWebhook failed; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 attempt += 1;

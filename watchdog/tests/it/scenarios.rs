@@ -84,6 +84,16 @@ async fn wrong_url_is_fixed_without_touching_pending_updates() {
     assert!(w.sim.dropped_updates().is_empty());
 }
 
+/// The numbers the stand-in bot echoed to `chat`, in the order the sim received them.
+fn echoed(w: &World, chat: i64) -> Vec<i64> {
+    w.sim
+        .sent_messages()
+        .iter()
+        .filter(|m| m.chat_id == chat)
+        .map(|m| m.text.trim_start_matches("echo: ").parse().unwrap())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_in_the_bots_answer_to_a_replayed_update_is_executed() {
     let w = World::start().await;
@@ -109,13 +119,7 @@ async fn a_reply_in_the_bots_answer_to_a_replayed_update_is_executed() {
     w.wait("10 replies", |s| s.sent_messages().len() == 10)
         .await;
     for chat in 200..202 {
-        let texts: Vec<i64> = w
-            .sim
-            .sent_messages()
-            .iter()
-            .filter(|m| m.chat_id == chat)
-            .map(|m| m.text.trim_start_matches("echo: ").parse().unwrap())
-            .collect();
+        let texts = echoed(&w, chat);
         assert_eq!(texts.len(), 5);
         assert!(texts.is_sorted(), "chat {chat}: {texts:?}");
     }
@@ -165,13 +169,7 @@ async fn fifty_updates_stuck_behind_500_are_replayed_losslessly() {
     );
     // Per chat, replies come in the order the messages were sent.
     for chat in 100..105 {
-        let texts: Vec<i64> = w
-            .sim
-            .sent_messages()
-            .iter()
-            .filter(|m| m.chat_id == chat)
-            .map(|m| m.text.trim_start_matches("echo: ").parse().unwrap())
-            .collect();
+        let texts = echoed(&w, chat);
         let mut sorted = texts.clone();
         sorted.sort();
         assert_eq!(texts, sorted, "chat {chat}");
