@@ -21,6 +21,7 @@ enum Kind {
     Command { chat_id: i64, text: String },
     EditedText { chat_id: i64, text: String },
     Callback { user_id: i64, data: String },
+    InlineQuery { user_id: i64, query: String },
     Location { chat_id: i64, lat: f64, lon: f64 },
     MemberUpdate { chat_id: i64 },
     Future { chat_id: i64 },
@@ -69,6 +70,16 @@ impl Upd {
         Self::new(Kind::Callback {
             user_id,
             data: data.into(),
+        })
+    }
+
+    /// An `inline_query` from `user_id` typing `@bot query` in a private chat with someone
+    /// (`chat_type: "sender"`, empty `offset`). Its id is drawn from the same counter as
+    /// callback query ids.
+    pub fn inline_query(user_id: i64, query: impl Into<String>) -> Self {
+        Self::new(Kind::InlineQuery {
+            user_id,
+            query: query.into(),
         })
     }
 
@@ -195,6 +206,21 @@ impl Upd {
                     "data": data,
                 }})
             }
+            Kind::InlineQuery { user_id, query } => {
+                st.next_callback_id += 1;
+                let id = format!(
+                    "{}{:06}",
+                    config.bot_id().unsigned_abs(),
+                    st.next_callback_id
+                );
+                json!({ "inline_query": {
+                    "id": id,
+                    "from": user(user_id),
+                    "query": query,
+                    "offset": "",
+                    "chat_type": "sender",
+                }})
+            }
             Kind::MemberUpdate { chat_id } => {
                 let bot = config.bot_user();
                 json!({ "my_chat_member": {
@@ -253,4 +279,42 @@ fn message(message_id: i64, from_id: i64, chat_id: i64, date: i64) -> Value {
         m["from"] = user(from_id);
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            token: "4242:test".to_owned(),
+            allow_http_loopback: true,
+            time_scale: 1.0,
+            set_webhook_rate_limit: false,
+        }
+    }
+
+    #[test]
+    fn an_inline_query_is_what_telegram_sends_and_teloxide_reads() {
+        let mut st = State::new(1, 16);
+        let cfg = config();
+        let a = Upd::inline_query(7, "weather").build(&mut st, &cfg);
+        let b = Upd::inline_query(7, "").build(&mut st, &cfg);
+        let q = &a["inline_query"];
+        assert_eq!(q["from"]["id"], 7);
+        assert_eq!(q["query"], "weather");
+        assert_eq!(q["offset"], "");
+        assert_eq!(q["chat_type"], "sender");
+        assert_ne!(q["id"], b["inline_query"]["id"], "ids are unique");
+        let mut with_id = a.clone();
+        with_id["update_id"] = json!(1);
+        // From text, as a bot reads it (teloxide's `UpdateKind` wants borrowed keys).
+        let upd: teloxide::types::Update =
+            serde_json::from_str(&with_id.to_string()).expect("teloxide parses it");
+        let teloxide::types::UpdateKind::InlineQuery(iq) = upd.kind else {
+            panic!("not an inline query: {:?}", upd.kind);
+        };
+        assert_eq!(iq.query, "weather");
+        assert_eq!(iq.id.0, q["id"].as_str().unwrap_or_default());
+    }
 }

@@ -26,7 +26,7 @@ struct MessageOut {
     reply_markup: Option<Value>,
 }
 
-fn chat_id(p: &Params) -> Result<i64, ApiError> {
+pub(super) fn chat_id(p: &Params) -> Result<i64, ApiError> {
     match p.str("chat_id") {
         None => Err(ApiError::bad_request("chat_id is empty")),
         Some(s) if s.trim().is_empty() => Err(ApiError::bad_request("chat_id is empty")),

@@ -1,6 +1,8 @@
 //! Bot API methods, one module per area. [`dispatch`] runs a method by its
 //! canonical name; [`canonical`] maps any casing (`GetMe`, `getme`) to it.
 
+mod dice;
+mod inline;
 pub(crate) mod me;
 mod messages;
 mod updates;
@@ -28,6 +30,8 @@ const METHODS: &[&str] = &[
     "setMyCommands",
     "deleteMyCommands",
     "getMyCommands",
+    "sendDice",
+    "answerInlineQuery",
 ];
 
 /// Canonical name of a method, matched case-insensitively.
@@ -49,6 +53,8 @@ pub(crate) async fn dispatch(shared: &Arc<Shared>, method: &str, p: &Params) -> 
         "sendMessage" => messages::send_message(shared, p),
         "editMessageText" => messages::edit_message_text(shared, p),
         "editMessageReplyMarkup" => messages::edit_reply_markup(shared, p),
+        "sendDice" => dice::send_dice(shared, p),
+        "answerInlineQuery" => inline::answer_inline_query(p),
         "sendChatAction" | "answerCallbackQuery" | "deleteMessage" => messages::just_true(p),
         "setMyCommands" | "deleteMyCommands" | "getMyCommands" => {
             messages::commands(shared, method, p)
@@ -58,3 +64,22 @@ pub(crate) async fn dispatch(shared: &Arc<Shared>, method: &str, p: &Params) -> 
 }
 
 pub(crate) use webhook::webhook_info_value;
+
+/// A sim's shared state without a server, for the methods' unit tests.
+#[cfg(test)]
+pub(crate) fn test_shared() -> Arc<Shared> {
+    use crate::state::{Config, State};
+    Arc::new(Shared {
+        config: Config {
+            token: "4242:test".to_owned(),
+            allow_http_loopback: true,
+            time_scale: 1.0,
+            set_webhook_rate_limit: false,
+        },
+        state: std::sync::Mutex::new(State::new(1, 16)),
+        delivery_wake: tokio::sync::Notify::new(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
+        http: reqwest::Client::new(),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    })
+}
