@@ -256,6 +256,24 @@ pub struct BotConfig {
 }
 
 impl BotConfig {
+    /// The settings from the process's environment (and the `TELBOT_CONFIG` file), as the
+    /// bot-server binary reads them.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(None, &telbot_shared::config::process_env())
+    }
+
+    /// [`BotConfig::from_env`] for a program's `main` (teloxide's `Bot::from_env()`): a bad
+    /// setting is printed, naming the key, and the process exits with code 78 (EX_CONFIG).
+    pub fn from_env_or_exit() -> Self {
+        match Self::from_env() {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                eprintln!("bot-server: {e}");
+                std::process::exit(crate::EXIT_CONFIG);
+            }
+        }
+    }
+
     /// Loads every layer and validates. `file` is `--config`.
     pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<Self, ConfigError> {
         let cfg = shared::load(file, env)?;

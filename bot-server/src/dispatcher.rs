@@ -1,66 +1,184 @@
-//! A builder shaped like teloxide's, so moving a bot onto telbot is a few lines:
+//! A dispatcher shaped like teloxide's, so a teloxide program moves onto telbot by changing
+//! where its updates come from, not its handlers:
 //!
 //! ```text
 //! // teloxide                                   // telbot
-//! Dispatcher::builder(bot, handler)            Dispatcher::builder(cfg, handler)
-//!     .dependencies(dptree::deps![storage])        .dependencies(dptree::deps![my_dep])
-//!     .enable_ctrlc_handler()                      .build().await?
-//!     .build()                                     .dispatch().await;
-//!     .dispatch().await;
+//! let bot = Bot::from_env();                    let cfg = BotConfig::from_env_or_exit();
+//! Dispatcher::builder(bot, schema())            Dispatcher::builder(cfg, schema())
+//!     .dependencies(dptree::deps![state])           .dependencies(dptree::deps![state])
+//!     .default_handler(|upd| async move {..})       .default_handler(|upd| async move {..})
+//!     .error_handler(LoggingErrorHandler::new())    .error_handler(LoggingErrorHandler::new())
+//!     .enable_ctrlc_handler()                       .enable_ctrlc_handler()
+//!     .build()                                      .build()
+//!     .dispatch()                                   .dispatch()
+//!     .await;                                       .await;
 //! ```
 //!
-//! Handlers get what teloxide's dispatcher gives them (`Update`, `Message`, `Me`, teloxide's
-//! `Bot`) plus `Arc<TelbotStorage>` for `Dialogue<State, TelbotStorage>` and whatever
-//! `dependencies` adds; every update reaches them through the durable inbox.
+//! Handlers get what teloxide's dispatcher gives them (`Update`, `Me`, teloxide's `Bot`, and
+//! the requester [`DispatcherBuilder::requester`] makes from it) plus
+//! `Arc<TelbotStorage>` for `Dialogue<State, TelbotStorage>` and whatever `dependencies`
+//! adds; every update reaches them through the durable inbox. The tree's error type is any
+//! teloxide accepts.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
 
 use teloxide::dispatching::UpdateHandler;
 use teloxide::dptree::di::DependencyMap;
+use teloxide::error_handlers::ErrorHandler;
+use teloxide::requests::Requester;
+use teloxide::types::Update;
 use tokio::net::TcpListener;
 
-use crate::bot::HandlerError;
 use crate::config::BotConfig;
+use crate::host::{self, Program};
 use crate::startup::{App, Exit, StartError};
 
-/// Entry point of the builder, named after teloxide's.
-#[derive(Debug)]
-pub struct Dispatcher;
+/// teloxide's `Dispatcher` on telbot: made by [`Dispatcher::builder`], run by
+/// [`Dispatcher::dispatch`].
+pub struct Dispatcher<E> {
+    builder: Option<DispatcherBuilder<E>>,
+}
 
-impl Dispatcher {
-    /// A bot-server running `handler` with the settings in `cfg`.
-    pub fn builder(cfg: BotConfig, handler: UpdateHandler<HandlerError>) -> DispatcherBuilder {
+impl<E: Debug + Send + Sync + 'static> Dispatcher<E> {
+    /// A bot-server running `handler` with the settings in `cfg` (teloxide's
+    /// `Dispatcher::builder(bot, handler)`).
+    pub fn builder(cfg: BotConfig, handler: UpdateHandler<E>) -> DispatcherBuilder<E> {
         DispatcherBuilder {
             cfg,
-            handler,
-            deps: DependencyMap::new(),
+            program: Program::new(handler),
             listener: None,
         }
     }
+
+    /// Starts (store, port, inbox), serves until SIGTERM, SIGINT or `POST /shutdown`, then
+    /// drains. If the bot cannot start, the cause is logged and the process exits with code 1;
+    /// past the RSS limit it exits with code 3 so the platform restarts it.
+    pub async fn dispatch(&mut self) {
+        match self.try_dispatch().await {
+            Ok(Exit::Shutdown) => {}
+            Ok(Exit::MemoryLimit) => std::process::exit(crate::EXIT_MEMORY_LIMIT),
+            Err(e) => {
+                tracing::error!("cannot start: {e}");
+                std::process::exit(crate::EXIT_START);
+            }
+        }
+    }
+
+    /// [`Dispatcher::dispatch`] that returns how it ended instead of exiting.
+    pub async fn try_dispatch(&mut self) -> Result<Exit, StartError> {
+        let Some(builder) = self.builder.take() else {
+            return Ok(Exit::Shutdown);
+        };
+        Ok(builder.start().await?.dispatch().await)
+    }
 }
 
-/// What [`Dispatcher::builder`] returns.
-pub struct DispatcherBuilder {
+/// What [`Dispatcher::builder`] returns: teloxide's `DispatcherBuilder` methods, and
+/// [`DispatcherBuilder::listener`] for tests.
+pub struct DispatcherBuilder<E> {
     cfg: BotConfig,
-    handler: UpdateHandler<HandlerError>,
-    deps: DependencyMap,
+    program: Program<E>,
     listener: Option<TcpListener>,
 }
 
-impl DispatcherBuilder {
+impl<E: Debug + Send + Sync + 'static> DispatcherBuilder<E> {
     /// Adds dependencies the handlers can take (teloxide's `dptree::deps![...]`); they win
     /// over telbot's own of the same type.
+    #[must_use]
     pub fn dependencies(mut self, deps: DependencyMap) -> Self {
-        self.deps.insert_container(deps);
+        self.program.deps.insert_container(deps);
+        self
+    }
+
+    /// Called with each update no branch of the tree took (teloxide's default logs it;
+    /// telbot's does nothing). The update is done once it returns.
+    #[must_use]
+    pub fn default_handler<H, Fut>(mut self, handler: H) -> Self
+    where
+        H: Fn(Arc<Update>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.program.default_handler = Some(Arc::new(move |u| {
+            let handler = handler.clone();
+            Box::pin(async move { handler(u).await })
+        }));
+        self
+    }
+
+    /// Sees every error a handler returns. The inbox still decides what happens to the
+    /// update: retried, and parked after `inbox.max_attempts` (a transient Bot API failure:
+    /// after Telegram's 24 h).
+    #[must_use]
+    pub fn error_handler(mut self, handler: Arc<dyn ErrorHandler<E> + Send + Sync>) -> Self {
+        self.program.error_handler = Some(handler);
+        self
+    }
+
+    /// Accepted for teloxide's sake: SIGINT and SIGTERM always stop the bot gracefully.
+    #[must_use]
+    pub fn enable_ctrlc_handler(self) -> Self {
+        self
+    }
+
+    /// Accepted for teloxide's sake: how many updates of one key wait in memory is
+    /// `inbox.max_loaded_per_key`.
+    #[must_use]
+    pub fn worker_queue_size(self, _size: usize) -> Self {
+        self
+    }
+
+    /// Which updates run one at a time, in order (teloxide's distribution function; by
+    /// default per chat, as Telegram queues them). The key becomes the inbox's queue key, so
+    /// it holds across every instance on one PostgreSQL; `None` runs the update beside
+    /// everything else.
+    #[must_use]
+    pub fn distribution_function<K>(mut self, f: fn(&Update) -> Option<K>) -> Self
+    where
+        K: Hash + Eq + Debug + Send + Sync + 'static,
+    {
+        self.program.keyer = Some(host::keyer(f));
+        self
+    }
+
+    /// The requester handlers take, made from telbot's `Bot` (pointed at the configured Bot
+    /// API, bounded by `telegram.request_timeout`): e.g. `|bot| bot.parse_mode(ParseMode::Html)`
+    /// or `|bot| bot.cache_me()`; handlers then take `bot: DefaultParseMode<Bot>`. Plain `Bot`
+    /// stays available.
+    #[must_use]
+    pub fn requester<R, F>(mut self, make: F) -> Self
+    where
+        R: Requester + Clone + Send + Sync + 'static,
+        F: FnOnce(teloxide::Bot) -> R + Send + 'static,
+    {
+        self.program.requester = Some(Box::new(move |bot, deps| {
+            deps.insert(make(bot));
+        }));
         self
     }
 
     /// Serves on a listener bound beforehand instead of binding `server.host:port`.
+    #[must_use]
     pub fn listener(mut self, listener: TcpListener) -> Self {
         self.listener = Some(listener);
         self
     }
 
-    /// Connects the store, binds, and starts the inbox.
-    pub async fn build(self) -> Result<App, StartError> {
+    /// The dispatcher, to [`Dispatcher::dispatch`] (teloxide's `build`).
+    #[must_use]
+    pub fn build(self) -> Dispatcher<E> {
+        Dispatcher {
+            builder: Some(self),
+        }
+    }
+
+    /// Installs telbot's log subscriber unless the program has one, connects the store, binds,
+    /// and starts the inbox: the running [`App`], for programs and tests that drive it.
+    pub async fn start(self) -> Result<App, StartError> {
+        telbot_shared::logging::init_unless_set();
         let listener = match self.listener {
             Some(l) => l,
             None => {
@@ -72,7 +190,7 @@ impl DispatcherBuilder {
                     })?
             }
         };
-        App::assemble(self.cfg, self.handler, listener, self.deps).await
+        App::assemble(self.cfg, self.program, listener).await
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! - [`config`]: configuration, validated before anything starts.
 //! - [`dispatcher`]: [`Dispatcher::builder`], shaped like teloxide's, for your handler tree.
+//! - [`host`]: what teloxide's dispatcher does for a tree, on the inbox: default and error
+//!   handlers, panics caught, error classes, allowed updates, [`repl`] and [`commands_repl`].
 //! - [`startup`]: [`App::build`] (binds, port 0 allowed) and [`App::run_until_stopped`].
 //! - [`serve`]: the HTTP/1.1 server loop with header timeouts and a graceful drain.
 //! - [`routes`]: `/webhook`, `/health`, `/ready`, `/webhook/health`, `/webhook/recover`, `/shutdown`, `/metrics`.
@@ -28,6 +30,7 @@ pub mod dashboard;
 pub mod dispatcher;
 pub mod fleet;
 pub mod health;
+pub mod host;
 pub mod inbox;
 pub mod mode;
 pub mod monitor;
@@ -43,7 +46,9 @@ pub mod webhook_health;
 
 pub use bot::paced::PacedBot;
 pub use config::BotConfig;
-pub use dispatcher::Dispatcher;
+pub use bot::storage::TelbotStorage;
+pub use dispatcher::{Dispatcher, DispatcherBuilder};
+pub use host::repl::{commands_repl, repl};
 pub use startup::{App, Exit, StartError};
 
 /// Exit code after the RSS limit was passed (the platform should restart the bot).

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bot::storage::TelbotStorage;
-use crate::bot::{self, BotCtx, BotProcessor, HandlerError};
+use crate::bot::{self, BotCtx, HandlerError};
+use crate::host::{self, Program, processor::TreeProcessor};
 use crate::config::BotConfig;
 use crate::inbox::{self, Counters};
 use crate::monitor::{self, Figures};
@@ -40,6 +41,10 @@ pub enum StartError {
     /// The Telegram client could not be built.
     #[error(transparent)]
     Telegram(#[from] TelegramError),
+    /// The handler tree asks for a dependency nobody provides (teloxide's dispatcher panics
+    /// on this at `build`).
+    #[error("the handler tree cannot run: {0}")]
+    Handlers(String),
 }
 
 /// How the app ended.
@@ -90,22 +95,26 @@ impl App {
 
     /// [`App::build_with`] on a listener bound beforehand (tests bind first, so PUBLIC_URL
     /// can name the port).
-    pub async fn build_on(
+    pub async fn build_on<E: std::fmt::Debug + Send + Sync + 'static>(
         cfg: BotConfig,
-        tree: teloxide::dispatching::UpdateHandler<HandlerError>,
+        tree: teloxide::dispatching::UpdateHandler<E>,
         listener: TcpListener,
     ) -> Result<App, StartError> {
-        Self::assemble(cfg, tree, listener, DependencyMap::new()).await
+        Self::assemble(cfg, Program::new(tree), listener).await
     }
 
-    /// Everything [`App::build_on`] does, with `extra` dependencies for the handlers (see
-    /// `Dispatcher::builder` in the dispatcher module).
-    pub(crate) async fn assemble(
-        cfg: BotConfig,
-        tree: teloxide::dispatching::UpdateHandler<HandlerError>,
+    /// Everything [`App::build_on`] does for a whole program (see `Dispatcher::builder` in
+    /// the dispatcher module).
+    pub(crate) async fn assemble<E: std::fmt::Debug + Send + Sync + 'static>(
+        mut cfg: BotConfig,
+        program: Program<E>,
         listener: TcpListener,
-        extra: DependencyMap,
     ) -> Result<App, StartError> {
+        // Register what the tree handles, or Telegram never sends it.
+        let handled = host::allowed::of_tree(&program.tree);
+        let (allowed, warnings) = host::allowed::union(&cfg.allowed_updates, &handled);
+        cfg.allowed_updates = allowed;
+        cfg.warnings.extend(warnings);
         let cfg = Arc::new(cfg);
         // Before the store is touched: a second bot-server on one SQLite file is refused.
         let instance_lock = store::lock_instance(&cfg.store)?;
@@ -143,20 +152,37 @@ impl App {
             telbot_shared::recovery::owner_name("bot-server"),
             rand::random::<u16>()
         ));
-        let pacing = bot::paced::Pacing::new(bot::teloxide_bot(&cfg.telegram)?, cfg.telegram.rate);
+        let plain_bot = bot::teloxide_bot(&cfg.telegram)?;
+        let pacing = bot::paced::Pacing::new(plain_bot.clone(), cfg.telegram.rate);
         // teloxide dialogues in the store, forgotten `bot.pending_ttl` after their last step.
         let dialogues = TelbotStorage::with_ttl(db.clone(), cfg.bot.pending_ttl);
-        let mut deps = DependencyMap::new();
-        deps.insert(dialogues.clone());
-        deps.insert_container(extra);
-        let processor: Arc<dyn inbox::Process> = Arc::new(BotProcessor::new(
+        let Program {
             tree,
-            ctx,
-            me,
-            &pacing,
+            deps: extra,
+            default_handler,
+            error_handler,
+            keyer,
+            requester,
+        } = program;
+        let mut deps = DependencyMap::new();
+        deps.insert(ctx);
+        deps.insert(me);
+        deps.insert(plain_bot.clone());
+        deps.insert(pacing.bot());
+        deps.insert(dialogues.clone());
+        if let Some(make) = requester {
+            make(plain_bot, &mut deps);
+        }
+        deps.insert_container(extra);
+        host::check_dependencies(&tree, &deps)?;
+        host::panic::install_hook();
+        let processor: Arc<dyn inbox::Process> = Arc::new(TreeProcessor {
+            tree,
             deps,
-            cfg.secrets(),
-        ));
+            default_handler,
+            error_handler,
+            redactor: telbot_shared::redact::Redactor::new(cfg.secrets()),
+        });
         let replies = cfg
             .reply_in_answer
             .then(|| Arc::new(inbox::reply::Waiters::default()));
@@ -172,11 +198,12 @@ impl App {
             replies.clone(),
         )
         .await?;
+        let writer = inbox.writer.clone().with_keyer(keyer);
         let state = AppState(Arc::new(Shared {
             cfg: cfg.clone(),
             db,
             api,
-            writer: inbox.writer,
+            writer,
             counters,
             mode: vitals.mode,
             store_up: vitals.store_up,

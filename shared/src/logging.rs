@@ -16,3 +16,16 @@ pub fn init(log_format: Option<&str>) {
         builder.try_init()
     };
 }
+
+/// For a program that hosts telbot as a library: installs the subscriber [`init`] does
+/// (`LOG_FORMAT` and `RUST_LOG` from the environment, and `log` records of the program and
+/// its crates through tracing-log) unless the program installed one first. A program that
+/// installed a `log` logger (env_logger, pretty_env_logger) keeps it, and telbot's events
+/// reach it as `log` records (tracing's `log` feature). Returns whether it installed one.
+pub fn init_unless_set() -> bool {
+    if tracing::dispatcher::has_been_set() {
+        return false;
+    }
+    init(std::env::var("LOG_FORMAT").ok().as_deref());
+    tracing::dispatcher::has_been_set()
+}

@@ -140,10 +140,16 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
             .replies
             .as_ref()
             .map(|_| telbot_shared::telegram::reply::ReplySlot::default());
-        let handler = ctx.process.process(item);
+        // The processor catches its handlers' panics; this is the floor under any other
+        // `Process`, so no panic can leave a key busy or a permit taken.
+        let handler = Box::pin(async {
+            crate::host::panic::catching(ctx.process.process(item))
+                .await
+                .unwrap_or_else(|panic| Outcome::permanent(format!("the handler panicked: {panic}")))
+        });
         let handler: Pin<Box<dyn Future<Output = Outcome> + Send + '_>> = match &slot {
             Some(s) => Box::pin(s.scope(handler)),
-            None => handler,
+            None => handler as Pin<Box<dyn Future<Output = Outcome> + Send + '_>>,
         };
         let outcome = match tokio::time::timeout(ctx.handler_timeout, handler).await {
             Ok(o) => o,

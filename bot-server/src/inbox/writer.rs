@@ -70,7 +70,12 @@ pub struct Writer {
     tx: mpsc::Sender<Req>,
     timeout: Duration,
     wakeup: Arc<Wakeup>,
+    /// The program's `distribution_function`, as the queue key of each stored update.
+    keyer: Option<Keyer>,
 }
+
+/// A queue key from an update's raw JSON (`None`: keep the classifier's key).
+pub type Keyer = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// What the writer hands new rows to, and how it says it could not.
 pub(crate) struct Handoff {
@@ -101,12 +106,23 @@ impl Writer {
             tx,
             timeout: COMMIT_TIMEOUT,
             wakeup,
+            keyer: None,
         };
         (writer, task)
     }
 
+    /// Every update stored through this handle gets its queue key from `keyer` (the program's
+    /// `distribution_function`) where it gives one.
+    pub(crate) fn with_keyer(mut self, keyer: Option<Keyer>) -> Self {
+        self.keyer = keyer;
+        self
+    }
+
     /// Stores an update; returns `Ok` only once it is committed (or known).
-    pub async fn insert(&self, u: NewUpdate) -> Result<Stored, StoreError> {
+    pub async fn insert(&self, mut u: NewUpdate) -> Result<Stored, StoreError> {
+        if let Some(key) = self.keyer.as_ref().and_then(|k| k(&u.payload)) {
+            u.key = key;
+        }
         let (reply, rx) = oneshot::channel();
         let send = self.tx.send(Req::Insert(u, reply));
         match tokio::time::timeout(self.timeout, send).await {

@@ -46,13 +46,10 @@ async fn receive_name(
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let env = telbot_shared::config::process_env();
-    let cfg = BotConfig::load(None, &env)?; // defaults → file → environment
+async fn main() {
+    let cfg = BotConfig::from_env_or_exit(); // defaults → file → environment
     Dispatcher::builder(cfg, my_tree())
-        .build() // binds, connects the store, starts the inbox
-        .await?
-        .dispatch() // serves until SIGTERM/SIGINT, then drains
+        .build()
+        .dispatch() // connects the store, binds, serves until SIGTERM/SIGINT, then drains
         .await;
-    Ok(())
 }

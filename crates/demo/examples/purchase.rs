@@ -135,12 +135,10 @@ async fn receive_product_selection(
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cfg = bot_server::BotConfig::load(None, &telbot_shared::config::process_env())?;
+async fn main() {
+    let cfg = bot_server::BotConfig::from_env_or_exit();
     bot_server::Dispatcher::builder(cfg, schema())
         .build()
-        .await?
         .dispatch()
         .await;
-    Ok(())
 }

@@ -96,3 +96,109 @@ impl TelegramError {
         }
     }
 }
+
+/// The HTTP status a Bot API `description` stands for, from its prefix ("Bad Request: …" is
+/// 400, "Internal Server Error: restart" 500), for clients that keep the description but
+/// not the status (teloxide's `ApiError`). `None` for a description of no known shape.
+pub fn code_of_description(description: &str) -> Option<u16> {
+    const PREFIXES: [(&str, u16); 11] = [
+        ("Bad Request", 400),
+        ("Unauthorized", 401),
+        ("Forbidden", 403),
+        ("Not Found", 404),
+        ("Conflict", 409),
+        ("Too Many Requests", 429),
+        ("Internal Server Error", 500),
+        ("Bad Gateway", 502),
+        ("Service Unavailable", 503),
+        ("Gateway Timeout", 504),
+        ("Gateway Time-out", 504),
+    ];
+    let d = description.trim_start();
+    PREFIXES
+        .iter()
+        .find(|(p, _)| d.starts_with(p))
+        .map(|&(_, code)| code)
+}
+
+/// The 5xx status of a body that is not Telegram's JSON envelope but an intermediary's error
+/// page (a proxy's or load balancer's HTML `502 Bad Gateway`, an empty 504), for clients
+/// that keep the body but not the status. `None` for anything else, JSON of an unexpected
+/// shape included: waiting does not fix that.
+pub fn error_page_status(body: &str) -> Option<u16> {
+    let b = body.trim();
+    if b.is_empty() {
+        return Some(502);
+    }
+    if b.starts_with('{') || b.starts_with('[') {
+        return None;
+    }
+    // "<title>502 Bad Gateway</title>", "HTTP/1.1 504", "Error 503".
+    let bytes = b.as_bytes();
+    for (i, w) in bytes.windows(3).enumerate() {
+        let edge = |j: Option<&u8>| j.is_none_or(|c| !c.is_ascii_digit());
+        if w[0] == b'5'
+            && w[1].is_ascii_digit()
+            && w[2].is_ascii_digit()
+            && edge(i.checked_sub(1).and_then(|j| bytes.get(j)))
+            && edge(bytes.get(i + 3))
+        {
+            let code = u16::from(w[0] - b'0') * 100
+                + u16::from(w[1] - b'0') * 10
+                + u16::from(w[2] - b'0');
+            return Some(code);
+        }
+    }
+    let lower = b.to_ascii_lowercase();
+    [
+        ("bad gateway", 502),
+        ("service unavailable", 503),
+        ("gateway timeout", 504),
+        ("gateway time-out", 504),
+    ]
+    .iter()
+    .find(|(p, _)| lower.contains(p))
+    .map(|&(_, code)| code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_name_their_status() {
+        assert_eq!(
+            code_of_description("Bad Request: chat not found"),
+            Some(400)
+        );
+        assert_eq!(
+            code_of_description("Forbidden: bot was blocked by the user"),
+            Some(403)
+        );
+        assert_eq!(
+            code_of_description("Internal Server Error: restart"),
+            Some(500)
+        );
+        assert_eq!(code_of_description("Bad Gateway"), Some(502));
+        assert_eq!(code_of_description("Too Many Requests: retry after 5"), Some(429));
+        assert_eq!(code_of_description("something new"), None);
+    }
+
+    #[test]
+    fn proxy_error_pages_are_5xx_and_json_is_not_a_page() {
+        let nginx = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>";
+        assert_eq!(error_page_status(nginx), Some(502));
+        assert_eq!(
+            error_page_status("<html><body><h1>504 Gateway Time-out</h1></body></html>"),
+            Some(504)
+        );
+        assert_eq!(
+            error_page_status("upstream connect error: Service Unavailable"),
+            Some(503)
+        );
+        assert_eq!(error_page_status(""), Some(502), "an empty answer");
+        assert_eq!(error_page_status("{\"ok\":true,\"result\":7}"), None);
+        assert_eq!(error_page_status("<html>404 Not Found</html>"), None);
+        assert_eq!(error_page_status("id 15023 not found"), None, "digits inside a number");
+    }
+}

@@ -8,5 +8,5 @@ pub mod reply;
 mod types;
 
 pub use client::{ClientStats, TelegramClient, describe_metrics};
-pub use error::TelegramError;
+pub use error::{TelegramError, code_of_description, error_page_status};
 pub use types::{BotUser, SetWebhook, WebhookInfo};

@@ -107,24 +107,39 @@ pub(crate) async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) ->
 }
 
 /// [`start_bot`] with a handler tree of the test's own.
-pub(crate) async fn start_bot_with(
+pub(crate) async fn start_bot_with<E: std::fmt::Debug + Send + Sync + 'static>(
     sim: &Sim,
     db: &TestDb,
     extra: &[(&str, &str)],
-    tree: teloxide::dispatching::UpdateHandler<bot_server::bot::HandlerError>,
+    tree: teloxide::dispatching::UpdateHandler<E>,
 ) -> RunningBot {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (cfg, listener) = config(sim, db, extra);
+    start_program(bot_server::Dispatcher::builder(cfg, tree).listener(listener)).await
+}
+
+/// The bot-server settings of the tests, with `extra` over them, and the listener whose port
+/// they name.
+pub(crate) fn config(
+    sim: &Sim,
+    db: &TestDb,
+    extra: &[(&str, &str)],
+) -> (BotConfig, tokio::net::TcpListener) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut e = env(sim, db, port);
     for (k, v) in extra {
         e.insert((*k).into(), (*v).into());
     }
-    let cfg = BotConfig::load(None, &e).unwrap();
-    let app = bot_server::Dispatcher::builder(cfg, tree)
-        .listener(listener)
-        .build()
-        .await
-        .unwrap();
+    let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    (BotConfig::load(None, &e).unwrap(), listener)
+}
+
+/// [`start_bot_with`] for a whole program (default and error handlers, dependencies…).
+pub(crate) async fn start_program<E: std::fmt::Debug + Send + Sync + 'static>(
+    program: bot_server::DispatcherBuilder<E>,
+) -> RunningBot {
+    let app = program.start().await.unwrap();
     let addr = app.addr();
     let state = app.state();
     let stop = app.shutdown_token();

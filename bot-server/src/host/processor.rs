@@ -1,0 +1,111 @@
+//! [`TreeProcessor`]: runs a stored update through the program's teloxide handler tree, as
+//! teloxide's dispatcher would: the dependencies, then the `default_handler` for an update no
+//! branch took, the `error_handler` for every handler error. The inbox decides what an
+//! outcome means (retry, park); nothing a handler does can take a worker with it: a panic is
+//! a permanent failure with the panic's message as its cause.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use teloxide::dispatching::UpdateHandler;
+use teloxide::dptree::di::DependencyMap;
+use teloxide::error_handlers::ErrorHandler;
+use teloxide::types::{Update, UpdateId, UpdateKind};
+
+use super::{classify, panic};
+use crate::inbox::{Item, Outcome, Process};
+
+/// teloxide's `default_handler`: called with an update no branch of the tree took.
+pub(crate) type DefaultHandler = Arc<dyn Fn(Arc<Update>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A program's handler tree with what it needs.
+pub(crate) struct TreeProcessor<E> {
+    pub tree: UpdateHandler<E>,
+    pub deps: DependencyMap,
+    pub default_handler: Option<DefaultHandler>,
+    pub error_handler: Option<Arc<dyn ErrorHandler<E> + Send + Sync>>,
+    /// Masks the token (and every other secret) in the errors the inbox stores.
+    pub redactor: telbot_shared::redact::Redactor,
+}
+
+impl<E: Debug + Send + Sync + 'static> Process for TreeProcessor<E> {
+    fn process<'a>(&'a self, item: &'a Item) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
+        Box::pin(async move {
+            match panic::catching(self.run(item)).await {
+                Ok(outcome) => outcome,
+                Err(message) => {
+                    metrics::counter!("telbot_handler_panics_total").increment(1);
+                    Outcome::permanent(
+                        self.redactor
+                            .redact(&format!("the handler panicked: {message}")),
+                    )
+                }
+            }
+        })
+    }
+}
+
+impl<E: Debug + Send + Sync + 'static> TreeProcessor<E> {
+    async fn run(&self, item: &Item) -> Outcome {
+        let (update, known) = parse(item);
+        let mut deps = self.deps.clone();
+        deps.insert(update);
+        let outcome = match self.tree.dispatch(deps).await {
+            ControlFlow::Break(Ok(())) => Outcome::Done,
+            ControlFlow::Continue(deps) => {
+                if let Some(h) = &self.default_handler {
+                    h(deps.get::<Update>()).await;
+                }
+                Outcome::Done
+            }
+            ControlFlow::Break(Err(e)) => {
+                let (error, transient) = classify::describe(&e);
+                if let Some(h) = &self.error_handler {
+                    h.clone().handle_error(e).await;
+                }
+                Outcome::Failed {
+                    error: self.redactor.redact(&error),
+                    transient,
+                }
+            }
+        };
+        if known {
+            return outcome;
+        }
+        // A kind newer than this teloxide: handed on like any update, never retried or
+        // parked, counted as unknown.
+        if let Outcome::Failed { error, .. } = &outcome {
+            tracing::info!(update_id = item.update_id, kind = %item.kind, error = %error, "a handler failed on an update of a kind this teloxide does not know; not retried");
+        } else {
+            tracing::info!(update_id = item.update_id, kind = %item.kind, "update of a kind this teloxide does not know; handed to the tree as UpdateKind::Error");
+        }
+        Outcome::Unknown
+    }
+}
+
+/// The stored update as teloxide's `Update`, and whether teloxide knows its kind. A kind it
+/// does not know (or cannot read) becomes `UpdateKind::Error` with the raw JSON, as teloxide's
+/// own listeners hand it over.
+fn parse(item: &Item) -> (Update, bool) {
+    match serde_json::from_str::<Update>(&item.payload) {
+        Ok(u) => {
+            let known = !matches!(u.kind, UpdateKind::Error(_));
+            (u, known)
+        }
+        Err(_) => {
+            let raw = serde_json::from_str(&item.payload).unwrap_or(serde_json::Value::Null);
+            let id = UpdateId(u32::try_from(item.update_id).unwrap_or(0));
+            (
+                Update {
+                    id,
+                    kind: UpdateKind::Error(raw),
+                },
+                false,
+            )
+        }
+    }
+}
