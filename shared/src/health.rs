@@ -72,6 +72,12 @@ pub struct UpdateStats {
     /// Kinds this build cannot parse (stored raw).
     #[serde(default)]
     pub unknown: u64,
+    /// Updates whose handler runs now (with its retries) on this instance.
+    #[serde(default)]
+    pub running: u64,
+    /// Updates this instance holds in memory (waiting for their chat, or running).
+    #[serde(default)]
+    pub loaded: u64,
 }
 
 /// The whole `/health` answer.

@@ -57,7 +57,7 @@ pub(crate) async fn catching<F: Future>(fut: F) -> Result<F::Output, String> {
 pub(crate) fn catching_sync<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     install_hook();
     let outer = IN_HANDLER.with(|f| f.replace(true));
-    let _unmark = (!outer).then_some(Unmark);
+    let _unmark = (!outer).then(|| Unmark);
     std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let at = LOCATION.with(|l| l.borrow_mut().take());
         describe(payload.as_ref(), at)
@@ -95,7 +95,7 @@ impl<F: Future> Future for Quiet<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let outer = IN_HANDLER.with(|f| f.replace(true));
-        let _unmark = (!outer).then_some(Unmark);
+        let _unmark = (!outer).then(|| Unmark);
         self.inner.as_mut().poll(cx)
     }
 }
@@ -120,5 +120,10 @@ mod tests {
         assert_eq!(formatted.err().as_deref().map(|e| e.starts_with("bad input 7")), Some(true));
         assert_eq!(catching(async { 5 }).await, Ok(5));
         assert!(!IN_HANDLER.with(Cell::get), "the mark is cleared after a panic");
+        // Nested (the inbox's floor around the processor's catch): the inner one still knows
+        // where.
+        let nested = catching(catching(async { panic!("inner") })).await;
+        let inner = nested.ok().and_then(|r| r.err()).unwrap_or_default();
+        assert!(inner.contains("panic.rs:"), "{inner}");
     }
 }

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::claim_sql::{claim, claim_of, extend, release};
 use super::job::{self, Pool};
-use super::{Item, Wakeup, sql};
+use super::{Counters, Item, Wakeup, sql};
 
 /// How often an idle instance looks for rows that arrived at another instance.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -96,16 +96,23 @@ impl Claimer {
                         want = runs.len() == room;
                         for run in runs {
                             inflight += 1;
+                            Counters::add(&self.pool.counters.running, 1);
+                            Counters::add(&self.pool.counters.loaded, run.len() as u64);
                             let (ctx, done) = (ctx.clone(), done_tx.clone());
                             let tasks = ctx.tasks.clone();
                             tasks.spawn(async move {
+                                let mut left = run.len() as u64;
                                 for item in run {
                                     // Rows not started are released with the rest at the end.
                                     if ctx.stop.is_cancelled() {
                                         break;
                                     }
                                     job::run(&ctx, &item).await;
+                                    left -= 1;
+                                    Counters::sub(&ctx.counters.loaded, 1);
                                 }
+                                Counters::sub(&ctx.counters.loaded, left);
+                                Counters::sub(&ctx.counters.running, 1);
                                 let _ = done.send(()).await;
                             });
                         }

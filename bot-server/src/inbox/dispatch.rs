@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::job::{self, JobCtx, Pool};
-use super::{Item, sql};
+use super::{Counters, Item, sql};
 
 /// Rows one read of the store returns at most.
 const READ_MAX: usize = 1000;
@@ -167,6 +167,7 @@ impl Dispatcher {
 
     fn load(&self, st: &mut State, item: Item, ctx: &JobCtx, done: &Done) {
         st.loaded += 1;
+        Counters::add(&self.pool.counters.loaded, 1);
         st.taken.insert(item.seq);
         let key = item.key.clone();
         *st.per_key.entry(key.clone()).or_default() += 1;
@@ -179,6 +180,8 @@ impl Dispatcher {
     fn finished(&self, st: &mut State, key: Arc<str>, seq: i64, ctx: &JobCtx, done: &Done) {
         st.inflight -= 1;
         st.loaded -= 1;
+        Counters::sub(&self.pool.counters.running, 1);
+        Counters::sub(&self.pool.counters.loaded, 1);
         st.taken.remove(&seq);
         st.busy.remove(&key);
         match st.per_key.get_mut(&key) {
@@ -261,6 +264,7 @@ impl Dispatcher {
         }
         st.busy.insert(key.clone());
         st.inflight += 1;
+        Counters::add(&self.pool.counters.running, 1);
         let ctx = ctx.clone();
         let done = done.clone();
         ctx.tasks.clone().spawn(async move {

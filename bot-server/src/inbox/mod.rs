@@ -119,6 +119,10 @@ pub struct Counters {
     pub unknown: AtomicU64,
     /// Stored and not yet finished.
     pub depth: AtomicU64,
+    /// Handlers running now on this instance (with their retries).
+    pub running: AtomicU64,
+    /// Rows held in memory by this instance's workers (waiting for their key, or running).
+    pub loaded: AtomicU64,
     /// How the writer's commits are going.
     pub commits: health::CommitHealth,
 }
@@ -145,6 +149,8 @@ impl Counters {
             inbox_depth: g(&self.depth),
             parked: g(&self.parked),
             unknown: g(&self.unknown),
+            running: g(&self.running),
+            loaded: g(&self.loaded),
         }
     }
 }

@@ -17,6 +17,7 @@ mod http;
 mod ingest;
 mod late_commit;
 mod modes;
+mod panics;
 mod process;
 mod prometheus;
 mod reply_in_answer;

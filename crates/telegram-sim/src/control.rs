@@ -167,7 +167,7 @@ async fn fail(State(s): St, body: String) -> Response {
     let fault_name = match v.get("fault") {
         Some(Value::String(f)) => f.clone(),
         Some(Value::Number(n)) => n.to_string(),
-        _ => return bad("`fault` is required: \"500\", \"429\", \"slow\" or \"drop\""),
+        _ => return bad("`fault` is required: \"500\", \"429\", \"slow\", \"drop\" or \"proxy\""),
     };
     let fault = match fault_name.as_str() {
         "500" => ApiFault::Status500,
@@ -176,7 +176,8 @@ async fn fail(State(s): St, body: String) -> Response {
         },
         "slow" => ApiFault::Slow(Duration::from_millis(num("delay_ms", 1000))),
         "drop" => ApiFault::Drop,
-        _ => return bad("`fault` must be \"500\", \"429\", \"slow\" or \"drop\""),
+        "proxy" => ApiFault::ProxyPage(u16::try_from(num("status", 502)).unwrap_or(502)),
+        _ => return bad("`fault` must be \"500\", \"429\", \"slow\", \"drop\" or \"proxy\""),
     };
     let times = u32::try_from(num("times", 1)).unwrap_or(u32::MAX);
     s.fail_method(method, fault, times);

@@ -35,6 +35,18 @@ pub enum ApiFault {
     Slow(Duration),
     /// Close the connection without sending any response.
     Drop,
+    /// As a reverse proxy or load balancer in front of the Bot API answers when it cannot
+    /// reach it: this status (502, 503, 504…) with an nginx-style HTML page, not Telegram's
+    /// JSON.
+    ProxyPage(u16),
+}
+
+/// The HTML page nginx sends with `code`.
+pub(crate) fn proxy_page(code: u16) -> String {
+    let title = format!("{code} {}", reason_phrase(code));
+    format!(
+        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
 }
 
 /// The reason phrase the sim uses for a status it fakes.

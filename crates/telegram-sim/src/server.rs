@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, Request, Uri, header};
+use http::{HeaderMap, Request, StatusCode, Uri, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
@@ -162,6 +162,11 @@ async fn bot_api(
         }
         Some(ApiFault::TooManyRequests { retry_after }) => {
             return ApiError::too_many(retry_after).into_response();
+        }
+        Some(ApiFault::ProxyPage(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+            let page = crate::faults::proxy_page(status.as_u16());
+            return (status, [(header::CONTENT_TYPE, "text/html")], page).into_response();
         }
         Some(ApiFault::Drop) => {
             let mut resp = Response::new(Body::empty());
