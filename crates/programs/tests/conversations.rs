@@ -249,9 +249,10 @@ async fn the_dispatcher_converts_hints_leaves_the_rest_to_the_default_handler_an
     expected.push("-40°C = -40.0°F");
     say(&sim, &p, 6, "/c2f -40", &expected).await;
 
-    // The reply fails once (Telegram answers 500): the endpoint returns the error, the
-    // error handler logs it and the update is tried again, so the reply comes once.
-    sim.fail_method("sendMessage", ApiFault::Status500, 1);
+    // The reply fails once (the connection drops; a 5xx would do too, but teloxide waits
+    // 10 s on those before it reads the answer): the endpoint returns the error, the error
+    // handler logs it and the inbox runs the update again, so the reply arrives once.
+    sim.fail_method("sendMessage", ApiFault::Drop, 1);
     expected.push("0°C = 32.0°F");
     expected.push("0°C = 32.0°F");
     say(&sim, &p, 6, "/c2f 0", &expected).await;
@@ -696,4 +697,28 @@ fn the_migration_rewrites_each_documented_shape() {
         migrate("#[derive(Clone, Default)]", Some("enum Other {"), None).as_deref(),
         Some("#[derive(Clone, Default)]")
     );
+}
+
+#[test]
+fn a_hosted_program_without_its_configuration_exits_78_and_an_unknown_name_64() {
+    let bin = env!("CARGO_BIN_EXE_telbot-programs");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = Command::new(bin)
+        .arg("repl")
+        .env_clear()
+        .current_dir(dir.path())
+        .output()
+        .expect("the program runs");
+    assert_eq!(
+        out.status.code(),
+        Some(78),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(bin)
+        .arg("no_such_program")
+        .output()
+        .expect("the program runs");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("programs: repl, commands_repl"));
 }
