@@ -15,10 +15,20 @@ use telegram_sim::{ApiFault, Sim, Upd};
 /// Generous bound on every wait (a loaded 2-core machine).
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A running program and the file its stderr goes to.
+/// A running program and the file its stderr goes to. Dropped while still running (a
+/// failed test), it is killed, so no process outlives the test.
 struct Program {
     child: Child,
     log: PathBuf,
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// What a program printed on stderr so far (for failure messages).
@@ -40,29 +50,26 @@ fn start(name: &str, env: &[(String, String)], log: PathBuf) -> Program {
 }
 
 /// SIGTERM, then waits for a clean exit.
-async fn stop(p: Program) {
-    let Program { mut child, log } = p;
+async fn stop(mut p: Program) {
     let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &p.child.id().to_string()])
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "kill -TERM");
     for _ in 0..200 {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = p.child.try_wait() {
             assert!(
                 status.success(),
                 "the program exited with {status}; its stderr:\n{}",
-                log_of(&log)
+                log_of(&p.log)
             );
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
     panic!(
-        "the program did not exit within 20 s of SIGTERM; its stderr:\n{}",
-        log_of(&log)
+        "the program did not exit within 20 s of SIGTERM (killed); its stderr:\n{}",
+        log_of(&p.log)
     );
 }
 
