@@ -45,8 +45,8 @@ pub mod telemetry;
 pub mod webhook_health;
 
 pub use bot::paced::PacedBot;
-pub use config::BotConfig;
 pub use bot::storage::TelbotStorage;
+pub use config::BotConfig;
 pub use dispatcher::{Dispatcher, DispatcherBuilder};
 pub use host::repl::{commands_repl, repl};
 pub use startup::{App, Exit, StartError};

@@ -18,8 +18,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::bot::storage::TelbotStorage;
 use crate::bot::{self, BotCtx, HandlerError};
-use crate::host::{self, Program, processor::TreeProcessor};
 use crate::config::BotConfig;
+use crate::host::{self, Program, processor::TreeProcessor};
 use crate::inbox::{self, Counters};
 use crate::monitor::{self, Figures};
 use crate::state::{AppState, LiveMode, Shared};

@@ -20,7 +20,6 @@ use telbot_shared::store::Db;
 use telbot_shared::telegram::{TelegramClient, TelegramError};
 use teloxide::types::Me;
 
-
 /// The error type handlers return.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 

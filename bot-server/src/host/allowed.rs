@@ -152,7 +152,11 @@ mod tests {
         let (all, warnings) = union(&configured, &handled);
         assert_eq!(all, ["message", "callback_query", "inline_query"]);
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("leaves out inline_query"), "{}", warnings[0]);
+        assert!(
+            warnings[0].contains("leaves out inline_query"),
+            "{}",
+            warnings[0]
+        );
         let (all, warnings) = union(&handled, &handled);
         assert_eq!((all, warnings.len()), (handled.clone(), 0));
         // Empty is Telegram's default set; it grows only for a kind Telegram leaves out.

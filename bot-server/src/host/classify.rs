@@ -132,17 +132,27 @@ mod tests {
     fn teloxide_errors_are_classified_by_what_happened() {
         let five = || RequestError::Api(ApiError::Unknown("Internal Server Error: restart".into()));
         assert!(transient(five()));
-        assert!(transient(RequestError::RetryAfter(Seconds::from_seconds(3))));
-        assert!(transient(invalid_json("<html><title>502 Bad Gateway</title></html>")));
+        assert!(transient(RequestError::RetryAfter(Seconds::from_seconds(
+            3
+        ))));
+        assert!(transient(invalid_json(
+            "<html><title>502 Bad Gateway</title></html>"
+        )));
         assert!(transient(invalid_json("")));
         assert!(!transient(invalid_json("{\"ok\":true,\"result\":{}}")));
         assert!(!transient(RequestError::Api(ApiError::BotBlocked)));
         assert!(!transient(RequestError::Api(ApiError::ChatNotFound)));
-        assert!(!transient(RequestError::Io(Arc::new(std::io::Error::other("no file")))));
+        assert!(!transient(RequestError::Io(Arc::new(
+            std::io::Error::other("no file")
+        ))));
         // The same errors boxed, and inside anyhow, keep their class.
         assert!(transient(Boxed::from(five())));
-        assert!(transient(anyhow::Error::from(five()).context("sending the answer")));
-        assert!(!transient(Boxed::from(RequestError::Api(ApiError::BotBlocked))));
+        assert!(transient(
+            anyhow::Error::from(five()).context("sending the answer")
+        ));
+        assert!(!transient(Boxed::from(RequestError::Api(
+            ApiError::BotBlocked
+        ))));
     }
 
     #[test]
@@ -157,7 +167,11 @@ mod tests {
         assert!(!transient(Boxed::from(api(403))));
         assert!(!transient(Boxed::from("a handler's own error")));
         let (text, t) = describe(&"plain".to_string());
-        assert_eq!((text.as_str(), t), ("\"plain\"", false), "Debug of an unknown type");
+        assert_eq!(
+            (text.as_str(), t),
+            ("\"plain\"", false),
+            "Debug of an unknown type"
+        );
         let (text, _) = describe(&Boxed::from("it broke"));
         assert_eq!(text, "it broke");
     }

@@ -36,8 +36,11 @@ pub(crate) struct Program<E> {
     pub keyer: Option<Keyer>,
     /// Builds the program's requester (teloxide's adaptors over telbot's `Bot`) into the
     /// dependencies.
-    pub requester: Option<Box<dyn FnOnce(teloxide::Bot, &mut DependencyMap) + Send>>,
+    pub requester: Option<MakeRequester>,
 }
+
+/// Puts the program's requester, made from telbot's `Bot`, into the dependencies.
+pub(crate) type MakeRequester = Box<dyn FnOnce(teloxide::Bot, &mut DependencyMap) + Send>;
 
 impl<E> Program<E> {
     pub(crate) fn new(tree: UpdateHandler<E>) -> Self {

@@ -29,7 +29,9 @@ pub(crate) fn install_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if IN_HANDLER.with(Cell::get) {
-                let at = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+                let at = info
+                    .location()
+                    .map(|l| format!("{}:{}", l.file(), l.line()));
                 LOCATION.with(|l| *l.borrow_mut() = at);
             } else {
                 previous(info);
@@ -108,7 +110,7 @@ mod tests {
     async fn a_panic_is_its_message_and_place() {
         install_hook();
         let out = catching(async {
-            let none: Option<u8> = None;
+            let none: Option<u8> = std::hint::black_box(None);
             #[allow(clippy::unwrap_used)]
             none.unwrap()
         })
@@ -117,9 +119,18 @@ mod tests {
         assert!(err.contains("on a `None` value"), "{err}");
         assert!(err.contains("panic.rs:"), "{err}");
         let formatted = catching(async { panic!("bad input {}", 7) }).await;
-        assert_eq!(formatted.err().as_deref().map(|e| e.starts_with("bad input 7")), Some(true));
+        assert_eq!(
+            formatted
+                .err()
+                .as_deref()
+                .map(|e| e.starts_with("bad input 7")),
+            Some(true)
+        );
         assert_eq!(catching(async { 5 }).await, Ok(5));
-        assert!(!IN_HANDLER.with(Cell::get), "the mark is cleared after a panic");
+        assert!(
+            !IN_HANDLER.with(Cell::get),
+            "the mark is cleared after a panic"
+        );
         // Nested (the inbox's floor around the processor's catch): the inner one still knows
         // where.
         let nested = catching(catching(async { panic!("inner") })).await;

@@ -4,12 +4,12 @@
 
 use std::marker::PhantomData;
 
+use teloxide::RequestError;
 use teloxide::dispatching::{HandlerExt, UpdateFilterExt};
 use teloxide::dptree;
 use teloxide::dptree::di::Injectable;
 use teloxide::types::Update;
 use teloxide::utils::command::BotCommands;
-use teloxide::RequestError;
 
 use crate::config::BotConfig;
 use crate::dispatcher::Dispatcher;
@@ -27,7 +27,8 @@ where
 }
 
 /// teloxide's `Cmd::repl(bot, handler)`: `handler` gets every message that parses as a `Cmd`
-/// (with the command as an argument); other updates are ignored. Pass `Cmd::ty()`.
+/// (with the command as an argument); other updates are ignored. Pass
+/// `PhantomData::<Cmd>` (teloxide 0.17's `BotCommands` has no `ty()`).
 pub async fn commands_repl<Cmd, H, Args>(cfg: BotConfig, handler: H, _cmd: PhantomData<Cmd>)
 where
     Cmd: BotCommands + Send + Sync + 'static,

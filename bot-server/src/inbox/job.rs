@@ -145,7 +145,9 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
         let handler = Box::pin(async {
             crate::host::panic::catching(ctx.process.process(item))
                 .await
-                .unwrap_or_else(|panic| Outcome::permanent(format!("the handler panicked: {panic}")))
+                .unwrap_or_else(|panic| {
+                    Outcome::permanent(format!("the handler panicked: {panic}"))
+                })
         });
         let handler: Pin<Box<dyn Future<Output = Outcome> + Send + '_>> = match &slot {
             Some(s) => Box::pin(s.scope(handler)),

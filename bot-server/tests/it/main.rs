@@ -19,6 +19,7 @@ mod late_commit;
 mod modes;
 mod panics;
 mod process;
+mod programs;
 mod prometheus;
 mod reply_in_answer;
 mod store_health;

@@ -90,14 +90,19 @@ async fn a_panicking_handler_is_parked_with_its_message_and_its_chat_goes_on() {
     texts.sort();
     assert_eq!(
         texts,
-        [(5, "echo: after the panic".to_string()), (6, "echo: another chat".to_string())]
+        [
+            (5, "echo: after the panic".to_string()),
+            (6, "echo: another chat".to_string())
+        ]
     );
     assert_eq!(
         wait_status(bot.state.db(), photo, 2).await,
         Some((2, 2)),
         "parked after inbox.max_attempts (2) attempts"
     );
-    let parked = bot_server::inbox::parked::list(bot.state.db()).await.unwrap();
+    let parked = bot_server::inbox::parked::list(bot.state.db())
+        .await
+        .unwrap();
     let cause = parked[0].last_error.clone().unwrap_or_default();
     assert!(cause.contains("the handler panicked"), "{cause}");
     assert!(cause.contains("on a `None` value"), "{cause}");
@@ -131,12 +136,19 @@ async fn ten_thousand_panics_leak_nothing(bots: &[RunningBot], sim: &telegram_si
     });
     let statuses: Vec<_> = posts.buffer_unordered(32).collect().await;
     assert!(
-        statuses.iter().all(|s| s.as_ref().is_ok_and(|s| s.is_success())),
+        statuses
+            .iter()
+            .all(|s| s.as_ref().is_ok_and(|s| s.is_success())),
         "every panicking update was acknowledged"
     );
     for (i, chat) in (100..150).enumerate() {
         let b = &bots[i % bots.len()];
-        let status = post_update(b, &text(100_000 + i as i64, chat, "still here"), Some(SECRET)).await;
+        let status = post_update(
+            b,
+            &text(100_000 + i as i64, chat, "still here"),
+            Some(SECRET),
+        )
+        .await;
         assert!(status.is_success());
     }
     assert!(

@@ -143,9 +143,8 @@ pub fn error_page_status(body: &str) -> Option<u16> {
             && edge(i.checked_sub(1).and_then(|j| bytes.get(j)))
             && edge(bytes.get(i + 3))
         {
-            let code = u16::from(w[0] - b'0') * 100
-                + u16::from(w[1] - b'0') * 10
-                + u16::from(w[2] - b'0');
+            let code =
+                u16::from(w[0] - b'0') * 100 + u16::from(w[1] - b'0') * 10 + u16::from(w[2] - b'0');
             return Some(code);
         }
     }
@@ -180,7 +179,10 @@ mod tests {
             Some(500)
         );
         assert_eq!(code_of_description("Bad Gateway"), Some(502));
-        assert_eq!(code_of_description("Too Many Requests: retry after 5"), Some(429));
+        assert_eq!(
+            code_of_description("Too Many Requests: retry after 5"),
+            Some(429)
+        );
         assert_eq!(code_of_description("something new"), None);
     }
 
@@ -199,6 +201,10 @@ mod tests {
         assert_eq!(error_page_status(""), Some(502), "an empty answer");
         assert_eq!(error_page_status("{\"ok\":true,\"result\":7}"), None);
         assert_eq!(error_page_status("<html>404 Not Found</html>"), None);
-        assert_eq!(error_page_status("id 15023 not found"), None, "digits inside a number");
+        assert_eq!(
+            error_page_status("id 15023 not found"),
+            None,
+            "digits inside a number"
+        );
     }
 }
