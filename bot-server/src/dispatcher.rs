@@ -144,17 +144,18 @@ impl<E: Debug + Send + Sync + 'static> DispatcherBuilder<E> {
         self
     }
 
-    /// The requester handlers take, made from telbot's `Bot` (pointed at the configured Bot
-    /// API, bounded by `telegram.request_timeout`): e.g. `|bot| bot.parse_mode(ParseMode::Html)`
-    /// or `|bot| bot.cache_me()`; handlers then take `bot: DefaultParseMode<Bot>`. Plain `Bot`
-    /// stays available.
+    /// The requester handlers take, made from telbot's `Bot` for each update: e.g.
+    /// `|bot| bot.parse_mode(ParseMode::Html)` or `|bot| bot.trace(Settings::TRACE_REQUESTS)`;
+    /// handlers then take `bot: DefaultParseMode<Bot>`. Plain `Bot` stays available. telbot's
+    /// `Bot` is already paced and retried (its calls go through telbot's client), so
+    /// teloxide's `Throttle` is not needed; build nothing expensive here.
     #[must_use]
     pub fn requester<R, F>(mut self, make: F) -> Self
     where
         R: Requester + Clone + Send + Sync + 'static,
-        F: FnOnce(teloxide::Bot) -> R + Send + 'static,
+        F: Fn(teloxide::Bot) -> R + Send + Sync + 'static,
     {
-        self.program.requester = Some(Box::new(move |bot, deps| {
+        self.program.requester = Some(Arc::new(move |bot, deps| {
             deps.insert(make(bot));
         }));
         self

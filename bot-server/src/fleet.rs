@@ -51,7 +51,6 @@ pub async fn run(app: AppState, stop: CancellationToken) {
                         "bot-servers on this store; each sends at its share of the bot's limits"
                     );
                     last = n;
-                    app.pacing.share(n);
                 }
                 app.api.set_fleet_share(n);
                 metrics::gauge!("telbot_fleet_instances").set(f64::from(n));

@@ -49,6 +49,7 @@ pub use bot::storage::TelbotStorage;
 pub use config::BotConfig;
 pub use dispatcher::{Dispatcher, DispatcherBuilder};
 pub use host::repl::{commands_repl, repl};
+pub use host::send::SendIgnoringResult;
 pub use startup::{App, Exit, StartError};
 
 /// Exit code after the RSS limit was passed (the platform should restart the bot).

@@ -19,7 +19,8 @@ use tokio_util::task::TaskTracker;
 use crate::bot::storage::TelbotStorage;
 use crate::bot::{self, BotCtx, HandlerError};
 use crate::config::BotConfig;
-use crate::host::{self, Program, processor::TreeProcessor};
+use crate::host::processor::{Bots, TreeProcessor};
+use crate::host::{self, Program};
 use crate::inbox::{self, Counters};
 use crate::monitor::{self, Figures};
 use crate::state::{AppState, LiveMode, Shared};
@@ -65,6 +66,8 @@ pub struct App {
     stop_workers: CancellationToken,
     writer: JoinHandle<()>,
     stop_writer: CancellationToken,
+    /// Stops the gateway teloxide's `Bot` goes through (after the handlers).
+    stop_gateway: CancellationToken,
     /// Every task the app spawns; a shutdown waits for them within the grace period.
     tasks: TaskTracker,
     /// The handlers' teloxide dialogues (swept like the pending actions).
@@ -127,6 +130,8 @@ impl App {
         let shutdown = CancellationToken::new();
         let stop_workers = CancellationToken::new();
         let tasks = TaskTracker::new();
+        // The gateway outlives the handlers: stopped with the writer, once they are done.
+        let stop_gateway = CancellationToken::new();
         let counters = Arc::new(Counters::default());
         let assistant = Arc::new(bot::ai::Assistant::new(cfg.ai.clone()));
         let pending = bot::pending::PendingActions::new(db.clone(), cfg.bot.pending_ttl);
@@ -152,8 +157,22 @@ impl App {
             telbot_shared::recovery::owner_name("bot-server"),
             rand::random::<u16>()
         ));
-        let plain_bot = bot::teloxide_bot(&cfg.telegram)?;
-        let pacing = bot::paced::Pacing::new(plain_bot.clone(), cfg.telegram.rate);
+        // teloxide's `Bot` reaches the Bot API through telbot's client: one send path. Its own
+        // timeout covers the client's retries (the handler's deadline).
+        let plain_bot = bot::teloxide_bot(&cfg.telegram, cfg.inbox.handler_timeout)?;
+        let runs = Arc::new(host::gateway::Runs::default());
+        let gateway = host::gateway::start(
+            api.clone(),
+            &cfg.telegram.token,
+            runs.clone(),
+            &tasks,
+            stop_gateway.clone(),
+        )
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            source,
+        })?;
         // teloxide dialogues in the store, forgotten `bot.pending_ttl` after their last step.
         let dialogues = TelbotStorage::with_ttl(db.clone(), cfg.bot.pending_ttl);
         let Program {
@@ -168,10 +187,10 @@ impl App {
         deps.insert(ctx);
         deps.insert(me);
         deps.insert(plain_bot.clone());
-        deps.insert(pacing.bot());
+        deps.insert(api.clone());
         deps.insert(dialogues.clone());
-        if let Some(make) = requester {
-            make(plain_bot, &mut deps);
+        if let Some(make) = &requester {
+            make(plain_bot.clone(), &mut deps);
         }
         deps.insert_container(extra);
         host::check_dependencies(&tree, &deps)?;
@@ -179,6 +198,13 @@ impl App {
         let processor: Arc<dyn inbox::Process> = Arc::new(TreeProcessor {
             tree,
             deps,
+            bots: Bots {
+                bot: plain_bot,
+                gateway: format!("http://{gateway}"),
+                runs,
+                requester,
+                api: api.clone(),
+            },
             default_handler,
             error_handler,
             redactor: telbot_shared::redact::Redactor::new(cfg.secrets()),
@@ -210,7 +236,6 @@ impl App {
             figures: vitals.figures,
             assistant,
             pending,
-            pacing,
             webhook_health: Default::default(),
             started: Instant::now(),
             shutdown,
@@ -234,6 +259,7 @@ impl App {
             stop_workers,
             writer: inbox.writer_task,
             stop_writer: inbox.stop_writer,
+            stop_gateway,
             tasks,
             dialogues,
             _instance_lock: instance_lock,
@@ -264,6 +290,7 @@ impl App {
             stop_workers,
             writer,
             stop_writer,
+            stop_gateway,
             tasks,
             dialogues,
             _instance_lock: instance_lock,
@@ -343,6 +370,7 @@ impl App {
         }
         // The writer commits what the workers queued last, then ends.
         stop_writer.cancel();
+        stop_gateway.cancel();
         if tokio::time::timeout_at(deadline, writer).await.is_err() {
             tracing::warn!(
                 "grace period over with completions not yet committed; their updates run again at next start"

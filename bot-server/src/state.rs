@@ -75,8 +75,6 @@ pub struct Shared {
     pub(crate) assistant: Arc<Assistant>,
     /// Pending actions.
     pub(crate) pending: PendingActions,
-    /// The handlers' paced teloxide bot (its limits follow the fleet's size).
-    pub(crate) pacing: crate::bot::paced::Pacing,
     /// `/webhook/health` cache.
     pub(crate) webhook_health: HealthCache,
     /// Start time.

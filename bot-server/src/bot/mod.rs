@@ -2,7 +2,7 @@
 //! [`handlers::tree`] with their own (see the README); everything else stays.
 //!
 //! - [`handlers`]: /start, /help, /status, /report (multi-step), /ask.
-//! - [`paced`]: [`paced::PacedBot`], teloxide's `Bot` behind teloxide's `Throttle`.
+//! - [`paced`]: [`paced::PacedBot`], the name a paced `Bot` had (now `Bot` itself).
 //! - [`pending`]: multi-step actions in the store with a TTL.
 //! - [`storage`]: [`storage::TelbotStorage`], teloxide's dialogue `Storage` on the store.
 //! - [`ai`]: the /ask endpoint client with a circuit breaker.
@@ -39,15 +39,17 @@ pub struct BotCtx {
     pub status_line: Box<dyn Fn() -> String + Send + Sync>,
 }
 
-/// teloxide's `Bot` for handlers: pointed at the configured Bot API URL, every request bounded
-/// by `telegram.request_timeout`. teloxide hides the token in its network errors; the inbox
-/// masks it again in what it stores.
+/// teloxide's `Bot` with the bot's token, every request bounded by `timeout`. bot-server points
+/// each handler run's copy at its gateway (telbot's client behind it); as built here it talks
+/// to the configured Bot API URL directly. teloxide hides the token in its network errors; the
+/// inbox masks it again in what it stores.
 pub fn teloxide_bot(
     cfg: &telbot_shared::config::TelegramConfig,
+    timeout: std::time::Duration,
 ) -> Result<teloxide::Bot, TelegramError> {
     use secrecy::ExposeSecret;
     let client = reqwest::Client::builder()
-        .timeout(cfg.request_timeout)
+        .timeout(timeout)
         .connect_timeout(cfg.request_timeout.min(std::time::Duration::from_secs(10)))
         .build()
         .map_err(|e| TelegramError::InvalidResponse {

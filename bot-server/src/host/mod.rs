@@ -8,12 +8,16 @@
 //! - [`allowed`]: the update kinds a tree handles, registered with the webhook and polling.
 //! - [`panic`]: a panicking handler as a failure with its message.
 //! - [`repl`]: teloxide's `repl` and `commands_repl` on telbot.
+//! - [`gateway`]: teloxide's `Bot` through telbot's client (one send path).
+//! - [`send`]: `.send_ignoring_result()` for teloxide requests (replies in the webhook answer).
 
 pub(crate) mod allowed;
 pub(crate) mod classify;
+pub(crate) mod gateway;
 pub(crate) mod panic;
 pub(crate) mod processor;
 pub mod repl;
+pub mod send;
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -39,8 +43,8 @@ pub(crate) struct Program<E> {
     pub requester: Option<MakeRequester>,
 }
 
-/// Puts the program's requester, made from telbot's `Bot`, into the dependencies.
-pub(crate) type MakeRequester = Box<dyn FnOnce(teloxide::Bot, &mut DependencyMap) + Send>;
+/// Puts the program's requester, made from a run's `Bot`, into the dependencies (once per run).
+pub(crate) type MakeRequester = Arc<dyn Fn(teloxide::Bot, &mut DependencyMap) + Send + Sync>;
 
 impl<E> Program<E> {
     pub(crate) fn new(tree: UpdateHandler<E>) -> Self {

@@ -16,16 +16,30 @@ use teloxide::dptree::di::DependencyMap;
 use teloxide::error_handlers::ErrorHandler;
 use teloxide::types::{Update, UpdateId, UpdateKind};
 
-use super::{classify, panic};
+use super::{MakeRequester, classify, gateway, panic, send};
 use crate::inbox::{Item, Outcome, Process};
 
 /// teloxide's `default_handler`: called with an update no branch of the tree took.
 pub(crate) type DefaultHandler = Arc<dyn Fn(Arc<Update>) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// Each run's teloxide `Bot`, pointed at the gateway under the run's own path, and the
+/// program's requester made from it.
+pub(crate) struct Bots {
+    /// telbot's `Bot` (its api_url is replaced for each run).
+    pub bot: teloxide::Bot,
+    /// `http://127.0.0.1:<gateway port>`.
+    pub gateway: String,
+    pub runs: Arc<gateway::Runs>,
+    pub requester: Option<MakeRequester>,
+    /// telbot's client, for [`crate::SendIgnoringResult`].
+    pub api: telbot_shared::telegram::TelegramClient,
+}
+
 /// A program's handler tree with what it needs.
 pub(crate) struct TreeProcessor<E> {
     pub tree: UpdateHandler<E>,
     pub deps: DependencyMap,
+    pub bots: Bots,
     pub default_handler: Option<DefaultHandler>,
     pub error_handler: Option<Arc<dyn ErrorHandler<E> + Send + Sync>>,
     /// Masks the token (and every other secret) in the errors the inbox stores.
@@ -35,7 +49,8 @@ pub(crate) struct TreeProcessor<E> {
 impl<E: Debug + Send + Sync + 'static> Process for TreeProcessor<E> {
     fn process<'a>(&'a self, item: &'a Item) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
         Box::pin(async move {
-            match panic::catching(self.run(item)).await {
+            let run = send::with_api(self.bots.api.clone(), self.run(item));
+            match panic::catching(run).await {
                 Ok(outcome) => outcome,
                 Err(message) => {
                     metrics::counter!("telbot_handler_panics_total").increment(1);
@@ -54,6 +69,20 @@ impl<E: Debug + Send + Sync + 'static> TreeProcessor<E> {
         let (update, known) = parse(item);
         let mut deps = self.deps.clone();
         deps.insert(update);
+        // This run's `Bot`: its calls reach the gateway under the run's path, which finds the
+        // run's reply slot there.
+        let _run = telbot_shared::telegram::reply::current()
+            .map(|slot| self.bots.runs.enter(item.seq, slot));
+        match reqwest::Url::parse(&format!("{}/r/{}", self.bots.gateway, item.seq)) {
+            Ok(url) => {
+                let bot = self.bots.bot.clone().set_api_url(url);
+                if let Some(make) = &self.bots.requester {
+                    make(bot.clone(), &mut deps);
+                }
+                deps.insert(bot);
+            }
+            Err(e) => return Outcome::transient(format!("the gateway's URL: {e}")),
+        }
         let outcome = match self.tree.dispatch(deps).await {
             ControlFlow::Break(Ok(())) => Outcome::Done,
             ControlFlow::Continue(deps) => {

@@ -205,10 +205,64 @@ async fn echo(bot: Bot, msg: Message) -> ResponseResult<()> {
     respond(())
 }
 
-/// Each failure on the wire, through teloxide's `Bot`: with `inbox.max_attempts = 1` a
-/// permanent class would park the update at once; a transient one is retried and answered.
+/// The failures on the wire a test can make telegram-sim answer with.
+fn faults() -> [(&'static str, ApiFault); 5] {
+    [
+        ("a proxy's HTML 502", ApiFault::ProxyPage(502)),
+        ("Telegram's JSON 500", ApiFault::Status500),
+        ("a reset connection", ApiFault::Drop),
+        ("a 429", ApiFault::TooManyRequests { retry_after: 1 }),
+        ("a timeout", ApiFault::Slow(Duration::from_secs(4))),
+    ]
+}
+
+/// Each failure, through teloxide's `Bot`, with telbot's client making one attempt per call:
+/// the failure reaches the handler as teloxide's error, and with `inbox.max_attempts = 1` a
+/// permanent class would park the update at once; a transient one is run again and answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teloxides_bot_errors_are_classified_by_what_happened() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot_with(
+        &sim,
+        &db,
+        &[
+            ("TELBOT__INBOX__MAX_ATTEMPTS", "1"),
+            ("TELBOT__TELEGRAM__MAX_ATTEMPTS", "1"),
+            ("TELBOT__TELEGRAM__REQUEST_TIMEOUT", "2s"),
+        ],
+        Update::filter_message().endpoint(echo),
+    )
+    .await;
+    for (i, (what, fault)) in faults().into_iter().enumerate() {
+        sim.fail_method("sendMessage", fault, 1);
+        let id = sim.inject(Upd::text(10 + i as i64, what));
+        let row = settled_row(&bot, id).await;
+        assert_eq!(
+            row.map(|r| r.0),
+            Some(1),
+            "{what}: retried and done, not parked"
+        );
+        assert_eq!(
+            row.map(|r| r.1),
+            Some(2),
+            "{what}: at the handler's second attempt"
+        );
+    }
+    // And a permanent one stays permanent: chat not found.
+    let id = sim.inject(Upd::text(0, "nobody"));
+    assert_eq!(
+        wait_status(bot.state.db(), id, 2).await,
+        Some((2, 1)),
+        "parked at once"
+    );
+    bot.stop().await;
+}
+
+/// The same failures with telbot's client retrying (its defaults): teloxide's call itself
+/// succeeds, the handler runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teloxides_bot_is_retried_inside_the_call_by_telbots_client() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot_with(
@@ -221,46 +275,37 @@ async fn teloxides_bot_errors_are_classified_by_what_happened() {
         Update::filter_message().endpoint(echo),
     )
     .await;
-    let faults = [
-        ("a proxy's HTML 502", ApiFault::ProxyPage(502)),
-        ("Telegram's JSON 500", ApiFault::Status500),
-        ("a reset connection", ApiFault::Drop),
-        ("a 429", ApiFault::TooManyRequests { retry_after: 1 }),
-        ("a timeout", ApiFault::Slow(Duration::from_secs(4))),
-    ];
-    for (i, (what, fault)) in faults.into_iter().enumerate() {
+    for (i, (what, fault)) in faults().into_iter().enumerate() {
         sim.fail_method("sendMessage", fault, 1);
+        let before = sim.calls_to("sendMessage").len();
         let id = sim.inject(Upd::text(10 + i as i64, what));
-        // teloxide sleeps 10 s after any 5xx before it reads the body (a 504 page is classified
-        // like the 502 one: `error_page_status`'s unit test).
-        let done = wait_until_async(Duration::from_secs(30), || async {
-            bot_server::inbox::sql::status_of(bot.state.db(), id)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|r| r.0 != 0)
-        })
-        .await;
-        let row = bot_server::inbox::sql::status_of(bot.state.db(), id)
-            .await
-            .unwrap();
-        assert!(done, "{what}: still pending");
+        let row = settled_row(&bot, id).await;
         assert_eq!(
-            row.map(|r| r.0),
-            Some(1),
-            "{what}: retried and done, not parked"
+            row,
+            Some((1, 1)),
+            "{what}: done at the handler's first attempt"
         );
-        assert!(
-            row.is_some_and(|r| r.1 >= 2),
-            "{what}: a second attempt: {row:?}"
+        assert_eq!(
+            sim.calls_to("sendMessage").len() - before,
+            2,
+            "{what}: failed once, then sent"
         );
     }
-    // And a permanent one stays permanent: chat not found.
-    let id = sim.inject(Upd::text(0, "nobody"));
-    assert_eq!(
-        wait_status(bot.state.db(), id, 2).await,
-        Some((2, 1)),
-        "parked at once"
-    );
+    assert_eq!(sim.sent_messages().len(), faults().len(), "one reply each");
     bot.stop().await;
+}
+
+/// The row of `id` once it left pending (at most 30 s).
+async fn settled_row(bot: &RunningBot, id: i64) -> Option<(i64, i64)> {
+    wait_until_async(Duration::from_secs(30), || async {
+        bot_server::inbox::sql::status_of(bot.state.db(), id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.0 != 0)
+    })
+    .await;
+    bot_server::inbox::sql::status_of(bot.state.db(), id)
+        .await
+        .unwrap()
 }

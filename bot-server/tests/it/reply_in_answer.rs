@@ -253,3 +253,103 @@ async fn without_the_option_nothing_rides_on_the_answer() {
     assert_eq!(sends(&sim), vec![(false, 9, "pong 5".to_string())]);
     bot.stop().await;
 }
+
+/// A teloxide handler: `pong <text>` through teloxide's `Bot`, its result not read.
+async fn teloxide_pong(bot: teloxide::Bot, msg: Message) -> teloxide::requests::ResponseResult<()> {
+    use bot_server::SendIgnoringResult;
+    use teloxide::prelude::Requester;
+    let text = msg
+        .text()
+        .unwrap_or_default()
+        .trim_start_matches("/ping ")
+        .to_string();
+    bot.send_message(msg.chat.id, format!("pong {text}"))
+        .send_ignoring_result()
+        .await?;
+    if text.starts_with("twice") {
+        // A second call, whose result is read: the held one goes out first, in order.
+        bot.send_message(msg.chat.id, format!("and again {text}"))
+            .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teloxide_handler_replies_in_the_answer_exactly_once_on_redelivery() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot_with(
+        &sim,
+        &db,
+        &[ON],
+        Update::filter_message().endpoint(teloxide_pong),
+    )
+    .await;
+    for i in 0..20i64 {
+        sim.inject(Upd::command(4000 + i % 5, format!("/ping {i}")));
+    }
+    assert!(
+        sim.wait_for(Duration::from_secs(30), |s| s.sent_messages().len() >= 20)
+            .await,
+        "only {} replies",
+        sim.sent_messages().len()
+    );
+    health_settled(&bot).await;
+    let sent = sends_any_case(&sim);
+    assert_eq!(sent.len(), 20, "each update answered once: {sent:?}");
+    assert!(
+        sent.iter().all(|(in_answer, ..)| *in_answer),
+        "every reply rode on the webhook answer: {sent:?}"
+    );
+    // A redelivery gets the stored reply; the handler does not run again.
+    let body = help_update(880_002, 78);
+    let (code, first) = post(&bot, &body).await;
+    assert_eq!(code, 200);
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert!(
+        first["method"]
+            .as_str()
+            .is_some_and(|m| m.eq_ignore_ascii_case("sendMessage")),
+        "{first}"
+    );
+    assert_eq!(first["chat_id"], 78);
+    assert_eq!(first["text"], "pong 880002");
+    let processed = health(&bot).await["updates"]["processed"].clone();
+    let (_, again) = post(&bot, &body).await;
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again, first, "the stored reply");
+    assert_eq!(
+        health(&bot).await["updates"]["processed"],
+        processed,
+        "not run again"
+    );
+    assert_eq!(sends_any_case(&sim).len(), 20, "nothing sent as a request");
+
+    // Two calls: the held one first, then the second, both as requests.
+    sim.inject(Upd::command(4100, "/ping twice"));
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() >= 22)
+            .await
+    );
+    let last: Vec<String> = sim.sent_messages()[20..]
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    assert_eq!(last, ["pong twice", "and again twice"]);
+    bot.stop().await;
+}
+
+/// [`sends`] for methods named in any case (teloxide's payloads name them `SendMessage`).
+fn sends_any_case(sim: &telegram_sim::Sim) -> Vec<(bool, i64, String)> {
+    sim.calls()
+        .into_iter()
+        .filter(|c| c.method.eq_ignore_ascii_case("sendMessage"))
+        .map(|c| {
+            (
+                c.params.get("method").is_some(),
+                c.params["chat_id"].as_i64().unwrap_or_default(),
+                c.params["text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}

@@ -20,7 +20,7 @@ use crate::redact::Redactor;
 
 /// Methods that send messages and so are paced by Telegram's limits.
 /// The `chat_id` of serialized parameters, for the per-chat pacing.
-fn chat_id_of(body: &[u8]) -> Option<i64> {
+pub(super) fn chat_id_of(body: &[u8]) -> Option<i64> {
     #[derive(serde::Deserialize)]
     struct ChatOf {
         #[serde(default)]
@@ -32,7 +32,7 @@ fn chat_id_of(body: &[u8]) -> Option<i64> {
         .and_then(|v| v.as_i64())
 }
 
-fn is_send(method: &str) -> bool {
+pub(super) fn is_send(method: &str) -> bool {
     let m = method.to_ascii_lowercase();
     m.starts_with("send") && m != "sendchataction"
         || m.starts_with("forward")
@@ -52,19 +52,27 @@ pub struct ClientStats {
     pub last_latency_us: AtomicU64,
 }
 
+/// One HTTP answer of the Bot API (or of whatever stands in front of it).
+pub(super) struct Answer {
+    pub status: u16,
+    /// A `Retry-After` header, in seconds.
+    pub header_retry: Option<u64>,
+    pub body: bytes::Bytes,
+}
+
 /// A Bot API client. Cheap to clone.
 #[derive(Clone)]
 pub struct TelegramClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     http: reqwest::Client,
     /// `<api_url>/bot<token>/` — holds the token, so never printed.
     prefix: SecretString,
-    cfg: TelegramConfig,
-    redactor: Redactor,
-    limiter: Option<SendLimiter>,
+    pub(super) cfg: TelegramConfig,
+    pub(super) redactor: Redactor,
+    pub(super) limiter: Option<SendLimiter>,
     stats: ClientStats,
     /// Parsed method URLs (they hold the token: never printed), so a call does not parse
     /// its URL again; at most [`URL_CACHE_MAX`] methods.
@@ -216,7 +224,6 @@ impl TelegramClient {
         {
             l.acquire(chat_id_of(&body)).await;
         }
-        let cfg = &self.inner.cfg;
         let mut attempt = 1u32;
         loop {
             let started = Instant::now();
@@ -227,27 +234,42 @@ impl TelegramClient {
                 Ok(decoded) => return decoded,
                 Err(e) => e,
             };
-            if attempt >= cfg.max_attempts {
+            let Some(wait) = self.retry_wait(method, attempt, &err) else {
                 return Err(err);
-            }
-            let wait = match &err {
-                TelegramError::RetryAfter { retry_after, .. } => {
-                    let wait = Duration::from_secs(*retry_after);
-                    if wait > cfg.max_retry_after {
-                        return Err(err);
-                    }
-                    tracing::warn!(method, retry_after, "Bot API asked to slow down; waiting");
-                    wait
-                }
-                e if e.is_retryable() => {
-                    let d = crate::backoff::jittered(cfg.backoff_base, cfg.backoff_max, attempt);
-                    tracing::warn!(method, attempt, error = %e, delay_ms = d.as_millis() as u64, "Bot API call failed; retrying");
-                    d
-                }
-                _ => return Err(err),
             };
             tokio::time::sleep(wait).await;
             attempt += 1;
+        }
+    }
+
+    /// How long to wait before attempt `attempt + 1` after `err`, or `None` to give up: the
+    /// last attempt, a 429 asking for more than `max_retry_after`, or an error waiting does
+    /// not cure.
+    pub(super) fn retry_wait(
+        &self,
+        method: &str,
+        attempt: u32,
+        err: &TelegramError,
+    ) -> Option<Duration> {
+        let cfg = &self.inner.cfg;
+        if attempt >= cfg.max_attempts {
+            return None;
+        }
+        match err {
+            TelegramError::RetryAfter { retry_after, .. } => {
+                let wait = Duration::from_secs(*retry_after);
+                if wait > cfg.max_retry_after {
+                    return None;
+                }
+                tracing::warn!(method, retry_after, "Bot API asked to slow down; waiting");
+                Some(wait)
+            }
+            e if e.is_retryable() => {
+                let d = crate::backoff::jittered(cfg.backoff_base, cfg.backoff_max, attempt);
+                tracing::warn!(method, attempt, error = %e, delay_ms = d.as_millis() as u64, "Bot API call failed; retrying");
+                Some(d)
+            }
+            _ => None,
         }
     }
 
@@ -259,12 +281,27 @@ impl TelegramClient {
         body: bytes::Bytes,
         timeout: Duration,
     ) -> Result<Result<T, TelegramError>, TelegramError> {
+        let answer = self
+            .exchange(method, "application/json", body, timeout)
+            .await?;
+        let raw = self.judge(method, &answer)?;
+        Ok(decode(method, raw, &self.inner.redactor))
+    }
+
+    /// One HTTP exchange: POSTs `body` as `content_type`, returns what came back.
+    pub(super) async fn exchange(
+        &self,
+        method: &str,
+        content_type: &str,
+        body: bytes::Bytes,
+        timeout: Duration,
+    ) -> Result<Answer, TelegramError> {
         let url = self.url_for(method)?;
         let sent = self
             .inner
             .http
             .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body)
             .timeout(timeout)
             .send()
@@ -276,14 +313,29 @@ impl TelegramClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = resp
+        let body = resp
             .bytes()
             .await
             .map_err(|e| self.transport_error(method, e))?;
-        let env: Envelope = match serde_json::from_slice(&bytes) {
+        Ok(Answer {
+            status,
+            header_retry,
+            body,
+        })
+    }
+
+    /// What an answer says: the raw `result` of an `ok` one, else the failure (a body that is
+    /// not the envelope is a 5xx from an intermediary, or an invalid response).
+    pub(super) fn judge<'a>(
+        &self,
+        method: &str,
+        answer: &'a Answer,
+    ) -> Result<&'a str, TelegramError> {
+        let (status, bytes) = (answer.status, &answer.body);
+        let env: Envelope = match serde_json::from_slice(bytes) {
             Ok(env) => env,
             Err(_) => {
-                let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+                let snippet: String = String::from_utf8_lossy(bytes).chars().take(200).collect();
                 let message = self
                     .inner
                     .redactor
@@ -303,11 +355,13 @@ impl TelegramClient {
             }
         };
         if env.ok {
-            let raw = env.result.map_or("null", serde_json::value::RawValue::get);
-            return Ok(decode(method, raw, &self.inner.redactor));
+            return Ok(env.result.map_or("null", serde_json::value::RawValue::get));
         }
         let code = env.error_code.unwrap_or(status);
-        let retry_after = env.parameters.and_then(|p| p.retry_after).or(header_retry);
+        let retry_after = env
+            .parameters
+            .and_then(|p| p.retry_after)
+            .or(answer.header_retry);
         if code == 429 {
             return Err(TelegramError::RetryAfter {
                 method: method.into(),
@@ -366,7 +420,7 @@ impl TelegramClient {
         }
     }
 
-    fn record(&self, method: &str, took: Duration, outcome: Result<(), &TelegramError>) {
+    pub(super) fn record(&self, method: &str, took: Duration, outcome: Result<(), &TelegramError>) {
         let st = &self.inner.stats;
         st.requests.fetch_add(1, Ordering::Relaxed);
         st.last_latency_us

@@ -97,7 +97,7 @@ impl ReplySlot {
 
     /// Another call goes out now: the held one, if any, must go first. An open slot stays
     /// open: a call made before anything was held still comes before a later held one.
-    fn before_call(&self) -> Option<Held> {
+    pub fn before_call(&self) -> Option<Held> {
         let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match std::mem::replace(&mut *s, State::Spent) {
             State::Held(h) => Some(h),
@@ -123,6 +123,11 @@ pub(super) fn offer(client: &TelegramClient, method: &'static str, params: &Byte
         })
     })
     .unwrap_or(Offer::Send)
+}
+
+/// The slot of the handler run this task is in, if any.
+pub fn current() -> Option<ReplySlot> {
+    SLOT.try_with(ReplySlot::clone).ok()
 }
 
 /// A call whose result is read goes out now: the held call to send before it, if any.

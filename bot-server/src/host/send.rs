@@ -1,0 +1,128 @@
+//! [`SendIgnoringResult`]: a teloxide request whose result the handler does not read. With
+//! `webhook.reply_in_answer`, the first such call of a run may ride on the webhook's answer
+//! (stored with the update's completion first, so a redelivery gets the same reply and the
+//! handler does not run again); otherwise it is sent at once. teloxide's `Bot` goes through
+//! telbot's client either way ([`super::gateway`]), so the order of a run's calls is kept.
+
+use std::future::Future;
+
+use serde::Serialize;
+use telbot_shared::telegram::{TelegramClient, TelegramError};
+use teloxide::RequestError;
+use teloxide::requests::{Payload, Request};
+
+tokio::task_local! {
+    /// telbot's client, inside a handler run hosted by bot-server.
+    static API: TelegramClient;
+}
+
+/// Runs `f` with `api` as the client [`SendIgnoringResult`] uses.
+pub(crate) async fn with_api<F: Future>(api: TelegramClient, f: F) -> F::Output {
+    API.scope(api, f).await
+}
+
+/// `.send_ignoring_result()` on any teloxide request: `bot.send_message(chat, "hi")
+/// .send_ignoring_result().await?`. Outside a bot-server run it is `.send()` without the result.
+pub trait SendIgnoringResult {
+    /// Sends the request, or holds it for the webhook answer (see the module docs).
+    fn send_ignoring_result(self) -> impl Future<Output = Result<(), RequestError>> + Send;
+}
+
+impl<R> SendIgnoringResult for R
+where
+    R: Request<Err = RequestError> + Send,
+    R::Payload: Serialize + Send + Sync,
+    R::Send: Send,
+{
+    async fn send_ignoring_result(self) -> Result<(), RequestError> {
+        let Ok(api) = API.try_with(TelegramClient::clone) else {
+            return self.send().await.map(|_| ());
+        };
+        let method = <R::Payload as Payload>::NAME;
+        api.send_ignoring_result(method, self.payload_ref())
+            .await
+            .map_err(|e| request_error(&e))
+    }
+}
+
+/// telbot's failure as teloxide's, so a handler's `?` and the inbox's classification see the
+/// same thing whichever client made the call.
+fn request_error(e: &TelegramError) -> RequestError {
+    let description = match e {
+        TelegramError::RetryAfter { retry_after, .. } => {
+            let secs = u32::try_from(*retry_after).unwrap_or(u32::MAX);
+            return RequestError::RetryAfter(teloxide::types::Seconds::from_seconds(secs));
+        }
+        TelegramError::Api { description, .. } => description.clone(),
+        TelegramError::Network { message, .. } => format!("Bad Gateway: {message}"),
+        TelegramError::Timeout { .. } => {
+            "Gateway Timeout: the Bot API did not answer in time".into()
+        }
+        TelegramError::InvalidResponse { message, .. } => format!("Invalid response: {message}"),
+    };
+    let api = serde_json::from_value(serde_json::Value::String(description.clone()))
+        .unwrap_or(teloxide::ApiError::Unknown(description));
+    RequestError::Api(api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::classify::describe;
+
+    #[test]
+    fn telbots_failures_keep_their_class_as_teloxides() {
+        let m = || "SendMessage".to_string();
+        let cases = [
+            (
+                TelegramError::RetryAfter {
+                    method: m(),
+                    retry_after: 3,
+                },
+                true,
+            ),
+            (
+                TelegramError::Network {
+                    method: m(),
+                    message: "reset".into(),
+                },
+                true,
+            ),
+            (TelegramError::Timeout { method: m() }, true),
+            (
+                TelegramError::Api {
+                    method: m(),
+                    code: 500,
+                    description: "Internal Server Error".into(),
+                },
+                true,
+            ),
+            (
+                TelegramError::Api {
+                    method: m(),
+                    code: 400,
+                    description: "Bad Request: chat not found".into(),
+                },
+                false,
+            ),
+            (
+                TelegramError::InvalidResponse {
+                    method: m(),
+                    message: "x".into(),
+                },
+                false,
+            ),
+        ];
+        for (e, transient) in cases {
+            assert_eq!(describe(&request_error(&e)).1, transient, "{e}");
+        }
+        assert!(matches!(
+            request_error(&TelegramError::Api {
+                method: m(),
+                code: 400,
+                description: "Bad Request: chat not found".into()
+            }),
+            RequestError::Api(teloxide::ApiError::ChatNotFound)
+        ));
+    }
+}
