@@ -15,6 +15,6 @@ FAKE="${FAKEAPI:-$BUILD/target/release/fakeapi}"
 if [ ! -x "$FAKE" ]; then
   (cd "$PEERS/fakeapi" && CARGO_TARGET_DIR="$BUILD/target" cargo build --release --locked -q)
 fi
-[ -x "$BIN" ] || (cd "$HERE/.." && cargo build --release -p bot-server)
+[ -x "$BIN" ] || (cd "$HERE/.." && cargo build --release -p telbot-reference-bot)
 exec python3 "$HERE/reply_mode.py" "$BIN" "$FAKE" "$HERE/results/reply-mode.json" \
   --seconds "${2:-10}" --conns "${3:-40}"

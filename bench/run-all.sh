@@ -12,7 +12,7 @@ RES="$ROOT/bench/results"
 BIN="$ROOT/target/release/bot-server"
 ENV='RUST_LOG=warn TELBOT__TELEGRAM__RATE_LIMIT=false'
 mkdir -p "$RES"
-cargo build --release -p bot-server --manifest-path "$ROOT/Cargo.toml"
+cargo build --release -p telbot-reference-bot --manifest-path "$ROOT/Cargo.toml"
 
 RUNS=()
 run() { # what, suffix, run.sh args...

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use bot_server::{App, BotConfig};
+use bot_server::BotConfig;
 
 const SECRET: &str = "bench_secret";
 
@@ -64,7 +64,10 @@ async fn run_case(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let cfg = BotConfig::load(None, &env).unwrap();
-    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener)
+    let app = telbot_reference_bot::program(cfg, None, &env)
+        .unwrap()
+        .listener(listener)
+        .start()
         .await
         .unwrap();
     let state = app.state();

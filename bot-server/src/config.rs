@@ -129,42 +129,19 @@ pub struct LimitsConfig {
     pub sample_interval: Duration,
 }
 
-/// `[bot]`: the reference bot.
+/// `[bot]`: what the core uses of it (a program reads its own keys, e.g. the reference bot's
+/// `bot.admin_chat_ids`, from the same sources with `telbot_shared::config::section`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct BotSection {
-    /// Display name.
+    /// Display name (alerts, the dashboard, the `Me` used when getMe fails at start).
     pub name: String,
-    /// Who may use /status.
-    pub admin_chat_ids: Vec<i64>,
-    /// TTL of multi-step actions.
+    /// Time to live of a teloxide dialogue (`TelbotStorage`): forgotten this long after its
+    /// last step.
     #[serde(with = "humantime_serde")]
     pub pending_ttl: Duration,
-    /// How often expired actions are swept.
+    /// How often expired dialogues are swept.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
-}
-
-/// `[ai]`: the OpenAI-compatible endpoint behind /ask.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AiConfig {
-    /// Empty: /ask answers the fallback text.
-    pub base_url: String,
-    /// Model name.
-    pub model: String,
-    /// API key (never printed).
-    pub api_key: Option<SecretString>,
-    /// Per-call timeout.
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-    /// Attempts per question.
-    pub max_attempts: u32,
-    /// Failures that open the circuit.
-    pub breaker_failures: u32,
-    /// How long the circuit stays open.
-    #[serde(with = "humantime_serde")]
-    pub breaker_open_for: Duration,
-    /// The answer when the endpoint is down.
-    pub fallback_text: String,
 }
 
 /// `[dashboard]`: the live page at `/bot/dashboard`.
@@ -243,12 +220,13 @@ pub struct BotConfig {
     pub polling: PollingConfig,
     /// Self-protection.
     pub limits: LimitsConfig,
-    /// Reference bot.
+    /// The bot's name and its dialogues' time to live.
     pub bot: BotSection,
-    /// /ask endpoint.
-    pub ai: AiConfig,
     /// The live dashboard.
     pub dashboard: DashboardConfig,
+    /// Secrets of the program (e.g. an API key it reads from its own section), masked with the
+    /// core's own; see `DispatcherBuilder::redact`.
+    pub program_secrets: Vec<SecretString>,
     /// Where the data directory is (disk usage is reported for it).
     pub data_dir: std::path::PathBuf,
     /// Warnings to log once logging is up (e.g. a non-https public URL).
@@ -288,7 +266,6 @@ impl BotConfig {
         let polling: PollingConfig = shared::section(&cfg, "polling")?;
         let limits: LimitsConfig = shared::section(&cfg, "limits")?;
         let bot: BotSection = shared::section(&cfg, "bot")?;
-        let ai: AiConfig = shared::section(&cfg, "ai")?;
         let dashboard: DashboardConfig = shared::section(&cfg, "dashboard")?;
         let mut warnings = Vec::new();
 
@@ -412,15 +389,15 @@ impl BotConfig {
                 "must be at least inbox.retry_delay",
             ));
         }
-        let worst = handler_worst_case(&telegram, &ai);
+        let worst = handler_worst_case(&telegram);
         if inbox.handler_timeout <= worst {
             return Err(ConfigError::invalid(
                 "inbox.handler_timeout",
                 format!(
-                    "must be longer than one Bot API call's worst case plus /ask's ({} s: \
-                     telegram.max_attempts x request_timeout, the waits between them up to \
-                     max(max_retry_after, backoff_max), and ai.max_attempts x ai.timeout), \
-                     or a handler that already sent could be cancelled and run again",
+                    "must be longer than one Bot API call's worst case ({} s: \
+                     telegram.max_attempts x request_timeout and the waits between them up to \
+                     max(max_retry_after, backoff_max)), or a handler that already sent could \
+                     be cancelled and run again",
                     worst.as_secs()
                 ),
             ));
@@ -452,9 +429,6 @@ impl BotConfig {
                 "limits.sample_interval",
                 "must be at least 200ms",
             ));
-        }
-        if !ai.base_url.trim().is_empty() {
-            shared::parse_http_url(&ai.base_url, "ai.base_url")?;
         }
         if dashboard.refresh < Duration::from_millis(500) {
             return Err(ConfigError::invalid(
@@ -510,16 +484,18 @@ impl BotConfig {
             polling,
             limits,
             bot,
-            ai,
             dashboard,
+            program_secrets: Vec::new(),
             data_dir,
             warnings,
         })
     }
 
-    /// The longest a handler may legitimately take (see [`handler_worst_case`]).
+    /// The longest one Bot API call of a handler may legitimately take (see
+    /// [`handler_worst_case`]); a program that calls other services checks
+    /// `inbox.handler_timeout` against this plus theirs.
     pub fn handler_worst_case(&self) -> Duration {
-        handler_worst_case(&self.telegram, &self.ai)
+        handler_worst_case(&self.telegram)
     }
 
     /// Every secret this process knows, for redaction.
@@ -527,25 +503,19 @@ impl BotConfig {
         let mut v = vec![self.telegram.token.clone()];
         v.extend(self.webhook_secret.clone());
         v.extend(self.admin_token.clone());
-        v.extend(self.ai.api_key.clone());
+        v.extend(self.program_secrets.iter().cloned());
         v
     }
 }
 
 /// One Bot API call at its worst: every attempt runs to its timeout, with the longest wait the
 /// client accepts between attempts (a 429's retry_after up to `max_retry_after`, or the back-off
-/// cap); plus the /ask endpoint at its worst. A handler deadline shorter than this cancels
-/// handlers that are only waiting out a 429, possibly after they already sent.
-fn handler_worst_case(t: &TelegramConfig, ai: &AiConfig) -> Duration {
+/// cap). A handler deadline shorter than this cancels handlers that are only waiting out a 429,
+/// possibly after they already sent.
+fn handler_worst_case(t: &TelegramConfig) -> Duration {
     let attempts = t.max_attempts.max(1);
     let wait = t.max_retry_after.max(t.backoff_max);
-    let telegram = t.request_timeout.saturating_mul(attempts) + wait.saturating_mul(attempts - 1);
-    let ask = if ai.base_url.trim().is_empty() {
-        Duration::ZERO
-    } else {
-        ai.timeout.saturating_mul(ai.max_attempts.max(1))
-    };
-    telegram + ask
+    t.request_timeout.saturating_mul(attempts) + wait.saturating_mul(attempts - 1)
 }
 
 fn check_server_limits(s: &ServerSection, max_body_bytes: usize) -> Result<(), ConfigError> {

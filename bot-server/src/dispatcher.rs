@@ -16,9 +16,12 @@
 //!
 //! Handlers get what teloxide's dispatcher gives them (`Update`, `Me`, teloxide's `Bot`, and
 //! the requester [`DispatcherBuilder::requester`] makes from it) plus
-//! `Arc<TelbotStorage>` for `Dialogue<State, TelbotStorage>` and whatever `dependencies`
-//! adds; every update reaches them through the durable inbox. The tree's error type is any
-//! teloxide accepts.
+//! `Arc<TelbotStorage>` for `Dialogue<State, TelbotStorage>`, [`crate::Vitals`] (the
+//! bot's live health in one line, e.g. for an admin command), telbot's own
+//! `TelegramClient` and the store (`telbot_shared::store::Db`, for a program's own tables),
+//! and whatever `dependencies` adds; every update reaches them through the
+//! durable inbox. The tree's error type is any teloxide accepts.
+//! [`DispatcherBuilder::health_check`] adds a program's own `checks.<name>` to `/health`.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -159,6 +162,34 @@ impl<E: Debug + Send + Sync + 'static> DispatcherBuilder<E> {
             deps.insert(make(bot));
         }));
         self
+    }
+
+    /// Adds `checks.<name>` to `/health` (e.g. the reference bot's `checks.openai` with its
+    /// circuit breaker's state): `check` is called at each read and must be cheap; `None`
+    /// leaves the check out (a service that is not configured). A check that is not `ok`
+    /// makes `/health`'s `status` `degraded` (never `down`: that is for the bot itself).
+    #[must_use]
+    pub fn health_check<F>(mut self, name: &str, check: F) -> Self
+    where
+        F: Fn() -> Option<telbot_shared::health::CheckStatus> + Send + Sync + 'static,
+    {
+        self.program
+            .health_checks
+            .push((name.to_string(), Arc::new(check)));
+        self
+    }
+
+    /// Masks `secret` (e.g. an API key from the program's own config section) wherever telbot
+    /// masks its own: stored failure causes, logs of handler failures, the dashboard.
+    #[must_use]
+    pub fn redact(mut self, secret: secrecy::SecretString) -> Self {
+        self.cfg.program_secrets.push(secret);
+        self
+    }
+
+    /// The settings the program is built with (a program reads e.g. `inbox.handler_timeout`).
+    pub fn config(&self) -> &BotConfig {
+        &self.cfg
     }
 
     /// Serves on a listener bound beforehand instead of binding `server.host:port`.

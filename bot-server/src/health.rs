@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use telbot_shared::health::{CheckStatus, Health, ProcessStats, Status, SystemStats};
 use tokio::time::Instant;
 
-use crate::bot::ai::Circuit;
 use crate::config::Mode;
 use crate::state::AppState;
 use crate::webhook_health::Expectation;
@@ -35,21 +34,12 @@ pub async fn snapshot(app: &AppState) -> Health {
             circuit: None,
         },
     );
-    if app.assistant.enabled() {
-        let c = app.assistant.circuit();
-        checks.insert(
-            "openai".to_string(),
-            CheckStatus {
-                status: if c == Circuit::Closed {
-                    Status::Ok
-                } else {
-                    Status::Degraded
-                },
-                detail: (c != Circuit::Closed)
-                    .then(|| "assistant failing; /ask answers the fallback text".into()),
-                circuit: Some(c.as_str().to_string()),
-            },
-        );
+    // The program's own checks (e.g. the reference bot's `openai`); a check answering `None`
+    // is left out (a service that is not configured).
+    for (name, check) in &app.health_checks {
+        if let Some(c) = check() {
+            checks.insert(name.clone(), c);
+        }
     }
     let live = app.mode.get();
     let fell_back = app.cfg.mode == Mode::Webhook && live == Mode::Polling;
@@ -91,7 +81,7 @@ pub async fn snapshot(app: &AppState) -> Health {
             disk_percent: f.disk_percent(),
         },
         updates: app.counters.snapshot(),
-        pending_actions: app.pending_count.load(Ordering::Relaxed),
+        pending_actions: app.open_dialogues.load(Ordering::Relaxed),
     }
 }
 

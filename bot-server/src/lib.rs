@@ -1,10 +1,12 @@
-//! bot-server: a teloxide bot behind axum that never loses an update it acknowledged.
+//! bot-server: a host for teloxide programs behind axum that never loses an update it
+//! acknowledged. It is a library only: a program's `main` (the `bot-server` binary is the
+//! reference bot's, in `crates/reference-bot`) calls [`Dispatcher::builder`].
 //!
 //! - [`config`]: configuration, validated before anything starts.
 //! - [`dispatcher`]: [`Dispatcher::builder`], shaped like teloxide's, for your handler tree.
 //! - [`host`]: what teloxide's dispatcher does for a tree, on the inbox: default and error
 //!   handlers, panics caught, error classes, allowed updates, [`repl`] and [`commands_repl`].
-//! - [`startup`]: [`App::build`] (binds, port 0 allowed) and [`App::run_until_stopped`].
+//! - [`startup`]: [`App::build_with`] (binds, port 0 allowed) and [`App::run_until_stopped`].
 //! - [`serve`]: the HTTP/1.1 server loop with header timeouts and a graceful drain.
 //! - [`routes`]: `/webhook`, `/health`, `/ready`, `/webhook/health`, `/webhook/recover`, `/shutdown`, `/metrics`.
 //! - [`inbox`]: the durable inbox (group commit) and the per-chat worker pool.
@@ -14,7 +16,9 @@
 //! - [`recovery`]: lossless webhook recovery in-process.
 //! - [`webhook_health`]: getWebhookInfo judged and cached.
 //! - [`monitor`]: process/system figures and the memory guard.
-//! - [`bot`]: the reference bot's teloxide handlers (replace them with yours).
+//! - [`bot`]: what handlers get from the core: teloxide's `Bot`, `Me`, [`TelbotStorage`].
+//! - [`vitals`]: [`Vitals`], the live health a program's handlers can read (e.g. `/status`).
+//! - `housekeeping`: the store check, the open-dialogue count and pruning, every 2 s.
 //! - [`dashboard`]: the live page `/bot/dashboard`, its JSON, charts and CSRF guard.
 //! - [`health`]: the health figures `/health`, `/webhook/health` and the dashboard read.
 //! - [`auth`]: admin auth as extractors (token, session cookie, CSRF).
@@ -31,6 +35,7 @@ pub mod dispatcher;
 pub mod fleet;
 pub mod health;
 pub mod host;
+mod housekeeping;
 pub mod inbox;
 pub mod mode;
 pub mod monitor;
@@ -42,15 +47,18 @@ pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod vitals;
 pub mod webhook_health;
 
 pub use bot::paced::PacedBot;
 pub use bot::storage::TelbotStorage;
 pub use config::BotConfig;
 pub use dispatcher::{Dispatcher, DispatcherBuilder};
+pub use host::HealthCheck;
 pub use host::repl::{commands_repl, repl};
 pub use host::send::SendIgnoringResult;
 pub use startup::{App, Exit, StartError};
+pub use vitals::Vitals;
 
 /// Exit code after the RSS limit was passed (the platform should restart the bot).
 pub const EXIT_MEMORY_LIMIT: i32 = 3;

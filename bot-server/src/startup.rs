@@ -16,14 +16,15 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::bot;
 use crate::bot::storage::TelbotStorage;
-use crate::bot::{self, BotCtx, HandlerError};
 use crate::config::BotConfig;
 use crate::host::processor::{Bots, TreeProcessor};
 use crate::host::{self, Program};
 use crate::inbox::{self, Counters};
-use crate::monitor::{self, Figures};
-use crate::state::{AppState, LiveMode, Shared};
+use crate::monitor;
+use crate::state::{AppState, Shared};
+use crate::vitals::Vitals;
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -70,22 +71,19 @@ pub struct App {
     stop_gateway: CancellationToken,
     /// Every task the app spawns; a shutdown waits for them within the grace period.
     tasks: TaskTracker,
-    /// The handlers' teloxide dialogues (swept like the pending actions).
+    /// The handlers' teloxide dialogues (swept every `bot.sweep_interval`).
     dialogues: Arc<TelbotStorage>,
     /// Held until the app is dropped (SQLite only).
     _instance_lock: Option<store::InstanceLock>,
 }
 
 impl App {
-    /// Connects the store, binds, and starts the inbox with the reference handlers.
-    pub async fn build(cfg: BotConfig) -> Result<App, StartError> {
-        Self::build_with(cfg, bot::handlers::tree()).await
-    }
-
-    /// [`App::build`] with your own teloxide handler tree.
-    pub async fn build_with(
+    /// Connects the store, binds `server.host:port`, and starts the inbox with your teloxide
+    /// handler tree (`Dispatcher::builder` for a whole program: dependencies, default and
+    /// error handlers, health checks).
+    pub async fn build_with<E: std::fmt::Debug + Send + Sync + 'static>(
         cfg: BotConfig,
-        tree: teloxide::dispatching::UpdateHandler<HandlerError>,
+        tree: teloxide::dispatching::UpdateHandler<E>,
     ) -> Result<App, StartError> {
         let listener = TcpListener::bind(cfg.listen)
             .await
@@ -133,25 +131,9 @@ impl App {
         // The gateway outlives the handlers: stopped with the writer, once they are done.
         let stop_gateway = CancellationToken::new();
         let counters = Arc::new(Counters::default());
-        let assistant = Arc::new(bot::ai::Assistant::new(cfg.ai.clone()));
-        let pending = bot::pending::PendingActions::new(db.clone(), cfg.bot.pending_ttl);
-        // The handlers' `/status` line reads these few live figures.
-        let vitals = Vitals {
-            mode: Arc::new(LiveMode::default()),
-            store_up: Arc::new(AtomicBool::new(true)),
-            figures: Arc::new(Figures::default()),
-            counters: counters.clone(),
-        };
-        let line = vitals.clone();
-        let ctx = Arc::new(BotCtx {
-            api: api.clone(),
-            db: db.clone(),
-            pending: pending.clone(),
-            assistant: assistant.clone(),
-            admin_chat_ids: cfg.bot.admin_chat_ids.clone(),
-            status_line: Box::new(move || line.status_line()),
-        });
-        let me = fetch_me(&api, &cfg.bot.name).await;
+        // The live figures `/health` reads, also a dependency of the tree (`Vitals`).
+        let vitals = Vitals::new(counters.clone());
+        let me = bot::fetch_me(&api, &cfg.bot.name).await;
         let instance: Arc<str> = Arc::from(format!(
             "{} #{:04x}",
             telbot_shared::recovery::owner_name("bot-server"),
@@ -182,9 +164,11 @@ impl App {
             error_handler,
             keyer,
             requester,
+            health_checks,
         } = program;
         let mut deps = DependencyMap::new();
-        deps.insert(ctx);
+        deps.insert(vitals.clone());
+        deps.insert(db.clone());
         deps.insert(me);
         deps.insert(plain_bot.clone());
         deps.insert(api.clone());
@@ -234,13 +218,13 @@ impl App {
             mode: vitals.mode,
             store_up: vitals.store_up,
             figures: vitals.figures,
-            assistant,
-            pending,
+            dialogues: dialogues.clone(),
+            health_checks,
             webhook_health: Default::default(),
             started: Instant::now(),
             shutdown,
             metrics: crate::telemetry::handle(),
-            pending_count: AtomicU64::new(0),
+            open_dialogues: AtomicU64::new(0),
             acks: Default::default(),
             history: crate::recent::History::new(cfg.dashboard.history_interval),
             recoveries: tokio_util::task::TaskTracker::new(),
@@ -308,14 +292,8 @@ impl App {
             state.figures.clone(),
             shutdown.clone(),
         ));
-        tasks.spawn(
-            state
-                .pending
-                .clone()
-                .sweep_every(cfg.bot.sweep_interval, background.clone()),
-        );
         tasks.spawn(dialogues.sweep_every(cfg.bot.sweep_interval, background.clone()));
-        tasks.spawn(housekeeping(state.clone(), background.clone()));
+        tasks.spawn(crate::housekeeping::run(state.clone(), background.clone()));
         tasks.spawn(crate::dashboard::sampler::run(
             state.clone(),
             background.clone(),
@@ -389,81 +367,6 @@ impl App {
             Exit::MemoryLimit
         } else {
             Exit::Shutdown
-        }
-    }
-}
-
-async fn fetch_me(api: &TelegramClient, name: &str) -> teloxide::types::Me {
-    match api
-        .call::<teloxide::types::Me>("getMe", &serde_json::json!({}))
-        .await
-    {
-        Ok(me) => me,
-        Err(e) => {
-            tracing::warn!(error = %e, "getMe failed at start; commands still work without @mentions");
-            bot::fallback_me(name)
-        }
-    }
-}
-
-/// The live figures the handlers' `/status` line shows (shared with the state).
-#[derive(Clone)]
-struct Vitals {
-    mode: Arc<LiveMode>,
-    store_up: Arc<AtomicBool>,
-    figures: Arc<Figures>,
-    counters: Arc<Counters>,
-}
-
-impl Vitals {
-    fn status_line(&self) -> String {
-        let app = self;
-        let u = app.counters.snapshot();
-        format!(
-            "mode {}, store {}, received {}, processed {}, failed {}, inbox {}, RSS {} MB",
-            app.mode.get().as_str(),
-            if app.store_up.load(Ordering::Relaxed) {
-                "up"
-            } else {
-                "DOWN"
-            },
-            u.received,
-            u.processed,
-            u.failed,
-            u.inbox_depth,
-            app.figures.rss_bytes.load(Ordering::Relaxed) / (1024 * 1024)
-        )
-    }
-}
-
-/// Store health checks, pending-action counts and pruning of old done updates.
-async fn housekeeping(app: AppState, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut n: u64 = 0;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        n += 1;
-        let up = app.db.ping(app.cfg.store.acquire_timeout).await.is_ok();
-        if up != app.store_up.swap(up, Ordering::Relaxed) {
-            if up {
-                tracing::info!("store is back");
-            } else {
-                tracing::error!("store does not answer; webhook calls get 503 until it is back");
-            }
-        }
-        if let Ok(c) = app.pending.count().await {
-            app.pending_count.store(c, Ordering::Relaxed);
-        }
-        if n % 300 == 1 {
-            let before = telbot_shared::unix_now() - app.cfg.inbox.keep_done.as_secs() as i64;
-            match inbox::sql::prune_done(&app.db, before).await {
-                Ok(0) | Err(_) => {}
-                Ok(k) => tracing::info!(removed = k, "pruned old finished updates"),
-            }
         }
     }
 }

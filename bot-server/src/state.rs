@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::AdminAuth;
-use crate::bot::ai::Assistant;
-use crate::bot::pending::PendingActions;
+use crate::bot::storage::TelbotStorage;
 use crate::config::{BotConfig, Mode};
 use crate::inbox::{Counters, Writer};
 use crate::monitor::Figures;
@@ -65,16 +64,16 @@ pub struct Shared {
     pub(crate) writer: Writer,
     /// Update counters.
     pub(crate) counters: Arc<Counters>,
-    /// Live mode (shared with the handlers' `/status` line).
+    /// Live mode (shared with the handlers' [`crate::Vitals`]).
     pub(crate) mode: Arc<LiveMode>,
     /// Whether the store answered its last check (and took the last write).
     pub(crate) store_up: Arc<AtomicBool>,
     /// Process and system figures.
     pub(crate) figures: Arc<Figures>,
-    /// /ask client.
-    pub(crate) assistant: Arc<Assistant>,
-    /// Pending actions.
-    pub(crate) pending: PendingActions,
+    /// The program's teloxide dialogues (counted in `/health`'s `pending_actions`).
+    pub(crate) dialogues: Arc<TelbotStorage>,
+    /// The program's own `/health` checks (`DispatcherBuilder::health_check`), by name.
+    pub(crate) health_checks: Vec<(String, crate::host::HealthCheck)>,
     /// `/webhook/health` cache.
     pub(crate) webhook_health: HealthCache,
     /// Start time.
@@ -83,8 +82,8 @@ pub struct Shared {
     pub(crate) shutdown: CancellationToken,
     /// Prometheus renderer.
     pub(crate) metrics: PrometheusHandle,
-    /// Open multi-step actions (refreshed by the sweeper).
-    pub(crate) pending_count: AtomicU64,
+    /// Open dialogues, `/health`'s `pending_actions` (refreshed every 2 s).
+    pub(crate) open_dialogues: AtomicU64,
     /// Recent ack latencies.
     pub(crate) acks: AckRing,
     /// The last hour of the dashboard's chart figures.
@@ -141,9 +140,9 @@ impl AppState {
     pub fn store_up(&self) -> bool {
         self.store_up.load(Ordering::Relaxed)
     }
-    /// The reference bot's pending multi-step actions.
-    pub fn pending(&self) -> &PendingActions {
-        &self.pending
+    /// The program's teloxide dialogues (`Dialogue<State, TelbotStorage>`).
+    pub fn dialogues(&self) -> &Arc<TelbotStorage> {
+        &self.dialogues
     }
     /// The `/webhook/health` cache.
     pub fn webhook_health(&self) -> &HealthCache {

@@ -101,7 +101,10 @@ fn describe() {
     );
     telbot_shared::telegram::describe_metrics();
     metrics::describe_gauge!("telbot_inbox_depth", "Updates stored and not yet handled.");
-    metrics::describe_gauge!("telbot_pending_actions", "Open multi-step actions.");
+    metrics::describe_gauge!(
+        "telbot_pending_actions",
+        "Open multi-step conversations (teloxide dialogues in the store)."
+    );
     metrics::describe_gauge!(
         "telbot_process_resident_memory_bytes",
         metrics::Unit::Bytes,
@@ -134,7 +137,8 @@ fn describe() {
 /// Sets the gauges from the live state.
 pub async fn refresh_gauges(app: &AppState) {
     metrics::gauge!("telbot_inbox_depth").set(app.counters.depth.load(Ordering::Relaxed) as f64);
-    metrics::gauge!("telbot_pending_actions").set(app.pending_count.load(Ordering::Relaxed) as f64);
+    metrics::gauge!("telbot_pending_actions")
+        .set(app.open_dialogues.load(Ordering::Relaxed) as f64);
     metrics::gauge!("telbot_up").set(if app.store_up.load(Ordering::Relaxed) {
         1.0
     } else {

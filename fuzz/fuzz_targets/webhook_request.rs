@@ -44,7 +44,10 @@ fn harness() -> &'static Harness {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
-            let app = bot_server::App::build_on(cfg, bot_server::bot::handlers::tree(), listener)
+            let app = telbot_reference_bot::program(cfg, None, &env)
+                .expect("reference bot config")
+                .listener(listener)
+                .start()
                 .await
                 .expect("app");
             bot_server::routes::router(app.state())

@@ -1,43 +1,20 @@
-//! The reference bot: teloxide handlers run by the inbox's workers. Users replace
-//! [`handlers::tree`] with their own (see the README); everything else stays.
+//! What a hosted teloxide program's handlers get from the core: teloxide's `Bot` as built
+//! here, the `Me` of the bot, and dialogues in the store. The handlers themselves are the
+//! program's (the reference bot's are in the `telbot-reference-bot` crate).
 //!
-//! - [`handlers`]: /start, /help, /status, /report (multi-step), /ask.
 //! - [`paced`]: [`paced::PacedBot`], the name a paced `Bot` had (now `Bot` itself).
-//! - [`pending`]: multi-step actions in the store with a TTL.
 //! - [`storage`]: [`storage::TelbotStorage`], teloxide's dialogue `Storage` on the store.
-//! - [`ai`]: the /ask endpoint client with a circuit breaker.
 
-pub mod ai;
-pub mod handlers;
 pub mod paced;
-pub mod pending;
 pub mod storage;
 
 use std::future::Future;
-use std::sync::Arc;
 
-use telbot_shared::store::Db;
 use telbot_shared::telegram::{TelegramClient, TelegramError};
 use teloxide::types::Me;
 
-/// The error type handlers return.
+/// The error type of most handler trees (teloxide's own examples use it too).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-
-/// What every handler can reach: injected into the handler tree as `Arc<BotCtx>`.
-pub struct BotCtx {
-    /// The Bot API client (retries, pacing, redaction).
-    pub api: TelegramClient,
-    /// The shared store.
-    pub db: Db,
-    /// Multi-step actions.
-    pub pending: pending::PendingActions,
-    /// The /ask endpoint.
-    pub assistant: Arc<ai::Assistant>,
-    /// Chats allowed to use /status.
-    pub admin_chat_ids: Vec<i64>,
-    /// One line of health for /status.
-    pub status_line: Box<dyn Fn() -> String + Send + Sync>,
-}
 
 /// teloxide's `Bot` with the bot's token, every request bounded by `timeout`. bot-server points
 /// each handler run's copy at its gateway (telbot's client behind it); as built here it talks
@@ -106,5 +83,16 @@ pub fn fallback_me(name: &str) -> Me {
         supports_inline_queries: false,
         can_connect_to_business: false,
         has_main_web_app: false,
+    }
+}
+
+/// The bot's `Me` from getMe, or [`fallback_me`] when the Bot API cannot be reached at start.
+pub(crate) async fn fetch_me(api: &TelegramClient, name: &str) -> Me {
+    match api.call::<Me>("getMe", &serde_json::json!({})).await {
+        Ok(me) => me,
+        Err(e) => {
+            tracing::warn!(error = %e, "getMe failed at start; commands still work without @mentions");
+            fallback_me(name)
+        }
     }
 }

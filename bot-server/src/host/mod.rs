@@ -41,7 +41,14 @@ pub(crate) struct Program<E> {
     /// Builds the program's requester (teloxide's adaptors over telbot's `Bot`) into the
     /// dependencies.
     pub requester: Option<MakeRequester>,
+    /// The program's own `/health` checks, by name.
+    pub health_checks: Vec<(String, HealthCheck)>,
 }
+
+/// A program's `/health` check (`DispatcherBuilder::health_check`): called at each `/health`
+/// read, so it must be cheap (read a state, call nothing); `None` leaves it out of the document.
+pub type HealthCheck =
+    Arc<dyn Fn() -> Option<telbot_shared::health::CheckStatus> + Send + Sync + 'static>;
 
 /// Puts the program's requester, made from a run's `Bot`, into the dependencies (once per run).
 pub(crate) type MakeRequester = Arc<dyn Fn(teloxide::Bot, &mut DependencyMap) + Send + Sync>;
@@ -55,6 +62,7 @@ impl<E> Program<E> {
             error_handler: None,
             keyer: None,
             requester: None,
+            health_checks: Vec::new(),
         }
     }
 }

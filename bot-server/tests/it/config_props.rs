@@ -1,4 +1,4 @@
-//! Property test of the config loader (file + environment): any values load or are refused
+//! Property test of the config loaders (file + environment; the core's and the reference bot's): any values load or are refused
 //! without panicking, and a refusal never quotes a secret.
 
 use std::collections::HashMap;
@@ -60,7 +60,12 @@ proptest! {
             std::fs::write(&path, text).unwrap();
             path.clone()
         });
-        if let Err(e) = BotConfig::load(file_arg.as_deref(), &env) {
+        // The core's settings, and the reference bot's own ([ai], bot.admin_chat_ids).
+        let refused = [
+            BotConfig::load(file_arg.as_deref(), &env).err(),
+            telbot_reference_bot::Settings::load(file_arg.as_deref(), &env).err(),
+        ];
+        for e in refused.into_iter().flatten() {
             let msg = e.to_string();
             prop_assert!(!msg.contains(MARK), "{msg}");
             prop_assert!(!format!("{e:?}").contains(MARK), "{e:?}");

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bot_server::bot::{BotCtx, HandlerError};
+use bot_server::bot::HandlerError;
 use common::*;
+use telbot_shared::telegram::TelegramClient;
 use telegram_sim::{ApiFault, Upd};
 use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::dptree;
@@ -20,14 +21,14 @@ const PARKED: i64 = 2;
 /// Echoes the text; fails with a handler error of its own (permanent) while `broken` is set.
 fn echo_tree(broken: Arc<AtomicBool>) -> UpdateHandler<HandlerError> {
     dptree::entry().branch(Update::filter_message().endpoint(
-        move |msg: Message, ctx: Arc<BotCtx>| {
+        move |msg: Message, api: TelegramClient| {
             let broken = broken.clone();
             async move {
                 if broken.load(Ordering::SeqCst) {
                     return Err::<(), HandlerError>("the handler is broken".into());
                 }
                 let text = msg.text().unwrap_or("?").to_string();
-                ctx.api.send_message(msg.chat.id.0, &text).await?;
+                api.send_message(msg.chat.id.0, &text).await?;
                 Ok(())
             }
         },
@@ -298,13 +299,13 @@ async fn a_handler_past_its_deadline_is_retried_as_a_transient_failure() {
     let r = runs.clone();
     // The first run hangs past the deadline; the second answers.
     let tree = dptree::entry().branch(Update::filter_message().endpoint(
-        move |msg: Message, ctx: Arc<BotCtx>| {
+        move |msg: Message, api: TelegramClient| {
             let r = r.clone();
             async move {
                 if r.fetch_add(1, Ordering::SeqCst) == 0 {
                     tokio::time::sleep(Duration::from_secs(30)).await;
                 }
-                ctx.api.send_message(msg.chat.id.0, "late").await?;
+                api.send_message(msg.chat.id.0, "late").await?;
                 Ok::<(), HandlerError>(())
             }
         },

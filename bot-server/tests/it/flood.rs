@@ -5,11 +5,11 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bot_server::bot::{BotCtx, HandlerError};
+use bot_server::bot::HandlerError;
 use common::*;
+use telbot_shared::telegram::TelegramClient;
 use telegram_sim::{ApiFault, Upd};
 use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::dptree;
@@ -22,9 +22,9 @@ const EACH: usize = 3;
 
 fn echo_tree() -> UpdateHandler<HandlerError> {
     dptree::entry().branch(Update::filter_message().endpoint(
-        |msg: Message, ctx: Arc<BotCtx>| async move {
+        |msg: Message, api: TelegramClient| async move {
             let text = msg.text().unwrap_or("?").to_string();
-            ctx.api.send_message(msg.chat.id.0, &text).await?;
+            api.send_message(msg.chat.id.0, &text).await?;
             Ok::<(), HandlerError>(())
         },
     ))

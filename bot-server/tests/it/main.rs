@@ -1,15 +1,15 @@
-//! The integration tests of `bot-server`, in one binary (one link instead of 18).
+//! The integration tests of `bot-server`, in one binary (one link instead of 18). The
+//! reference bot's own tests, and those of the `bot-server` binary, are in
+//! `crates/reference-bot/tests/it`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod bot;
 mod browser;
 mod common;
 mod config_props;
 mod dashboard;
 mod dialogues;
 mod failures;
-mod faults;
 mod fleet;
 mod flood;
 mod guards;
@@ -18,7 +18,6 @@ mod ingest;
 mod late_commit;
 mod modes;
 mod panics;
-mod process;
 mod programs;
 mod prometheus;
 mod reply_in_answer;

@@ -175,11 +175,10 @@ async fn a_second_bot_server_on_one_sqlite_file_is_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let cfg = bot_server::BotConfig::load(None, &env(&sim, &db, port)).unwrap();
-    let err =
-        match bot_server::App::build_on(cfg, bot_server::bot::handlers::tree(), listener).await {
-            Ok(_) => panic!("a second bot-server started on the same SQLite file"),
-            Err(e) => e.to_string(),
-        };
+    let err = match bot_server::App::build_on(cfg, telbot_reference_bot::tree(), listener).await {
+        Ok(_) => panic!("a second bot-server started on the same SQLite file"),
+        Err(e) => e.to_string(),
+    };
     assert!(
         err.contains("another bot-server is already running on the SQLite file")
             && err.contains("PostgreSQL"),

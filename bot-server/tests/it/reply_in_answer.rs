@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use bot_server::bot::{BotCtx, HandlerError};
+use bot_server::bot::HandlerError;
 use common::*;
+use telbot_shared::telegram::TelegramClient;
 use telegram_sim::Upd;
 use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::dptree;
@@ -124,14 +125,13 @@ async fn postgres_replies_ride_on_the_webhook_answer_and_a_redelivery_gets_the_s
 fn tree(n: usize, delay: Duration, fail_first: u32) -> UpdateHandler<HandlerError> {
     let runs = Arc::new(AtomicU32::new(0));
     dptree::entry().branch(Update::filter_message().endpoint(
-        move |msg: Message, ctx: Arc<BotCtx>| {
+        move |msg: Message, api: TelegramClient| {
             let runs = runs.clone();
             async move {
                 tokio::time::sleep(delay).await;
                 let text = msg.text().unwrap_or("?").to_string();
                 for i in 0..n {
-                    ctx.api
-                        .send_message(msg.chat.id.0, &format!("{text} #{i}"))
+                    api.send_message(msg.chat.id.0, &format!("{text} #{i}"))
                         .await?;
                     if runs.fetch_add(1, Ordering::SeqCst) < fail_first {
                         return Err::<(), HandlerError>("failed after its first call".into());

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use bot_server::{App, BotConfig, Exit};
+use bot_server::{BotConfig, Exit};
 use rand::distr::{Alphanumeric, SampleString};
 use telegram_sim::Sim;
 use tokio_util::sync::CancellationToken;
@@ -72,7 +72,10 @@ impl Stack {
         let env = environment(&sim, &catcher, &dir, port, &admin_token);
 
         let cfg = BotConfig::load(None, &env).map_err(|e| anyhow::anyhow!("bot config: {e}"))?;
-        let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener)
+        let app = telbot_reference_bot::program(cfg, None, &env)
+            .map_err(|e| anyhow::anyhow!("reference bot config: {e}"))?
+            .listener(listener)
+            .start()
             .await
             .context("building bot-server")?;
         let stop_bot = app.shutdown_token();

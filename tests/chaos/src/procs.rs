@@ -1,5 +1,5 @@
 //! The real binaries as child processes: found next to the running executable (its target
-//! profile dir, e.g. `target/debug/`), built with `cargo build -p bot-server -p watchdog --bins`
+//! profile dir, e.g. `target/debug/`), built with `cargo build -p telbot-reference-bot -p watchdog --bins`
 //! in the same profile when missing. Every child is killed when its [`Proc`] is dropped.
 
 use std::collections::HashMap;
@@ -53,12 +53,19 @@ fn locate() -> Result<Binaries, String> {
     let target_dir = dir.parent().ok_or("the profile dir has no parent")?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!(
-        "telbot-chaos: bot-server/watchdog missing or older than their sources in {}; building them: cargo build -p bot-server -p watchdog --bins --profile {}",
+        "telbot-chaos: bot-server/watchdog missing or older than their sources in {}; building them: cargo build -p telbot-reference-bot -p watchdog --bins --profile {}",
         dir.display(),
         if profile == "debug" { "dev" } else { &profile }
     );
     let status = Command::new(cargo)
-        .args(["build", "-p", "bot-server", "-p", "watchdog", "--bins"])
+        .args([
+            "build",
+            "-p",
+            "telbot-reference-bot",
+            "-p",
+            "watchdog",
+            "--bins",
+        ])
         .args([
             "--profile",
             if profile == "debug" { "dev" } else { &profile },
@@ -98,6 +105,7 @@ fn stale(bins: &Binaries) -> bool {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let sources = [
         "bot-server/src",
+        "crates/reference-bot/src",
         "watchdog/src",
         "shared/src",
         "shared/migrations",

@@ -100,7 +100,7 @@ impl Bot {
     /// Starts bot-server in webhook mode against `sim` with `extra` variables, and waits
     /// until `/health` answers 200.
     pub async fn start(sim: &telegram_sim::Sim, extra: &[(&str, &str)]) -> Bot {
-        let bin = binary("bot-server", "bot-server").unwrap_or_else(|e| panic!("{e}"));
+        let bin = binary("telbot-reference-bot", "bot-server").unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let port = telbot_testkit::free_port().unwrap_or_else(|e| panic!("port: {e}"));
         let log = std::fs::File::create(dir.path().join("bot.log"))

@@ -1,6 +1,7 @@
 //! Shared set-up for bot-server's integration tests: a telegram-sim, a store (SQLite in a
-//! temp dir or a throwaway PostgreSQL server), and the bot in-process or as its binary.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! temp dir or a throwaway PostgreSQL server), and the bot in-process or as its binary. Also
+//! the set-up of `crates/reference-bot/tests/it` (included there by path), hence the allows.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -101,9 +102,23 @@ impl RunningBot {
     }
 }
 
-/// Binds first so PUBLIC_URL can name the port, then builds and runs the bot.
+/// Binds first so PUBLIC_URL can name the port, then builds and runs the reference bot
+/// (`telbot-reference-bot`, the `bot-server` binary's program).
 pub(crate) async fn start_bot(sim: &Sim, db: &TestDb, extra: &[(&str, &str)]) -> RunningBot {
-    start_bot_with(sim, db, extra, bot_server::bot::handlers::tree()).await
+    start_program(reference(sim, db, extra)).await
+}
+
+/// The reference bot's program on the tests' settings with `extra` over them, its own keys
+/// (`[ai]`, `bot.admin_chat_ids`) read from the same environment.
+pub(crate) fn reference(
+    sim: &Sim,
+    db: &TestDb,
+    extra: &[(&str, &str)],
+) -> bot_server::DispatcherBuilder<telbot_reference_bot::HandlerError> {
+    let (cfg, listener, e) = config_env(sim, db, extra);
+    telbot_reference_bot::program(cfg, None, &e)
+        .unwrap()
+        .listener(listener)
 }
 
 /// [`start_bot`] with a handler tree of the test's own.
@@ -124,6 +139,16 @@ pub(crate) fn config(
     db: &TestDb,
     extra: &[(&str, &str)],
 ) -> (BotConfig, tokio::net::TcpListener) {
+    let (cfg, listener, _) = config_env(sim, db, extra);
+    (cfg, listener)
+}
+
+/// [`config`] and the environment it was loaded from.
+pub(crate) fn config_env(
+    sim: &Sim,
+    db: &TestDb,
+    extra: &[(&str, &str)],
+) -> (BotConfig, tokio::net::TcpListener, HashMap<String, String>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -132,7 +157,7 @@ pub(crate) fn config(
         e.insert((*k).into(), (*v).into());
     }
     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-    (BotConfig::load(None, &e).unwrap(), listener)
+    (BotConfig::load(None, &e).unwrap(), listener, e)
 }
 
 /// [`start_bot_with`] for a whole program (default and error handlers, dependencies…).

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bot_server::{App, BotConfig};
+use bot_server::BotConfig;
 use telegram_sim::{Sim, Upd, WebhookFault};
 use watchdog::clock::ManualClock;
 use watchdog::config::WatchdogConfig;
@@ -59,7 +59,10 @@ async fn start() -> Running {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let cfg = BotConfig::load(None, &env).unwrap();
-    let app = App::build_on(cfg, bot_server::bot::handlers::tree(), listener)
+    let app = telbot_reference_bot::program(cfg, None, &env)
+        .unwrap()
+        .listener(listener)
+        .start()
         .await
         .unwrap();
     let stop = app.shutdown_token();

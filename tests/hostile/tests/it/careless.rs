@@ -60,7 +60,7 @@ fn token() -> (&'static str, String) {
 
 #[test]
 fn no_binary_prints_a_secret_from_a_broken_config() {
-    let bot = binary("bot-server", "bot-server").unwrap();
+    let bot = binary("telbot-reference-bot", "bot-server").unwrap();
     let watchdog = binary("watchdog", "watchdog").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.toml");
@@ -182,7 +182,7 @@ fn no_binary_prints_a_secret_from_a_broken_config() {
 
 #[test]
 fn a_store_that_cannot_be_written_gives_one_line_with_the_cause() {
-    let bot = binary("bot-server", "bot-server").unwrap();
+    let bot = binary("telbot-reference-bot", "bot-server").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();

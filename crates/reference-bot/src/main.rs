@@ -1,8 +1,10 @@
-//! `bot-server`: parses arguments, loads config, wires the app, waits for signals.
+//! `bot-server`: the reference bot on telbot. Parses arguments, loads the settings (a bad
+//! one: exit 78), runs until SIGTERM/SIGINT/`POST /shutdown` (0), or exits 1 when it cannot
+//! start and 3 past the RSS limit.
 
 use std::path::PathBuf;
 
-use bot_server::{App, BotConfig, EXIT_CONFIG, EXIT_MEMORY_LIMIT, EXIT_START, Exit};
+use bot_server::{BotConfig, EXIT_CONFIG, EXIT_MEMORY_LIMIT, EXIT_START, Exit};
 use clap::Parser;
 
 /// mimalloc instead of glibc's malloc: allocation was a fifth of the instructions per update
@@ -12,7 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The telbot bot server: a Telegram bot with a durable inbox, health and metrics.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(name = "bot-server", version, about, long_about = None)]
 struct Args {
     /// A TOML file layered over the compiled-in defaults (also TELBOT_CONFIG).
     #[arg(long)]
@@ -23,8 +25,11 @@ fn main() {
     let args = Args::parse();
     let env = telbot_shared::config::process_env();
     telbot_shared::logging::init(env.get("LOG_FORMAT").map(String::as_str));
-    let cfg = match BotConfig::load(args.config.as_deref(), &env) {
-        Ok(c) => c,
+    let file = args.config.as_deref();
+    let program = match BotConfig::load(file, &env)
+        .and_then(|cfg| telbot_reference_bot::program(cfg, file, &env))
+    {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("bot-server: {e}");
             std::process::exit(EXIT_CONFIG);
@@ -41,22 +46,15 @@ fn main() {
         }
     };
     let code = rt.block_on(async move {
-        let app = match App::build(cfg).await {
-            Ok(a) => a,
+        match program.start().await {
+            Ok(app) => match app.dispatch().await {
+                Exit::Shutdown => 0,
+                Exit::MemoryLimit => EXIT_MEMORY_LIMIT,
+            },
             Err(e) => {
                 tracing::error!("cannot start: {e}");
-                return EXIT_START;
+                EXIT_START
             }
-        };
-        let token = app.shutdown_token();
-        tokio::spawn(async move {
-            telbot_shared::signal::shutdown().await;
-            tracing::info!("signal received");
-            token.cancel();
-        });
-        match app.run_until_stopped().await {
-            Exit::Shutdown => 0,
-            Exit::MemoryLimit => EXIT_MEMORY_LIMIT,
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));

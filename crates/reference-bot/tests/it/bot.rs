@@ -1,5 +1,5 @@
-//! The reference bot: one reply per command, the /report conversation and its TTL, /status for
-//! admins, /ask behind a circuit breaker with a fallback.
+//! The reference bot: one reply per command, the /report conversation (a dialogue per chat
+//! member) and its TTL, /status for admins, /ask behind a circuit breaker with a fallback.
 
 use crate::common;
 
@@ -59,7 +59,7 @@ async fn report_stores_a_text_or_a_location() {
 }
 
 #[tokio::test]
-async fn pending_actions_expire_and_are_swept() {
+async fn report_dialogues_expire_and_are_swept() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(
@@ -76,11 +76,18 @@ async fn pending_actions_expire_and_are_swept() {
         sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == 1)
             .await
     );
-    assert_eq!(bot.state.pending().count().await.unwrap(), 1);
+    assert_eq!(bot.state.dialogues().count().await.unwrap(), 1);
+    // /health's pending_actions counts open dialogues (refreshed every 2 s).
+    assert!(
+        wait_until_async(Duration::from_secs(5), || async {
+            health(&bot).await["pending_actions"] == 1
+        })
+        .await
+    );
     // Past the TTL the sweeper removes it, and a text is no longer taken as the report.
     assert!(
         wait_until_async(Duration::from_secs(10), || async {
-            bot.state.pending().count().await.unwrap() == 0
+            bot.state.dialogues().count().await.unwrap() == 0
         })
         .await
     );
@@ -99,6 +106,65 @@ async fn pending_actions_expire_and_are_swept() {
         .await
         .unwrap();
     assert_eq!(n.0, 0);
+    bot.stop().await;
+}
+
+/// In a group, A's `/report` waits for A's next message: B's messages are not taken as A's
+/// report (and B's own `/report` is B's), and A's message completes A's.
+#[tokio::test]
+async fn a_report_in_a_group_is_completed_by_its_author_only() {
+    const GROUP: i64 = -100_555;
+    const A: i64 = 11;
+    const B: i64 = 12;
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[]).await;
+    let replies = |n: usize| {
+        let sim = &sim;
+        async move {
+            assert!(
+                sim.wait_for(Duration::from_secs(10), |s| s.sent_messages().len() == n)
+                    .await,
+                "{:?}",
+                sim.sent_messages()
+            );
+            sim.sent_messages()[n - 1].text.clone()
+        }
+    };
+    sim.inject(Upd::command(GROUP, "/report").from_user(A));
+    assert!(
+        replies(1)
+            .await
+            .starts_with("What would you like to report?")
+    );
+    sim.inject(Upd::text(GROUP, "B's chatter").from_user(B));
+    assert_eq!(replies(2).await, "Send /help to see what I can do.");
+    sim.inject(Upd::location(GROUP, 1.0, 2.0).from_user(B));
+    replies(2).await;
+    let reports = || async {
+        sqlx::query_as::<_, (i64, Option<String>)>("SELECT user_id, text FROM reports ORDER BY id")
+            .fetch_all(&bot.state.db().pool)
+            .await
+            .unwrap()
+    };
+    assert!(reports().await.is_empty(), "B completed A's report");
+    sim.inject(Upd::text(GROUP, "the lift is broken").from_user(A));
+    assert_eq!(replies(3).await, "Thank you, your report is saved.");
+    assert_eq!(
+        reports().await,
+        vec![(A, Some("the lift is broken".to_string()))]
+    );
+    // A's dialogue is closed; B starts one of their own.
+    sim.inject(Upd::text(GROUP, "more from A").from_user(A));
+    assert_eq!(replies(4).await, "Send /help to see what I can do.");
+    sim.inject(Upd::command(GROUP, "/report").from_user(B));
+    replies(5).await;
+    sim.inject(Upd::text(GROUP, "not A's").from_user(A));
+    assert_eq!(replies(6).await, "Send /help to see what I can do.");
+    sim.inject(Upd::text(GROUP, "B's report").from_user(B));
+    assert_eq!(replies(7).await, "Thank you, your report is saved.");
+    assert_eq!(reports().await.len(), 2);
+    assert_eq!(bot.state.dialogues().count().await.unwrap(), 0);
     bot.stop().await;
 }
 

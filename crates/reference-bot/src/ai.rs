@@ -8,7 +8,9 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::config::AiConfig;
+use telbot_shared::health::{CheckStatus, Status};
+
+use crate::settings::AiConfig;
 
 /// The pause between attempts of one question: 200 ms, 400 ms, … at most 2 s.
 const RETRY: telbot_shared::backoff::Backoff =
@@ -69,7 +71,26 @@ impl Assistant {
 
     /// Whether an endpoint is configured.
     pub fn enabled(&self) -> bool {
-        !self.cfg.base_url.trim().is_empty()
+        self.cfg.enabled()
+    }
+
+    /// `/health`'s `checks.openai`: degraded while the circuit is not closed; none when no
+    /// endpoint is configured.
+    pub fn health(&self) -> Option<CheckStatus> {
+        if !self.enabled() {
+            return None;
+        }
+        let c = self.circuit();
+        Some(CheckStatus {
+            status: if c == Circuit::Closed {
+                Status::Ok
+            } else {
+                Status::Degraded
+            },
+            detail: (c != Circuit::Closed)
+                .then(|| "assistant failing; /ask answers the fallback text".into()),
+            circuit: Some(c.as_str().to_string()),
+        })
     }
 
     /// The breaker's state now.
