@@ -38,11 +38,37 @@ where
         let Ok(api) = API.try_with(TelegramClient::clone) else {
             return self.send().await.map(|_| ());
         };
-        let method = <R::Payload as Payload>::NAME;
+        let method = bot_api_name(<R::Payload as Payload>::NAME);
         api.send_ignoring_result(method, self.payload_ref())
             .await
             .map_err(|e| request_error(&e))
     }
+}
+
+/// The Bot API's name of a teloxide payload (`SendMessage` → `sendMessage`): the name telbot's
+/// client paces, counts and puts in the webhook answer. Each name is made once and kept (one
+/// per teloxide method a program uses, a few hundred at most).
+fn bot_api_name(payload: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    let mut chars = payload.chars();
+    let Some(first) = chars.next() else {
+        return payload;
+    };
+    if first.is_ascii_lowercase() {
+        return payload;
+    }
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    names.entry(payload).or_insert_with(|| {
+        let name: String = std::iter::once(first.to_ascii_lowercase())
+            .chain(chars)
+            .collect();
+        Box::leak(name.into_boxed_str())
+    })
 }
 
 /// telbot's failure as teloxide's, so a handler's `?` and the inbox's classification see the
@@ -69,6 +95,15 @@ fn request_error(e: &TelegramError) -> RequestError {
 mod tests {
     use super::*;
     use crate::host::classify::describe;
+
+    #[test]
+    fn payload_names_become_bot_api_method_names() {
+        assert_eq!(bot_api_name("SendMessage"), "sendMessage");
+        assert_eq!(bot_api_name("AnswerCallbackQuery"), "answerCallbackQuery");
+        assert_eq!(bot_api_name("sendDice"), "sendDice");
+        let name = <teloxide::payloads::SendMessage as Payload>::NAME;
+        assert!(std::ptr::eq(bot_api_name(name), bot_api_name(name)), "made once");
+    }
 
     #[test]
     fn telbots_failures_keep_their_class_as_teloxides() {
