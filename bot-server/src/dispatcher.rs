@@ -134,6 +134,13 @@ impl<E: Debug + Send + Sync + 'static> DispatcherBuilder<E> {
         self
     }
 
+    /// Accepted for teloxide's sake (deprecated there too: a no-op since teloxide 0.15).
+    #[must_use]
+    #[deprecated(note = "a no-op in teloxide and in telbot; remove it")]
+    pub fn stack_size(self, _size: usize) -> Self {
+        self
+    }
+
     /// Which updates run one at a time, in order (teloxide's distribution function; by
     /// default per chat, as Telegram queues them). The key becomes the inbox's queue key, so
     /// it holds across every instance on one PostgreSQL; `None` runs the update beside

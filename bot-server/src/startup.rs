@@ -177,7 +177,7 @@ impl App {
             make(plain_bot.clone(), &mut deps);
         }
         deps.insert_container(extra);
-        host::check_dependencies(&tree, &deps)?;
+        host::check_dependencies(&tree, &deps).map_err(StartError::Handlers)?;
         host::panic::install_hook();
         let processor: Arc<dyn inbox::Process> = Arc::new(TreeProcessor {
             tree,

@@ -10,17 +10,14 @@ use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::dptree::di::DependencyMap;
 use teloxide::error_handlers::ErrorHandler;
 use teloxide::types::{Update, UpdateId, UpdateKind};
 
-use super::{MakeRequester, classify, gateway, panic, send};
+use super::program::{DefaultHandler, MakeRequester};
+use super::{classify, gateway, panic, send};
 use crate::inbox::{Item, Outcome, Process};
-
-/// teloxide's `default_handler`: called with an update no branch of the tree took.
-pub(crate) type DefaultHandler = Arc<dyn Fn(Arc<Update>) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Each run's teloxide `Bot`, pointed at the gateway under the run's own path, and the
 /// program's requester made from it.

@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(bot_api_name("AnswerCallbackQuery"), "answerCallbackQuery");
         assert_eq!(bot_api_name("sendDice"), "sendDice");
         let name = <teloxide::payloads::SendMessage as Payload>::NAME;
-        assert!(std::ptr::eq(bot_api_name(name), bot_api_name(name)), "made once");
+        assert!(
+            std::ptr::eq(bot_api_name(name), bot_api_name(name)),
+            "made once"
+        );
     }
 
     #[test]

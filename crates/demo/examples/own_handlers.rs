@@ -3,8 +3,7 @@
 //! Run with the bot's environment (TELEGRAM_BOT_TOKEN, PUBLIC_URL, WEBHOOK_SECRET, …):
 //! `cargo run -p telbot-demo --example own_handlers`.
 
-use bot_server::bot::storage::TelbotStorage;
-use bot_server::{BotConfig, Dispatcher};
+use bot_server::{BotConfig, Dispatcher, TelbotStorage};
 use serde::{Deserialize, Serialize};
 use teloxide::dispatching::dialogue::Dialogue;
 use teloxide::dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler};

@@ -171,3 +171,24 @@ async fn teloxides_purchase_example_runs_on_telbot_across_a_restart() {
     );
     stop(child).await;
 }
+
+/// The README's "Plug in your own handlers" block is `examples/own_handlers.rs` (without its
+/// `//!` header), so the code a reader copies is the code these tests run.
+#[test]
+fn the_readme_shows_the_own_handlers_example_as_it_is() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let file = std::fs::read_to_string(root.join("crates/demo/examples/own_handlers.rs"))
+        .expect("own_handlers.rs");
+    let section = readme
+        .split("## Plug in your own handlers")
+        .nth(1)
+        .expect("the section");
+    let block = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a rust block");
+    let body: Vec<&str> = file.lines().filter(|l| !l.starts_with("//!")).collect();
+    assert_eq!(block.trim(), body.join("\n").trim());
+}
