@@ -6,6 +6,7 @@
 #
 #   bench/callgrind.sh [BOT_SERVER_BINARY] [N1] [N2]
 #   REPLY_IN_ANSWER=true bench/callgrind.sh ...   (replies ride on the webhook answer)
+#   BIN_ARGS=repl bench/callgrind.sh target/release/telbot-programs   (a program with arguments)
 #
 # Needs the fake Bot API of ../shared/bench/peers (built by its run.sh) and valgrind.
 set -euo pipefail
@@ -34,7 +35,7 @@ run() {
     WEBHOOK_SECRET=cg-secret PUBLIC_URL="http://127.0.0.1:$PORT" BOT_MODE=webhook \
     DATABASE_URL="sqlite://$dir/bench.db" ADMIN_TOKEN=cg-admin-token-0123456789 RUST_LOG=warn \
     TELBOT__TELEGRAM__RATE_LIMIT=false TELBOT__WEBHOOK__REPLY_IN_ANSWER="${REPLY_IN_ANSWER:-false}" \
-    valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" "$BIN" >"$dir/bot.log" 2>&1 &
+    valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" "$BIN" ${BIN_ARGS:-} >"$dir/bot.log" 2>&1 &
   local pid=$!
   for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
   python3 "$HERE/post_updates.py" "$PORT" "$n" cg-secret "http://127.0.0.1:$FAKE_PORT/stats" $([ "${REPLY_IN_ANSWER:-false}" = true ] && echo answers) >&2 \
