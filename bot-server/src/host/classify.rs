@@ -103,6 +103,47 @@ pub(crate) fn telegram_error(e: &RequestError) -> TelegramError {
     }
 }
 
+/// A failure of telbot's client as Telegram's envelope would carry it: `error_code`, a
+/// `description` that starts the way Telegram's do (teloxide keeps only the description, and
+/// [`telegram_error`] reads the status back from its prefix), and `retry_after`. Both ways
+/// telbot hands a failure to teloxide (the gateway's answer, `SendIgnoringResult`'s error) use
+/// it, so the class survives the trip.
+pub(crate) fn wire_failure(e: &TelegramError) -> (u16, String, Option<u64>) {
+    match e {
+        TelegramError::Api {
+            code, description, ..
+        } => {
+            let description = if code_of_description(description).is_some() {
+                description.clone()
+            } else {
+                // An intermediary's page ("HTTP 502: <html>…"): its status leads.
+                let reason = http::StatusCode::from_u16(*code)
+                    .ok()
+                    .and_then(|c| c.canonical_reason())
+                    .unwrap_or("Bad Request");
+                format!("{reason}: {description}")
+            };
+            (*code, description, None)
+        }
+        TelegramError::RetryAfter { retry_after, .. } => (
+            429,
+            format!("Too Many Requests: retry after {retry_after}"),
+            Some(*retry_after),
+        ),
+        TelegramError::Network { message, .. } => (502, format!("Bad Gateway: {message}"), None),
+        TelegramError::Timeout { .. } => (
+            504,
+            "Gateway Timeout: the Bot API did not answer in time".into(),
+            None,
+        ),
+        TelegramError::InvalidResponse { message, .. } => (
+            400,
+            format!("Bad Request: an invalid response from the Bot API: {message}"),
+            None,
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -153,6 +194,51 @@ mod tests {
         assert!(!transient(Boxed::from(RequestError::Api(
             ApiError::BotBlocked
         ))));
+    }
+
+    #[test]
+    fn a_failure_keeps_its_class_on_the_wire() {
+        let m = || "sendMessage".to_string();
+        let cases = [
+            TelegramError::Api {
+                method: m(),
+                code: 502,
+                description: "HTTP 502: <html>".into(),
+            },
+            TelegramError::Api {
+                method: m(),
+                code: 500,
+                description: "Internal Server Error".into(),
+            },
+            TelegramError::Api {
+                method: m(),
+                code: 403,
+                description: "Forbidden: bot was blocked by the user".into(),
+            },
+            TelegramError::RetryAfter {
+                method: m(),
+                retry_after: 2,
+            },
+            TelegramError::Network {
+                method: m(),
+                message: "reset".into(),
+            },
+            TelegramError::Timeout { method: m() },
+            TelegramError::InvalidResponse {
+                method: m(),
+                message: "x".into(),
+            },
+        ];
+        for e in cases {
+            let (code, description, _) = wire_failure(&e);
+            let back = TelegramError::Api {
+                method: m(),
+                code: code_of_description(&description).unwrap_or(400),
+                description,
+            };
+            assert_eq!(back.is_transient(), e.is_transient(), "{e}");
+            assert_eq!(code_of_description(&wire_failure(&e).1), Some(code), "{e}");
+        }
     }
 
     #[test]

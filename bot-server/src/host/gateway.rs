@@ -139,35 +139,8 @@ async fn call(
 
 /// Telegram's envelope for a failure that has none of Telegram's own.
 fn failure(e: &TelegramError) -> Response {
-    match e {
-        // Not Telegram's envelope (an intermediary's page): its status leads the description,
-        // which is what teloxide keeps.
-        TelegramError::Api {
-            code, description, ..
-        } => {
-            let reason = axum::http::StatusCode::from_u16(*code)
-                .ok()
-                .and_then(|c| c.canonical_reason())
-                .unwrap_or("Bad Gateway");
-            envelope(*code, &format!("{reason}: {description}"), None)
-        }
-        TelegramError::RetryAfter { retry_after, .. } => envelope(
-            429,
-            &format!("Too Many Requests: retry after {retry_after}"),
-            Some(*retry_after),
-        ),
-        TelegramError::Network { message, .. } => {
-            envelope(502, &format!("Bad Gateway: {message}"), None)
-        }
-        TelegramError::Timeout { .. } => envelope(
-            504,
-            "Gateway Timeout: the Bot API did not answer in time",
-            None,
-        ),
-        TelegramError::InvalidResponse { message, .. } => {
-            envelope(400, &format!("Invalid response: {message}"), None)
-        }
-    }
+    let (code, description, retry_after) = super::classify::wire_failure(e);
+    envelope(code, &description, retry_after)
 }
 
 fn envelope(code: u16, description: &str, retry_after: Option<u64>) -> Response {

@@ -1,8 +1,8 @@
 //! [`TreeProcessor`]: runs a stored update through the program's teloxide handler tree, as
 //! teloxide's dispatcher would: the dependencies, then the `default_handler` for an update no
 //! branch took, the `error_handler` for every handler error. The inbox decides what an
-//! outcome means (retry, park); nothing a handler does can take a worker with it: a panic is
-//! a permanent failure with the panic's message as its cause.
+//! outcome means (retry, park); a panic is caught around every run by `inbox::job`, which
+//! stores its message masked by [`Process::redact`].
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -16,7 +16,7 @@ use teloxide::error_handlers::ErrorHandler;
 use teloxide::types::{Update, UpdateId, UpdateKind};
 
 use super::program::{DefaultHandler, MakeRequester};
-use super::{classify, gateway, panic, send};
+use super::{classify, gateway, send};
 use crate::inbox::{Item, Outcome, Process};
 
 /// Each run's teloxide `Bot`, pointed at the gateway under the run's own path, and the
@@ -45,19 +45,11 @@ pub(crate) struct TreeProcessor<E> {
 
 impl<E: Debug + Send + Sync + 'static> Process for TreeProcessor<E> {
     fn process<'a>(&'a self, item: &'a Item) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
-        Box::pin(async move {
-            let run = send::with_api(self.bots.api.clone(), self.run(item));
-            match panic::catching(run).await {
-                Ok(outcome) => outcome,
-                Err(message) => {
-                    metrics::counter!("telbot_handler_panics_total").increment(1);
-                    Outcome::permanent(
-                        self.redactor
-                            .redact(&format!("the handler panicked: {message}")),
-                    )
-                }
-            }
-        })
+        Box::pin(send::with_api(self.bots.api.clone(), self.run(item)))
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
     }
 }
 

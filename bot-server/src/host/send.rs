@@ -74,18 +74,11 @@ fn bot_api_name(payload: &'static str) -> &'static str {
 /// telbot's failure as teloxide's, so a handler's `?` and the inbox's classification see the
 /// same thing whichever client made the call.
 fn request_error(e: &TelegramError) -> RequestError {
-    let description = match e {
-        TelegramError::RetryAfter { retry_after, .. } => {
-            let secs = u32::try_from(*retry_after).unwrap_or(u32::MAX);
-            return RequestError::RetryAfter(teloxide::types::Seconds::from_seconds(secs));
-        }
-        TelegramError::Api { description, .. } => description.clone(),
-        TelegramError::Network { message, .. } => format!("Bad Gateway: {message}"),
-        TelegramError::Timeout { .. } => {
-            "Gateway Timeout: the Bot API did not answer in time".into()
-        }
-        TelegramError::InvalidResponse { message, .. } => format!("Invalid response: {message}"),
-    };
+    let (_, description, retry_after) = super::classify::wire_failure(e);
+    if let Some(secs) = retry_after {
+        let secs = u32::try_from(secs).unwrap_or(u32::MAX);
+        return RequestError::RetryAfter(teloxide::types::Seconds::from_seconds(secs));
+    }
     let api = serde_json::from_value(serde_json::Value::String(description.clone()))
         .unwrap_or(teloxide::ApiError::Unknown(description));
     RequestError::Api(api)
@@ -127,6 +120,15 @@ mod tests {
                 true,
             ),
             (TelegramError::Timeout { method: m() }, true),
+            // A proxy's page after the client's last attempt (how telbot's client reports it).
+            (
+                TelegramError::Api {
+                    method: m(),
+                    code: 502,
+                    description: "HTTP 502: <html><title>502 Bad Gateway</title></html>".into(),
+                },
+                true,
+            ),
             (
                 TelegramError::Api {
                     method: m(),

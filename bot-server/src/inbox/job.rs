@@ -64,6 +64,12 @@ impl Outcome {
 pub trait Process: Send + Sync + 'static {
     /// Handles `item`.
     fn process<'a>(&'a self, item: &'a Item) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+    /// `text` with the secrets this processor knows masked (a panic's message is stored as
+    /// the failure's cause).
+    fn redact(&self, text: &str) -> String {
+        text.to_string()
+    }
 }
 
 /// Telegram keeps an update this long; past it, retrying for the user makes no sense.
@@ -140,13 +146,15 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
             .replies
             .as_ref()
             .map(|_| telbot_shared::telegram::reply::ReplySlot::default());
-        // The processor catches its handlers' panics; this is the floor under any other
-        // `Process`, so no panic can leave a key busy or a permit taken.
+        // A panicking handler is a permanent failure with the panic's message (redacted) and
+        // place, so no panic can leave a key busy, a permit taken or a claim extended.
         let handler = Box::pin(async {
             crate::host::panic::catching(ctx.process.process(item))
                 .await
                 .unwrap_or_else(|panic| {
-                    Outcome::permanent(format!("the handler panicked: {panic}"))
+                    metrics::counter!("telbot_handler_panics_total").increment(1);
+                    let cause = format!("the handler panicked: {panic}");
+                    Outcome::permanent(ctx.process.redact(&cause))
                 })
         });
         let handler: Pin<Box<dyn Future<Output = Outcome> + Send + '_>> = match &slot {
