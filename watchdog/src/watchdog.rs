@@ -210,11 +210,16 @@ impl Watchdog {
             (Vec::new(), Vec::new())
         };
         let checks = async {
-            let (tg, bot) = tokio::join!(checks::telegram::check(ctx), checks::bot::liveness(ctx));
+            // Only the leader writes what the next run judges against (observations, samples).
+            let keep = role == Role::Leader;
+            let (tg, bot) = tokio::join!(
+                checks::telegram::check(ctx, keep),
+                checks::bot::liveness(ctx)
+            );
             let mut fs = tg.findings;
             fs.extend(bot.findings.iter().cloned());
             if set.performance || set.integration {
-                fs.extend(checks::bot::performance(ctx, &bot).await);
+                fs.extend(checks::bot::performance(ctx, &bot, keep).await);
             }
             if set.integration {
                 fs.extend(checks::integration::check(ctx).await);

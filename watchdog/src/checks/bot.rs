@@ -221,8 +221,9 @@ fn status_name(s: Status) -> &'static str {
     }
 }
 
-/// The performance findings from a liveness probe that succeeded.
-pub async fn performance(ctx: &Ctx, facts: &BotFacts) -> Vec<Finding> {
+/// The performance findings from a liveness probe that succeeded. Only the leader (`keep`)
+/// writes the counter samples back (a read-modify-write two watchdogs would race on).
+pub async fn performance(ctx: &Ctx, facts: &BotFacts, keep: bool) -> Vec<Finding> {
     let (Some(h), Some(took)) = (&facts.health, facts.latency) else {
         return Vec::new();
     };
@@ -291,7 +292,7 @@ pub async fn performance(ctx: &Ctx, facts: &BotFacts) -> Vec<Finding> {
             bad.join("; "),
         )
     });
-    out.push(success_rate(ctx, h).await);
+    out.push(success_rate(ctx, h, keep).await);
     let db_ok = ctx.store.db().ping(ctx.cfg.http_timeout).await;
     out.push(match db_ok {
         Ok(()) => Finding::ok(
@@ -309,7 +310,7 @@ pub async fn performance(ctx: &Ctx, facts: &BotFacts) -> Vec<Finding> {
     out
 }
 
-async fn success_rate(ctx: &Ctx, h: &Health) -> Finding {
+async fn success_rate(ctx: &Ctx, h: &Health, keep: bool) -> Finding {
     let now = ctx.clock.now();
     let window = ctx.cfg.thresholds.success_window.as_secs() as i64;
     let mut samples = ctx.store.samples().await.unwrap_or_default();
@@ -332,7 +333,7 @@ async fn success_rate(ctx: &Ctx, h: &Health) -> Finding {
     if samples.len() > 64 {
         samples.drain(..samples.len() - 64);
     }
-    if let Err(e) = ctx.store.set_samples(&samples).await {
+    if keep && let Err(e) = ctx.store.set_samples(&samples).await {
         tracing::warn!(error = %e, "cannot keep counter samples");
     }
     Finding::new(CHECK, incident::BOT_SUCCESS_RATE, level, reason).with_evidence(ev)

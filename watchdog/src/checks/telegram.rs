@@ -25,8 +25,10 @@ pub struct TelegramFacts {
     pub findings: Vec<Finding>,
 }
 
-/// Runs getMe and getWebhookInfo and judges them.
-pub async fn check(ctx: &Ctx) -> TelegramFacts {
+/// Runs getMe and getWebhookInfo and judges them. Only the leader (`keep`) writes the
+/// observation back: a follower ticking in the same second would otherwise overwrite the
+/// leader's memory and hide a new delivery error from it on every run.
+pub async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
     let mut findings = Vec::new();
     if let Err(e) = ctx.tg.get_me().await {
         findings.extend(api_failure(ctx, "getMe", &e));
@@ -61,7 +63,7 @@ pub async fn check(ctx: &Ctx) -> TelegramFacts {
     let mut want = ctx.cfg.webhook.clone();
     want.expected_url = ctx.webhook_url_now().await;
     let (mut judged, obs) = judge_webhook(&info, prev.as_ref(), now, &want, &ctx.cfg.thresholds);
-    if let Err(e) = ctx.store.set_webhook_observation(&obs).await {
+    if keep && let Err(e) = ctx.store.set_webhook_observation(&obs).await {
         tracing::warn!(error = %e, "cannot keep the webhook observation; stuck detection loses its memory");
     }
     for f in &mut judged {

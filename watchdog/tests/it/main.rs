@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod digest;
 mod fleet;
+mod leader_state;
 mod metrics;
 mod postgres;
 mod prometheus_rules;
