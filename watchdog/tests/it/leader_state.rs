@@ -12,9 +12,10 @@ use watchdog::schedule::RunSet;
 use watchdog::{ActionKind, Watchdog};
 
 fn liveness() -> RunSet {
-    let mut s = RunSet::default();
-    s.liveness = true;
-    s
+    RunSet {
+        liveness: true,
+        ..RunSet::default()
+    }
 }
 
 /// Moves the watchdog's clock and the sim's on by `secs`, and waits for the sim's next failed
