@@ -107,6 +107,12 @@ pub fn runbook(key: Incident) -> Option<&'static str> {
         incident::TOKEN_INVALID => {
             "set a valid TELEGRAM_BOT_TOKEN on both services, redeploy, then watchdog verify"
         }
+        incident::TOKEN_CONFLICT => {
+            "find the other process using the token (README runbook: \"Another process uses the token\"), or revoke the token with @BotFather, set the new TELEGRAM_BOT_TOKEN on both services and redeploy"
+        }
+        incident::WATCHDOG_BLIND => {
+            "check the watchdog's own network (DNS, egress, proxy); watchdog preflight from its host"
+        }
         _ => return None,
     })
 }
@@ -173,6 +179,10 @@ pub fn recovered(key: Incident) -> Option<&'static str> {
         incident::WATCHDOG_STORE => "the watchdog's store answers again",
         incident::CHECK_TIMEOUT => "the checks finish in time again",
         incident::WEBHOOK_FAILOVER => "the webhook points at the primary again",
+        incident::WATCHDOG_BLIND => "the watchdog reaches the Bot API and the bot again",
+        incident::TOKEN_CONFLICT => {
+            "no other process has deleted the webhook or polled with the bot's token for the quiet period"
+        }
         _ => return None,
     })
 }
@@ -257,7 +267,12 @@ impl AlertSink for PipelineSink {
                     run.findings.len(),
                     run.actions.len()
                 );
-                let r = if run.level() == Level::Critical {
+                // A blind run is a warning for the incident, a failure for the dead-man's
+                // switch: an outside monitor should hear that the watcher cannot see.
+                let blind = run
+                    .finding(incident::WATCHDOG_BLIND)
+                    .is_some_and(|f| f.level > Level::Ok);
+                let r = if run.level() == Level::Critical || blind {
                     h.ping_fail(&body).await
                 } else {
                     h.ping_success(&body).await

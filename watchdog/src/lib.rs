@@ -44,6 +44,7 @@ pub mod digest;
 pub mod drill;
 pub mod failover;
 pub mod fleet;
+pub mod gather;
 pub mod metrics;
 pub mod parked;
 pub mod recovery;

@@ -96,11 +96,17 @@ pub enum Incident {
     RecoveryDrill,
     /// The webhook points at a backup deployment (`webhook.backup_urls`), not the primary.
     WebhookFailover,
+    /// The watchdog reached neither the Bot API nor the bot (or not its reference URL): its
+    /// own network is the problem, and it acts on nothing it cannot see.
+    WatchdogBlind,
+    /// Another process uses the bot's token: it deletes the webhook, or polls getUpdates, and
+    /// takes users' updates the bot never sees.
+    TokenConflict,
 }
 
 impl Incident {
     /// Every incident the checks judge.
-    pub const ALL: [Incident; 20] = [
+    pub const ALL: [Incident; 22] = [
         Incident::TokenInvalid,
         Incident::TelegramUnreachable,
         Incident::TelegramSync,
@@ -121,6 +127,8 @@ impl Incident {
         Incident::CheckTimeout,
         Incident::RecoveryDrill,
         Incident::WebhookFailover,
+        Incident::WatchdogBlind,
+        Incident::TokenConflict,
     ];
 
     /// The key stored and shown, e.g. `bot-down`.
@@ -146,6 +154,8 @@ impl Incident {
             Incident::CheckTimeout => "check-timeout",
             Incident::RecoveryDrill => "recovery-drill",
             Incident::WebhookFailover => "webhook-failover",
+            Incident::WatchdogBlind => "watchdog-blind",
+            Incident::TokenConflict => "token-conflict",
         }
     }
 
@@ -224,6 +234,10 @@ pub mod incident {
     pub const RECOVERY_DRILL: Incident = Incident::RecoveryDrill;
     /// The webhook points at a backup deployment (`webhook.backup_urls`), not the primary.
     pub const WEBHOOK_FAILOVER: Incident = Incident::WebhookFailover;
+    /// The watchdog cannot see: its own network is cut.
+    pub const WATCHDOG_BLIND: Incident = Incident::WatchdogBlind;
+    /// Another process uses the bot's token.
+    pub const TOKEN_CONFLICT: Incident = Incident::TokenConflict;
 }
 
 /// One check's verdict about one incident.
@@ -423,7 +437,7 @@ mod tests {
     #[test]
     fn incidents_are_stored_by_their_keys_and_read_back() {
         let keys: Vec<&str> = Incident::ALL.iter().map(|i| i.as_str()).collect();
-        assert_eq!(keys.len(), 20);
+        assert_eq!(keys.len(), 22);
         assert!(keys.contains(&"bot-down") && keys.contains(&"webhook-wrong-url"));
         for i in Incident::ALL {
             let json = serde_json::to_value(i).unwrap_or_default();

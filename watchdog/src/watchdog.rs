@@ -14,10 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actions;
 use crate::alert::{AlertSink, LogSink};
-use crate::checks::{self, Ctx};
+use crate::checks::Ctx;
 use crate::clock::{Clock, SystemClock};
 use crate::config::WatchdogConfig;
 use crate::failover;
+use crate::gather::gather;
 use crate::recovery;
 use crate::report::{
     ActionKind, ActionReport, ActionResult, AlertDecision, Finding, Level, RunReport, incident,
@@ -209,71 +210,43 @@ impl Watchdog {
         } else {
             (Vec::new(), Vec::new())
         };
-        let checks = async {
-            // Only the leader writes what the next run judges against (observations, samples).
-            let keep = role == Role::Leader;
-            let (tg, bot) = tokio::join!(
-                checks::telegram::check(ctx, keep),
-                checks::bot::liveness(ctx)
-            );
-            let mut fs = tg.findings;
-            fs.extend(bot.findings.iter().cloned());
-            if set.performance || set.integration {
-                fs.extend(checks::bot::performance(ctx, &bot, keep).await);
+        // Only the leader writes what the next run judges against (observations, samples).
+        let seen = gather(ctx, set, role == Role::Leader).await;
+        let mut fs = seen.findings;
+        // A blind run acts on nothing: what it could not see is left for the next runs.
+        if !seen.sight.blind() {
+            let polling = seen.bot.polling();
+            rules::soften_for_polling(&mut fs, polling);
+            rules::soften_for_store(&mut fs, seen.bot.store_trouble());
+            let holder = telbot_shared::recovery::holder(ctx.store.db())
+                .await
+                .ok()
+                .flatten()
+                .map(|h| h.owner);
+            rules::soften_for_recovery(&mut fs, holder.as_deref());
+            let mut plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
+            let webhook_url = seen.info.as_ref().map(|i| i.url.as_str());
+            if role == Role::Leader {
+                failover::adjust(ctx, &fs, &mut plans, webhook_url).await;
             }
-            if set.integration {
-                fs.extend(checks::integration::check(ctx).await);
+            for plan in &plans {
+                let a = match &role {
+                    Role::Leader if !ctx.cfg.act => actions::dry_run(ctx, plan).await,
+                    Role::Leader => actions::execute(ctx, plan, &self.stop, true).await,
+                    Role::Follower(owner) => ActionReport {
+                        kind: plan.kind,
+                        incident: plan.incident,
+                        reason: plan.reason.clone(),
+                        result: ActionResult::SkippedFollower,
+                        detail: ActionDetail::why(format!("another watchdog acts: {owner}")),
+                    },
+                };
+                apply(&mut fs, plan, &a);
+                actions.push(a);
             }
-            let url = tg.info.as_ref().map(|i| i.url.clone());
-            (fs, bot.polling(), bot.store_trouble(), url)
-        };
-        match tokio::time::timeout(ctx.cfg.check_timeout, checks).await {
-            Ok((mut fs, polling, store_trouble, webhook_url)) => {
-                fs.push(Finding::ok(
-                    "watchdog",
-                    incident::CHECK_TIMEOUT,
-                    "the checks finished in time",
-                ));
-                rules::soften_for_polling(&mut fs, polling);
-                rules::soften_for_store(&mut fs, store_trouble);
-                let holder = telbot_shared::recovery::holder(ctx.store.db())
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|h| h.owner);
-                rules::soften_for_recovery(&mut fs, holder.as_deref());
-                let mut plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
-                if role == Role::Leader {
-                    failover::adjust(ctx, &fs, &mut plans, webhook_url.as_deref()).await;
-                }
-                for plan in &plans {
-                    let a = match &role {
-                        Role::Leader if !ctx.cfg.act => actions::dry_run(ctx, plan).await,
-                        Role::Leader => actions::execute(ctx, plan, &self.stop, true).await,
-                        Role::Follower(owner) => ActionReport {
-                            kind: plan.kind,
-                            incident: plan.incident,
-                            reason: plan.reason.clone(),
-                            result: ActionResult::SkippedFollower,
-                            detail: ActionDetail::why(format!("another watchdog acts: {owner}")),
-                        },
-                    };
-                    apply(&mut fs, plan, &a);
-                    actions.push(a);
-                }
-                fs.extend(failover::finding(ctx).await);
-                findings.extend(fs);
-            }
-            Err(_) => findings.push(Finding::new(
-                "watchdog",
-                incident::CHECK_TIMEOUT,
-                Level::Critical,
-                format!(
-                    "the checks did not finish within {:?}",
-                    ctx.cfg.check_timeout
-                ),
-            )),
         }
+        fs.extend(failover::finding(ctx).await);
+        findings.extend(fs);
         let report = RunReport {
             run: set.name().into(),
             started_at,

@@ -26,9 +26,24 @@ pub struct BotFacts {
     pub latency: Option<Duration>,
     /// Findings (`bot-down`, `bot-memory`).
     pub findings: Vec<Finding>,
+    /// Some attempt got an HTTP answer (from the bot or a proxy in front of it). `false`
+    /// after a down probe means the watchdog never heard back at all.
+    pub answered: bool,
 }
 
 impl BotFacts {
+    /// The probe did not finish within `limit`.
+    pub fn timed_out(ctx: &Ctx, limit: Duration) -> Self {
+        let reason = format!("the bot's /health did not answer within {limit:?}");
+        BotFacts {
+            findings: vec![
+                Finding::new(CHECK, incident::BOT_DOWN, Level::Critical, reason)
+                    .with_evidence(json!({ "url": ctx.bot_endpoint("/health") })),
+            ],
+            ..Default::default()
+        }
+    }
+
     /// The bot says its store is degraded or down (its 503s to Telegram are backpressure then).
     pub fn store_trouble(&self) -> bool {
         self.health
@@ -47,7 +62,8 @@ impl BotFacts {
 
 enum Probe {
     Up(Health, Duration),
-    Down(Option<Health>, String),
+    /// No good answer: the document of a bad one, the error, and whether an HTTP answer came.
+    Down(Option<Health>, String, bool),
 }
 
 async fn probe(ctx: &Ctx) -> Probe {
@@ -60,13 +76,13 @@ async fn probe(ctx: &Ctx) -> Probe {
         .await;
     let resp = match sent {
         Ok(r) => r,
-        Err(e) => return Probe::Down(None, describe(&e)),
+        Err(e) => return Probe::Down(None, describe(&e), false),
     };
     let status = resp.status();
     let body = match tokio::time::timeout(ctx.cfg.http_timeout, resp.bytes()).await {
         Ok(Ok(b)) => b,
-        Ok(Err(e)) => return Probe::Down(None, describe(&e)),
-        Err(_) => return Probe::Down(None, "timed out reading /health".into()),
+        Ok(Err(e)) => return Probe::Down(None, describe(&e), true),
+        Err(_) => return Probe::Down(None, "timed out reading /health".into(), true),
     };
     let took = started.elapsed();
     let health: Option<Health> = serde_json::from_slice(&body).ok();
@@ -75,6 +91,7 @@ async fn probe(ctx: &Ctx) -> Probe {
         Some(h) => Probe::Down(
             Some(h),
             format!("/health answered {} with status down", status.as_u16()),
+            true,
         ),
         None => Probe::Down(
             None,
@@ -82,6 +99,7 @@ async fn probe(ctx: &Ctx) -> Probe {
                 "/health answered {} without a health document",
                 status.as_u16()
             ),
+            true,
         ),
     }
 }
@@ -109,11 +127,13 @@ pub async fn liveness(ctx: &Ctx) -> BotFacts {
     let attempts = ctx.cfg.bot_attempts.max(1);
     let mut last_err = String::new();
     let mut last_health = None;
+    let mut answered = false;
     for attempt in 1..=attempts {
         match probe(ctx).await {
             Probe::Up(h, took) => return judge_up(ctx, h, took, attempt),
-            Probe::Down(h, err) => {
+            Probe::Down(h, err, got) => {
                 tracing::debug!(attempt, error = %err, "bot /health failed");
+                answered |= got;
                 last_err = err;
                 if h.is_some() {
                     last_health = h;
@@ -143,6 +163,7 @@ pub async fn liveness(ctx: &Ctx) -> BotFacts {
                 Finding::new(CHECK, incident::BOT_STORE, Level::Critical, reason),
                 Finding::ok(CHECK, incident::BOT_DOWN, "the bot answers /health"),
             ],
+            answered: true,
         };
     }
     let reason = format!("the bot failed /health {attempts} times in a row: {last_err}");
@@ -153,6 +174,7 @@ pub async fn liveness(ctx: &Ctx) -> BotFacts {
         health: last_health,
         latency: None,
         findings: vec![f],
+        answered,
     }
 }
 
@@ -194,6 +216,7 @@ fn judge_up(ctx: &Ctx, h: Health, took: Duration, attempt: u32) -> BotFacts {
         health: Some(h),
         latency: Some(took),
         findings,
+        answered: true,
     }
 }
 

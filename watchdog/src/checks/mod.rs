@@ -7,6 +7,7 @@
 //!   time, store, dependencies, handler success rate).
 //! - [`integration`]: a webhook POST without the secret must get 401; `/webhook/health`.
 
+pub mod blind;
 pub mod bot;
 pub mod integration;
 pub mod telegram;

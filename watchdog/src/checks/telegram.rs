@@ -23,6 +23,32 @@ pub struct TelegramFacts {
     pub info: Option<WebhookInfo>,
     /// Findings.
     pub findings: Vec<Finding>,
+    /// The Bot API gave no answer at all (network error, timeout): the watchdog saw nothing.
+    pub silent: bool,
+}
+
+impl TelegramFacts {
+    /// The check did not finish within `limit`.
+    pub fn timed_out(limit: std::time::Duration) -> Self {
+        TelegramFacts {
+            info: None,
+            findings: vec![Finding::new(
+                CHECK,
+                incident::TELEGRAM_UNREACHABLE,
+                Level::Critical,
+                format!("the Bot API did not answer getMe/getWebhookInfo within {limit:?}"),
+            )],
+            silent: true,
+        }
+    }
+}
+
+/// No answer at all: the request never reached Telegram or its answer never came back.
+fn no_answer(e: &TelegramError) -> bool {
+    matches!(
+        e,
+        TelegramError::Network { .. } | TelegramError::Timeout { .. }
+    )
 }
 
 /// Runs getMe and getWebhookInfo and judges them. Only the leader (`keep`) writes the
@@ -35,6 +61,7 @@ pub async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
         return TelegramFacts {
             info: None,
             findings,
+            silent: no_answer(&e),
         };
     }
     findings.push(Finding::ok(
@@ -49,6 +76,7 @@ pub async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
             return TelegramFacts {
                 info: None,
                 findings,
+                silent: no_answer(&e),
             };
         }
     };
@@ -74,6 +102,7 @@ pub async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
     TelegramFacts {
         info: Some(info),
         findings,
+        silent: false,
     }
 }
 

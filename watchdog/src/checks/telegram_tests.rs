@@ -24,6 +24,7 @@ fn t() -> Thresholds {
         success_rate_warn: 95.0,
         success_window: Duration::from_secs(900),
         rss_limit_bytes: 500 << 20,
+        conflict_quiet: Duration::from_secs(600),
     }
 }
 

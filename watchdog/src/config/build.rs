@@ -97,6 +97,15 @@ pub(crate) fn build(
     };
     keep(errs, positive(wd.check_timeout, "watchdog.check_timeout"));
     keep(errs, positive(wd.http_timeout, "watchdog.http_timeout"));
+    keep(errs, positive(wd.conflict_quiet, "watchdog.conflict_quiet"));
+    let reference_url = if wd.reference_url.trim().is_empty() {
+        None
+    } else {
+        keep(
+            errs,
+            parse_http_url(wd.reference_url.trim(), "watchdog.reference_url"),
+        )
+    };
     keep(
         errs,
         positive(wd.restart.timeout, "watchdog.restart.timeout"),
@@ -265,6 +274,7 @@ pub(crate) fn build(
         response_time_warn: wd.response_time_warn,
         success_rate_warn: wd.success_rate_warn,
         success_window: wd.success_window,
+        conflict_quiet: wd.conflict_quiet,
         rss_limit_bytes: rss_mb.saturating_mul(1024 * 1024),
     };
     let recovery = RecoveryConfig {
@@ -285,10 +295,13 @@ pub(crate) fn build(
         timeout: wd.restart.timeout,
     };
     let act = wd.act;
+    let bot_url_is_public = bot_url.origin() == public.origin();
     Some(Partial(Box::new(move |telegram, store| WatchdogConfig {
         telegram,
         store,
         bot_url,
+        bot_url_is_public,
+        reference_url,
         webhook,
         thresholds,
         check_timeout,

@@ -88,6 +88,8 @@ pub struct Thresholds {
     pub success_window: Duration,
     /// RSS above this makes the bot restart-worthy.
     pub rss_limit_bytes: u64,
+    /// `token-conflict` resolves after this long without a foreign delete or conflict.
+    pub conflict_quiet: Duration,
 }
 
 /// When each run kind fires.
@@ -193,6 +195,12 @@ pub struct WatchdogConfig {
     pub store: StoreConfig,
     /// The bot's base URL.
     pub bot_url: Url,
+    /// `bot_url` reaches the bot through its public front (`BOT_URL` unset, or the same origin
+    /// as `PUBLIC_URL`): a failed `/health` may be the front, not the process.
+    pub bot_url_is_public: bool,
+    /// What the watchdog should always reach (`watchdog.reference_url`): tells its own network
+    /// trouble from the bot's and Telegram's.
+    pub reference_url: Option<Url>,
     /// The webhook as it should be.
     pub webhook: WebhookTarget,
     /// What the checks judge by.

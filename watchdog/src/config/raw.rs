@@ -13,6 +13,10 @@ pub(crate) struct WatchdogSection {
     pub(crate) check_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub(crate) http_timeout: Duration,
+    #[serde(default)]
+    pub(crate) reference_url: String,
+    #[serde(with = "humantime_serde")]
+    pub(crate) conflict_quiet: Duration,
     pub(crate) max_pending: u64,
     #[serde(with = "humantime_serde")]
     pub(crate) error_window: Duration,

@@ -460,9 +460,29 @@ async fn a_hung_check_ends_at_its_timeout_as_critical() {
         "{:?}",
         started.elapsed()
     );
+    // The check that ran out of time says so as its own finding (the bot answered: the
+    // watchdog can see, so this is Telegram's side).
+    let f = out.report.finding(incident::TELEGRAM_UNREACHABLE).unwrap();
+    assert_eq!(f.level, Level::Critical);
+    assert!(f.reason.contains("did not answer"), "{}", f.reason);
     assert_eq!(
-        out.report.finding(incident::CHECK_TIMEOUT).unwrap().level,
-        Level::Critical
+        out.report.finding(incident::WATCHDOG_BLIND).unwrap().level,
+        Level::Ok
     );
     assert!(out.report.actions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_integration_probe_ends_at_the_timeout_as_a_critical_check_timeout() {
+    let mut w = World::start().await;
+    w.env
+        .insert("TELBOT__WATCHDOG__CHECK_TIMEOUT".into(), "1s".into());
+    w.env
+        .insert("TELBOT__WATCHDOG__HTTP_TIMEOUT".into(), "5s".into());
+    w.bot.set_webhook_delay(Duration::from_secs(4));
+    let wd = w.watchdog().await;
+    let out = wd.run_once(RunSet::all()).await;
+    let f = out.report.finding(incident::CHECK_TIMEOUT).unwrap();
+    assert_eq!(f.level, Level::Critical, "{f:?}");
+    assert!(f.reason.contains("the integration probes"), "{}", f.reason);
 }

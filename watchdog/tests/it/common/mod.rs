@@ -43,6 +43,8 @@ pub(crate) struct BotState {
     /// Answer each new update with its reply in the 200's body (bot-server's
     /// `webhook.reply_in_answer`) instead of calling sendMessage.
     pub reply_in_answer: bool,
+    /// How long a webhook POST without the secret waits before its 401 (a hung probe).
+    pub webhook_delay: Duration,
 }
 
 pub(crate) type Shared = Arc<Mutex<BotState>>;
@@ -55,6 +57,9 @@ pub(crate) struct Bot {
 impl Bot {
     pub(crate) fn set_health(&self, m: HealthMode) {
         self.state.lock().unwrap().health = m;
+    }
+    pub(crate) fn set_webhook_delay(&self, d: Duration) {
+        self.state.lock().unwrap().webhook_delay = d;
     }
     pub(crate) fn reply_in_answer(&self) {
         self.state.lock().unwrap().reply_in_answer = true;
@@ -89,12 +94,17 @@ async fn webhook(
         .get("x-telegram-bot-api-secret-token")
         .and_then(|v| v.to_str().ok())
         == Some(SECRET);
+    if !ok {
+        let delay = {
+            let mut st = s.lock().unwrap();
+            st.unauthorized += 1;
+            st.webhook_delay
+        };
+        tokio::time::sleep(delay).await;
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     let (api, http, new, in_answer) = {
         let mut st = s.lock().unwrap();
-        if !ok {
-            st.unauthorized += 1;
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
         let Some(id) = update.get("update_id").and_then(Value::as_i64) else {
             return StatusCode::BAD_REQUEST.into_response();
         };
@@ -142,6 +152,7 @@ pub(crate) async fn start_bot(sim: &Sim) -> Bot {
         api: format!("{}/bot{}", sim.base_url(), sim.token()),
         http: reqwest::Client::new(),
         reply_in_answer: false,
+        webhook_delay: Duration::ZERO,
     }));
     let app = axum::Router::new()
         .route("/health", get(health))
