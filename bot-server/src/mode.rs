@@ -20,6 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use telbot_shared::backoff::jittered as backoff_delay;
+use telbot_shared::conflict::{self, Sign};
 use telbot_shared::recovery;
 use telbot_shared::telegram::TelegramError;
 use tokio_util::sync::CancellationToken;
@@ -147,6 +148,12 @@ async fn watch(app: &AppState, stop: &CancellationToken) {
                     pending = i.pending_update_count,
                     "Telegram reports no webhook while this bot is in webhook mode; polling until it is back"
                 );
+                // Nobody telbot knows of deleted it (no recovery holds the lock or left its
+                // record): another process with this token did — its library's deleteWebhook
+                // at start, before it polls.
+                if matches!(recovery::load_state(&app.db).await, Ok(None)) {
+                    conflict_seen(app, Sign::ForeignDelete(i.pending_update_count)).await;
+                }
                 fallback(app, stop).await;
             }
             Ok(_) => {}
@@ -215,6 +222,21 @@ async fn clear_own_record(app: &AppState) {
     }
 }
 
+/// Another process uses this bot's token: said loudly in the log, and kept in the store for
+/// the watchdog (`token-conflict`).
+async fn conflict_seen(app: &AppState, sign: Sign) {
+    let what = match sign {
+        Sign::ForeignDelete(_) => "the webhook was deleted by someone else",
+        Sign::PollConflict => "getUpdates was ended by another getUpdates request",
+    };
+    tracing::error!(
+        "{what}: another process is using this bot's token (a forgotten instance, a laptop with the production token); the updates it takes never reach this bot. Find it, or revoke the token with @BotFather"
+    );
+    if let Err(e) = conflict::record(&app.db, sign, telbot_shared::unix_now()).await {
+        tracing::warn!(error = %e, "cannot record the token conflict in the store");
+    }
+}
+
 /// Why the poller runs: `BOT_MODE=polling`, or the fallback of a webhook bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -268,6 +290,19 @@ pub async fn poll(app: AppState, stop: CancellationToken, role: Role) {
                     tracing::warn!(error = %e, "deleteWebhook failed");
                 }
                 continue;
+            }
+            Err(TelegramError::Api {
+                code: 409,
+                description,
+                ..
+            }) if description.contains("terminated by other getUpdates") => {
+                conflict_seen(&app, Sign::PollConflict).await;
+                failures += 1;
+                let d = backoff_delay(Duration::from_secs(1), Duration::from_secs(30), failures);
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => continue,
+                    _ = stop.cancelled() => return,
+                }
             }
             Err(e) => {
                 failures += 1;

@@ -19,6 +19,7 @@
 pub mod action;
 pub mod backoff;
 pub mod config;
+pub mod conflict;
 pub mod health;
 pub mod html;
 pub mod logging;

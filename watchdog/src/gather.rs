@@ -43,6 +43,13 @@ pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
     let mut late = Vec::new();
     let mut findings = tg.findings;
     findings.extend(bot.findings.iter().cloned());
+    if let Some(f) = timeout_at(deadline, checks::conflict::check(ctx, tg.info.as_ref()))
+        .await
+        .ok()
+        .flatten()
+    {
+        findings.push(f);
+    }
     if set.performance || set.integration {
         match timeout_at(deadline, checks::bot::performance(ctx, &bot, keep)).await {
             Ok(fs) => findings.extend(fs),

@@ -244,6 +244,7 @@ impl Watchdog {
                 apply(&mut fs, plan, &a);
                 actions.push(a);
             }
+            crate::checks::conflict::soften_wrong_url(&mut fs);
         }
         fs.extend(failover::finding(ctx).await);
         findings.extend(fs);

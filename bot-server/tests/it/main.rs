@@ -23,5 +23,6 @@ mod prometheus;
 mod reply_in_answer;
 mod store_health;
 mod teloxide_bot;
+mod token_conflict;
 mod webhook_guard;
 mod webhook_health_cache;

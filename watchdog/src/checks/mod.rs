@@ -9,6 +9,7 @@
 
 pub mod blind;
 pub mod bot;
+pub mod conflict;
 pub mod integration;
 pub mod telegram;
 
