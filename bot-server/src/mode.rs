@@ -9,6 +9,9 @@
 //! - Only a bot *configured* for polling (`BOT_MODE=polling`) ever deletes a webhook. The
 //!   fallback poller, told "webhook is active" (409) — a recovery or a person set it — stops
 //!   polling and the bot is back in webhook mode.
+//! - While the watchdog has failed the webhook over to a backup (its `watchdog.failover`
+//!   record), this bot registers nothing, at start or in the fallback: moving it back is the
+//!   watchdog's, once this bot has been healthy through its public URL.
 //! - While somebody holds the recovery lock (the watchdog's or the dashboard's recovery is
 //!   draining), the fallback neither polls nor sets the webhook: the queue is theirs.
 //! - Of several bot-servers on one PostgreSQL only the holder of the `webhook-leader` lease
@@ -109,7 +112,12 @@ async fn lead(app: AppState, stop: CancellationToken) {
         return;
     }
     app.mode.set(Mode::Webhook);
-    if register_webhook(&app.api, &app.cfg).await.is_ok() {
+    if let Some(f) = failed_over(&app).await {
+        tracing::warn!(
+            backup = %f.url,
+            "the watchdog has failed the webhook over to a backup; not registering this bot's URL (the watchdog moves it back once this bot has been healthy through its public URL for webhook.failback_after)"
+        );
+    } else if register_webhook(&app.api, &app.cfg).await.is_ok() {
         clear_own_record(&app).await;
     } else {
         tracing::error!(
@@ -162,6 +170,12 @@ async fn watch(app: &AppState, stop: &CancellationToken) {
     }
 }
 
+/// The watchdog's webhook failover in force, if any: the webhook is the backup's until the
+/// watchdog moves it back. A store that does not answer counts as none.
+async fn failed_over(app: &AppState) -> Option<telbot_shared::failover::FailedOver> {
+    telbot_shared::failover::load(&app.db).await.ok().flatten()
+}
+
 /// Whether somebody (this process's dashboard recovery, the watchdog) holds the recovery
 /// lock. A store that does not answer counts as "no": polling then is the safe side.
 async fn recovery_running(app: &AppState) -> bool {
@@ -187,7 +201,7 @@ async fn fallback(app: &AppState, stop: &CancellationToken) {
             }
             _ = stop.cancelled() => break false,
         }
-        if recovery_running(app).await {
+        if recovery_running(app).await || failed_over(app).await.is_some() {
             continue;
         }
         // setWebhook makes Telegram end a waiting getUpdates; unconfirmed updates are then

@@ -20,6 +20,7 @@ pub mod action;
 pub mod backoff;
 pub mod config;
 pub mod conflict;
+pub mod failover;
 pub mod health;
 pub mod html;
 pub mod logging;

@@ -1,7 +1,11 @@
 //! Webhook failover (`webhook.backup_urls`): the ops notes' "multiple webhook endpoints".
 //!
-//! - When the primary's deliveries fail (a stuck webhook the rules would recover in place) and
-//!   a backup's `/health` answers 2xx, the webhook is pointed at that backup instead: one
+//! - When the primary's deliveries fail (a stuck webhook the rules would recover in place), or
+//!   the primary does not answer through its public front (`bot-down` with `BOT_URL` unset or
+//!   the same origin as `PUBLIC_URL`, where a restart is a guess: the front may be what is
+//!   down), and a backup's `/health` answers 2xx, the webhook is pointed at that backup
+//!   instead of a recovery or a restart. A restart stays the answer when `BOT_URL` bypasses the
+//!   front (the process itself is known to be down) or no backup answers. One
 //!   `setWebhook` with the same secret, `max_connections` and `allowed_updates`, without
 //!   `drop_pending_updates`, so Telegram keeps its queue and delivers it there. Nothing is
 //!   drained or replayed: nothing can be lost.
@@ -12,7 +16,10 @@
 //!   `/health` answers (the bot-down check) and its public webhook URL reaches it (a POST
 //!   without the secret gets the bot's own 4xx, not a proxy's 5xx) — the webhook moves back
 //!   (the same way) and the incident resolves.
-//! - A primary bot-server that starts registers its own URL again: seen as moved back.
+//! - While failed over, a primary that does not answer through its front is not restarted
+//!   (`bot-down` is a warning: the backup serves); a primary bot-server that starts registers
+//!   nothing (it reads the record). Someone setting the primary's URL by hand is seen as moved
+//!   back.
 //! - The state is one `kv` row (`watchdog.failover`), shared by every watchdog on the store;
 //!   both moves take the recovery lock, so they never overlap a recovery.
 
@@ -67,26 +74,33 @@ pub async fn healthy_backup(ctx: &Ctx) -> Option<&Backup> {
 /// Before the plans run (the leader): a stuck primary with a healthy backup fails over instead
 /// of recovering in place; while failed over, the primary's health is followed and the move
 /// back planned after `failback_after`. `webhook_url` is what Telegram reported this run.
-pub async fn adjust(ctx: &Ctx, fs: &[Finding], plans: &mut Vec<Plan>, webhook_url: Option<&str>) {
+pub async fn adjust(
+    ctx: &Ctx,
+    fs: &mut [Finding],
+    plans: &mut Vec<Plan>,
+    webhook_url: Option<&str>,
+) {
     if ctx.cfg.webhook.backups.is_empty() {
         return;
     }
     let now = ctx.clock.now();
+    let front = ctx.cfg.bot_url_is_public;
     match state(ctx).await {
         None => {
             let stuck = plans.iter().position(|p| {
-                p.incident == incident::WEBHOOK_STUCK
+                (p.incident == incident::WEBHOOK_STUCK
                     && matches!(
                         p.kind,
                         ActionKind::LosslessRecovery | ActionKind::DropPending
-                    )
+                    ))
+                    || (front && p.incident == incident::BOT_DOWN && p.kind == ActionKind::Restart)
             });
             if let Some(i) = stuck
                 && let Some(b) = healthy_backup(ctx).await
             {
                 plans[i] = Plan {
                     kind: ActionKind::Failover,
-                    incident: incident::WEBHOOK_STUCK,
+                    incident: plans[i].incident,
                     reason: format!(
                         "{} — the backup {} answers /health: pointing the webhook at it",
                         plans[i].reason, b.base
@@ -97,10 +111,13 @@ pub async fn adjust(ctx: &Ctx, fs: &[Finding], plans: &mut Vec<Plan>, webhook_ur
         Some(mut st) => {
             if webhook_url == Some(ctx.cfg.webhook.expected_url.as_str()) {
                 tracing::info!(
-                    "the webhook points at the primary again (its bot-server set it at start)"
+                    "the webhook points at the primary again (set by someone else than the watchdog)"
                 );
                 clear(ctx).await;
                 return;
+            }
+            if front {
+                spare_the_primary(fs, plans);
             }
             let primary_ok = fs
                 .iter()
@@ -130,6 +147,23 @@ pub async fn adjust(ctx: &Ctx, fs: &[Finding], plans: &mut Vec<Plan>, webhook_ur
                 });
             }
         }
+    }
+}
+
+/// While failed over, a primary that does not answer through its front is the reason for the
+/// failover, not a new incident: no restart (the process may be fine behind a broken front;
+/// Telegram delivers to the backup), and `bot-down` is a warning saying so.
+fn spare_the_primary(fs: &mut [Finding], plans: &mut Vec<Plan>) {
+    plans.retain(|p| !(p.incident == incident::BOT_DOWN && p.kind == ActionKind::Restart));
+    for f in fs
+        .iter_mut()
+        .filter(|f| f.incident == incident::BOT_DOWN && f.level == Level::Critical)
+    {
+        f.level = Level::Warning;
+        f.reason = format!(
+            "{} — the webhook is failed over to the backup, which serves meanwhile; not restarting a primary that may only be cut off behind its front",
+            f.reason
+        );
     }
 }
 
@@ -170,7 +204,7 @@ pub async fn finding(ctx: &Ctx) -> Option<Finding> {
                 incident::WEBHOOK_FAILOVER,
                 Level::Critical,
                 format!(
-                    "the webhook points at the backup {} since {} (the primary's deliveries failed); {wait}",
+                    "the webhook points at the backup {} since {} (the primary's deliveries failed, or it did not answer through its public front); {wait}",
                     st.url,
                     telbot_alerts::render::format_time(st.since)
                 ),

@@ -10,18 +10,8 @@ use crate::report::{ActionKind, ActionResult, RunReport};
 
 const KV_WEBHOOK: &str = "watchdog.webhook.previous";
 const KV_SAMPLES: &str = "watchdog.bot.samples";
-const KV_FAILOVER: &str = "watchdog.failover";
-
-/// The webhook points at a backup deployment (`webhook.backup_urls`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailedOver {
-    /// The backup's webhook URL.
-    pub url: String,
-    /// When it was moved there (unix seconds).
-    pub since: i64,
-    /// Since when the primary has been healthy without a break.
-    pub primary_ok_since: Option<i64>,
-}
+pub use telbot_shared::failover::FailedOver;
+use telbot_shared::failover::KV_FAILOVER;
 
 /// Runs older than this are pruned.
 const KEEP_RUNS_SECS: i64 = 7 * 24 * 3600;
@@ -172,7 +162,7 @@ impl WdStore {
 
     /// The webhook failover in force, if any.
     pub async fn failover(&self) -> Result<Option<FailedOver>, StoreError> {
-        self.get_json(KV_FAILOVER).await
+        telbot_shared::failover::load(&self.db).await
     }
 
     /// Records the webhook failover.

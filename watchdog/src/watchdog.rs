@@ -227,7 +227,7 @@ impl Watchdog {
             let mut plans = rules::plan(&fs, polling, ctx.cfg.recovery.mode);
             let webhook_url = seen.info.as_ref().map(|i| i.url.as_str());
             if role == Role::Leader {
-                failover::adjust(ctx, &fs, &mut plans, webhook_url).await;
+                failover::adjust(ctx, &mut fs, &mut plans, webhook_url).await;
             }
             for plan in &plans {
                 let a = match &role {

@@ -188,3 +188,42 @@ async fn a_second_bot_server_on_one_sqlite_file_is_refused() {
     let again = start_bot(&sim, &db, &[]).await;
     again.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_starting_while_failed_over_leaves_the_webhook_with_the_backup() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    // A first start registers the bot's URL (and migrates the store).
+    let bot = start_bot(&sim, &db, &[]).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 1)
+            .await
+    );
+    // The watchdog failed the webhook over to a backup, and the primary restarts.
+    let backup = "https://backup.example/webhook";
+    let rec = telbot_shared::failover::FailedOver {
+        url: backup.into(),
+        since: telbot_shared::unix_now(),
+        primary_ok_since: None,
+    };
+    bot.state
+        .db()
+        .kv_set(
+            telbot_shared::failover::KV_FAILOVER,
+            &serde_json::to_string(&rec).unwrap(),
+        )
+        .await
+        .unwrap();
+    bot.stop().await;
+    sim.set_webhook_url_behind_back(backup);
+    let bot = start_bot(&sim, &db, &[("TELBOT__WEBHOOK__RESTORE_INTERVAL", "1s")]).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        sim.calls_to("setWebhook").len(),
+        1,
+        "the primary took the webhook back from the backup"
+    );
+    assert_eq!(sim.webhook_info()["url"], backup);
+    bot.stop().await;
+}

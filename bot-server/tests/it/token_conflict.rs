@@ -107,7 +107,10 @@ async fn another_process_deleting_the_webhook_and_polling_is_recorded_with_what_
         .await
         .unwrap()
         .expect("a record");
-    assert!(rec.foreign_deletes >= 1 && rec.poll_conflicts >= 1, "{rec:?}");
+    assert!(
+        rec.foreign_deletes >= 1 && rec.poll_conflicts >= 1,
+        "{rec:?}"
+    );
     let before = rec.update_id_before.expect("the id before the episode");
     // Every update the other process took is a gap the watchdog can count (some of them may
     // have reached the bot too, when Telegram redelivered an unconfirmed one).

@@ -7,6 +7,7 @@ mod blind;
 mod cli;
 mod common;
 mod digest;
+mod failover;
 mod fleet;
 mod leader_state;
 mod metrics;

@@ -29,6 +29,8 @@ pub(crate) enum HealthMode {
     Rss(u64),
     /// Healthy, with this many parked updates.
     Parked(u64),
+    /// A front (load balancer, platform router) answering 502 without a health document.
+    BadGateway,
 }
 
 #[derive(Debug)]
@@ -69,13 +71,17 @@ impl Bot {
     }
 }
 
-async fn health(State(s): State<Shared>) -> impl IntoResponse {
+async fn health(State(s): State<Shared>) -> axum::response::Response {
     let mode = s.lock().unwrap().health;
+    if mode == HealthMode::BadGateway {
+        return (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response();
+    }
     let (code, status, rss, parked) = match mode {
         HealthMode::Ok => (StatusCode::OK, "ok", 20u64 << 20, 0),
         HealthMode::Down => (StatusCode::SERVICE_UNAVAILABLE, "down", 20 << 20, 0),
         HealthMode::Rss(b) => (StatusCode::OK, "ok", b, 0),
         HealthMode::Parked(n) => (StatusCode::OK, "ok", 20 << 20, n),
+        HealthMode::BadGateway => (StatusCode::BAD_GATEWAY, "down", 0, 0),
     };
     (
         code,
@@ -83,6 +89,7 @@ async fn health(State(s): State<Shared>) -> impl IntoResponse {
             json!({"status": status, "version": "test", "mode": "webhook", "checks": {"store": {"status": "ok"}}, "process": {"rss_bytes": rss, "cpu_percent": 1.0}, "updates": {"received": 0, "processed": 0, "failed": 0, "duplicates": 0, "inbox_depth": 0, "parked": parked}}),
         ),
     )
+        .into_response()
 }
 
 async fn webhook(
