@@ -3,13 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alerting;
+mod checks_fire;
 mod cli;
 mod common;
 mod digest;
+mod fake_bot;
 mod fleet;
+mod heartbeat;
 mod metrics;
 mod postgres;
 mod prometheus_rules;
 mod recovery_guard;
 mod replay_parked;
 mod scenarios;
+mod schedule;
