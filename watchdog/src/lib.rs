@@ -5,7 +5,7 @@
 //! - [`config`]: `[watchdog]` (+ the parts of `[webhook]`, `[limits]` it reads) validated at
 //!   start into [`config::WatchdogConfig`]; every bad key on its own line.
 //! - [`schedule`]: cron triggers (seconds, UTC) or intervals request runs; one worker performs
-//!   them, skipping ticks while a run is in flight.
+//!   them one at a time; a tick during a run waits for it (coalesced per kind), never dropped.
 //! - [`checks`]: `telegram` (getMe, getWebhookInfo judged by age), `bot` (/health liveness,
 //!   memory, performance), `integration` (401 without the secret, /webhook/health).
 //! - [`report`]: [`Finding`], [`Level`], [`ActionReport`], [`RunReport`] — the types the

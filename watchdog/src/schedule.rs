@@ -1,15 +1,20 @@
 //! When runs fire. Each schedule (cron with seconds, UTC, via tokio-cron-scheduler; or a plain
 //! interval for tests and the benchmark) only *requests* a run of its [`RunKind`]; one worker
 //! performs them one at a time, merging requests that arrive together (at :00 all three fire).
-//! A tick that arrives while a run is in flight is skipped with a log line, so runs never
-//! overlap and a slow run cannot pile up work.
+//! Runs never overlap, and no tick is lost: one that arrives while a run is in flight waits
+//! for it and runs right after, and several ticks of one kind during a run coalesce into one
+//! run of that kind (different kinds merge into one [`RunSet`]), so a slow run cannot pile up
+//! work either. A drill or a digest that had to wait is logged (warn) with how late it runs.
+//! The requests wait in a map of at most one entry per kind behind a std mutex (never held
+//! across an await), and a [`Notify`] wakes the worker.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use telbot_shared::config::ConfigError;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 pub enum Trigger {
     /// A 6-field cron expression with seconds, in UTC (validated at load).
     Cron(String),
-    /// A fixed interval (tests, benchmarks); missed ticks are skipped.
+    /// A fixed interval (tests, benchmarks); a tick the timer itself missed is skipped (the
+    /// run it asks for is already waiting).
     Every(Duration),
 }
 
@@ -125,78 +131,160 @@ impl RunSet {
     }
 }
 
-/// Requests runs; drops a request (with a log line) while a run is in flight.
+/// A kind's request waiting for the worker: when it was first asked for (later ticks of the
+/// same kind coalesce into it), and whether a run was in flight then (so it runs late).
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    since: Instant,
+    during_run: bool,
+}
+
+/// What the ticker and the worker share, behind one std mutex that is never held across an
+/// await: the requests not yet taken (at most one per kind, so it is bounded by
+/// construction) and whether a run is in flight.
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: BTreeMap<RunKind, Request>,
+    busy: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the worker; a wake-up sent while it runs is kept (one permit), so the requests
+    /// that arrived during a run are taken as soon as it ends.
+    wake: Notify,
+}
+
+impl Shared {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Requests runs. A request is never dropped: one that arrives while a run is in flight waits
+/// for it, and several of one kind coalesce into one run of that kind.
 #[derive(Debug, Clone)]
 pub struct Ticker {
-    tx: mpsc::Sender<RunKind>,
-    busy: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 impl Ticker {
     /// Asks for a run of `kind`.
     pub fn tick(&self, kind: RunKind) {
-        if self.busy.load(Ordering::Acquire) {
-            tracing::info!(
-                run = kind.as_str(),
-                "previous run still in flight; skipping this tick"
-            );
-            return;
+        {
+            let mut q = self.shared.queue();
+            let busy = q.busy;
+            match q.waiting.get(&kind) {
+                Some(_) => {
+                    tracing::debug!(
+                        run = kind.as_str(),
+                        "a run of this kind is already waiting; this tick joins it"
+                    );
+                }
+                None => {
+                    if busy {
+                        tracing::info!(
+                            run = kind.as_str(),
+                            "a run is in flight; this tick runs after it"
+                        );
+                    }
+                    q.waiting.insert(
+                        kind,
+                        Request {
+                            since: Instant::now(),
+                            during_run: busy,
+                        },
+                    );
+                }
+            }
         }
-        if self.tx.try_send(kind).is_err() {
-            tracing::info!(
-                run = kind.as_str(),
-                "a run is already queued; skipping this tick"
-            );
-        }
+        self.shared.wake.notify_one();
     }
 }
 
-/// The worker side: receives requests and marks itself busy while running.
+/// The worker side: takes the waiting requests as one [`RunSet`] and performs it.
 #[derive(Debug)]
 pub struct Worker {
-    rx: mpsc::Receiver<RunKind>,
-    busy: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 /// A connected ticker/worker pair.
 pub fn channel() -> (Ticker, Worker) {
-    let (tx, rx) = mpsc::channel(8);
-    let busy = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared::default());
     (
         Ticker {
-            tx,
-            busy: busy.clone(),
+            shared: shared.clone(),
         },
-        Worker { rx, busy },
+        Worker { shared },
     )
 }
 
 /// How long the worker waits after the first request for others firing at the same second.
 const MERGE_WINDOW: Duration = Duration::from_millis(50);
 
+/// The kinds whose lateness is worth a warning: they fire rarely (a drill weekly, the digest
+/// daily), so one that waited for a run is news; a liveness check that waited is not.
+const WARN_WHEN_LATE: [RunKind; 2] = [RunKind::Drill, RunKind::Digest];
+
 impl Worker {
     /// Performs runs until `stop` is cancelled; `run` is awaited to completion (never aborted
-    /// half way, so a recovery always finishes), and ticks arriving meanwhile are skipped.
-    pub async fn serve<F, Fut>(mut self, stop: CancellationToken, mut run: F)
+    /// half way, so a recovery always finishes). Requests that arrive meanwhile are performed
+    /// right after it, merged into one [`RunSet`]; what still waits when `stop` is cancelled
+    /// is not started.
+    pub async fn serve<F, Fut>(self, stop: CancellationToken, mut run: F)
     where
         F: FnMut(RunSet) -> Fut,
         Fut: std::future::Future,
     {
         loop {
-            let first = tokio::select! {
+            tokio::select! {
                 _ = stop.cancelled() => return,
-                k = self.rx.recv() => match k { Some(k) => k, None => return },
-            };
-            let mut set = RunSet::default();
-            set.add(first);
-            tokio::time::sleep(MERGE_WINDOW).await;
-            while let Ok(k) = self.rx.try_recv() {
-                set.add(k);
+                () = self.shared.wake.notified() => {}
             }
-            self.busy.store(true, Ordering::Release);
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                () = tokio::time::sleep(MERGE_WINDOW) => {}
+            }
+            let Some((set, late)) = self.take() else {
+                // A wake-up for requests an earlier pass already took.
+                continue;
+            };
+            for (kind, by) in late {
+                let by = Duration::from_millis(by.as_millis() as u64);
+                tracing::warn!(
+                    run = kind.as_str(),
+                    late_ms = by.as_millis() as u64,
+                    "the {} runs {} late: it fell due while another run was in flight",
+                    kind.as_str(),
+                    humantime::format_duration(by)
+                );
+            }
             let _ = run(set).await;
-            self.busy.store(false, Ordering::Release);
+            self.shared.queue().busy = false;
         }
+    }
+
+    /// Takes every waiting request as one set and marks the worker busy; with it, the drill
+    /// and digest that fell due during a run, and how long ago. `None` when nothing waits.
+    fn take(&self) -> Option<(RunSet, Vec<(RunKind, Duration)>)> {
+        let waiting = {
+            let mut q = self.shared.queue();
+            if q.waiting.is_empty() {
+                return None;
+            }
+            q.busy = true;
+            std::mem::take(&mut q.waiting)
+        };
+        let mut set = RunSet::default();
+        let mut late = Vec::new();
+        for (kind, req) in waiting {
+            set.add(kind);
+            if req.during_run && WARN_WHEN_LATE.contains(&kind) {
+                late.push((kind, req.since.elapsed()));
+            }
+        }
+        Some((set, late))
     }
 }
 
@@ -246,49 +334,5 @@ pub async fn start(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn five_field_cron_is_refused_with_the_key() {
-        let e = Trigger::cron("*/5 * * * *", "watchdog.schedule.liveness")
-            .err()
-            .map(|e| e.to_string());
-        assert!(
-            e.as_deref()
-                .is_some_and(|m| m.contains("watchdog.schedule.liveness") && m.contains("seconds")),
-            "{e:?}"
-        );
-        assert!(Trigger::cron("*/30 * * * * *", "k").is_ok());
-        assert!(Trigger::cron("*/30 * * * * x", "k").is_err());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ticks_during_a_run_are_skipped_and_simultaneous_ones_merge() {
-        let (ticker, worker) = channel();
-        let stop = CancellationToken::new();
-        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let r = runs.clone();
-        let t2 = ticker.clone();
-        let handle = tokio::spawn(worker.serve(stop.clone(), move |set| {
-            let r = r.clone();
-            let t2 = t2.clone();
-            async move {
-                r.lock().map(|mut v| v.push(set)).ok();
-                // While this run is in flight, more ticks arrive: all skipped.
-                for _ in 0..5 {
-                    t2.tick(RunKind::Liveness);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }));
-        ticker.tick(RunKind::Liveness);
-        ticker.tick(RunKind::Integration);
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        stop.cancel();
-        let _ = handle.await;
-        let runs = runs.lock().map(|v| v.clone()).unwrap_or_default();
-        assert_eq!(runs.len(), 1, "{runs:?}");
-        assert!(runs[0].integration && runs[0].liveness);
-    }
-}
+#[path = "schedule_tests.rs"]
+mod tests;

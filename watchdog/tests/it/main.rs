@@ -4,11 +4,14 @@
 
 mod alerting;
 mod blind;
+mod checks_fire;
 mod cli;
 mod common;
 mod digest;
 mod failover;
+mod fake_bot;
 mod fleet;
+mod heartbeat;
 mod leader_state;
 mod metrics;
 mod postgres;
@@ -16,3 +19,4 @@ mod prometheus_rules;
 mod recovery_guard;
 mod replay_parked;
 mod scenarios;
+mod schedule;
