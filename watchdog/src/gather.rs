@@ -43,10 +43,19 @@ pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
     let mut late = Vec::new();
     let mut findings = tg.findings;
     findings.extend(bot.findings.iter().cloned());
-    if let Some(f) = timeout_at(deadline, checks::conflict::check(ctx, tg.info.as_ref()))
-        .await
-        .ok()
-        .flatten()
+    if let Some(f) = timeout_at(
+        deadline,
+        checks::conflict::check(
+            ctx,
+            tg.info.as_ref(),
+            bot.health
+                .as_ref()
+                .is_some_and(|h| h.mode.eq_ignore_ascii_case("webhook")),
+        ),
+    )
+    .await
+    .ok()
+    .flatten()
     {
         findings.push(f);
     }

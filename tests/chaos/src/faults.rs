@@ -22,6 +22,9 @@ pub struct Ctx<'a> {
     pub v: Variant,
     /// Harness-side failures of the row.
     pub notes: &'a mut Vec<String>,
+    /// update_ids another process took (the token-conflict row): lost to the bot by design,
+    /// so not counted as lost by telbot.
+    pub taken: &'a mut Vec<i64>,
 }
 
 /// The group chat of the flood row.
@@ -118,6 +121,44 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
             tracing::info!(written, "SQLite volume filled");
             tokio::time::sleep(store_outage(v, 20.0)).await;
             t.free()?;
+        }
+        FaultKind::TokenConflict => {
+            let api = format!("{}/bot{}", cx.st.sim.base_url(), cx.st.sim.token());
+            let every = v.secs(12.0).max(Duration::from_secs(1));
+            let took = crate::intruder::run(&api, paging_fault(v, 40.0), every).await;
+            cx.taken.extend(took);
+        }
+        FaultKind::WatchdogBlind => {
+            let (Some(a), Some(b)) = (&cx.st.wd_api, &cx.st.wd_bot) else {
+                return Err(ChaosError::Setup(
+                    "the row needs the watchdog's own proxies".into(),
+                ));
+            };
+            a.set(Fault::Hang);
+            b.set(Fault::Hang);
+            tokio::time::sleep(paging_fault(v, 40.0)).await;
+            a.heal();
+            b.heal();
+        }
+        FaultKind::FrontDown => {
+            let backup = cx
+                .st
+                .backup_webhook()
+                .ok_or_else(|| ChaosError::Setup("the row needs a backup".into()))?;
+            cx.st.hook.set(Fault::Status(502));
+            tokio::time::sleep(paging_fault(v, 30.0)).await;
+            if !cx
+                .st
+                .sim
+                .calls_to("setWebhook")
+                .iter()
+                .any(|c| c.params["url"] == backup.as_str())
+            {
+                cx.notes.push(format!(
+                    "the webhook was never failed over to the backup ({backup}) while the front was down"
+                ));
+            }
+            cx.st.hook.heal();
         }
         FaultKind::WatchdogKill(phase) => watchdog_kill(cx, phase).await?,
         FaultKind::ConcurrentRecovery => concurrent_recovery(cx).await?,

@@ -70,6 +70,8 @@ impl Fleet {
             store,
             smtp_open: true,
             polling: false,
+            watchdog_net: false,
+            backup: false,
         };
         let mut stack = Stack::new(Variant::Short, &opts).await?;
         // Another build (FLEET_BOT_SERVER) may predate these keys, which a build refuses

@@ -16,6 +16,7 @@ pub mod account;
 pub mod faults;
 pub mod fleet;
 pub mod fleet_bench;
+pub mod intruder;
 pub mod load;
 pub mod procs;
 pub mod proxy;
@@ -25,6 +26,7 @@ pub mod soak;
 pub mod stack;
 pub mod table;
 pub mod tmpfs;
+pub mod verdicts;
 
 use std::time::Duration;
 

@@ -40,6 +40,14 @@ pub enum FaultKind {
     ConcurrentRecovery,
     /// One chat sends a flood while the others talk.
     Flood,
+    /// Another process with the bot's token deletes the webhook and polls, again and again.
+    TokenConflict,
+    /// The watchdog's own network is cut (its Bot API and `/health` calls hang); the bot and
+    /// Telegram are fine.
+    WatchdogBlind,
+    /// The primary's public front answers 502 while its process is up; a backup deployment
+    /// on the same store is healthy, and the watchdog's `BOT_URL` is `PUBLIC_URL`.
+    FrontDown,
 }
 
 /// One row of the table.
@@ -68,6 +76,8 @@ impl Row {
             store: self.store,
             smtp_open: self.fault != FaultKind::SmtpDown,
             polling: self.polling,
+            watchdog_net: self.fault == FaultKind::WatchdogBlind,
+            backup: self.fault == FaultKind::FrontDown,
         }
     }
 }
@@ -204,6 +214,27 @@ pub const ROWS: &[Row] = &[
             "one chat sends 3,000 updates while 100 chats talk",
             FaultKind::Flood,
             false,
+        )
+    },
+    row(
+        "token-conflict",
+        "another process with the token deletes the webhook and polls (40 s)",
+        FaultKind::TokenConflict,
+        true,
+    ),
+    row(
+        "watchdog-blind",
+        "the watchdog's own network cut (Bot API and /health hang, 40 s)",
+        FaultKind::WatchdogBlind,
+        false,
+    ),
+    Row {
+        store: StoreKind::Postgres,
+        ..row(
+            "front-down-failover",
+            "the primary's front down (502, 30 s), BOT_URL = PUBLIC_URL, a backup up",
+            FaultKind::FrontDown,
+            true,
         )
     },
 ];

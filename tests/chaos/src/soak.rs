@@ -109,6 +109,8 @@ pub async fn run(spec: &SoakSpec) -> Result<SoakResult, ChaosError> {
         store: StoreKind::Sqlite,
         smtp_open: true,
         polling: false,
+        watchdog_net: false,
+        backup: false,
     };
     let mut st = Stack::new(v, &opts).await?;
     st.start_bot().await?;

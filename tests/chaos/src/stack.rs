@@ -42,6 +42,13 @@ pub struct StackOpts {
     pub smtp_open: bool,
     /// The bot consumes by getUpdates (`BOT_MODE=polling`) instead of the webhook.
     pub polling: bool,
+    /// The watchdog reaches the Bot API and the bot through proxies of its own
+    /// ([`Stack::wd_api`], [`Stack::wd_bot`]): its network can be cut alone.
+    pub watchdog_net: bool,
+    /// A second bot-server on the same store, reached on its own port, is the webhook's backup
+    /// (`webhook.backup_urls`), and the watchdog reaches the primary through its public front
+    /// (`BOT_URL` unset, so it is `PUBLIC_URL`), as on Render.
+    pub backup: bool,
 }
 
 /// A running stack. Dropping it kills both daemons, unmounts the tmpfs, stops PostgreSQL.
@@ -64,6 +71,14 @@ pub struct Stack {
     pub smtp: TcpGate,
     /// The environment both daemons run with.
     pub env: HashMap<String, String>,
+    /// What the watchdog runs with over [`Stack::env`] (an empty value unsets a name).
+    pub watchdog_env: HashMap<String, String>,
+    /// The watchdog's own way to the Bot API (with [`StackOpts::watchdog_net`]).
+    pub wd_api: Option<FaultProxy>,
+    /// The watchdog's own way to the bot (with [`StackOpts::watchdog_net`]).
+    pub wd_bot: Option<FaultProxy>,
+    /// The backup bot-server (with [`StackOpts::backup`]) and its port.
+    pub backup: Option<(Option<Proc>, u16)>,
     /// The bot's own port (`BOT_URL`).
     pub bot_port: u16,
     /// Binaries in use.
@@ -81,6 +96,7 @@ pub struct Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         self.bot.take();
+        self.backup.take();
         self.watchdog.take();
         self.stop_catcher.cancel();
         self.sim.shutdown();
@@ -159,6 +175,28 @@ impl Stack {
         if opts.polling {
             env.insert("BOT_MODE".into(), "polling".into());
         }
+        let mut watchdog_env = HashMap::new();
+        let (wd_api, wd_bot) = if opts.watchdog_net {
+            let a = FaultProxy::start(&api.url()).await?;
+            let b = FaultProxy::start(&bot_url).await?;
+            watchdog_env.insert("TELEGRAM_API_URL".into(), a.url());
+            watchdog_env.insert("BOT_URL".into(), b.url());
+            (Some(a), Some(b))
+        } else {
+            (None, None)
+        };
+        let backup = if opts.backup {
+            let port = telbot_testkit::free_port().map_err(|e| ChaosError::io("free port", e))?;
+            watchdog_env.insert(
+                "TELBOT__WEBHOOK__BACKUP_URLS".into(),
+                format!("http://127.0.0.1:{port}"),
+            );
+            watchdog_env.insert("BOT_URL".into(), String::new());
+            watchdog_env.insert("TELBOT__WEBHOOK__FAILBACK_AFTER".into(), "3s".into());
+            Some((None, port))
+        } else {
+            None
+        };
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(3))
@@ -174,6 +212,10 @@ impl Stack {
             catcher,
             smtp,
             env,
+            watchdog_env,
+            wd_api,
+            wd_bot,
+            backup,
             bot_port,
             bins,
             tmpfs,
@@ -214,6 +256,7 @@ impl Stack {
 
     /// Starts bot-server and waits (≤ 30 s) until its /health answers.
     pub async fn start_bot(&mut self) -> Result<(), ChaosError> {
+        self.start_backup().await?;
         let log = self.dir.path().join("bot-server.log");
         self.bot = Some(Proc::spawn(
             "bot-server",
@@ -242,6 +285,59 @@ impl Stack {
         ))
     }
 
+    /// Starts the backup bot-server (if the stack has one and it is not running), after the
+    /// primary has taken the webhook leadership, and waits (≤ 30 s) for its `/health`.
+    async fn start_backup(&mut self) -> Result<(), ChaosError> {
+        let Some((None, port)) = self.backup else {
+            return Ok(());
+        };
+        let mut env = self.env.clone();
+        env.insert("PORT".into(), port.to_string());
+        let data = self.dir.path().join("backup");
+        std::fs::create_dir_all(&data).map_err(|e| ChaosError::io("backup data dir", e))?;
+        env.insert("DATA_DIR".into(), data.display().to_string());
+        let log = self.dir.path().join("bot-server-backup.log");
+        let p = Proc::spawn("bot-server-backup", &self.bins.bot_server, &[], &env, &log)?;
+        self.backup = Some((Some(p), port));
+        let url = format!("http://127.0.0.1:{port}/health");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            if self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(ChaosError::Setup(
+            "the backup bot-server did not answer /health within 30 s".into(),
+        ))
+    }
+
+    /// The backup's webhook URL, with [`StackOpts::backup`].
+    pub fn backup_webhook(&self) -> Option<String> {
+        self.backup
+            .as_ref()
+            .map(|(_, port)| format!("http://127.0.0.1:{port}{}", "/webhook"))
+    }
+
+    /// The environment the watchdog runs with.
+    pub fn watchdog_environment(&self) -> HashMap<String, String> {
+        let mut env = self.env.clone();
+        for (k, v) in &self.watchdog_env {
+            if v.is_empty() {
+                env.remove(k);
+            } else {
+                env.insert(k.clone(), v.clone());
+            }
+        }
+        env
+    }
+
     /// Sends `sig` to bot-server and waits (≤ 40 s) until it exited.
     pub async fn stop_bot(&mut self, sig: &str) -> Result<(), ChaosError> {
         if let Some(mut p) = self.bot.take() {
@@ -263,7 +359,7 @@ impl Stack {
             "watchdog",
             &self.bins.watchdog,
             &["run"],
-            &self.env,
+            &self.watchdog_environment(),
             &log,
         )?);
         Ok(())
@@ -281,7 +377,13 @@ impl Stack {
     /// Starts a one-off watchdog command (e.g. `recover`) as its own process.
     pub fn watchdog_command(&self, args: &[&str]) -> Result<Proc, ChaosError> {
         let log = self.dir.path().join("watchdog-cli.log");
-        Proc::spawn("watchdog-cli", &self.bins.watchdog, args, &self.env, &log)
+        Proc::spawn(
+            "watchdog-cli",
+            &self.bins.watchdog,
+            args,
+            &self.watchdog_environment(),
+            &log,
+        )
     }
 
     /// The bot's /health JSON when it answers 200 (status ok or degraded).
@@ -379,6 +481,15 @@ fn environment(e: Env<'_>) -> HashMap<String, String> {
         ),
         ("TELBOT__WEBHOOK__HEALTH_CACHE", "1s".into()),
         ("TELBOT__WEBHOOK__RESTORE_INTERVAL", "1s".into()),
+        // The token-conflict row resolves this long after the other process's last sign.
+        (
+            "TELBOT__WATCHDOG__CONFLICT_QUIET",
+            match e.variant {
+                Variant::Short => "5s",
+                Variant::Full => "30s",
+            }
+            .into(),
+        ),
         (
             "TELBOT__WATCHDOG__SCHEDULE__LIVENESS",
             "*/1 * * * * *".into(),

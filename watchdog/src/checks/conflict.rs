@@ -18,8 +18,15 @@ use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "telegram";
 
-/// The `token-conflict` finding, or `None` when the store does not answer.
-pub async fn check(ctx: &Ctx, info: Option<&WebhookInfo>) -> Option<Finding> {
+/// The `token-conflict` finding, or `None` when the store does not answer. `bot_in_webhook_mode`:
+/// the bot's `/health` says webhook mode — with no webhook at Telegram and no recovery that
+/// could have deleted it, that is a foreign delete the watchdog sees itself, before the bot's
+/// own check records it.
+pub async fn check(
+    ctx: &Ctx,
+    info: Option<&WebhookInfo>,
+    bot_in_webhook_mode: bool,
+) -> Option<Finding> {
     let db = ctx.store.db();
     let rec = match conflict::load(db).await {
         Ok(r) => r,
@@ -30,7 +37,21 @@ pub async fn check(ctx: &Ctx, info: Option<&WebhookInfo>) -> Option<Finding> {
     };
     let now = ctx.clock.now();
     let quiet = ctx.cfg.thresholds.conflict_quiet.as_secs() as i64;
-    let Some(rec) = rec.filter(|r| now - r.last_seen < quiet) else {
+    let deleted_now = bot_in_webhook_mode
+        && info.is_some_and(|i| i.url.is_empty())
+        && matches!(telbot_shared::recovery::load_state(db).await, Ok(None))
+        && matches!(telbot_shared::recovery::holder(db).await, Ok(None));
+    let rec = match rec.filter(|r| now - r.last_seen < quiet) {
+        Some(r) => Some(r),
+        None if deleted_now => Some(TokenConflict::with(
+            None,
+            conflict::Sign::ForeignDelete(info.map_or(0, |i| i.pending_update_count)),
+            now,
+            None,
+        )),
+        None => None,
+    };
+    let Some(rec) = rec else {
         return Some(Finding::ok(
             CHECK,
             incident::TOKEN_CONFLICT,
@@ -103,12 +124,13 @@ pub fn judge(
     .with_evidence(ev)
 }
 
-/// While another process uses the token, the emptied or moved webhook is its doing: the
-/// wrong-URL finding is a warning pointing at `token-conflict`, so one page tells the story.
+/// While another process uses the token (or someone deleted the webhook behind the bot's
+/// back: the bot takes it back itself), the emptied webhook is their doing: the wrong-URL
+/// finding is a warning pointing at `token-conflict`, so one page tells the story.
 pub fn soften_wrong_url(findings: &mut [Finding]) {
     let conflict = findings
         .iter()
-        .any(|f| f.incident == incident::TOKEN_CONFLICT && f.level == Level::Critical);
+        .any(|f| f.incident == incident::TOKEN_CONFLICT && f.level > Level::Ok);
     if !conflict {
         return;
     }
@@ -164,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn a_critical_conflict_softens_the_wrong_url_only_then() {
+    fn any_sign_of_a_conflict_softens_the_wrong_url_and_none_does_not() {
         let wrong = || {
             Finding::new(
                 "telegram",
@@ -173,12 +195,15 @@ mod tests {
                 "no webhook is set",
             )
         };
-        let mut fs = vec![wrong(), judge(&rec(1, 0), Some(0), None, 1_060, 600)];
+        let none = Finding::ok("telegram", incident::TOKEN_CONFLICT, "no sign");
+        let mut fs = vec![wrong(), none];
         soften_wrong_url(&mut fs);
         assert_eq!(fs[0].level, Level::Critical);
-        let mut fs = vec![wrong(), judge(&rec(3, 1), Some(0), None, 1_060, 600)];
-        soften_wrong_url(&mut fs);
-        assert_eq!(fs[0].level, Level::Warning);
-        assert!(fs[0].reason.ends_with("(token-conflict)"));
+        for rec in [rec(1, 0), rec(3, 1)] {
+            let mut fs = vec![wrong(), judge(&rec, Some(0), None, 1_060, 600)];
+            soften_wrong_url(&mut fs);
+            assert_eq!(fs[0].level, Level::Warning);
+            assert!(fs[0].reason.ends_with("(token-conflict)"));
+        }
     }
 }

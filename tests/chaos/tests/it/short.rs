@@ -105,3 +105,18 @@ async fn concurrent_recovery() {
 async fn flood() {
     row("flood").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_conflict() {
+    row("token-conflict").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchdog_blind() {
+    row("watchdog-blind").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_down_failover() {
+    row("front-down-failover").await;
+}
