@@ -7,7 +7,9 @@
 //! - [`schedule`]: cron triggers (seconds, UTC) or intervals request runs; one worker performs
 //!   them one at a time; a tick during a run waits for it (coalesced per kind), never dropped.
 //! - [`checks`]: `telegram` (getMe, getWebhookInfo judged by age), `bot` (/health liveness,
-//!   memory, performance), `integration` (401 without the secret, /webhook/health).
+//!   memory, performance), `conflict` (another process using the token), `integration` (401
+//!   without the secret, /webhook/health), `blind` (a run that saw nothing acts on nothing).
+//! - [`gather`]: one run's checks under one deadline, each side's silence kept apart.
 //! - [`report`]: [`Finding`], [`Level`], [`ActionReport`], [`RunReport`] — the types the
 //!   alerts crate consumes.
 //! - [`rules`]: findings → actions (pure, table-tested).
