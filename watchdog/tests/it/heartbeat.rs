@@ -162,3 +162,29 @@ async fn run_pings_around_every_scheduled_run() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_check_is_a_warning_that_pings_fail() {
+    let (_w, pings, mut env) = world_with_heartbeat().await;
+    // Both the Bot API and the bot are behind a connection that never answers.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", hole.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = hole.accept().await {
+            held.push(s);
+        }
+    });
+    env.insert("TELEGRAM_API_URL".into(), url.clone());
+    env.insert("BOT_URL".into(), url);
+    env.insert("TELBOT__TELEGRAM__REQUEST_TIMEOUT".into(), "300ms".into());
+    env.insert("TELBOT__TELEGRAM__MAX_ATTEMPTS".into(), "1".into());
+    env.insert("TELBOT__WATCHDOG__HTTP_TIMEOUT".into(), "300ms".into());
+    env.insert("TELBOT__WATCHDOG__CHECK_TIMEOUT".into(), "3s".into());
+    let (code, out) = check(&env).await;
+    // A warning (the watcher cannot see), not a critical about the bot; the dead-man's switch
+    // hears /fail.
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("watchdog-blind"), "{out}");
+    assert_eq!(pings.seen(), vec!["start", "fail"]);
+}
