@@ -7,62 +7,8 @@ use crate::common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{Value, json};
 use telbot_shared::conflict;
 use telegram_sim::Upd;
-
-/// The other process: deleteWebhook (keeping the queue), then long polls confirming what it
-/// gets, for `rounds` rounds of about a second. Returns the update_ids it took.
-async fn intruder(api: String, rounds: u32) -> Vec<i64> {
-    let http = reqwest::Client::new();
-    let mut took = Vec::new();
-    let mut offset: Option<i64> = None;
-    for _ in 0..rounds {
-        let _ = http
-            .post(format!("{api}/deleteWebhook"))
-            .json(&json!({}))
-            .send()
-            .await;
-        let until = tokio::time::Instant::now() + Duration::from_secs(1);
-        while tokio::time::Instant::now() < until {
-            let mut body = json!({"timeout": 1});
-            if let Some(o) = offset {
-                body["offset"] = json!(o);
-            }
-            let Ok(r) = http
-                .post(format!("{api}/getUpdates"))
-                .json(&body)
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await
-            else {
-                continue;
-            };
-            let v: Value = r.json().await.unwrap_or_default();
-            match v["result"].as_array() {
-                Some(us) => {
-                    for u in us {
-                        if let Some(id) = u["update_id"].as_i64() {
-                            took.push(id);
-                            offset = Some(id + 1);
-                        }
-                    }
-                }
-                // 409: the webhook is back, or the bot's poll ended ours.
-                None => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-    // Confirm the last batch, as a library does on its next call.
-    if let Some(o) = offset {
-        let _ = http
-            .post(format!("{api}/getUpdates"))
-            .json(&json!({"offset": o, "timeout": 0}))
-            .send()
-            .await;
-    }
-    took
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_deleting_the_webhook_and_polling_is_recorded_with_what_it_took() {
@@ -89,7 +35,9 @@ async fn another_process_deleting_the_webhook_and_polling_is_recorded_with_what_
             .await
     );
     let api = format!("{}/bot{}", sim.base_url(), sim.token());
-    let other = tokio::spawn(intruder(api, 6));
+    let other = tokio::spawn(async move {
+        telbot_testkit::intruder::run(&api, Duration::from_secs(6), Duration::from_secs(1)).await
+    });
     for i in 0..40 {
         sim.inject(Upd::text(10 + (i % 4), format!("m{i}")));
         tokio::time::sleep(Duration::from_millis(150)).await;

@@ -3,10 +3,14 @@
 //! - [`free_port`]: a free port on 127.0.0.1.
 //! - [`wait_until`], [`wait_until_async`]: poll an observable condition instead of sleeping
 //!   for a guessed time.
+//! - [`intruder`]: another process using a bot's token (deleteWebhook, then long polling),
+//!   as every bot library does at start.
 //! - [`PgServer`]: a real PostgreSQL server of its own for one test, on loopback, on a free
 //!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
 //!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
 //!   tests never skip silently.
+
+pub mod intruder;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

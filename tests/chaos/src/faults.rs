@@ -125,7 +125,7 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
         FaultKind::TokenConflict => {
             let api = format!("{}/bot{}", cx.st.sim.base_url(), cx.st.sim.token());
             let every = v.secs(12.0).max(Duration::from_secs(1));
-            let took = crate::intruder::run(&api, paging_fault(v, 40.0), every).await;
+            let took = telbot_testkit::intruder::run(&api, paging_fault(v, 40.0), every).await;
             cx.taken.extend(took);
         }
         FaultKind::WatchdogBlind => {

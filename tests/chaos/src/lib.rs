@@ -16,7 +16,6 @@ pub mod account;
 pub mod faults;
 pub mod fleet;
 pub mod fleet_bench;
-pub mod intruder;
 pub mod load;
 pub mod procs;
 pub mod proxy;

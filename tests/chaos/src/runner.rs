@@ -97,6 +97,10 @@ pub async fn run_row(row: &Row, v: Variant) -> Result<RowResult, ChaosError> {
         if taken.is_empty() {
             notes.push("the other process took no update: the row proves nothing".into());
         }
+        eprintln!(
+            "   the other process took {} update(s): lost to the bot, left out of the counts",
+            taken.len()
+        );
         let taken: std::collections::HashSet<i64> = taken.iter().copied().collect();
         held = ledger
             .sent
