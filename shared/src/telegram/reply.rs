@@ -66,6 +66,29 @@ pub fn answerable(method: &str) -> bool {
     !(m.starts_with("get") || ["deletewebhook", "setwebhook", "close", "logout"].contains(&&*m))
 }
 
+/// Whether `method` is a reply: what a webhook answer legitimately carries for the update it
+/// answers (a message sent, edited, copied or forwarded, a query answered, a reaction set).
+/// The watchdog, replaying a drained update to the bot, runs the method of the bot's answer
+/// with the bot's token; anything else there (banChatMember, deleteMessage, setWebhook,
+/// promoteChatMember…) is refused: whoever answers on `BOT_URL` must not get the token's
+/// write access.
+pub fn is_reply(method: &str) -> bool {
+    let m = method.to_ascii_lowercase();
+    m.starts_with("send")
+        || m.starts_with("answer")
+        || m.starts_with("editmessage")
+        || [
+            "copymessage",
+            "copymessages",
+            "forwardmessage",
+            "forwardmessages",
+            "setmessagereaction",
+            "stopmessagelivelocation",
+            "stoppoll",
+        ]
+        .contains(&&*m)
+}
+
 impl ReplySlot {
     /// Runs `f` with this slot open for the result-less calls it makes.
     pub async fn scope<F: std::future::Future>(&self, f: F) -> F::Output {
@@ -167,6 +190,33 @@ impl Held {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn only_replies_count_as_replies() {
+        for m in [
+            "sendMessage",
+            "sendPhoto",
+            "answerCallbackQuery",
+            "answerInlineQuery",
+            "editMessageText",
+            "copyMessage",
+            "setMessageReaction",
+        ] {
+            assert!(is_reply(m), "{m}");
+        }
+        for m in [
+            "banChatMember",
+            "deleteMessage",
+            "setWebhook",
+            "deleteWebhook",
+            "promoteChatMember",
+            "leaveChat",
+            "setMyCommands",
+            "getMe",
+        ] {
+            assert!(!is_reply(m), "{m}");
+        }
+    }
 
     fn client() -> TelegramClient {
         let cfg = crate::config::TelegramConfig {

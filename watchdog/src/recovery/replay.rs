@@ -134,7 +134,12 @@ async fn run_answer(ctx: &Ctx, update: &Value, r: reqwest::Response) {
     let Some(Value::String(method)) = params.remove("method") else {
         return;
     };
-    if !telbot_shared::telegram::reply::answerable(&method) {
+    if !telbot_shared::telegram::reply::is_reply(&method) {
+        tracing::warn!(
+            update_id = update_id(update).unwrap_or_default(),
+            method = %method,
+            "the bot's answer to a replayed update carries a method that is no reply; not run (only send*, answer*, editMessage*, copy/forward, reactions are)"
+        );
         return;
     }
     if let Err(e) = ctx.tg.call::<serde::de::IgnoredAny>(&method, &params).await {

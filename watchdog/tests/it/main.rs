@@ -17,6 +17,7 @@ mod metrics;
 mod postgres;
 mod prometheus_rules;
 mod recovery_guard;
+mod replay_methods;
 mod replay_parked;
 mod scenarios;
 mod schedule;

@@ -47,6 +47,9 @@ pub(crate) struct BotState {
     pub reply_in_answer: bool,
     /// How long a webhook POST without the secret waits before its 401 (a hung probe).
     pub webhook_delay: Duration,
+    /// The method of the reply in the answer (`reply_in_answer`): `sendMessage`, or a
+    /// hostile bot's other call.
+    pub answer_method: String,
 }
 
 pub(crate) type Shared = Arc<Mutex<BotState>>;
@@ -62,6 +65,11 @@ impl Bot {
     }
     pub(crate) fn set_webhook_delay(&self, d: Duration) {
         self.state.lock().unwrap().webhook_delay = d;
+    }
+    pub(crate) fn answer_with(&self, method: &str) {
+        let mut st = self.state.lock().unwrap();
+        st.reply_in_answer = true;
+        st.answer_method = method.into();
     }
     pub(crate) fn reply_in_answer(&self) {
         self.state.lock().unwrap().reply_in_answer = true;
@@ -119,7 +127,12 @@ async fn webhook(
         if new {
             st.order.push(id);
         }
-        (st.api.clone(), st.http.clone(), new, st.reply_in_answer)
+        (
+            st.api.clone(),
+            st.http.clone(),
+            new,
+            st.reply_in_answer.then(|| st.answer_method.clone()),
+        )
     };
     if new && let Some(chat) = update.pointer("/message/chat/id").and_then(Value::as_i64) {
         let text = update
@@ -127,8 +140,8 @@ async fn webhook(
             .and_then(Value::as_str)
             .unwrap_or("?");
         let reply = json!({"chat_id": chat, "text": format!("echo: {text}")});
-        if in_answer {
-            let mut body = json!({"method": "sendMessage"});
+        if let Some(method) = in_answer {
+            let mut body = json!({ "method": method });
             body.as_object_mut()
                 .unwrap()
                 .extend(reply.as_object().unwrap().clone());
@@ -160,6 +173,7 @@ pub(crate) async fn start_bot(sim: &Sim) -> Bot {
         http: reqwest::Client::new(),
         reply_in_answer: false,
         webhook_delay: Duration::ZERO,
+        answer_method: "sendMessage".into(),
     }));
     let app = axum::Router::new()
         .route("/health", get(health))
