@@ -328,9 +328,33 @@ async fn drop_locked(ctx: &Ctx) -> RecoveryReport {
                 ..Default::default()
             }
         }
-        Err(e) => RecoveryReport {
-            errors: vec![format!("setWebhook: {}", ctx.redact(&e.to_string()))],
-            ..Default::default()
-        },
+        // Telegram's server clears the queue *before* it validates the URL: a refused
+        // setWebhook(drop_pending_updates) may still have dropped them. What is gone is what
+        // getWebhookInfo no longer shows; when it does not answer, say how many may be.
+        Err(e) => {
+            let error = format!("setWebhook: {}", ctx.redact(&e.to_string()));
+            match ctx.tg.get_webhook_info().await {
+                Ok(after) => {
+                    let dropped = pending.saturating_sub(after.pending_update_count);
+                    if dropped > 0 {
+                        tracing::warn!(
+                            dropped,
+                            "drop mode: setWebhook failed, but Telegram threw the pending updates away first"
+                        );
+                    }
+                    RecoveryReport {
+                        dropped,
+                        errors: vec![error],
+                        ..Default::default()
+                    }
+                }
+                Err(_) => RecoveryReport {
+                    errors: vec![format!(
+                        "{error}; up to {pending} pending update(s) may have been dropped (getWebhookInfo does not answer to tell)"
+                    )],
+                    ..Default::default()
+                },
+            }
+        }
     }
 }

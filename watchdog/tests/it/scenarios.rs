@@ -370,6 +370,29 @@ async fn drop_mode_reports_how_many_it_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_drop_still_reports_what_telegram_dropped_before_refusing() {
+    let mut w = World::start().await;
+    // A URL Telegram refuses (port 1234): it clears the queue first, then refuses the URL.
+    w.env
+        .insert("PUBLIC_URL".into(), "https://bot.example:1234".into());
+    w.env.insert("BOT_URL".into(), w.bot.url.clone());
+    let wd = w.watchdog().await;
+    w.sim.break_webhook(WebhookFault::Status(500));
+    for i in 0..4 {
+        w.sim.inject(Upd::text(3, format!("{i}")));
+    }
+    let out = wd.recover(true).await;
+    let a = &out.report.actions[0];
+    assert_eq!(
+        (a.kind, a.result),
+        (ActionKind::DropPending, ActionResult::Failed),
+        "{a:#?}"
+    );
+    assert_eq!(w.sim.pending_update_count(), 0, "the sim dropped them");
+    assert_eq!(a.detail.dropped, Some(4), "{}", a.detail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_cap_escalates_to_critical() {
     let mut w = World::start().await;
     w.env.insert(
