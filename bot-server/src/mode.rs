@@ -13,7 +13,8 @@
 //!   record), this bot registers nothing, at start or in the fallback: moving it back is the
 //!   watchdog's, once this bot has been healthy through its public URL.
 //! - While somebody holds the recovery lock (the watchdog's or the dashboard's recovery is
-//!   draining), the fallback neither polls nor sets the webhook: the queue is theirs.
+//!   draining), the bot neither registers its webhook (at start, on a leadership change) nor,
+//!   in the fallback, polls or sets it: the queue is theirs.
 //! - Of several bot-servers on one PostgreSQL only the holder of the `webhook-leader` lease
 //!   does any of this; the others serve `/webhook` and work the inbox, and take the lease
 //!   over when its holder stops or dies (after [`recovery::LEASE_TTL`]). On SQLite the one
@@ -112,6 +113,12 @@ async fn lead(app: AppState, stop: CancellationToken) {
         return;
     }
     app.mode.set(Mode::Webhook);
+    // A recovery in progress (the watchdog draining with getUpdates) owns the webhook: a
+    // setWebhook now would end its drain with 409 and page falsely. Wait for it; it sets the
+    // webhook itself when it is done.
+    if !wait_for_recovery(&app, &stop).await {
+        return;
+    }
     if let Some(f) = failed_over(&app).await {
         tracing::warn!(
             backup = %f.url,
@@ -168,6 +175,25 @@ async fn watch(app: &AppState, stop: &CancellationToken) {
             Err(e) => tracing::debug!(error = %e, "getWebhookInfo failed; checking again later"),
         }
     }
+}
+
+/// Waits while somebody holds the recovery lock (checked every second); false when `stop`
+/// came first.
+async fn wait_for_recovery(app: &AppState, stop: &CancellationToken) -> bool {
+    let mut told = false;
+    while recovery_running(app).await {
+        if !told {
+            tracing::info!(
+                "a recovery holds the webhook (its lease is in the store); registering after it ends"
+            );
+            told = true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.cancelled() => return false,
+        }
+    }
+    true
 }
 
 /// The watchdog's webhook failover in force, if any: the webhook is the backup's until the

@@ -227,3 +227,41 @@ async fn a_primary_starting_while_failed_over_leaves_the_webhook_with_the_backup
     assert_eq!(sim.webhook_info()["url"], backup);
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_starting_during_a_recovery_registers_only_after_it() {
+    use telbot_shared::recovery::{Lease, RECOVERY_LOCK};
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[]).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 1)
+            .await
+    );
+    // The watchdog's recovery holds the lease (draining with getUpdates) when the bot restarts.
+    let lease = Lease::acquire_named(
+        bot.state.db(),
+        RECOVERY_LOCK,
+        "watchdog on elsewhere (pid 1)",
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    bot.stop().await;
+    let bot = start_bot(&sim, &db, &[]).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        sim.calls_to("setWebhook").len(),
+        1,
+        "the bot registered its webhook in the middle of a recovery"
+    );
+    lease.release().await.unwrap();
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            == 2)
+            .await,
+        "the bot did not register once the recovery ended"
+    );
+    bot.stop().await;
+}
