@@ -12,6 +12,8 @@
 //! - [`inbox`]: the durable inbox (group commit) and the per-chat worker pool.
 //! - [`mode`]: webhook registration, polling, and the fallback between them (on the instance
 //!   holding the `webhook-leader` lease when several share one PostgreSQL).
+//! - `coordination`: what the store says about touching the webhook (a recovery's lease,
+//!   the watchdog's failover, another process using the token).
 //! - [`fleet`]: several bot-servers on one PostgreSQL count each other and share send pacing.
 //! - [`recovery`]: lossless webhook recovery in-process.
 //! - [`webhook_health`]: getWebhookInfo judged and cached.
@@ -30,6 +32,7 @@
 pub mod auth;
 pub mod bot;
 pub mod config;
+mod coordination;
 pub mod dashboard;
 pub mod dispatcher;
 pub mod fleet;
