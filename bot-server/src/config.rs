@@ -383,6 +383,14 @@ impl BotConfig {
                 "must be at least 3s (claims are extended every third of it)",
             ));
         }
+        // Telegram redelivers an unconfirmed update for up to 24 h: a done update pruned sooner
+        // would be run again when it comes back.
+        if inbox.keep_done < Duration::from_secs(25 * 3600) {
+            return Err(ConfigError::invalid(
+                "inbox.keep_done",
+                "must be at least 25h (Telegram redelivers an update for up to 24 h; a done update pruned sooner is handled twice)",
+            ));
+        }
         if inbox.retry_max_delay < inbox.retry_delay {
             return Err(ConfigError::invalid(
                 "inbox.retry_max_delay",
@@ -598,6 +606,13 @@ mod tests {
             err(&[("TELBOT__SERVER__MAX_UNTRUSTED_CONNECTIONS", "5000")])
                 .contains("max_untrusted_connections")
         );
+    }
+
+    #[test]
+    fn done_updates_are_kept_at_least_as_long_as_telegram_redelivers() {
+        let e = err(&[("TELBOT__INBOX__KEEP_DONE", "1h")]);
+        assert!(e.contains("inbox.keep_done") && e.contains("25h"), "{e}");
+        assert!(BotConfig::load(None, &env(&[("TELBOT__INBOX__KEEP_DONE", "48h")])).is_ok());
     }
 
     #[test]
