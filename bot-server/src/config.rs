@@ -338,8 +338,22 @@ impl BotConfig {
                 ));
             }
         } else if mode == Mode::Webhook {
+            let loopback = webhook_url.as_ref().is_some_and(|u| {
+                u.host_str()
+                    .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
+            });
+            if !loopback {
+                // On the public internet anyone who guesses PUBLIC_URL/webhook could post forged
+                // updates (text to any chat, update_ids that make real ones look like
+                // duplicates, replies coming back to them in reply mode).
+                return Err(ConfigError::invalid(
+                    "webhook.secret",
+                    "is required in webhook mode with a public PUBLIC_URL: set WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -, e.g. the output of `openssl rand -hex 32`) on the bot and the watchdog",
+                ));
+            }
             warnings.push(
-                "WEBHOOK_SECRET is not set: anyone who knows the URL can post updates".into(),
+                "WEBHOOK_SECRET is not set: anyone who can reach the (loopback) URL can post updates"
+                    .into(),
             );
         }
         if !(1..=100).contains(&webhook.max_connections) {
@@ -578,7 +592,13 @@ mod tests {
     #[test]
     fn auto_mode_follows_public_url() -> Result<(), ConfigError> {
         assert_eq!(BotConfig::load(None, &env(&[]))?.mode, Mode::Polling);
-        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "https://bot.example.com/")]))?;
+        let c = BotConfig::load(
+            None,
+            &env(&[
+                ("PUBLIC_URL", "https://bot.example.com/"),
+                ("WEBHOOK_SECRET", "s3cret"),
+            ]),
+        )?;
         assert_eq!(c.mode, Mode::Webhook);
         assert_eq!(
             c.webhook_url.map(|u| u.to_string()).as_deref(),
@@ -606,6 +626,28 @@ mod tests {
             err(&[("TELBOT__SERVER__MAX_UNTRUSTED_CONNECTIONS", "5000")])
                 .contains("max_untrusted_connections")
         );
+    }
+
+    #[test]
+    fn a_public_webhook_without_a_secret_is_refused_and_loopback_stays_easy() {
+        let e = err(&[("PUBLIC_URL", "https://bot.example.com")]);
+        assert!(
+            e.contains("webhook.secret") && e.contains("WEBHOOK_SECRET"),
+            "{e}"
+        );
+        // Polling needs no secret; a loopback URL (the demo, tests) only warns.
+        assert!(
+            BotConfig::load(
+                None,
+                &env(&[
+                    ("PUBLIC_URL", "https://bot.example.com"),
+                    ("BOT_MODE", "polling")
+                ])
+            )
+            .is_ok()
+        );
+        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://127.0.0.1:8080")]));
+        assert!(c.is_ok_and(|c| c.warnings.iter().any(|w| w.contains("WEBHOOK_SECRET"))));
     }
 
     #[test]
@@ -657,7 +699,13 @@ mod tests {
 
     #[test]
     fn plain_http_off_loopback_is_a_warning_not_a_refusal() -> Result<(), ConfigError> {
-        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://bot.example.com")]))?;
+        let c = BotConfig::load(
+            None,
+            &env(&[
+                ("PUBLIC_URL", "http://bot.example.com"),
+                ("WEBHOOK_SECRET", "s3cret"),
+            ]),
+        )?;
         assert!(c.warnings.iter().any(|w| w.contains("https")));
         let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://127.0.0.1:8080")]))?;
         assert!(c.warnings.iter().all(|w| !w.contains("https")));
