@@ -145,6 +145,27 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
         release(lease).await;
         return None;
     };
+    // Healed meanwhile (the bot's fallback polled what was pending and set its webhook again):
+    // a fresh delete → drain → set on a healthy webhook would only disturb it. What the
+    // interrupted drain took and did not confirm came back to the bot, which dedups.
+    if let Ok(info) = ctx.tg.get_webhook_info().await
+        && info.url == ctx.webhook_url_now().await
+        && info.pending_update_count == 0
+    {
+        tracing::info!(phase = %st.phase, "a recovery left half done was healed meanwhile (the webhook is set, nothing is pending); clearing its record");
+        if let Err(e) = lease.clear_state().await {
+            tracing::warn!(error = %e, "cannot clear the finished recovery record");
+        }
+        release(lease).await;
+        return Some(RecoveryReport {
+            drained: st.drained,
+            replayed: st.replayed,
+            webhook_restored: true,
+            pending_before: Some(0),
+            resumed: true,
+            ..Default::default()
+        });
+    }
     tracing::warn!(phase = %st.phase, offset = ?st.offset, by = st.by.as_str(), "finishing a recovery left half done");
     let mut error = None;
     if st.phase != Phase::Setting {

@@ -270,6 +270,60 @@ async fn a_429_on_get_webhook_info_is_waited_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_recovery_healed_meanwhile_is_cleared_not_run_again() {
+    let w = World::start().await;
+    let wd = w.watchdog().await;
+    w.sim.break_webhook(WebhookFault::Status(500));
+    for i in 0..4 {
+        w.sim.inject(Upd::text(6, format!("{i}")));
+    }
+    w.sim
+        .fail_method("getUpdates", ApiFault::Slow(Duration::from_secs(30)), 1);
+    let task = tokio::spawn(async move { wd.recover(false).await });
+    w.wait("deleteWebhook", |s| !s.calls_to("deleteWebhook").is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    task.abort();
+    let _ = task.await;
+    // The bot's own fallback heals it: its webhook is set again and everything delivered.
+    w.sim.heal_webhook();
+    common::register_webhook(&w.sim, &w.bot).await;
+    w.wait("nothing pending", |s| s.pending_update_count() == 0)
+        .await;
+    let deletes = w.calls_to("deleteWebhook");
+    let sets = w.calls_to("setWebhook");
+    let db = w.watchdog().await.ctx().store.db().clone();
+    assert!(
+        telbot_testkit::wait_until_async(Duration::from_secs(2), || async {
+            telbot_shared::recovery::holder(&db)
+                .await
+                .unwrap()
+                .is_none()
+        })
+        .await
+    );
+    let wd2 = w.watchdog().await;
+    let out = wd2.check().await;
+    let f = out
+        .report
+        .finding(incident::RECOVERY_INTERRUPTED)
+        .expect("the record is dealt with");
+    assert!(f.repaired, "{f:?}");
+    assert_eq!(
+        (w.calls_to("deleteWebhook"), w.calls_to("setWebhook")),
+        (deletes, sets),
+        "a healed webhook was deleted and set again"
+    );
+    assert!(
+        telbot_shared::recovery::load_state(&db)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(w.sim.dropped_updates().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_recovery_is_finished_on_the_next_start() {
     let w = World::start().await;
     let wd = w.watchdog().await;
