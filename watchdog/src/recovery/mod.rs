@@ -148,7 +148,9 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
     // Healed meanwhile (the bot's fallback polled what was pending and set its webhook again):
     // a fresh delete → drain → set on a healthy webhook would only disturb it. What the
     // interrupted drain took and did not confirm came back to the bot, which dedups.
-    if let Ok(info) = ctx.tg.get_webhook_info().await
+    // (A record in the setting phase only sets the webhook with its settings: harmless.)
+    if st.phase != Phase::Setting
+        && let Ok(info) = ctx.tg.get_webhook_info().await
         && info.url == ctx.webhook_url_now().await
         && info.pending_update_count == 0
     {

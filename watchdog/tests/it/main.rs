@@ -16,6 +16,7 @@ mod leader_state;
 mod metrics;
 mod postgres;
 mod prometheus_rules;
+mod recovery_edges;
 mod recovery_guard;
 mod replay_methods;
 mod replay_parked;

@@ -270,60 +270,6 @@ async fn a_429_on_get_webhook_info_is_waited_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interrupted_recovery_healed_meanwhile_is_cleared_not_run_again() {
-    let w = World::start().await;
-    let wd = w.watchdog().await;
-    w.sim.break_webhook(WebhookFault::Status(500));
-    for i in 0..4 {
-        w.sim.inject(Upd::text(6, format!("{i}")));
-    }
-    w.sim
-        .fail_method("getUpdates", ApiFault::Slow(Duration::from_secs(30)), 1);
-    let task = tokio::spawn(async move { wd.recover(false).await });
-    w.wait("deleteWebhook", |s| !s.calls_to("deleteWebhook").is_empty())
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    task.abort();
-    let _ = task.await;
-    // The bot's own fallback heals it: its webhook is set again and everything delivered.
-    w.sim.heal_webhook();
-    common::register_webhook(&w.sim, &w.bot).await;
-    w.wait("nothing pending", |s| s.pending_update_count() == 0)
-        .await;
-    let deletes = w.calls_to("deleteWebhook");
-    let sets = w.calls_to("setWebhook");
-    let db = w.watchdog().await.ctx().store.db().clone();
-    assert!(
-        telbot_testkit::wait_until_async(Duration::from_secs(2), || async {
-            telbot_shared::recovery::holder(&db)
-                .await
-                .unwrap()
-                .is_none()
-        })
-        .await
-    );
-    let wd2 = w.watchdog().await;
-    let out = wd2.check().await;
-    let f = out
-        .report
-        .finding(incident::RECOVERY_INTERRUPTED)
-        .expect("the record is dealt with");
-    assert!(f.repaired, "{f:?}");
-    assert_eq!(
-        (w.calls_to("deleteWebhook"), w.calls_to("setWebhook")),
-        (deletes, sets),
-        "a healed webhook was deleted and set again"
-    );
-    assert!(
-        telbot_shared::recovery::load_state(&db)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(w.sim.dropped_updates().is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_recovery_is_finished_on_the_next_start() {
     let w = World::start().await;
     let wd = w.watchdog().await;
@@ -421,29 +367,6 @@ async fn drop_mode_reports_how_many_it_dropped() {
     );
     assert_eq!(a.detail.dropped, Some(7));
     assert_eq!(w.sim.pending_update_count(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_drop_still_reports_what_telegram_dropped_before_refusing() {
-    let mut w = World::start().await;
-    // A URL Telegram refuses (port 1234): it clears the queue first, then refuses the URL.
-    w.env
-        .insert("PUBLIC_URL".into(), "https://bot.example:1234".into());
-    w.env.insert("BOT_URL".into(), w.bot.url.clone());
-    let wd = w.watchdog().await;
-    w.sim.break_webhook(WebhookFault::Status(500));
-    for i in 0..4 {
-        w.sim.inject(Upd::text(3, format!("{i}")));
-    }
-    let out = wd.recover(true).await;
-    let a = &out.report.actions[0];
-    assert_eq!(
-        (a.kind, a.result),
-        (ActionKind::DropPending, ActionResult::Failed),
-        "{a:#?}"
-    );
-    assert_eq!(w.sim.pending_update_count(), 0, "the sim dropped them");
-    assert_eq!(a.detail.dropped, Some(4), "{}", a.detail);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -547,19 +470,4 @@ async fn a_hung_check_ends_at_its_timeout_as_critical() {
         Level::Ok
     );
     assert!(out.report.actions.is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hung_integration_probe_ends_at_the_timeout_as_a_critical_check_timeout() {
-    let mut w = World::start().await;
-    w.env
-        .insert("TELBOT__WATCHDOG__CHECK_TIMEOUT".into(), "1s".into());
-    w.env
-        .insert("TELBOT__WATCHDOG__HTTP_TIMEOUT".into(), "5s".into());
-    w.bot.set_webhook_delay(Duration::from_secs(4));
-    let wd = w.watchdog().await;
-    let out = wd.run_once(RunSet::all()).await;
-    let f = out.report.finding(incident::CHECK_TIMEOUT).unwrap();
-    assert_eq!(f.level, Level::Critical, "{f:?}");
-    assert!(f.reason.contains("the integration probes"), "{}", f.reason);
 }
