@@ -7,7 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::World;
-use telegram_sim::{ApiFault, Upd, WebhookFault};
+use telegram_sim::{Upd, WebhookFault};
 use watchdog::report::incident;
 use watchdog::schedule::RunSet;
 use watchdog::{ActionKind, ActionResult, Level};
@@ -38,19 +38,7 @@ async fn a_refused_drop_still_reports_what_telegram_dropped_before_refusing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_recovery_healed_meanwhile_is_cleared_not_run_again() {
     let w = World::start().await;
-    let wd = w.watchdog().await;
-    w.sim.break_webhook(WebhookFault::Status(500));
-    for i in 0..4 {
-        w.sim.inject(Upd::text(6, format!("{i}")));
-    }
-    w.sim
-        .fail_method("getUpdates", ApiFault::Slow(Duration::from_secs(30)), 1);
-    let task = tokio::spawn(async move { wd.recover(false).await });
-    w.wait("deleteWebhook", |s| !s.calls_to("deleteWebhook").is_empty())
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    task.abort();
-    let _ = task.await;
+    w.interrupted_recovery(6, 4).await;
     // The bot's own fallback heals it: its webhook is set again and everything delivered.
     w.sim.heal_webhook();
     common::register_webhook(&w.sim, &w.bot).await;
@@ -59,15 +47,6 @@ async fn an_interrupted_recovery_healed_meanwhile_is_cleared_not_run_again() {
     let deletes = w.calls_to("deleteWebhook");
     let sets = w.calls_to("setWebhook");
     let db = w.watchdog().await.ctx().store.db().clone();
-    assert!(
-        telbot_testkit::wait_until_async(Duration::from_secs(2), || async {
-            telbot_shared::recovery::holder(&db)
-                .await
-                .unwrap()
-                .is_none()
-        })
-        .await
-    );
     let wd2 = w.watchdog().await;
     let out = wd2.check().await;
     let f = out

@@ -272,31 +272,7 @@ async fn a_429_on_get_webhook_info_is_waited_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_recovery_is_finished_on_the_next_start() {
     let w = World::start().await;
-    let wd = w.watchdog().await;
-    w.sim.break_webhook(WebhookFault::Status(500));
-    for i in 0..10 {
-        w.sim.inject(Upd::text(5, format!("{i}")));
-    }
-    // getUpdates hangs, so the recovery is caught between deleteWebhook and setWebhook.
-    w.sim
-        .fail_method("getUpdates", ApiFault::Slow(Duration::from_secs(30)), 1);
-    let task = tokio::spawn(async move { wd.recover(false).await });
-    w.wait("deleteWebhook", |s| !s.calls_to("deleteWebhook").is_empty())
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    task.abort(); // as if the run were cancelled half way
-    let _ = task.await;
-    // The cancelled run's lock is released in the background (a killed process's lease
-    // expires after telbot_shared::recovery::LEASE_TTL instead).
-    let db = w.watchdog().await.ctx().store.db().clone();
-    let free = telbot_testkit::wait_until_async(Duration::from_secs(2), || async {
-        telbot_shared::recovery::holder(&db)
-            .await
-            .unwrap()
-            .is_none()
-    })
-    .await;
-    assert!(free, "the cancelled run's recovery lock is released");
+    w.interrupted_recovery(5, 10).await;
     assert_eq!(
         w.sim.webhook_info()["url"],
         "",

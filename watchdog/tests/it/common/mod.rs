@@ -331,6 +331,42 @@ impl World {
         self.sim.calls_to(method).len()
     }
 
+    /// A lossless recovery of `n` updates of `chat` (deliveries failing) caught between
+    /// deleteWebhook and setWebhook (getUpdates hangs) and cancelled there, as a killed
+    /// watchdog leaves it: the phase in the store, the webhook deleted. Returns once the
+    /// cancelled run's recovery lock is released.
+    pub(crate) async fn interrupted_recovery(&self, chat: i64, n: usize) {
+        let wd = self.watchdog().await;
+        self.sim
+            .break_webhook(telegram_sim::WebhookFault::Status(500));
+        for i in 0..n {
+            self.sim
+                .inject(telegram_sim::Upd::text(chat, format!("{i}")));
+        }
+        self.sim.fail_method(
+            "getUpdates",
+            telegram_sim::ApiFault::Slow(Duration::from_secs(30)),
+            1,
+        );
+        let task = tokio::spawn(async move { wd.recover(false).await });
+        self.wait("deleteWebhook", |s| !s.calls_to("deleteWebhook").is_empty())
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        task.abort(); // as if the run were cancelled half way
+        let _ = task.await;
+        // The cancelled run's lock is released in the background (a killed process's lease
+        // expires after telbot_shared::recovery::LEASE_TTL instead).
+        let db = self.watchdog().await.ctx().store.db().clone();
+        let free = telbot_testkit::wait_until_async(Duration::from_secs(2), || async {
+            telbot_shared::recovery::holder(&db)
+                .await
+                .unwrap()
+                .is_none()
+        })
+        .await;
+        assert!(free, "the cancelled run's recovery lock is released");
+    }
+
     pub(crate) async fn wait(&self, what: &str, f: impl Fn(&Sim) -> bool) {
         assert!(
             self.sim.wait_for(Duration::from_secs(20), f).await,
