@@ -120,6 +120,28 @@ pub fn soften_for_store(findings: &mut [Finding], bot_store_trouble: bool) {
     }
 }
 
+/// While another process uses the token (or someone deleted the webhook behind the bot's
+/// back: the bot takes it back itself), the emptied webhook is their doing: the wrong-URL
+/// finding is a warning pointing at `token-conflict`, so one page tells the story.
+pub fn soften_for_conflict(findings: &mut [Finding]) {
+    let conflict = findings
+        .iter()
+        .any(|f| f.incident == incident::TOKEN_CONFLICT && f.level > Level::Ok);
+    if !conflict {
+        return;
+    }
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.incident == incident::WEBHOOK_WRONG_URL && f.level == Level::Critical)
+    {
+        f.level = Level::Warning;
+        f.reason = format!(
+            "{} — another process is using the token (token-conflict)",
+            f.reason
+        );
+    }
+}
+
 fn incident_key(k: Incident) -> Incident {
     if k == incident::BOT_MEMORY {
         incident::BOT_MEMORY
@@ -278,5 +300,38 @@ mod tests {
             .map(|p| p.kind)
             .collect();
         assert_eq!(got, vec![Restart]);
+    }
+
+    #[test]
+    fn any_sign_of_a_conflict_softens_the_wrong_url_and_none_does_not() {
+        let wrong = || {
+            Finding::new(
+                "telegram",
+                incident::WEBHOOK_WRONG_URL,
+                Level::Critical,
+                "no webhook is set",
+            )
+        };
+        let none = Finding::ok("telegram", incident::TOKEN_CONFLICT, "no sign");
+        let mut fs = vec![wrong(), none];
+        soften_for_conflict(&mut fs);
+        assert_eq!(fs[0].level, Level::Critical);
+        let rec = |deletes, conflicts| telbot_shared::conflict::TokenConflict {
+            first_seen: 1_000,
+            last_seen: 1_050,
+            foreign_deletes: deletes,
+            poll_conflicts: conflicts,
+            update_id_before: Some(10),
+            pending_at_delete: Some(4),
+        };
+        for rec in [rec(1, 0), rec(3, 1)] {
+            let mut fs = vec![
+                wrong(),
+                crate::checks::conflict::judge(&rec, Some(0), None, 1_060, 600),
+            ];
+            soften_for_conflict(&mut fs);
+            assert_eq!(fs[0].level, Level::Warning);
+            assert!(fs[0].reason.ends_with("(token-conflict)"));
+        }
     }
 }

@@ -244,7 +244,7 @@ impl Watchdog {
                 apply(&mut fs, plan, &a);
                 actions.push(a);
             }
-            crate::checks::conflict::soften_wrong_url(&mut fs);
+            rules::soften_for_conflict(&mut fs);
         }
         fs.extend(failover::finding(ctx).await);
         findings.extend(fs);

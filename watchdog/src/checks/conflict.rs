@@ -124,28 +124,6 @@ pub fn judge(
     .with_evidence(ev)
 }
 
-/// While another process uses the token (or someone deleted the webhook behind the bot's
-/// back: the bot takes it back itself), the emptied webhook is their doing: the wrong-URL
-/// finding is a warning pointing at `token-conflict`, so one page tells the story.
-pub fn soften_wrong_url(findings: &mut [Finding]) {
-    let conflict = findings
-        .iter()
-        .any(|f| f.incident == incident::TOKEN_CONFLICT && f.level > Level::Ok);
-    if !conflict {
-        return;
-    }
-    for f in findings
-        .iter_mut()
-        .filter(|f| f.incident == incident::WEBHOOK_WRONG_URL && f.level == Level::Critical)
-    {
-        f.level = Level::Warning;
-        f.reason = format!(
-            "{} — another process is using the token (token-conflict)",
-            f.reason
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,27 +161,5 @@ mod tests {
         );
         assert!(f.reason.contains("at least 3 update(s)"), "{}", f.reason);
         assert!(f.reason.contains("@BotFather"), "{}", f.reason);
-    }
-
-    #[test]
-    fn any_sign_of_a_conflict_softens_the_wrong_url_and_none_does_not() {
-        let wrong = || {
-            Finding::new(
-                "telegram",
-                incident::WEBHOOK_WRONG_URL,
-                Level::Critical,
-                "no webhook is set",
-            )
-        };
-        let none = Finding::ok("telegram", incident::TOKEN_CONFLICT, "no sign");
-        let mut fs = vec![wrong(), none];
-        soften_wrong_url(&mut fs);
-        assert_eq!(fs[0].level, Level::Critical);
-        for rec in [rec(1, 0), rec(3, 1)] {
-            let mut fs = vec![wrong(), judge(&rec, Some(0), None, 1_060, 600)];
-            soften_wrong_url(&mut fs);
-            assert_eq!(fs[0].level, Level::Warning);
-            assert!(fs[0].reason.ends_with("(token-conflict)"));
-        }
     }
 }
