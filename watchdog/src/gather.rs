@@ -1,6 +1,6 @@
 //! One run's checks, under one deadline (`watchdog.check_timeout`): the Telegram check, the
-//! bot's liveness and the reference probe at once, then the performance and integration
-//! checks in what time is left. A check that runs out of time still yields what it could
+//! bot's side (liveness, then the performance and integration checks) and the reference probe
+//! at once, then the token-conflict judgement in what time is left. A check that runs out of time still yields what it could
 //! say (the Bot API or the bot "did not answer within …"), so the run knows which side went
 //! silent — the difference between a bot that is down and a watchdog that cannot see.
 
@@ -32,17 +32,22 @@ pub struct Gathered {
 pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
     let limit = ctx.cfg.check_timeout;
     let deadline = Instant::now() + limit;
-    let (tg, bot, reference) = tokio::join!(
+    // The Telegram side and the bot side run side by side: a Bot API that hangs must not eat
+    // the time of the bot's own checks (the run would then report "the performance checks did
+    // not finish" beside "the Bot API did not answer", two pages for one cause).
+    let (tg, side, reference) = tokio::join!(
         timeout_at(deadline, checks::telegram::check(ctx, keep)),
-        timeout_at(deadline, checks::bot::liveness(ctx)),
+        bot_side(ctx, set, keep, deadline),
         timeout_at(deadline, blind::reference(ctx)),
     );
     let tg = tg.unwrap_or_else(|_| TelegramFacts::timed_out(limit));
-    let bot = bot.unwrap_or_else(|_| BotFacts::timed_out(ctx, limit));
     let reference = reference.unwrap_or(ctx.cfg.reference_url.as_ref().map(|_| false));
-    let mut late = Vec::new();
+    let BotSide { bot, found, late } = side;
     let mut findings = tg.findings;
     findings.extend(bot.findings.iter().cloned());
+    findings.extend(found);
+    // Judged from what both sides saw: it gets what is left of the deadline (little, when
+    // either side hung) and says nothing when it has no time.
     if let Some(f) = timeout_at(
         deadline,
         checks::conflict::check(
@@ -59,32 +64,22 @@ pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
     {
         findings.push(f);
     }
-    if set.performance || set.integration {
-        match timeout_at(deadline, checks::bot::performance(ctx, &bot, keep)).await {
-            Ok(fs) => findings.extend(fs),
-            Err(_) => late.push("the performance checks"),
-        }
+    if let Some(late) = late {
+        findings.push(if late.is_empty() {
+            Finding::ok(
+                "watchdog",
+                incident::CHECK_TIMEOUT,
+                "the checks finished in time",
+            )
+        } else {
+            Finding::new(
+                "watchdog",
+                incident::CHECK_TIMEOUT,
+                Level::Critical,
+                format!("{} did not finish within {limit:?}", late.join(" and ")),
+            )
+        });
     }
-    if set.integration {
-        match timeout_at(deadline, checks::integration::check(ctx)).await {
-            Ok(fs) => findings.extend(fs),
-            Err(_) => late.push("the integration probes"),
-        }
-    }
-    findings.push(if late.is_empty() {
-        Finding::ok(
-            "watchdog",
-            incident::CHECK_TIMEOUT,
-            "the checks finished in time",
-        )
-    } else {
-        Finding::new(
-            "watchdog",
-            incident::CHECK_TIMEOUT,
-            Level::Critical,
-            format!("{} did not finish within {limit:?}", late.join(" and ")),
-        )
-    });
     let sight = Sight {
         telegram_silent: tg.silent,
         bot_silent: !bot.up && !bot.answered,
@@ -99,5 +94,45 @@ pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
         bot,
         info: tg.info,
         sight,
+    }
+}
+
+/// What the bot's side of a run found.
+struct BotSide {
+    bot: BotFacts,
+    /// The performance and integration findings.
+    found: Vec<Finding>,
+    /// The bot-side checks that ran out of time; `None` when the liveness probe itself did
+    /// (its `bot-down` finding already says so, and what would follow never ran).
+    late: Option<Vec<&'static str>>,
+}
+
+/// The liveness probe, then the performance and integration checks, before `deadline`.
+async fn bot_side(ctx: &Ctx, set: RunSet, keep: bool, deadline: Instant) -> BotSide {
+    let Ok(bot) = timeout_at(deadline, checks::bot::liveness(ctx)).await else {
+        return BotSide {
+            bot: BotFacts::timed_out(ctx, ctx.cfg.check_timeout),
+            found: Vec::new(),
+            late: None,
+        };
+    };
+    let mut found = Vec::new();
+    let mut late = Vec::new();
+    if set.performance || set.integration {
+        match timeout_at(deadline, checks::bot::performance(ctx, &bot, keep)).await {
+            Ok(fs) => found.extend(fs),
+            Err(_) => late.push("the performance checks"),
+        }
+    }
+    if set.integration {
+        match timeout_at(deadline, checks::integration::check(ctx)).await {
+            Ok(fs) => found.extend(fs),
+            Err(_) => late.push("the integration probes"),
+        }
+    }
+    BotSide {
+        bot,
+        found,
+        late: Some(late),
     }
 }

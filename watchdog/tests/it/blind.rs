@@ -155,3 +155,30 @@ async fn a_reference_url_that_answers_makes_the_watchdog_believe_what_it_sees() 
     );
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_bot_api_is_one_finding_not_a_check_timeout_beside_it() {
+    let mut w = World::start().await;
+    let hole = black_hole().await;
+    // Only the Bot API hangs; the bot answers. The bot's own checks still finish in time, so
+    // the run pages for one cause (telegram-unreachable), not also "the performance checks
+    // did not finish".
+    w.env.insert("TELEGRAM_API_URL".into(), hole);
+    w.env
+        .insert("TELBOT__TELEGRAM__REQUEST_TIMEOUT".into(), "10s".into());
+    w.env
+        .insert("TELBOT__WATCHDOG__CHECK_TIMEOUT".into(), "1s".into());
+    let wd = w.watchdog().await;
+    let out = wd.run_once(RunSet::all()).await;
+    let r = &out.report;
+    assert_eq!(
+        r.finding(incident::TELEGRAM_UNREACHABLE).unwrap().level,
+        Level::Critical,
+        "{:#?}",
+        r.findings
+    );
+    let late = r.finding(incident::CHECK_TIMEOUT).unwrap();
+    assert_eq!(late.level, Level::Ok, "{late:?}");
+    assert_eq!(r.finding(incident::BOT_SLOW).unwrap().level, Level::Ok);
+    assert!(r.actions.is_empty(), "{:#?}", r.actions);
+}
