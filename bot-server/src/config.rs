@@ -57,6 +57,10 @@ struct WebhookSection {
     public_url: String,
     path: String,
     secret: Option<SecretString>,
+    #[serde(default)]
+    certificate: Option<String>,
+    #[serde(default)]
+    ip_address: Option<String>,
     max_connections: u32,
     allowed_updates: Vec<String>,
     set_attempts: u32,
@@ -172,6 +176,10 @@ pub struct BotConfig {
     pub webhook_path: String,
     /// Required `X-Telegram-Bot-Api-Secret-Token`.
     pub webhook_secret: Option<SecretString>,
+    /// `webhook.certificate`: uploaded with every setWebhook.
+    pub webhook_certificate: Option<telbot_shared::telegram::Certificate>,
+    /// `webhook.ip_address`: sent with every setWebhook.
+    pub webhook_ip_address: Option<String>,
     /// setWebhook's max_connections.
     pub max_connections: u32,
     /// setWebhook's allowed_updates.
@@ -482,6 +490,8 @@ impl BotConfig {
             webhook_url,
             webhook_path,
             webhook_secret,
+            webhook_certificate: shared::webhook::certificate(webhook.certificate.as_deref())?,
+            webhook_ip_address: shared::webhook::ip_address(webhook.ip_address.as_deref())?,
             max_connections: webhook.max_connections,
             allowed_updates: webhook.allowed_updates,
             set_attempts: webhook.set_attempts,

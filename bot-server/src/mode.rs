@@ -27,6 +27,7 @@ use telbot_shared::backoff::jittered as backoff_delay;
 use telbot_shared::conflict::Sign;
 use telbot_shared::recovery;
 use telbot_shared::telegram::TelegramError;
+use telbot_shared::webhook_settings;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Mode;
@@ -34,7 +35,7 @@ use crate::coordination::{
     clear_own_record, conflict_seen, failed_over, recovery_running, wait_for_recovery,
 };
 use crate::inbox::{NewUpdate, key};
-use crate::registration::register_webhook;
+use crate::registration::{params_now, register_webhook};
 use crate::state::AppState;
 
 /// How often a follower asks for the `webhook-leader` lease, and checks its leader's lease.
@@ -127,7 +128,7 @@ async fn lead(app: AppState, stop: CancellationToken) {
             backup = %f.url,
             "the watchdog has failed the webhook over to a backup; not registering this bot's URL (the watchdog moves it back once this bot has been healthy through its public URL for webhook.failback_after)"
         );
-    } else if register_webhook(&app.api, &app.cfg).await.is_ok() {
+    } else if register_webhook(&app).await.is_ok() {
         clear_own_record(&app).await;
     } else {
         tracing::error!(
@@ -138,8 +139,10 @@ async fn lead(app: AppState, stop: CancellationToken) {
     watch(&app, &stop).await;
 }
 
-/// Every `restore_interval`: does Telegram still have a webhook? If not (and nobody's
-/// recovery holds the lock), poll until it is back.
+/// Every `restore_interval`: does Telegram still have a webhook, with every setting this bot
+/// registers? No webhook (and nobody's recovery holds the lock): poll until it is back.
+/// Another URL or other settings (a recovery that restored older ones during a deploy,
+/// someone's setWebhook with other `allowed_updates`): set them again.
 async fn watch(app: &AppState, stop: &CancellationToken) {
     let mut tick = tokio::time::interval(app.cfg.restore_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -174,9 +177,28 @@ async fn watch(app: &AppState, stop: &CancellationToken) {
                 }
                 fallback(app, stop).await;
             }
-            Ok(_) => {}
+            Ok(i) => restore_settings(app, &i).await,
             Err(e) => tracing::debug!(error = %e, "getWebhookInfo failed; checking again later"),
         }
+    }
+}
+
+/// Sets the webhook again when Telegram's (`info`, a URL set) differs from what this bot
+/// registers — unless the watchdog failed it over or a recovery holds the lock.
+async fn restore_settings(app: &AppState, info: &telbot_shared::telegram::WebhookInfo) {
+    let Some(want) = params_now(&app.cfg, Some(info)).await else {
+        return;
+    };
+    let changed = webhook_settings::differences(info, &want);
+    if changed.is_empty() || recovery_running(app).await || failed_over(app).await.is_some() {
+        return;
+    }
+    tracing::warn!(
+        changed = %changed.join(", "),
+        "the webhook's settings at Telegram are not the ones this bot registers; setting them again"
+    );
+    if let Err(e) = register_webhook(app).await {
+        tracing::warn!(error = %e, "cannot set the webhook's settings again; trying at the next check");
     }
 }
 
@@ -204,7 +226,7 @@ async fn fallback(app: &AppState, stop: &CancellationToken) {
         }
         // setWebhook makes Telegram end a waiting getUpdates; unconfirmed updates are then
         // delivered to the webhook and recognised by update_id.
-        if register_webhook(&app.api, &app.cfg).await.is_ok() {
+        if register_webhook(&app).await.is_ok() {
             tracing::info!("webhook restored; polling stopped");
             clear_own_record(app).await;
             break true;

@@ -24,5 +24,6 @@ mod reply_in_answer;
 mod store_health;
 mod teloxide_bot;
 mod token_conflict;
+mod webhook_fidelity;
 mod webhook_guard;
 mod webhook_health_cache;

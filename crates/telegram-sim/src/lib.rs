@@ -38,9 +38,10 @@
 //! - getUpdates: no 3-second throttling of repeated 409s and no
 //!   anti-busy-loop rules (forced timeout 3 s / limit 1 on rapid repeats).
 //! - setWebhook answers synchronously, so there is no
-//!   `Conflict: terminated by other setWebhook`; certificates are only noted
-//!   (`has_custom_certificate`), `ip_address` is accepted and ignored, and
-//!   getWebhookInfo always shows `ip_address: "127.0.0.1"`.
+//!   `Conflict: terminated by other setWebhook`; a certificate uploaded as a file
+//!   is only noted (`has_custom_certificate`, its size checked), a fixed
+//!   `ip_address` is checked, kept and shown by getWebhookInfo (otherwise it
+//!   shows `"127.0.0.1"`) but delivery still goes to the URL's loopback host.
 //! - Delivery: the degraded / healthy connection-opening rates (1 per 2 s,
 //!   10 per 0.5 s) are not modelled, only the in-flight caps; the 23-hour
 //!   "410 Gone" auto-delete is not modelled; queue size limits are not

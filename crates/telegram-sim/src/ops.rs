@@ -83,6 +83,7 @@ impl Shared {
                         secret: None,
                         max_connections: 40,
                         has_custom_certificate: false,
+                        ip_address: None,
                     });
                     st.new_delivery_epoch();
                     st.wake_long_poll(Wake::Aborted("Conflict: terminated by setWebhook request"));

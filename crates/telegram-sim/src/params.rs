@@ -55,6 +55,23 @@ impl Params {
         self.0.get(key).filter(|v| !v.is_null())
     }
 
+    /// The size of an uploaded file: the parameter itself, or `attach://<name>` naming the
+    /// part that holds it. `None` when no file came (a certificate sent as a string).
+    pub(crate) fn file_size(&self, key: &str) -> Option<u64> {
+        let size = |v: &Value| {
+            v.get("file_name")
+                .and(v.get("size"))
+                .and_then(Value::as_u64)
+        };
+        match self.get(key)? {
+            Value::String(s) => s
+                .strip_prefix("attach://")
+                .and_then(|part| self.get(part))
+                .and_then(size),
+            other => size(other),
+        }
+    }
+
     /// A parameter as text (numbers and booleans are printed).
     pub(crate) fn str(&self, key: &str) -> Option<String> {
         match self.get(key)? {

@@ -46,6 +46,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest("/_sim", control::router())
         .fallback(bot_api)
+        // Telegram takes uploads of up to 50 MB (axum's default limit is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(50 << 20))
         .with_state(shared)
 }
 

@@ -96,6 +96,24 @@ impl Sim {
         self.shared().set_webhook_url_behind_back(url);
     }
 
+    /// Calls `method` with JSON `params` over HTTP as another client of this token would
+    /// (someone's setWebhook with other settings, a dev instance's deleteWebhook); returns
+    /// Telegram's answer envelope. The call is recorded like any other.
+    pub async fn call_as_client(&self, method: &str, params: Value) -> Result<Value, String> {
+        let url = format!("{}/bot{}/{method}", self.base_url(), self.token());
+        let resp = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?
+            .post(url)
+            .json(&params)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        resp.json().await.map_err(|e| e.to_string())
+    }
+
     /// Sim "now" = real unix time + `secs` (dates of new messages, expiry).
     pub fn set_now_offset(&self, secs: i64) {
         self.shared().set_now_offset(secs);

@@ -71,6 +71,9 @@ pub(crate) struct Webhook {
     pub max_connections: u32,
     /// A certificate was uploaded with setWebhook.
     pub has_custom_certificate: bool,
+    /// The fixed IP address given to setWebhook, if any (delivery still goes to the URL's
+    /// host: the sim only talks to loopback).
+    pub ip_address: Option<String>,
 }
 
 /// Why a waiting long poll was woken.

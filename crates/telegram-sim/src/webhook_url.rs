@@ -101,6 +101,19 @@ pub(crate) fn verify(url: &Url, allow_http_loopback: bool) -> Result<(), ApiErro
     }
 }
 
+/// `ip_address`: an IPv4 address Telegram may deliver to (the reserved-address check is
+/// skipped in the sim's loopback mode, like the URL's).
+pub(crate) fn check_ip_address(raw: &str, allow_loopback: bool) -> Result<(), ApiError> {
+    match raw.parse::<IpAddr>() {
+        Err(_) => Err(ApiError::bad_webhook("Invalid IP address specified")),
+        Ok(IpAddr::V6(_)) => Err(ApiError::bad_webhook("IPv6-only addresses are not allowed")),
+        Ok(ip) if is_reserved(ip) && !(allow_loopback && ip.is_loopback()) => Err(
+            ApiError::bad_webhook(&format!("IP address {raw} is reserved")),
+        ),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// `secret_token`: at most 256 characters of `A-Z a-z 0-9 _ -`.
 pub(crate) fn check_secret(secret: &str) -> Result<(), ApiError> {
     if secret.len() > 256 {

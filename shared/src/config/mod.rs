@@ -18,6 +18,7 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
 mod keys;
 mod telegram;
+pub mod webhook;
 
 pub use keys::known_keys;
 pub use telegram::{RateLimits, TelegramConfig, TelegramSection};

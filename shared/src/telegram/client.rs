@@ -452,9 +452,17 @@ impl TelegramClient {
         self.call("getWebhookInfo", &serde_json::json!({})).await
     }
 
-    /// `setWebhook`.
+    /// `setWebhook`; with a certificate, as `multipart/form-data` uploading it.
     pub async fn set_webhook(&self, params: &SetWebhook) -> Result<bool, TelegramError> {
-        self.call("setWebhook", params).await
+        match &params.certificate {
+            Some(cert) => self.set_webhook_multipart(params, cert).await,
+            None => self.call("setWebhook", params).await,
+        }
+    }
+
+    /// The per-attempt timeout of an ordinary call.
+    pub(super) fn request_timeout(&self) -> Duration {
+        self.inner.cfg.request_timeout
     }
 
     /// `deleteWebhook`; pending updates are kept unless `drop_pending` is set.

@@ -83,8 +83,15 @@ pub struct SetWebhook {
     /// Update kinds; `None` keeps Telegram's current setting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_updates: Option<Vec<String>>,
+    /// A fixed IPv4 address Telegram delivers to instead of resolving the URL's host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
     /// Throw the queue away (only in drop mode).
     pub drop_pending_updates: bool,
+    /// A self-signed certificate, uploaded as a file: the call then goes as
+    /// `multipart/form-data` (Telegram ignores a certificate sent as a string).
+    #[serde(skip)]
+    pub certificate: Option<super::Certificate>,
 }
 
 impl SetWebhook {
@@ -103,7 +110,9 @@ impl SetWebhook {
             secret_token: secret.map(|s| s.expose_secret().to_string()),
             max_connections,
             allowed_updates: Some(allowed_updates.to_vec()),
+            ip_address: None,
             drop_pending_updates: false,
+            certificate: None,
         }
     }
 
@@ -111,5 +120,102 @@ impl SetWebhook {
     pub fn dropping_pending(mut self, drop: bool) -> SetWebhook {
         self.drop_pending_updates = drop;
         self
+    }
+
+    /// The same call with a fixed IP address (`None`: Telegram resolves the host).
+    pub fn with_ip_address(mut self, ip: Option<String>) -> SetWebhook {
+        self.ip_address = ip;
+        self
+    }
+
+    /// The same call uploading `certificate`.
+    pub fn with_certificate(mut self, certificate: Option<super::Certificate>) -> SetWebhook {
+        self.certificate = certificate;
+        self
+    }
+}
+
+/// The update kinds Telegram sends when `allowed_updates` is empty (its default set: every
+/// kind but `chat_member`, `message_reaction` and `message_reaction_count`), as of Bot API 9.
+/// getWebhookInfo leaves `allowed_updates` out when the setting is this set.
+pub const DEFAULT_UPDATE_KINDS: &[&str] = &[
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "purchased_paid_media",
+];
+
+/// Whether getWebhookInfo's `allowed_updates` (`shown`; absent = the default set) is the
+/// setting `ours` registers (empty = the default set), in any order.
+pub fn same_allowed_updates(shown: Option<&[String]>, ours: &[String]) -> bool {
+    fn set(list: &[String]) -> std::collections::BTreeSet<&str> {
+        list.iter().map(String::as_str).collect()
+    }
+    let default: std::collections::BTreeSet<&str> = DEFAULT_UPDATE_KINDS.iter().copied().collect();
+    let ours = if ours.is_empty() {
+        default.clone()
+    } else {
+        set(ours)
+    };
+    match shown {
+        None => ours == default,
+        Some(list) if list.is_empty() => ours == default,
+        Some(list) => set(list) == ours,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn allowed_updates_compare_as_sets_with_the_default_set_shown_as_absent() {
+        assert!(same_allowed_updates(None, &[]));
+        let all = v(DEFAULT_UPDATE_KINDS);
+        assert!(same_allowed_updates(None, &all));
+        assert!(!same_allowed_updates(None, &v(&["message"])));
+        let shown = v(&["callback_query", "message"]);
+        assert!(same_allowed_updates(
+            Some(&shown),
+            &v(&["message", "callback_query"])
+        ));
+        assert!(!same_allowed_updates(Some(&shown), &v(&["message"])));
+        assert!(!same_allowed_updates(Some(&shown), &[]));
+    }
+
+    #[test]
+    fn the_certificate_never_goes_into_the_json_body() {
+        let p = SetWebhook::new("https://x.example/webhook", None, 40, &[])
+            .with_ip_address(Some("1.2.3.4".into()))
+            .with_certificate(Some(
+                super::super::Certificate::from_pem(
+                    "c.pem",
+                    b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".to_vec(),
+                )
+                .unwrap(),
+            ));
+        let j = serde_json::to_value(&p).unwrap();
+        assert_eq!(j["ip_address"], "1.2.3.4");
+        assert!(j.get("certificate").is_none(), "{j}");
     }
 }

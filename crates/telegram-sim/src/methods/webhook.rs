@@ -1,7 +1,10 @@
 //! setWebhook, deleteWebhook and getWebhookInfo (reference §2).
 //!
-//! Not simulated: certificate contents, `ip_address`, the 409 "terminated by
-//! other setWebhook" race (setWebhook answers synchronously here).
+//! A certificate counts only when uploaded as a file (multipart, or `attach://<part>`); a
+//! string is ignored, as Telegram does. Not simulated: the certificate's contents, delivery
+//! to a fixed `ip_address` (it is checked, kept and shown, but the sim delivers to the URL's
+//! loopback host), the 409 "terminated by other setWebhook" race (setWebhook answers
+//! synchronously here).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +34,7 @@ pub(crate) struct WebhookInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_connections: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ip_address: Option<&'static str>,
+    ip_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     allowed_updates: Option<Vec<String>>,
 }
@@ -47,7 +50,7 @@ pub(crate) fn webhook_info(st: &mut State) -> WebhookInfo {
         last_error_date: st.last_error.as_ref().map(|e| e.0),
         last_error_message: st.last_error.as_ref().map(|e| e.1.clone()),
         max_connections: wh.map(|w| w.max_connections),
-        ip_address: wh.map(|_| "127.0.0.1"),
+        ip_address: wh.map(|w| w.ip_address.clone().unwrap_or_else(|| "127.0.0.1".into())),
         allowed_updates: st.allowed_updates.clone(),
     }
 }
@@ -91,7 +94,18 @@ pub(super) fn set_webhook(shared: &Arc<Shared>, p: &Params, is_delete: bool) -> 
         .and_then(|n| u32::try_from(n).ok())
         .unwrap_or(40);
     let secret = p.str("secret_token").filter(|s| !s.is_empty());
-    let has_cert = !url_raw.is_empty() && p.str("certificate").is_some();
+    let cert_size = if url_raw.is_empty() {
+        None
+    } else {
+        p.file_size("certificate")
+    };
+    if let Some(n) = cert_size.filter(|n| *n > 3 << 20) {
+        return Err(ApiError::bad_request(&format!(
+            "certificate size is too big ({n} bytes)"
+        )));
+    }
+    let has_cert = cert_size.is_some();
+    let ip_address = p.str("ip_address").filter(|s| !s.is_empty());
     let allowed = p.json("allowed_updates").and_then(|v| parse_allowed(&v));
 
     let mut st = shared.lock();
@@ -112,6 +126,7 @@ pub(super) fn set_webhook(shared: &Arc<Shared>, p: &Params, is_delete: bool) -> 
                 && !w.has_custom_certificate
                 && w.max_connections == max_connections
                 && w.secret == secret
+                && w.ip_address == ip_address
         }
     };
     if unchanged {
@@ -146,6 +161,9 @@ pub(super) fn set_webhook(shared: &Arc<Shared>, p: &Params, is_delete: bool) -> 
     if let Some(s) = &secret {
         webhook_url::check_secret(s)?;
     }
+    if let Some(ip) = &ip_address {
+        webhook_url::check_ip_address(ip, shared.config.allow_http_loopback)?;
+    }
     if let Some(a) = allowed {
         st.allowed_updates = a;
     }
@@ -156,6 +174,7 @@ pub(super) fn set_webhook(shared: &Arc<Shared>, p: &Params, is_delete: bool) -> 
         secret,
         max_connections,
         has_custom_certificate: has_cert,
+        ip_address,
     });
     Ok(ApiOk::yes_with("Webhook was set"))
 }

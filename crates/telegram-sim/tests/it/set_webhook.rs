@@ -268,3 +268,118 @@ async fn webhook_info_key_presence_follows_telegram() {
                "pending_update_count": 0, "max_connections": 7, "ip_address": "127.0.0.1"})
     );
 }
+
+/// setWebhook as `multipart/form-data` with `form`; returns (HTTP status, body).
+async fn set_multipart(sim: &Sim, form: reqwest::multipart::Form) -> (u16, Value) {
+    let url = format!("{}/bot{}/setWebhook", sim.base_url(), sim.token());
+    let resp = common::client()
+        .post(url)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+const PEM: &[u8] = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+#[tokio::test]
+async fn a_certificate_counts_only_when_uploaded_as_a_file() {
+    let sim = sim(1.0).await;
+    let url = "https://bot.example.com/hook";
+    // As a string: ignored, as Telegram does ("sending a String will not work").
+    set_webhook(
+        &sim,
+        json!({"url": url, "certificate": "-----BEGIN CERTIFICATE-----"}),
+    )
+    .await;
+    assert_eq!(sim.webhook_info()["has_custom_certificate"], false);
+    // As a file part.
+    let form = reqwest::multipart::Form::new().text("url", url).part(
+        "certificate",
+        reqwest::multipart::Part::bytes(PEM.to_vec()).file_name("self.pem"),
+    );
+    let (status, v) = set_multipart(&sim, form).await;
+    assert_eq!((status, desc(&v)), (200, "Webhook was set"), "{v}");
+    assert_eq!(sim.webhook_info()["has_custom_certificate"], true);
+    // attach://<part> names the file part.
+    let form = reqwest::multipart::Form::new()
+        .text("url", url)
+        .text("certificate", "attach://c")
+        .part(
+            "c",
+            reqwest::multipart::Part::bytes(PEM.to_vec()).file_name("self.pem"),
+        );
+    let (_, v) = set_multipart(&sim, form).await;
+    assert_eq!(
+        desc(&v),
+        "Webhook was set",
+        "a certificate is never a no-op"
+    );
+    assert_eq!(sim.webhook_info()["has_custom_certificate"], true);
+    // Set again without it: gone.
+    set_webhook(&sim, json!({"url": url})).await;
+    assert_eq!(sim.webhook_info()["has_custom_certificate"], false);
+    // Over 3 MiB.
+    let form = reqwest::multipart::Form::new().text("url", url).part(
+        "certificate",
+        reqwest::multipart::Part::bytes(vec![b'A'; (3 << 20) + 1]).file_name("big.pem"),
+    );
+    let (status, v) = set_multipart(&sim, form).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        desc(&v),
+        format!(
+            "Bad Request: certificate size is too big ({} bytes)",
+            (3 << 20) + 1
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_fixed_ip_address_is_checked_kept_and_shown() {
+    let sim = sim(1.0).await;
+    let url = "https://bot.example.com/hook";
+    set_webhook(&sim, json!({"url": url})).await;
+    assert_eq!(sim.webhook_info()["ip_address"], "127.0.0.1");
+    let (_, v) = call(
+        &sim,
+        "setWebhook",
+        json!({"url": url, "ip_address": "203.0.113.7"}),
+    )
+    .await;
+    assert_eq!(
+        desc(&v),
+        "Webhook was set",
+        "a new fixed IP is a real change"
+    );
+    assert_eq!(sim.webhook_info()["ip_address"], "203.0.113.7");
+    let (_, v) = call(
+        &sim,
+        "setWebhook",
+        json!({"url": url, "ip_address": "203.0.113.7"}),
+    )
+    .await;
+    assert_eq!(desc(&v), "Webhook is already set");
+    for (ip, why) in [
+        (
+            "not-an-ip",
+            "Bad Request: bad webhook: Invalid IP address specified",
+        ),
+        (
+            "2001:db8::1",
+            "Bad Request: bad webhook: IPv6-only addresses are not allowed",
+        ),
+        (
+            "10.0.0.1",
+            "Bad Request: bad webhook: IP address 10.0.0.1 is reserved",
+        ),
+    ] {
+        assert_eq!(
+            set_err(&sim, json!({"url": url, "ip_address": ip})).await,
+            (400, why.to_owned()),
+            "{ip}"
+        );
+    }
+}

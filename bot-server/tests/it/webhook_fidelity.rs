@@ -1,0 +1,165 @@
+//! The webhook exactly as the user set it: a self-signed certificate and a fixed IP go with
+//! every setWebhook, a fixed IP Telegram already has is kept, what was registered is in the
+//! store for the watchdog, and settings changed behind the bot's back are set again.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use telbot_shared::webhook_settings;
+
+const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBtelbottest\n-----END CERTIFICATE-----\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_goes_with_every_set_webhook_and_is_restored_when_dropped() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let pem = db.dir.path().join("self.pem");
+    std::fs::write(&pem, PEM).unwrap();
+    let bot = start_bot(
+        &sim,
+        &db,
+        &[("TELBOT__WEBHOOK__CERTIFICATE", pem.to_str().unwrap())],
+    )
+    .await;
+    assert!(
+        sim.wait_for(
+            Duration::from_secs(10),
+            |s| s.webhook_info()["has_custom_certificate"] == true
+        )
+        .await,
+        "{}",
+        sim.webhook_info()
+    );
+    let set = sim.calls_to("setWebhook");
+    let p = &set.last().unwrap().params;
+    assert_eq!(p["certificate"]["file_name"], "self.pem", "{p}");
+    assert_eq!(p["certificate"]["size"], PEM.len(), "{p}");
+    assert_eq!(
+        p["secret_token"], SECRET,
+        "the multipart call carries the secret too"
+    );
+    assert_eq!(p["url"], bot.url("/webhook"));
+    let rec = webhook_settings::load(&bot.state.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rec.certificate, "{rec:?}");
+    assert_eq!(rec.url, bot.url("/webhook"));
+    // Someone sets the same URL without the certificate: the watch loop uploads it again.
+    let before = sim.calls_to("setWebhook").len();
+    let r = sim
+        .call_as_client(
+            "setWebhook",
+            json!({"url": bot.url("/webhook"), "secret_token": SECRET}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(sim.webhook_info()["has_custom_certificate"], false);
+    assert!(
+        sim.wait_for(
+            Duration::from_secs(10),
+            |s| s.webhook_info()["has_custom_certificate"] == true
+        )
+        .await,
+        "the certificate was not uploaded again"
+    );
+    assert!(sim.calls_to("setWebhook").len() >= before + 2);
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_changed_behind_the_bots_back_are_set_again() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let bot = start_bot(&sim, &db, &[]).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.webhook_info()["url"]
+            == bot.url("/webhook"))
+            .await
+    );
+    let registered = sim.webhook_info();
+    let rec = webhook_settings::load(&bot.state.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.max_connections, 40);
+    assert!(
+        rec.allowed_updates.iter().any(|k| k == "callback_query"),
+        "{rec:?}"
+    );
+    // A setWebhook with other settings (an old deploy's, someone's by hand).
+    let r = sim
+        .call_as_client(
+            "setWebhook",
+            json!({"url": bot.url("/webhook"), "secret_token": SECRET,
+                   "max_connections": 5, "allowed_updates": ["message"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(sim.webhook_info()["max_connections"], 5);
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| {
+            let i = s.webhook_info();
+            i["max_connections"] == 40 && i["allowed_updates"] == registered["allowed_updates"]
+        })
+        .await,
+        "not restored: {}",
+        sim.webhook_info()
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_ip_address_is_sent_and_one_telegram_already_has_is_kept() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    // Configured: sent with the call.
+    let bot = start_bot(&sim, &db, &[("TELBOT__WEBHOOK__IP_ADDRESS", "127.0.0.3")]).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.webhook_info()["ip_address"]
+            == "127.0.0.3")
+            .await,
+        "{}",
+        sim.webhook_info()
+    );
+    bot.stop().await;
+
+    // Not configured, but Telegram has a fixed one for this URL (set by hand earlier): a
+    // start keeps it instead of dropping it.
+    let (cfg, listener, e) = config_env(&sim, &db, &[]);
+    let url = cfg.webhook_url.clone().unwrap().to_string();
+    let r = sim
+        .call_as_client(
+            "setWebhook",
+            json!({"url": url, "secret_token": SECRET, "ip_address": "127.0.0.2"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    let before = sim.calls_to("setWebhook").len();
+    let bot = start_program(
+        telbot_reference_bot::program(cfg, None, &e)
+            .unwrap()
+            .listener(listener),
+    )
+    .await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
+            > before)
+            .await
+    );
+    let set = sim.calls_to("setWebhook");
+    assert_eq!(set.last().unwrap().params["ip_address"], "127.0.0.2");
+    assert_eq!(sim.webhook_info()["ip_address"], "127.0.0.2");
+    let rec = webhook_settings::load(&bot.state.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.ip_address.as_deref(), Some("127.0.0.2"));
+    bot.stop().await;
+}
