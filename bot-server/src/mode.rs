@@ -226,7 +226,7 @@ async fn fallback(app: &AppState, stop: &CancellationToken) {
         }
         // setWebhook makes Telegram end a waiting getUpdates; unconfirmed updates are then
         // delivered to the webhook and recognised by update_id.
-        if register_webhook(&app).await.is_ok() {
+        if register_webhook(app).await.is_ok() {
             tracing::info!("webhook restored; polling stopped");
             clear_own_record(app).await;
             break true;

@@ -93,7 +93,7 @@ pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
     }
     st.phase = Phase::Setting;
     let _ = lease.save_state(&st).await;
-    match register_webhook(&app).await {
+    match register_webhook(app).await {
         Ok(()) => {
             report.webhook_restored = true;
             app.mode.set(Mode::Webhook);

@@ -174,8 +174,7 @@ pub fn same_allowed_updates(shown: Option<&[String]>, ours: &[String]) -> bool {
         set(ours)
     };
     match shown {
-        None => ours == default,
-        Some(list) if list.is_empty() => ours == default,
+        None | Some([]) => ours == default,
         Some(list) => set(list) == ours,
     }
 }
