@@ -42,7 +42,7 @@ async fn a_certificate_goes_with_every_set_webhook_and_is_restored_when_dropped(
         "the multipart call carries the secret too"
     );
     assert_eq!(p["url"], bot.url("/webhook"));
-    let rec = webhook_settings::load(&bot.state.db())
+    let rec = webhook_settings::load(bot.state.db())
         .await
         .unwrap()
         .unwrap();
@@ -82,7 +82,7 @@ async fn settings_changed_behind_the_bots_back_are_set_again() {
             .await
     );
     let registered = sim.webhook_info();
-    let rec = webhook_settings::load(&bot.state.db())
+    let rec = webhook_settings::load(bot.state.db())
         .await
         .unwrap()
         .unwrap();
@@ -156,7 +156,7 @@ async fn a_fixed_ip_address_is_sent_and_one_telegram_already_has_is_kept() {
     let set = sim.calls_to("setWebhook");
     assert_eq!(set.last().unwrap().params["ip_address"], "127.0.0.2");
     assert_eq!(sim.webhook_info()["ip_address"], "127.0.0.2");
-    let rec = webhook_settings::load(&bot.state.db())
+    let rec = webhook_settings::load(bot.state.db())
         .await
         .unwrap()
         .unwrap();
