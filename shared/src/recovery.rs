@@ -323,6 +323,9 @@ pub struct WebhookSettings {
     pub max_connections: u32,
     /// `allowed_updates` as Telegram had it; empty means Telegram's default set.
     pub allowed_updates: Vec<String>,
+    /// A fixed IP address to keep (configured, registered by the bot, or fixed at Telegram).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
 }
 
 /// Where a recovery is: each phase is persisted before its step starts.

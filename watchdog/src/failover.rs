@@ -219,22 +219,10 @@ pub async fn finding(ctx: &Ctx) -> Option<Finding> {
     })
 }
 
-/// The settings Telegram has now, with `url` (the configured ones when no webhook is set).
+/// The settings to point the webhook at `url` with (see [`recovery::settings_for`]).
 async fn settings_for(ctx: &Ctx, url: &str) -> WebhookSettings {
-    let mut s = WebhookSettings {
-        url: url.to_string(),
-        max_connections: ctx.cfg.webhook.max_connections,
-        allowed_updates: ctx.cfg.webhook.allowed_updates.clone(),
-    };
-    if let Ok(info) = ctx.tg.get_webhook_info().await
-        && !info.url.is_empty()
-    {
-        if let Some(m) = info.max_connections {
-            s.max_connections = m;
-        }
-        s.allowed_updates = info.allowed_updates.unwrap_or_default();
-    }
-    s
+    let info = ctx.tg.get_webhook_info().await.ok();
+    recovery::settings_for(ctx, url.to_string(), info.as_ref()).await
 }
 
 /// Points the webhook at `url` under the recovery lock, keeping the queue.

@@ -90,6 +90,15 @@ pub async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
     // While failed over (webhook.backup_urls), the backup's URL is the expected one.
     let mut want = ctx.cfg.webhook.clone();
     want.expected_url = ctx.webhook_url_now().await;
+    // The settings bot-server registered are the ones to expect (its configuration may add
+    // update kinds the watchdog's does not name).
+    if let Ok(Some(r)) = telbot_shared::webhook_settings::load(ctx.store.db()).await {
+        want.max_connections = r.max_connections;
+        want.allowed_updates = r.allowed_updates;
+        if want.ip_address.is_none() {
+            want.ip_address = r.ip_address;
+        }
+    }
     let (mut judged, obs) = judge_webhook(&info, prev.as_ref(), now, &want, &ctx.cfg.thresholds);
     if keep && let Err(e) = ctx.store.set_webhook_observation(&obs).await {
         tracing::warn!(error = %e, "cannot keep the webhook observation; stuck detection loses its memory");
@@ -246,14 +255,32 @@ pub fn judge_webhook(
             want.max_connections
         ));
     }
-    if !info.url.is_empty() && !want.allowed_updates.is_empty() {
+    if !info.url.is_empty()
+        && !telbot_shared::telegram::same_allowed_updates(
+            info.allowed_updates.as_deref(),
+            &want.allowed_updates,
+        )
+    {
         let mut have = info.allowed_updates.clone().unwrap_or_default();
         let mut expect = want.allowed_updates.clone();
         have.sort();
         expect.sort();
-        if have != expect {
-            diffs.push(format!("allowed_updates is {have:?} (expected {expect:?})"));
-        }
+        diffs.push(format!("allowed_updates is {have:?} (expected {expect:?})"));
+    }
+    if let Some(ip) = want.ip_address.as_deref().filter(|_| !info.url.is_empty())
+        && info.ip_address.as_deref() != Some(ip)
+    {
+        diffs.push(format!(
+            "ip_address is {} (expected the fixed {ip})",
+            info.ip_address.as_deref().unwrap_or("not shown")
+        ));
+    }
+    if !info.url.is_empty() && info.has_custom_certificate != want.certificate.is_some() {
+        diffs.push(if info.has_custom_certificate {
+            "Telegram holds a custom certificate for this webhook but webhook.certificate is not set: a repair would drop it (give the watchdog the same PEM file as the bot)".to_string()
+        } else {
+            "webhook.certificate is set but Telegram holds no custom certificate: deliveries to a self-signed bot fail until the webhook is set with it".to_string()
+        });
     }
     out.push(if diffs.is_empty() {
         Finding::ok(

@@ -9,6 +9,8 @@ fn want() -> WebhookTarget {
         expected_url: "https://bot.example/webhook".into(),
         replay_url: "https://bot.example/webhook".into(),
         secret: None,
+        certificate: None,
+        ip_address: None,
         max_connections: 40,
         allowed_updates: vec!["message".into()],
         backups: Vec::new(),
@@ -163,4 +165,45 @@ fn settings_drift_is_a_warning() {
     i.max_connections = Some(10);
     let (fs, _) = judge_webhook(&i, None, 10, &want(), &t());
     assert_eq!(level(&fs, incident::WEBHOOK_CONFIG), Level::Warning);
+}
+
+#[test]
+fn a_certificate_without_its_file_and_a_lost_fixed_ip_are_warned_of() {
+    let reason = |i: &WebhookInfo, w: &WebhookTarget| {
+        let (fs, _) = judge_webhook(i, None, 10, w, &t());
+        let f = fs
+            .into_iter()
+            .find(|f| f.incident == incident::WEBHOOK_CONFIG)
+            .unwrap();
+        (f.level, f.reason)
+    };
+    let mut i = info(0, None);
+    assert_eq!(reason(&i, &want()).0, Level::Ok);
+    i.has_custom_certificate = true;
+    let (level, why) = reason(&i, &want());
+    assert_eq!(level, Level::Warning);
+    assert!(why.contains("webhook.certificate is not set"), "{why}");
+    let mut w = want();
+    w.certificate = Some(
+        telbot_shared::telegram::Certificate::from_pem(
+            "c.pem",
+            b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(reason(&i, &w).0, Level::Ok);
+    i.has_custom_certificate = false;
+    assert!(reason(&i, &w).1.contains("holds no custom certificate"));
+    let mut w = want();
+    w.ip_address = Some("203.0.113.7".into());
+    i.ip_address = Some("198.51.100.1".into());
+    let (level, why) = reason(&i, &w);
+    assert_eq!(level, Level::Warning);
+    assert!(why.contains("expected the fixed 203.0.113.7"), "{why}");
+    // Telegram's default set shown as absent equals an empty configured list.
+    let mut w = want();
+    w.allowed_updates.clear();
+    i.allowed_updates = None;
+    i.ip_address = None;
+    assert_eq!(reason(&i, &w).0, Level::Ok);
 }

@@ -259,10 +259,22 @@ pub(crate) fn build(
             )),
         );
     }
+    let certificate = keep(
+        errs,
+        telbot_shared::config::webhook::certificate(wh.certificate.as_deref()),
+    )
+    .flatten();
+    let ip_address = keep(
+        errs,
+        telbot_shared::config::webhook::ip_address(wh.ip_address.as_deref()),
+    )
+    .flatten();
     let webhook = WebhookTarget {
         expected_url,
         replay_url: format!("{}{}", bot_url.as_str().trim_end_matches('/'), path),
         secret,
+        certificate,
+        ip_address,
         max_connections: wh.max_connections,
         allowed_updates: wh.allowed_updates,
         backups,

@@ -41,6 +41,10 @@ pub struct WebhookTarget {
     pub replay_url: String,
     /// The secret token; never printed.
     pub secret: Option<SecretString>,
+    /// `webhook.certificate`: uploaded with every setWebhook.
+    pub certificate: Option<telbot_shared::telegram::Certificate>,
+    /// `webhook.ip_address`: sent with every setWebhook.
+    pub ip_address: Option<String>,
     /// `max_connections` given to setWebhook.
     pub max_connections: u32,
     /// `allowed_updates` given to setWebhook (empty: Telegram's default set).

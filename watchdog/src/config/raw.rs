@@ -89,6 +89,10 @@ pub(crate) struct WebhookSection {
     pub(crate) public_url: String,
     pub(crate) path: String,
     pub(crate) secret: Option<SecretString>,
+    #[serde(default)]
+    pub(crate) certificate: Option<String>,
+    #[serde(default)]
+    pub(crate) ip_address: Option<String>,
     pub(crate) max_connections: u32,
     pub(crate) allowed_updates: Vec<String>,
     #[serde(default)]

@@ -16,8 +16,7 @@
 pub mod replay;
 mod set;
 
-use set::configured;
-pub use set::{SetError, set_webhook, set_webhook_locked, settings_to_restore};
+pub use set::{SetError, set_webhook, set_webhook_locked, settings_for, settings_to_restore};
 
 use std::time::Duration;
 
@@ -204,7 +203,7 @@ async fn finish(
     );
     let settings = match st.settings.clone() {
         Some(s) => s,
-        None => configured(ctx, ctx.webhook_url_now().await),
+        None => set::settings_for(ctx, ctx.webhook_url_now().await, None).await,
     };
     let set = set_webhook(ctx, &settings, false).await;
     let webhook_set = set.is_ok();

@@ -1,10 +1,13 @@
-//! Setting the webhook: with the configured settings (the wrong-URL repair, under the
-//! recovery lock), or with the settings a recovery read from Telegram before it deleted the
-//! webhook (the secret always from the config: Telegram does not show it).
+//! Setting the webhook with the settings the user set, from one source of truth: what
+//! bot-server registered (its record in the store, [`telbot_shared::webhook_settings`]),
+//! else what Telegram showed before a delete, else the watchdog's own configuration. The
+//! URL is always the one expected now (the primary's, or the backup's while failed over);
+//! the secret and the certificate come from the configuration (Telegram shows neither).
 
 use std::time::Duration;
 
 use telbot_shared::telegram::{SetWebhook, TelegramError, WebhookInfo};
+use telbot_shared::webhook_settings::{self, Registered};
 
 use super::{lock, release};
 use crate::checks::Ctx;
@@ -13,28 +16,67 @@ use crate::store::WebhookSettings;
 /// Attempts of the final setWebhook (each itself retried by the client on 5xx and 429).
 const SET_ATTEMPTS: u32 = 3;
 
-/// The settings as configured (what a wrong URL is set back to), with `url`: the configured
-/// one, or the backup's while failed over ([`Ctx::webhook_url_now`]).
-pub(crate) fn configured(ctx: &Ctx, url: String) -> WebhookSettings {
+/// The settings to set `url` with. `info`: what getWebhookInfo showed (before a delete, or
+/// now), when known. `max_connections` and `allowed_updates` come from bot-server's record,
+/// else from `info` (a webhook set), else from the watchdog's configuration; a fixed IP
+/// address from the watchdog's configuration, else the record, else one `info` shows as
+/// fixed. A custom certificate at Telegram with no `webhook.certificate` here is warned of:
+/// this setWebhook drops it.
+pub async fn settings_for(ctx: &Ctx, url: String, info: Option<&WebhookInfo>) -> WebhookSettings {
     let w = &ctx.cfg.webhook;
-    WebhookSettings {
+    let registered = match webhook_settings::load(ctx.store.db()).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %ctx.redact(&e.to_string()), "cannot read the bot's registered webhook settings; restoring what Telegram showed");
+            None
+        }
+    };
+    let shown = info.filter(|i| !i.url.is_empty());
+    let mut s = WebhookSettings {
         url,
         max_connections: w.max_connections,
         allowed_updates: w.allowed_updates.clone(),
-    }
-}
-
-/// The settings to restore after a delete: the expected URL with the `max_connections` and
-/// `allowed_updates` Telegram had (no webhook set: the configured ones).
-pub async fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
-    let mut s = configured(ctx, ctx.webhook_url_now().await);
-    if !info.url.is_empty() {
-        if let Some(m) = info.max_connections {
+        ip_address: None,
+    };
+    if let Some(Registered {
+        max_connections,
+        allowed_updates,
+        ..
+    }) = &registered
+    {
+        s.max_connections = *max_connections;
+        s.allowed_updates = allowed_updates.clone();
+    } else if let Some(i) = shown {
+        if let Some(m) = i.max_connections {
             s.max_connections = m;
         }
-        s.allowed_updates = info.allowed_updates.clone().unwrap_or_default();
+        s.allowed_updates = i.allowed_updates.clone().unwrap_or_default();
+    }
+    s.ip_address = match (
+        &w.ip_address,
+        registered.as_ref().and_then(|r| r.ip_address.clone()),
+    ) {
+        (Some(ip), _) => Some(ip.clone()),
+        (None, Some(ip)) => Some(ip),
+        (None, None) => match shown {
+            Some(i) => webhook_settings::fixed_ip_shown(i).await,
+            None => None,
+        },
+    };
+    if w.certificate.is_none()
+        && (shown.is_some_and(|i| i.has_custom_certificate)
+            || registered.as_ref().is_some_and(|r| r.certificate))
+    {
+        tracing::warn!(
+            "the webhook uses a custom certificate but the watchdog's webhook.certificate is not set: setting the webhook drops it (give the watchdog the same PEM file as the bot)"
+        );
     }
     s
+}
+
+/// The settings to restore after a delete, from `info` read before it.
+pub async fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
+    settings_for(ctx, ctx.webhook_url_now().await, Some(info)).await
 }
 
 /// Why a locked setWebhook did not happen.
@@ -50,7 +92,9 @@ pub enum SetError {
 pub async fn set_webhook_locked(ctx: &Ctx) -> Result<String, SetError> {
     let lease = lock(ctx).await.map_err(SetError::Busy)?;
     let url = ctx.webhook_url_now().await;
-    let r = set_webhook(ctx, &configured(ctx, url.clone()), false)
+    let info = ctx.tg.get_webhook_info().await.ok();
+    let settings = settings_for(ctx, url.clone(), info.as_ref()).await;
+    let r = set_webhook(ctx, &settings, false)
         .await
         .map(|()| url)
         .map_err(|e| SetError::Failed(ctx.redact(&e.to_string())));
@@ -58,8 +102,8 @@ pub async fn set_webhook_locked(ctx: &Ctx) -> Result<String, SetError> {
     r
 }
 
-/// `setWebhook` with `settings` and the configured secret; `drop` throws the queue away
-/// (drop mode only).
+/// `setWebhook` with `settings`, the configured secret and certificate; `drop` throws the
+/// queue away (drop mode only).
 pub async fn set_webhook(
     ctx: &Ctx,
     settings: &WebhookSettings,
@@ -71,6 +115,8 @@ pub async fn set_webhook(
         settings.max_connections,
         &settings.allowed_updates,
     )
+    .with_ip_address(settings.ip_address.clone())
+    .with_certificate(ctx.cfg.webhook.certificate.clone())
     .dropping_pending(drop);
     let mut attempt = 1;
     loop {

@@ -18,6 +18,7 @@ mod postgres;
 mod prometheus_rules;
 mod recovery_edges;
 mod recovery_guard;
+mod registered;
 mod replay_methods;
 mod replay_parked;
 mod scenarios;

@@ -125,6 +125,7 @@ async fn a_recovery_restores_the_settings_telegram_had_and_the_configured_secret
             url: format!("{}/webhook", w.bot.url),
             max_connections: 9,
             allowed_updates: vec!["message".into()],
+            ip_address: None,
         }),
         drain_limit: None,
         holder: None,
