@@ -107,6 +107,9 @@ pub struct InboxConfig {
     /// taken over after it.
     #[serde(with = "humantime_serde")]
     pub claim_lease: Duration,
+    /// A store holding another bot's inbox: refused, or a fresh inbox (`inbox.new_bot`).
+    #[serde(default)]
+    pub new_bot: crate::bot_identity::NewBot,
 }
 
 /// `[polling]`.

@@ -31,6 +31,7 @@
 
 pub mod auth;
 pub mod bot;
+pub mod bot_identity;
 pub mod config;
 mod coordination;
 pub mod dashboard;

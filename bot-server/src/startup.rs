@@ -47,6 +47,9 @@ pub enum StartError {
     /// on this at `build`).
     #[error("the handler tree cannot run: {0}")]
     Handlers(String),
+    /// The store holds another bot's inbox.
+    #[error(transparent)]
+    Identity(#[from] crate::bot_identity::IdentityError),
 }
 
 /// How the app ended.
@@ -134,6 +137,7 @@ impl App {
         // The live figures `/health` reads, also a dependency of the tree (`Vitals`).
         let vitals = Vitals::new(counters.clone());
         let me = bot::fetch_me(&api, &cfg.bot.name).await;
+        check_identity(&db, &me, cfg.inbox.new_bot).await?;
         let instance: Arc<str> = Arc::from(format!(
             "{} #{:04x}",
             telbot_shared::recovery::owner_name("bot-server"),
@@ -369,4 +373,30 @@ impl App {
             Exit::Shutdown
         }
     }
+}
+
+/// The store's inbox must be this bot's ([`crate::bot_identity`]); without getMe's answer
+/// (the fallback `Me`, id 0) it cannot be told and is only warned of.
+async fn check_identity(
+    db: &telbot_shared::store::Db,
+    me: &teloxide::types::Me,
+    new_bot: crate::bot_identity::NewBot,
+) -> Result<(), StartError> {
+    use crate::bot_identity::{Identity, NewBot, check};
+    let id = me.user.id.0;
+    if id == 0 {
+        tracing::warn!(
+            "getMe failed at start: cannot check that the store's inbox belongs to this bot"
+        );
+        return Ok(());
+    }
+    let id = i64::try_from(id).unwrap_or(i64::MAX);
+    if let Identity::Fresh(rows) = check(db, id, new_bot == NewBot::Fresh).await? {
+        tracing::warn!(
+            bot_id = id,
+            rows,
+            "the store held another bot's inbox; inbox.new_bot = \"fresh\": it was deleted and this bot starts a fresh one"
+        );
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bot_identity;
 mod browser;
 mod common;
 mod config_props;
