@@ -179,6 +179,9 @@ pub struct BotConfig {
     pub webhook_path: String,
     /// Required `X-Telegram-Bot-Api-Secret-Token`.
     pub webhook_secret: Option<SecretString>,
+    /// No `WEBHOOK_SECRET` in webhook mode on a public URL: the secret is generated and kept
+    /// in the store at start ([`telbot_shared::webhook_secret`]), then set here.
+    pub generate_secret: bool,
     /// `webhook.certificate`: uploaded with every setWebhook.
     pub webhook_certificate: Option<telbot_shared::telegram::Certificate>,
     /// `webhook.ip_address`: sent with every setWebhook.
@@ -336,6 +339,7 @@ impl BotConfig {
             }
         };
         let webhook_secret = shared::non_empty_secret(webhook.secret);
+        let mut generate_secret = false;
         if let Some(s) = &webhook_secret {
             let s = s.expose_secret();
             if s.len() > 256
@@ -353,19 +357,21 @@ impl BotConfig {
                 u.host_str()
                     .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
             });
-            if !loopback {
+            if loopback {
+                warnings.push(
+                    "WEBHOOK_SECRET is not set: anyone who can reach the (loopback) URL can post updates"
+                        .into(),
+                );
+            } else {
                 // On the public internet anyone who guesses PUBLIC_URL/webhook could post forged
                 // updates (text to any chat, update_ids that make real ones look like
-                // duplicates, replies coming back to them in reply mode).
-                return Err(ConfigError::invalid(
-                    "webhook.secret",
-                    "is required in webhook mode with a public PUBLIC_URL: set WEBHOOK_SECRET (1-256 of A-Z a-z 0-9 _ -, e.g. the output of `openssl rand -hex 32`) on the bot and the watchdog",
-                ));
+                // duplicates, replies coming back to them in reply mode): never without a
+                // secret. One is generated and kept in the store at start.
+                generate_secret = true;
+                warnings.push(
+                    "WEBHOOK_SECRET is not set: a secret is generated and kept in the store (the watchdog, on the same store, reads it there); set WEBHOOK_SECRET to choose your own".into(),
+                );
             }
-            warnings.push(
-                "WEBHOOK_SECRET is not set: anyone who can reach the (loopback) URL can post updates"
-                    .into(),
-            );
         }
         if !(1..=100).contains(&webhook.max_connections) {
             return Err(ConfigError::invalid(
@@ -493,6 +499,7 @@ impl BotConfig {
             webhook_url,
             webhook_path,
             webhook_secret,
+            generate_secret,
             webhook_certificate: shared::webhook::certificate(webhook.certificate.as_deref())?,
             webhook_ip_address: shared::webhook::ip_address(webhook.ip_address.as_deref())?,
             max_connections: webhook.max_connections,
@@ -642,12 +649,17 @@ mod tests {
     }
 
     #[test]
-    fn a_public_webhook_without_a_secret_is_refused_and_loopback_stays_easy() {
-        let e = err(&[("PUBLIC_URL", "https://bot.example.com")]);
-        assert!(
-            e.contains("webhook.secret") && e.contains("WEBHOOK_SECRET"),
-            "{e}"
+    fn a_public_webhook_without_a_secret_generates_one_and_loopback_stays_easy() {
+        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "https://bot.example.com")]));
+        assert!(c.is_ok_and(|c| c.generate_secret && c.webhook_secret.is_none()));
+        let c = BotConfig::load(
+            None,
+            &env(&[
+                ("PUBLIC_URL", "https://bot.example.com"),
+                ("WEBHOOK_SECRET", "mine"),
+            ]),
         );
+        assert!(c.is_ok_and(|c| !c.generate_secret));
         // Polling needs no secret; a loopback URL (the demo, tests) only warns.
         assert!(
             BotConfig::load(
@@ -660,7 +672,9 @@ mod tests {
             .is_ok()
         );
         let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://127.0.0.1:8080")]));
-        assert!(c.is_ok_and(|c| c.warnings.iter().any(|w| w.contains("WEBHOOK_SECRET"))));
+        assert!(c.is_ok_and(
+            |c| !c.generate_secret && c.warnings.iter().any(|w| w.contains("WEBHOOK_SECRET"))
+        ));
     }
 
     #[test]

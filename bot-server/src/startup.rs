@@ -119,10 +119,13 @@ impl App {
         let (allowed, warnings) = host::allowed::union(&cfg.allowed_updates, &handled);
         cfg.allowed_updates = allowed;
         cfg.warnings.extend(warnings);
-        let cfg = Arc::new(cfg);
         // Before the store is touched: a second bot-server on one SQLite file is refused.
         let instance_lock = store::lock_instance(&cfg.store)?;
         let db = store::connect(&cfg.store).await?;
+        if cfg.generate_secret && cfg.webhook_secret.is_none() {
+            cfg.webhook_secret = Some(telbot_shared::webhook_secret::get_or_create(&db).await?);
+        }
+        let cfg = Arc::new(cfg);
         let api = TelegramClient::new(cfg.telegram.clone())?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: cfg.listen,

@@ -31,6 +31,7 @@ pub mod redact;
 pub mod signal;
 pub mod store;
 pub mod telegram;
+pub mod webhook_secret;
 pub mod webhook_settings;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -25,6 +25,7 @@ impl Watchdog {
     /// failed or was not run (a bot that is not healthy, a dry run, another recovery running).
     pub async fn drill(&self) -> RunOutcome {
         let ctx = &self.ctx;
+        ctx.refresh_secret().await;
         let started_at = ctx.clock.now();
         let mut actions = Vec::new();
         let finding = match self.drill_refusal().await {

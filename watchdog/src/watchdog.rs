@@ -121,6 +121,7 @@ impl Watchdog {
             http,
             store: WdStore::new(db),
             clock,
+            generated_secret: Arc::default(),
         };
         Ok(Watchdog {
             ctx,
@@ -198,6 +199,7 @@ impl Watchdog {
     /// their limits, keep the report, hand it to the alert sink.
     pub async fn run_once(&self, set: RunSet) -> RunOutcome {
         let ctx = &self.ctx;
+        ctx.refresh_secret().await;
         let role = self.role().await;
         if role == Role::Leader {
             self.sink.before_run().await;
@@ -325,6 +327,7 @@ impl Watchdog {
     /// recorded like any action. `drop` throws pending updates away and says how many.
     pub async fn recover(&self, drop: bool) -> RunOutcome {
         let ctx = &self.ctx;
+        ctx.refresh_secret().await;
         let started_at = ctx.clock.now();
         let (findings, mut actions) = self.resume().await;
         let kind = if drop {

@@ -163,3 +163,68 @@ async fn a_fixed_ip_address_is_sent_and_one_telegram_already_has_is_kept() {
     assert_eq!(rec.ip_address.as_deref(), Some("127.0.0.2"));
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_webhook_without_a_secret_gets_a_generated_one_kept_in_the_store() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let (mut cfg, listener, e) = config_env(&sim, &db, &[]);
+    // What BotConfig::load makes of a public PUBLIC_URL with no WEBHOOK_SECRET.
+    let mut no_secret = e.clone();
+    no_secret.remove("WEBHOOK_SECRET");
+    no_secret.insert("PUBLIC_URL".into(), "https://bot.example.com".into());
+    let public = bot_server::BotConfig::load(None, &no_secret).unwrap();
+    assert!(public.generate_secret && public.webhook_secret.is_none());
+    // Served on loopback here, as that config would be (the sim cannot reach bot.example.com).
+    cfg.webhook_secret = None;
+    cfg.generate_secret = true;
+    let bot = start_program(
+        telbot_reference_bot::program(cfg, None, &e)
+            .unwrap()
+            .listener(listener),
+    )
+    .await;
+    let kept = telbot_shared::webhook_secret::load(bot.state.db())
+        .await
+        .unwrap()
+        .expect("a generated secret in the store");
+    use secrecy::ExposeSecret;
+    let kept = kept.expose_secret().to_string();
+    assert_eq!(kept.len(), 64, "{kept}");
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| !s
+            .calls_to("setWebhook")
+            .is_empty())
+            .await
+    );
+    assert_eq!(
+        sim.calls_to("setWebhook").last().unwrap().params["secret_token"],
+        kept.as_str()
+    );
+    let body = r#"{"update_id": 5, "message": {"message_id": 1, "date": 0, "chat": {"id": 9, "type": "private"}, "text": "hi"}}"#;
+    assert_eq!(post_update(&bot, body, None).await, 401);
+    assert_eq!(post_update(&bot, body, Some(&kept)).await, 200);
+    bot.stop().await;
+    // A restart on the same store keeps the same secret.
+    let bot = start_program(
+        telbot_reference_bot::program(
+            {
+                let (mut c, _, _) = config_env(&sim, &db, &[]);
+                c.webhook_secret = None;
+                c.generate_secret = true;
+                c
+            },
+            None,
+            &e,
+        )
+        .unwrap()
+        .listener(config(&sim, &db, &[]).1),
+    )
+    .await;
+    let again = telbot_shared::webhook_secret::load(bot.state.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.expose_secret(), kept);
+    bot.stop().await;
+}

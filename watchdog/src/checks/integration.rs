@@ -15,7 +15,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Finding> {
 }
 
 async fn unauthenticated_post(ctx: &Ctx) -> Finding {
-    if ctx.cfg.webhook.secret.is_none() {
+    if ctx.webhook_secret().is_none() {
         return Finding::new(
             CHECK,
             incident::WEBHOOK_AUTH,

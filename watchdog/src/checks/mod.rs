@@ -34,6 +34,9 @@ pub struct Ctx {
     pub store: WdStore,
     /// Wall-clock time.
     pub clock: Arc<dyn Clock>,
+    /// The secret bot-server generated and keeps in the store when no `WEBHOOK_SECRET` is
+    /// configured ([`telbot_shared::webhook_secret`]); read again at every run.
+    pub generated_secret: Arc<std::sync::RwLock<Option<secrecy::SecretString>>>,
 }
 
 impl Ctx {
@@ -55,10 +58,32 @@ impl Ctx {
         )
     }
 
+    /// The webhook secret: the configured one, else the one bot-server generated.
+    pub fn webhook_secret(&self) -> Option<secrecy::SecretString> {
+        self.cfg
+            .webhook
+            .secret
+            .clone()
+            .or_else(|| self.generated_secret.read().ok().and_then(|g| g.clone()))
+    }
+
+    /// With no configured secret: reads the generated one from the store (bot-server may
+    /// have made it after this watchdog started).
+    pub async fn refresh_secret(&self) {
+        if self.cfg.webhook.secret.is_some() {
+            return;
+        }
+        if let Ok(Some(s)) = telbot_shared::webhook_secret::load(self.store.db()).await
+            && let Ok(mut g) = self.generated_secret.write()
+        {
+            *g = Some(s);
+        }
+    }
+
     /// Removes the token and webhook secret from text shown to people.
     pub fn redact(&self, text: &str) -> String {
         let mut out = self.tg.redactor().redact(text);
-        if let Some(s) = &self.cfg.webhook.secret {
+        if let Some(s) = &self.webhook_secret() {
             use secrecy::ExposeSecret;
             if s.expose_secret().len() >= 4 {
                 out = out.replace(s.expose_secret(), telbot_shared::redact::MASK);

@@ -93,7 +93,7 @@ async fn one(ctx: &Ctx, update: &Value) -> Result<(), String> {
             .post(&ctx.cfg.webhook.replay_url)
             .json(update)
             .timeout(ctx.cfg.http_timeout);
-        if let Some(s) = &ctx.cfg.webhook.secret {
+        if let Some(s) = &ctx.webhook_secret() {
             req = req.header(SECRET_HEADER, s.expose_secret());
         }
         match req.send().await {

@@ -111,7 +111,7 @@ pub async fn set_webhook(
 ) -> Result<(), TelegramError> {
     let params = SetWebhook::new(
         settings.url.clone(),
-        ctx.cfg.webhook.secret.as_ref(),
+        ctx.webhook_secret().as_ref(),
         settings.max_connections,
         &settings.allowed_updates,
     )

@@ -125,3 +125,33 @@ async fn a_fixed_ip_and_the_certificate_survive_a_recovery() {
     assert_eq!(info["ip_address"], "127.0.0.2", "{info}");
     assert_eq!(info["has_custom_certificate"], true, "{info}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_configured_secret_the_one_the_bot_generated_is_used() {
+    let mut w = World::start().await;
+    w.env.remove("WEBHOOK_SECRET");
+    let wd = w.watchdog().await;
+    // bot-server made it at its start (the watchdog was already running).
+    let made = telbot_shared::webhook_secret::get_or_create(wd.ctx().store.db())
+        .await
+        .unwrap();
+    use secrecy::ExposeSecret;
+    w.sim
+        .set_webhook_url_behind_back("http://127.0.0.1:9/elsewhere");
+    let out = wd.check().await;
+    assert_eq!(
+        out.report
+            .actions
+            .iter()
+            .map(|a| a.kind)
+            .collect::<Vec<_>>(),
+        [ActionKind::SetWebhook]
+    );
+    let p = w.sim.calls_to("setWebhook").pop().unwrap().params;
+    assert_eq!(p["secret_token"], made.expose_secret(), "{p:?}");
+    let text = format!("{:?}", out.report);
+    assert!(
+        !text.contains(made.expose_secret()),
+        "the secret leaked into the report"
+    );
+}
