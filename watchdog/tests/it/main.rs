@@ -20,5 +20,6 @@ mod recovery_edges;
 mod recovery_guard;
 mod replay_methods;
 mod replay_parked;
+mod replay_replies;
 mod scenarios;
 mod schedule;
