@@ -2,7 +2,10 @@
 //! sent exactly once on the paths where no answer carries anything: the polling fallback and
 //! the dashboard's recovery meet the update again through getUpdates, as a duplicate.
 //!
-//! Each test plays Telegram losing an answer: the webhook is failing at the sim, the sim holds
+//! A reply Telegram would refuse (over 4,096 characters) is not held for the answer, where
+//! Telegram would drop it silently: it goes as a request and its refusal fails the handler.
+//!
+//! Each stored-reply test plays Telegram losing an answer: the webhook is failing at the sim, the sim holds
 //! the update, and the test posts the same update_id to the bot itself and throws the answer
 //! (with the reply) away.
 
@@ -127,5 +130,46 @@ async fn the_dashboard_recovery_sends_a_stored_reply_no_answer_carried_exactly_o
         "{report}"
     );
     sent_once(&sim, &bot, 9200, id).await;
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_over_4096_characters_is_sent_as_a_request_not_answered() {
+    use bot_server::bot::HandlerError;
+    use telbot_shared::telegram::TelegramClient;
+    use teloxide::dispatching::UpdateFilterExt;
+    use teloxide::types::{Message, Update};
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let tree = Update::filter_message().endpoint(|msg: Message, api: TelegramClient| async move {
+        api.send_message(msg.chat.id.0, &"a".repeat(5000)).await?;
+        Ok::<(), HandlerError>(())
+    });
+    let bot = start_bot_with(&sim, &db, &[ON], tree).await;
+    let (code, answer) = post(&bot, &ping(1, 9300)).await;
+    assert_eq!(code, 200);
+    assert!(
+        answer.is_empty(),
+        "not held (Telegram would drop it silently): {}…",
+        &answer[..answer.len().min(60)]
+    );
+    // Sent as a request, which Telegram refuses: the handler failed (retried, then parked)
+    // instead of the reply vanishing.
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| !s
+            .calls_to("sendMessage")
+            .is_empty())
+            .await
+    );
+    let c = &sim.calls_to("sendMessage")[0];
+    assert!(c.params.get("method").is_none(), "a request, not an answer");
+    assert!(sim.sent_messages().is_empty(), "refused as too long");
+    assert!(
+        telbot_testkit::wait_until_async(Duration::from_secs(10), || async {
+            health(&bot).await["updates"]["failed"].as_u64() >= Some(1)
+        })
+        .await,
+        "the handler failed"
+    );
     bot.stop().await;
 }

@@ -197,19 +197,30 @@ impl TelegramClient {
             super::reply::Offer::SendAfter(held) => held.send().await?,
             super::reply::Offer::Send => {}
         }
-        self.send_held(method, body).await
+        self.send_held(method, body, false).await
     }
 
-    /// Sends serialized parameters, not reading the result (a held reply going out).
+    /// Sends serialized parameters, not reading the result (a held reply going out). `paced`:
+    /// its send slot was taken when it was held (see [`Self::take_send_slot`]).
     pub(super) async fn send_held(
         &self,
         method: &str,
         body: bytes::Bytes,
+        paced: bool,
     ) -> Result<(), TelegramError> {
         let _: serde::de::IgnoredAny = self
-            .send_body(method, body, self.inner.cfg.request_timeout)
+            .send_body_paced(method, body, self.inner.cfg.request_timeout, paced)
             .await?;
         Ok(())
+    }
+
+    /// Takes the send slot `method` to the chat in `body` needs, if it is free now (always
+    /// true for a method that is not paced, or without pacing).
+    pub(super) fn take_send_slot(&self, method: &str, body: &[u8]) -> bool {
+        match &self.inner.limiter {
+            Some(l) if is_send(method) => l.try_acquire(chat_id_of(body)),
+            _ => true,
+        }
     }
 
     /// Paces and sends serialized parameters, retrying as the module docs say.
@@ -219,7 +230,19 @@ impl TelegramClient {
         body: bytes::Bytes,
         timeout: Duration,
     ) -> Result<T, TelegramError> {
-        if is_send(method)
+        self.send_body_paced(method, body, timeout, false).await
+    }
+
+    /// [`Self::send_body`]; `paced`: the send slot is already taken.
+    async fn send_body_paced<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        body: bytes::Bytes,
+        timeout: Duration,
+        paced: bool,
+    ) -> Result<T, TelegramError> {
+        if !paced
+            && is_send(method)
             && let Some(l) = &self.inner.limiter
         {
             l.acquire(chat_id_of(&body)).await;

@@ -86,6 +86,12 @@ impl SendLimiter {
         }
     }
 
+    /// Takes a send slot for `chat` if one is free now, without waiting: a reply held for the
+    /// webhook answer goes out with no further pacing, so it is held only when this says yes.
+    pub(crate) fn try_acquire(&self, chat: Option<i64>) -> bool {
+        self.try_take(chat, Instant::now()).is_none()
+    }
+
     fn try_take(&self, chat: Option<i64>, now: Instant) -> Option<Duration> {
         let l = self.limits;
         let mut st = match self.state.lock() {

@@ -3,6 +3,7 @@
 
 mod client;
 mod error;
+mod fit;
 mod forward;
 mod limiter;
 pub mod reply;
