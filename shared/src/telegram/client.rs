@@ -13,14 +13,14 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::TelegramError;
-use super::limiter::SendLimiter;
+use super::limiter::{ChatKey, SendLimiter};
 use super::types::{BotUser, Envelope, SetWebhook, WebhookInfo};
 use crate::config::TelegramConfig;
 use crate::redact::Redactor;
 
-/// Methods that send messages and so are paced by Telegram's limits.
-/// The `chat_id` of serialized parameters, for the per-chat pacing.
-pub(super) fn chat_id_of(body: &[u8]) -> Option<i64> {
+/// The `chat_id` of serialized parameters, for the per-chat pacing (a number or an
+/// `@username`).
+pub(super) fn chat_id_of(body: &[u8]) -> Option<ChatKey> {
     #[derive(serde::Deserialize)]
     struct ChatOf {
         #[serde(default)]
@@ -29,9 +29,10 @@ pub(super) fn chat_id_of(body: &[u8]) -> Option<i64> {
     serde_json::from_slice::<ChatOf>(body)
         .ok()
         .and_then(|c| c.chat_id)
-        .and_then(|v| v.as_i64())
+        .and_then(|v| ChatKey::of(&v))
 }
 
+/// Methods that send messages and so are paced by Telegram's limits.
 pub(super) fn is_send(method: &str) -> bool {
     let m = method.to_ascii_lowercase();
     m.starts_with("send") && m != "sendchataction"
@@ -218,7 +219,7 @@ impl TelegramClient {
     /// true for a method that is not paced, or without pacing).
     pub(super) fn take_send_slot(&self, method: &str, body: &[u8]) -> bool {
         match &self.inner.limiter {
-            Some(l) if is_send(method) => l.try_acquire(chat_id_of(body)),
+            Some(l) if is_send(method) => l.try_acquire(chat_id_of(body).as_ref()),
             _ => true,
         }
     }
@@ -245,7 +246,7 @@ impl TelegramClient {
             && is_send(method)
             && let Some(l) = &self.inner.limiter
         {
-            l.acquire(chat_id_of(&body)).await;
+            l.acquire(chat_id_of(&body).as_ref()).await;
         }
         let mut attempt = 1u32;
         loop {
@@ -257,6 +258,13 @@ impl TelegramClient {
                 Ok(decoded) => return decoded,
                 Err(e) => e,
             };
+            // Flood control for this chat: every send to it waits, not only this one.
+            if let TelegramError::RetryAfter { retry_after, .. } = &err
+                && is_send(method)
+                && let (Some(l), Some(chat)) = (&self.inner.limiter, chat_id_of(&body))
+            {
+                l.hold(&chat, Duration::from_secs(*retry_after));
+            }
             let Some(wait) = self.retry_wait(method, attempt, &err) else {
                 return Err(err);
             };
