@@ -27,10 +27,11 @@ pub(super) async fn drain(
     // The offset Telegram was last given: everything below it is confirmed.
     let mut confirmed = None;
     let r = drain_batches(ctx, stop, st, lease, &mut confirmed).await;
-    if st.offset.is_some() && st.offset != confirmed {
-        if let Err(e) = ctx.tg.get_updates(st.offset, 1, Duration::ZERO, None).await {
-            tracing::warn!(error = %ctx.redact(&e.to_string()), offset = ?st.offset, "cannot confirm the replayed updates; Telegram delivers them to the webhook again (the bot dedups them; their replies are recorded as carried)");
-        }
+    if st.offset.is_some()
+        && st.offset != confirmed
+        && let Err(e) = ctx.tg.get_updates(st.offset, 1, Duration::ZERO, None).await
+    {
+        tracing::warn!(error = %ctx.redact(&e.to_string()), offset = ?st.offset, "cannot confirm the replayed updates; Telegram delivers them to the webhook again (the bot dedups them; their replies are recorded as carried)");
     }
     r
 }

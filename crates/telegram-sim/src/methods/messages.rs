@@ -39,7 +39,7 @@ pub(super) fn chat_id(p: &Params) -> Result<i64, ApiError> {
 
 /// Longest message text Telegram accepts, in UTF-16 code units (it counts after entity
 /// parsing; plain text here).
-pub const MAX_TEXT: usize = 4096;
+const MAX_TEXT: usize = 4096;
 
 fn text(p: &Params) -> Result<String, ApiError> {
     let t = p
