@@ -6,6 +6,10 @@
 //!   deleteWebhook) while the bot believes it is in webhook mode, the bot polls getUpdates into
 //!   the inbox and keeps trying to restore its webhook until it is back: nothing is left
 //!   unread at Telegram.
+//! - A polled update the inbox already handled is confirmed like any other; a reply stored
+//!   for its webhook answer (`webhook.reply_in_answer`) that Telegram never got is sent as a
+//!   request first, once (`crate::inbox::reply::carry_stored`); if that request fails, the
+//!   update stays unconfirmed and the next poll tries again.
 //! - Only a bot *configured* for polling (`BOT_MODE=polling`) ever deletes a webhook. The
 //!   fallback poller, told "webhook is active" (409) — a recovery or a person set it — stops
 //!   polling and the bot is back in webhook mode.
@@ -34,7 +38,8 @@ use crate::config::Mode;
 use crate::coordination::{
     clear_own_record, conflict_seen, failed_over, recovery_running, wait_for_recovery,
 };
-use crate::inbox::{NewUpdate, key};
+use crate::inbox::reply::carry_stored;
+use crate::inbox::{NewUpdate, Stored, key};
 use crate::registration::{params_now, register_webhook};
 use crate::state::AppState;
 
@@ -347,10 +352,22 @@ pub async fn poll(app: AppState, stop: CancellationToken, role: Role) {
         let mut stored_all = true;
         // Confirm only the stored prefix: an update after a failed one stays at Telegram.
         for (id, r) in ids.into_iter().zip(results) {
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "cannot store a polled update; it stays unconfirmed at Telegram");
-                stored_all = false;
-                break;
+            match r {
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot store a polled update; it stays unconfirmed at Telegram");
+                    stored_all = false;
+                    break;
+                }
+                // Handled before, and back at Telegram: a reply stored for its webhook answer
+                // never reached Telegram, and nothing carries it here: send it.
+                Ok(Stored::Duplicate) => {
+                    if let Err(e) = carry_stored(&app.db, &app.api, id).await {
+                        tracing::warn!(update_id = id, error = %e, "cannot send a polled duplicate's stored reply; it stays unconfirmed at Telegram");
+                        stored_all = false;
+                        break;
+                    }
+                }
+                Ok(Stored::New) => {}
             }
             next = Some(id + 1);
         }

@@ -2,7 +2,8 @@
 //! recovery button): take the one recovery lock in the store (shared with the watchdog) →
 //! record the phase → deleteWebhook without dropping → getUpdates until empty (or until as
 //! many updates as were pending are stored: newer ones come by the webhook), each update
-//! stored in the inbox (dedup by update_id) before its offset is confirmed → setWebhook
+//! stored in the inbox (dedup by update_id; a duplicate's stored reply that no answer carried
+//! is sent, see `crate::inbox::reply::carry_stored`) before its offset is confirmed → setWebhook
 //! again, always, even after an error half way → clear the phase and release the lock.
 //!
 //! It runs in a spawned task ([`start`]), so a dropped request cannot cancel it half way; the
@@ -18,6 +19,7 @@ use telbot_shared::recovery::{
 use tokio::task::JoinHandle;
 
 use crate::config::Mode;
+use crate::inbox::reply::carry_stored;
 use crate::inbox::{NewUpdate, Stored, key};
 use crate::registration::register_webhook;
 use crate::state::AppState;
@@ -167,7 +169,16 @@ async fn drain(app: &AppState, lease: &Lease, st: &mut RecoveryState, report: &m
                 .await
             {
                 Ok(Stored::New) => report.replayed += 1,
-                Ok(Stored::Duplicate) => report.duplicates += 1,
+                Ok(Stored::Duplicate) => {
+                    report.duplicates += 1;
+                    // Its stored reply, if no answer carried it, goes out once as a request.
+                    if let Err(e) = carry_stored(&app.db, &app.api, id).await {
+                        // Not confirmed: the webhook's redelivery answers the stored reply.
+                        report.errors.push(format!("update {id}: {e}"));
+                        confirm(app, offset, report).await;
+                        return;
+                    }
+                }
                 Err(e) => {
                     // Not confirmed: Telegram keeps it and delivers it to the webhook later.
                     report.errors.push(format!("store: {e}"));

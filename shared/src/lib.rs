@@ -7,6 +7,8 @@
 //! - [`redact`]: masking secrets in text.
 //! - [`signal`]: the shutdown signal (SIGTERM or SIGINT).
 //! - [`store`]: the shared database (SQLite or PostgreSQL) and its migrations.
+//! - [`stored_reply`]: the reply stored with an inbox row (`webhook.reply_in_answer`) and
+//!   which path carried it, so it goes out once.
 //! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
 //! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
 //! - [`health`]: the `/health` document.
@@ -30,6 +32,7 @@ pub mod recovery;
 pub mod redact;
 pub mod signal;
 pub mod store;
+pub mod stored_reply;
 pub mod telegram;
 pub mod webhook_secret;
 pub mod webhook_settings;

@@ -7,6 +7,11 @@
 //! - A **permanent** failure (a 4xx other than 429, any other handler error) is retried the
 //!   same way and parked after `inbox.max_attempts` of them.
 //!
+//! - A **query** (callback, inline, shipping, pre-checkout) is answerable only for minutes:
+//!   Telegram drops it after its lifetime ([`answer_window`]: 150 s, an inline query 30 s),
+//!   so a transient failure is retried only while the next attempt still falls inside it,
+//!   then parked, not retried for 24 h.
+//!
 //! Parked rows stay in the store until an operator replays or discards them.
 
 use std::future::Future;
@@ -74,6 +79,31 @@ pub trait Process: Send + Sync + 'static {
 
 /// Telegram keeps an update this long; past it, retrying for the user makes no sense.
 pub const TELEGRAM_KEEPS_S: i64 = 24 * 3600;
+
+/// How long after it arrived an update of `kind` can still be answered, in seconds: the
+/// lifetime Telegram's Bot API server gives it (callback, shipping and pre-checkout queries
+/// 150 s, inline queries 30 s; an answer later is refused with "query is too old"), else
+/// [`TELEGRAM_KEEPS_S`].
+pub fn answer_window(kind: &str) -> i64 {
+    match kind {
+        "callback_query" | "shipping_query" | "pre_checkout_query" => 150,
+        "inline_query" => 30,
+        _ => TELEGRAM_KEEPS_S,
+    }
+}
+
+/// Why a transient failure of an update of `kind`, `age_s` old, is given up rather than
+/// retried in `delay`: the retry would come after the update can still be answered.
+pub fn too_late(kind: &str, age_s: i64, delay: Duration) -> Option<String> {
+    let window = answer_window(kind);
+    if window == TELEGRAM_KEEPS_S {
+        return (age_s >= window)
+            .then(|| "Telegram's 24 h passed while retrying a transient failure".to_string());
+    }
+    let next = age_s.saturating_add(i64::try_from(delay.as_secs()).unwrap_or(i64::MAX));
+    (next >= window)
+        .then(|| format!("a {kind} can be answered for {window} s only; not retried past it"))
+}
 
 /// What a job needs besides its update.
 #[derive(Clone)]
@@ -187,11 +217,8 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
                 failures += 1;
                 let age = telbot_shared::unix_now() - item.received_at;
                 let park = if transient {
-                    (age >= TELEGRAM_KEEPS_S).then(|| {
-                        format!(
-                            "Telegram's 24 h passed while retrying a transient failure: {error}"
-                        )
-                    })
+                    let next = Backoff::new(ctx.retry_delay, ctx.retry_max_delay).delay(failures);
+                    too_late(&item.kind, age, next).map(|why| format!("{why}: {error}"))
                 } else {
                     permanent += 1;
                     (permanent >= ctx.max_attempts).then(|| error.clone())
@@ -251,4 +278,22 @@ async fn finish(
             reply,
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_given_up_once_telegram_would_refuse_their_answer() {
+        let d = Duration::from_secs(10);
+        assert!(too_late("callback_query", 100, d).is_none());
+        let why = too_late("callback_query", 145, d).unwrap();
+        assert!(why.contains("150 s"), "{why}");
+        assert!(too_late("inline_query", 25, d).is_some());
+        assert!(too_late("inline_query", 5, d).is_none());
+        // A message is retried for Telegram's 24 h.
+        assert!(too_late("message", 3600, Duration::from_secs(60)).is_none());
+        assert!(too_late("message", TELEGRAM_KEEPS_S, d).is_some());
+    }
 }

@@ -16,6 +16,11 @@
 //!    was handed a reply went away before answering (the client hung up), the reply is sent
 //!    as a normal request and the stored copy cleared.
 //!
+//! 6. A duplicate met through getUpdates (the polling fallback, the dashboard's recovery)
+//!    whose stored reply is still there: Telegram never got the answer that carried it (it
+//!    would have confirmed the update), and no answer carries anything on this path, so
+//!    [`carry_stored`] sends it as a request, exactly once (`telbot_shared::stored_reply`).
+//!
 //! A handler failure drops the held call (it was never sent; the retry makes it again) and
 //! answers the webhook with an empty 200.
 
@@ -193,6 +198,56 @@ pub(crate) async fn hand_over(db: &Db, p: Pending) {
     }
     if let Err(e) = super::sql::clear_reply(db, p.seq).await {
         tracing::warn!(seq = p.seq, error = %e, "cannot clear a reply sent as a request; a redelivery would answer it again");
+    }
+}
+
+/// Why a stored reply could not be carried (it is back in the store for the next path).
+#[derive(Debug, thiserror::Error)]
+pub enum CarryError {
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] telbot_shared::store::StoreError),
+    /// The request failed for a transient reason.
+    #[error("sending a stored reply: {0}")]
+    Send(#[from] telbot_shared::telegram::TelegramError),
+}
+
+/// Sends the reply stored with a handled `update_id` as a request, if one is still stored:
+/// the update came back through getUpdates, so no webhook answer carried it. Exactly once:
+/// the reply is taken from the store first (a redelivery then answers empty); a request
+/// that fails for a transient reason gives it back and returns the error, so the caller
+/// leaves the update unconfirmed at Telegram and the next poll (or a webhook redelivery)
+/// carries it. A refused request (a 4xx) is carried: Telegram running the answer would
+/// have been refused alike. True when a reply was sent.
+pub async fn carry_stored(
+    db: &Db,
+    api: &telbot_shared::telegram::TelegramClient,
+    update_id: i64,
+) -> Result<bool, CarryError> {
+    use telbot_shared::stored_reply;
+    let Some(reply) = stored_reply::take(db, update_id).await? else {
+        return Ok(false);
+    };
+    let Some((method, params)) = stored_reply::as_call(&reply) else {
+        tracing::warn!(update_id, "a stored reply is not a Bot API call; dropped");
+        return Ok(false);
+    };
+    match api.call::<serde::de::IgnoredAny>(&method, &params).await {
+        Ok(_) => {
+            tracing::info!(update_id, method = %method, "a stored reply no answer carried was sent as a request");
+            metrics::counter!("telbot_stored_replies_sent_total").increment(1);
+            Ok(true)
+        }
+        Err(e) if e.is_transient() => {
+            if let Err(pe) = stored_reply::put_back(db, update_id, &reply).await {
+                tracing::warn!(update_id, error = %pe, "cannot give back a stored reply whose request failed; it is lost");
+            }
+            Err(e.into())
+        }
+        Err(e) => {
+            tracing::warn!(update_id, method = %method, error = %e, "a stored reply sent as a request was refused");
+            Ok(false)
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod programs;
 mod prometheus;
 mod reply_in_answer;
 mod store_health;
+mod stored_replies;
 mod teloxide_bot;
 mod token_conflict;
 mod webhook_fidelity;

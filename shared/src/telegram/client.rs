@@ -13,14 +13,14 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::TelegramError;
-use super::limiter::SendLimiter;
+use super::limiter::{ChatKey, SendLimiter};
 use super::types::{BotUser, Envelope, SetWebhook, WebhookInfo};
 use crate::config::TelegramConfig;
 use crate::redact::Redactor;
 
-/// Methods that send messages and so are paced by Telegram's limits.
-/// The `chat_id` of serialized parameters, for the per-chat pacing.
-pub(super) fn chat_id_of(body: &[u8]) -> Option<i64> {
+/// The `chat_id` of serialized parameters, for the per-chat pacing (a number or an
+/// `@username`).
+pub(super) fn chat_id_of(body: &[u8]) -> Option<ChatKey> {
     #[derive(serde::Deserialize)]
     struct ChatOf {
         #[serde(default)]
@@ -29,9 +29,10 @@ pub(super) fn chat_id_of(body: &[u8]) -> Option<i64> {
     serde_json::from_slice::<ChatOf>(body)
         .ok()
         .and_then(|c| c.chat_id)
-        .and_then(|v| v.as_i64())
+        .and_then(|v| ChatKey::of(&v))
 }
 
+/// Methods that send messages and so are paced by Telegram's limits.
 pub(super) fn is_send(method: &str) -> bool {
     let m = method.to_ascii_lowercase();
     m.starts_with("send") && m != "sendchataction"
@@ -197,19 +198,30 @@ impl TelegramClient {
             super::reply::Offer::SendAfter(held) => held.send().await?,
             super::reply::Offer::Send => {}
         }
-        self.send_held(method, body).await
+        self.send_held(method, body, false).await
     }
 
-    /// Sends serialized parameters, not reading the result (a held reply going out).
+    /// Sends serialized parameters, not reading the result (a held reply going out). `paced`:
+    /// its send slot was taken when it was held (see [`Self::take_send_slot`]).
     pub(super) async fn send_held(
         &self,
         method: &str,
         body: bytes::Bytes,
+        paced: bool,
     ) -> Result<(), TelegramError> {
         let _: serde::de::IgnoredAny = self
-            .send_body(method, body, self.inner.cfg.request_timeout)
+            .send_body_paced(method, body, self.inner.cfg.request_timeout, paced)
             .await?;
         Ok(())
+    }
+
+    /// Takes the send slot `method` to the chat in `body` needs, if it is free now (always
+    /// true for a method that is not paced, or without pacing).
+    pub(super) fn take_send_slot(&self, method: &str, body: &[u8]) -> bool {
+        match &self.inner.limiter {
+            Some(l) if is_send(method) => l.try_acquire(chat_id_of(body).as_ref()),
+            _ => true,
+        }
     }
 
     /// Paces and sends serialized parameters, retrying as the module docs say.
@@ -219,10 +231,22 @@ impl TelegramClient {
         body: bytes::Bytes,
         timeout: Duration,
     ) -> Result<T, TelegramError> {
-        if is_send(method)
+        self.send_body_paced(method, body, timeout, false).await
+    }
+
+    /// [`Self::send_body`]; `paced`: the send slot is already taken.
+    async fn send_body_paced<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        body: bytes::Bytes,
+        timeout: Duration,
+        paced: bool,
+    ) -> Result<T, TelegramError> {
+        if !paced
+            && is_send(method)
             && let Some(l) = &self.inner.limiter
         {
-            l.acquire(chat_id_of(&body)).await;
+            l.acquire(chat_id_of(&body).as_ref()).await;
         }
         let mut attempt = 1u32;
         loop {
@@ -234,6 +258,13 @@ impl TelegramClient {
                 Ok(decoded) => return decoded,
                 Err(e) => e,
             };
+            // Flood control for this chat: every send to it waits, not only this one.
+            if let TelegramError::RetryAfter { retry_after, .. } = &err
+                && is_send(method)
+                && let (Some(l), Some(chat)) = (&self.inner.limiter, chat_id_of(&body))
+            {
+                l.hold(&chat, Duration::from_secs(*retry_after));
+            }
             let Some(wait) = self.retry_wait(method, attempt, &err) else {
                 return Err(err);
             };

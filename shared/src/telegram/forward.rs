@@ -26,7 +26,8 @@ impl TelegramClient {
             && let Some(l) = &self.inner.limiter
         {
             let json = content_type.starts_with("application/json");
-            l.acquire(if json { chat_id_of(&body) } else { None }).await;
+            l.acquire(if json { chat_id_of(&body) } else { None }.as_ref())
+                .await;
         }
         let timeout = self.inner.cfg.request_timeout;
         let mut attempt = 1u32;

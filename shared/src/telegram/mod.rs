@@ -4,6 +4,7 @@
 mod certificate;
 mod client;
 mod error;
+mod fit;
 mod forward;
 mod limiter;
 pub mod reply;

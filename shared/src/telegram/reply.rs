@@ -7,6 +7,13 @@
 //! the handler ends having made only that call, the inbox stores it with the update and the
 //! webhook answers with it. Any other call made after it sends the held one first, so the
 //! order of the handler's calls is kept, and nothing is answered in the webhook then.
+//!
+//! Telegram runs a webhook answer's method with no result for anyone: one it refuses (a text
+//! over 4,096 characters, a group's 21st message in a minute) is silently lost. So a call is
+//! held only if it will fit ([`fits_in_answer`]) and its chat's send slot is free now (the
+//! client's limiter; the slot is taken then, so a held reply sent later as a request is not
+//! paced twice). Anything else goes out as a normal request: it waits for its slot, and a
+//! refusal fails the handler as without this mode (retried, or parked).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -14,6 +21,7 @@ use bytes::Bytes;
 
 use super::TelegramClient;
 use super::error::TelegramError;
+pub use super::fit::{MAX_CALLBACK_TEXT, MAX_CAPTION, MAX_TEXT, fits_in_answer};
 
 tokio::task_local! {
     static SLOT: ReplySlot;
@@ -39,6 +47,8 @@ pub struct Held {
     client: TelegramClient,
     method: &'static str,
     params: Bytes,
+    /// Its send slot was taken when it was held.
+    paced: bool,
 }
 
 impl std::fmt::Debug for Held {
@@ -105,6 +115,14 @@ impl ReplySlot {
         }
     }
 
+    /// Nothing held or sent through the slot yet: the next fitting call may be held.
+    fn is_open(&self) -> bool {
+        matches!(
+            *self.0.lock().unwrap_or_else(PoisonError::into_inner),
+            State::Open
+        )
+    }
+
     /// Holds `call` if nothing was held yet, else says what to send.
     fn offer(&self, call: Held) -> Offer {
         let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -139,10 +157,19 @@ pub(super) fn offer(client: &TelegramClient, method: &'static str, params: &Byte
         if !answerable(method) {
             return slot.before_call().map_or(Offer::Send, Offer::SendAfter);
         }
+        // Hold only what will fit and may go out now; the rest goes as a request (paced,
+        // and refused loudly rather than dropped silently).
+        if !slot.is_open()
+            || !fits_in_answer(method, params)
+            || !client.take_send_slot(method, params)
+        {
+            return slot.before_call().map_or(Offer::Send, Offer::SendAfter);
+        }
         slot.offer(Held {
             client: client.clone(),
             method,
             params: params.clone(),
+            paced: true,
         })
     })
     .unwrap_or(Offer::Send)
@@ -182,7 +209,9 @@ impl Held {
 
     /// Sends the call as a normal Bot API request (its result is not read).
     pub async fn send(self) -> Result<(), TelegramError> {
-        self.client.send_held(self.method, self.params).await
+        self.client
+            .send_held(self.method, self.params, self.paced)
+            .await
     }
 }
 
@@ -248,6 +277,64 @@ mod tests {
         .into()
     }
 
+    /// Offers `params` for `method` in `slot` with client `c`, under paused time.
+    fn offer_with(c: &TelegramClient, slot: &ReplySlot, params: &str) -> &'static str {
+        let params = Bytes::from(params.to_string());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(slot.scope(async { offer(c, "sendMessage", &params) }))
+            .into()
+    }
+
+    #[test]
+    fn a_text_telegram_would_refuse_is_not_held() {
+        let c = client();
+        let slot = ReplySlot::default();
+        let long = format!(r#"{{"chat_id":5,"text":"{}"}}"#, "a".repeat(MAX_TEXT + 1));
+        assert_eq!(offer_with(&c, &slot, &long), "send");
+        // Nothing was held: a later call that fits still may be.
+        assert_eq!(
+            offer_with(&c, &slot, r#"{"chat_id":5,"text":"hi"}"#),
+            "held"
+        );
+        let caption = format!(
+            r#"{{"chat_id":5,"caption":"{}"}}"#,
+            "é".repeat(MAX_CAPTION + 1)
+        );
+        assert!(!fits_in_answer("sendPhoto", caption.as_bytes()));
+        let exactly = format!(r#"{{"chat_id":5,"text":"{}"}}"#, "é".repeat(MAX_TEXT));
+        assert!(fits_in_answer("sendMessage", exactly.as_bytes()));
+        let query = format!(
+            r#"{{"callback_query_id":"1","text":"{}"}}"#,
+            "a".repeat(201)
+        );
+        assert!(!fits_in_answer("answerCallbackQuery", query.as_bytes()));
+    }
+
+    #[test]
+    fn a_reply_whose_chat_has_no_free_send_slot_now_is_not_held() {
+        let mut cfg = client().inner.cfg.clone();
+        cfg.rate = Some(crate::config::RateLimits {
+            global_per_sec: 30,
+            per_chat_per_sec: 1,
+            per_chat_burst: 1,
+        });
+        let c = TelegramClient::new(cfg).unwrap();
+        let msg = r#"{"chat_id":5,"text":"hi"}"#;
+        // The chat's one slot goes to the first run's held reply…
+        assert_eq!(offer_with(&c, &ReplySlot::default(), msg), "held");
+        // …so the next run's reply to the same chat waits its turn as a request.
+        assert_eq!(offer_with(&c, &ReplySlot::default(), msg), "send");
+        // Another chat has its own slot.
+        assert_eq!(
+            offer_with(&c, &ReplySlot::default(), r#"{"chat_id":6,"text":"hi"}"#),
+            "held"
+        );
+    }
+
     impl From<Offer> for &'static str {
         fn from(o: Offer) -> Self {
             match o {
@@ -306,6 +393,7 @@ mod tests {
             client: client(),
             method: "close",
             params: Bytes::from_static(b"{}"),
+            paced: false,
         };
         assert_eq!(h.answer_body(), r#"{"method":"close"}"#);
     }

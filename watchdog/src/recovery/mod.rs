@@ -13,16 +13,16 @@
 //!   in the store and [`resume`] finishes the job on the next start/run.
 //! - [`drop_pending`]: the explicit drop mode, reporting how many updates it threw away.
 
+mod drain;
 pub mod replay;
 mod set;
 
-pub use set::{SetError, set_webhook, set_webhook_locked, settings_for, settings_to_restore};
+use drain::drain;
 
-use std::time::Duration;
+pub use set::{SetError, set_webhook, set_webhook_locked, settings_for, settings_to_restore};
 
 pub use telbot_shared::recovery::RecoveryReport;
 use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, Phase, Runner, owner_name};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ctx;
@@ -238,84 +238,6 @@ async fn finish(
         errors: error.into_iter().collect(),
         ..Default::default()
     }
-}
-
-/// getUpdates until empty or until `drain_limit` updates are drained, replaying each batch
-/// before confirming it. Bounded by `max_batches` and `max_duration`; stops early (losing
-/// nothing) on `stop`.
-async fn drain(
-    ctx: &Ctx,
-    stop: &CancellationToken,
-    st: &mut RecoveryState,
-    lease: &Lease,
-) -> Result<(), String> {
-    st.phase = Phase::Draining;
-    let _ = lease.save_state(st).await;
-    let rc = &ctx.cfg.recovery;
-    let deadline = Instant::now() + rc.max_duration;
-    for _ in 0..rc.max_batches {
-        if stop.is_cancelled() {
-            return Err(
-                "stopped (shutdown) before the queue was empty; Telegram delivers the rest".into(),
-            );
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "drain stopped after {:?}; Telegram delivers the rest",
-                rc.max_duration
-            ));
-        }
-        if let Err(e) = lease.renew().await {
-            return Err(format!("lost the recovery lock: {e}"));
-        }
-        let batch = match ctx
-            .tg
-            .get_updates(st.offset, 100, Duration::ZERO, None)
-            .await
-        {
-            Ok(b) => b,
-            Err(e) => return Err(format!("getUpdates: {}", ctx.redact(&e.to_string()))),
-        };
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // At least what the first look returns, even if getWebhookInfo said fewer.
-        let limit = st
-            .drain_limit
-            .map(|l| l.max(st.drained + batch.len() as u64));
-        st.drain_limit = limit;
-        let out = replay::batch(ctx, &batch).await;
-        st.drained += batch.len() as u64;
-        st.replayed += out.replayed;
-        let max_id = batch.iter().filter_map(replay::update_id).max();
-        match out.first_unreplayed {
-            None => st.offset = max_id.map(|m| m + 1),
-            Some(id) => {
-                // Confirm only what is below the first update the bot did not take.
-                st.offset = Some(id);
-                let _ = lease.save_state(st).await;
-                let _ = ctx.tg.get_updates(Some(id), 1, Duration::ZERO, None).await;
-                return Err(out
-                    .error
-                    .unwrap_or_else(|| "the bot did not take an update".into()));
-            }
-        }
-        let _ = lease.save_state(st).await;
-        if limit.is_some_and(|l| st.drained >= l) {
-            // Everything pending when the drain began is handed over; newer updates are
-            // delivered by the webhook. Confirm the last batch first.
-            let _ = ctx.tg.get_updates(st.offset, 1, Duration::ZERO, None).await;
-            tracing::info!(
-                drained = st.drained,
-                "recovery: drained what was pending when it began"
-            );
-            return Ok(());
-        }
-    }
-    Err(format!(
-        "drain stopped after {} batches; Telegram delivers the rest",
-        rc.max_batches
-    ))
 }
 
 /// Drop mode: reads how many are pending and the settings, then sets the webhook again with

@@ -4,7 +4,10 @@
 //! for callback queries, …). An update counts as replayed only when the bot answered 200 (it
 //! dedups by update_id, so a repeat is harmless). A Bot API method in the bot's 2xx answer
 //! (bot-server's `webhook.reply_in_answer`) is executed, as Telegram does with a webhook's
-//! answer.
+//! answer, and recorded in the store as carried ([`telbot_shared::stored_reply`]), so a
+//! webhook redelivery of an update the drain left unconfirmed is not answered with it again.
+//! A reply whose call failed for a transient reason leaves its update unreplayed: Telegram
+//! keeps it and delivers it to the webhook later, which answers the stored reply then.
 
 use std::collections::BTreeMap;
 
@@ -97,10 +100,7 @@ async fn one(ctx: &Ctx, update: &Value) -> Result<(), String> {
             req = req.header(SECRET_HEADER, s.expose_secret());
         }
         match req.send().await {
-            Ok(r) if r.status().as_u16() == 200 => {
-                run_answer(ctx, update, r).await;
-                return Ok(());
-            }
+            Ok(r) if r.status().as_u16() == 200 => return run_answer(ctx, update, r).await,
             Ok(r) => {
                 last = format!(
                     "the bot answered {} to update {}",
@@ -124,32 +124,48 @@ async fn one(ctx: &Ctx, update: &Value) -> Result<(), String> {
 
 /// Runs the Bot API method a 200 answer carries (`{"method": …, params}`), as Telegram runs a
 /// webhook's answer; its result is not read. An answer without one is the usual empty 200.
-async fn run_answer(ctx: &Ctx, update: &Value, r: reqwest::Response) {
+/// `Err` when the call failed for a transient reason: the update counts as not replayed, so
+/// Telegram keeps it and a webhook redelivery carries the stored reply.
+async fn run_answer(ctx: &Ctx, update: &Value, r: reqwest::Response) -> Result<(), String> {
+    let id = update_id(update).unwrap_or_default();
     let Ok(body) = r.bytes().await else {
-        return;
+        // The bot stored it (200); a body cut off is the bot's reply lost on the way: let
+        // Telegram deliver the update again.
+        return Err(format!("the bot's answer to update {id} was cut off"));
     };
-    let Ok(serde_json::Value::Object(mut params)) = serde_json::from_slice::<Value>(&body) else {
-        return;
-    };
-    let Some(Value::String(method)) = params.remove("method") else {
-        return;
+    let Some((method, params)) = std::str::from_utf8(&body)
+        .ok()
+        .and_then(telbot_shared::stored_reply::as_call)
+    else {
+        return Ok(());
     };
     if !telbot_shared::telegram::reply::is_reply(&method) {
         tracing::warn!(
-            update_id = update_id(update).unwrap_or_default(),
+            update_id = id,
             method = %method,
             "the bot's answer to a replayed update carries a method that is no reply; not run (only send*, answer*, editMessage*, copy/forward, reactions are)"
         );
-        return;
+        return Ok(());
     }
-    if let Err(e) = ctx.tg.call::<serde::de::IgnoredAny>(&method, &params).await {
-        tracing::warn!(
-            update_id = update_id(update).unwrap_or_default(),
-            method = %method,
-            error = %e,
-            "the bot's reply in its answer to a replayed update failed"
-        );
+    match ctx.tg.call::<serde::de::IgnoredAny>(&method, &params).await {
+        Ok(_) => {}
+        Err(e) if e.is_transient() => {
+            tracing::warn!(update_id = id, method = %method, error = %e, "the bot's reply in its answer to a replayed update failed; Telegram delivers the update again");
+            return Err(format!(
+                "the reply to update {id} ({method}) failed: {}; Telegram delivers it again",
+                ctx.redact(&e.to_string())
+            ));
+        }
+        // Telegram's own run of a webhook answer fails the same way, and nobody learns of
+        // it: carried (a redelivery would only fail again).
+        Err(e) => {
+            tracing::warn!(update_id = id, method = %method, error = %e, "the bot's reply in its answer to a replayed update was refused")
+        }
     }
+    if let Err(e) = telbot_shared::stored_reply::mark_carried(ctx.store.db(), id).await {
+        tracing::warn!(update_id = id, error = %e, "cannot record a replayed reply as carried; a webhook redelivery of this update would send it again");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

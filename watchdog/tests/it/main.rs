@@ -21,5 +21,6 @@ mod recovery_guard;
 mod registered;
 mod replay_methods;
 mod replay_parked;
+mod replay_replies;
 mod scenarios;
 mod schedule;

@@ -37,10 +37,19 @@ pub(super) fn chat_id(p: &Params) -> Result<i64, ApiError> {
     }
 }
 
+/// Longest message text Telegram accepts, in UTF-16 code units (it counts after entity
+/// parsing; plain text here).
+const MAX_TEXT: usize = 4096;
+
 fn text(p: &Params) -> Result<String, ApiError> {
-    p.str("text")
+    let t = p
+        .str("text")
         .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("message text is empty"))
+        .ok_or_else(|| ApiError::bad_request("message text is empty"))?;
+    if t.encode_utf16().count() > MAX_TEXT {
+        return Err(ApiError::bad_request("message is too long"));
+    }
+    Ok(t)
 }
 
 /// Only inline keyboards are echoed back in a Message.

@@ -192,6 +192,20 @@ async fn send_message_without_text_is_a_bad_request() {
 }
 
 #[tokio::test]
+async fn a_message_over_4096_characters_is_too_long() {
+    let sim = sim(1.0).await;
+    // Counted in UTF-16 code units: 4096 of them pass, one more does not.
+    let fits = "é".repeat(4096);
+    let (status, _) = call(&sim, "sendMessage", json!({"chat_id": 1, "text": fits})).await;
+    assert_eq!(status, 200);
+    let over = "😀".repeat(2049);
+    let (status, v) = call(&sim, "sendMessage", json!({"chat_id": 1, "text": over})).await;
+    assert_eq!(status, 400);
+    assert_eq!(desc(&v), "Bad Request: message is too long");
+    assert_eq!(sim.sent_messages().len(), 1);
+}
+
+#[tokio::test]
 async fn simple_methods_answer_true_and_commands_round_trip() {
     let sim = sim(1.0).await;
     for (m, body) in [

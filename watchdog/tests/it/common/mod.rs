@@ -18,6 +18,8 @@ use watchdog::clock::{Clock, ManualClock};
 use watchdog::config::WatchdogConfig;
 use watchdog::{Watchdog, alert::LogSink};
 
+mod stored;
+
 pub(crate) const SECRET: &str = "s3cret_Wh-token";
 pub(crate) const RENDER_KEY: &str = "rnd_supersecretkey";
 
@@ -50,6 +52,13 @@ pub(crate) struct BotState {
     /// The method of the reply in the answer (`reply_in_answer`): `sendMessage`, or a
     /// hostile bot's other call.
     pub answer_method: String,
+    /// bot-server's stored replies (`webhook.reply_in_answer`): each new update's reply is kept
+    /// in the store's inbox with it, and a redelivery is answered with what is still stored.
+    pub store: Option<telbot_shared::store::Db>,
+    /// update_id → how many more POSTs of it to refuse with 500.
+    pub refuse: HashMap<i64, u32>,
+    /// update_id → how many POSTs of it the bot took (first delivery and redeliveries).
+    pub posts: HashMap<i64, u32>,
 }
 
 pub(crate) type Shared = Arc<Mutex<BotState>>;
@@ -73,6 +82,26 @@ impl Bot {
     }
     pub(crate) fn reply_in_answer(&self) {
         self.state.lock().unwrap().reply_in_answer = true;
+    }
+    /// Keeps replies in `db`'s inbox as bot-server does (see [`BotState::store`]).
+    pub(crate) fn keep_replies_in(&self, db: telbot_shared::store::Db) {
+        let mut st = self.state.lock().unwrap();
+        st.reply_in_answer = true;
+        st.store = Some(db);
+    }
+    /// Refuses `update_id` with 500 the next `times` POSTs.
+    pub(crate) fn refuse(&self, update_id: i64, times: u32) {
+        self.state.lock().unwrap().refuse.insert(update_id, times);
+    }
+    /// How many POSTs of `update_id` the bot took.
+    pub(crate) fn posts_of(&self, update_id: i64) -> u32 {
+        self.state
+            .lock()
+            .unwrap()
+            .posts
+            .get(&update_id)
+            .copied()
+            .unwrap_or(0)
     }
     pub(crate) fn order(&self) -> Vec<i64> {
         self.state.lock().unwrap().order.clone()
@@ -118,11 +147,18 @@ async fn webhook(
         tokio::time::sleep(delay).await;
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let (api, http, new, in_answer) = {
+    let (api, http, new, in_answer, store) = {
         let mut st = s.lock().unwrap();
         let Some(id) = update.get("update_id").and_then(Value::as_i64) else {
             return StatusCode::BAD_REQUEST.into_response();
         };
+        if let Some(n) = st.refuse.get_mut(&id)
+            && *n > 0
+        {
+            *n -= 1;
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        *st.posts.entry(id).or_default() += 1;
         let new = st.seen.insert(id);
         if new {
             st.order.push(id);
@@ -132,8 +168,12 @@ async fn webhook(
             st.http.clone(),
             new,
             st.reply_in_answer.then(|| st.answer_method.clone()),
+            st.store.clone(),
         )
     };
+    if let Some(db) = &store {
+        return stored::answer(db, &update, new, in_answer.as_deref()).await;
+    }
     if new && let Some(chat) = update.pointer("/message/chat/id").and_then(Value::as_i64) {
         let text = update
             .pointer("/message/text")
@@ -174,6 +214,9 @@ pub(crate) async fn start_bot(sim: &Sim) -> Bot {
         reply_in_answer: false,
         webhook_delay: Duration::ZERO,
         answer_method: "sendMessage".into(),
+        store: None,
+        refuse: HashMap::new(),
+        posts: HashMap::new(),
     }));
     let app = axum::Router::new()
         .route("/health", get(health))
