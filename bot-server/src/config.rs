@@ -153,6 +153,19 @@ pub struct DashboardConfig {
     /// How often a point is added to the one-hour charts.
     #[serde(with = "humantime_serde")]
     pub history_interval: Duration,
+    /// How long a session cookie from a `?token=` login is valid (then log in again).
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Wrong admin tokens one client may send within `login_window` before it gets 429.
+    pub login_max_failures: u32,
+    /// The window those failures are counted in, and how long a throttled client waits.
+    #[serde(with = "humantime_serde")]
+    pub login_window: Duration,
+    /// Clients whose failures are remembered at most (bounded memory; oldest evicted).
+    pub login_clients: usize,
+    /// 0: a client is its peer address. N: the N-th `X-Forwarded-For` entry from the right
+    /// (1 = the one the proxy in front appended), for a trusted proxy that appends it.
+    pub forwarded_for_hops: usize,
 }
 
 /// Everything bot-server needs, validated.
@@ -464,6 +477,7 @@ impl BotConfig {
                 "must be at least 100ms",
             ));
         }
+        check_dashboard(&dashboard)?;
         let admin_token = shared::non_empty_secret(server.admin_token);
         if admin_token
             .as_ref()
@@ -538,6 +552,41 @@ fn handler_worst_case(t: &TelegramConfig) -> Duration {
     let attempts = t.max_attempts.max(1);
     let wait = t.max_retry_after.max(t.backoff_max);
     t.request_timeout.saturating_mul(attempts) + wait.saturating_mul(attempts - 1)
+}
+
+/// The admin session and login-throttle keys of `[dashboard]`.
+fn check_dashboard(d: &DashboardConfig) -> Result<(), ConfigError> {
+    if d.session_ttl < Duration::from_secs(60) || d.session_ttl > Duration::from_secs(30 * 86_400) {
+        return Err(ConfigError::invalid(
+            "dashboard.session_ttl",
+            "must be between 1m and 30d",
+        ));
+    }
+    if d.login_max_failures == 0 {
+        return Err(ConfigError::invalid(
+            "dashboard.login_max_failures",
+            "must be at least 1",
+        ));
+    }
+    if d.login_window < Duration::from_secs(1) || d.login_window > Duration::from_secs(86_400) {
+        return Err(ConfigError::invalid(
+            "dashboard.login_window",
+            "must be between 1s and 24h",
+        ));
+    }
+    if !(1..=1_000_000).contains(&d.login_clients) {
+        return Err(ConfigError::invalid(
+            "dashboard.login_clients",
+            "must be between 1 and 1000000",
+        ));
+    }
+    if d.forwarded_for_hops > 16 {
+        return Err(ConfigError::invalid(
+            "dashboard.forwarded_for_hops",
+            "must be at most 16",
+        ));
+    }
+    Ok(())
 }
 
 fn check_server_limits(s: &ServerSection, max_body_bytes: usize) -> Result<(), ConfigError> {
@@ -619,6 +668,36 @@ mod tests {
         assert!(err(&[("PUBLIC_URL", "ftp://x")]).contains("PUBLIC_URL"));
         assert!(err(&[("TELBOT__INBOX__WORKERS", "0")]).contains("inbox.workers"));
         assert!(err(&[("ADMIN_TOKEN", "short")]).contains("ADMIN_TOKEN"));
+        for (var, bad, key) in [
+            (
+                "TELBOT__DASHBOARD__SESSION_TTL",
+                "10s",
+                "dashboard.session_ttl",
+            ),
+            ("TELBOT__DASHBOARD__SESSION_TTL", "soon", "session_ttl"),
+            (
+                "TELBOT__DASHBOARD__LOGIN_MAX_FAILURES",
+                "0",
+                "dashboard.login_max_failures",
+            ),
+            (
+                "TELBOT__DASHBOARD__LOGIN_WINDOW",
+                "0s",
+                "dashboard.login_window",
+            ),
+            (
+                "TELBOT__DASHBOARD__LOGIN_CLIENTS",
+                "0",
+                "dashboard.login_clients",
+            ),
+            (
+                "TELBOT__DASHBOARD__FORWARDED_FOR_HOPS",
+                "99",
+                "dashboard.forwarded_for_hops",
+            ),
+        ] {
+            assert!(err(&[(var, bad)]).contains(key), "{var}={bad}");
+        }
         assert!(
             err(&[("TELBOT__SERVER__BODY_BUDGET_BYTES", "1000")]).contains("body_budget_bytes")
         );
