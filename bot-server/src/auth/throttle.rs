@@ -63,11 +63,26 @@ impl Throttle {
         (e.failures >= self.max_failures && now < ends).then(|| ends - now)
     }
 
-    /// Counts a wrong token from `client`.
+    /// Counts a wrong token from `client`; logs when that makes it throttled.
     pub fn failed(&self, client: Client, now: Instant) {
         let Ok(mut g) = self.entries.lock() else {
             return;
         };
+        let failures = self.count(&mut g, client, now);
+        drop(g);
+        if failures == self.max_failures {
+            let who = client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+            tracing::warn!(
+                client = %who,
+                failures,
+                window_s = self.window.as_secs(),
+                "admin logins throttled: too many wrong tokens from one client"
+            );
+        }
+    }
+
+    /// Adds one failure of `client` and returns its failures in this window.
+    fn count(&self, g: &mut HashMap<Client, Entry>, client: Client, now: Instant) -> u32 {
         let window = self.window;
         if let Some(e) = g.get_mut(&client) {
             if now.duration_since(e.since) >= window {
@@ -78,7 +93,7 @@ impl Throttle {
             } else {
                 e.failures = e.failures.saturating_add(1);
             }
-            return;
+            return e.failures;
         }
         if g.len() >= self.capacity {
             g.retain(|_, e| now.duration_since(e.since) < window);
@@ -95,6 +110,7 @@ impl Throttle {
                 failures: 1,
             },
         );
+        1
     }
 
     /// `client` proved it holds the token: its count starts again.
