@@ -12,6 +12,10 @@ use telbot_shared::config::{
 };
 use url::Url;
 
+mod dashboard;
+
+pub use dashboard::DashboardConfig;
+
 /// How updates reach the bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -142,30 +146,6 @@ pub struct BotSection {
     /// How often expired dialogues are swept.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
-}
-
-/// `[dashboard]`: the live page at `/bot/dashboard`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DashboardConfig {
-    /// How often the open page fetches fresh figures.
-    #[serde(with = "humantime_serde")]
-    pub refresh: Duration,
-    /// How often a point is added to the one-hour charts.
-    #[serde(with = "humantime_serde")]
-    pub history_interval: Duration,
-    /// How long a session cookie from a `?token=` login is valid (then log in again).
-    #[serde(with = "humantime_serde")]
-    pub session_ttl: Duration,
-    /// Wrong admin tokens one client may send within `login_window` before it gets 429.
-    pub login_max_failures: u32,
-    /// The window those failures are counted in, and how long a throttled client waits.
-    #[serde(with = "humantime_serde")]
-    pub login_window: Duration,
-    /// Clients whose failures are remembered at most (bounded memory; oldest evicted).
-    pub login_clients: usize,
-    /// 0: a client is its peer address. N: the N-th `X-Forwarded-For` entry from the right
-    /// (1 = the one the proxy in front appended), for a trusted proxy that appends it.
-    pub forwarded_for_hops: usize,
 }
 
 /// Everything bot-server needs, validated.
@@ -465,19 +445,7 @@ impl BotConfig {
                 "must be at least 200ms",
             ));
         }
-        if dashboard.refresh < Duration::from_millis(500) {
-            return Err(ConfigError::invalid(
-                "dashboard.refresh",
-                "must be at least 500ms",
-            ));
-        }
-        if dashboard.history_interval < Duration::from_millis(100) {
-            return Err(ConfigError::invalid(
-                "dashboard.history_interval",
-                "must be at least 100ms",
-            ));
-        }
-        check_dashboard(&dashboard)?;
+        dashboard::check(&dashboard)?;
         let admin_token = shared::non_empty_secret(server.admin_token);
         if admin_token
             .as_ref()
@@ -552,41 +520,6 @@ fn handler_worst_case(t: &TelegramConfig) -> Duration {
     let attempts = t.max_attempts.max(1);
     let wait = t.max_retry_after.max(t.backoff_max);
     t.request_timeout.saturating_mul(attempts) + wait.saturating_mul(attempts - 1)
-}
-
-/// The admin session and login-throttle keys of `[dashboard]`.
-fn check_dashboard(d: &DashboardConfig) -> Result<(), ConfigError> {
-    if d.session_ttl < Duration::from_secs(60) || d.session_ttl > Duration::from_secs(30 * 86_400) {
-        return Err(ConfigError::invalid(
-            "dashboard.session_ttl",
-            "must be between 1m and 30d",
-        ));
-    }
-    if d.login_max_failures == 0 {
-        return Err(ConfigError::invalid(
-            "dashboard.login_max_failures",
-            "must be at least 1",
-        ));
-    }
-    if d.login_window < Duration::from_secs(1) || d.login_window > Duration::from_secs(86_400) {
-        return Err(ConfigError::invalid(
-            "dashboard.login_window",
-            "must be between 1s and 24h",
-        ));
-    }
-    if !(1..=1_000_000).contains(&d.login_clients) {
-        return Err(ConfigError::invalid(
-            "dashboard.login_clients",
-            "must be between 1 and 1000000",
-        ));
-    }
-    if d.forwarded_for_hops > 16 {
-        return Err(ConfigError::invalid(
-            "dashboard.forwarded_for_hops",
-            "must be at most 16",
-        ));
-    }
-    Ok(())
 }
 
 fn check_server_limits(s: &ServerSection, max_body_bytes: usize) -> Result<(), ConfigError> {
