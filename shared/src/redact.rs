@@ -14,7 +14,8 @@ pub const MASK: &str = "[REDACTED]";
 /// Replaces known secrets in text. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    secrets: std::sync::Arc<Vec<SecretString>>,
+    /// Each secret, then its percent-encoded forms (computed once, here).
+    secrets: std::sync::Arc<Vec<(SecretString, Vec<SecretString>)>>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -29,6 +30,13 @@ impl Redactor {
         let secrets = secrets
             .into_iter()
             .filter(|s| s.expose_secret().len() >= 4)
+            .map(|s| {
+                let forms = encoded_forms(s.expose_secret())
+                    .into_iter()
+                    .map(SecretString::from)
+                    .collect();
+                (s, forms)
+            })
             .collect();
         Redactor {
             secrets: std::sync::Arc::new(secrets),
@@ -39,11 +47,11 @@ impl Redactor {
     /// also percent-encoded.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in self.secrets.iter() {
+        for (s, forms) in self.secrets.iter() {
             let s = s.expose_secret();
-            for form in std::iter::once(s.to_string()).chain(encoded_forms(s)) {
-                if out.contains(&form) {
-                    out = out.replace(&form, MASK);
+            for form in std::iter::once(s).chain(forms.iter().map(ExposeSecret::expose_secret)) {
+                if out.contains(form) {
+                    out = out.replace(form, MASK);
                 }
             }
             // A token's secret half alone is still a secret (e.g. URL-encoded forms keep it).
