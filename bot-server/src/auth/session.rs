@@ -135,9 +135,13 @@ impl Sessions {
 
     /// Ends every session issued up to `now_ms`: here at once, elsewhere through the store.
     pub async fn revoke_all(&self, now_ms: i64) -> Result<(), telbot_shared::store::StoreError> {
-        self.not_before_ms.fetch_max(now_ms, Ordering::AcqRel);
+        // Never move the shared epoch back (another instance's clock may be ahead of ours).
+        let epoch = self
+            .not_before_ms
+            .fetch_max(now_ms, Ordering::AcqRel)
+            .max(now_ms);
         match &self.db {
-            Some(db) => db.kv_set(KV_NOT_BEFORE, &now_ms.to_string()).await,
+            Some(db) => db.kv_set(KV_NOT_BEFORE, &epoch.to_string()).await,
             None => Ok(()),
         }
     }
