@@ -12,6 +12,10 @@ use telbot_shared::config::{
 };
 use url::Url;
 
+mod dashboard;
+
+pub use dashboard::DashboardConfig;
+
 /// How updates reach the bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -149,17 +153,6 @@ pub struct BotSection {
     /// How often expired dialogues are swept.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
-}
-
-/// `[dashboard]`: the live page at `/bot/dashboard`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DashboardConfig {
-    /// How often the open page fetches fresh figures.
-    #[serde(with = "humantime_serde")]
-    pub refresh: Duration,
-    /// How often a point is added to the one-hour charts.
-    #[serde(with = "humantime_serde")]
-    pub history_interval: Duration,
 }
 
 /// Everything bot-server needs, validated.
@@ -469,18 +462,7 @@ impl BotConfig {
                 "must be at least 200ms",
             ));
         }
-        if dashboard.refresh < Duration::from_millis(500) {
-            return Err(ConfigError::invalid(
-                "dashboard.refresh",
-                "must be at least 500ms",
-            ));
-        }
-        if dashboard.history_interval < Duration::from_millis(100) {
-            return Err(ConfigError::invalid(
-                "dashboard.history_interval",
-                "must be at least 100ms",
-            ));
-        }
+        dashboard::check(&dashboard)?;
         let admin_token = shared::non_empty_secret(server.admin_token);
         if admin_token
             .as_ref()
@@ -639,6 +621,36 @@ mod tests {
         assert!(err(&[("PUBLIC_URL", "ftp://x")]).contains("PUBLIC_URL"));
         assert!(err(&[("TELBOT__INBOX__WORKERS", "0")]).contains("inbox.workers"));
         assert!(err(&[("ADMIN_TOKEN", "short")]).contains("ADMIN_TOKEN"));
+        for (var, bad, key) in [
+            (
+                "TELBOT__DASHBOARD__SESSION_TTL",
+                "10s",
+                "dashboard.session_ttl",
+            ),
+            ("TELBOT__DASHBOARD__SESSION_TTL", "soon", "session_ttl"),
+            (
+                "TELBOT__DASHBOARD__LOGIN_MAX_FAILURES",
+                "0",
+                "dashboard.login_max_failures",
+            ),
+            (
+                "TELBOT__DASHBOARD__LOGIN_WINDOW",
+                "0s",
+                "dashboard.login_window",
+            ),
+            (
+                "TELBOT__DASHBOARD__LOGIN_CLIENTS",
+                "0",
+                "dashboard.login_clients",
+            ),
+            (
+                "TELBOT__DASHBOARD__FORWARDED_FOR_HOPS",
+                "99",
+                "dashboard.forwarded_for_hops",
+            ),
+        ] {
+            assert!(err(&[(var, bad)]).contains(key), "{var}={bad}");
+        }
         assert!(
             err(&[("TELBOT__SERVER__BODY_BUDGET_BYTES", "1000")]).contains("body_budget_bytes")
         );

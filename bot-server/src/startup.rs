@@ -216,6 +216,11 @@ impl App {
         )
         .await?;
         let writer = inbox.writer.clone().with_keyer(keyer);
+        let auth = Arc::new(crate::auth::AdminAuth::new(
+            cfg.admin_token.clone(),
+            &cfg.dashboard,
+            Some(db.clone()),
+        ));
         let state = AppState(Arc::new(Shared {
             cfg: cfg.clone(),
             db,
@@ -235,7 +240,7 @@ impl App {
             acks: Default::default(),
             history: crate::recent::History::new(cfg.dashboard.history_interval),
             recoveries: tokio_util::task::TaskTracker::new(),
-            auth: Arc::new(crate::auth::AdminAuth::new(cfg.admin_token.clone())),
+            auth,
             redactor: telbot_shared::redact::Redactor::new(cfg.secrets()),
             instance,
             leader: AtomicBool::new(false),

@@ -2,11 +2,12 @@
 //! admin POSTs.
 //!
 //! - `GET /bot/dashboard?token=<ADMIN_TOKEN>` is a one-time login: it sets an HttpOnly,
-//!   SameSite=Strict session cookie (a per-process random value, so a restart logs everyone
-//!   out) and redirects to the clean URL, so the token does not stay in the address bar.
+//!   SameSite=Strict session cookie (signed and expiring, see [`super::session`]) and
+//!   redirects to the clean URL, so the token does not stay in the address bar.
 //! - Browsers replay Basic credentials and cookies on their own, so an admin POST that
-//!   authenticated with either must carry `X-CSRF-Token` equal to the per-process token the
-//!   page embeds. Bearer callers (the watchdog, curl) are not CSRF-prone and need none.
+//!   authenticated with either must carry `X-CSRF-Token` equal to the token the page embeds
+//!   (derived from the admin token, so every instance knows it). Bearer callers (the
+//!   watchdog, curl) are not CSRF-prone and need none.
 //! - Any admin POST with an `Origin` (or `Sec-Fetch-Site`) that is not this site is refused.
 
 use axum::http::{HeaderMap, header};
@@ -58,8 +59,9 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().trim().to_string())
 }
 
-/// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Strict, Secure over https.
-pub fn session_cookie(value: &str, secure: bool) -> String {
+/// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Strict, Secure over https,
+/// kept by the browser for `max_age_s`.
+pub fn session_cookie(value: &str, secure: bool, max_age_s: u64) -> String {
     Cookie::build((COOKIE, value.to_string()))
         .path("/")
         .http_only(true)
@@ -67,6 +69,12 @@ pub fn session_cookie(value: &str, secure: bool) -> String {
         .secure(secure)
         .build()
         .to_string()
+        + &format!("; Max-Age={max_age_s}")
+}
+
+/// The `Set-Cookie` value that makes the browser drop the session cookie (logout).
+pub fn clear_cookie(secure: bool) -> String {
+    session_cookie("", secure, 0)
 }
 
 /// Whether the request comes from this site, as far as the browser says: no `Origin` (not a
@@ -143,10 +151,16 @@ mod tests {
             cookie(&h(&[("cookie", "x_telbot_session=1")]), COOKIE),
             None
         );
-        assert!(session_cookie("v", true).contains("; Secure"));
-        assert!(!session_cookie("v", false).contains("Secure"));
-        assert!(session_cookie("v", false).contains("Path=/"));
-        assert!(session_cookie("v", false).contains("HttpOnly; SameSite=Strict"));
+        assert!(session_cookie("v", true, 60).contains("; Secure"));
+        assert!(!session_cookie("v", false, 60).contains("Secure"));
+        assert!(session_cookie("v", false, 60).contains("Path=/"));
+        assert!(session_cookie("v", false, 60).contains("HttpOnly; SameSite=Strict"));
+        assert!(session_cookie("v", false, 60).contains("Max-Age=60"));
+        let gone = clear_cookie(true);
+        assert!(
+            gone.starts_with("telbot_session=;") && gone.contains("Max-Age=0"),
+            "{gone}"
+        );
     }
 
     #[test]

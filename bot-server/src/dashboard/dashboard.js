@@ -103,7 +103,22 @@
       .finally(function () { btn.disabled = false; refresh(); });
   }
 
+  var timer;
+  function logout() {
+    fetch("/bot/dashboard/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+      .then(function (r) {
+        return r.text().then(function (t) {
+          if (!r.ok && r.status !== 503) { showReport(false, "logout failed: HTTP " + r.status + ": " + t); return; }
+          clearInterval(timer);
+          var p = document.createElement("p"); p.textContent = t;
+          document.body.replaceChildren(p);
+        });
+      })
+      .catch(function (e) { showReport(false, "logout failed: " + e); });
+  }
+
+  document.getElementById("logout").addEventListener("click", logout);
   document.getElementById("refresh").addEventListener("click", function () { refresh(); });
   document.getElementById("recover").addEventListener("click", recover);
-  setInterval(refresh, refreshMs);
+  timer = setInterval(refresh, refreshMs);
 })();

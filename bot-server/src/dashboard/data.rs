@@ -106,7 +106,7 @@ pub struct Snapshot {
     pub display: BTreeMap<&'static str, String>,
 }
 
-/// Builds the snapshot now.
+/// Builds the snapshot now, every secret already masked in its raw text.
 pub async fn collect(app: &AppState) -> Snapshot {
     let health = crate::health::snapshot(app).await;
     let exp = crate::health::expectation(app);
@@ -218,6 +218,7 @@ pub async fn collect(app: &AppState) -> Snapshot {
         display: BTreeMap::new(),
     };
     s.display = display(&s);
+    super::clean::redact(&mut s, &app.redactor);
     s
 }
 

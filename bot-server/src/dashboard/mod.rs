@@ -1,7 +1,9 @@
-//! The live dashboard: `GET /bot/dashboard` (the page) and `GET /bot/dashboard/data` (the
-//! JSON its script polls), both admin-only.
+//! The live dashboard: `GET /bot/dashboard` (the page), `GET /bot/dashboard/data` (the
+//! JSON its script polls) and `POST /bot/dashboard/logout` (ends every session), all
+//! admin-only.
 //!
 //! - [`data`]: the [`data::Snapshot`] both are made from.
+//! - [`clean`]: secrets masked in the snapshot's raw text, before any escaping.
 //! - [`page`]: server-rendered HTML with inline CSS and script under a CSP nonce.
 //! - [`level`]: the status-light rules.
 //! - [`chart`]: inline-SVG path data for the one-hour charts.
@@ -12,16 +14,18 @@
 //! POSTs are in [`crate::auth`].
 //!
 //! Nothing outside the page is loaded (no CDN), and no token or secret is put in the page or
-//! the JSON: both are passed through the config's redactor before they leave.
+//! the JSON: the snapshot's raw strings are redacted before they are escaped ([`clean`]), and
+//! the finished page and JSON pass through the redactor once more.
 
 pub mod chart;
+pub mod clean;
 pub mod data;
 pub mod level;
 pub mod page;
 pub mod sampler;
 pub mod watchdog;
 
-use crate::auth::{Admin, Refusal, guard};
+use crate::auth::{Admin, AdminWrite, Refusal, guard, session};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -60,6 +64,7 @@ pub(crate) async fn page(
     admin: Result<Admin, Refusal>,
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
+    parts: http::request::Parts,
 ) -> Response {
     let token = query.as_deref().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -67,7 +72,8 @@ pub(crate) async fn page(
             .map(|(_, v)| v.into_owned())
     });
     if let Some(given) = token {
-        return login(&app, &given);
+        let client = app.auth.client(&parts.headers, &parts.extensions);
+        return login(&app, &given, client);
     }
     if let Err(r) = admin {
         return r.into_response();
@@ -82,22 +88,66 @@ pub(crate) async fn page(
     resp
 }
 
-fn login(app: &AppState, given: &str) -> Response {
-    match app.auth.is_token(given) {
-        Ok(true) => {}
-        Ok(false) => return Refusal::Unauthorized.into_response(),
-        Err(r) => return r.into_response(),
-    }
-    let secure = app
-        .cfg
+/// Whether the cookie gets `Secure` (the bot is served over https).
+fn secure(app: &AppState) -> bool {
+    app.cfg
         .webhook_url
         .as_ref()
-        .is_some_and(|u| u.scheme() == "https");
+        .is_some_and(|u| u.scheme() == "https")
+}
+
+/// The one-time login: a new session cookie and a redirect to the clean URL (the token
+/// leaves the address bar at once). Wrong tokens count in the throttle; a refusal never
+/// quotes what was sent.
+fn login(app: &AppState, given: &str, client: crate::auth::Client) -> Response {
+    if let Err(r) = app.auth.login(given, client) {
+        let mut resp = r.into_response();
+        protect(&mut resp, None);
+        return resp;
+    }
+    let Some(sessions) = app.auth.sessions() else {
+        return Refusal::Disabled.into_response();
+    };
+    let cookie = guard::session_cookie(
+        &sessions.issue(session::now_ms()),
+        secure(app),
+        sessions.ttl().as_secs(),
+    );
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
     h.insert(header::LOCATION, HeaderValue::from_static("/bot/dashboard"));
-    if let Ok(v) = HeaderValue::from_str(&guard::session_cookie(app.auth.session(), secure)) {
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
         h.insert(header::SET_COOKIE, v);
+    }
+    protect(&mut resp, None);
+    resp
+}
+
+/// `POST /bot/dashboard/logout` (admin, CSRF): ends every dashboard session — here at once,
+/// on the other instances sharing the store within [`session::EPOCH_REFRESH`] — and clears
+/// this browser's cookie.
+pub(crate) async fn logout(_: AdminWrite, State(app): State<AppState>) -> Response {
+    let Some(sessions) = app.auth.sessions() else {
+        return Refusal::Disabled.into_response();
+    };
+    let (code, text) = match sessions.revoke_all(session::now_ms()).await {
+        Ok(()) => (
+            StatusCode::OK,
+            "logged out: every dashboard session has ended\n",
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "logout: the store did not take the revocation");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "logged out here; the store did not take the revocation, so other instances \
+                 accept old session cookies until they expire\n",
+            )
+        }
+    };
+    tracing::info!("dashboard sessions revoked (logout)");
+    let mut resp = (code, text).into_response();
+    if let Ok(v) = HeaderValue::from_str(&guard::clear_cookie(secure(&app))) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     protect(&mut resp, None);
     resp

@@ -65,6 +65,8 @@ pub fn render(s: &Snapshot, nonce: &str, csrf: &str, refresh_ms: u128) -> String
                         button #refresh type="button" { "Refresh now" }
                         " "
                         button #recover type="button" .danger { "Emergency recovery" }
+                        " "
+                        button #logout type="button" { "Log out" }
                     }
                 }
                 div #banner class={ "banner " (lvl) } hidden[s.level == Level::Ok] role="alert" {

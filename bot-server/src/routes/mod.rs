@@ -26,6 +26,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/bot/dashboard", get(crate::dashboard::page))
         .route("/bot/dashboard/data", get(crate::dashboard::data))
+        .route("/bot/dashboard/logout", post(crate::dashboard::logout))
         .merge(webhook)
         .with_state(app)
 }

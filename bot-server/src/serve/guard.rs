@@ -180,6 +180,11 @@ pub struct ConnHandle {
 }
 
 impl ConnHandle {
+    /// The peer address of the connection (the admin login throttle's client key).
+    pub fn peer_ip(&self) -> IpAddr {
+        self.conn.ip
+    }
+
     /// Cancelled when the registry closes this connection to make room.
     pub(crate) fn killed(&self) -> CancellationToken {
         self.conn.kill.clone()

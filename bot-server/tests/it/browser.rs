@@ -427,6 +427,18 @@ async fn the_dashboard_works_in_headless_chromium() {
     .expect("the drained updates are counted");
     b.screenshot("05-recovered").await;
 
+    // 6. Log out: the page says so, and the session no longer opens the dashboard.
+    b.click("#logout").await;
+    b.wait_js(
+        Duration::from_secs(10),
+        "return document.body.textContent.indexOf('logged out') >= 0",
+    )
+    .await
+    .expect("the logout is shown");
+    b.goto(&bot.url("/bot/dashboard")).await;
+    assert_eq!(b.js(STATUS).await, 401, "the session ended");
+    b.screenshot("06-logged-out").await;
+
     let console = b.console().await;
     assert!(
         !console

@@ -105,8 +105,9 @@ async fn the_page_and_its_data_are_admin_only() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    // Another process's cookie opens nothing here (another bot-server: its own SQLite file,
-    // since one file serves one bot-server).
+    // The cookie is signed with a key derived from the admin token: another instance with
+    // the same ADMIN_TOKEN (behind the same load balancer) accepts it, one with another token
+    // does not (each its own SQLite file, since one file serves one bot-server).
     let other_db = TestDb::new(Backend::Sqlite);
     let other = start_bot(&sim, &other_db, &[]).await;
     let r = c
@@ -115,8 +116,18 @@ async fn the_page_and_its_data_are_admin_only() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 200, "same token, another instance");
     other.stop().await;
+    let third_db = TestDb::new(Backend::Sqlite);
+    let third = start_bot(&sim, &third_db, &[("ADMIN_TOKEN", "another-admin-token")]).await;
+    let r = c
+        .get(third.url("/bot/dashboard"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "another token");
+    third.stop().await;
     bot.stop().await;
 
     let bot = start_bot(&sim, &db, &[("ADMIN_TOKEN", "")]).await;

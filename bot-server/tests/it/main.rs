@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_login;
 mod bot_identity;
 mod browser;
 mod common;

@@ -138,6 +138,79 @@ async fn the_token_appears_in_no_log_line_even_on_network_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_logins_429s_and_logout_log_no_secret() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let port = telbot_testkit::free_port().unwrap();
+    let mut e = env(&sim, &db, port);
+    e.insert("RUST_LOG".into(), "debug".into());
+    e.insert("TELBOT__DASHBOARD__LOGIN_MAX_FAILURES".into(), "2".into());
+    let mut child = spawn(&e);
+    wait_health(port).await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    // A login through the URL, the page, a logout.
+    let r = c
+        .get(url(&format!("/bot/dashboard?token={ADMIN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let html = c
+        .get(url("/bot/dashboard"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pat = r#"name="csrf-token" content=""#;
+    let at = html.find(pat).unwrap() + pat.len();
+    let csrf = &html[at..at + html[at..].find('"').unwrap()];
+    let r = c
+        .post(url("/bot/dashboard/logout"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Wrong tokens, then 429s, also for the right token in the URL.
+    for _ in 0..2 {
+        let r = c
+            .get(url("/bot/dashboard?token=not-the-admin-token"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    for _ in 0..2 {
+        let r = c
+            .get(url(&format!("/bot/dashboard?token={ADMIN}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+    }
+    signal(&child, "-TERM");
+    let (code, log) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("dashboard sessions revoked") && log.contains("admin logins throttled"),
+        "the test must see the logout and the throttle: {log}"
+    );
+    for secret in [ADMIN, SECRET, sim.token().as_str(), cookie.as_str()] {
+        assert!(!log.contains(secret), "{secret:?} in the log: {log}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passing_the_rss_limit_exits_gracefully_with_code_3() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
