@@ -33,6 +33,33 @@ pub(crate) fn describe<E: Debug + 'static>(error: &E) -> (String, bool) {
     (format!("{error:?}"), false)
 }
 
+/// The wait a 429 in `error` (or one of its causes) asked for, through the same error types
+/// as [`describe`].
+pub(crate) fn retry_after<E: Debug + 'static>(error: &E) -> Option<std::time::Duration> {
+    let any: &dyn std::any::Any = error;
+    let secs = if let Some(e) = any.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>() {
+        let e: &(dyn std::error::Error + 'static) = e.as_ref();
+        std::iter::successors(Some(e), |e| e.source()).find_map(one_retry_after)
+    } else if let Some(e) = any.downcast_ref::<RequestError>() {
+        telegram_error(e).retry_after_secs()
+    } else if let Some(e) = any.downcast_ref::<TelegramError>() {
+        e.retry_after_secs()
+    } else if let Some(e) = any.downcast_ref::<anyhow::Error>() {
+        e.chain().find_map(one_retry_after)
+    } else {
+        None
+    };
+    secs.map(std::time::Duration::from_secs)
+}
+
+fn one_retry_after(e: &(dyn std::error::Error + 'static)) -> Option<u64> {
+    if let Some(t) = e.downcast_ref::<TelegramError>() {
+        return t.retry_after_secs();
+    }
+    e.downcast_ref::<RequestError>()
+        .and_then(|r| telegram_error(r).retry_after_secs())
+}
+
 /// Whether `e` or one of its sources is a Bot API failure that waiting cures.
 fn chain_is_transient(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(e);

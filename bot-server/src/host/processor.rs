@@ -82,12 +82,14 @@ impl<E: Debug + Send + Sync + 'static> TreeProcessor<E> {
             }
             ControlFlow::Break(Err(e)) => {
                 let (error, transient) = classify::describe(&e);
+                let retry_after = classify::retry_after(&e);
                 if let Some(h) = &self.error_handler {
                     h.clone().handle_error(e).await;
                 }
                 Outcome::Failed {
                     error: self.redactor.redact(&error),
                     transient,
+                    retry_after,
                 }
             }
         };

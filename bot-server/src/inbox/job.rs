@@ -44,6 +44,9 @@ pub enum Outcome {
         /// Worth waiting out (network, timeout, 5xx, 429): retried until Telegram's 24 h pass.
         /// Otherwise parked after `inbox.max_attempts`.
         transient: bool,
+        /// Telegram asked to wait this long (a 429's `retry_after` the handler gave up on):
+        /// the next attempt comes after it, not on the inbox's own back-off.
+        retry_after: Option<Duration>,
     },
 }
 
@@ -53,6 +56,7 @@ impl Outcome {
         Outcome::Failed {
             error: error.into(),
             transient: true,
+            retry_after: None,
         }
     }
 
@@ -61,6 +65,7 @@ impl Outcome {
         Outcome::Failed {
             error: error.into(),
             transient: false,
+            retry_after: None,
         }
     }
 }
@@ -159,6 +164,13 @@ impl Pool {
     }
 }
 
+/// When the next attempt of a failed update comes: after Telegram's `retry_after` when it
+/// named one (a 429), else on the inbox's own back-off.
+fn next_delay(ctx: &JobCtx, failures: u32, retry_after: Option<Duration>) -> Duration {
+    retry_after
+        .unwrap_or_else(|| Backoff::new(ctx.retry_delay, ctx.retry_max_delay).delay(failures))
+}
+
 pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
     let mut attempts = item.attempts;
     let mut permanent = 0u32;
@@ -211,14 +223,18 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
                 metrics::counter!("telbot_updates_unknown_total").increment(1);
                 (Status::Skipped, None)
             }
-            Outcome::Failed { error, transient } => {
+            Outcome::Failed {
+                error,
+                transient,
+                retry_after,
+            } => {
                 Counters::add(&ctx.counters.failed, 1);
                 metrics::counter!("telbot_handler_failures_total").increment(1);
                 failures += 1;
                 let age = telbot_shared::unix_now() - item.received_at;
+                let delay = next_delay(ctx, failures, retry_after);
                 let park = if transient {
-                    let next = Backoff::new(ctx.retry_delay, ctx.retry_max_delay).delay(failures);
-                    too_late(&item.kind, age, next).map(|why| format!("{why}: {error}"))
+                    too_late(&item.kind, age, delay).map(|why| format!("{why}: {error}"))
                 } else {
                     permanent += 1;
                     (permanent >= ctx.max_attempts).then(|| error.clone())
@@ -230,7 +246,6 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
                     (Status::Parked, Some(reason))
                 } else {
                     drop(permit);
-                    let delay = Backoff::new(ctx.retry_delay, ctx.retry_max_delay).delay(failures);
                     tracing::info!(update_id = item.update_id, attempts, transient, error = %error, delay_ms = delay.as_millis() as u64, "handler failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => continue,

@@ -174,6 +174,7 @@ pub(crate) async fn settle(
             Outcome::Failed {
                 error: e.to_string(),
                 transient: e.is_transient(),
+                retry_after: e.retry_after(),
             },
             None,
             None,

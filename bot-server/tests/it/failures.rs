@@ -334,3 +334,38 @@ async fn a_handler_past_its_deadline_is_retried_as_a_transient_failure() {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_the_client_gives_up_on_is_retried_after_its_retry_after_not_on_the_back_off() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    // The client waits out at most 1 s; Telegram asks for 3 s: the handler fails with the
+    // 429, and the inbox (retry_delay 50 ms in the tests) must wait the 3 s itself.
+    let bot = start_bot(
+        &sim,
+        &db,
+        &[
+            ("TELBOT__TELEGRAM__MAX_RETRY_AFTER", "1s"),
+            ("TELBOT__INBOX__RETRY_DELAY", "50ms"),
+        ],
+    )
+    .await;
+    sim.fail_method(
+        "sendMessage",
+        telegram_sim::ApiFault::TooManyRequests { retry_after: 3 },
+        1,
+    );
+    sim.inject(telegram_sim::Upd::command(31, "/start"));
+    assert!(
+        sim.wait_for(Duration::from_secs(20), |s| s.sent_messages().len() == 1)
+            .await
+    );
+    let calls = sim.calls_to("sendMessage");
+    assert_eq!(calls.len(), 2, "one 429, then the retry");
+    let waited = calls[1].at.duration_since(calls[0].at).unwrap();
+    assert!(
+        waited >= Duration::from_millis(2900),
+        "retried after {waited:?}, before Telegram's retry_after"
+    );
+    bot.stop().await;
+}

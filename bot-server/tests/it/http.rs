@@ -178,12 +178,14 @@ async fn webhook_health_reports_problems_and_caches_telegrams_answer() {
     assert_eq!(v["webhook_info"]["is_healthy"], true, "{v}");
     assert_eq!(v["expected_url"], bot.url("/webhook"));
     assert!(v["checked_at"].is_string());
+    // Counted from here: registering the webhook reads getWebhookInfo too (to keep a fixed
+    // IP), and the watch loop every restore_interval.
+    let asked = sim.calls_to("getWebhookInfo").len();
     for _ in 0..5 {
         reqwest::get(bot.url("/webhook/health")).await.unwrap();
     }
-    assert_eq!(
-        sim.calls_to("getWebhookInfo").len(),
-        1,
+    assert!(
+        sim.calls_to("getWebhookInfo").len() <= asked + 1,
         "answers must come from the cache"
     );
     bot.stop().await;

@@ -84,6 +84,19 @@ impl TelegramError {
         }
     }
 
+    /// A 429's `retry_after`, in seconds.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            TelegramError::RetryAfter { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// A 429's `retry_after`.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after_secs().map(std::time::Duration::from_secs)
+    }
+
     /// A short label for metrics: `api_4xx`, `api_5xx`, `retry_after`, `network`, `timeout`, `invalid`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -111,3 +111,47 @@ async fn every_call_has_a_timeout() {
     assert!(matches!(err, TelegramError::Timeout { .. }), "{err:?}");
     assert!(t.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn a_429_the_client_gives_up_on_holds_that_chat_in_the_limiter() {
+    let sim = Sim::builder().start().await.unwrap();
+    let mut cfg = TelegramConfig::for_url(&sim.base_url(), &sim.token()).unwrap();
+    cfg.rate = Some(telbot_shared::config::RateLimits {
+        global_per_sec: 1000,
+        per_chat_per_sec: 100,
+        per_chat_burst: 100,
+    });
+    // Asked to wait 2 s, allowed 0 s: the call fails with the 429 at once...
+    cfg.max_retry_after = Duration::ZERO;
+    let api = TelegramClient::new(cfg).unwrap();
+    sim.fail_method(
+        "sendMessage",
+        ApiFault::TooManyRequests { retry_after: 2 },
+        1,
+    );
+    let err = api.send_message(5, "first").await.unwrap_err();
+    assert!(
+        matches!(err, TelegramError::RetryAfter { retry_after: 2, .. }),
+        "{err:?}"
+    );
+    // ...and the next send to that chat waits the rest of it in the limiter, not at Telegram,
+    // while another chat goes on.
+    let t = Instant::now();
+    api.send_message(6, "other chat").await.unwrap();
+    let other = t.elapsed();
+    api.send_message(5, "second").await.unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "the held chat sent after {:?}",
+        t.elapsed()
+    );
+    assert!(
+        other < Duration::from_millis(1900),
+        "another chat waited {other:?}"
+    );
+    assert_eq!(
+        sim.calls_to("sendMessage").len(),
+        3,
+        "no call was refused again"
+    );
+}

@@ -9,8 +9,15 @@ use std::time::Duration;
 use common::*;
 use telegram_sim::{ApiFault, Upd};
 
-fn spawn(env: &HashMap<String, String>) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bot-server"))
+/// A running `bot-server` whose stderr is drained as it is written: a log over the pipe's
+/// 64 KiB (debug logging) would otherwise block the process on its next write.
+struct Proc {
+    child: Child,
+    log: std::thread::JoinHandle<String>,
+}
+
+fn spawn(env: &HashMap<String, String>) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bot-server"))
         .env_clear()
         .envs(env)
         .env(
@@ -22,43 +29,38 @@ fn spawn(env: &HashMap<String, String>) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    Proc { child, log }
 }
 
-fn signal(child: &Child, sig: &str) {
+fn signal(p: &Proc, sig: &str) {
     let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
+        .args([sig, &p.child.id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
 }
 
-async fn wait_exit(child: &mut Child, timeout: Duration) -> (i32, String) {
+async fn wait_exit(mut p: Proc, timeout: Duration) -> (i32, String) {
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            return (status.code().unwrap_or(-1), err);
+        if let Some(status) = p.child.try_wait().unwrap() {
+            return (status.code().unwrap_or(-1), p.log.join().unwrap());
         }
         if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let mut err = String::new();
-            use std::io::Read;
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            panic!("bot-server did not exit within {timeout:?}: {err}");
+            let _ = p.child.kill();
+            let _ = p.child.wait();
+            panic!(
+                "bot-server did not exit within {timeout:?}: {}",
+                p.log.join().unwrap()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -85,13 +87,13 @@ async fn a_bad_config_value_stops_the_start_with_one_line_naming_it() {
     let db = TestDb::new(Backend::Sqlite);
     let mut e = env(&sim, &db, 1);
     e.insert("BOT_MODE".into(), "sideways".into());
-    let (code, err) = wait_exit(&mut spawn(&e), Duration::from_secs(10)).await;
+    let (code, err) = wait_exit(spawn(&e), Duration::from_secs(10)).await;
     assert_eq!(code, 78);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("BOT_MODE (server.mode)"), "{err}");
     e.remove("BOT_MODE");
     e.remove("TELEGRAM_BOT_TOKEN");
-    let (code, err) = wait_exit(&mut spawn(&e), Duration::from_secs(10)).await;
+    let (code, err) = wait_exit(spawn(&e), Duration::from_secs(10)).await;
     assert_eq!(code, 78);
     assert!(err.contains("TELEGRAM_BOT_TOKEN"), "{err}");
 }
@@ -112,11 +114,11 @@ async fn the_token_appears_in_no_log_line_even_on_network_errors() {
     e.insert("RUST_LOG".into(), "debug".into());
     e.insert("TELBOT__WEBHOOK__SET_ATTEMPTS".into(), "2".into());
     e.insert("TELBOT__POLLING__TIMEOUT".into(), "1s".into());
-    let mut child = spawn(&e);
+    let child = spawn(&e);
     wait_health(port).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     signal(&child, "-TERM");
-    let (code, log) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    let (code, log) = wait_exit(child, Duration::from_secs(30)).await;
     assert_eq!(code, 0, "{log}");
     assert!(
         log.contains("setWebhook failed"),
@@ -145,7 +147,7 @@ async fn admin_logins_429s_and_logout_log_no_secret() {
     let mut e = env(&sim, &db, port);
     e.insert("RUST_LOG".into(), "debug".into());
     e.insert("TELBOT__DASHBOARD__LOGIN_MAX_FAILURES".into(), "2".into());
-    let mut child = spawn(&e);
+    let child = spawn(&e);
     wait_health(port).await;
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -199,7 +201,7 @@ async fn admin_logins_429s_and_logout_log_no_secret() {
         assert_eq!(r.status(), 429);
     }
     signal(&child, "-TERM");
-    let (code, log) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    let (code, log) = wait_exit(child, Duration::from_secs(30)).await;
     assert_eq!(code, 0, "{log}");
     assert!(
         log.contains("dashboard sessions revoked") && log.contains("admin logins throttled"),
@@ -218,7 +220,7 @@ async fn passing_the_rss_limit_exits_gracefully_with_code_3() {
     let mut e = env(&sim, &db, port);
     e.insert("TELBOT__LIMITS__RSS_LIMIT_MB".into(), "1".into());
     e.insert("TELBOT__LIMITS__SAMPLE_INTERVAL".into(), "300ms".into());
-    let (code, log) = wait_exit(&mut spawn(&e), Duration::from_secs(30)).await;
+    let (code, log) = wait_exit(spawn(&e), Duration::from_secs(30)).await;
     assert_eq!(code, bot_server::EXIT_MEMORY_LIMIT, "{log}");
     assert!(log.contains("resident memory above the limit"), "{log}");
     assert!(
@@ -233,7 +235,7 @@ async fn sigterm_finishes_in_flight_handlers_and_exits_0() {
     let db = TestDb::new(Backend::Sqlite);
     let port = telbot_testkit::free_port().unwrap();
     let e = env(&sim, &db, port);
-    let mut child = spawn(&e);
+    let child = spawn(&e);
     wait_health(port).await;
     assert!(
         sim.wait_for(Duration::from_secs(10), |s| s.calls_to("setWebhook").len()
@@ -250,7 +252,7 @@ async fn sigterm_finishes_in_flight_handlers_and_exits_0() {
             .await
     );
     signal(&child, "-TERM");
-    let (code, log) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    let (code, log) = wait_exit(child, Duration::from_secs(30)).await;
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("in-flight handlers finished"), "{log}");
     assert_eq!(sim.sent_messages().len(), 1);
@@ -275,7 +277,7 @@ async fn kill_9_then_restart(backend: Backend) {
     let mut e = env(&sim, &db, port);
     // The bound under test is inbox.workers; 32 keeps it tight.
     e.insert("TELBOT__INBOX__WORKERS".into(), "32".into());
-    let mut child = spawn(&e);
+    let child = spawn(&e);
     wait_health(port).await;
     let n = 300i64;
     for chat in 0..n {
@@ -286,7 +288,7 @@ async fn kill_9_then_restart(backend: Backend) {
             .await
     );
     signal(&child, "-KILL");
-    let _ = wait_exit(&mut child, Duration::from_secs(10)).await;
+    let _ = wait_exit(child, Duration::from_secs(10)).await;
     let acked_before: std::collections::HashSet<i64> = sim
         .deliveries()
         .iter()
@@ -294,7 +296,7 @@ async fn kill_9_then_restart(backend: Backend) {
         .map(|d| d.update_id)
         .collect();
     assert!(!acked_before.is_empty());
-    let mut child = spawn(&e);
+    let child = spawn(&e);
     wait_health(port).await;
     assert!(
         sim.wait_for(Duration::from_secs(60), |s| replies_per_chat(s).len()
@@ -306,7 +308,7 @@ async fn kill_9_then_restart(backend: Backend) {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     signal(&child, "-TERM");
-    let _ = wait_exit(&mut child, Duration::from_secs(30)).await;
+    let _ = wait_exit(child, Duration::from_secs(30)).await;
     let per_chat = replies_per_chat(&sim);
     let twice = per_chat.values().filter(|&&c| c > 1).count();
     // Every acknowledged update was answered. A handler that had sent its reply but not yet
