@@ -369,3 +369,55 @@ async fn a_429_the_client_gives_up_on_is_retried_after_its_retry_after_not_on_th
     );
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_query_past_its_answer_window_is_parked_not_retried_for_24_hours() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    // A callback query stored 200 s ago by an earlier run, still pending: Telegram refuses
+    // an answer to it after about 150 s, so retrying it for 24 h only holds the chat.
+    let store = {
+        let e = env(&sim, &db, 1);
+        let cfg = telbot_shared::config::StoreConfig::from_section(
+            telbot_shared::config::section(
+                &telbot_shared::config::load(None, &e).unwrap(),
+                "store",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        telbot_shared::store::connect(&cfg).await.unwrap()
+    };
+    let body = serde_json::json!({"update_id": 7, "callback_query": {"id": "q7",
+        "from": {"id": 77, "is_bot": false, "first_name": "A"},
+        "chat_instance": "ci", "data": "pressed",
+        "message": {"message_id": 3, "date": 1, "chat": {"id": 77, "type": "private", "first_name": "A"}, "text": "pick"}}});
+    let (kind, key) = bot_server::inbox::key::classify(&body);
+    assert_eq!(kind, "callback_query");
+    sqlx::query("INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES (7, $1, $2, $3, $4)")
+        .bind(&kind)
+        .bind(&key)
+        .bind(body.to_string())
+        .bind(telbot_shared::unix_now() - 200)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sim.fail_method("answerCallbackQuery", ApiFault::Status500, 1_000_000);
+    let bot = start_bot(&sim, &db, &[("TELBOT__TELEGRAM__MAX_ATTEMPTS", "1")]).await;
+    let row = wait_status(bot.state.db(), 7, PARKED).await;
+    assert_eq!(
+        row,
+        Some((PARKED, 1)),
+        "parked at the first transient failure"
+    );
+    let list = admin(&bot, "GET", "/admin/parked", None).await;
+    assert!(
+        list["parked"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("150 s"),
+        "{list}"
+    );
+    sim.fail_method("answerCallbackQuery", ApiFault::Status500, 0);
+    bot.stop().await;
+}
