@@ -72,6 +72,7 @@ impl Fleet {
             polling: false,
             watchdog_net: false,
             backup: false,
+            reply_in_answer: false,
         };
         let mut stack = Stack::new(Variant::Short, &opts).await?;
         // Another build (FLEET_BOT_SERVER) may predate these keys, which a build refuses

@@ -67,6 +67,9 @@ pub struct Row {
     pub store: StoreKind,
     /// The bot polls (getUpdates hands it 100 updates at a time) instead of the webhook.
     pub polling: bool,
+    /// The bot answers deliveries with its reply (`webhook.reply_in_answer`): a reply the
+    /// watchdog's drain ran must not come back with a redelivery.
+    pub reply_in_answer: bool,
 }
 
 impl Row {
@@ -78,6 +81,7 @@ impl Row {
             polling: self.polling,
             watchdog_net: self.fault == FaultKind::WatchdogBlind,
             backup: self.fault == FaultKind::FrontDown,
+            reply_in_answer: self.reply_in_answer,
         }
     }
 }
@@ -91,6 +95,7 @@ const fn row(name: &'static str, title: &'static str, fault: FaultKind, critical
         kill9_window: false,
         store: StoreKind::Sqlite,
         polling: false,
+        reply_in_answer: false,
     }
 }
 
@@ -195,6 +200,15 @@ pub const ROWS: &[Row] = &[
         FaultKind::WatchdogKill("draining"),
         false,
     ),
+    Row {
+        reply_in_answer: true,
+        ..row(
+            "wd-kill-draining-reply",
+            "watchdog kill -9 while draining, replies in the webhook answer",
+            FaultKind::WatchdogKill("draining"),
+            false,
+        )
+    },
     row(
         "wd-kill-setting",
         "watchdog kill -9 in recovery phase setting",

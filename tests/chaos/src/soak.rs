@@ -111,6 +111,7 @@ pub async fn run(spec: &SoakSpec) -> Result<SoakResult, ChaosError> {
         polling: false,
         watchdog_net: false,
         backup: false,
+        reply_in_answer: false,
     };
     let mut st = Stack::new(v, &opts).await?;
     st.start_bot().await?;

@@ -49,6 +49,8 @@ pub struct StackOpts {
     /// (`webhook.backup_urls`), and the watchdog reaches the primary through its public front
     /// (`BOT_URL` unset, so it is `PUBLIC_URL`), as on Render.
     pub backup: bool,
+    /// The bot answers webhook deliveries with its reply (`webhook.reply_in_answer`).
+    pub reply_in_answer: bool,
 }
 
 /// A running stack. Dropping it kills both daemons, unmounts the tmpfs, stops PostgreSQL.
@@ -174,6 +176,9 @@ impl Stack {
         });
         if opts.polling {
             env.insert("BOT_MODE".into(), "polling".into());
+        }
+        if opts.reply_in_answer {
+            env.insert("TELBOT__WEBHOOK__REPLY_IN_ANSWER".into(), "true".into());
         }
         let mut watchdog_env = HashMap::new();
         let (wd_api, wd_bot) = if opts.watchdog_net {

@@ -92,6 +92,11 @@ async fn wd_kill_draining() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wd_kill_draining_reply() {
+    row("wd-kill-draining-reply").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wd_kill_setting() {
     row("wd-kill-setting").await;
 }
