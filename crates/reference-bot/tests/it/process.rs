@@ -330,3 +330,61 @@ async fn sqlite_kill_9_while_delivering_then_restart_answers_every_acknowledged_
 async fn postgres_kill_9_while_delivering_then_restart_answers_every_acknowledged_update() {
     kill_9_then_restart(Backend::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_webhook_secret_appears_in_no_log_line() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let port = telbot_testkit::free_port().unwrap();
+    let mut e = env(&sim, &db, port);
+    // A public URL and no WEBHOOK_SECRET: the binary generates one and keeps it in the store.
+    e.remove("WEBHOOK_SECRET");
+    e.insert("PUBLIC_URL".into(), "https://bot.example.com".into());
+    e.insert("RUST_LOG".into(), "debug".into());
+    let child = spawn(&e);
+    wait_health(port).await;
+    assert!(
+        sim.wait_for(Duration::from_secs(10), |s| !s
+            .calls_to("setWebhook")
+            .is_empty())
+            .await
+    );
+    let store = {
+        let cfg = telbot_shared::config::StoreConfig::from_section(
+            telbot_shared::config::section(
+                &telbot_shared::config::load(None, &e).unwrap(),
+                "store",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        telbot_shared::store::connect(&cfg).await.unwrap()
+    };
+    let generated = telbot_shared::webhook_secret::load(&store)
+        .await
+        .unwrap()
+        .expect("a generated secret in the store");
+    use secrecy::ExposeSecret;
+    let generated = generated.expose_secret().to_string();
+    assert_eq!(
+        sim.calls_to("setWebhook")[0].params["secret_token"],
+        generated.as_str()
+    );
+    // A forged delivery without it is refused, and logged without it.
+    let refused = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhook"))
+        .header("X-Telegram-Bot-Api-Secret-Token", "guess")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    signal(&child, "-TERM");
+    let (code, log) = wait_exit(child, Duration::from_secs(30)).await;
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("generated"), "the start says so: {log}");
+    assert!(
+        !log.contains(&generated),
+        "the generated secret leaked: {log}"
+    );
+}
