@@ -19,13 +19,6 @@ fn client_from(from: [u8; 4]) -> reqwest::Client {
         .unwrap()
 }
 
-/// The CSRF token the page embeds in `<meta name="csrf-token">`.
-fn csrf_of(html: &str) -> String {
-    let pat = r#"name="csrf-token" content=""#;
-    let at = html.find(pat).expect("csrf meta") + pat.len();
-    html[at..at + html[at..].find('"').unwrap()].to_string()
-}
-
 /// Logs in with `?token=` and returns the `name=value` pair of the session cookie and the
 /// whole `Set-Cookie` line.
 async fn login(c: &reqwest::Client, bot: &RunningBot, token: &str) -> (String, String) {
@@ -156,18 +149,10 @@ async fn a_logout_ends_the_session_here_and_after_a_restart() {
         "the cookie lives session_ttl: {line}"
     );
     assert!(
-        line.contains("HttpOnly") && line.contains("SameSite=Strict"),
+        line.contains("HttpOnly") & line.contains("SameSite=Strict"),
         "{line}"
     );
-    let html = c
-        .get(bot.url("/bot/dashboard"))
-        .header("cookie", &old)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_with_cookie(&c, &bot, &old).await;
     assert!(
         html.contains("id=\"logout\""),
         "the page has a logout button"
@@ -199,7 +184,7 @@ async fn a_logout_ends_the_session_here_and_after_a_restart() {
     assert_eq!(r.status(), 200);
     let cleared = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
     assert!(
-        cleared.starts_with("telbot_session=;") && cleared.contains("Max-Age=0"),
+        cleared.starts_with("telbot_session=;") & cleared.contains("Max-Age=0"),
         "{cleared}"
     );
     assert_clean("the logout answer", &r.text().await.unwrap(), &sim);
@@ -231,15 +216,7 @@ async fn a_logout_on_one_instance_ends_the_session_on_another() {
     let c = client_from([127, 0, 0, 1]);
     let (pair, _) = login(&c, &a, ADMIN).await;
     assert_eq!(status_with_cookie(&c, &b, &pair).await, 200, "any instance");
-    let html = c
-        .get(a.url("/bot/dashboard"))
-        .header("cookie", &pair)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_with_cookie(&c, &a, &pair).await;
     // The CSRF token is derived from the admin token too: instance b takes a's.
     let r = c
         .post(b.url("/bot/dashboard/logout"))

@@ -16,13 +16,6 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The CSRF token the page embeds in `<meta name="csrf-token">`.
-fn csrf_of(html: &str) -> String {
-    let pat = r#"name="csrf-token" content=""#;
-    let at = html.find(pat).expect("csrf meta") + pat.len();
-    html[at..at + html[at..].find('"').unwrap()].to_string()
-}
-
 #[tokio::test]
 async fn the_page_and_its_data_are_admin_only() {
     let sim = sim().await;
@@ -93,7 +86,7 @@ async fn the_page_and_its_data_are_admin_only() {
     let cookie = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
     assert!(cookie.starts_with("telbot_session="), "{cookie}");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        cookie.contains("HttpOnly") & cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
     assert!(!cookie.contains(ADMIN), "the cookie is not the token");
@@ -475,7 +468,7 @@ async fn data_has_figures_charts_and_watchdog_rows(backend: Backend) {
         .unwrap();
     assert!(
         html.contains("webhook stuck: 9 pending")
-            && html.contains("[CRITICAL] telbot: webhook stuck")
+            & html.contains("[CRITICAL] telbot: webhook stuck")
     );
     bot.stop().await;
 }

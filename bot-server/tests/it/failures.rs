@@ -11,7 +11,7 @@ use std::time::Duration;
 use bot_server::bot::HandlerError;
 use common::*;
 use telbot_shared::telegram::TelegramClient;
-use telegram_sim::{ApiFault, Upd};
+use telegram_sim::{ApiFault, Sim, Upd};
 use teloxide::dispatching::{UpdateFilterExt, UpdateHandler};
 use teloxide::dptree;
 use teloxide::types::{Message, Update};
@@ -249,28 +249,11 @@ async fn a_transient_failure_parks_only_once_telegrams_24_hours_have_passed() {
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     // An update stored 25 h ago by an earlier run, still pending.
-    let store = {
-        let e = env(&sim, &db, 1);
-        let cfg = telbot_shared::config::StoreConfig::from_section(
-            telbot_shared::config::section(
-                &telbot_shared::config::load(None, &e).unwrap(),
-                "store",
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        telbot_shared::store::connect(&cfg).await.unwrap()
-    };
     let body = serde_json::json!({"update_id": 5, "message": {"message_id": 1, "date": 1,
         "chat": {"id": 55, "type": "private", "first_name": "A"},
         "from": {"id": 55, "is_bot": false, "first_name": "A"},
         "text": "/start", "entities": [{"offset": 0, "length": 6, "type": "bot_command"}]}});
-    sqlx::query("INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES (5, 'message', 'c55', $1, $2)")
-        .bind(body.to_string())
-        .bind(telbot_shared::unix_now() - 25 * 3600)
-        .execute(&store.pool)
-        .await
-        .unwrap();
+    store_pending(&sim, &db, &body, 25 * 3600).await;
     sim.fail_method("sendMessage", ApiFault::Status500, 1_000_000);
     let bot = start_bot(&sim, &db, &[("TELBOT__TELEGRAM__MAX_ATTEMPTS", "1")]).await;
     let row = wait_status(bot.state.db(), 5, PARKED).await;
@@ -376,32 +359,11 @@ async fn a_callback_query_past_its_answer_window_is_parked_not_retried_for_24_ho
     let db = TestDb::new(Backend::Sqlite);
     // A callback query stored 200 s ago by an earlier run, still pending: Telegram refuses
     // an answer to it after about 150 s, so retrying it for 24 h only holds the chat.
-    let store = {
-        let e = env(&sim, &db, 1);
-        let cfg = telbot_shared::config::StoreConfig::from_section(
-            telbot_shared::config::section(
-                &telbot_shared::config::load(None, &e).unwrap(),
-                "store",
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        telbot_shared::store::connect(&cfg).await.unwrap()
-    };
     let body = serde_json::json!({"update_id": 7, "callback_query": {"id": "q7",
         "from": {"id": 77, "is_bot": false, "first_name": "A"},
         "chat_instance": "ci", "data": "pressed",
         "message": {"message_id": 3, "date": 1, "chat": {"id": 77, "type": "private", "first_name": "A"}, "text": "pick"}}});
-    let (kind, key) = bot_server::inbox::key::classify(&body);
-    assert_eq!(kind, "callback_query");
-    sqlx::query("INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES (7, $1, $2, $3, $4)")
-        .bind(&kind)
-        .bind(&key)
-        .bind(body.to_string())
-        .bind(telbot_shared::unix_now() - 200)
-        .execute(&store.pool)
-        .await
-        .unwrap();
+    assert_eq!(store_pending(&sim, &db, &body, 200).await, "callback_query");
     sim.fail_method("answerCallbackQuery", ApiFault::Status500, 1_000_000);
     let bot = start_bot(&sim, &db, &[("TELBOT__TELEGRAM__MAX_ATTEMPTS", "1")]).await;
     let row = wait_status(bot.state.db(), 7, PARKED).await;
@@ -420,4 +382,27 @@ async fn a_callback_query_past_its_answer_window_is_parked_not_retried_for_24_ho
     );
     sim.fail_method("answerCallbackQuery", ApiFault::Status500, 0);
     bot.stop().await;
+}
+
+/// Stores `update` as a pending inbox row received `age_s` ago, as an earlier run left it
+/// (before any bot starts on `db`); its kind.
+async fn store_pending(sim: &Sim, db: &TestDb, update: &serde_json::Value, age_s: i64) -> String {
+    let e = env(sim, db, 1);
+    let cfg = telbot_shared::config::StoreConfig::from_section(
+        telbot_shared::config::section(&telbot_shared::config::load(None, &e).unwrap(), "store")
+            .unwrap(),
+    )
+    .unwrap();
+    let store = telbot_shared::store::connect(&cfg).await.unwrap();
+    let (kind, key) = bot_server::inbox::key::classify(update);
+    sqlx::query("INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(update["update_id"].as_i64().unwrap())
+        .bind(&kind)
+        .bind(&key)
+        .bind(update.to_string())
+        .bind(telbot_shared::unix_now() - age_s)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    kind
 }

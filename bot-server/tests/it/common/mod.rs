@@ -254,3 +254,26 @@ pub(crate) async fn health_settled(bot: &RunningBot) -> serde_json::Value {
     }
     h
 }
+
+/// The CSRF token the dashboard embeds in `<meta name="csrf-token">`.
+pub(crate) fn csrf_of(html: &str) -> String {
+    let pat = r#"name="csrf-token" content=""#;
+    let at = html.find(pat).expect("csrf meta") + pat.len();
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+/// The dashboard page as the session `cookie` (`name=value`) sees it.
+pub(crate) async fn page_with_cookie(
+    c: &reqwest::Client,
+    bot: &RunningBot,
+    cookie: &str,
+) -> String {
+    c.get(bot.url("/bot/dashboard"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
