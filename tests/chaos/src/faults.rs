@@ -160,7 +160,10 @@ pub async fn inject(kind: FaultKind, cx: &mut Ctx<'_>) -> Result<(), ChaosError>
             }
             cx.st.hook.heal();
         }
-        FaultKind::WatchdogKill(phase) => watchdog_kill(cx, phase).await?,
+        FaultKind::WatchdogKill(phase) => during_recovery(cx, phase, Hit::KillWatchdog).await?,
+        FaultKind::BotRestartDraining => {
+            during_recovery(cx, "draining", Hit::RestartBot).await?;
+        }
         FaultKind::ConcurrentRecovery => concurrent_recovery(cx).await?,
         FaultKind::Flood => {
             let count = 3_000;
@@ -205,10 +208,21 @@ fn store_outage(v: Variant, full: f64) -> Duration {
     })
 }
 
+/// What hits a recovery in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hit {
+    /// kill -9 of the watchdog, started again once the faults end (it must finish the
+    /// recovery).
+    KillWatchdog,
+    /// A deploy of bot-server (SIGTERM, started again at once): the new process must not
+    /// register its webhook while the drain runs (its getUpdates would end in 409 and page).
+    RestartBot,
+}
+
 /// Webhook deliveries fail so the watchdog starts a lossless recovery; the Bot API call of
-/// `phase` is made slow so the phase lasts; when the store shows the phase, kill -9 the
-/// watchdog, end the faults, and start it again (it must finish the recovery).
-async fn watchdog_kill(cx: &mut Ctx<'_>, phase: &str) -> Result<(), ChaosError> {
+/// `phase` is made slow so the phase lasts; when the store shows the phase, `hit` it and end
+/// the faults.
+async fn during_recovery(cx: &mut Ctx<'_>, phase: &str, hit: Hit) -> Result<(), ChaosError> {
     let method = match phase {
         "deleting" => "deleteWebhook",
         "draining" => "getUpdates",
@@ -230,8 +244,11 @@ async fn watchdog_kill(cx: &mut Ctx<'_>, phase: &str) -> Result<(), ChaosError> 
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    if seen {
+    if seen && hit == Hit::KillWatchdog {
         cx.st.kill_watchdog().await?;
+    } else if seen {
+        cx.st.stop_bot("-TERM").await?;
+        cx.st.start_bot().await?;
     } else {
         cx.notes.push(format!(
             "the recovery phase {phase:?} never showed in the store within 60 s"
@@ -240,7 +257,7 @@ async fn watchdog_kill(cx: &mut Ctx<'_>, phase: &str) -> Result<(), ChaosError> 
     cx.st.api.heal();
     cx.st.hook.heal();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    if seen {
+    if seen && hit == Hit::KillWatchdog {
         cx.st.start_watchdog()?;
     }
     Ok(())

@@ -42,6 +42,8 @@ pub enum FaultKind {
     Flood,
     /// Another process with the bot's token deletes the webhook and polls, again and again.
     TokenConflict,
+    /// bot-server restarted (a deploy) while the watchdog's recovery drains.
+    BotRestartDraining,
     /// The watchdog's own network is cut (its Bot API and `/health` calls hang); the bot and
     /// Telegram are fine.
     WatchdogBlind,
@@ -209,6 +211,12 @@ pub const ROWS: &[Row] = &[
             false,
         )
     },
+    row(
+        "bot-restart-draining",
+        "bot-server restarted (SIGTERM, a deploy) while the watchdog drains",
+        FaultKind::BotRestartDraining,
+        false,
+    ),
     row(
         "wd-kill-setting",
         "watchdog kill -9 in recovery phase setting",

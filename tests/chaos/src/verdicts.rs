@@ -1,7 +1,7 @@
 //! What some rows must show beyond the common criteria (RELIABILITY.md's "Pass criteria"):
 //! the token conflict's page names the other process, the blind watchdog saw itself blind
 //! and restarted nothing, the front-down failover moved the webhook and back and restarted
-//! nothing.
+//! nothing, a bot restarted during a drain cut no recovery short.
 
 use serde_json::Value;
 use telbot_demo::catcher::Mail;
@@ -55,9 +55,30 @@ pub async fn row_specific(row: &Row, st: &Stack, mails: &[Mail]) -> Vec<String> 
             }
             Err(e) => out.push(e),
         },
+        FaultKind::BotRestartDraining => match failed_actions(st).await {
+            Ok(failed) if !failed.is_empty() => out.push(format!(
+                "a watchdog action failed (the restarted bot's setWebhook cut the drain?): {failed:?}"
+            )),
+            Ok(_) => {}
+            Err(e) => out.push(e),
+        },
         _ => {}
     }
     out
+}
+
+/// The watchdog's actions that failed, as `kind: detail`.
+async fn failed_actions(st: &Stack) -> Result<Vec<String>, String> {
+    let db = st.store().await.map_err(|e| e.to_string())?;
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT kind, detail FROM wd_actions WHERE result = 'failed' ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .map_err(|e| format!("reading wd_actions: {e}"))?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, d)| format!("{k}: {}", d.unwrap_or_default()))
+        .collect())
 }
 
 /// The kinds of the watchdog's actions that were taken or attempted, in order.

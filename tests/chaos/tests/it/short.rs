@@ -97,6 +97,11 @@ async fn wd_kill_draining_reply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_restart_draining() {
+    row("bot-restart-draining").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wd_kill_setting() {
     row("wd-kill-setting").await;
 }
