@@ -135,9 +135,18 @@ pub struct LimitsConfig {
     pub memory_warn_percent: f32,
     /// System memory critical level.
     pub memory_critical_percent: f32,
+    /// This process's CPU (percent of the machine) warning level.
+    pub cpu_warn_percent: f32,
+    /// Data-disk use warning level.
+    pub disk_warn_percent: f32,
+    /// Data-disk use critical level.
+    pub disk_critical_percent: f32,
     /// Sampling period.
     #[serde(with = "humantime_serde")]
     pub sample_interval: Duration,
+    /// How often one log line gives the resource figures (`0s`: never).
+    #[serde(with = "humantime_serde")]
+    pub resource_log_interval: Duration,
 }
 
 /// `[bot]`: what the core uses of it (a program reads its own keys, e.g. the reference bot's
@@ -455,6 +464,42 @@ impl BotConfig {
                 "limits.rss_limit_mb",
                 "must be more than 0",
             ));
+        }
+        for (key, v) in [
+            ("limits.memory_warn_percent", limits.memory_warn_percent),
+            (
+                "limits.memory_critical_percent",
+                limits.memory_critical_percent,
+            ),
+            ("limits.cpu_warn_percent", limits.cpu_warn_percent),
+            ("limits.disk_warn_percent", limits.disk_warn_percent),
+            ("limits.disk_critical_percent", limits.disk_critical_percent),
+        ] {
+            if !(v > 0.0 && v <= 100.0) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be a percentage above 0 and at most 100, not {v}"),
+                ));
+            }
+        }
+        for (warn, crit, key) in [
+            (
+                limits.memory_warn_percent,
+                limits.memory_critical_percent,
+                "limits.memory_critical_percent",
+            ),
+            (
+                limits.disk_warn_percent,
+                limits.disk_critical_percent,
+                "limits.disk_critical_percent",
+            ),
+        ] {
+            if crit < warn {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be at least the warning level ({warn})"),
+                ));
+            }
         }
         if limits.sample_interval < Duration::from_millis(200) {
             return Err(ConfigError::invalid(

@@ -14,6 +14,7 @@ use crate::webhook_health::Expectation;
 
 /// The `/health` document now.
 pub async fn snapshot(app: &AppState) -> Health {
+    let now = telbot_shared::unix_now();
     let mut checks = BTreeMap::new();
     let store_up = app.store_up.load(Ordering::Relaxed);
     // A store that answers its ping can still refuse every write (a full disk): the inbox
@@ -79,9 +80,12 @@ pub async fn snapshot(app: &AppState) -> Health {
         system: SystemStats {
             memory_percent: f.memory_percent(),
             disk_percent: f.disk_percent(),
+            warnings: f.warnings(),
         },
         updates: app.counters.snapshot(),
         pending_actions: app.open_dialogues.load(Ordering::Relaxed),
+        jobs: app.jobs.snapshot(now),
+        hour: app.counters.hour.figures(now),
     }
 }
 

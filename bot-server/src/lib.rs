@@ -41,6 +41,7 @@ pub mod health;
 pub mod host;
 mod housekeeping;
 pub mod inbox;
+mod jobs;
 pub mod mode;
 pub mod monitor;
 pub mod recent;

@@ -1,6 +1,8 @@
 //! Process and system figures, sampled in the background (never in the request path), and
-//! the memory guard: warnings at the configured system-memory levels, and past the RSS limit a
-//! critical log line and a graceful exit with [`crate::EXIT_MEMORY_LIMIT`].
+//! the guards: warnings at the configured memory, CPU and disk levels (logged on crossing,
+//! listed in `/health`'s `system.warnings`), a periodic resource line in the log
+//! (`limits.resource_log_interval`), and past the RSS limit a critical log line and a
+//! graceful exit with [`crate::EXIT_MEMORY_LIMIT`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub struct Figures {
     pub open_fds: AtomicU64,
     /// The limit on open file descriptors (0: unknown).
     pub max_fds: AtomicU64,
+    /// The figures past their warning levels now ([`warnings`]).
+    pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Figures {
@@ -46,6 +50,34 @@ impl Figures {
     pub fn disk_percent(&self) -> f32 {
         f32::from_bits(self.disk_bits.load(Ordering::Relaxed))
     }
+    /// The figures past their warning levels now.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+}
+
+/// The figures past their levels in `cfg`, for a person, the critical ones first named so.
+pub fn warnings(cfg: &LimitsConfig, memory: f32, cpu: f32, disk: f32) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut judge = |what: &str, v: f32, warn: f32, crit: Option<f32>| match crit {
+        Some(c) if v >= c => out.push(format!("{what} {v:.0} % (critical at {c:.0} %)")),
+        _ if v >= warn => out.push(format!("{what} {v:.0} % (warning at {warn:.0} %)")),
+        _ => {}
+    };
+    judge(
+        "system memory",
+        memory,
+        cfg.memory_warn_percent,
+        Some(cfg.memory_critical_percent),
+    );
+    judge("bot-server CPU", cpu, cfg.cpu_warn_percent, None);
+    judge(
+        "data disk",
+        disk,
+        cfg.disk_warn_percent,
+        Some(cfg.disk_critical_percent),
+    );
+    out
 }
 
 struct Sampler {
@@ -127,7 +159,8 @@ pub async fn run(
     };
     let sampler = Arc::new(std::sync::Mutex::new(sampler));
     let limit = cfg.rss_limit_mb.saturating_mul(1024 * 1024);
-    let mut level = 0u8;
+    let mut said: Vec<String> = Vec::new();
+    let mut last_line: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(cfg.sample_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -150,22 +183,49 @@ pub async fn run(
         metrics::gauge!("telbot_process_cpu_percent").set(f64::from(figures.cpu_percent()));
         metrics::gauge!("telbot_system_memory_percent").set(f64::from(figures.memory_percent()));
         metrics::gauge!("telbot_system_disk_percent").set(f64::from(figures.disk_percent()));
-        let mem = figures.memory_percent();
-        let new_level = if mem >= cfg.memory_critical_percent {
-            2
-        } else if mem >= cfg.memory_warn_percent {
-            1
-        } else {
-            0
-        };
-        if new_level > level {
-            if new_level == 2 {
-                tracing::error!(memory_percent = mem, "system memory critical");
-            } else {
-                tracing::warn!(memory_percent = mem, "system memory high");
-            }
+        let (mem, cpu, disk) = (
+            figures.memory_percent(),
+            figures.cpu_percent(),
+            figures.disk_percent(),
+        );
+        let now = warnings(&cfg, mem, cpu, disk);
+        // Logged when a figure crosses a level (not every sample); `/health` and the
+        // dashboard show them while they last.
+        for w in now.iter().filter(|w| !said.contains(*w)) {
+            tracing::warn!(
+                memory_percent = mem,
+                cpu_percent = cpu,
+                disk_percent = disk,
+                "resource warning: {w}"
+            );
         }
-        level = new_level;
+        if now.is_empty() && !said.is_empty() {
+            tracing::info!(
+                memory_percent = mem,
+                cpu_percent = cpu,
+                disk_percent = disk,
+                "resources back under their warning levels"
+            );
+        }
+        if let Ok(mut w) = figures.warnings.lock() {
+            w.clone_from(&now);
+        }
+        said = now;
+        if !cfg.resource_log_interval.is_zero()
+            && last_line
+                .is_none_or(|t: tokio::time::Instant| t.elapsed() >= cfg.resource_log_interval)
+        {
+            last_line = Some(tokio::time::Instant::now());
+            tracing::info!(
+                rss_mb = rss >> 20,
+                rss_limit_mb = cfg.rss_limit_mb,
+                cpu_percent = format!("{cpu:.1}"),
+                memory_percent = format!("{mem:.1}"),
+                disk_percent = format!("{disk:.1}"),
+                open_fds = figures.open_fds.load(Ordering::Relaxed),
+                "resources"
+            );
+        }
         if rss > limit {
             figures.over_limit.store(true, Ordering::Release);
             tracing::error!(
@@ -176,5 +236,41 @@ pub async fn run(
             shutdown.cancel();
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> LimitsConfig {
+        LimitsConfig {
+            rss_limit_mb: 500,
+            memory_warn_percent: 80.0,
+            memory_critical_percent: 90.0,
+            cpu_warn_percent: 90.0,
+            disk_warn_percent: 80.0,
+            disk_critical_percent: 90.0,
+            sample_interval: std::time::Duration::from_secs(5),
+            resource_log_interval: std::time::Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn each_figure_past_its_level_is_named_with_the_level() {
+        let cfg = limits();
+        assert!(warnings(&cfg, 79.0, 89.0, 79.0).is_empty());
+        assert_eq!(
+            warnings(&cfg, 85.0, 95.0, 92.0),
+            vec![
+                "system memory 85 % (warning at 80 %)",
+                "bot-server CPU 95 % (warning at 90 %)",
+                "data disk 92 % (critical at 90 %)",
+            ]
+        );
+        assert_eq!(
+            warnings(&cfg, 90.0, 0.0, 0.0),
+            vec!["system memory 90 % (critical at 90 %)"]
+        );
     }
 }

@@ -246,6 +246,7 @@ impl App {
             leader: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             replies,
+            jobs: Arc::new(crate::jobs::Jobs::new(telbot_shared::unix_now())),
         }));
         Ok(App {
             listener,
@@ -304,7 +305,17 @@ impl App {
             state.figures.clone(),
             shutdown.clone(),
         ));
-        tasks.spawn(dialogues.sweep_every(cfg.bot.sweep_interval, background.clone()));
+        let sweep = dialogues.clone();
+        tasks.spawn(crate::jobs::every(
+            state.jobs.clone(),
+            crate::jobs::DIALOGUE_SWEEP,
+            cfg.bot.sweep_interval,
+            background.clone(),
+            move || {
+                let s = sweep.clone();
+                async move { s.sweep().await }
+            },
+        ));
         tasks.spawn(crate::housekeeping::run(state.clone(), background.clone()));
         tasks.spawn(crate::dashboard::sampler::run(
             state.clone(),

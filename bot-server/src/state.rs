@@ -103,6 +103,8 @@ pub struct Shared {
     pub(crate) draining: AtomicBool,
     /// `webhook.reply_in_answer`: webhook requests waiting for their update's reply.
     pub(crate) replies: Option<Arc<crate::inbox::reply::Waiters>>,
+    /// The periodic jobs' ledger (`/health`'s `jobs`).
+    pub(crate) jobs: Arc<crate::jobs::Jobs>,
 }
 
 impl FromRef<AppState> for Arc<AdminAuth> {

@@ -50,6 +50,55 @@ pub struct SystemStats {
     pub memory_percent: f32,
     /// Used space on the data disk, percent.
     pub disk_percent: f32,
+    /// The figures past the bot's configured warning levels (`limits.*_warn_percent`), for a
+    /// person: e.g. "system memory 85 % (warning at 80 %)". Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// `jobs.<name>` — one periodic job of the bot (the inbox prune, the dialogue sweep, the
+/// store ping): when it last ran, what it removed, and whether it is late.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    /// How often it should run, seconds.
+    pub every_s: u64,
+    /// When it last finished, unix seconds (`None`: not yet).
+    #[serde(default)]
+    pub last_run: Option<i64>,
+    /// Rows it removed on its last run.
+    #[serde(default)]
+    pub last_removed: u64,
+    /// Rows it removed since start.
+    #[serde(default)]
+    pub removed_total: u64,
+    /// Runs since start.
+    #[serde(default)]
+    pub runs: u64,
+    /// Its last run's error (never a secret), if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Not run (or failed) for more than twice its interval past what was due.
+    #[serde(default)]
+    pub late: bool,
+}
+
+/// `hour.*` — the last hour's finished updates as the users felt them (the ops notes' daily
+/// checklist: success rate > 95 %, response times < 5 s).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HourFigures {
+    /// Updates finished in the last hour (handled, skipped or parked).
+    pub finished: u64,
+    /// Of those, parked (their handler gave up).
+    pub parked: u64,
+    /// The share handled without being parked, percent (`None`: nothing finished).
+    #[serde(default)]
+    pub handled_percent: Option<f64>,
+    /// Update stored → its handler finished (its replies sent), median, milliseconds.
+    #[serde(default)]
+    pub response_p50_ms: Option<u64>,
+    /// The same, 95th percentile.
+    #[serde(default)]
+    pub response_p95_ms: Option<u64>,
 }
 
 /// `updates.*` — counters since start, and the inbox backlog now.
@@ -109,4 +158,10 @@ pub struct Health {
     /// Open multi-step actions.
     #[serde(default)]
     pub pending_actions: u64,
+    /// The periodic jobs, by name.
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobStatus>,
+    /// The last hour's figures.
+    #[serde(default)]
+    pub hour: HourFigures,
 }

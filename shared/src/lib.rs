@@ -9,6 +9,7 @@
 //! - [`store`]: the shared database (SQLite or PostgreSQL) and its migrations.
 //! - [`stored_reply`]: the reply stored with an inbox row (`webhook.reply_in_answer`) and
 //!   which path carried it, so it goes out once.
+//! - [`canary`]: the watchdog's synthetic update (its id range, body and inbox state).
 //! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
 //! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
 //! - [`health`]: the `/health` document.
@@ -20,6 +21,7 @@
 
 pub mod action;
 pub mod backoff;
+pub mod canary;
 pub mod config;
 pub mod conflict;
 pub mod failover;
@@ -42,6 +44,14 @@ pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 

@@ -113,6 +113,9 @@ pub fn runbook(key: Incident) -> Option<&'static str> {
         incident::WATCHDOG_BLIND => {
             "check the watchdog's own network (DNS, egress, proxy); watchdog preflight from its host"
         }
+        incident::CANARY => {
+            "open the dashboard (inbox depth, running handlers) and the bot's logs; a handler that hangs holds a worker until inbox.handler_timeout"
+        }
         _ => return None,
     })
 }
@@ -180,6 +183,11 @@ pub fn recovered(key: Incident) -> Option<&'static str> {
         incident::CHECK_TIMEOUT => "the checks finish in time again",
         incident::WEBHOOK_FAILOVER => "the webhook points at the primary again",
         incident::WATCHDOG_BLIND => "the watchdog reaches the Bot API and the bot again",
+        incident::CANARY => "the canary update is taken through the inbox in time again",
+        incident::BOT_RESOURCES => "the bot's resources are under their warning levels again",
+        incident::BOT_JOBS => "the bot's periodic jobs run on time again",
+        incident::BOT_RESPONSE_TIME => "users are answered in time again",
+        incident::BOT_HANDLED => "the share of updates handled is above the threshold again",
         incident::TOKEN_CONFLICT => {
             "no other process has deleted the webhook or polled with the bot's token for the quiet period"
         }

@@ -102,11 +102,24 @@ pub enum Incident {
     /// Another process uses the bot's token: it deletes the webhook, or polls getUpdates, and
     /// takes users' updates the bot never sees.
     TokenConflict,
+    /// The integration run's canary update was not taken through the inbox in time (or not
+    /// taken at all): the bot answers its health checks but does not process updates.
+    Canary,
+    /// The bot's machine or process past a resource warning level (system memory, CPU, disk),
+    /// or its memory approaching the RSS limit it is restarted at.
+    BotResources,
+    /// One of the bot's periodic jobs (inbox prune, dialogue sweep, store ping) is late.
+    BotJobs,
+    /// The last hour's response time as users feel it (stored → handled) is above the
+    /// threshold at the 95th percentile.
+    BotResponseTime,
+    /// The last hour's share of updates handled without being parked is below the threshold.
+    BotHandled,
 }
 
 impl Incident {
     /// Every incident the checks judge.
-    pub const ALL: [Incident; 22] = [
+    pub const ALL: [Incident; 27] = [
         Incident::TokenInvalid,
         Incident::TelegramUnreachable,
         Incident::TelegramSync,
@@ -129,6 +142,11 @@ impl Incident {
         Incident::WebhookFailover,
         Incident::WatchdogBlind,
         Incident::TokenConflict,
+        Incident::Canary,
+        Incident::BotResources,
+        Incident::BotJobs,
+        Incident::BotResponseTime,
+        Incident::BotHandled,
     ];
 
     /// The key stored and shown, e.g. `bot-down`.
@@ -156,6 +174,11 @@ impl Incident {
             Incident::WebhookFailover => "webhook-failover",
             Incident::WatchdogBlind => "watchdog-blind",
             Incident::TokenConflict => "token-conflict",
+            Incident::Canary => "canary",
+            Incident::BotResources => "bot-resources",
+            Incident::BotJobs => "bot-jobs",
+            Incident::BotResponseTime => "bot-response-time",
+            Incident::BotHandled => "bot-handled",
         }
     }
 
@@ -238,6 +261,16 @@ pub mod incident {
     pub const WATCHDOG_BLIND: Incident = Incident::WatchdogBlind;
     /// Another process uses the bot's token.
     pub const TOKEN_CONFLICT: Incident = Incident::TokenConflict;
+    /// The canary update was not processed in time.
+    pub const CANARY: Incident = Incident::Canary;
+    /// A resource past its warning level, or memory approaching the RSS limit.
+    pub const BOT_RESOURCES: Incident = Incident::BotResources;
+    /// A periodic job of the bot is late.
+    pub const BOT_JOBS: Incident = Incident::BotJobs;
+    /// The last hour's p95 response time is above the threshold.
+    pub const BOT_RESPONSE_TIME: Incident = Incident::BotResponseTime;
+    /// The last hour's handled share is below the threshold.
+    pub const BOT_HANDLED: Incident = Incident::BotHandled;
 }
 
 /// One check's verdict about one incident.
@@ -437,7 +470,8 @@ mod tests {
     #[test]
     fn incidents_are_stored_by_their_keys_and_read_back() {
         let keys: Vec<&str> = Incident::ALL.iter().map(|i| i.as_str()).collect();
-        assert_eq!(keys.len(), 22);
+        let unique: std::collections::BTreeSet<&str> = keys.iter().copied().collect();
+        assert_eq!(unique.len(), keys.len(), "one key per incident");
         assert!(keys.contains(&"bot-down") && keys.contains(&"webhook-wrong-url"));
         for i in Incident::ALL {
             let json = serde_json::to_value(i).unwrap_or_default();

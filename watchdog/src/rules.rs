@@ -142,6 +142,27 @@ pub fn soften_for_conflict(findings: &mut [Finding]) {
     }
 }
 
+/// A canary that did not get through is a symptom when the same run pages a cause (the
+/// bot's store down, the bot down, a stuck webhook…): the canary finding is then a warning
+/// naming it, so one cause sends one CRITICAL. Alone, it stays critical: the bot answers its
+/// health checks and still processes nothing.
+pub fn soften_for_canary(findings: &mut [Finding]) {
+    let Some(cause) = findings
+        .iter()
+        .find(|f| f.incident != incident::CANARY && f.level == Level::Critical)
+        .map(|f| f.incident)
+    else {
+        return;
+    };
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.incident == incident::CANARY && f.level == Level::Critical)
+    {
+        f.level = Level::Warning;
+        f.reason = format!("{} — see {cause}, paged in the same run", f.reason);
+    }
+}
+
 fn incident_key(k: Incident) -> Incident {
     if k == incident::BOT_MEMORY {
         incident::BOT_MEMORY
@@ -176,6 +197,21 @@ mod tests {
         soften_for_store(&mut fs, false);
         assert_eq!(fs[0].level, Level::Critical);
         assert_eq!(plan(&fs, false, PendingMode::Lossless).len(), 1);
+    }
+
+    #[test]
+    fn a_canary_is_softened_only_beside_another_critical() {
+        let mut fs = vec![
+            f(incident::CANARY, Level::Critical),
+            f(incident::BOT_SLOW, Level::Warning),
+        ];
+        soften_for_canary(&mut fs);
+        assert_eq!(fs[0].level, Level::Critical, "alone, the canary pages");
+        fs.push(f(incident::BOT_STORE, Level::Critical));
+        soften_for_canary(&mut fs);
+        assert_eq!(fs[0].level, Level::Warning);
+        assert!(fs[0].reason.contains("bot-store"), "{}", fs[0].reason);
+        assert_eq!(fs[2].level, Level::Critical, "the cause still pages");
     }
 
     #[test]

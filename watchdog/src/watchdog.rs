@@ -247,6 +247,7 @@ impl Watchdog {
                 actions.push(a);
             }
             rules::soften_for_conflict(&mut fs);
+            rules::soften_for_canary(&mut fs);
         }
         fs.extend(failover::finding(ctx).await);
         findings.extend(fs);

@@ -172,6 +172,9 @@ fn next_delay(ctx: &JobCtx, failures: u32, retry_after: Option<Duration>) -> Dur
 }
 
 pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
+    if telbot_shared::canary::is_canary(item.update_id) {
+        return canary(ctx, item).await;
+    }
     let mut attempts = item.attempts;
     let mut permanent = 0u32;
     let mut failures = 0u32;
@@ -262,6 +265,13 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
             Counters::add(&ctx.counters.processed, 1);
             metrics::counter!("telbot_updates_processed_total").increment(1);
         }
+        // As the user felt it: stored → handler finished (its replies sent), retries included.
+        let now_ms = telbot_shared::unix_now_ms();
+        ctx.counters.hour.record(
+            now_ms / 1000,
+            u64::try_from(now_ms.saturating_sub(item.received_ms)).unwrap_or(0),
+            status == Status::Parked,
+        );
         metrics::histogram!("telbot_update_processing_seconds")
             .record(started.elapsed().as_secs_f64());
         finish(ctx, item, status, attempts, error, reply).await;
@@ -271,6 +281,19 @@ pub(crate) async fn run(ctx: &JobCtx, item: &Item) {
         }
         return;
     }
+}
+
+/// The canary step, instead of the user's handlers: it takes a worker's permit like any
+/// update (so a saturated pool delays it as it delays users) and finishes the row. Nothing
+/// is sent to Telegram and no figure of the bot's users counts it.
+async fn canary(ctx: &JobCtx, item: &Item) {
+    let Ok(permit) = ctx.sem.acquire().await else {
+        return;
+    };
+    metrics::counter!("telbot_canary_processed_total").increment(1);
+    let attempts = item.attempts.saturating_add(1);
+    finish(ctx, item, Status::Done, attempts, None, None).await;
+    drop(permit);
 }
 
 async fn finish(

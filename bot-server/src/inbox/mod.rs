@@ -84,6 +84,9 @@ pub struct Item {
     pub attempts: u32,
     /// When it was stored (unix seconds): Telegram's 24 h are counted from about then.
     pub received_at: i64,
+    /// The same in milliseconds where this process stored it (read back from the store:
+    /// `received_at` × 1000), for the response times users feel.
+    pub received_ms: i64,
 }
 
 /// Inbox state of an update.
@@ -125,6 +128,8 @@ pub struct Counters {
     pub loaded: AtomicU64,
     /// How the writer's commits are going.
     pub commits: health::CommitHealth,
+    /// The last hour's finished updates (`/health`'s `hour`).
+    pub hour: crate::recent::responses::HourWindow,
 }
 
 impl Counters {

@@ -153,6 +153,7 @@ impl From<ItemRow> for Item {
             payload: Arc::from(r.payload),
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
             received_at: r.received_at,
+            received_ms: r.received_at.saturating_mul(1000),
         }
     }
 }

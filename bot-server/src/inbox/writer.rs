@@ -319,6 +319,7 @@ fn deliver(
     handoff: &Handoff,
 ) {
     let mut seqs = seqs.into_iter();
+    let now_ms = telbot_shared::unix_now_ms();
     for r in batch {
         let (u, reply) = match r {
             Req::Insert(u, reply) => (u, reply),
@@ -332,7 +333,13 @@ fn deliver(
         let seq = seqs.next().flatten();
         let stored = match seq {
             Some(seq) => {
-                Counters::add(&counters.received, 1);
+                // The watchdog's canary waits in the inbox like any update (depth) but is no
+                // update of the bot's users.
+                let canary = telbot_shared::canary::is_canary(u.update_id);
+                if !canary {
+                    Counters::add(&counters.received, 1);
+                    metrics::counter!("telbot_updates_received_total").increment(1);
+                }
                 Counters::add(&counters.depth, 1);
                 let item = Item {
                     seq,
@@ -342,11 +349,11 @@ fn deliver(
                     payload: Arc::from(u.payload),
                     attempts: 0,
                     received_at: now,
+                    received_ms: now_ms,
                 };
                 if handoff.items.try_send(item).is_err() {
                     handoff.wakeup.behind();
                 }
-                metrics::counter!("telbot_updates_received_total").increment(1);
                 Stored::New
             }
             None => {

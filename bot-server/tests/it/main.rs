@@ -7,6 +7,7 @@
 mod admin_login;
 mod bot_identity;
 mod browser;
+mod canary;
 mod common;
 mod config_props;
 mod dashboard;
@@ -27,6 +28,7 @@ mod store_health;
 mod stored_replies;
 mod teloxide_bot;
 mod token_conflict;
+mod upkeep;
 mod webhook_fidelity;
 mod webhook_guard;
 mod webhook_health_cache;

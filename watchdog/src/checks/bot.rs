@@ -316,6 +316,7 @@ pub async fn performance(ctx: &Ctx, facts: &BotFacts, keep: bool) -> Vec<Finding
         )
     });
     out.push(success_rate(ctx, h, keep).await);
+    out.extend(super::upkeep::judge(ctx, h));
     let db_ok = ctx.store.db().ping(ctx.cfg.http_timeout).await;
     out.push(match db_ok {
         Ok(()) => Finding::ok(

@@ -1,5 +1,6 @@
 //! The integration probes (every 15 min and in `check`): a webhook POST without the secret
-//! must be refused with 401, and the bot's own `/webhook/health` must say `is_healthy`.
+//! must be refused with 401, and the bot's own `/webhook/health` must say `is_healthy`; the
+//! [`super::canary`] runs beside them.
 
 use serde_json::json;
 
@@ -9,9 +10,16 @@ use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "integration";
 
-/// Both probes.
+/// Both probes, and the canary beside them.
 pub async fn check(ctx: &Ctx) -> Vec<Finding> {
-    vec![unauthenticated_post(ctx).await, webhook_health(ctx).await]
+    let (auth, health, canary) = tokio::join!(
+        unauthenticated_post(ctx),
+        webhook_health(ctx),
+        super::canary::check(ctx)
+    );
+    let mut out = vec![auth, health];
+    out.extend(canary);
+    out
 }
 
 async fn unauthenticated_post(ctx: &Ctx) -> Finding {

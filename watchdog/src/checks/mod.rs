@@ -6,12 +6,17 @@
 //! - [`bot`]: `/health` liveness (N attempts), memory, and the performance figures (response
 //!   time, store, dependencies, handler success rate).
 //! - [`integration`]: a webhook POST without the secret must get 401; `/webhook/health`.
+//! - [`upkeep`]: the bot's resources, periodic jobs and last-hour figures from `/health`.
+//! - [`canary`]: a synthetic update through the bot's webhook and inbox, read back from the
+//!   store (with the integration probes).
 
 pub mod blind;
 pub mod bot;
+pub mod canary;
 pub mod conflict;
 pub mod integration;
 pub mod telegram;
+pub mod upkeep;
 
 use std::sync::Arc;
 

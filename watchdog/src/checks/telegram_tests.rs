@@ -27,6 +27,9 @@ fn t() -> Thresholds {
         success_window: Duration::from_secs(900),
         rss_limit_bytes: 500 << 20,
         conflict_quiet: Duration::from_secs(600),
+        response_p95_warn: Duration::from_secs(5),
+        handled_warn_percent: 95.0,
+        rss_warn_percent: 80.0,
     }
 }
 

@@ -98,6 +98,25 @@ pub(crate) fn build(
     keep(errs, positive(wd.check_timeout, "watchdog.check_timeout"));
     keep(errs, positive(wd.http_timeout, "watchdog.http_timeout"));
     keep(errs, positive(wd.conflict_quiet, "watchdog.conflict_quiet"));
+    keep(
+        errs,
+        positive(wd.response_p95_warn, "watchdog.response_p95_warn"),
+    );
+    for (key, v) in [
+        ("watchdog.handled_warn_percent", wd.handled_warn_percent),
+        ("watchdog.rss_warn_percent", wd.rss_warn_percent),
+    ] {
+        if !(v > 0.0 && v <= 100.0) {
+            errs.push(ConfigError::invalid(
+                key,
+                format!("must be a percentage above 0 and at most 100, not {v}"),
+            ));
+        }
+    }
+    // The canary waits inside the integration run, which must keep time to report: at most
+    // half of check_timeout.
+    let canary_deadline =
+        (!wd.canary_deadline.is_zero()).then(|| wd.canary_deadline.min(wd.check_timeout / 2));
     let reference_url = if wd.reference_url.trim().is_empty() {
         None
     } else {
@@ -287,6 +306,9 @@ pub(crate) fn build(
         success_rate_warn: wd.success_rate_warn,
         success_window: wd.success_window,
         conflict_quiet: wd.conflict_quiet,
+        response_p95_warn: wd.response_p95_warn,
+        handled_warn_percent: wd.handled_warn_percent,
+        rss_warn_percent: wd.rss_warn_percent,
         rss_limit_bytes: rss_mb.saturating_mul(1024 * 1024),
     };
     let recovery = RecoveryConfig {
@@ -314,6 +336,7 @@ pub(crate) fn build(
         bot_url,
         bot_url_is_public,
         reference_url,
+        canary_deadline,
         webhook,
         thresholds,
         check_timeout,

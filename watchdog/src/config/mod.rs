@@ -94,6 +94,13 @@ pub struct Thresholds {
     pub rss_limit_bytes: u64,
     /// `token-conflict` resolves after this long without a foreign delete or conflict.
     pub conflict_quiet: Duration,
+    /// The last hour's p95 response time (stored → handled) above this is a warning.
+    pub response_p95_warn: Duration,
+    /// The last hour's share handled without being parked below this (percent) is a warning.
+    pub handled_warn_percent: f64,
+    /// RSS at this share (percent) of the limit is a warning (`bot-resources`), before the
+    /// restart past the limit.
+    pub rss_warn_percent: f64,
 }
 
 /// When each run kind fires.
@@ -205,6 +212,9 @@ pub struct WatchdogConfig {
     /// What the watchdog should always reach (`watchdog.reference_url`): tells its own network
     /// trouble from the bot's and Telegram's.
     pub reference_url: Option<Url>,
+    /// How long the integration run waits for its canary update to be processed
+    /// (`watchdog.canary_deadline`); `None`: no canary is sent.
+    pub canary_deadline: Option<Duration>,
     /// The webhook as it should be.
     pub webhook: WebhookTarget,
     /// What the checks judge by.

@@ -17,12 +17,18 @@ pub(crate) struct WatchdogSection {
     pub(crate) reference_url: String,
     #[serde(with = "humantime_serde")]
     pub(crate) conflict_quiet: Duration,
+    #[serde(with = "humantime_serde")]
+    pub(crate) canary_deadline: Duration,
     pub(crate) max_pending: u64,
     #[serde(with = "humantime_serde")]
     pub(crate) error_window: Duration,
     #[serde(with = "humantime_serde")]
     pub(crate) response_time_warn: Duration,
     pub(crate) success_rate_warn: f64,
+    #[serde(with = "humantime_serde")]
+    pub(crate) response_p95_warn: Duration,
+    pub(crate) handled_warn_percent: f64,
+    pub(crate) rss_warn_percent: f64,
     #[serde(with = "humantime_serde")]
     pub(crate) success_window: Duration,
     pub(crate) rss_limit_mb: u64,

@@ -129,3 +129,69 @@ async fn failures_between_two_runs_lower_the_success_rate_through_the_store() {
         "both runs' samples are kept in the store"
     );
 }
+
+/// The upkeep findings from `/health` (issue 27 parts 2, 4, 5): the bot's own resource
+/// warnings and memory near the restart limit (`bot-resources`), a late periodic job
+/// (`bot-jobs`), and the last hour as users felt it (`bot-response-time`, `bot-handled`) —
+/// each a warning, each ok again when `/health` is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_late_jobs_and_the_hours_figures_are_warnings() {
+    let w = FakeWorld::start().await;
+    let wd = watchdog_for(&w).await;
+    let out = wd.check().await;
+    for key in [
+        incident::BOT_RESOURCES,
+        incident::BOT_JOBS,
+        incident::BOT_RESPONSE_TIME,
+        incident::BOT_HANDLED,
+    ] {
+        assert_eq!(finding(&out, key).level, Level::Ok, "{key}");
+    }
+    w.bot.set(|a| {
+        let h = &mut a.health;
+        h.process.rss_bytes = 450 << 20; // 90 % of the 500 MiB default limit
+        h.system.warnings = vec!["data disk 85 % (warning at 80 %)".into()];
+        h.jobs.insert(
+            "inbox_prune".into(),
+            telbot_shared::health::JobStatus {
+                every_s: 600,
+                late: true,
+                ..Default::default()
+            },
+        );
+        h.hour = telbot_shared::health::HourFigures {
+            finished: 40,
+            parked: 4,
+            handled_percent: Some(90.0),
+            response_p50_ms: Some(800),
+            response_p95_ms: Some(7_000),
+        };
+    });
+    let out = wd.check().await;
+    let f = finding(&out, incident::BOT_RESOURCES);
+    assert_eq!(f.level, Level::Warning, "{f:#?}");
+    assert!(f.reason.contains("data disk 85 %"), "{}", f.reason);
+    assert!(
+        f.reason.contains("90 % of the 500 MiB limit"),
+        "{}",
+        f.reason
+    );
+    let f = finding(&out, incident::BOT_JOBS);
+    assert_eq!(f.level, Level::Warning, "{f:#?}");
+    assert!(f.reason.contains("inbox_prune is late"), "{}", f.reason);
+    let f = finding(&out, incident::BOT_RESPONSE_TIME);
+    assert_eq!(f.level, Level::Warning, "{f:#?}");
+    assert!(
+        f.reason.contains("7000 ms at the 95th percentile"),
+        "{}",
+        f.reason
+    );
+    assert_eq!(finding(&out, incident::BOT_HANDLED).level, Level::Warning);
+    // Warnings only: nothing here pages or restarts.
+    assert!(
+        out.report.level() < Level::Critical,
+        "{:#?}",
+        out.report.findings
+    );
+    assert!(out.report.actions.is_empty(), "{:#?}", out.report.actions);
+}

@@ -315,6 +315,9 @@ pub(crate) fn env(
         ("TELBOT__TELEGRAM__REQUEST_TIMEOUT", "5s".into()),
         ("TELBOT__WATCHDOG__BOT__INTERVAL", "20ms".into()),
         ("TELBOT__WATCHDOG__HTTP_TIMEOUT", "2s".into()),
+        // The stand-in bot has no inbox to take a canary through; the canary is tested
+        // against bot-server itself (bot-server/tests/it/canary.rs).
+        ("TELBOT__WATCHDOG__CANARY_DEADLINE", "0s".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
