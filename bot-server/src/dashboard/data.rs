@@ -71,6 +71,10 @@ pub struct Figures {
     pub memory_percent: f32,
     /// Data disk used, percent.
     pub disk_percent: f32,
+    /// The last hour as users felt it (`/health`'s `hour`).
+    pub hour: telbot_shared::health::HourFigures,
+    /// The periodic jobs (`/health`'s `jobs`).
+    pub jobs: BTreeMap<String, telbot_shared::health::JobStatus>,
 }
 
 /// Everything the page shows.
@@ -147,6 +151,8 @@ pub async fn collect(app: &AppState) -> Snapshot {
         cpu_percent: health.process.cpu_percent,
         memory_percent: health.system.memory_percent,
         disk_percent: health.system.disk_percent,
+        hour: health.hour.clone(),
+        jobs: health.jobs.clone(),
     };
     let errors = BTreeMap::from([
         ("handler_failures", u.failed),
@@ -195,6 +201,7 @@ pub async fn collect(app: &AppState) -> Snapshot {
         rss_bytes: figures.rss_bytes,
         rss_limit_bytes: figures.rss_limit_bytes,
     }));
+    reasons.extend(super::level::upkeep(&health));
     let level = reasons.iter().map(|r| r.0).max().unwrap_or(Level::Ok);
     let watchdog = watchdog::recent(app).await;
     let tables = BTreeMap::from([
@@ -320,6 +327,19 @@ fn display(s: &Snapshot) -> BTreeMap<&'static str, String> {
         ("cpu", pct(f.cpu_percent)),
         ("memory", pct(f.memory_percent)),
         ("disk", pct(f.disk_percent)),
+        ("hour.p50", ms(f.hour.response_p50_ms.map(|v| v as f64))),
+        ("hour.p95", ms(f.hour.response_p95_ms.map(|v| v as f64))),
+        (
+            "hour.handled",
+            f.hour.handled_percent.map_or("–".into(), |v| {
+                format!(
+                    "{} % of {} ({} parked)",
+                    short(v),
+                    f.hour.finished,
+                    f.hour.parked
+                )
+            }),
+        ),
         (
             "watchdog.note",
             s.watchdog.error.clone().unwrap_or_default(),
@@ -328,7 +348,32 @@ fn display(s: &Snapshot) -> BTreeMap<&'static str, String> {
     for (k, v) in &s.errors {
         d.insert(error_key(k), v.to_string());
     }
+    for (name, j) in &f.jobs {
+        let Some(key) = job_key(name) else { continue };
+        let last = j.last_run.map_or("not yet".to_string(), |t| {
+            format!("{} ago", ago(s.generated_at - t))
+        });
+        let late = if j.late { "LATE · " } else { "" };
+        d.insert(
+            key,
+            format!(
+                "{late}last run {last}, removed {} (every {})",
+                j.last_removed,
+                ago(j.every_s as i64)
+            ),
+        );
+    }
     d
+}
+
+/// The `data-k` key of a periodic job's row.
+pub fn job_key(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "inbox_prune" => "job.inbox_prune",
+        "dialogue_sweep" => "job.dialogue_sweep",
+        "store_ping" => "job.store_ping",
+        _ => return None,
+    })
 }
 
 /// The `data-k` key of an error count.

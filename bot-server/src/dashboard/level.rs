@@ -44,6 +44,46 @@ pub struct Signals {
     pub rss_limit_bytes: u64,
 }
 
+/// Yellow for what `/health` says of the bot's upkeep: a resource past its level (other than
+/// system memory, judged in [`judge`]), a late periodic job, and the last hour as users felt
+/// it against the ops notes' daily checklist (response times < 5 s, success > 95 %, judged
+/// from 10 finished updates on).
+pub fn upkeep(h: &telbot_shared::health::Health) -> Vec<(Level, String)> {
+    let mut out: Vec<(Level, String)> = h
+        .system
+        .warnings
+        .iter()
+        .filter(|w| !w.starts_with("system memory"))
+        .map(|w| (Level::Warning, w.clone()))
+        .collect();
+    for (name, j) in h.jobs.iter().filter(|(_, j)| j.late) {
+        out.push((
+            Level::Warning,
+            format!("periodic job {name} is late (due every {} s)", j.every_s),
+        ));
+    }
+    if let Some(p95) = h.hour.response_p95_ms.filter(|v| *v > 5_000) {
+        out.push((
+            Level::Warning,
+            format!("users waited {p95} ms at the 95th percentile over the last hour (above 5 s)"),
+        ));
+    }
+    if let Some(p) = h
+        .hour
+        .handled_percent
+        .filter(|p| *p < 95.0 && h.hour.finished >= 10)
+    {
+        out.push((
+            Level::Warning,
+            format!(
+                "{} % of the last hour's updates were handled (below 95 %)",
+                short(p)
+            ),
+        ));
+    }
+    out
+}
+
 /// The levels and reasons these signals give (empty: green). The thresholds are DESIGN.md's:
 /// a stuck webhook is critical, any webhook problem a warning, success below 95 % a warning.
 pub fn judge(s: &Signals) -> Vec<(Level, String)> {
@@ -110,6 +150,39 @@ pub fn judge(s: &Signals) -> Vec<(Level, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upkeep_turns_the_light_yellow_for_disk_cpu_late_jobs_and_the_hour() {
+        let mut h = telbot_shared::health::Health::default();
+        assert!(upkeep(&h).is_empty());
+        h.system.warnings = vec![
+            "system memory 85 % (warning at 80 %)".into(),
+            "data disk 92 % (critical at 90 %)".into(),
+        ];
+        h.jobs.insert(
+            "inbox_prune".into(),
+            telbot_shared::health::JobStatus {
+                every_s: 600,
+                late: true,
+                ..Default::default()
+            },
+        );
+        h.hour.finished = 20;
+        h.hour.handled_percent = Some(90.0);
+        h.hour.response_p95_ms = Some(6_000);
+        let r: Vec<String> = upkeep(&h)
+            .into_iter()
+            .map(|(l, why)| {
+                assert_eq!(l, Level::Warning);
+                why
+            })
+            .collect();
+        assert_eq!(r.len(), 4, "memory is judged elsewhere: {r:?}");
+        assert!(r[0].starts_with("data disk"), "{r:?}");
+        assert!(r[1].contains("inbox_prune is late"), "{r:?}");
+        assert!(r[2].contains("6000 ms"), "{r:?}");
+        assert!(r[3].contains("90 %"), "{r:?}");
+    }
 
     fn fine() -> Signals {
         Signals {

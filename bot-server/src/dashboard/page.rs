@@ -40,6 +40,12 @@ pub fn render(s: &Snapshot, nonce: &str, csrf: &str, refresh_ms: u128) -> String
         .keys()
         .map(|e| row(&e.replace('_', " "), error_key(e)))
         .collect();
+    let jobs: Vec<Markup> = s
+        .figures
+        .jobs
+        .keys()
+        .filter_map(|name| super::data::job_key(name).map(|key| row(&name.replace('_', " "), key)))
+        .collect();
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -98,6 +104,12 @@ pub fn render(s: &Snapshot, nonce: &str, csrf: &str, refresh_ms: u128) -> String
                         row("inbox depth", "inbox_depth"),
                         row("pending actions", "pending_actions"),
                     ]))
+                    (card("Last hour, as users felt it", &[
+                        row("response p50 (stored → handled)", "hour.p50"),
+                        row("response p95", "hour.p95"),
+                        row("handled, not parked", "hour.handled"),
+                    ]))
+                    (card("Periodic jobs", &jobs))
                     (card("Process & system", &[
                         row("RSS", "rss"),
                         row("CPU", "cpu"),

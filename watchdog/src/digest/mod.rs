@@ -114,10 +114,23 @@ pub struct Digest {
     pub incidents: Vec<SeenIncident>,
     /// Actions taken (or not) in the period, oldest first.
     pub actions: Vec<ActionLine>,
+    /// The last hour's p95 of update stored → handled (ms), as each performance run read it.
+    pub user_p95_ms: Option<Series>,
+    /// The last hour's share handled without being parked (percent), likewise.
+    pub handled_percent: Option<Series>,
+    /// Runs that read Telegram's webhook, and of those the ones where Telegram reported a
+    /// delivery error within `watchdog.error_window` (its `last_error_date` over time).
+    pub delivery_runs: [u64; 2],
+    /// Target: p95 of stored → handled below this (ms).
+    pub user_p95_target_ms: u64,
+    /// Target: handled share above this percent.
+    pub handled_target: f64,
     /// Target: success rate above this percent.
     pub success_target: f64,
     /// Target: `/health` faster than this (ms).
     pub response_target_ms: u64,
+    /// A Telegram delivery error younger than this is a current one (seconds).
+    pub error_window_s: u64,
 }
 
 /// Reads the last [`PERIOD_SECS`] from the store. `bot` names the bot in the digest.
@@ -130,6 +143,9 @@ pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
         from,
         to,
         success_target: t.success_rate_warn,
+        user_p95_target_ms: t.response_p95_warn.as_millis() as u64,
+        handled_target: t.handled_warn_percent,
+        error_window_s: t.error_window.as_secs(),
         response_target_ms: t.response_time_warn.as_millis() as u64,
         ..Digest::default()
     };
@@ -206,6 +222,24 @@ impl Digest {
                 incident::WEBHOOK_STUCK | incident::WEBHOOK_WRONG_URL => {
                     if let Some(p) = num("pending_update_count") {
                         Series::push(&mut self.pending, p);
+                    }
+                    if f.incident == incident::WEBHOOK_STUCK {
+                        self.delivery_runs[0] += 1;
+                        if num("last_error_age_s")
+                            .is_some_and(|a| a >= 0.0 && a < self.error_window_s as f64)
+                        {
+                            self.delivery_runs[1] += 1;
+                        }
+                    }
+                }
+                incident::BOT_RESPONSE_TIME => {
+                    if let Some(ms) = num("p95_ms") {
+                        Series::push(&mut self.user_p95_ms, ms);
+                    }
+                }
+                incident::BOT_HANDLED => {
+                    if let Some(p) = num("handled_percent") {
+                        Series::push(&mut self.handled_percent, p);
                     }
                 }
                 incident::BOT_DOWN | incident::BOT_SLOW => {

@@ -67,6 +67,27 @@ pub fn checklist(d: &Digest) -> Vec<Row> {
     let (m3, v3) = row(&d.response_ms, &|s| s.max < limit, &|s| {
         format!("{:.0} ms now (highest {:.0} ms)", s.last, s.max)
     });
+    let felt = d.user_p95_target_ms as f64;
+    let (m6, v6) = row(&d.user_p95_ms, &|s| s.max <= felt, &|s| {
+        format!(
+            "{:.0} ms in the latest hour (highest {:.0} ms)",
+            s.last, s.max
+        )
+    });
+    let handled = d.handled_target;
+    let (m7, v7) = row(&d.handled_percent, &|s| s.min >= handled, &|s| {
+        format!("{:.1} % in the latest hour (lowest {:.1} %)", s.last, s.min)
+    });
+    let (m8, v8) = match d.delivery_runs {
+        [0, _] => (Mark::Unknown, "no figures in the last 24 h".to_string()),
+        [runs, erroring] => (
+            if erroring == 0 { Mark::Ok } else { Mark::Look },
+            format!(
+                "{:.1} % of {runs} checks saw no recent delivery error",
+                100.0 * (runs - erroring.min(runs)) as f64 / runs as f64
+            ),
+        ),
+    };
     let (m4, v4) = row(&d.parked, &|s| s.last == 0.0, &|s| {
         format!("{} now (highest {})", s.last, s.max)
     });
@@ -92,6 +113,24 @@ pub fn checklist(d: &Digest) -> Vec<Row> {
             "/health response time",
             v3,
             format!("< {} s", d.response_target_ms as f64 / 1000.0),
+        ),
+        (
+            m6,
+            "Users answered within (p95, update stored → handled)",
+            v6,
+            format!("< {} s", felt / 1000.0),
+        ),
+        (
+            m7,
+            "Updates handled, not parked",
+            v7,
+            format!("> {handled} %"),
+        ),
+        (
+            m8,
+            "Telegram's deliveries to the webhook",
+            v8,
+            "no errors".into(),
         ),
         (m4, "Parked updates", v4, "0".into()),
         (m5, "Open incidents (dashboard alerts)", v5, "none".into()),

@@ -129,9 +129,45 @@ fn no_figures_is_not_a_pass() {
             Mark::Unknown,
             Mark::Unknown,
             Mark::Unknown,
+            Mark::Unknown,
+            Mark::Unknown,
+            Mark::Unknown,
             Mark::Ok
         ]
     );
     let m = render(&d, &Redactor::default());
     assert!(m.text.contains("no figures in the last 24 h"), "{}", m.text);
+}
+
+#[test]
+fn the_users_figures_and_telegrams_deliveries_are_checklist_rows() {
+    let mut d = digest();
+    d.user_p95_target_ms = 5000;
+    d.handled_target = 95.0;
+    d.error_window_s = 600;
+    let felt = |at: i64, p95: u64, handled: f64, error_age: Option<i64>| {
+        run(
+            at,
+            vec![
+                Finding::ok("telegram", incident::WEBHOOK_STUCK, "ok").with_evidence(
+                    json!({ "pending_update_count": 0, "last_error_age_s": error_age }),
+                ),
+                Finding::ok("bot", incident::BOT_RESPONSE_TIME, "ok")
+                    .with_evidence(json!({ "p95_ms": p95 })),
+                Finding::ok("bot", incident::BOT_HANDLED, "ok")
+                    .with_evidence(json!({ "handled_percent": handled })),
+            ],
+        )
+    };
+    d.add_run(&felt(T - 3000, 900, 100.0, None));
+    d.add_run(&felt(T - 2000, 7200, 91.0, Some(30)));
+    d.add_run(&felt(T - 1000, 800, 99.0, Some(3000)));
+    let m = render(&d, &Redactor::default());
+    for line in [
+        "[LOOK] Users answered within (p95, update stored → handled): 800 ms in the latest hour (highest 7200 ms) (target < 5 s)",
+        "[LOOK] Updates handled, not parked: 99.0 % in the latest hour (lowest 91.0 %) (target > 95 %)",
+        "[LOOK] Telegram's deliveries to the webhook: 66.7 % of 3 checks saw no recent delivery error (target no errors)",
+    ] {
+        assert!(m.text.contains(line), "{line:?} missing in\n{}", m.text);
+    }
 }
