@@ -9,6 +9,7 @@
 //! - [`store`]: the shared database (SQLite or PostgreSQL) and its migrations.
 //! - [`stored_reply`]: the reply stored with an inbox row (`webhook.reply_in_answer`) and
 //!   which path carried it, so it goes out once.
+//! - [`check_request`]: the dashboard's "Refresh status" asking the watchdog for a check.
 //! - [`canary`]: the watchdog's synthetic update (its id range, body and inbox state).
 //! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
 //! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
@@ -22,6 +23,7 @@
 pub mod action;
 pub mod backoff;
 pub mod canary;
+pub mod check_request;
 pub mod config;
 pub mod conflict;
 pub mod failover;

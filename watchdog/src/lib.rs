@@ -10,6 +10,7 @@
 //!   memory, performance), `conflict` (another process using the token), `integration` (401
 //!   without the secret, /webhook/health), `blind` (a run that saw nothing acts on nothing).
 //! - [`gather`]: one run's checks under one deadline, each side's silence kept apart.
+//! - [`manual`]: the dashboard's "Refresh status" requests, answered by a full pass.
 //! - [`report`]: [`Finding`], [`Level`], [`ActionReport`], [`RunReport`] — the types the
 //!   alerts crate consumes.
 //! - [`rules`]: findings → actions (pure, table-tested).
@@ -47,6 +48,7 @@ pub mod drill;
 pub mod failover;
 pub mod fleet;
 pub mod gather;
+pub mod manual;
 pub mod metrics;
 pub mod parked;
 pub mod recovery;

@@ -258,6 +258,10 @@ impl Watchdog {
             findings,
             actions,
         };
+        // A full pass answers the dashboard's "Refresh status" request it started after.
+        if set.integration {
+            crate::manual::answer(ctx, &report, &owner_name("watchdog")).await;
+        }
         match role {
             Role::Leader => self.close(report).await,
             Role::Follower(owner) => observed(report, &owner, &ctx.cfg.bot_name),
@@ -400,12 +404,18 @@ impl Watchdog {
             .map_err(|e| WatchdogError::Schedule(e.to_string()))?;
         tracing::info!("watchdog running");
         ticker.tick(RunKind::Liveness);
+        let requests = tokio::spawn(crate::manual::watch(
+            self.ctx.clone(),
+            ticker.clone(),
+            self.stop.clone(),
+        ));
         worker
             .serve(self.stop.clone(), |set| self.scheduled(set))
             .await;
         if let Some(mut sched) = sched {
             let _ = sched.shutdown().await;
         }
+        requests.abort();
         self.step_down().await;
         tracing::info!("watchdog stopped");
         Ok(())

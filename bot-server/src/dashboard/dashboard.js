@@ -103,6 +103,44 @@
       .finally(function () { btn.disabled = false; refresh(); });
   }
 
+  // "Refresh status": the page's figures now, and a full check pass asked of the watchdog
+  // through the store; its findings are shown when they come back.
+  function check() {
+    refresh();
+    var btn = document.getElementById("refresh");
+    var url = "/bot/dashboard/check";
+    showReport(true, "status check asked of the watchdog…");
+    fetch(url, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+      .then(function (r) {
+        if (!r.ok) { return r.text().then(function (t) { throw new Error("HTTP " + r.status + ": " + t); }); }
+        return r.json();
+      })
+      .then(function (asked) {
+        var tries = 0;
+        function poll() {
+          tries += 1;
+          fetch(url + "?id=" + encodeURIComponent(asked.id), { cache: "no-store", credentials: "same-origin", headers: { Accept: "application/json" } })
+            .then(function (r) { return r.json(); })
+            .then(function (a) {
+              if (a.state === "pending" && tries < 120) {
+                text(document.getElementById("report-body"), "status check asked of the watchdog… (" + tries + ")");
+                setTimeout(poll, 1000);
+                return;
+              }
+              if (a.state !== "done") { showReport(false, a.why || "no answer"); return; }
+              var lines = ["Status check by the watchdog (" + a.by + "): " + a.level.toUpperCase()];
+              a.findings.forEach(function (f) { lines.push("[" + f.level + "] " + f.incident + ": " + f.reason); });
+              showReport(a.level !== "critical", lines.join("\n"));
+              refresh();
+            })
+            .catch(function (e) { showReport(false, "status check failed: " + e); });
+        }
+        poll();
+      })
+      .catch(function (e) { showReport(false, "status check failed: " + e); })
+      .finally(function () { btn.disabled = false; });
+  }
+
   var timer;
   function logout() {
     fetch("/bot/dashboard/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
@@ -118,7 +156,7 @@
   }
 
   document.getElementById("logout").addEventListener("click", logout);
-  document.getElementById("refresh").addEventListener("click", function () { refresh(); });
+  document.getElementById("refresh").addEventListener("click", check);
   document.getElementById("recover").addEventListener("click", recover);
   timer = setInterval(refresh, refreshMs);
 })();

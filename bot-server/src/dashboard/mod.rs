@@ -9,6 +9,7 @@
 //! - [`chart`]: inline-SVG path data for the one-hour charts.
 //! - [`sampler`]: the task filling the one-hour ring behind the charts ([`crate::recent`]).
 //! - [`watchdog`]: the watchdog's recent actions and alerts from the shared store.
+//! - [`status`]: "Refresh status": a check pass asked of the watchdog through the store.
 //!
 //! Admin auth, the session cookie (one-time `?token=` login) and the CSRF rules for admin
 //! POSTs are in [`crate::auth`].
@@ -23,6 +24,7 @@ pub mod data;
 pub mod level;
 pub mod page;
 pub mod sampler;
+pub mod status;
 pub mod watchdog;
 
 use crate::auth::{Admin, AdminWrite, Refusal, guard, session};

@@ -68,7 +68,7 @@ pub fn render(s: &Snapshot, nonce: &str, csrf: &str, refresh_ms: u128) -> String
                         span #stale .stale hidden { "(refresh failed)" }
                     }
                     span .actions {
-                        button #refresh type="button" { "Refresh now" }
+                        button #refresh type="button" title="Asks the watchdog for a full check now and shows its findings" { "Refresh status" }
                         " "
                         button #recover type="button" .danger { "Emergency recovery" }
                         " "

@@ -27,6 +27,10 @@ pub fn router(app: AppState) -> Router {
         .route("/bot/dashboard", get(crate::dashboard::page))
         .route("/bot/dashboard/data", get(crate::dashboard::data))
         .route("/bot/dashboard/logout", post(crate::dashboard::logout))
+        .route(
+            "/bot/dashboard/check",
+            post(crate::dashboard::status::ask).get(crate::dashboard::status::result),
+        )
         .merge(webhook)
         .with_state(app)
 }

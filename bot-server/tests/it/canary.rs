@@ -4,7 +4,6 @@
 //! update and is refused without the secret; a saturated worker pool, a store that takes no
 //! writes and a bot that is gone are each told apart.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -13,12 +12,12 @@ use bot_server::bot::HandlerError;
 use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use tokio::sync::Semaphore;
+use watchdog::Watchdog;
 use watchdog::checks::canary;
-use watchdog::config::WatchdogConfig;
 use watchdog::report::{Finding, Level};
-use watchdog::{Watchdog, alert::LogSink, clock::SystemClock};
 
 use crate::common::*;
+use crate::wd::watchdog_on;
 
 /// A handler that counts its calls and, on "hold", waits for a permit of `gate`.
 fn tree(calls: Arc<AtomicUsize>, gate: Arc<Semaphore>) -> UpdateHandler<HandlerError> {
@@ -47,31 +46,6 @@ fn text(update_id: i64, chat: i64, t: &str) -> String {
     .to_string()
 }
 
-/// A watchdog on the bot's store, reaching the bot at `bot_url`.
-async fn watchdog_for(
-    sim: &telegram_sim::Sim,
-    db: &TestDb,
-    bot_url: &str,
-    deadline: &str,
-) -> Watchdog {
-    let env: HashMap<String, String> = [
-        ("TELEGRAM_BOT_TOKEN", sim.token()),
-        ("TELEGRAM_API_URL", sim.base_url()),
-        ("PUBLIC_URL", bot_url.to_string()),
-        ("WEBHOOK_SECRET", SECRET.to_string()),
-        ("DATABASE_URL", db.url.clone()),
-        ("TELBOT__WATCHDOG__CANARY_DEADLINE", deadline.to_string()),
-        ("TELBOT__WATCHDOG__HTTP_TIMEOUT", "2s".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let cfg = WatchdogConfig::load(None, &env).unwrap();
-    Watchdog::build_with(cfg, Arc::new(SystemClock), Arc::new(LogSink))
-        .await
-        .unwrap()
-}
-
 async fn canary_of(wd: &Watchdog) -> Finding {
     canary::check(wd.ctx()).await.expect("a canary was sent")
 }
@@ -92,7 +66,7 @@ async fn a_healthy_bot_takes_the_canary_through_its_inbox_and_nowhere_else() {
         tree(calls.clone(), Arc::new(Semaphore::new(0))),
     )
     .await;
-    let wd = watchdog_for(&sim, &db, &bot.url(""), "10s").await;
+    let wd = watchdog_on(&sim, &db, &bot.url(""), "10s").await;
 
     let f = canary_of(&wd).await;
     assert_eq!(f.level, Level::Ok, "{}", f.reason);
@@ -208,7 +182,7 @@ async fn every_worker_held_by_a_hanging_handler_is_a_critical_canary() {
         tree(calls.clone(), gate.clone()),
     )
     .await;
-    let wd = watchdog_for(&sim, &db, &bot.url(""), "1s").await;
+    let wd = watchdog_on(&sim, &db, &bot.url(""), "1s").await;
     for chat in [1, 2] {
         assert_eq!(
             post_update(&bot, &text(chat, chat, "hold"), Some(SECRET)).await,
@@ -250,7 +224,7 @@ async fn a_store_that_takes_no_writes_is_a_critical_canary() {
     let db = TestDb::new(Backend::Sqlite);
     let calls = Arc::new(AtomicUsize::new(0));
     let bot = start_bot_with(&sim, &db, &[], tree(calls, Arc::new(Semaphore::new(0)))).await;
-    let wd = watchdog_for(&sim, &db, &bot.url(""), "1s").await;
+    let wd = watchdog_on(&sim, &db, &bot.url(""), "1s").await;
     // Another connection holds SQLite's write lock: the inbox can store nothing.
     let path = db.dir.path().join("telbot.db");
     let mut lock = rusqlite_free_lock(&path).await;
@@ -285,7 +259,7 @@ async fn a_bot_that_is_gone_is_a_warning_left_to_bot_down() {
     let bot = start_bot_with(&sim, &db, &[], tree(calls, Arc::new(Semaphore::new(0)))).await;
     let url = bot.url("");
     bot.stop().await;
-    let wd = watchdog_for(&sim, &db, &url, "1s").await;
+    let wd = watchdog_on(&sim, &db, &url, "1s").await;
     let f = canary_of(&wd).await;
     assert_eq!(f.level, Level::Warning, "{}", f.reason);
     assert!(

@@ -188,7 +188,7 @@ async fn the_page_sends_security_headers_and_holds_no_secret() {
         );
     }
     for part in [
-        "Refresh now",
+        "Refresh status",
         "Emergency recovery",
         "id=\"light\"",
         "<svg",

@@ -77,6 +77,10 @@ pub(crate) fn env(sim: &Sim, db: &TestDb, port: u16) -> HashMap<String, String> 
     e.insert("TELBOT__WEBHOOK__RESTORE_INTERVAL".into(), "1s".into());
     e.insert("TELBOT__INBOX__RETRY_DELAY".into(), "50ms".into());
     e.insert("TELBOT__SERVER__GRACE_PERIOD".into(), "10s".into());
+    // The test machine's own disk must not turn the dashboard yellow (tests that want a
+    // resource warning set a level of their own).
+    e.insert("TELBOT__LIMITS__DISK_WARN_PERCENT".into(), "100".into());
+    e.insert("TELBOT__LIMITS__DISK_CRITICAL_PERCENT".into(), "100".into());
     e
 }
 
