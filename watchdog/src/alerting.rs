@@ -228,6 +228,20 @@ impl AlertSink for PipelineSink {
         self.pipeline.bot_name().to_string()
     }
 
+    fn email<'a>(
+        &'a self,
+        msg: &'a telbot_alerts::Message,
+        send: bool,
+    ) -> BoxFuture<'a, Vec<telbot_alerts::ChannelResult>> {
+        Box::pin(async move {
+            if send {
+                self.pipeline.send_email(msg).await
+            } else {
+                Vec::new()
+            }
+        })
+    }
+
     fn digest<'a>(
         &'a self,
         d: &'a crate::digest::Digest,

@@ -57,6 +57,7 @@ pub mod rules;
 pub mod schedule;
 pub mod store;
 pub mod watchdog;
+pub mod weekly;
 
 pub use alert::AlertSink;
 pub use report::{

@@ -14,7 +14,9 @@ pub use telbot_shared::failover::FailedOver;
 use telbot_shared::failover::KV_FAILOVER;
 
 /// Runs older than this are pruned.
-const KEEP_RUNS_SECS: i64 = 7 * 24 * 3600;
+const KEEP_RUNS_SECS: i64 = 8 * 24 * 3600;
+/// Drill runs older than this are pruned.
+const KEEP_DRILLS_SECS: i64 = 90 * 24 * 3600;
 
 pub use telbot_shared::recovery::{RecoveryState, WebhookSettings};
 
@@ -128,10 +130,14 @@ impl WdStore {
             .bind(r.finished_at)
             .execute(&self.db.pool)
             .await?;
-        sqlx::query("DELETE FROM wd_runs WHERE started_at < $1")
-            .bind(r.started_at - KEEP_RUNS_SECS)
-            .execute(&self.db.pool)
-            .await?;
+        // Drills are kept longer: the weekly report says when recovery was last tested.
+        sqlx::query(
+            "DELETE FROM wd_runs WHERE started_at < $1 AND (run <> 'drill' OR started_at < $2)",
+        )
+        .bind(r.started_at - KEEP_RUNS_SECS)
+        .bind(r.started_at - KEEP_DRILLS_SECS)
+        .execute(&self.db.pool)
+        .await?;
         Ok(())
     }
 

@@ -363,7 +363,7 @@ impl Watchdog {
         if checks {
             self.run_once(set).await;
         }
-        if set.drill || set.digest {
+        if set.drill || set.digest || set.weekly {
             match self.role().await {
                 Role::Leader => {
                     if set.drill {
@@ -374,9 +374,14 @@ impl Watchdog {
                     {
                         tracing::error!(error = %e, "cannot make the daily digest (store)");
                     }
+                    if set.weekly
+                        && let Err(e) = self.weekly(true).await
+                    {
+                        tracing::error!(error = %e, "cannot make the weekly report (store)");
+                    }
                 }
                 Role::Follower(owner) => {
-                    tracing::info!(%owner, "drill and digest left to the acting watchdog");
+                    tracing::info!(%owner, "drill, digest and weekly report left to the acting watchdog");
                 }
             }
         }
@@ -398,6 +403,9 @@ impl Watchdog {
         }
         if let Some(d) = &s.digest {
             triggers.push((RunKind::Digest, d.clone()));
+        }
+        if let Some(w) = &s.weekly {
+            triggers.push((RunKind::Weekly, w.clone()));
         }
         let sched = schedule::start(triggers, ticker.clone(), self.stop.clone())
             .await
@@ -475,6 +483,31 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
 }
 
 impl Watchdog {
+    /// Gathers the last 7 days from the store and, with `send`, e-mails the weekly report.
+    pub async fn weekly(
+        &self,
+        send: bool,
+    ) -> Result<crate::weekly::WeeklyOutcome, telbot_shared::store::StoreError> {
+        let w = crate::weekly::gather(&self.ctx, &self.sink.bot_name()).await?;
+        let message = crate::weekly::text::render(&w, self.ctx.tg.redactor());
+        let channels = self.sink.email(&message, send).await;
+        for c in &channels {
+            match &c.error {
+                None => {
+                    tracing::info!(channel = %c.channel, subject = %message.subject, "weekly report sent")
+                }
+                Some(e) => {
+                    tracing::warn!(channel = %c.channel, error = %e, "cannot send the weekly report")
+                }
+            }
+        }
+        Ok(crate::weekly::WeeklyOutcome {
+            weekly: w,
+            message,
+            channels,
+        })
+    }
+
     /// Gathers the last 24 h from the store and, with `send`, e-mails the digest.
     pub async fn digest(
         &self,

@@ -16,6 +16,7 @@ use url::Url;
 /// The documented defaults, embedded so a binary starts with no file present.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
+pub mod export;
 mod keys;
 mod telegram;
 pub mod webhook;

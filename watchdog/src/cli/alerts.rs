@@ -1,5 +1,5 @@
 //! The commands that change only alerting: `silence`, `unsilence`, `ack`, `test-alert`, and
-//! `digest`, which changes nothing.
+//! `digest` and `report --week`, which change nothing.
 
 use std::time::Duration;
 
@@ -23,26 +23,44 @@ pub(super) async fn digest(wd: &Watchdog, send: bool, json: bool) -> u8 {
     } else {
         println!("{}\n\n{}", out.message.subject, out.message.text);
     }
+    sent(send, &out.channels)
+}
+
+/// `watchdog report --week [--no-send] [--json]`.
+pub(super) async fn weekly(wd: &Watchdog, send: bool, json: bool) -> u8 {
+    let out = match wd.weekly(send).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("watchdog: cannot read the store: {e}");
+            return EXIT_UNAVAILABLE;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string(&out.weekly).unwrap_or_default());
+    } else {
+        println!("{}\n\n{}", out.message.subject, out.message.text);
+    }
+    sent(send, &out.channels)
+}
+
+/// The exit code of a report that was (or, without `send`, was not) e-mailed.
+fn sent(send: bool, channels: &[telbot_alerts::ChannelResult]) -> u8 {
     if !send {
         return 0;
     }
-    if out.channels.is_empty() {
+    if channels.is_empty() {
         eprintln!(
             "watchdog: no e-mail channel is configured (SMTP_URL or RESEND_API_KEY, and ALERT_EMAIL_TO); printed only"
         );
         return 2;
     }
-    for c in &out.channels {
+    for c in channels {
         match &c.error {
             None => eprintln!("{}: sent", c.channel),
             Some(e) => eprintln!("{}: FAILED: {e}", c.channel),
         }
     }
-    if out.channels.iter().all(|c| c.ok) {
-        0
-    } else {
-        2
-    }
+    if channels.iter().all(|c| c.ok) { 0 } else { 2 }
 }
 
 /// `watchdog silence <incident|all> --for D [--reason …]`.

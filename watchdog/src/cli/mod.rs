@@ -188,6 +188,45 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The weekly report now (`--week`): the ops notes' weekly checklist answered from the
+    /// store — the week's incidents and how long they lasted, the most frequent errors of the
+    /// bot's failed updates and of the watchdog's findings (grouped), each figure against its
+    /// threshold with a note where one is never or always crossed, the last drill and its
+    /// age, and a backup of the configuration (secrets named by their variables, never
+    /// written). Prints it and e-mails it to the e-mail channels. Schedule it with
+    /// watchdog.schedule.weekly. Changes nothing.
+    ///
+    /// Exit: 0 sent (or printed with --no-send); 2 no e-mail channel is configured or one
+    /// failed; 64 without --week; 69 the store is unavailable.
+    Report {
+        /// The week's report (the only one there is).
+        #[arg(long)]
+        week: bool,
+        /// Print it only; send nothing.
+        #[arg(long)]
+        no_send: bool,
+        /// Print the figures as JSON instead of the text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The configuration.
+    Config {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// `watchdog config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the effective configuration as TOML (defaults, file, TELBOT__… and the
+    /// well-known variables, resolved), for a backup: every secret is left out and named at
+    /// the top by the variable that holds it, so the file can be kept anywhere and loaded
+    /// again with --config once those variables are set. Changes nothing.
+    ///
+    /// Exit: 0 printed; 78 the configuration does not load.
+    Export,
 }
 
 /// `120`, `120s`, `5m`.

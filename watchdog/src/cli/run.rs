@@ -8,13 +8,23 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use telbot_shared::config::EnvMap;
 
-use super::{Cli, Command, EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, alerts};
+use super::{Cli, Command, ConfigAction, EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, alerts};
 use crate::app::{App, AppError, Plan};
 use crate::report::Level;
 use crate::watchdog::RunOutcome;
 
 /// Runs a parsed command; returns the process exit code.
 pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
+    if let Command::Config {
+        action: ConfigAction::Export,
+    } = &cli.command
+    {
+        return export(cli.config.as_deref(), &env);
+    }
+    if let Command::Report { week: false, .. } = &cli.command {
+        eprintln!("watchdog report: say which report: --week");
+        return EXIT_USAGE;
+    }
     let Plan {
         bots: mut plans,
         fleet: is_fleet,
@@ -209,8 +219,12 @@ async fn one(m: &App, cmd: &Command, env: &EnvMap, is_fleet: bool) -> u8 {
         }
         Command::TestAlert => alerts::test_alert(sink).await,
         Command::Digest { no_send, json } => alerts::digest(wd, !no_send, *json).await,
+        Command::Report { no_send, json, .. } => alerts::weekly(wd, !no_send, *json).await,
         // Handled by the caller.
-        Command::Run { .. } | Command::Check { .. } | Command::ReplayParked { .. } => 0,
+        Command::Run { .. }
+        | Command::Check { .. }
+        | Command::ReplayParked { .. }
+        | Command::Config { .. } => 0,
     }
 }
 
@@ -241,4 +255,28 @@ fn print_outcome(out: &RunOutcome, json: bool, level: Level, bot: Option<&str>) 
         );
     }
     println!("{p}{level}");
+}
+
+/// `watchdog config export`: the layered configuration as TOML, no secret in it (a fleet's
+/// `[[bots]]` included: their secrets are named like the others).
+fn export(file: Option<&std::path::Path>, env: &EnvMap) -> u8 {
+    let loaded = telbot_shared::config::load(file, env).and_then(|cfg| {
+        telbot_shared::config::export::export(
+            &cfg,
+            &format!(
+                "telbot configuration, exported by watchdog {}",
+                telbot_shared::VERSION
+            ),
+        )
+    });
+    match loaded {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            EXIT_CONFIG
+        }
+    }
 }

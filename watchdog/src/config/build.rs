@@ -210,6 +210,15 @@ pub(crate) fn build(
         )
         .map(Some)
     };
+    let weekly = if wd.schedule.weekly.trim().is_empty() {
+        Some(None)
+    } else {
+        keep(
+            errs,
+            Trigger::cron(&wd.schedule.weekly, "watchdog.schedule.weekly"),
+        )
+        .map(Some)
+    };
     let method = restart_method(
         wd.restart.render_api_url.as_str(),
         wd.restart.render_api_key,
@@ -243,6 +252,7 @@ pub(crate) fn build(
     );
     let drill = drill?;
     let digest = digest?;
+    let weekly = weekly?;
     let path = wh.path.clone();
     let expected_url = format!("{}{}", public.as_str().trim_end_matches('/'), path);
     let mut backups = Vec::new();
@@ -347,6 +357,7 @@ pub(crate) fn build(
             integration,
             drill,
             digest,
+            weekly,
         },
         bot_attempts,
         bot_interval,
@@ -355,6 +366,7 @@ pub(crate) fn build(
         restart,
         act,
         bot_name: String::new(),
+        backup: String::new(),
     })))
 }
 

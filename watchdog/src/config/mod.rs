@@ -116,6 +116,8 @@ pub struct Schedules {
     pub drill: Option<Trigger>,
     /// The daily digest e-mail (`None`: off, the default).
     pub digest: Option<Trigger>,
+    /// The weekly report e-mail (`None`: off, the default).
+    pub weekly: Option<Trigger>,
 }
 
 /// Recovery settings.
@@ -239,6 +241,9 @@ pub struct WatchdogConfig {
     pub act: bool,
     /// The bot's name (`alerts.bot_name`, else `bot.name`): the `bot` label of the metrics.
     pub bot_name: String,
+    /// The effective configuration as loaded, secrets left out and named by their variables
+    /// ([`telbot_shared::config::export`]), for the weekly report's backup.
+    pub backup: String,
 }
 
 impl WatchdogConfig {
@@ -282,6 +287,12 @@ impl WatchdogConfig {
         match (built, telegram, store) {
             (Some(b), Some(t), Some(s)) if errs.is_empty() => {
                 let mut c = b.finish(t, s);
+                let heading = format!(
+                    "telbot configuration of {bot_name}, as watchdog {} loaded it",
+                    telbot_shared::VERSION
+                );
+                c.backup =
+                    shared::export::export(cfg, &heading).map_err(|e| ConfigErrors(vec![e]))?;
                 c.bot_name = bot_name;
                 Ok(c)
             }

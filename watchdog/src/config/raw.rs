@@ -46,6 +46,7 @@ pub(crate) struct ScheduleSection {
     pub(crate) integration: String,
     pub(crate) drill: String,
     pub(crate) digest: String,
+    pub(crate) weekly: String,
 }
 
 #[derive(Debug, Deserialize)]

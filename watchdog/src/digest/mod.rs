@@ -135,8 +135,19 @@ pub struct Digest {
 
 /// Reads the last [`PERIOD_SECS`] from the store. `bot` names the bot in the digest.
 pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
+    gather_over(ctx, bot, PERIOD_SECS, |_| {}).await
+}
+
+/// Reads the last `period` seconds from the store, handing each run's report to `each` too
+/// (the weekly report reads more of them than the digest keeps).
+pub async fn gather_over(
+    ctx: &Ctx,
+    bot: &str,
+    period: i64,
+    mut each: impl FnMut(&RunReport),
+) -> Result<Digest, StoreError> {
     let to = ctx.clock.now();
-    let from = to - PERIOD_SECS;
+    let from = to - period;
     let t = &ctx.cfg.thresholds;
     let mut d = Digest {
         bot: bot.to_string(),
@@ -161,6 +172,7 @@ pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
         // A report this build cannot read (an older shape) is skipped, not fatal.
         if let Ok(run) = serde_json::from_str::<RunReport>(text) {
             d.add_run(&run);
+            each(&run);
         }
     }
     let actions: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
