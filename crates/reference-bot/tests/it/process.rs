@@ -388,3 +388,42 @@ async fn a_generated_webhook_secret_appears_in_no_log_line() {
         "the generated secret leaked: {log}"
     );
 }
+
+/// The ops notes' "periodic resource usage logging" (issue 27 part 4): the binary writes one
+/// `resources` line with RSS, its limit, CPU, memory, disk and open files every
+/// `limits.resource_log_interval`, and a resource warning when a figure crosses its level.
+#[tokio::test]
+async fn the_binary_logs_its_resources_periodically_and_warns_past_a_level() {
+    let sim = sim().await;
+    let db = TestDb::new(Backend::Sqlite);
+    let port = telbot_testkit::free_port().unwrap();
+    let mut e = env(&sim, &db, port);
+    e.insert("TELBOT__LIMITS__SAMPLE_INTERVAL".into(), "200ms".into());
+    e.insert("TELBOT__LIMITS__RESOURCE_LOG_INTERVAL".into(), "1s".into());
+    // Any disk use is past this level.
+    e.insert("TELBOT__LIMITS__DISK_WARN_PERCENT".into(), "0.01".into());
+    let child = spawn(&e);
+    wait_health(port).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    signal(&child, "-TERM");
+    let (code, log) = wait_exit(child, Duration::from_secs(30)).await;
+    assert_eq!(code, 0, "{log}");
+    // The log may carry colour codes between a field's name and its value.
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("resources") && l.contains("rss_mb") && l.contains("disk_percent"))
+        .collect();
+    assert!(lines.len() >= 2, "one line a second: {log}");
+    assert!(
+        lines[0].contains("rss_limit_mb")
+            && lines[0].contains("500")
+            && lines[0].contains("open_fds"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        log.matches("resource warning: data disk").count(),
+        1,
+        "warned once when crossed, not every sample: {log}"
+    );
+}
