@@ -102,11 +102,17 @@ pub enum Incident {
     /// Another process uses the bot's token: it deletes the webhook, or polls getUpdates, and
     /// takes users' updates the bot never sees.
     TokenConflict,
+    /// The TLS certificate of PUBLIC_URL's host expires soon, has expired, is issued for
+    /// another host or is not trusted: Telegram refuses to deliver to it.
+    TlsCertificate,
+    /// A new deploy of the bot did not become healthy (`/webhook/health`) within
+    /// `watchdog.deploy.verify_timeout`.
+    DeployVerify,
 }
 
 impl Incident {
     /// Every incident the checks judge.
-    pub const ALL: [Incident; 22] = [
+    pub const ALL: [Incident; 24] = [
         Incident::TokenInvalid,
         Incident::TelegramUnreachable,
         Incident::TelegramSync,
@@ -129,6 +135,8 @@ impl Incident {
         Incident::WebhookFailover,
         Incident::WatchdogBlind,
         Incident::TokenConflict,
+        Incident::TlsCertificate,
+        Incident::DeployVerify,
     ];
 
     /// The key stored and shown, e.g. `bot-down`.
@@ -156,6 +164,8 @@ impl Incident {
             Incident::WebhookFailover => "webhook-failover",
             Incident::WatchdogBlind => "watchdog-blind",
             Incident::TokenConflict => "token-conflict",
+            Incident::TlsCertificate => "tls-certificate",
+            Incident::DeployVerify => "deploy-verify",
         }
     }
 
@@ -238,6 +248,10 @@ pub mod incident {
     pub const WATCHDOG_BLIND: Incident = Incident::WatchdogBlind;
     /// Another process uses the bot's token.
     pub const TOKEN_CONFLICT: Incident = Incident::TokenConflict;
+    /// The bot's TLS certificate is expiring, expired, for another host or not trusted.
+    pub const TLS_CERTIFICATE: Incident = Incident::TlsCertificate;
+    /// A new deploy did not become healthy in time.
+    pub const DEPLOY_VERIFY: Incident = Incident::DeployVerify;
 }
 
 /// One check's verdict about one incident.

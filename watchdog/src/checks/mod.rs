@@ -6,12 +6,14 @@
 //! - [`bot`]: `/health` liveness (N attempts), memory, and the performance figures (response
 //!   time, store, dependencies, handler success rate).
 //! - [`integration`]: a webhook POST without the secret must get 401; `/webhook/health`.
+//! - [`tls`]: the certificate of PUBLIC_URL's host (expiry, host name, trust), read hourly.
 
 pub mod blind;
 pub mod bot;
 pub mod conflict;
 pub mod integration;
 pub mod telegram;
+pub mod tls;
 
 use std::sync::Arc;
 

@@ -222,8 +222,7 @@ pub(crate) fn build(
         integration?,
         method?,
     );
-    let drill = drill?;
-    let digest = digest?;
+    let (drill, digest) = (drill?, digest?);
     let path = wh.path.clone();
     let expected_url = format!("{}{}", public.as_str().trim_end_matches('/'), path);
     let mut backups = Vec::new();
@@ -332,6 +331,8 @@ pub(crate) fn build(
         restart,
         act,
         bot_name: String::new(),
+        tls: TlsConfig::default(),
+        deploy: DeployWatchConfig::default(),
     })))
 }
 
@@ -382,9 +383,8 @@ fn restart_method(
         (None, true) => {}
     }
     if let Some(hook) = non_empty_secret(hook) {
-        if let Err(e) = parse_http_url(hook.expose_secret(), "watchdog.restart.deploy_hook_url") {
+        if parse_http_url(hook.expose_secret(), "watchdog.restart.deploy_hook_url").is_err() {
             // The URL holds a key: name the key, not the value.
-            let _ = e;
             errs.push(ConfigError::invalid(
                 "watchdog.restart.deploy_hook_url",
                 "is not an http(s) URL",

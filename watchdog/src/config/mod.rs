@@ -14,6 +14,9 @@ use crate::schedule::Trigger;
 
 mod build;
 mod raw;
+mod watch;
+
+pub use watch::{DeployWatchConfig, TlsConfig};
 
 use build::keep;
 use raw::{LimitsSection, WatchdogSection, WebhookSection};
@@ -229,6 +232,10 @@ pub struct WatchdogConfig {
     pub act: bool,
     /// The bot's name (`alerts.bot_name`, else `bot.name`): the `bot` label of the metrics.
     pub bot_name: String,
+    /// The certificate check (`[watchdog.tls]`).
+    pub tls: TlsConfig,
+    /// The post-deploy verification (`[watchdog.deploy]`).
+    pub deploy: DeployWatchConfig,
 }
 
 impl WatchdogConfig {
@@ -254,6 +261,11 @@ impl WatchdogConfig {
             &mut errs,
             shared::section::<WatchdogSection>(cfg, "watchdog"),
         );
+        let watch = keep(
+            &mut errs,
+            shared::section::<watch::WatchSection>(cfg, "watchdog"),
+        )
+        .and_then(|w| watch::build(w, &mut errs));
         let wh = keep(&mut errs, shared::section::<WebhookSection>(cfg, "webhook"));
         let limits = keep(&mut errs, shared::section::<LimitsSection>(cfg, "limits"));
         let built = match (wd, wh, limits) {
@@ -269,10 +281,12 @@ impl WatchdogConfig {
         let bot_name = named("alerts.bot_name")
             .or_else(|| named("bot.name"))
             .unwrap_or_else(|| "telbot".into());
-        match (built, telegram, store) {
-            (Some(b), Some(t), Some(s)) if errs.is_empty() => {
+        match (built, telegram, store, watch) {
+            (Some(b), Some(t), Some(s), Some((tls, deploy))) if errs.is_empty() => {
                 let mut c = b.finish(t, s);
                 c.bot_name = bot_name;
+                c.tls = tls;
+                c.deploy = deploy;
                 Ok(c)
             }
             _ => Err(ConfigErrors(errs)),

@@ -24,3 +24,4 @@ mod replay_parked;
 mod replay_replies;
 mod scenarios;
 mod schedule;
+mod tls;
