@@ -7,6 +7,7 @@ mod blind;
 mod checks_fire;
 mod cli;
 mod common;
+mod deploy_watch;
 mod digest;
 mod failover;
 mod fake_bot;

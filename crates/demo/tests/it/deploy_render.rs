@@ -213,7 +213,10 @@ fn the_bot_scales_on_postgresql_and_the_file_says_what_it_needs() {
 #[test]
 fn the_image_the_pre_deploy_command_runs_in_has_the_watchdog() {
     let text = std::fs::read_to_string(repo().join("deploy/Dockerfile")).unwrap();
-    assert!(text.contains("-p watchdog"), "the build stage builds the watchdog");
+    assert!(
+        text.contains("-p watchdog"),
+        "the build stage builds the watchdog"
+    );
     let copy = text
         .lines()
         .find(|l| l.starts_with("COPY --from=build"))
