@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn incidents_are_stored_by_their_keys_and_read_back() {
         let keys: Vec<&str> = Incident::ALL.iter().map(|i| i.as_str()).collect();
-        assert_eq!(keys.len(), 22);
+        assert_eq!(keys.len(), 24);
         assert!(keys.contains(&"bot-down") && keys.contains(&"webhook-wrong-url"));
         for i in Incident::ALL {
             let json = serde_json::to_value(i).unwrap_or_default();
