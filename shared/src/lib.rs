@@ -17,6 +17,8 @@
 //! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
 //! - [`metrics_upkeep`]: draining the Prometheus recorder when nobody scrapes it.
 //! - [`backoff`]: the one retry schedule (exponential, capped, optionally jittered).
+//! - [`deploy_verification`]: the watchdog's verification of the latest deploy (kv), which
+//!   the dashboard shows.
 //! - [`action`]: a watchdog action's detail ([`action::ActionDetail`], stored as JSON) and the
 //!   same in words, for its alerts, the digest and the dashboard.
 
@@ -26,6 +28,7 @@ pub mod canary;
 pub mod check_request;
 pub mod config;
 pub mod conflict;
+pub mod deploy_verification;
 pub mod failover;
 pub mod health;
 pub mod html;

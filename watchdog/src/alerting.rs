@@ -116,6 +116,12 @@ pub fn runbook(key: Incident) -> Option<&'static str> {
         incident::CANARY => {
             "open the dashboard (inbox depth, running handlers) and the bot's logs; a handler that hangs holds a worker until inbox.handler_timeout"
         }
+        incident::TLS_CERTIFICATE => {
+            "renew or fix the certificate on PUBLIC_URL's host (full chain, the right name), or upload a self-signed one with webhook.certificate; then watchdog check"
+        }
+        incident::DEPLOY_VERIFY => {
+            "watchdog verify; read the new deploy's logs; roll back on the platform if it stays unhealthy"
+        }
         _ => return None,
     })
 }
@@ -191,6 +197,10 @@ pub fn recovered(key: Incident) -> Option<&'static str> {
         incident::TOKEN_CONFLICT => {
             "no other process has deleted the webhook or polled with the bot's token for the quiet period"
         }
+        incident::TLS_CERTIFICATE => {
+            "the bot's TLS certificate is valid, trusted and for its host again"
+        }
+        incident::DEPLOY_VERIFY => "the deploy's /webhook/health is healthy",
         _ => return None,
     })
 }

@@ -82,7 +82,6 @@ impl Watchdog {
     pub async fn verify(&self, timeout: Duration, every: Duration) -> (Level, String) {
         let ctx = &self.ctx;
         let deadline = tokio::time::Instant::now() + timeout;
-        let url = ctx.bot_endpoint("/webhook/health");
         let mut last = String::from("no answer yet");
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -92,28 +91,34 @@ impl Watchdog {
                     format!("not healthy after {timeout:?}: {last}"),
                 );
             }
-            let sent = ctx
-                .http
-                .get(&url)
-                .timeout(ctx.cfg.http_timeout.min(left))
-                .send()
-                .await;
-            match sent {
-                Ok(r) => match r.json::<serde_json::Value>().await {
-                    Ok(v) if v["webhook_info"]["is_healthy"].as_bool() == Some(true) => {
-                        return (Level::Ok, "the bot's /webhook/health is healthy".into());
-                    }
-                    Ok(v) => {
-                        last = ctx.redact(&format!("problems: {}", v["webhook_info"]["problems"]))
-                    }
-                    Err(_) => last = "/webhook/health answered without JSON".into(),
-                },
-                Err(e) => last = format!("/webhook/health: {}", checks::bot::describe(&e)),
+            match webhook_healthy(ctx, left).await {
+                Ok(()) => return (Level::Ok, "the bot's /webhook/health is healthy".into()),
+                Err(why) => last = why,
             }
             tokio::time::sleep(
                 every.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
             )
             .await;
         }
+    }
+}
+
+/// One probe of the bot's `/webhook/health` (within `watchdog.http_timeout` and `left`):
+/// `Ok` when it says `is_healthy`, else what it said, redacted. `watchdog verify` polls it;
+/// the daemon's deploy watch ([`crate::deploy_watch`]) calls it once a run.
+pub async fn webhook_healthy(ctx: &checks::Ctx, left: Duration) -> Result<(), String> {
+    let sent = ctx
+        .http
+        .get(ctx.bot_endpoint("/webhook/health"))
+        .timeout(ctx.cfg.http_timeout.min(left))
+        .send()
+        .await;
+    match sent {
+        Ok(r) => match r.json::<serde_json::Value>().await {
+            Ok(v) if v["webhook_info"]["is_healthy"].as_bool() == Some(true) => Ok(()),
+            Ok(v) => Err(ctx.redact(&format!("problems: {}", v["webhook_info"]["problems"]))),
+            Err(_) => Err("/webhook/health answered without JSON".into()),
+        },
+        Err(e) => Err(format!("/webhook/health: {}", checks::bot::describe(&e))),
     }
 }

@@ -1,6 +1,6 @@
 //! One run's checks, under one deadline (`watchdog.check_timeout`): the Telegram check, the
-//! bot's side (liveness, then the performance and integration checks) and the reference probe
-//! at once, then the token-conflict judgement in what time is left. A check that runs out of time still yields what it could
+//! bot's side (liveness, then the performance and integration checks), the reference probe
+//! and (with the performance checks) the TLS certificate at once, then the token-conflict judgement in what time is left. A check that runs out of time still yields what it could
 //! say (the Bot API or the bot "did not answer within …"), so the run knows which side went
 //! silent — the difference between a bot that is down and a watchdog that cannot see.
 
@@ -35,10 +35,19 @@ pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
     // The Telegram side and the bot side run side by side: a Bot API that hangs must not eat
     // the time of the bot's own checks (the run would then report "the performance checks did
     // not finish" beside "the Bot API did not answer", two pages for one cause).
-    let (tg, side, reference) = tokio::join!(
+    // The certificate is judged with the 5-minute checks (its reading is kept for an hour).
+    let tls = async {
+        if set.performance || set.integration {
+            checks::tls::check(ctx, keep).await
+        } else {
+            None
+        }
+    };
+    let (tg, side, reference, tls) = tokio::join!(
         timeout_at(deadline, checks::telegram::check(ctx, keep)),
         bot_side(ctx, set, keep, deadline),
         timeout_at(deadline, blind::reference(ctx)),
+        timeout_at(deadline, tls),
     );
     let tg = tg.unwrap_or_else(|_| TelegramFacts::timed_out(limit));
     let reference = reference.unwrap_or(ctx.cfg.reference_url.as_ref().map(|_| false));
@@ -46,6 +55,13 @@ pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
     let mut findings = tg.findings;
     findings.extend(bot.findings.iter().cloned());
     findings.extend(found);
+    findings.extend(tls.ok().flatten());
+    checks::tls::explain(
+        &mut findings,
+        tg.info
+            .as_ref()
+            .and_then(|i| i.last_error_message.as_deref()),
+    );
     // Judged from what both sides saw: it gets what is left of the deadline (little, when
     // either side hung) and says nothing when it has no time.
     if let Some(f) = timeout_at(

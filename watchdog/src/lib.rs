@@ -24,6 +24,8 @@
 //! - [`clock`]: injectable wall-clock time.
 //! - [`watchdog`]: [`Watchdog`]: runs, `check`, `recover` and the daemon (`run`).
 //! - [`deploy`]: `preflight` and `verify`.
+//! - [`deploy_watch`]: the daemon's own post-deploy verification: a new process in `/health`
+//!   is verified once (`deploy-verify`), the result kept in the store for the dashboard.
 //! - [`digest`]: the daily digest (`watchdog digest`, `watchdog.schedule.digest`): the ops
 //!   notes' daily checklist answered from the store, e-mailed.
 //! - [`metrics`]: the watchdog's Prometheus metrics on an optional listen address.
@@ -43,6 +45,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deploy;
+pub mod deploy_watch;
 pub mod digest;
 pub mod drill;
 pub mod failover;

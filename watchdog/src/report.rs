@@ -115,11 +115,17 @@ pub enum Incident {
     BotResponseTime,
     /// The last hour's share of updates handled without being parked is below the threshold.
     BotHandled,
+    /// The TLS certificate of PUBLIC_URL's host expires soon, has expired, is issued for
+    /// another host or is not trusted: Telegram refuses to deliver to it.
+    TlsCertificate,
+    /// A new deploy of the bot did not become healthy (`/webhook/health`) within
+    /// `watchdog.deploy.verify_timeout`.
+    DeployVerify,
 }
 
 impl Incident {
     /// Every incident the checks judge.
-    pub const ALL: [Incident; 27] = [
+    pub const ALL: [Incident; 29] = [
         Incident::TokenInvalid,
         Incident::TelegramUnreachable,
         Incident::TelegramSync,
@@ -147,6 +153,8 @@ impl Incident {
         Incident::BotJobs,
         Incident::BotResponseTime,
         Incident::BotHandled,
+        Incident::TlsCertificate,
+        Incident::DeployVerify,
     ];
 
     /// The key stored and shown, e.g. `bot-down`.
@@ -179,6 +187,8 @@ impl Incident {
             Incident::BotJobs => "bot-jobs",
             Incident::BotResponseTime => "bot-response-time",
             Incident::BotHandled => "bot-handled",
+            Incident::TlsCertificate => "tls-certificate",
+            Incident::DeployVerify => "deploy-verify",
         }
     }
 
@@ -271,6 +281,10 @@ pub mod incident {
     pub const BOT_RESPONSE_TIME: Incident = Incident::BotResponseTime;
     /// The last hour's handled share is below the threshold.
     pub const BOT_HANDLED: Incident = Incident::BotHandled;
+    /// The bot's TLS certificate is expiring, expired, for another host or not trusted.
+    pub const TLS_CERTIFICATE: Incident = Incident::TlsCertificate;
+    /// A new deploy did not become healthy in time.
+    pub const DEPLOY_VERIFY: Incident = Incident::DeployVerify;
 }
 
 /// One check's verdict about one incident.

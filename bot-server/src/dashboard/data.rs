@@ -344,6 +344,10 @@ fn display(s: &Snapshot) -> BTreeMap<&'static str, String> {
             "watchdog.note",
             s.watchdog.error.clone().unwrap_or_default(),
         ),
+        (
+            "watchdog.deploy",
+            watchdog::deploy_text(s.watchdog.deploy.as_ref(), s.generated_at),
+        ),
     ]);
     for (k, v) in &s.errors {
         d.insert(error_key(k), v.to_string());

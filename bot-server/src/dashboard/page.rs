@@ -120,6 +120,7 @@ pub fn render(s: &Snapshot, nonce: &str, csrf: &str, refresh_ms: u128) -> String
                 section .charts { @for c in &s.charts { (chart(c)) } }
                 (table("actions", "Recent watchdog actions", &["when", "kind", "result", "reason", "detail"], s))
                 (table("alerts", "Recent watchdog alerts", &["when", "level", "channel", "status", "subject"], s))
+                p .deploy { "Last deploy verification: " (k("watchdog.deploy")) }
                 p .note { (k("watchdog.note")) }
                 script nonce=(nonce) { (PreEscaped(JS)) }
             }

@@ -374,6 +374,14 @@ async fn data_has_figures_charts_and_watchdog_rows(backend: Backend) {
         0,
         "empty tables are fine"
     );
+    assert!(
+        d["display"]["watchdog.deploy"]
+            .as_str()
+            .unwrap()
+            .starts_with("none yet"),
+        "{}",
+        d["display"]
+    );
     let f = &d["figures"];
     for key in [
         "webhook_requests_per_min",
@@ -422,6 +430,21 @@ async fn data_has_figures_charts_and_watchdog_rows(backend: Backend) {
         .bind("webhook-stuck").bind("critical").bind("email").bind("[CRITICAL] telbot: webhook stuck").bind("pending")
         .bind(now - 60)
         .execute(&bot.state.db().pool).await.unwrap();
+    // The watchdog's verification of the latest deploy (issue 27, part 9).
+    telbot_shared::deploy_verification::save(
+        bot.state.db(),
+        &telbot_shared::deploy_verification::DeployVerification {
+            version: "9.9.9".into(),
+            started_at: now - 400,
+            noticed_at: now - 390,
+            status: telbot_shared::deploy_verification::VerifyStatus::Failed,
+            finished_at: Some(now - 240),
+            healed_at: None,
+            detail: "problems: [\"502 Bad Gateway\"]".into(),
+        },
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
     let d = data(&bot).await;
     let f = &d["figures"];
@@ -470,6 +493,16 @@ async fn data_has_figures_charts_and_watchdog_rows(backend: Backend) {
         html.contains("webhook stuck: 9 pending")
             & html.contains("[CRITICAL] telbot: webhook stuck")
     );
+    let deploy = d["display"]["watchdog.deploy"].as_str().unwrap();
+    assert!(
+        deploy.starts_with("failed at ") && deploy.contains("(4 min ago) — version 9.9.9"),
+        "{deploy}"
+    );
+    assert!(
+        html.contains("Last deploy verification: "),
+        "the page shows it"
+    );
+    assert_eq!(d["watchdog"]["deploy"]["status"], "failed");
     bot.stop().await;
 }
 

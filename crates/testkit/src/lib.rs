@@ -5,12 +5,15 @@
 //!   for a guessed time.
 //! - [`intruder`]: another process using a bot's token (deleteWebhook, then long polling),
 //!   as every bot library does at start.
+//! - [`tls`]: certificates made on the spot (a test CA, self-signed ones) and a TLS listener
+//!   serving one.
 //! - [`PgServer`]: a real PostgreSQL server of its own for one test, on loopback, on a free
 //!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
 //!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
 //!   tests never skip silently.
 
 pub mod intruder;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,7 @@
 //! - [`upkeep`]: the bot's resources, periodic jobs and last-hour figures from `/health`.
 //! - [`canary`]: a synthetic update through the bot's webhook and inbox, read back from the
 //!   store (with the integration probes).
+//! - [`tls`]: the certificate of PUBLIC_URL's host (expiry, host name, trust), read hourly.
 
 pub mod blind;
 pub mod bot;
@@ -16,6 +17,7 @@ pub mod canary;
 pub mod conflict;
 pub mod integration;
 pub mod telegram;
+pub mod tls;
 pub mod upkeep;
 
 use std::sync::Arc;

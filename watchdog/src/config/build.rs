@@ -367,6 +367,8 @@ pub(crate) fn build(
         act,
         bot_name: String::new(),
         backup: String::new(),
+        tls: TlsConfig::default(),
+        deploy: DeployWatchConfig::default(),
     })))
 }
 
@@ -417,9 +419,8 @@ fn restart_method(
         (None, true) => {}
     }
     if let Some(hook) = non_empty_secret(hook) {
-        if let Err(e) = parse_http_url(hook.expose_secret(), "watchdog.restart.deploy_hook_url") {
+        if parse_http_url(hook.expose_secret(), "watchdog.restart.deploy_hook_url").is_err() {
             // The URL holds a key: name the key, not the value.
-            let _ = e;
             errs.push(ConfigError::invalid(
                 "watchdog.restart.deploy_hook_url",
                 "is not an http(s) URL",

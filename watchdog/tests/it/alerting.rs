@@ -247,7 +247,7 @@ async fn a_drill_runs_the_recovery_on_a_healthy_bot_and_reports_it() {
 
 /// A channel that keeps the subjects it was given.
 #[derive(Default)]
-struct Subjects(Mutex<Vec<String>>);
+pub(crate) struct Subjects(pub(crate) Mutex<Vec<String>>);
 
 impl telbot_alerts::Notifier for Subjects {
     fn name(&self) -> &str {

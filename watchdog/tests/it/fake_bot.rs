@@ -36,6 +36,8 @@ pub(crate) struct Answers {
     pub health_requests: usize,
     /// `/health` requests waiting for [`FakeBot::release`] now.
     pub held: usize,
+    /// `/webhook/health` requests received.
+    pub webhook_health_requests: usize,
 }
 
 #[derive(Clone)]
@@ -119,7 +121,11 @@ async fn webhook(State(s): State<BotState>, headers: HeaderMap) -> StatusCode {
 }
 
 async fn webhook_health(State(s): State<BotState>) -> Json<Value> {
-    let healthy = s.answers.lock().unwrap().webhook_healthy;
+    let healthy = {
+        let mut a = s.answers.lock().unwrap();
+        a.webhook_health_requests += 1;
+        a.webhook_healthy
+    };
     let problems: Vec<&str> = if healthy {
         Vec::new()
     } else {
@@ -139,6 +145,7 @@ pub(crate) async fn start() -> FakeBot {
             webhook_healthy: true,
             health_requests: 0,
             held: 0,
+            webhook_health_requests: 0,
         })),
         released: watch::channel(false).0,
     };

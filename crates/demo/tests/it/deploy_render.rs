@@ -75,6 +75,9 @@ fn the_web_service_the_worker_and_the_cron_job_are_wired_as_designed() {
         let web = service(doc, "web");
         assert_eq!(web["healthCheckPath"], "/health");
         assert_eq!(web["dockerCommand"], "bot-server");
+        // Deploy safety: the preflight runs before the new instance starts (a failure cancels
+        // the deploy), from the same image, which must carry the watchdog binary on PATH.
+        assert_eq!(web["preDeployCommand"], "watchdog preflight", "{web:#}");
         assert!(
             web["envVars"]
                 .as_array()
@@ -202,5 +205,24 @@ fn the_bot_scales_on_postgresql_and_the_file_says_what_it_needs() {
     assert!(
         comment.contains("PostgreSQL") && comment.contains("SQLite"),
         "{comment}"
+    );
+}
+
+/// The preDeployCommand's binary is in the image the web service runs: built, installed and
+/// copied into a directory on the runtime stage's PATH.
+#[test]
+fn the_image_the_pre_deploy_command_runs_in_has_the_watchdog() {
+    let text = std::fs::read_to_string(repo().join("deploy/Dockerfile")).unwrap();
+    assert!(
+        text.contains("-p watchdog"),
+        "the build stage builds the watchdog"
+    );
+    let copy = text
+        .lines()
+        .find(|l| l.starts_with("COPY --from=build"))
+        .unwrap_or_default();
+    assert!(
+        copy.contains("/out/watchdog") && copy.trim_end().ends_with("/usr/local/bin/"),
+        "the runtime stage puts watchdog on PATH: {copy}"
     );
 }
