@@ -142,21 +142,25 @@ pub fn soften_for_conflict(findings: &mut [Finding]) {
     }
 }
 
-/// A canary that did not get through is a symptom when the same run pages a cause (the
-/// bot's store down, the bot down, a stuck webhook…): the canary finding is then a warning
-/// naming it, so one cause sends one CRITICAL. Alone, it stays critical: the bot answers its
-/// health checks and still processes nothing.
-pub fn soften_for_canary(findings: &mut [Finding]) {
+/// Findings that are symptoms: a canary that did not get through, a deploy that did not
+/// come up healthy (also after a restart the watchdog asked for).
+const SYMPTOMS: [Incident; 2] = [incident::CANARY, incident::DEPLOY_VERIFY];
+
+/// A symptom is softened when the same run pages a cause (the bot's store down, the bot
+/// down, a stuck webhook…): the symptom's finding is then a warning naming it, so one cause
+/// sends one CRITICAL. Alone, it stays critical: e.g. the bot answers its health checks and
+/// still processes nothing.
+pub fn soften_symptoms(findings: &mut [Finding]) {
     let Some(cause) = findings
         .iter()
-        .find(|f| f.incident != incident::CANARY && f.level == Level::Critical)
+        .find(|f| !SYMPTOMS.contains(&f.incident) && f.level == Level::Critical)
         .map(|f| f.incident)
     else {
         return;
     };
     for f in findings
         .iter_mut()
-        .filter(|f| f.incident == incident::CANARY && f.level == Level::Critical)
+        .filter(|f| SYMPTOMS.contains(&f.incident) && f.level == Level::Critical)
     {
         f.level = Level::Warning;
         f.reason = format!("{} — see {cause}, paged in the same run", f.reason);
@@ -200,18 +204,24 @@ mod tests {
     }
 
     #[test]
-    fn a_canary_is_softened_only_beside_another_critical() {
+    fn symptoms_are_softened_only_beside_another_critical() {
         let mut fs = vec![
             f(incident::CANARY, Level::Critical),
             f(incident::BOT_SLOW, Level::Warning),
+            f(incident::DEPLOY_VERIFY, Level::Critical),
         ];
-        soften_for_canary(&mut fs);
+        soften_symptoms(&mut fs);
         assert_eq!(fs[0].level, Level::Critical, "alone, the canary pages");
-        fs.push(f(incident::BOT_STORE, Level::Critical));
-        soften_for_canary(&mut fs);
-        assert_eq!(fs[0].level, Level::Warning);
-        assert!(fs[0].reason.contains("bot-store"), "{}", fs[0].reason);
-        assert_eq!(fs[2].level, Level::Critical, "the cause still pages");
+        assert_eq!(
+            fs[2].level,
+            Level::Critical,
+            "a symptom is no cause of another"
+        );
+        fs.push(f(incident::BOT_DOWN, Level::Critical));
+        soften_symptoms(&mut fs);
+        assert_eq!((fs[0].level, fs[2].level), (Level::Warning, Level::Warning));
+        assert!(fs[2].reason.contains("bot-down"), "{}", fs[2].reason);
+        assert_eq!(fs[3].level, Level::Critical, "the cause still pages");
     }
 
     #[test]

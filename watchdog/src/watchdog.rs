@@ -247,12 +247,12 @@ impl Watchdog {
                 actions.push(a);
             }
             rules::soften_for_conflict(&mut fs);
-            rules::soften_for_canary(&mut fs);
         }
         // A new deploy of the bot is verified by the leader, one probe a run.
         if role == Role::Leader && !seen.sight.blind() {
             fs.extend(crate::deploy_watch::observe(ctx, seen.bot.health.as_ref()).await);
         }
+        rules::soften_symptoms(&mut fs);
         fs.extend(failover::finding(ctx).await);
         findings.extend(fs);
         let report = RunReport {
