@@ -74,25 +74,24 @@ fn leaf(name: &str, value: &str, env: &EnvMap, out: &mut Vec<String>) {
         return;
     }
     if let Some(stem) = name.strip_suffix("_env") {
-        if secret_name(stem) || PASSWORD_URLS.contains(&stem) {
-            if let Some(v) = env.get(value) {
-                leaf(stem, v, env, out);
-            }
+        if (secret_name(stem) || PASSWORD_URLS.contains(&stem))
+            && let Some(v) = env.get(value)
+        {
+            leaf(stem, v, env, out);
         }
         return;
     }
     if secret_name(name) {
         out.push(value.to_string());
     }
-    if PASSWORD_URLS.contains(&name) || secret_name(name) {
-        if let Some(pw) = url::Url::parse(value)
+    if (PASSWORD_URLS.contains(&name) || secret_name(name))
+        && let Some(pw) = url::Url::parse(value)
             .ok()
             .and_then(|u| u.password().map(str::to_string))
-        {
-            let decoded = percent_decode(&pw);
-            out.push(pw);
-            out.push(decoded);
-        }
+    {
+        let decoded = percent_decode(&pw);
+        out.push(pw);
+        out.push(decoded);
     }
 }
 

@@ -289,6 +289,8 @@ mod tests {
 
     const SID: &str = "AC0123456789abcdef0123456789abcdef";
 
+    type Parsed = Result<Option<TwilioSettings>, ConfigError>;
+
     fn msg(subject: &str) -> Message {
         Message {
             subject: subject.into(),
@@ -329,7 +331,7 @@ mod tests {
         let tok = || Some(SecretString::from("tok3nSECRETvalue".to_string()));
         let to = || vec!["+4915112345678".to_string()];
         let base = "https://api.twilio.com";
-        let cases: Vec<(Result<Option<TwilioSettings>, ConfigError>, Option<&str>)> = vec![
+        let cases: Vec<(Parsed, Option<&str>)> = vec![
             (TwilioSettings::parse("", None, "", vec![], base), None),
             (
                 TwilioSettings::parse(SID, tok(), "+15005550006", to(), base),
