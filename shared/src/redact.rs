@@ -43,6 +43,11 @@ impl Redactor {
         }
     }
 
+    /// Whether it knows no secret (then [`Self::redact`] changes nothing).
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
     /// `text` with every known secret (and, for bot tokens, the part after the colon) masked,
     /// also percent-encoded.
     pub fn redact(&self, text: &str) -> String {

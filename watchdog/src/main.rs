@@ -14,7 +14,14 @@ fn main() -> ExitCode {
         }
     };
     let env = telbot_shared::config::process_env();
-    telbot_shared::logging::init(env.get("LOG_FORMAT").map(String::as_str));
+    // Kept until main returns: dropping it flushes the log file's last lines (`log.dir`).
+    let _logs = match telbot_shared::logging::init_for(cli.config.as_deref(), &env, "watchdog") {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("watchdog: {e}");
+            return ExitCode::from(cli::EXIT_CONFIG);
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -25,5 +32,8 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EXIT_UNAVAILABLE);
         }
     };
-    ExitCode::from(rt.block_on(cli::execute(cli, env)))
+    let code = rt.block_on(cli::execute(cli, env));
+    // Stop the runtime's tasks first, so their last lines reach the log file.
+    drop(rt);
+    ExitCode::from(code)
 }

@@ -20,7 +20,7 @@ pub fn http_client(cfg: &AlertsConfig) -> Result<reqwest::Client, AlertError> {
 }
 
 /// Every channel the config enables, in a fixed order: email, resend, slack, discord,
-/// pagerduty, telegram, webhook, then the escalation channels (escalation-email or escalation-resend).
+/// pagerduty, telegram, webhook, sms, then the escalation channels (escalation-email or escalation-resend).
 pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertError> {
     let client = http_client(cfg)?;
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
@@ -74,6 +74,12 @@ pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertEr
             url.clone(),
             &cfg.webhook_template,
             &cfg.bot_name,
+        )));
+    }
+    if let Some(twilio) = &cfg.twilio {
+        out.push(Arc::new(crate::notify::sms::SmsNotifier::new(
+            client.clone(),
+            twilio,
         )));
     }
     let to = &cfg.escalation_email_to;

@@ -1,5 +1,6 @@
 //! Delivery: `flush_outbox` sends due outbox rows, retries failures with back-off (never
-//! dropping one), and reports a channel that keeps failing through the other channels.
+//! dropping one), and reports a channel that keeps failing through the other channels. A
+//! refusal for good ([`AlertError::Rejected`]) is kept as failed at once and reported.
 
 use serde::Serialize;
 
@@ -46,6 +47,15 @@ impl AlertPipeline {
                         .kv_delete(&failing_key(&row.channel))
                         .await
                         .map_err(|e| AlertError::Store(e.to_string()))?;
+                }
+                Err(e @ AlertError::Rejected { .. }) => {
+                    // Retrying cannot help (a bad number, wrong credentials): kept as failed,
+                    // and the other channels are told now.
+                    let err = self.redactor.redact(&e.to_string());
+                    tracing::error!(incident = %row.incident_key, channel = %row.channel, %err, "alert refused by the channel; not retried");
+                    outbox::mark_failed(&self.db, &row, &err, now, true).await?;
+                    report.failed += 1;
+                    self.report_failing_channel(&row, &err, now).await?;
                 }
                 Err(e) => {
                     let err = self.redactor.redact(&e.to_string());

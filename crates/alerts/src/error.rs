@@ -15,6 +15,15 @@ pub enum AlertError {
         /// What went wrong, already redacted.
         problem: String,
     },
+    /// The provider refused the message for good (e.g. a 4xx other than 429: a bad number,
+    /// wrong credentials): it is not retried, and the channel is reported through the others.
+    #[error("{channel}: refused, not retried: {problem}")]
+    Rejected {
+        /// The channel name.
+        channel: String,
+        /// What the provider said, already redacted.
+        problem: String,
+    },
     /// A channel could not be built from its settings.
     #[error("alerts setup: {0}")]
     Setup(String),
@@ -27,6 +36,16 @@ impl AlertError {
     /// A send failure on `channel`.
     pub(crate) fn send(channel: &str, problem: impl Into<String>) -> Self {
         AlertError::Send {
+            channel: channel.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl AlertError {
+    /// A permanent refusal on `channel`.
+    pub(crate) fn rejected(channel: &str, problem: impl Into<String>) -> Self {
+        AlertError::Rejected {
             channel: channel.to_string(),
             problem: problem.into(),
         }

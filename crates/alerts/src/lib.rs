@@ -14,7 +14,8 @@
 //! - [`ack`]: `watchdog ack INCIDENT`: no reminders or escalation until it resolves.
 //! - [`render`]: subject, text and HTML of a message; escaped and redacted.
 //! - [`outbox`]: the persisted outbox and its back-off.
-//! - [`notify`]: the [`Notifier`] trait; e-mail (lettre SMTP), Resend, Slack, Discord, Telegram.
+//! - [`notify`]: the [`Notifier`] trait; e-mail (lettre SMTP), Resend, Slack, Discord,
+//!   PagerDuty, Telegram, a generic webhook, SMS (Twilio).
 //! - [`channels`]: the channels a config enables, built once.
 //! - [`pipeline`]: [`AlertPipeline`], what the watchdog calls (`observe`, `flush_outbox`,
 //!   `silence`, `unsilence`, `test_alert`, `incidents`).

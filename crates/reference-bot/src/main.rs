@@ -24,14 +24,22 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let env = telbot_shared::config::process_env();
-    telbot_shared::logging::init(env.get("LOG_FORMAT").map(String::as_str));
     let file = args.config.as_deref();
+    // Kept until exit: dropping it flushes the log file's last lines (`log.dir`).
+    let logs = match telbot_shared::logging::init_for(file, &env, "bot") {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("bot-server: {e}");
+            std::process::exit(EXIT_CONFIG);
+        }
+    };
     let program = match BotConfig::load(file, &env)
         .and_then(|cfg| telbot_reference_bot::program(cfg, file, &env))
     {
         Ok(p) => p,
         Err(e) => {
             eprintln!("bot-server: {e}");
+            logs.finish();
             std::process::exit(EXIT_CONFIG);
         }
     };
@@ -42,6 +50,7 @@ fn main() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bot-server: cannot start the runtime: {e}");
+            logs.finish();
             std::process::exit(EXIT_START);
         }
     };
@@ -58,5 +67,7 @@ fn main() {
         }
     });
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    // `exit` runs no destructors: flush the log file first.
+    logs.finish();
     std::process::exit(code);
 }

@@ -14,6 +14,7 @@ mod fake_bot;
 mod fleet;
 mod heartbeat;
 mod leader_state;
+mod log_file;
 mod metrics;
 mod postgres;
 mod prometheus_rules;

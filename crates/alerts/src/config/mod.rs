@@ -9,6 +9,7 @@ use telbot_shared::config::{ConfigError, EnvMap, non_empty_secret, parse_http_ur
 use url::Url;
 
 use crate::notify::email::SmtpSettings;
+use crate::notify::sms::TwilioSettings;
 
 mod section;
 
@@ -62,6 +63,8 @@ pub struct AlertsConfig {
     pub webhook_url: Option<SecretString>,
     /// Its JSON body with `{{placeholders}}` (checked at load; empty: the built-in one).
     pub webhook_template: String,
+    /// SMS through Twilio; `None` when `twilio_auth_token` is empty.
+    pub twilio: Option<TwilioSettings>,
     /// Bound on every send.
     pub send_timeout: Duration,
     /// Reminders for a still-open incident come no more often than this.
@@ -137,6 +140,10 @@ impl AlertsConfig {
                 "telegram_alert_token" => s.telegram_alert_token = secret,
                 "telegram_alert_chat_id" => s.telegram_alert_chat_id = v.clone(),
                 "webhook_url" => s.webhook_url = secret,
+                "twilio_account_sid" => s.twilio_account_sid = v.clone(),
+                "twilio_auth_token" => s.twilio_auth_token = secret,
+                "sms_from" => s.sms_from = v.clone(),
+                "sms_to" => s.sms_to = StringList::One(v.clone()),
                 _ => s.heartbeat_url = secret,
             }
         }
@@ -250,6 +257,13 @@ impl AlertsConfig {
             crate::notify::webhook::check_template(&webhook_template)
                 .map_err(|p| ConfigError::invalid(&key("webhook_template"), p))?;
         }
+        let twilio = TwilioSettings::parse(
+            &s.twilio_account_sid,
+            non_empty_secret(s.twilio_auth_token),
+            &s.sms_from,
+            s.sms_to.items(),
+            &s.twilio_api_url,
+        )?;
         positive(s.repeat_interval, "repeat_interval")?;
         positive(s.retry_base, "retry_base")?;
         positive(s.heartbeat_timeout, "heartbeat_timeout")?;
@@ -302,6 +316,7 @@ impl AlertsConfig {
             telegram_api_url,
             webhook_url,
             webhook_template,
+            twilio,
             send_timeout: s.send_timeout,
             repeat_interval: s.repeat_interval,
             escalate_after,
@@ -343,6 +358,7 @@ impl AlertsConfig {
         if let Some(smtp) = &self.smtp {
             out.extend(smtp.secrets());
         }
+        out.extend(self.twilio.iter().map(|t| t.auth_token.clone()));
         out
     }
 }

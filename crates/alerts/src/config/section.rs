@@ -17,6 +17,10 @@ pub const ALERT_ENV: &[(&str, &str)] = &[
     ("TELEGRAM_ALERT_CHAT_ID", "telegram_alert_chat_id"),
     ("HEARTBEAT_URL", "heartbeat_url"),
     ("ALERT_WEBHOOK_URL", "webhook_url"),
+    ("TWILIO_ACCOUNT_SID", "twilio_account_sid"),
+    ("TWILIO_AUTH_TOKEN", "twilio_auth_token"),
+    ("ALERT_SMS_FROM", "sms_from"),
+    ("ALERT_SMS_TO", "sms_to"),
 ];
 
 /// A list written either as a TOML array or as one comma-separated string (env form).
@@ -95,6 +99,14 @@ pub struct AlertsSection {
     pub webhook_url: Option<SecretString>,
     #[serde(default)]
     pub webhook_template: String,
+    #[serde(default)]
+    pub twilio_account_sid: String,
+    pub twilio_auth_token: Option<SecretString>,
+    pub twilio_api_url: String,
+    #[serde(default)]
+    pub sms_from: String,
+    #[serde(default)]
+    pub sms_to: StringList,
     #[serde(with = "humantime_serde")]
     pub send_timeout: Duration,
     #[serde(with = "humantime_serde")]

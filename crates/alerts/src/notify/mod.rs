@@ -7,6 +7,7 @@ pub mod email;
 pub mod pagerduty;
 pub mod resend;
 pub mod slack;
+pub mod sms;
 pub mod telegram;
 pub mod webhook;
 

@@ -156,3 +156,34 @@ fn a_password_over_plain_smtp_to_a_remote_host_is_refused() {
     assert!(with("smtp://user:pw@127.0.0.1:2525").is_ok());
     assert!(with("smtp://mail.example.com:25").is_ok());
 }
+
+/// Issue 27, part 6: the Twilio channel from its well-known names (a comma list of numbers),
+/// and a half-configured one refused naming the missing key.
+#[test]
+fn well_known_names_configure_sms_and_a_missing_token_is_named() {
+    let sid = "AC0123456789abcdef0123456789abcdef";
+    let c = try_load(&[
+        ("TWILIO_ACCOUNT_SID", sid),
+        ("TWILIO_AUTH_TOKEN", "00123secretTOKEN"),
+        ("ALERT_SMS_FROM", "+15005550006"),
+        ("ALERT_SMS_TO", "+4915112345678, +4915187654321"),
+    ])
+    .unwrap();
+    let t = c.twilio.as_ref().expect("sms configured");
+    assert_eq!(t.account_sid, sid);
+    assert_eq!(t.to, vec!["+4915112345678", "+4915187654321"]);
+    assert_eq!(t.api_url.as_str(), "https://api.twilio.com/");
+    assert!(!format!("{c:?}").contains("00123secretTOKEN"));
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        t.auth_token.expose_secret(),
+        "00123secretTOKEN",
+        "not parsed as a number"
+    );
+    let e = try_load(&[
+        ("TWILIO_ACCOUNT_SID", sid),
+        ("ALERT_SMS_TO", "+4915112345678"),
+    ])
+    .unwrap_err();
+    assert!(e.contains("alerts.twilio_auth_token"), "{e}");
+}

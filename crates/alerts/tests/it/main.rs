@@ -8,5 +8,6 @@ mod escalation;
 mod http_channels;
 mod pipeline;
 mod postgres;
+mod sms_channel;
 mod smtp;
 mod webhook_channel;

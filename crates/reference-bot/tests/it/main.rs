@@ -8,4 +8,5 @@ mod bot;
 #[path = "../../../../bot-server/tests/it/common/mod.rs"]
 mod common;
 mod faults;
+mod log_file;
 mod process;

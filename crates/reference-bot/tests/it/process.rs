@@ -11,12 +11,12 @@ use telegram_sim::{ApiFault, Upd};
 
 /// A running `bot-server` whose stderr is drained as it is written: a log over the pipe's
 /// 64 KiB (debug logging) would otherwise block the process on its next write.
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
     log: std::thread::JoinHandle<String>,
 }
 
-fn spawn(env: &HashMap<String, String>) -> Proc {
+pub(crate) fn spawn(env: &HashMap<String, String>) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bot-server"))
         .env_clear()
         .envs(env)
@@ -40,7 +40,7 @@ fn spawn(env: &HashMap<String, String>) -> Proc {
     Proc { child, log }
 }
 
-fn signal(p: &Proc, sig: &str) {
+pub(crate) fn signal(p: &Proc, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &p.child.id().to_string()])
         .status()
@@ -48,7 +48,7 @@ fn signal(p: &Proc, sig: &str) {
     assert!(ok.success());
 }
 
-async fn wait_exit(mut p: Proc, timeout: Duration) -> (i32, String) {
+pub(crate) async fn wait_exit(mut p: Proc, timeout: Duration) -> (i32, String) {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         if let Some(status) = p.child.try_wait().unwrap() {
@@ -66,7 +66,7 @@ async fn wait_exit(mut p: Proc, timeout: Duration) -> (i32, String) {
     }
 }
 
-async fn wait_health(port: u16) {
+pub(crate) async fn wait_health(port: u16) {
     let url = format!("http://127.0.0.1:{port}/health");
     for _ in 0..500 {
         if reqwest::get(&url)
