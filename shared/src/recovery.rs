@@ -475,6 +475,8 @@ mod tests {
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let cfg = StoreConfig {
             url: secrecy::SecretString::from(url),
+            migrate_url: None,
+            read_url: None,
             backend: Backend::Sqlite,
             data_dir: dir.path().to_path_buf(),
             max_connections: 2,

@@ -79,6 +79,8 @@ mod tests {
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let cfg = crate::config::StoreConfig {
             url: secrecy::SecretString::from(url),
+            migrate_url: None,
+            read_url: None,
             backend: crate::config::Backend::Sqlite,
             data_dir: dir.path().to_path_buf(),
             max_connections: 2,

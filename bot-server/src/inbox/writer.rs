@@ -376,6 +376,8 @@ mod tests {
     async fn sqlite_in(dir: &tempfile::TempDir) -> Db {
         let cfg = StoreConfig {
             url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
+            migrate_url: None,
+            read_url: None,
             backend: Backend::Sqlite,
             data_dir: dir.path().to_path_buf(),
             max_connections: 2,

@@ -27,6 +27,8 @@ enum Form {
 async fn open(db: &TestDb, backend: Backend) -> telbot_shared::store::Db {
     let cfg = StoreConfig {
         url: db.url.clone().into(),
+        migrate_url: None,
+        read_url: None,
         backend: match backend {
             Backend::Sqlite => StoreBackend::Sqlite,
             Backend::Postgres => StoreBackend::Postgres,

@@ -238,6 +238,8 @@ async fn a_panicking_handler_does_not_hold_the_grace_period() {
 async fn db_handle(db: &TestDb) -> telbot_shared::store::Db {
     let cfg = telbot_shared::config::StoreConfig {
         url: db.url.clone().into(),
+        migrate_url: None,
+        read_url: None,
         backend: telbot_shared::config::Backend::Sqlite,
         data_dir: db.dir.path().to_path_buf(),
         max_connections: 2,
