@@ -23,6 +23,7 @@ mod modes;
 mod panics;
 mod programs;
 mod prometheus;
+mod read_replica;
 mod reply_in_answer;
 mod store_health;
 mod stored_replies;

@@ -182,3 +182,43 @@ fn redact_password(raw: &str) -> String {
         _ => raw.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(url: &str, migrate: &str, read: &str) -> StoreSection {
+        StoreSection {
+            database_url: url.into(),
+            migrate_url: migrate.into(),
+            read_url: read.into(),
+            data_dir: "./data".into(),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(1),
+            sqlite_synchronous: "full".into(),
+        }
+    }
+
+    #[test]
+    fn the_extra_urls_are_postgres_only_and_never_shown() {
+        let c = StoreConfig::from_section(section(
+            "postgres://app:pooledpw@pooler:6543/db",
+            "postgres://app:directpw@db:5432/db",
+            "postgres://ro:replicapw@replica:5432/db",
+        ))
+        .unwrap();
+        let msg = "cannot reach postgres://app:directpw@db:5432/db nor postgres://ro:replicapw@replica:5432/db (replicapw)";
+        let shown = c.redact_in(msg);
+        for pw in ["pooledpw", "directpw", "replicapw"] {
+            assert!(!shown.contains(pw), "{shown}");
+            assert!(!format!("{c:?}").contains(pw));
+        }
+        let Err(e) = StoreConfig::from_section(section("", "", "postgres://ro@replica/db")) else {
+            panic!("a read replica beside SQLite is refused");
+        };
+        assert!(
+            e.to_string().contains("DATABASE_READ_URL (store.read_url)"),
+            "{e}"
+        );
+    }
+}

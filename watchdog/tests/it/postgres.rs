@@ -97,3 +97,52 @@ async fn the_recovery_lock_works_on_postgres_too() {
     let out = wd.recover(false).await;
     assert_eq!(out.report.actions[0].result, ActionResult::Succeeded);
 }
+
+/// `DATABASE_READ_URL`: the digest's reads go to the replica (here a second database the test
+/// fills itself: a row only it has shows in the digest), everything else to the main store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_reads_the_read_replica() {
+    let pg =
+        telbot_testkit::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+    pg.create_database("replica").unwrap();
+    let mut w = World::start().await;
+    w.env.insert("DATABASE_URL".into(), pg.url());
+    let mut replica_env = w.env.clone();
+    replica_env.insert("DATABASE_URL".into(), pg.url_of("replica"));
+    let replica = telbot_shared::store::connect(
+        &telbot_shared::config::StoreConfig::from_section(
+            telbot_shared::config::section(
+                &telbot_shared::config::load(None, &replica_env).unwrap(),
+                "store",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let now = telbot_shared::unix_now();
+    sqlx::query("INSERT INTO wd_actions (kind, reason, result, detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind("lossless-recovery").bind("webhook stuck").bind("succeeded").bind("drained 7, replayed 7, dropped 0 (replica)")
+        .bind(now - 60).bind(now - 59)
+        .execute(&replica.pool).await.unwrap();
+    w.env
+        .insert("DATABASE_READ_URL".into(), pg.url_of("replica"));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
+        .args(["digest", "--no-send"])
+        .env_clear()
+        .envs(&w.env)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), out)
+        .await
+        .unwrap()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("(replica)"),
+        "the digest did not read the replica: {text}"
+    );
+}
