@@ -30,6 +30,23 @@ pub struct StoreSection {
     pub acquire_timeout: Duration,
     /// SQLite `synchronous` pragma.
     pub sqlite_synchronous: String,
+    /// Where SQLite backups go; empty: `<data_dir>/backups`.
+    #[serde(default)]
+    pub backup_dir: PathBuf,
+    /// Backups kept.
+    #[serde(default = "default_keep")]
+    pub backup_keep: u32,
+    /// Older than this, the newest backup is a warning.
+    #[serde(with = "humantime_serde", default = "default_max_age")]
+    pub backup_max_age: Duration,
+}
+
+fn default_keep() -> u32 {
+    7
+}
+
+fn default_max_age() -> Duration {
+    Duration::from_secs(26 * 3600)
 }
 
 /// Which database a URL names.
@@ -60,6 +77,12 @@ pub struct StoreConfig {
     pub acquire_timeout: Duration,
     /// `PRAGMA synchronous` value for SQLite.
     pub sqlite_synchronous: String,
+    /// Where SQLite backups go (`store.backup_dir`, default `<data_dir>/backups`).
+    pub backup_dir: PathBuf,
+    /// Backups kept (`store.backup_keep`, at least 1).
+    pub backup_keep: u32,
+    /// Older than this, the newest backup is a warning (`store.backup_max_age`).
+    pub backup_max_age: Duration,
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -116,7 +139,21 @@ impl StoreConfig {
                 "must be at least 1",
             ));
         }
+        if s.backup_keep == 0 {
+            return Err(ConfigError::invalid(
+                "store.backup_keep",
+                "must be at least 1",
+            ));
+        }
+        let backup_dir = if s.backup_dir.as_os_str().is_empty() {
+            s.data_dir.join("backups")
+        } else {
+            s.backup_dir
+        };
         Ok(StoreConfig {
+            backup_dir,
+            backup_keep: s.backup_keep,
+            backup_max_age: s.backup_max_age,
             url: SecretString::from(url),
             migrate_url,
             read_url,
@@ -196,6 +233,9 @@ mod tests {
             max_connections: 2,
             acquire_timeout: Duration::from_secs(1),
             sqlite_synchronous: "full".into(),
+            backup_dir: PathBuf::new(),
+            backup_keep: 7,
+            backup_max_age: Duration::from_secs(3600),
         }
     }
 

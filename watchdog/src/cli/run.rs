@@ -77,6 +77,12 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
         return code;
     }
+    if let Command::Backup(b) = &cli.command {
+        let Some(p) = plans.first() else {
+            return EXIT_CONFIG;
+        };
+        return super::backup::execute(b, &p.watchdog.store).await;
+    }
     let mut members = Vec::new();
     for cfg in plans {
         match App::build(cfg).await {
@@ -210,7 +216,10 @@ async fn one(m: &App, cmd: &Command, env: &EnvMap, is_fleet: bool) -> u8 {
         Command::TestAlert => alerts::test_alert(sink).await,
         Command::Digest { no_send, json } => alerts::digest(wd, !no_send, *json).await,
         // Handled by the caller.
-        Command::Run { .. } | Command::Check { .. } | Command::ReplayParked { .. } => 0,
+        Command::Run { .. }
+        | Command::Check { .. }
+        | Command::ReplayParked { .. }
+        | Command::Backup(_) => 0,
     }
 }
 
