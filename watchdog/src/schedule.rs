@@ -64,6 +64,8 @@ pub enum RunKind {
     Drill,
     /// The daily digest (`watchdog.schedule.digest`).
     Digest,
+    /// A SQLite backup (`watchdog.schedule.backup`).
+    Backup,
 }
 
 impl RunKind {
@@ -75,6 +77,7 @@ impl RunKind {
             RunKind::Integration => "integration",
             RunKind::Drill => "drill",
             RunKind::Digest => "digest",
+            RunKind::Backup => "backup",
         }
     }
 }
@@ -92,6 +95,8 @@ pub struct RunSet {
     pub drill: bool,
     /// The daily digest (sent after the checks and the drill of the same pass).
     pub digest: bool,
+    /// A SQLite backup (after the digest of the same pass).
+    pub backup: bool,
 }
 
 impl RunSet {
@@ -103,6 +108,7 @@ impl RunSet {
             RunKind::Integration => self.integration = true,
             RunKind::Drill => self.drill = true,
             RunKind::Digest => self.digest = true,
+            RunKind::Backup => self.backup = true,
         }
     }
 
@@ -114,6 +120,7 @@ impl RunSet {
             integration: true,
             drill: false,
             digest: false,
+            backup: false,
         }
     }
 
@@ -225,7 +232,7 @@ const MERGE_WINDOW: Duration = Duration::from_millis(50);
 
 /// The kinds whose lateness is worth a warning: they fire rarely (a drill weekly, the digest
 /// daily), so one that waited for a run is news; a liveness check that waited is not.
-const WARN_WHEN_LATE: [RunKind; 2] = [RunKind::Drill, RunKind::Digest];
+const WARN_WHEN_LATE: [RunKind; 3] = [RunKind::Drill, RunKind::Digest, RunKind::Backup];
 
 impl Worker {
     /// Performs runs until `stop` is cancelled; `run` is awaited to completion (never aborted

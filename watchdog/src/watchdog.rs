@@ -359,7 +359,7 @@ impl Watchdog {
         if checks {
             self.run_once(set).await;
         }
-        if set.drill || set.digest {
+        if set.drill || set.digest || set.backup {
             match self.role().await {
                 Role::Leader => {
                     if set.drill {
@@ -370,9 +370,12 @@ impl Watchdog {
                     {
                         tracing::error!(error = %e, "cannot make the daily digest (store)");
                     }
+                    if set.backup {
+                        self.scheduled_backup().await;
+                    }
                 }
                 Role::Follower(owner) => {
-                    tracing::info!(%owner, "drill and digest left to the acting watchdog");
+                    tracing::info!(%owner, "drill, digest and backup left to the acting watchdog");
                 }
             }
         }
@@ -394,6 +397,9 @@ impl Watchdog {
         }
         if let Some(d) = &s.digest {
             triggers.push((RunKind::Digest, d.clone()));
+        }
+        if let Some(b) = &s.backup {
+            triggers.push((RunKind::Backup, b.clone()));
         }
         let sched = schedule::start(triggers, ticker.clone(), self.stop.clone())
             .await
@@ -465,6 +471,17 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
 }
 
 impl Watchdog {
+    /// `watchdog.schedule.backup`: one SQLite backup, logged (PostgreSQL: a warning, its
+    /// provider backs it up).
+    async fn scheduled_backup(&self) {
+        match crate::backup::now(self.ctx.store.db(), &self.ctx.cfg.store).await {
+            Ok((path, removed)) => {
+                tracing::info!(path = %path.display(), removed = removed.len(), "store backup written")
+            }
+            Err(e) => tracing::error!(error = %e, "cannot back up the store"),
+        }
+    }
+
     /// Gathers the last 24 h from the store and, with `send`, e-mails the digest.
     pub async fn digest(
         &self,

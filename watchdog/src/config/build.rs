@@ -210,6 +210,15 @@ pub(crate) fn build(
         )
         .map(Some)
     };
+    let backup = if wd.schedule.backup.trim().is_empty() {
+        Some(None)
+    } else {
+        keep(
+            errs,
+            Trigger::cron(&wd.schedule.backup, "watchdog.schedule.backup"),
+        )
+        .map(Some)
+    };
     let method = restart_method(
         wd.restart.render_api_url.as_str(),
         wd.restart.render_api_key,
@@ -243,6 +252,7 @@ pub(crate) fn build(
     );
     let drill = drill?;
     let digest = digest?;
+    let backup = backup?;
     let path = wh.path.clone();
     let expected_url = format!("{}{}", public.as_str().trim_end_matches('/'), path);
     let mut backups = Vec::new();
@@ -347,6 +357,7 @@ pub(crate) fn build(
             integration,
             drill,
             digest,
+            backup,
         },
         bot_attempts,
         bot_interval,

@@ -116,6 +116,8 @@ pub struct Schedules {
     pub drill: Option<Trigger>,
     /// The daily digest e-mail (`None`: off, the default).
     pub digest: Option<Trigger>,
+    /// SQLite backups (`None`: off, the default).
+    pub backup: Option<Trigger>,
 }
 
 /// Recovery settings.

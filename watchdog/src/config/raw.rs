@@ -46,6 +46,8 @@ pub(crate) struct ScheduleSection {
     pub(crate) integration: String,
     pub(crate) drill: String,
     pub(crate) digest: String,
+    #[serde(default)]
+    pub(crate) backup: String,
 }
 
 #[derive(Debug, Deserialize)]

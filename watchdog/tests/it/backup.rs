@@ -135,3 +135,38 @@ async fn backups_are_refused_on_postgres() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_backs_up_on_its_schedule() {
+    let w = World::start().await;
+    let backups = tempfile::tempdir().unwrap();
+    let mut env = w.env.clone();
+    env.insert(
+        "TELBOT__STORE__BACKUP_DIR".into(),
+        backups.path().display().to_string(),
+    );
+    env.insert("TELBOT__STORE__BACKUP_KEEP".into(), "2".into());
+    env.insert(
+        "TELBOT__WATCHDOG__SCHEDULE__BACKUP".into(),
+        "* * * * * *".into(),
+    );
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
+        .arg("run")
+        .env_clear()
+        .envs(&env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let dir = backups.path().to_path_buf();
+    let made = telbot_testkit::wait_until(Duration::from_secs(30), || {
+        watchdog::backup::list(&dir).map(|f| f.len()).unwrap_or(0) >= 2
+    })
+    .await;
+    let _ = daemon.kill().await;
+    assert!(made, "no scheduled backups in {}", dir.display());
+    let (code, out) = run(&env, &["backup", "verify"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(watchdog::backup::list(&dir).unwrap().len() <= 2, "pruned");
+}
