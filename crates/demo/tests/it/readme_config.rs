@@ -30,7 +30,11 @@ fn config_keys() -> BTreeMap<String, Option<String>> {
         let Some((name, _)) = bare.split_once(" = ") else {
             continue;
         };
-        if section.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        if section.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             continue;
         }
         let key = format!("{section}.{name}");
