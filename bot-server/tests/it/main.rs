@@ -21,6 +21,7 @@ mod ingest;
 mod late_commit;
 mod modes;
 mod panics;
+mod pooled_fleet;
 mod programs;
 mod prometheus;
 mod read_replica;
