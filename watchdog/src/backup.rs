@@ -123,6 +123,16 @@ pub async fn now(db: &Db, cfg: &StoreConfig) -> Result<(PathBuf, Vec<PathBuf>), 
     Ok((path, removed))
 }
 
+/// `watchdog.schedule.backup`: one backup, logged (the daemon has nobody to print to).
+pub async fn scheduled(db: &Db, cfg: &StoreConfig) {
+    match now(db, cfg).await {
+        Ok((path, removed)) => {
+            tracing::info!(path = %path.display(), removed = removed.len(), "store backup written")
+        }
+        Err(e) => tracing::error!(error = %e, "cannot back up the store"),
+    }
+}
+
 /// Opens the newest backup in `dir` read-only and checks it.
 pub async fn verify_newest(dir: &Path) -> Result<Verified, BackupError> {
     let newest = list(dir)?

@@ -371,7 +371,7 @@ impl Watchdog {
                         tracing::error!(error = %e, "cannot make the daily digest (store)");
                     }
                     if set.backup {
-                        self.scheduled_backup().await;
+                        crate::backup::scheduled(self.ctx.store.db(), &self.ctx.cfg.store).await;
                     }
                 }
                 Role::Follower(owner) => {
@@ -471,17 +471,6 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
 }
 
 impl Watchdog {
-    /// `watchdog.schedule.backup`: one SQLite backup, logged (PostgreSQL: a warning, its
-    /// provider backs it up).
-    async fn scheduled_backup(&self) {
-        match crate::backup::now(self.ctx.store.db(), &self.ctx.cfg.store).await {
-            Ok((path, removed)) => {
-                tracing::info!(path = %path.display(), removed = removed.len(), "store backup written")
-            }
-            Err(e) => tracing::error!(error = %e, "cannot back up the store"),
-        }
-    }
-
     /// Gathers the last 24 h from the store and, with `send`, e-mails the digest.
     pub async fn digest(
         &self,

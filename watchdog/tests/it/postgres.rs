@@ -146,3 +146,42 @@ async fn the_digest_reads_the_read_replica() {
         "the digest did not read the replica: {text}"
     );
 }
+
+/// Two watchdogs on a pooled URL (a real pgbouncer, session mode, as Supabase's pooler on port
+/// 5432), started together so they migrate concurrently through it: both check, one leads,
+/// their runs are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_watchdogs_on_the_pooled_url() {
+    let pg =
+        telbot_testkit::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+    let bouncer = telbot_testkit::PgBouncer::start(&pg, "session", 40)
+        .unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+    let mut w = World::start().await;
+    w.env.insert("DATABASE_URL".into(), bouncer.url("postgres"));
+    let (a, b) = tokio::join!(w.watchdog(), w.watchdog());
+    let (oa, ob) = tokio::join!(a.check(), b.check());
+    assert!(oa.report.actions.is_empty() && ob.report.actions.is_empty());
+    let mut direct = w.env.clone();
+    direct.insert("DATABASE_URL".into(), pg.url());
+    let db = telbot_shared::store::connect(
+        &telbot_shared::config::StoreConfig::from_section(
+            telbot_shared::config::section(
+                &telbot_shared::config::load(None, &direct).unwrap(),
+                "store",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wd_runs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        n >= 1,
+        "runs stored through the pooler: {n}\n{}",
+        bouncer.log()
+    );
+}
