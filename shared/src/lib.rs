@@ -12,6 +12,7 @@
 //! - [`check_request`]: the dashboard's "Refresh status" asking the watchdog for a check.
 //! - [`canary`]: the watchdog's synthetic update (its id range, body and inbox state).
 //! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
+//! - [`migration_lock`]: the lock row migrations run under (no advisory lock).
 //! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
 //! - [`health`]: the `/health` document.
 //! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
@@ -34,6 +35,7 @@ pub mod health;
 pub mod html;
 pub mod logging;
 pub mod metrics_upkeep;
+pub mod migration_lock;
 pub mod queue_key;
 pub mod recovery;
 pub mod redact;

@@ -1,5 +1,6 @@
 //! The database both daemons share: connecting (SQLite with WAL and a busy timeout, or
-//! PostgreSQL), running the per-backend migrations, and small helpers both use.
+//! PostgreSQL; optionally a read replica and a direct URL for migrations), running the
+//! per-backend migrations under telbot's own lock row, and small helpers both use.
 //!
 //! SQL goes through sqlx's `Any` driver with `$N` placeholders, valid in both dialects; the
 //! schema lives in `migrations/sqlite` and `migrations/postgres`.
@@ -12,6 +13,7 @@ use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
 
 use crate::config::{Backend, StoreConfig};
+use crate::migration_lock::MigrationLock;
 
 /// A store problem. The text never holds the connection URL.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,8 @@ pub struct Db {
     pub pool: AnyPool,
     /// Which dialect is behind the pool.
     pub backend: Backend,
+    /// A read replica for monitoring reads (`store.read_url`), when configured.
+    read: Option<AnyPool>,
 }
 
 /// Connects, creating the SQLite file and its directory if missing, and migrates.
@@ -72,10 +76,36 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
         let _ = probe.close().await;
         r.map_err(db_err)?;
     }
+    let pool = open_pool(cfg, cfg.url.expose_secret(), cfg.max_connections).await?;
+    // A read replica is opened at start like the main store, so a wrong URL fails here.
+    let read = match &cfg.read_url {
+        Some(url) => Some(open_pool(cfg, url.expose_secret(), 2).await?),
+        None => None,
+    };
+    let db = Db {
+        pool,
+        backend: cfg.backend,
+        read,
+    };
+    match &cfg.migrate_url {
+        Some(url) => {
+            // A direct connection beside a pooled URL: migrations only, closed afterwards.
+            let direct = open_pool(cfg, url.expose_secret(), 1).await?;
+            let r = migrate_on(&direct, cfg.backend, cfg.acquire_timeout).await;
+            direct.close().await;
+            r?;
+        }
+        None => migrate_on(&db.pool, db.backend, cfg.acquire_timeout).await?,
+    }
+    Ok(db)
+}
+
+/// A pool on `url` with the store's settings (WAL, busy timeout and the rest for SQLite).
+async fn open_pool(cfg: &StoreConfig, url: &str, max: u32) -> Result<AnyPool, StoreError> {
     let sync = cfg.sqlite_synchronous.clone();
     let backend = cfg.backend;
-    let pool = AnyPoolOptions::new()
-        .max_connections(cfg.max_connections)
+    AnyPoolOptions::new()
+        .max_connections(max)
         .acquire_timeout(cfg.acquire_timeout)
         .after_connect(move |conn, _meta| {
             let sync = sync.clone();
@@ -99,12 +129,30 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
             })
         })
         .after_release(move |conn, _meta| Box::pin(clean_after_release(conn, backend)))
-        .connect(cfg.url.expose_secret())
+        .connect(url)
         .await
-        .map_err(|e| StoreError::Db(redact_url_in(&e.to_string(), cfg)))?;
-    let db = Db { pool, backend };
-    db.migrate().await?;
-    Ok(db)
+        .map_err(|e| StoreError::Db(cfg.redact_in(&e.to_string())))
+}
+
+/// Runs this backend's migrations on `pool` under telbot's own lock row (never sqlx's
+/// advisory lock). A store migrated by a newer build is accepted.
+async fn migrate_on(pool: &AnyPool, backend: Backend, wait: Duration) -> Result<(), StoreError> {
+    let mut m = match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
+    m.set_ignore_missing(true);
+    m.set_locking(false);
+    // Several processes may start at once (a deploy of two bot-servers and a watchdog): the
+    // others wait for the first one's migrations, then find nothing to do.
+    let lock = MigrationLock::acquire(pool, wait.max(Duration::from_secs(120))).await?;
+    let r = m
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Migrate(e.to_string()));
+    let released = lock.release().await;
+    r?;
+    released
 }
 
 /// Whether a released connection may go back to the pool: only when it is verifiably outside
@@ -137,7 +185,7 @@ async fn clean_after_release(
 }
 
 fn redact_url_in(msg: &str, cfg: &StoreConfig) -> String {
-    msg.replace(cfg.url.expose_secret(), &cfg.redacted_url())
+    cfg.redact_in(msg)
 }
 
 /// The directory of a `sqlite://path?…` URL, when it names a file.
@@ -207,16 +255,25 @@ pub fn lock_instance(cfg: &StoreConfig) -> Result<Option<InstanceLock>, StoreErr
 }
 
 impl Db {
-    /// Runs this backend's migrations. A store migrated by a newer build is accepted.
+    /// The store with `pool` as its only pool (no read replica), e.g. in tests.
+    pub fn from_pool(pool: AnyPool, backend: Backend) -> Db {
+        Db {
+            pool,
+            backend,
+            read: None,
+        }
+    }
+
+    /// Runs this backend's migrations (see [`connect`]).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut m = match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
-        };
-        m.set_ignore_missing(true);
-        m.run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))
+        migrate_on(&self.pool, self.backend, Duration::from_secs(120)).await
+    }
+
+    /// Where monitoring reads go: the read replica (`store.read_url`, `DATABASE_READ_URL`)
+    /// when configured, else the main pool. Only for reads that may lag a little behind: the
+    /// dashboard's views, the watchdog's digest and report queries. Never write through it.
+    pub fn reader(&self) -> &AnyPool {
+        self.read.as_ref().unwrap_or(&self.pool)
     }
 
     /// A round trip, bounded by `timeout`: is the store answering?

@@ -79,6 +79,11 @@ mod tests {
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let cfg = crate::config::StoreConfig {
             url: secrecy::SecretString::from(url),
+            backup_dir: std::path::PathBuf::new(),
+            backup_keep: 1,
+            backup_max_age: std::time::Duration::from_secs(3600),
+            migrate_url: None,
+            read_url: None,
             backend: crate::config::Backend::Sqlite,
             data_dir: dir.path().to_path_buf(),
             max_connections: 2,

@@ -40,6 +40,7 @@ pub mod actions;
 pub mod alert;
 pub mod alerting;
 pub mod app;
+pub mod backup;
 pub mod checks;
 pub mod cli;
 pub mod clock;

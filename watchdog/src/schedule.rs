@@ -66,6 +66,8 @@ pub enum RunKind {
     Digest,
     /// The weekly report (`watchdog.schedule.weekly`).
     Weekly,
+    /// A SQLite backup (`watchdog.schedule.backup`).
+    Backup,
 }
 
 impl RunKind {
@@ -78,6 +80,7 @@ impl RunKind {
             RunKind::Drill => "drill",
             RunKind::Digest => "digest",
             RunKind::Weekly => "weekly",
+            RunKind::Backup => "backup",
         }
     }
 }
@@ -97,6 +100,8 @@ pub struct RunSet {
     pub digest: bool,
     /// The weekly report (sent after the digest of the same pass).
     pub weekly: bool,
+    /// A SQLite backup (after the digest of the same pass).
+    pub backup: bool,
 }
 
 impl RunSet {
@@ -109,6 +114,7 @@ impl RunSet {
             RunKind::Drill => self.drill = true,
             RunKind::Digest => self.digest = true,
             RunKind::Weekly => self.weekly = true,
+            RunKind::Backup => self.backup = true,
         }
     }
 
@@ -121,6 +127,7 @@ impl RunSet {
             drill: false,
             digest: false,
             weekly: false,
+            backup: false,
         }
     }
 
@@ -232,7 +239,12 @@ const MERGE_WINDOW: Duration = Duration::from_millis(50);
 
 /// The kinds whose lateness is worth a warning: they fire rarely (a drill weekly, the digest
 /// daily), so one that waited for a run is news; a liveness check that waited is not.
-const WARN_WHEN_LATE: [RunKind; 3] = [RunKind::Drill, RunKind::Digest, RunKind::Weekly];
+const WARN_WHEN_LATE: [RunKind; 4] = [
+    RunKind::Drill,
+    RunKind::Digest,
+    RunKind::Weekly,
+    RunKind::Backup,
+];
 
 impl Worker {
     /// Performs runs until `stop` is cancelled; `run` is awaited to completion (never aborted

@@ -367,7 +367,7 @@ impl Watchdog {
         if checks {
             self.run_once(set).await;
         }
-        if set.drill || set.digest || set.weekly {
+        if set.drill || set.digest || set.weekly || set.backup {
             match self.role().await {
                 Role::Leader => {
                     if set.drill {
@@ -383,9 +383,12 @@ impl Watchdog {
                     {
                         tracing::error!(error = %e, "cannot make the weekly report (store)");
                     }
+                    if set.backup {
+                        crate::backup::scheduled(self.ctx.store.db(), &self.ctx.cfg.store).await;
+                    }
                 }
                 Role::Follower(owner) => {
-                    tracing::info!(%owner, "drill, digest and weekly report left to the acting watchdog");
+                    tracing::info!(%owner, "drill, digest, weekly report and backup left to the acting watchdog");
                 }
             }
         }
@@ -410,6 +413,9 @@ impl Watchdog {
         }
         if let Some(w) = &s.weekly {
             triggers.push((RunKind::Weekly, w.clone()));
+        }
+        if let Some(b) = &s.backup {
+            triggers.push((RunKind::Backup, b.clone()));
         }
         let sched = schedule::start(triggers, ticker.clone(), self.stop.clone())
             .await

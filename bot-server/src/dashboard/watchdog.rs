@@ -87,7 +87,7 @@ async fn actions(app: &AppState) -> Result<Vec<ActionRow>, sqlx::Error> {
          FROM wd_actions ORDER BY id DESC LIMIT $1",
     )
     .bind(LIMIT)
-    .fetch_all(&app.db.pool)
+    .fetch_all(app.db.reader())
     .await
 }
 
@@ -97,7 +97,7 @@ async fn alerts(app: &AppState) -> Result<Vec<AlertRow>, sqlx::Error> {
          FROM wd_alerts ORDER BY id DESC LIMIT $1",
     )
     .bind(LIMIT)
-    .fetch_all(&app.db.pool)
+    .fetch_all(app.db.reader())
     .await
 }
 

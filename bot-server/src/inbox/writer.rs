@@ -376,6 +376,11 @@ mod tests {
     async fn sqlite_in(dir: &tempfile::TempDir) -> Db {
         let cfg = StoreConfig {
             url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
+            backup_dir: std::path::PathBuf::new(),
+            backup_keep: 1,
+            backup_max_age: std::time::Duration::from_secs(3600),
+            migrate_url: None,
+            read_url: None,
             backend: Backend::Sqlite,
             data_dir: dir.path().to_path_buf(),
             max_connections: 2,

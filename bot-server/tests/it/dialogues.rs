@@ -27,6 +27,11 @@ enum Form {
 async fn open(db: &TestDb, backend: Backend) -> telbot_shared::store::Db {
     let cfg = StoreConfig {
         url: db.url.clone().into(),
+        backup_dir: std::path::PathBuf::new(),
+        backup_keep: 1,
+        backup_max_age: std::time::Duration::from_secs(3600),
+        migrate_url: None,
+        read_url: None,
         backend: match backend {
             Backend::Sqlite => StoreBackend::Sqlite,
             Backend::Postgres => StoreBackend::Postgres,

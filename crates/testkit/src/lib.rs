@@ -11,9 +11,14 @@
 //!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
 //!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
 //!   tests never skip silently.
+//! - [`PgBouncer`]: a transaction-mode pgbouncer in front of a [`PgServer`] (Debian's
+//!   `pgbouncer` package), as Supabase's pooled URL.
 
 pub mod intruder;
+mod pgbouncer;
 pub mod tls;
+
+pub use pgbouncer::PgBouncer;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -80,7 +85,7 @@ fn bin_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| "no PostgreSQL binaries under /usr/lib/postgresql/*/bin".to_string())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -171,6 +176,34 @@ impl PgServer {
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/<db>`, another database of this server.
+    pub fn url_of(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Creates the database `db` (for a test needing a second one, e.g. a read replica's).
+    pub fn create_database(&self, db: &str) -> Result<(), String> {
+        let out = Command::new(self.bin.join("createdb"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                db,
+            ])
+            .output()
+            .map_err(|e| format!("createdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "createdb {db} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
     }
 
     /// The port.

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -18,10 +17,12 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
 pub mod export;
 mod keys;
+mod store;
 mod telegram;
 pub mod webhook;
 
 pub use keys::known_keys;
+pub use store::{Backend, StoreConfig, StoreSection};
 pub use telegram::{RateLimits, TelegramConfig, TelegramSection};
 
 /// Well-known environment names and the keys they set. They win over every other layer.
@@ -33,6 +34,8 @@ pub const WELL_KNOWN: &[(&str, &str)] = &[
     ("WEBHOOK_SECRET", "webhook.secret"),
     ("PORT", "server.port"),
     ("DATABASE_URL", "store.database_url"),
+    ("DATABASE_MIGRATE_URL", "store.migrate_url"),
+    ("DATABASE_READ_URL", "store.read_url"),
     ("DATA_DIR", "store.data_dir"),
     ("ADMIN_TOKEN", "server.admin_token"),
     ("BOT_MODE", "server.mode"),
@@ -312,123 +315,6 @@ pub fn redact_userinfo(raw: &str) -> String {
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{scheme}://***{}", &rest[at..]),
         None => raw.to_string(),
-    }
-}
-
-/// The `[store]` section as written.
-#[derive(Debug, Clone, Deserialize)]
-pub struct StoreSection {
-    /// `sqlite://…` or `postgres://…`; empty: SQLite in data_dir.
-    pub database_url: String,
-    /// Where the default SQLite file lives.
-    pub data_dir: PathBuf,
-    /// Pool size.
-    pub max_connections: u32,
-    /// How long a query waits for a connection.
-    #[serde(with = "humantime_serde")]
-    pub acquire_timeout: Duration,
-    /// SQLite `synchronous` pragma.
-    pub sqlite_synchronous: String,
-}
-
-/// Which database a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// A SQLite file shared by both daemons (WAL, busy timeout).
-    Sqlite,
-    /// A PostgreSQL server.
-    Postgres,
-}
-
-/// Validated store settings.
-#[derive(Clone)]
-pub struct StoreConfig {
-    /// The connection URL; may hold a password, so it is never printed (see [`StoreConfig::redacted_url`]).
-    pub url: SecretString,
-    /// SQLite or PostgreSQL.
-    pub backend: Backend,
-    /// Directory created before a SQLite file is opened.
-    pub data_dir: PathBuf,
-    /// Pool size.
-    pub max_connections: u32,
-    /// How long a query waits for a connection.
-    pub acquire_timeout: Duration,
-    /// `PRAGMA synchronous` value for SQLite.
-    pub sqlite_synchronous: String,
-}
-
-impl std::fmt::Debug for StoreConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreConfig")
-            .field("url", &self.redacted_url())
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StoreConfig {
-    /// Validates the `[store]` section.
-    pub fn from_section(s: StoreSection) -> Result<Self, ConfigError> {
-        let mut url = if s.database_url.trim().is_empty() {
-            format!(
-                "sqlite://{}?mode=rwc",
-                s.data_dir.join("telbot.db").display()
-            )
-        } else {
-            s.database_url.trim().to_string()
-        };
-        // A missing SQLite file is created (sqlx would only open an existing one).
-        if url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=") {
-            url.push_str(if url.contains('?') {
-                "&mode=rwc"
-            } else {
-                "?mode=rwc"
-            });
-        }
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            let scheme = url.split(':').next().unwrap_or_default();
-            return Err(ConfigError::invalid(
-                "store.database_url",
-                format!("must start with sqlite:// or postgres://, got {scheme:?}"),
-            ));
-        };
-        let sync = s.sqlite_synchronous.to_ascii_lowercase();
-        if !["full", "normal", "extra"].contains(&sync.as_str()) {
-            return Err(ConfigError::invalid(
-                "store.sqlite_synchronous",
-                format!("must be full, normal or extra, got {sync:?}"),
-            ));
-        }
-        if s.max_connections == 0 {
-            return Err(ConfigError::invalid(
-                "store.max_connections",
-                "must be at least 1",
-            ));
-        }
-        Ok(StoreConfig {
-            url: SecretString::from(url),
-            backend,
-            data_dir: s.data_dir,
-            max_connections: s.max_connections,
-            acquire_timeout: s.acquire_timeout,
-            sqlite_synchronous: sync,
-        })
-    }
-
-    /// The URL with any password replaced, for logs.
-    pub fn redacted_url(&self) -> String {
-        let raw = self.url.expose_secret();
-        match Url::parse(raw) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some("***"));
-                u.to_string()
-            }
-            _ => raw.to_string(),
-        }
     }
 }
 

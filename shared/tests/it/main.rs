@@ -4,3 +4,4 @@
 
 mod client;
 mod logging;
+mod pooler;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod alerts;
+mod backup;
 mod run;
 
 /// Exit code of a usage error (bad arguments).
@@ -215,6 +216,10 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// SQLite stores: online backups (`VACUUM INTO` store.backup_dir, keeping
+    /// store.backup_keep) and their check. PostgreSQL: the provider's backups (README).
+    #[command(subcommand)]
+    Backup(BackupCommand),
 }
 
 /// `watchdog config …`.
@@ -227,6 +232,26 @@ pub enum ConfigAction {
     ///
     /// Exit: 0 printed; 78 the configuration does not load.
     Export,
+}
+
+/// `watchdog backup …`.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Write a backup now (both daemons keep running) and remove the oldest past
+    /// store.backup_keep.
+    ///
+    /// Exit: 0 written; 2 failed; 69 the store is unavailable; 78 the store is not SQLite.
+    Now,
+    /// Open the newest backup read-only and check it: PRAGMA integrity_check, the inbox
+    /// table readable, its age against store.backup_max_age. Changes nothing.
+    ///
+    /// Exit: 0 sound and recent; 1 sound but older than store.backup_max_age; 2 no backup,
+    /// or it is corrupt, truncated or unreadable.
+    Verify {
+        /// This file instead of the newest one in store.backup_dir.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 /// `120`, `120s`, `5m`.

@@ -87,6 +87,12 @@ pub async fn execute(cli: Cli, env: EnvMap) -> u8 {
         }
         return code;
     }
+    if let Command::Backup(b) = &cli.command {
+        let Some(p) = plans.first() else {
+            return EXIT_CONFIG;
+        };
+        return super::backup::execute(b, &p.watchdog.store).await;
+    }
     let mut members = Vec::new();
     for cfg in plans {
         match App::build(cfg).await {
@@ -224,7 +230,8 @@ async fn one(m: &App, cmd: &Command, env: &EnvMap, is_fleet: bool) -> u8 {
         Command::Run { .. }
         | Command::Check { .. }
         | Command::ReplayParked { .. }
-        | Command::Config { .. } => 0,
+        | Command::Config { .. }
+        | Command::Backup(_) => 0,
     }
 }
 

@@ -210,15 +210,15 @@ pub(crate) fn build(
         )
         .map(Some)
     };
-    let weekly = if wd.schedule.weekly.trim().is_empty() {
-        Some(None)
-    } else {
-        keep(
-            errs,
-            Trigger::cron(&wd.schedule.weekly, "watchdog.schedule.weekly"),
-        )
-        .map(Some)
+    let optional = |raw: &str, key: &str, errs: &mut Vec<ConfigError>| {
+        if raw.trim().is_empty() {
+            Some(None)
+        } else {
+            keep(errs, Trigger::cron(raw, key)).map(Some)
+        }
     };
+    let weekly = optional(&wd.schedule.weekly, "watchdog.schedule.weekly", errs);
+    let backup = optional(&wd.schedule.backup, "watchdog.schedule.backup", errs);
     let method = restart_method(
         wd.restart.render_api_url.as_str(),
         wd.restart.render_api_key,
@@ -253,6 +253,7 @@ pub(crate) fn build(
     let drill = drill?;
     let digest = digest?;
     let weekly = weekly?;
+    let backup = backup?;
     let path = wh.path.clone();
     let expected_url = format!("{}{}", public.as_str().trim_end_matches('/'), path);
     let mut backups = Vec::new();
@@ -358,6 +359,7 @@ pub(crate) fn build(
             drill,
             digest,
             weekly,
+            backup,
         },
         bot_attempts,
         bot_interval,

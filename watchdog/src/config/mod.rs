@@ -121,6 +121,8 @@ pub struct Schedules {
     pub digest: Option<Trigger>,
     /// The weekly report e-mail (`None`: off, the default).
     pub weekly: Option<Trigger>,
+    /// SQLite backups (`None`: off, the default).
+    pub backup: Option<Trigger>,
 }
 
 /// Recovery settings.

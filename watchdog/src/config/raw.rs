@@ -47,6 +47,8 @@ pub(crate) struct ScheduleSection {
     pub(crate) drill: String,
     pub(crate) digest: String,
     pub(crate) weekly: String,
+    #[serde(default)]
+    pub(crate) backup: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -160,7 +160,8 @@ pub async fn gather_over(
         response_target_ms: t.response_time_warn.as_millis() as u64,
         ..Digest::default()
     };
-    let pool = &ctx.store.db().pool;
+    // Monitoring reads: a read replica when store.read_url is set.
+    let pool = ctx.store.db().reader();
     let reports: Vec<String> = sqlx::query_scalar(
         "SELECT report FROM wd_runs WHERE started_at >= $1 AND started_at <= $2 ORDER BY started_at, id",
     )

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod alerting;
+mod backup;
 mod blind;
 mod checks_fire;
 mod cli;

@@ -97,3 +97,91 @@ async fn the_recovery_lock_works_on_postgres_too() {
     let out = wd.recover(false).await;
     assert_eq!(out.report.actions[0].result, ActionResult::Succeeded);
 }
+
+/// `DATABASE_READ_URL`: the digest's reads go to the replica (here a second database the test
+/// fills itself: a row only it has shows in the digest), everything else to the main store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_reads_the_read_replica() {
+    let pg =
+        telbot_testkit::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+    pg.create_database("replica").unwrap();
+    let mut w = World::start().await;
+    w.env.insert("DATABASE_URL".into(), pg.url());
+    let mut replica_env = w.env.clone();
+    replica_env.insert("DATABASE_URL".into(), pg.url_of("replica"));
+    let replica = telbot_shared::store::connect(
+        &telbot_shared::config::StoreConfig::from_section(
+            telbot_shared::config::section(
+                &telbot_shared::config::load(None, &replica_env).unwrap(),
+                "store",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let now = telbot_shared::unix_now();
+    sqlx::query("INSERT INTO wd_actions (kind, reason, result, detail, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind("lossless-recovery").bind("webhook stuck").bind("succeeded").bind("drained 7, replayed 7, dropped 0 (replica)")
+        .bind(now - 60).bind(now - 59)
+        .execute(&replica.pool).await.unwrap();
+    w.env
+        .insert("DATABASE_READ_URL".into(), pg.url_of("replica"));
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
+        .args(["digest", "--no-send"])
+        .env_clear()
+        .envs(&w.env)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), out)
+        .await
+        .unwrap()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("(replica)"),
+        "the digest did not read the replica: {text}"
+    );
+}
+
+/// Two watchdogs on a pooled URL (a real pgbouncer, session mode, as Supabase's pooler on port
+/// 5432), started together so they migrate concurrently through it: both check, one leads,
+/// their runs are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgbouncer_watchdogs_on_the_pooled_url() {
+    let pg =
+        telbot_testkit::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+    let bouncer = telbot_testkit::PgBouncer::start(&pg, "session", 40)
+        .unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+    let mut w = World::start().await;
+    w.env.insert("DATABASE_URL".into(), bouncer.url("postgres"));
+    let (a, b) = tokio::join!(w.watchdog(), w.watchdog());
+    let (oa, ob) = tokio::join!(a.check(), b.check());
+    assert!(oa.report.actions.is_empty() && ob.report.actions.is_empty());
+    let mut direct = w.env.clone();
+    direct.insert("DATABASE_URL".into(), pg.url());
+    let db = telbot_shared::store::connect(
+        &telbot_shared::config::StoreConfig::from_section(
+            telbot_shared::config::section(
+                &telbot_shared::config::load(None, &direct).unwrap(),
+                "store",
+            )
+            .unwrap(),
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wd_runs")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        n >= 1,
+        "runs stored through the pooler: {n}\n{}",
+        bouncer.log()
+    );
+}
