@@ -57,6 +57,7 @@ pub mod metrics;
 pub mod parked;
 pub mod recovery;
 pub mod report;
+mod reports;
 pub mod rules;
 pub mod schedule;
 pub mod store;

@@ -11,8 +11,9 @@
 //!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
 //!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
 //!   tests never skip silently.
-//! - [`PgBouncer`]: a transaction-mode pgbouncer in front of a [`PgServer`] (Debian's
-//!   `pgbouncer` package), as Supabase's pooled URL.
+//! - [`PgBouncer`]: a pgbouncer in front of a [`PgServer`] (Debian's `pgbouncer` package), in
+//!   the pooling mode the test asks for; the fleet tests use session mode (sqlx's named
+//!   prepared statements do not survive pgbouncer 1.18's transaction mode).
 
 pub mod intruder;
 mod pgbouncer;
