@@ -141,7 +141,8 @@ async fn bot_side(ctx: &Ctx, set: RunSet, keep: bool, deadline: Instant) -> BotS
         }
     }
     if set.integration {
-        match timeout_at(deadline, checks::integration::check(ctx)).await {
+        let canary = bot.up && !bot.store_trouble();
+        match timeout_at(deadline, checks::integration::check(ctx, canary)).await {
             Ok(fs) => found.extend(fs),
             Err(_) => late.push("the integration probes"),
         }

@@ -15,11 +15,16 @@ use crate::schedule::{RunKind, Ticker};
 
 /// How often the daemon looks for a request.
 pub const POLL: Duration = Duration::from_secs(2);
+/// How long a pass waits for the store to say whether a request is open.
+const ASK_WAIT: Duration = Duration::from_millis(300);
 
 /// Answers the request `report`'s pass was the first full one to start after, if any.
 pub async fn answer(ctx: &Ctx, report: &RunReport, by: &str) {
     let db = ctx.store.db();
-    let Ok(Some(req)) = check_request::unanswered(db, report.started_at).await else {
+    // Asked of every full pass: a store that does not answer must not make the pass longer
+    // (its other store work already waits), so the question gets a short time of its own.
+    let asked = tokio::time::timeout(ASK_WAIT, check_request::unanswered(db, report.started_at));
+    let Ok(Ok(Some(req))) = asked.await else {
         return;
     };
     let mut findings: Vec<Line> = report

@@ -10,13 +10,18 @@ use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "integration";
 
-/// Both probes, and the canary beside them.
-pub async fn check(ctx: &Ctx) -> Vec<Finding> {
-    let (auth, health, canary) = tokio::join!(
-        unauthenticated_post(ctx),
-        webhook_health(ctx),
-        super::canary::check(ctx)
-    );
+/// Both probes, and the canary beside them unless `canary` is false: a bot that is down or
+/// says its store is in trouble is already paged for it, and a canary would only wait out
+/// its timeouts, lengthening the runs that must see the outage to page it.
+pub async fn check(ctx: &Ctx, canary: bool) -> Vec<Finding> {
+    let send = async {
+        if canary {
+            super::canary::check(ctx).await
+        } else {
+            None
+        }
+    };
+    let (auth, health, canary) = tokio::join!(unauthenticated_post(ctx), webhook_health(ctx), send);
     let mut out = vec![auth, health];
     out.extend(canary);
     out
