@@ -36,6 +36,7 @@ pub mod html;
 pub mod logging;
 pub mod metrics_upkeep;
 pub mod migration_lock;
+pub mod owner;
 pub mod queue_key;
 pub mod recovery;
 pub mod redact;

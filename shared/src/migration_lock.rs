@@ -11,7 +11,16 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 
-use crate::store::StoreError;
+/// Why the migration lock could not be taken or given back.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationLockError {
+    /// The database answered with an error.
+    #[error("store: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Another process held it past the wait.
+    #[error("store migration: {0}")]
+    Held(String),
+}
 
 /// How long the lock lasts unless renewed (renewed every third of it while migrating).
 pub const TTL: Duration = Duration::from_secs(60);
@@ -29,7 +38,10 @@ pub struct MigrationLock {
 
 impl MigrationLock {
     /// Waits (polling) until the lock is free and takes it; gives up after `wait`.
-    pub async fn acquire(pool: &AnyPool, wait: Duration) -> Result<MigrationLock, StoreError> {
+    pub async fn acquire(
+        pool: &AnyPool,
+        wait: Duration,
+    ) -> Result<MigrationLock, MigrationLockError> {
         let deadline = tokio::time::Instant::now() + wait;
         // Two processes creating the table at once may collide in PostgreSQL's catalog
         // ("duplicate key … pg_type"); the second try finds it made.
@@ -37,7 +49,7 @@ impl MigrationLock {
             sqlx::query(CREATE).execute(pool).await?;
         }
         let token = format!("{:016x}", rand::random::<u64>());
-        let owner = crate::recovery::owner_name("migrations");
+        let owner = crate::owner::owner_name("migrations");
         loop {
             let now = crate::unix_now();
             let done = sqlx::query(
@@ -62,7 +74,7 @@ impl MigrationLock {
                 )
                 .fetch_optional(pool)
                 .await?;
-                return Err(StoreError::Migrate(format!(
+                return Err(MigrationLockError::Held(format!(
                     "another process has been migrating for over {}s ({}); if it was killed, \
                      its lock row expires within {}s",
                     wait.as_secs(),
@@ -95,7 +107,7 @@ impl MigrationLock {
     }
 
     /// Gives the lock back (only this holder's row).
-    pub async fn release(self) -> Result<(), StoreError> {
+    pub async fn release(self) -> Result<(), MigrationLockError> {
         self.keeper.abort();
         sqlx::query("DELETE FROM telbot_migration_lock WHERE name = 'migrations' AND token = $1")
             .bind(&self.token)

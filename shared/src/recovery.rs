@@ -115,14 +115,7 @@ async fn extend(db: &Db, name: &str, token: &str, ttl: Duration) -> Result<bool,
     Ok(done.rows_affected() == 1)
 }
 
-/// An owner name for `role` (`watchdog`, `bot-server`): role, host and pid.
-pub fn owner_name(role: &str) -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{role} on {host} (pid {})", std::process::id())
-}
+pub use crate::owner::owner_name;
 
 impl Lease {
     /// Takes the recovery lock for `ttl`, or says who holds it.

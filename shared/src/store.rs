@@ -43,6 +43,15 @@ pub enum StoreError {
     },
 }
 
+impl From<crate::migration_lock::MigrationLockError> for StoreError {
+    fn from(e: crate::migration_lock::MigrationLockError) -> Self {
+        match e {
+            crate::migration_lock::MigrationLockError::Db(e) => StoreError::Db(e.to_string()),
+            crate::migration_lock::MigrationLockError::Held(why) => StoreError::Migrate(why),
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Db(e.to_string())
@@ -152,7 +161,7 @@ async fn migrate_on(pool: &AnyPool, backend: Backend, wait: Duration) -> Result<
         .map_err(|e| StoreError::Migrate(e.to_string()));
     let released = lock.release().await;
     r?;
-    released
+    Ok(released?)
 }
 
 /// Whether a released connection may go back to the pool: only when it is verifiably outside

@@ -91,7 +91,7 @@ impl Watchdog {
                     format!("not healthy after {timeout:?}: {last}"),
                 );
             }
-            match webhook_healthy(ctx, left).await {
+            match crate::checks::integration::webhook_healthy(ctx, left).await {
                 Ok(()) => return (Level::Ok, "the bot's /webhook/health is healthy".into()),
                 Err(why) => last = why,
             }
@@ -100,25 +100,5 @@ impl Watchdog {
             )
             .await;
         }
-    }
-}
-
-/// One probe of the bot's `/webhook/health` (within `watchdog.http_timeout` and `left`):
-/// `Ok` when it says `is_healthy`, else what it said, redacted. `watchdog verify` polls it;
-/// the daemon's deploy watch ([`crate::deploy_watch`]) calls it once a run.
-pub async fn webhook_healthy(ctx: &checks::Ctx, left: Duration) -> Result<(), String> {
-    let sent = ctx
-        .http
-        .get(ctx.bot_endpoint("/webhook/health"))
-        .timeout(ctx.cfg.http_timeout.min(left))
-        .send()
-        .await;
-    match sent {
-        Ok(r) => match r.json::<serde_json::Value>().await {
-            Ok(v) if v["webhook_info"]["is_healthy"].as_bool() == Some(true) => Ok(()),
-            Ok(v) => Err(ctx.redact(&format!("problems: {}", v["webhook_info"]["problems"]))),
-            Err(_) => Err("/webhook/health answered without JSON".into()),
-        },
-        Err(e) => Err(format!("/webhook/health: {}", checks::bot::describe(&e))),
     }
 }

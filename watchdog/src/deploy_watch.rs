@@ -5,7 +5,7 @@
 //! than [`SAME_PROCESS`] after the one on record is a new deploy (or a restart, which earns a
 //! verification too); an *earlier* one never is, so several instances behind one URL, seen in
 //! turn, do not look like a deploy each. The verification is `watchdog verify`'s probe
-//! ([`crate::deploy::webhook_healthy`]) once a run until healthy or
+//! ([`crate::checks::integration::webhook_healthy`]) once a run until healthy or
 //! `watchdog.deploy.verify_timeout` has passed since the deploy was noticed; a run never
 //! waits for it, and a cron `watchdog check` carries it on from the store (kv
 //! [`telbot_shared::deploy_verification::KV_KEY`]).
@@ -81,7 +81,7 @@ pub async fn observe(ctx: &Ctx, health: Option<&Health>) -> Option<Finding> {
         VerifyStatus::Running | VerifyStatus::Failed => {
             let left =
                 Duration::from_secs((r.noticed_at + timeout.as_secs() as i64 - now).max(1) as u64);
-            match crate::deploy::webhook_healthy(ctx, left).await {
+            match crate::checks::integration::webhook_healthy(ctx, left).await {
                 Ok(()) => {
                     if r.status == VerifyStatus::Running {
                         r.status = VerifyStatus::Ok;

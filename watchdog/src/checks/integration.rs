@@ -2,6 +2,8 @@
 //! must be refused with 401, and the bot's own `/webhook/health` must say `is_healthy`; the
 //! [`super::canary`] runs beside them.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::Ctx;
@@ -131,5 +133,25 @@ async fn webhook_health(ctx: &Ctx) -> Finding {
             Level::Warning,
             "/webhook/health has no webhook_info.is_healthy",
         ),
+    }
+}
+
+/// One probe of the bot's `/webhook/health` (within `watchdog.http_timeout` and `left`):
+/// `Ok` when it says `is_healthy`, else what it said, redacted. `watchdog verify` polls it;
+/// the daemon's deploy watch calls it once a run.
+pub async fn webhook_healthy(ctx: &Ctx, left: Duration) -> Result<(), String> {
+    let sent = ctx
+        .http
+        .get(ctx.bot_endpoint("/webhook/health"))
+        .timeout(ctx.cfg.http_timeout.min(left))
+        .send()
+        .await;
+    match sent {
+        Ok(r) => match r.json::<serde_json::Value>().await {
+            Ok(v) if v["webhook_info"]["is_healthy"].as_bool() == Some(true) => Ok(()),
+            Ok(v) => Err(ctx.redact(&format!("problems: {}", v["webhook_info"]["problems"]))),
+            Err(_) => Err("/webhook/health answered without JSON".into()),
+        },
+        Err(e) => Err(format!("/webhook/health: {}", describe(&e))),
     }
 }
