@@ -9,24 +9,7 @@ use std::time::Duration;
 
 use common::World;
 
-async fn run(env: &HashMap<String, String>, args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .unwrap()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
+use common::run_binary as run;
 
 fn store_of(env: &HashMap<String, String>) -> telbot_shared::config::StoreConfig {
     telbot_shared::config::StoreConfig::from_section(

@@ -4,11 +4,9 @@
 
 use crate::common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{HealthMode, World};
 
@@ -65,24 +63,7 @@ impl Sink {
     }
 }
 
-async fn run(env: &HashMap<String, String>, args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .unwrap()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
+use common::run_binary as run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_digest_answers_the_daily_checklist_in_one_email() {

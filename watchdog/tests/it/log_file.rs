@@ -5,28 +5,10 @@
 use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 
 use common::World;
 
-async fn run(env: &std::collections::HashMap<String, String>, args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .expect("watchdog hung")
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
+use common::run_binary as run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_file_has_every_line_up_to_exit_and_no_secret() {

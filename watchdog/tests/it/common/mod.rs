@@ -420,3 +420,23 @@ impl World {
         );
     }
 }
+
+/// Runs the watchdog binary with exactly `env`; its exit code and stdout + stderr.
+pub(crate) async fn run_binary(env: &HashMap<String, String>, args: &[&str]) -> (i32, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_watchdog"))
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("watchdog hung")
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
