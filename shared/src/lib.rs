@@ -37,6 +37,7 @@ pub mod logging;
 pub mod metrics_upkeep;
 pub mod migration_lock;
 pub mod owner;
+pub mod pooler_probe;
 pub mod queue_key;
 pub mod recovery;
 pub mod redact;

@@ -33,6 +33,18 @@ pub enum StoreError {
         /// The database file.
         path: String,
     },
+    /// A PostgreSQL URL goes through a pooler that loses sqlx's prepared statements.
+    #[error(
+        "store: {url} goes through a transaction-mode pooler that loses prepared statements \
+         ({detail}); telbot's database driver (sqlx) needs them: {advice}",
+        advice = crate::pooler_probe::ADVICE
+    )]
+    Pooler {
+        /// Which URL (its variable's name).
+        url: &'static str,
+        /// What the database said.
+        detail: String,
+    },
     /// The data directory could not be created.
     #[error("store: cannot create data directory {path}: {problem}")]
     DataDir {
@@ -54,6 +66,13 @@ impl From<crate::migration_lock::MigrationLockError> for StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if crate::pooler_probe::lost_statement(&e) {
+            // A pooler changed after the start-up probe (or one the probe could not judge).
+            return StoreError::Pooler {
+                url: "DATABASE_URL",
+                detail: e.to_string(),
+            };
+        }
         StoreError::Db(e.to_string())
     }
 }
@@ -85,6 +104,12 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
         let _ = probe.close().await;
         r.map_err(db_err)?;
     }
+    if cfg.backend == Backend::Postgres {
+        probe_pooler(cfg, cfg.url.expose_secret(), "DATABASE_URL").await?;
+        if let Some(url) = &cfg.read_url {
+            probe_pooler(cfg, url.expose_secret(), "DATABASE_READ_URL").await?;
+        }
+    }
     let pool = open_pool(cfg, cfg.url.expose_secret(), cfg.max_connections).await?;
     // A read replica is opened at start like the main store, so a wrong URL fails here.
     let read = match &cfg.read_url {
@@ -107,6 +132,23 @@ pub async fn connect(cfg: &StoreConfig) -> Result<Db, StoreError> {
         None => migrate_on(&db.pool, db.backend, cfg.acquire_timeout).await?,
     }
     Ok(db)
+}
+
+/// Refuses a URL whose pooler loses prepared statements (see [`crate::pooler_probe`]), before
+/// migrations would fail halfway with the pooler's error.
+async fn probe_pooler(cfg: &StoreConfig, url: &str, name: &'static str) -> Result<(), StoreError> {
+    use crate::pooler_probe::{Verdict, probe};
+    match probe(url, cfg.acquire_timeout).await {
+        Verdict::Carries => Ok(()),
+        Verdict::Breaks(detail) => Err(StoreError::Pooler {
+            url: name,
+            detail: cfg.redact_in(&detail),
+        }),
+        Verdict::Unknown(why) => {
+            tracing::debug!(url = name, why = %cfg.redact_in(&why), "pooler probe could not tell");
+            Ok(())
+        }
+    }
 }
 
 /// A pool on `url` with the store's settings (WAL, busy timeout and the rest for SQLite).

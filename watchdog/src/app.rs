@@ -165,9 +165,14 @@ impl App {
         secrets.extend(admin_token);
         let heartbeat = Heartbeat::from_config(&alerts)
             .map_err(|e| AppError::Config(format!("alerts.heartbeat_url: {e}")))?;
-        let db = telbot_shared::store::connect(&watchdog.store)
-            .await
-            .map_err(WatchdogError::from)?;
+        let db = match telbot_shared::store::connect(&watchdog.store).await {
+            // The URL names the wrong kind of pooler: a configuration error (exit 78), not an
+            // unavailable store that might come back.
+            Err(e @ telbot_shared::store::StoreError::Pooler { .. }) => {
+                return Err(AppError::Config(e.to_string()));
+            }
+            r => r.map_err(WatchdogError::from)?,
+        };
         let pipeline = AlertPipeline::new(alerts, db.clone(), secrets)
             .map_err(|e| AppError::Config(format!("alerts: {e}")))?;
         let sink = Arc::new(PipelineSink::new(pipeline, heartbeat));

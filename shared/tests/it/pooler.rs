@@ -120,3 +120,77 @@ async fn pgbouncer_migrations_through_the_pooler_itself() {
         .await
         .unwrap_or_else(|e| panic!("migrations through pgbouncer: {e}\n{}", bouncer.log()));
 }
+
+/// Debian 12's pgbouncer (1.18) in transaction mode does not track prepared statements: the
+/// store refuses it at connect, naming the URL and the fix, before any migration ran. Without
+/// the probe the error is sqlx's own `prepared statement "sqlx_s_…"` at some later statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_mode_pooler_that_loses_prepared_statements_is_refused_at_connect() {
+    let pg = pg();
+    let bouncer =
+        PgBouncer::start(&pg, "transaction", 4).unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+    let cfg = store_config(&[("DATABASE_URL", &bouncer.url("postgres"))]);
+    let err = connect(&cfg)
+        .await
+        .expect_err("a 1.18 transaction pooler was accepted");
+    let msg = err.to_string();
+    assert!(
+        matches!(
+            err,
+            telbot_shared::store::StoreError::Pooler {
+                url: "DATABASE_URL",
+                ..
+            }
+        ),
+        "{msg}"
+    );
+    for part in [
+        "transaction-mode pooler",
+        "session mode",
+        "max_prepared_statements",
+        "sqlx_s_",
+    ] {
+        assert!(msg.contains(part), "{part:?} missing from: {msg}");
+    }
+    // Nothing was migrated through it.
+    let direct = store_config(&[("DATABASE_URL", &pg.url())]);
+    let mut c = sqlx::PgConnection::connect(&pg.url()).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '_sqlx_migrations'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(n, 0, "migrations ran through the refused pooler");
+    // The same server directly, and through the same pgbouncer's session mode, pass the probe.
+    connect(&direct)
+        .await
+        .unwrap_or_else(|e| panic!("direct: {e}"));
+    let session = PgBouncer::start(&pg, "session", 4).unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+    connect(&store_config(&[("DATABASE_URL", &session.url("postgres"))]))
+        .await
+        .unwrap_or_else(|e| panic!("session mode: {e}\n{}", session.log()));
+}
+
+/// A read replica URL through such a pooler is refused too, by its own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_url_through_such_a_pooler_is_refused_by_its_name() {
+    let pg = pg();
+    let bouncer =
+        PgBouncer::start(&pg, "transaction", 4).unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+    let cfg = store_config(&[
+        ("DATABASE_URL", &pg.url()),
+        ("DATABASE_READ_URL", &bouncer.url("postgres")),
+    ]);
+    let err = connect(&cfg).await.expect_err("accepted");
+    assert!(
+        matches!(
+            err,
+            telbot_shared::store::StoreError::Pooler {
+                url: "DATABASE_READ_URL",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -185,3 +185,20 @@ async fn pgbouncer_watchdogs_on_the_pooled_url() {
         bouncer.log()
     );
 }
+
+/// A transaction-mode pooler that loses prepared statements (Debian 12's pgbouncer 1.18):
+/// `watchdog check` refuses it as a configuration error (78), naming the variable and the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_mode_pooler_is_a_configuration_error_naming_the_fix() {
+    let pg =
+        telbot_testkit::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
+    let bouncer = telbot_testkit::PgBouncer::start(&pg, "transaction", 4)
+        .unwrap_or_else(|e| panic!("pgbouncer: {e}"));
+    let mut w = World::start().await;
+    w.env.insert("DATABASE_URL".into(), bouncer.url("postgres"));
+    let (code, out) = crate::common::run_binary(&w.env, &["check"]).await;
+    assert_eq!(code, 78, "{out}");
+    for part in ["DATABASE_URL", "transaction-mode pooler", "session mode"] {
+        assert!(out.contains(part), "{part:?} missing from: {out}");
+    }
+}
