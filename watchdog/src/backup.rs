@@ -86,32 +86,44 @@ pub async fn now(db: &Db, cfg: &StoreConfig) -> Result<(PathBuf, Vec<PathBuf>), 
         problem: e.to_string(),
     };
     std::fs::create_dir_all(dir).map_err(dir_err)?;
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .replace(':', "-");
-    let mut path = dir.join(format!("{PREFIX}{stamp}.db"));
-    for n in 1.. {
+    // Millisecond names sort by time; two backups in one millisecond wait for the next one.
+    let mut path = dir.join("unnamed");
+    for _ in 0..1000 {
+        let stamp = humantime::format_rfc3339_millis(SystemTime::now())
+            .to_string()
+            .replace(':', "-");
+        path = dir.join(format!("{PREFIX}{stamp}.db"));
         if !path.exists() {
             break;
         }
-        path = dir.join(format!("{PREFIX}{stamp}.{n}.db"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let bad = |problem: String| BackupError::Bad {
         path: path.display().to_string(),
         problem,
     };
-    let target = path.to_string_lossy().to_string();
-    match tokio::time::timeout(
+    // Written under a name `list` does not see, then renamed: a process killed half way
+    // leaves a `.partial` file (removed by the next backup), never a truncated "newest".
+    remove_stale_partials(dir);
+    let partial = path.with_extension("db.partial");
+    let target = partial.to_string_lossy().to_string();
+    let written = tokio::time::timeout(
         TIMEOUT,
         sqlx::query("VACUUM INTO $1")
             .bind(&target)
             .execute(&db.pool),
     )
-    .await
-    {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => return Err(bad(e.to_string())),
-        Err(_) => return Err(bad(format!("not written within {}s", TIMEOUT.as_secs()))),
+    .await;
+    let failed = match written {
+        Ok(Ok(_)) => std::fs::rename(&partial, &path)
+            .err()
+            .map(|e| format!("cannot rename {}: {e}", partial.display())),
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("not written within {}s", TIMEOUT.as_secs())),
+    };
+    if let Some(problem) = failed {
+        let _ = std::fs::remove_file(&partial);
+        return Err(bad(problem));
     }
     let files = list(dir)?;
     let excess = files.len().saturating_sub(cfg.backup_keep as usize);
@@ -121,6 +133,25 @@ pub async fn now(db: &Db, cfg: &StoreConfig) -> Result<(PathBuf, Vec<PathBuf>), 
         removed.push(old);
     }
     Ok((path, removed))
+}
+
+/// Removes `.partial` files older than [`TIMEOUT`] (a backup that was killed half way; a
+/// younger one may be another process's backup in progress).
+fn remove_stale_partials(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let stale = p.extension().is_some_and(|x| x == "partial")
+            && std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > TIMEOUT);
+        if stale {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
 }
 
 /// `watchdog.schedule.backup`: one backup, logged (the daemon has nobody to print to).

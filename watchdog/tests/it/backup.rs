@@ -153,3 +153,44 @@ async fn the_daemon_backs_up_on_its_schedule() {
     assert_eq!(code, 0, "{out}");
     assert!(watchdog::backup::list(&dir).unwrap().len() <= 2, "pruned");
 }
+
+/// A backup killed half way (the daemon stopped mid-`VACUUM INTO`) leaves a `.partial` file,
+/// never a truncated file under a backup's name: `verify` judges the last complete backup, and
+/// the next backup removes the stale partial. Names sort by time to the millisecond, so two
+/// backups in one second keep their order (the newest is never the one pruned).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_cut_short_is_never_taken_for_the_newest() {
+    let w = World::start().await;
+    let backups = tempfile::tempdir().unwrap();
+    let mut env = w.env.clone();
+    env.insert(
+        "TELBOT__STORE__BACKUP_DIR".into(),
+        backups.path().display().to_string(),
+    );
+    env.insert("TELBOT__STORE__BACKUP_KEEP".into(), "2".into());
+    let (code, out) = run(&env, &["backup", "now"]).await;
+    assert_eq!(code, 0, "{out}");
+    // What a kill mid-write leaves: a later-named, truncated file, old enough to be stale.
+    let cut = backups.path().join("telbot-2999-01-01T00-00-00.000Z.db.partial");
+    std::fs::write(&cut, b"SQLite format 3\0 truncated").unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&cut)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert_eq!(watchdog::backup::list(backups.path()).unwrap().len(), 1);
+    let (code, out) = run(&env, &["backup", "verify"]).await;
+    assert_eq!(code, 0, "the complete backup is the newest: {out}");
+    for _ in 0..2 {
+        let (code, out) = run(&env, &["backup", "now"]).await;
+        assert_eq!(code, 0, "{out}");
+    }
+    assert!(!cut.exists(), "the stale partial was removed");
+    let files = watchdog::backup::list(backups.path()).unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let mut sorted_by_time = files.clone();
+    sorted_by_time.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+    assert_eq!(files, sorted_by_time, "names sort as the backups were made");
+}
