@@ -58,15 +58,6 @@ struct ServerSection {
 
 #[derive(Debug, Deserialize)]
 struct WebhookSection {
-    public_url: String,
-    path: String,
-    secret: Option<SecretString>,
-    #[serde(default)]
-    certificate: Option<String>,
-    #[serde(default)]
-    ip_address: Option<String>,
-    max_connections: u32,
-    allowed_updates: Vec<String>,
     set_attempts: u32,
     #[serde(with = "humantime_serde")]
     restore_interval: Duration,
@@ -273,6 +264,11 @@ impl BotConfig {
         let cfg = shared::load(file, env)?;
         let server: ServerSection = shared::section(&cfg, "server")?;
         let webhook: WebhookSection = shared::section(&cfg, "webhook")?;
+        // `[webhook]`'s keys the watchdog reads too: validated once, every problem listed.
+        let mut errs = Vec::new();
+        let hook = shared::webhook::WebhookConfig::from_section(&cfg, &mut errs);
+        ConfigError::all(errs)?;
+        let hook = hook.ok_or_else(|| ConfigError::invalid("webhook", "section is missing"))?;
         let telegram =
             TelegramConfig::from_section(shared::section::<TelegramSection>(&cfg, "telegram")?)?;
         let store_section: StoreSection = shared::section(&cfg, "store")?;
@@ -291,15 +287,9 @@ impl BotConfig {
                 format!("is not an IP address: {:?}", server.host),
             )
         })?;
-        let webhook_path = if webhook.path.starts_with('/') {
-            webhook.path.clone()
-        } else {
-            return Err(ConfigError::invalid("webhook.path", "must start with /"));
-        };
-        let webhook_url = if webhook.public_url.trim().is_empty() {
-            None
-        } else {
-            let base = shared::parse_public_url(&webhook.public_url, "webhook.public_url")?;
+        let webhook_path = hook.path.clone();
+        let webhook_url = hook.url();
+        if let Some(base) = &hook.public_url {
             let loopback = base
                 .host_str()
                 .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
@@ -309,12 +299,7 @@ impl BotConfig {
                     base.as_str()
                 ));
             }
-            let full = format!("{}{}", base.as_str().trim_end_matches('/'), webhook_path);
-            Some(
-                Url::parse(&full)
-                    .map_err(|e| ConfigError::invalid("webhook.public_url", e.to_string()))?,
-            )
-        };
+        }
         let mode = match server.mode.to_ascii_lowercase().as_str() {
             "webhook" => {
                 if webhook_url.is_none() {
@@ -340,21 +325,9 @@ impl BotConfig {
                 ));
             }
         };
-        let webhook_secret = shared::non_empty_secret(webhook.secret);
+        let webhook_secret = hook.secret.clone();
         let mut generate_secret = false;
-        if let Some(s) = &webhook_secret {
-            let s = s.expose_secret();
-            if s.len() > 256
-                || !s
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            {
-                return Err(ConfigError::invalid(
-                    "webhook.secret",
-                    "must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram refuses others)",
-                ));
-            }
-        } else if mode == Mode::Webhook {
+        if webhook_secret.is_none() && mode == Mode::Webhook {
             let loopback = webhook_url.as_ref().is_some_and(|u| {
                 u.host_str()
                     .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]")
@@ -374,12 +347,6 @@ impl BotConfig {
                     "WEBHOOK_SECRET is not set: a secret is generated and kept in the store (the watchdog, on the same store, reads it there); set WEBHOOK_SECRET to choose your own".into(),
                 );
             }
-        }
-        if !(1..=100).contains(&webhook.max_connections) {
-            return Err(ConfigError::invalid(
-                "webhook.max_connections",
-                "must be 1-100",
-            ));
         }
         if webhook.set_attempts == 0 {
             return Err(ConfigError::invalid(
@@ -527,10 +494,10 @@ impl BotConfig {
             webhook_path,
             webhook_secret,
             generate_secret,
-            webhook_certificate: shared::webhook::certificate(webhook.certificate.as_deref())?,
-            webhook_ip_address: shared::webhook::ip_address(webhook.ip_address.as_deref())?,
-            max_connections: webhook.max_connections,
-            allowed_updates: webhook.allowed_updates,
+            webhook_certificate: hook.certificate,
+            webhook_ip_address: hook.ip_address,
+            max_connections: hook.max_connections,
+            allowed_updates: hook.allowed_updates,
             set_attempts: webhook.set_attempts,
             restore_interval: webhook.restore_interval,
             max_body_bytes: webhook.max_body_bytes,

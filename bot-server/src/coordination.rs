@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use telbot_shared::conflict::{self, Sign};
+use telbot_shared::lease;
 use telbot_shared::recovery;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +39,7 @@ pub(crate) async fn failed_over(app: &AppState) -> Option<telbot_shared::failove
 /// Whether somebody (this process's dashboard recovery, the watchdog) holds the recovery
 /// lock. A store that does not answer counts as "no": polling then is the safe side.
 pub(crate) async fn recovery_running(app: &AppState) -> bool {
-    matches!(recovery::holder(&app.db).await, Ok(Some(_)))
+    matches!(lease::holder(&app.db).await, Ok(Some(_)))
 }
 
 /// A recovery record this bot-server left (its final setWebhook failed, or it was killed) is

@@ -28,6 +28,8 @@
 //! - [`recent`]: recent ack latencies and the dashboard's one-hour history, in fixed rings.
 //! - [`telemetry`]: Prometheus metrics.
 //! - [`state`]: what routes and tasks share.
+//! - [`bot_identity`]: the bot's id in the store (refusing another bot's inbox).
+//! - [`jobs`]: the periodic jobs' last runs, for `/health`'s `jobs`.
 
 pub mod auth;
 pub mod bot;

@@ -21,7 +21,7 @@
 //!   in the fallback, polls or sets it: the queue is theirs.
 //! - Of several bot-servers on one PostgreSQL only the holder of the `webhook-leader` lease
 //!   does any of this; the others serve `/webhook` and work the inbox, and take the lease
-//!   over when its holder stops or dies (after [`recovery::LEASE_TTL`]). On SQLite the one
+//!   over when its holder stops or dies (after [`lease::LEASE_TTL`]). On SQLite the one
 //!   bot-server is always the leader.
 
 use std::sync::atomic::Ordering;
@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use telbot_shared::backoff::jittered as backoff_delay;
 use telbot_shared::conflict::Sign;
+use telbot_shared::lease;
 use telbot_shared::recovery;
 use telbot_shared::telegram::TelegramError;
 use telbot_shared::webhook_settings;
@@ -56,11 +57,11 @@ pub async fn run(app: AppState, stop: CancellationToken) {
     }
     let mut told = false;
     loop {
-        let lease = match recovery::Lease::acquire_named(
+        let lease = match lease::Lease::acquire_named(
             &app.db,
-            recovery::WEBHOOK_LEADER,
+            lease::WEBHOOK_LEADER,
             &app.instance,
-            recovery::LEASE_TTL,
+            lease::LEASE_TTL,
         )
         .await
         {

@@ -1,10 +1,9 @@
 //! Lossless webhook recovery, in-process (`POST /webhook/recover`, the dashboard's Emergency
-//! recovery button): take the one recovery lock in the store (shared with the watchdog) →
-//! record the phase → deleteWebhook without dropping → getUpdates until empty (or until as
-//! many updates as were pending are stored: newer ones come by the webhook), each update
-//! stored in the inbox (dedup by update_id; a duplicate's stored reply that no answer carried
-//! is sent, see `crate::inbox::reply::carry_stored`) before its offset is confirmed → setWebhook
-//! again, always, even after an error half way → clear the phase and release the lock.
+//! recovery button): the one recovery lock in the store (shared with the watchdog), then the
+//! sequence both daemons share ([`telbot_shared::recovery::run`]) with the drain going into
+//! this bot's inbox: each update stored (dedup by update_id; a duplicate's stored reply that no
+//! answer carried is sent, see `crate::inbox::reply::carry_stored`) before its offset is
+//! confirmed, and the webhook set again by the bot's own registration.
 //!
 //! It runs in a spawned task ([`start`]), so a dropped request cannot cancel it half way; the
 //! route waits for it a bounded time. A shutdown stops the drain and waits (within the grace
@@ -13,9 +12,11 @@
 
 use std::time::Duration;
 
-use telbot_shared::recovery::{
-    LEASE_TTL, Lease, LockError, Phase, RecoveryReport, RecoveryState, Runner, owner_name,
-};
+use serde_json::Value;
+use telbot_shared::lease::{LEASE_TTL, Lease, LockError, owner_name};
+use telbot_shared::recovery::run::{self, Bounds, Drain, Taken};
+use telbot_shared::recovery::{RecoveryReport, Runner, WebhookSettings};
+use telbot_shared::telegram::WebhookInfo;
 use tokio::task::JoinHandle;
 
 use crate::config::Mode;
@@ -26,6 +27,9 @@ use crate::state::AppState;
 
 /// Rounds of getUpdates at most (100 updates each), so a recovery always ends.
 const MAX_ROUNDS: usize = 1000;
+/// How long a drain may take at most (it stops early at a shutdown); Telegram keeps the rest
+/// and delivers it to the webhook.
+const MAX_DRAIN: Duration = Duration::from_secs(600);
 
 /// How long `POST /webhook/recover` waits for the report before answering 202 (the recovery
 /// goes on in the background either way).
@@ -47,72 +51,12 @@ pub async fn start(app: &AppState) -> Result<JoinHandle<RecoveryReport>, LockErr
 
 /// Runs a recovery. The caller holds `lease`.
 pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
-    let mut report = RecoveryReport::default();
-    match app.api.get_webhook_info().await {
-        Ok(info) => report.pending_before = Some(info.pending_update_count),
-        Err(e) => {
-            report
-                .errors
-                .push(format!("not started: getWebhookInfo: {e}"));
-            return report;
-        }
-    }
-    let mut st = RecoveryState {
-        phase: Phase::Deleting,
-        offset: None,
-        drained: 0,
-        replayed: 0,
-        started_at: telbot_shared::unix_now(),
-        action_id: None,
-        by: Runner::BotServer,
-        settings: None,
-        drain_limit: report.pending_before,
-        holder: None,
+    let bounds = Bounds {
+        max_batches: MAX_ROUNDS,
+        max_duration: MAX_DRAIN,
+        stop: app.shutdown.clone(),
     };
-    // Without a record of the phase, an interruption could leave the webhook deleted: refuse.
-    match lease.save_state(&st).await {
-        Ok(true) => {}
-        Ok(false) => {
-            report
-                .errors
-                .push("not started: lost the recovery lock".to_string());
-            return report;
-        }
-        Err(e) => {
-            report.errors.push(format!(
-                "not started: cannot record the recovery phase: {e}"
-            ));
-            return report;
-        }
-    }
-    match app.api.delete_webhook(false).await {
-        Ok(_) => {
-            st.phase = Phase::Draining;
-            let _ = lease.save_state(&st).await;
-            drain(app, lease, &mut st, &mut report).await;
-        }
-        Err(e) => report.errors.push(format!("deleteWebhook: {e}")),
-    }
-    st.phase = Phase::Setting;
-    let _ = lease.save_state(&st).await;
-    match register_webhook(app).await {
-        Ok(()) => {
-            report.webhook_restored = true;
-            app.mode.set(Mode::Webhook);
-            match lease.clear_state().await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(
-                    "webhook set; the recovery lock was lost meanwhile, so its phase is left to its holder"
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook set, but the recovery phase could not be cleared")
-                }
-            }
-        }
-        Err(e) => report.errors.push(format!(
-            "setWebhook: {e} (the bot polls until the webhook is back)"
-        )),
-    }
+    let report = run::lossless(&app.api, lease, &IntoInbox { app }, &bounds, None).await;
     app.webhook_health.invalidate();
     tracing::info!(
         drained = report.drained,
@@ -124,41 +68,37 @@ pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
     report
 }
 
-async fn drain(app: &AppState, lease: &Lease, st: &mut RecoveryState, report: &mut RecoveryReport) {
-    let mut offset: Option<i64> = None;
-    for _ in 0..MAX_ROUNDS {
-        if app.shutdown.is_cancelled() {
-            report.errors.push(
-                "stopped draining for a shutdown; Telegram delivers the rest to the webhook".into(),
-            );
-            confirm(app, offset, report).await;
-            return;
-        }
-        if let Err(e) = lease.renew().await {
-            report.errors.push(format!("lost the recovery lock: {e}"));
-            return;
-        }
-        let batch = match app.api.get_updates(offset, 100, Duration::ZERO, None).await {
-            Ok(b) => b,
-            Err(e) => {
-                report.errors.push(format!("getUpdates: {e}"));
-                return;
-            }
-        };
-        let limit = st
-            .drain_limit
-            .map(|l| l.max(report.drained + batch.len() as u64));
-        st.drain_limit = limit;
-        if batch.is_empty() {
-            confirm(app, offset, report).await;
-            return;
-        }
+/// The drain into this bot's inbox.
+struct IntoInbox<'a> {
+    app: &'a AppState,
+}
+
+impl Drain for IntoInbox<'_> {
+    fn runner(&self) -> Runner {
+        Runner::BotServer
+    }
+
+    fn now(&self) -> i64 {
+        telbot_shared::unix_now()
+    }
+
+    /// None: the bot's registration sets what it registers (its config and the settings it
+    /// recorded), not what Telegram showed.
+    async fn settings_to_restore(&self, _info: &WebhookInfo) -> Option<WebhookSettings> {
+        None
+    }
+
+    /// Stores the batch in order, stopping at the first update that cannot be stored (it stays
+    /// at Telegram, which delivers it to the webhook later).
+    async fn take(&self, batch: &[Value]) -> Taken {
+        let mut t = Taken::default();
         for u in batch {
-            let Some(id) = u.get("update_id").and_then(serde_json::Value::as_i64) else {
+            let Some(id) = run::update_id(u) else {
                 continue;
             };
-            let (kind, key) = key::classify(&u);
-            match app
+            let (kind, key) = key::classify(u);
+            let stored = self
+                .app
                 .writer
                 .insert(NewUpdate {
                     update_id: id,
@@ -166,46 +106,43 @@ async fn drain(app: &AppState, lease: &Lease, st: &mut RecoveryState, report: &m
                     key,
                     payload: u.to_string(),
                 })
-                .await
-            {
-                Ok(Stored::New) => report.replayed += 1,
+                .await;
+            let failed = match stored {
+                Ok(Stored::New) => {
+                    t.taken += 1;
+                    continue;
+                }
                 Ok(Stored::Duplicate) => {
-                    report.duplicates += 1;
-                    // Its stored reply, if no answer carried it, goes out once as a request.
-                    if let Err(e) = carry_stored(&app.db, &app.api, id).await {
-                        // Not confirmed: the webhook's redelivery answers the stored reply.
-                        report.errors.push(format!("update {id}: {e}"));
-                        confirm(app, offset, report).await;
-                        return;
+                    // Its stored reply, if no answer carried it, goes out once as a request;
+                    // if that fails the webhook's redelivery answers it.
+                    match carry_stored(&self.app.db, &self.app.api, id).await {
+                        Ok(_) => {
+                            t.duplicates += 1;
+                            continue;
+                        }
+                        Err(e) => format!("update {id}: {e}"),
                     }
                 }
-                Err(e) => {
-                    // Not confirmed: Telegram keeps it and delivers it to the webhook later.
-                    report.errors.push(format!("store: {e}"));
-                    confirm(app, offset, report).await;
-                    return;
-                }
-            }
-            report.drained += 1;
-            offset = Some(id + 1);
+                Err(e) => format!("store: {e}"),
+            };
+            t.first_untaken = Some(id);
+            t.error = Some(failed);
+            return t;
         }
-        st.offset = offset;
-        st.drained = report.drained;
-        st.replayed = report.replayed;
-        let _ = lease.save_state(st).await;
-        if limit.is_some_and(|l| report.drained >= l) {
-            // Everything pending when the drain began is stored; the webhook delivers the rest.
-            confirm(app, offset, report).await;
-            return;
+        t
+    }
+
+    async fn set_webhook(&self, _settings: Option<&WebhookSettings>) -> Result<(), String> {
+        match register_webhook(self.app).await {
+            Ok(()) => {
+                self.app.mode.set(Mode::Webhook);
+                Ok(())
+            }
+            Err(e) => Err(format!("{e} (the bot polls until the webhook is back)")),
         }
     }
-}
 
-/// Confirms everything below `offset` (stored) so Telegram forgets it.
-async fn confirm(app: &AppState, offset: Option<i64>, report: &mut RecoveryReport) {
-    if offset.is_some()
-        && let Err(e) = app.api.get_updates(offset, 1, Duration::ZERO, None).await
-    {
-        report.errors.push(format!("getUpdates (confirm): {e}"));
+    fn redact(&self, text: &str) -> String {
+        self.app.redactor.redact(text)
     }
 }

@@ -143,7 +143,7 @@ impl App {
         check_identity(&db, &me, cfg.inbox.new_bot).await?;
         let instance: Arc<str> = Arc::from(format!(
             "{} #{:04x}",
-            telbot_shared::recovery::owner_name("bot-server"),
+            telbot_shared::lease::owner_name("bot-server"),
             rand::random::<u16>()
         ));
         // teloxide's `Bot` reaches the Bot API through telbot's client: one send path. Its own

@@ -13,7 +13,10 @@
 //! - [`canary`]: the watchdog's synthetic update (its id range, body and inbox state).
 //! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
 //! - [`migration_lock`]: the lock row migrations run under (no advisory lock).
-//! - [`recovery`]: the one recovery lock (a lease row) and the persisted recovery phase.
+//! - [`lease`]: named leases (rows with owner, token and expiry): the one recovery lock and the
+//!   two leaderships.
+//! - [`recovery`]: the lossless recovery sequence both daemons run ([`recovery::run`]) and its
+//!   persisted phase.
 //! - [`health`]: the `/health` document.
 //! - [`logging`]: tracing set-up (`LOG_FORMAT=json`).
 //! - [`metrics_upkeep`]: draining the Prometheus recorder when nobody scrapes it.
@@ -22,6 +25,15 @@
 //!   the dashboard shows.
 //! - [`action`]: a watchdog action's detail ([`action::ActionDetail`], stored as JSON) and the
 //!   same in words, for its alerts, the digest and the dashboard.
+//! - [`conflict`]: what bot-server saw of another process using the token (kv), for the
+//!   watchdog's `token-conflict` incident.
+//! - [`failover`]: the failover record (kv): while it is set bot-server registers nothing.
+//! - [`html`]: escaping text for the pages and e-mails.
+//! - [`owner`]: the owner name a lease is taken with (`watchdog on host (pid 12)`).
+//! - [`pooler_probe`]: whether a PostgreSQL URL's pooler keeps prepared statements.
+//! - [`webhook_secret`]: the generated webhook secret kept in the store.
+//! - [`webhook_settings`]: the webhook settings bot-server registered (kv), which a
+//!   recovery restores.
 
 pub mod action;
 pub mod backoff;
@@ -33,6 +45,7 @@ pub mod deploy_verification;
 pub mod failover;
 pub mod health;
 pub mod html;
+pub mod lease;
 pub mod logging;
 pub mod metrics_upkeep;
 pub mod migration_lock;

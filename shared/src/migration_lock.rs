@@ -1,5 +1,5 @@
 //! telbot's own lock around migrations: one row in `telbot_migration_lock`, taken by
-//! compare-and-set like [`crate::recovery::Lease`] (that table is made by the migrations, so
+//! compare-and-set like [`crate::lease::Lease`] (that table is made by the migrations, so
 //! it cannot guard them). sqlx's migrator would take a session advisory lock
 //! (`pg_advisory_lock`), which a transaction-mode pooler (Supabase's on port 6543) does not
 //! keep on one server connection, and DESIGN.md promises no advisory locks anywhere.

@@ -28,6 +28,11 @@
 //!   is verified once (`deploy-verify`), the result kept in the store for the dashboard.
 //! - [`digest`]: the daily digest (`watchdog digest`, `watchdog.schedule.digest`): the ops
 //!   notes' daily checklist answered from the store, e-mailed.
+//! - [`weekly`]: the weekly report (`watchdog report --week`, `watchdog.schedule.weekly`);
+//!   [`reports`] mails either report.
+//! - [`backup`]: SQLite online backups (`watchdog backup now|verify`, `schedule.backup`).
+//! - [`drill`]: the scheduled recovery drill.
+//! - [`failover`]: switching the webhook to a backup URL and back.
 //! - [`metrics`]: the watchdog's Prometheus metrics on an optional listen address.
 //! - [`parked`]: `replay-parked`, through the bot's `/admin/parked/*` routes.
 //! - [`fleet`]: `[[bots]]`: one watchdog process for several bots, each with its own config

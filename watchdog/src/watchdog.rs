@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use telbot_shared::action::ActionDetail;
-use telbot_shared::recovery::{LEADER_LOCK, Lease, LockError, owner_name};
+use telbot_shared::lease::{LEADER_LOCK, Lease, LockError, owner_name};
 use telbot_shared::store::StoreError;
 use telbot_shared::telegram::{TelegramClient, TelegramError};
 use tokio_util::sync::CancellationToken;
@@ -220,7 +220,7 @@ impl Watchdog {
             let polling = seen.bot.polling();
             rules::soften_for_polling(&mut fs, polling);
             rules::soften_for_store(&mut fs, seen.bot.store_trouble());
-            let holder = telbot_shared::recovery::holder(ctx.store.db())
+            let holder = telbot_shared::lease::holder(ctx.store.db())
                 .await
                 .ok()
                 .flatten()

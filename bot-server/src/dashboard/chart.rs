@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::format::short;
 use crate::recent::Sample;
 
 /// Width of the SVG viewBox.
@@ -41,7 +42,7 @@ pub struct Chart {
 /// The dashboard's three charts from the ring.
 pub fn charts(samples: &[Sample], now: f64) -> Vec<Chart> {
     let from = samples.first().map_or(now, |s| s.at).max(now - 3600.0);
-    let span = format!("last {}", super::data::ago((now - from).max(0.0) as i64));
+    let span = format!("last {}", super::format::ago((now - from).max(0.0) as i64));
     let lat_max = nice_max(
         samples
             .iter()
@@ -140,25 +141,6 @@ pub fn nice_max(v: f64) -> f64 {
     10.0 * p
 }
 
-/// A figure with at most three significant digits, no trailing zeros.
-pub fn short(v: f64) -> String {
-    if !v.is_finite() {
-        return "–".into();
-    }
-    let s = if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    };
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,10 +178,6 @@ mod tests {
         assert_eq!(nice_max(4.2), 5.0);
         assert_eq!(nice_max(7.0), 10.0);
         assert_eq!(nice_max(120.0), 200.0);
-        assert_eq!(short(0.5), "0.5");
-        assert_eq!(short(12.34), "12.3");
-        assert_eq!(short(1234.5), "1234");
-        assert_eq!(short(2.0), "2");
     }
 
     #[test]

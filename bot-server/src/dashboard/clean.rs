@@ -6,7 +6,7 @@
 
 use telbot_shared::redact::Redactor;
 
-use super::data::Snapshot;
+use super::snapshot::Snapshot;
 
 /// Masks every known secret in every string of `s`.
 pub fn redact(s: &mut Snapshot, r: &Redactor) {

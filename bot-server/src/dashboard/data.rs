@@ -6,111 +6,21 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use serde::Serialize;
 use serde_json::Value;
 use telbot_shared::health::Status;
 
-use super::chart::{self, Chart, short};
+use super::chart;
+use super::format::{ago, mib, short, when};
 use super::level::{Level, Signals, judge};
-use super::watchdog::{self, WatchdogView};
+use super::snapshot::{Figures, Snapshot, WebhookView};
+use super::watchdog;
 use crate::recent::history::{self, Sample};
 use crate::state::AppState;
 
 /// How long the page waits for getWebhookInfo (through the `/webhook/health` cache).
 const TELEGRAM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Telegram's view of the webhook.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct WebhookView {
-    /// The URL Telegram delivers to (empty: none set).
-    pub url: String,
-    /// The URL this bot registers.
-    pub expected_url: String,
-    /// Updates Telegram holds (None: Telegram did not answer).
-    pub pending: Option<u64>,
-    /// Telegram's last delivery error.
-    pub last_error: Option<String>,
-    /// How long ago that error was, seconds.
-    pub last_error_ago_s: Option<i64>,
-    /// Whether `/webhook/health` would say healthy.
-    pub healthy: bool,
-    /// What is wrong, in words.
-    pub problems: Vec<String>,
-}
-
-/// Figures.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Figures {
-    /// Webhook calls answered 200 per minute (last minute).
-    pub webhook_requests_per_min: f64,
-    /// Ack latency p50, ms.
-    pub ack_p50_ms: Option<f64>,
-    /// Ack latency p99, ms.
-    pub ack_p99_ms: Option<f64>,
-    /// Handled / (handled + failed attempts) over the charted hour (or since start), percent.
-    pub success_percent: Option<f64>,
-    /// Updates stored (not duplicates).
-    pub received: u64,
-    /// Updates handled.
-    pub processed: u64,
-    /// Updates stored and not yet handled.
-    pub inbox_depth: u64,
-    /// Open multi-step actions.
-    pub pending_actions: u64,
-    /// Bot API calls (every attempt).
-    pub telegram_requests: u64,
-    /// Latency of the newest Bot API call, ms.
-    pub telegram_latency_ms: f64,
-    /// Resident memory, bytes.
-    pub rss_bytes: u64,
-    /// RSS past which the process exits, bytes.
-    pub rss_limit_bytes: u64,
-    /// CPU of the process, percent of the machine.
-    pub cpu_percent: f32,
-    /// System memory used, percent.
-    pub memory_percent: f32,
-    /// Data disk used, percent.
-    pub disk_percent: f32,
-    /// The last hour as users felt it (`/health`'s `hour`).
-    pub hour: telbot_shared::health::HourFigures,
-    /// The periodic jobs (`/health`'s `jobs`).
-    pub jobs: BTreeMap<String, telbot_shared::health::JobStatus>,
-}
-
-/// Everything the page shows.
-#[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
-    /// Unix seconds.
-    pub generated_at: i64,
-    /// Bot name from config.
-    pub bot_name: String,
-    /// Build version.
-    pub version: String,
-    /// Seconds since start.
-    pub uptime_s: u64,
-    /// The light.
-    pub level: Level,
-    /// Why it is not green.
-    pub reasons: Vec<String>,
-    /// Live mode: webhook or polling.
-    pub mode: String,
-    /// Telegram's view of the webhook.
-    pub webhook: WebhookView,
-    /// Figures.
-    pub figures: Figures,
-    /// Error counts by kind.
-    pub errors: BTreeMap<&'static str, u64>,
-    /// The watchdog's recent actions and alerts.
-    pub watchdog: WatchdogView,
-    /// The one-hour charts.
-    pub charts: Vec<Chart>,
-    /// Table cells: `actions` and `alerts`.
-    pub tables: BTreeMap<&'static str, Vec<Vec<String>>>,
-    /// Display text per `data-k` key of the page.
-    pub display: BTreeMap<&'static str, String>,
-}
-
-/// Builds the snapshot now, every secret already masked in its raw text.
+/// Builds the snapshot now (raw text: [`super::clean::redact`] masks it before it is shown).
 pub async fn collect(app: &AppState) -> Snapshot {
     let health = crate::health::snapshot(app).await;
     let exp = crate::health::expectation(app);
@@ -225,7 +135,6 @@ pub async fn collect(app: &AppState) -> Snapshot {
         display: BTreeMap::new(),
     };
     s.display = display(&s);
-    super::clean::redact(&mut s, &app.redactor);
     s
 }
 
@@ -389,34 +298,5 @@ pub fn error_key(kind: &str) -> &'static str {
         "duplicates" => "err.duplicates",
         "telegram_errors" => "err.telegram_errors",
         _ => "err.telegram_rate_limited",
-    }
-}
-
-/// Bytes as MiB.
-pub fn mib(b: u64) -> String {
-    format!("{} MiB", short(b as f64 / (1024.0 * 1024.0)))
-}
-
-/// A duration in words: `42 s`, `5 min`, `3 h`, `2 d`.
-pub fn ago(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d", s / 86400),
-    }
-}
-
-/// A unix time as UTC text with its age: `2025-01-01 10:00:00Z (5 min ago)`.
-pub fn when(at: i64, now: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
-    let text = humantime::format_rfc3339_seconds(t)
-        .to_string()
-        .replace('T', " ");
-    if at == now {
-        text
-    } else {
-        format!("{text} ({} ago)", ago(now - at))
     }
 }

@@ -2,8 +2,7 @@
 
 use serde::Serialize;
 
-use super::chart::short;
-use super::data::mib;
+use super::format::{mib, short};
 
 /// The status light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -2,8 +2,9 @@
 //! JSON its script polls) and `POST /bot/dashboard/logout` (ends every session), all
 //! admin-only.
 //!
-//! - [`data`]: the [`data::Snapshot`] both are made from.
+//! - [`snapshot`]: the [`snapshot::Snapshot`] both are made from; [`data`] builds it.
 //! - [`clean`]: secrets masked in the snapshot's raw text, before any escaping.
+//! - [`format`]: figures, sizes, ages and times as text.
 //! - [`page`]: server-rendered HTML with inline CSS and script under a CSP nonce.
 //! - [`level`]: the status-light rules.
 //! - [`chart`]: inline-SVG path data for the one-hour charts.
@@ -21,9 +22,11 @@
 pub mod chart;
 pub mod clean;
 pub mod data;
+pub mod format;
 pub mod level;
 pub mod page;
 pub mod sampler;
+pub mod snapshot;
 pub mod status;
 pub mod watchdog;
 
@@ -80,7 +83,7 @@ pub(crate) async fn page(
     if let Err(r) = admin {
         return r.into_response();
     }
-    let snap = data::collect(&app).await;
+    let snap = snapshot_now(&app).await;
     let nonce = guard::random_hex(16);
     let refresh = app.cfg.dashboard.refresh.as_millis();
     let html = page::render(&snap, &nonce, app.auth.csrf(), refresh);
@@ -157,7 +160,7 @@ pub(crate) async fn logout(_: AdminWrite, State(app): State<AppState>) -> Respon
 
 /// `GET /bot/dashboard/data`: the snapshot as JSON.
 pub(crate) async fn data(_: Admin, State(app): State<AppState>) -> Response {
-    let snap = data::collect(&app).await;
+    let snap = snapshot_now(&app).await;
     let body = match serde_json::to_string(&snap) {
         Ok(s) => app.redactor.redact(&s),
         Err(e) => {
@@ -171,4 +174,11 @@ pub(crate) async fn data(_: Admin, State(app): State<AppState>) -> Response {
         Some("default-src 'none'; frame-ancestors 'none'".into()),
     );
     resp
+}
+
+/// The snapshot with every secret masked in its raw text, before any escaping.
+async fn snapshot_now(app: &AppState) -> snapshot::Snapshot {
+    let mut snap = data::collect(app).await;
+    clean::redact(&mut snap, &app.redactor);
+    snap
 }

@@ -6,8 +6,9 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chart::{Chart, H, W};
-use super::data::{Snapshot, error_key};
+use super::data::error_key;
 use super::level::Level;
+use super::snapshot::Snapshot;
 
 const CSS: &str = include_str!("dashboard.css");
 const JS: &str = include_str!("dashboard.js");

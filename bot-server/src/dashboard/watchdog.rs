@@ -106,7 +106,7 @@ pub fn action_cells(rows: &[ActionRow], now: i64) -> Vec<Vec<String>> {
     rows.iter()
         .map(|a| {
             vec![
-                super::data::when(a.started_at, now),
+                super::format::when(a.started_at, now),
                 a.kind.clone(),
                 a.result.clone(),
                 a.reason.clone(),
@@ -121,7 +121,7 @@ pub fn alert_cells(rows: &[AlertRow], now: i64) -> Vec<Vec<String>> {
     rows.iter()
         .map(|a| {
             vec![
-                super::data::when(a.created_at, now),
+                super::format::when(a.created_at, now),
                 a.level.clone(),
                 a.channel.clone(),
                 a.status.clone(),
@@ -136,7 +136,7 @@ pub fn deploy_text(d: Option<&DeployVerification>, now: i64) -> String {
     let Some(d) = d else {
         return "none yet (the watchdog verifies each new deploy it sees)".into();
     };
-    let at = |t: i64| super::data::when(t, now);
+    let at = |t: i64| super::format::when(t, now);
     let what = format!("version {}, started {}", d.version, at(d.started_at));
     match d.status {
         VerifyStatus::Unverified => format!("none yet ({what} was running before the watchdog)"),

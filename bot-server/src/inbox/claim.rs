@@ -38,8 +38,7 @@ use super::{Counters, Item, Wakeup, sql};
 
 /// How often an idle instance looks for rows that arrived at another instance.
 pub const POLL: Duration = Duration::from_millis(100);
-/// The NOTIFY channel of new inbox rows.
-pub const CHANNEL: &str = "telbot_inbox";
+pub use super::sql::CHANNEL;
 /// Pause before connecting the LISTEN connection again.
 const LISTEN_RETRY: Duration = Duration::from_secs(30);
 /// Pause after a failed claim.

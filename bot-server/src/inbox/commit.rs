@@ -12,7 +12,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Connection};
 use telbot_shared::store::{Db, StoreError};
 
-use super::writer::Req;
+use super::request::Req;
 use super::{Status, Wakeup, sql};
 
 /// Longest one batch commit may take before its requests are answered 503.
@@ -155,7 +155,7 @@ async fn statements(
         // Delivered at commit to the other instances' LISTEN (see super::claim).
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT pg_notify('{}', '')",
-            super::claim::CHANNEL
+            super::sql::CHANNEL
         )))
         .execute(&mut *tx)
         .await?;

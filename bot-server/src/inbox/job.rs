@@ -26,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::reply::Waiters;
-use super::writer::{Finish, Writer};
+use super::request::Finish;
+use super::writer::Writer;
 use super::{Counters, Item, Status, Wakeup};
 use crate::config::InboxConfig;
 

@@ -3,7 +3,8 @@
 //!
 //! - [`key`]: Telegram's queue key (per chat, per sender) from the raw JSON.
 //! - [`sql`]: the inbox's SQL, valid for SQLite and PostgreSQL.
-//! - [`writer`]: one task that group-commits inserts and completions.
+//! - [`writer`]: one task that group-commits inserts and completions ([`request`]: what it
+//!   is asked to do).
 //! - [`dispatch`]: the worker pool on SQLite (one bot-server per file): loads stored updates in
 //!   arrival order and runs them, one at a time per key, different keys in parallel, at most
 //!   `max_loaded_per_key` of one key in memory.
@@ -23,6 +24,7 @@ pub mod job;
 pub mod key;
 pub mod parked;
 pub mod reply;
+mod request;
 pub mod sql;
 pub mod writer;
 
@@ -30,7 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 pub use job::{Outcome, Process};
-pub use writer::{NewUpdate, Stored, Writer};
+pub use request::{Finish, NewUpdate, Stored};
+pub use writer::Writer;
 
 /// How the writer (and the admin routes) tell the dispatcher to read the store.
 #[derive(Debug)]

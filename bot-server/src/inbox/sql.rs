@@ -6,8 +6,11 @@ use std::sync::Arc;
 use sqlx::AnyConnection;
 use telbot_shared::store::{Db, StoreError};
 
-use super::writer::Finish;
+use super::request::Finish;
 use super::{Item, Status};
+
+/// The NOTIFY channel of new inbox rows (sent at commit, heard by [`super::claim`]).
+pub const CHANNEL: &str = "telbot_inbox";
 
 /// Rows per multi-row statement (5 parameters each: well under SQLite's limit).
 const CHUNK: usize = 200;

@@ -20,49 +20,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::commit::{COMMIT_TIMEOUT, Commit, commit};
-use super::{Counters, Item, Status, Wakeup};
-
-/// An update to store.
-#[derive(Debug)]
-pub struct NewUpdate {
-    /// Telegram's id (the dedup key).
-    pub update_id: i64,
-    /// Kind name.
-    pub kind: String,
-    /// Queue key.
-    pub key: String,
-    /// Raw JSON.
-    pub payload: String,
-}
-
-/// What storing an update did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// New: it will be handled.
-    New,
-    /// Seen before: acknowledged and ignored.
-    Duplicate,
-}
-
-/// How handling of one update ended.
-#[derive(Debug)]
-pub struct Finish {
-    /// The row.
-    pub seq: i64,
-    /// Final (or, with `Pending`, interim) state.
-    pub status: Status,
-    /// Attempts used.
-    pub attempts: u32,
-    /// Last handler error.
-    pub error: Option<String>,
-    /// The reply answered in the webhook (`webhook.reply_in_answer`), kept for redeliveries.
-    pub reply: Option<Arc<str>>,
-}
-
-pub(super) enum Req {
-    Insert(NewUpdate, oneshot::Sender<Result<Stored, StoreError>>),
-    Finish(Finish, Option<oneshot::Sender<()>>),
-}
+use super::request::{Finish, NewUpdate, Req, Stored};
+use super::{Counters, Item, Wakeup};
 
 /// Handle to the writer task. Cheap to clone; the task ends when every handle is dropped.
 #[derive(Clone)]
@@ -370,6 +329,7 @@ fn deliver(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::inbox::Status;
     use telbot_shared::config::{Backend, StoreConfig};
 
     /// A SQLite store (synchronous = FULL) in `dir`.

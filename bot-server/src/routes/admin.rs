@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use telbot_shared::recovery::LockError;
+use telbot_shared::lease::LockError;
 
 use crate::auth::{Admin, AdminWrite};
 use crate::config::Mode;

@@ -7,7 +7,7 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bot_server::inbox::writer::Finish;
+use bot_server::inbox::Finish;
 use bot_server::inbox::{Status, claim};
 use common::*;
 

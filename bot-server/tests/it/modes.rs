@@ -230,7 +230,7 @@ async fn a_primary_starting_while_failed_over_leaves_the_webhook_with_the_backup
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_starting_during_a_recovery_registers_only_after_it() {
-    use telbot_shared::recovery::{Lease, RECOVERY_LOCK};
+    use telbot_shared::lease::{Lease, RECOVERY_LOCK};
     let sim = sim().await;
     let db = TestDb::new(Backend::Sqlite);
     let bot = start_bot(&sim, &db, &[]).await;

@@ -10,7 +10,9 @@ use std::time::Duration;
 use bot_server::config::Mode;
 use common::*;
 use serde_json::json;
-use telbot_shared::recovery::{self, LEASE_TTL, Lease};
+use telbot_shared::lease;
+use telbot_shared::lease::{LEASE_TTL, Lease};
+use telbot_shared::recovery;
 use telegram_sim::{ApiFault, Sim, Upd};
 
 fn webhook_url(sim: &Sim) -> String {
@@ -154,7 +156,7 @@ async fn a_dropped_recover_request_does_not_stop_the_recovery_half_way() {
             .await
             .unwrap()
             .is_none();
-        released = recovery::holder(bot.state.db()).await.unwrap().is_none();
+        released = lease::holder(bot.state.db()).await.unwrap().is_none();
         if cleared && released {
             break;
         }

@@ -41,13 +41,13 @@ pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertEr
         )));
     }
     if let Some(url) = &cfg.slack_webhook_url {
-        out.push(Arc::new(crate::notify::slack::SlackNotifier::new(
+        out.push(Arc::new(crate::notify::slack::notifier(
             client.clone(),
             url.clone(),
         )));
     }
     if let Some(url) = &cfg.discord_webhook_url {
-        out.push(Arc::new(crate::notify::discord::DiscordNotifier::new(
+        out.push(Arc::new(crate::notify::discord::notifier(
             client.clone(),
             url.clone(),
         )));

@@ -1,7 +1,6 @@
 //! telbot's one-command demo, as a library (the `telbot-demo` binary parses `--once` and
 //! wires). Everything runs in one process on 127.0.0.1:
 //!
-//! - [`catcher`]: a small SMTP server that accepts and keeps messages (the real e-mail path).
 //! - [`stack`]: starts telegram-sim, the catcher, bot-server (SQLite in a temp dir, webhook
 //!   mode) and the watchdog daemon with fast schedules, all configured through the same
 //!   environment names production uses.
@@ -12,7 +11,6 @@
 //! - [`report`]: the closing report, for people and as a final `DEMO_REPORT {json}` line.
 
 pub mod bridge;
-pub mod catcher;
 pub mod report;
 pub mod script;
 pub mod stack;

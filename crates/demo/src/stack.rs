@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use watchdog::clock::SystemClock;
 
 use crate::bridge::{AlertBridge, Timeline};
-use crate::catcher::MailCatcher;
+use mail_sim::MailCatcher;
 
 /// Who the alert e-mails come from and go to (the catcher takes any address).
 pub const EMAIL_FROM: &str = "telbot watchdog <watchdog@telbot.demo>";

@@ -18,6 +18,14 @@ use crate::{clock, delivery, server};
 /// The token a sim accepts unless told otherwise.
 pub const DEFAULT_TOKEN: &str = "123456:TEST-token_abcdefghijklmnopqrstuvwxyz012345";
 
+impl Sim {
+    /// Start configuring a sim. (Here, beside the builder, so that `sim.rs` need not import
+    /// the module that builds it: an inherent `impl` may live in any module of the crate.)
+    pub fn builder() -> SimBuilder {
+        SimBuilder::default()
+    }
+}
+
 /// Configures and starts a [`Sim`]. Get one with [`Sim::builder`].
 #[derive(Debug, Clone)]
 pub struct SimBuilder {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::builder::SimBuilder;
 use crate::faults::{ApiFault, WebhookFault};
 use crate::records::{Call, Delivery, SentMessage};
 use crate::state::Shared;
@@ -32,11 +31,6 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// Start configuring a sim.
-    pub fn builder() -> SimBuilder {
-        SimBuilder::default()
-    }
-
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
         Self {
             handle: Arc::new(Handle { shared }),

@@ -114,27 +114,11 @@ pub(super) fn check(key: &str, known: &BTreeSet<String>) -> Result<(), Option<St
     let closest = known
         .iter()
         .filter(|k| !k.ends_with('*'))
-        .map(|k| (strsim_distance(key, k), k))
+        .map(|k| (strsim::levenshtein(key, k), k))
         .min_by_key(|(d, _)| *d)
         .filter(|(d, _)| *d <= key.len().max(3) / 2)
         .map(|(_, k)| k.clone());
     Err(closest)
-}
-
-/// Levenshtein distance (keys are short ASCII; a crate for this would be one more dependency
-/// for twenty lines).
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// A TOML syntax error as "line L, column C: <what>", never quoting the file: the parser's

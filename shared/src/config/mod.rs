@@ -77,9 +77,21 @@ pub enum ConfigError {
     /// A layer could not be merged or deserialized (the message names the key).
     #[error("config: {0}")]
     Parse(String),
+    /// Several problems, each on its own line (see [`ConfigError::all`]).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 impl ConfigError {
+    /// `errs` as one error (the only one, or [`ConfigError::Several`]); `Ok` when empty.
+    pub fn all(mut errs: Vec<ConfigError>) -> Result<(), ConfigError> {
+        match errs.len() {
+            0 => Ok(()),
+            1 => Err(errs.remove(0)),
+            _ => Err(ConfigError::Several(errs)),
+        }
+    }
+
     /// A problem with `key` (a dotted config key); the environment name is added when there is one.
     pub fn invalid(key: &str, problem: impl Into<String>) -> Self {
         ConfigError::Invalid {

@@ -89,17 +89,12 @@ fn leaf(name: &str, value: &str, env: &EnvMap, out: &mut Vec<String>) {
             .ok()
             .and_then(|u| u.password().map(str::to_string))
     {
-        let decoded = percent_decode(&pw);
+        let decoded = percent_encoding::percent_decode_str(&pw)
+            .decode_utf8_lossy()
+            .into_owned();
         out.push(pw);
         out.push(decoded);
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
 }
 
 #[cfg(test)]

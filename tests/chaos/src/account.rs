@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use telbot_demo::catcher::Mail;
+use mail_sim::Mail;
 use telegram_sim::Sim;
 
 use crate::load::Ledger;

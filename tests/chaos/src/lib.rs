@@ -9,6 +9,9 @@
 //! - [`account`]: the accounting and the pass criteria of a row.
 //! - [`rows`]: the rows; [`faults`]: what each does; [`runner`]: running a row; [`table`]: the table.
 //! - [`tmpfs`]: a small tmpfs for "the SQLite volume is full", unmounted on drop.
+//! - [`verdicts`]: the checks particular to one row (beyond the table's columns).
+//! - [`soak`]: the long soak run; [`fleet`]: several bot-servers behind haproxy;
+//!   [`fleet_bench`]: the fleet's throughput benchmark.
 //!
 //! Everything listens on 127.0.0.1 on free ports; every wait is bounded.
 

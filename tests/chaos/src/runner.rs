@@ -15,10 +15,6 @@ use crate::rows::{FaultKind, Row};
 use crate::stack::Stack;
 use crate::{ChaosError, Variant};
 
-/// inbox.workers the suite runs bot-server with (set explicitly in the stack's environment):
-/// how many handlers can be between "sent" and "marked done" at a kill -9.
-pub const INBOX_WORKERS: usize = 32;
-
 /// A row's outcome.
 #[derive(Debug, Clone)]
 pub struct RowResult {
@@ -126,7 +122,11 @@ pub async fn run_row(row: &Row, v: Variant) -> Result<RowResult, ChaosError> {
     tally.healthy_after = healthy_after;
     let expect = Expect {
         critical: row.critical,
-        twice_allowed: if row.kill9_window { INBOX_WORKERS } else { 0 },
+        twice_allowed: if row.kill9_window {
+            crate::stack::INBOX_WORKERS
+        } else {
+            0
+        },
     };
     let mut failures = account::judge(&tally, &expect, bound.as_secs_f64());
     if failures.iter().any(|f| f.starts_with("e-mails:")) {

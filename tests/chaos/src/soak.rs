@@ -218,11 +218,11 @@ fn judge(spec: &SoakSpec, t: &Tally, samples: &[Sample], bound: Duration) -> Vec
     // The rotation cuts the network to the Bot API (api-unreachable): a sendMessage Telegram
     // executed but whose answer was lost is retried — the documented at-least-once window,
     // at most one per call in flight (≤ inbox.workers), as in the api-unreachable row.
-    if t.twice > crate::runner::INBOX_WORKERS {
+    if t.twice > crate::stack::INBOX_WORKERS {
         f.push(format!(
             "{} updates answered twice (allowed {} for the network cut)",
             t.twice,
-            crate::runner::INBOX_WORKERS
+            crate::stack::INBOX_WORKERS
         ));
     }
     if t.order_violations > 0 {

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mail_sim::MailCatcher;
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
-use telbot_demo::catcher::MailCatcher;
 use telbot_testkit::PgServer;
 use telegram_sim::Sim;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,10 @@ use crate::procs::{Binaries, Proc, binaries};
 use crate::proxy::{FaultProxy, TcpGate};
 use crate::tmpfs::Tmpfs;
 use crate::{ChaosError, Variant};
+
+/// inbox.workers the suite runs bot-server with (set in the stack's environment): how many
+/// handlers can be between "sent" and "marked done" at a kill -9.
+pub const INBOX_WORKERS: usize = 32;
 
 /// Where the store lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -480,10 +484,7 @@ fn environment(e: Env<'_>) -> HashMap<String, String> {
         ),
         ("TELBOT__INBOX__RETRY_DELAY", retry_delay.into()),
         // The suite checks the kill -9 bound (≤ inbox.workers answered twice) at this size.
-        (
-            "TELBOT__INBOX__WORKERS",
-            crate::runner::INBOX_WORKERS.to_string(),
-        ),
+        ("TELBOT__INBOX__WORKERS", INBOX_WORKERS.to_string()),
         ("TELBOT__WEBHOOK__HEALTH_CACHE", "1s".into()),
         ("TELBOT__WEBHOOK__RESTORE_INTERVAL", "1s".into()),
         // The test machine's own disk is no fault of a row (a `bot-resources` warning would

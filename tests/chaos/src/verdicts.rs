@@ -3,8 +3,8 @@
 //! and restarted nothing, the front-down failover moved the webhook and back and restarted
 //! nothing, a bot restarted during a drain cut no recovery short.
 
+use mail_sim::Mail;
 use serde_json::Value;
-use telbot_demo::catcher::Mail;
 
 use crate::rows::{FaultKind, Row};
 use crate::stack::Stack;

@@ -40,7 +40,7 @@ pub async fn check(
     let deleted_now = bot_in_webhook_mode
         && info.is_some_and(|i| i.url.is_empty())
         && matches!(telbot_shared::recovery::load_state(db).await, Ok(None))
-        && matches!(telbot_shared::recovery::holder(db).await, Ok(None));
+        && matches!(telbot_shared::lease::holder(db).await, Ok(None));
     let rec = match rec.filter(|r| now - r.last_seen < quiet) {
         Some(r) => Some(r),
         None if deleted_now => Some(TokenConflict::with(

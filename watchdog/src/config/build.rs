@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use telbot_shared::config::webhook::WebhookConfig;
 use telbot_shared::config::{
     ConfigError, StoreConfig, TelegramConfig, non_empty_secret, parse_http_url, parse_public_url,
 };
@@ -23,71 +24,47 @@ impl Partial {
 pub(crate) fn build(
     wd: WatchdogSection,
     wh: WebhookSection,
+    hook: WebhookConfig,
     limits: LimitsSection,
     errs: &mut Vec<ConfigError>,
 ) -> Option<Partial> {
-    let public = if wh.public_url.trim().is_empty() {
-        keep(
+    // PUBLIC_URL given but not valid: WebhookConfig named it; no second "is required".
+    let hook_public_set = !wh.public_url.trim().is_empty();
+    let public = match &hook.public_url {
+        Some(u) => Some(u.clone()),
+        // Checked (and its problem recorded) by WebhookConfig when set but wrong.
+        None if !hook_public_set => None,
+        None => keep(
             errs,
             Err(ConfigError::invalid(
                 "webhook.public_url",
                 "is required: the watchdog compares the webhook to PUBLIC_URL + webhook.path",
             )),
-        )
-    } else {
-        keep(errs, parse_public_url(&wh.public_url, "webhook.public_url"))
+        ),
     };
     let bot_raw = if wd.bot_url.trim().is_empty() {
-        wh.public_url.clone()
+        public
+            .as_ref()
+            .map(|u| u.as_str().to_string())
+            .unwrap_or_default()
     } else {
         wd.bot_url.clone()
     };
     let bot_url = if bot_raw.trim().is_empty() {
-        keep(
-            errs,
-            Err(ConfigError::invalid(
-                "watchdog.bot_url",
-                "is required (BOT_URL, or PUBLIC_URL as its default)",
-            )),
-        )
+        if public.is_none() && hook_public_set {
+            None
+        } else {
+            keep(
+                errs,
+                Err(ConfigError::invalid(
+                    "watchdog.bot_url",
+                    "is required (BOT_URL, or PUBLIC_URL as its default)",
+                )),
+            )
+        }
     } else {
         keep(errs, parse_http_url(&bot_raw, "watchdog.bot_url"))
     };
-    if !wh.path.starts_with('/') {
-        keep(
-            errs,
-            Err::<(), ConfigError>(ConfigError::invalid(
-                "webhook.path",
-                format!("must start with '/', got {:?}", wh.path),
-            )),
-        );
-    }
-    let secret = non_empty_secret(wh.secret);
-    if let Some(s) = &secret {
-        let v = s.expose_secret();
-        if v.len() > 256
-            || !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            keep(
-                errs,
-                Err::<(), ConfigError>(ConfigError::invalid(
-                    "webhook.secret",
-                    "must be 1-256 of A-Z a-z 0-9 _ -",
-                )),
-            );
-        }
-    }
-    if !(1..=100).contains(&wh.max_connections) {
-        keep(
-            errs,
-            Err::<(), ConfigError>(ConfigError::invalid(
-                "webhook.max_connections",
-                "must be 1-100",
-            )),
-        );
-    }
     let positive = |d: Duration, key: &str| {
         if d.is_zero() {
             Err(ConfigError::invalid(key, "must be more than 0"))
@@ -254,7 +231,7 @@ pub(crate) fn build(
     let digest = digest?;
     let weekly = weekly?;
     let backup = backup?;
-    let path = wh.path.clone();
+    let path = hook.path.clone();
     let expected_url = format!("{}{}", public.as_str().trim_end_matches('/'), path);
     let mut backups = Vec::new();
     for (i, raw) in wh.backup_urls.iter().enumerate() {
@@ -289,24 +266,14 @@ pub(crate) fn build(
             )),
         );
     }
-    let certificate = keep(
-        errs,
-        telbot_shared::config::webhook::certificate(wh.certificate.as_deref()),
-    )
-    .flatten();
-    let ip_address = keep(
-        errs,
-        telbot_shared::config::webhook::ip_address(wh.ip_address.as_deref()),
-    )
-    .flatten();
     let webhook = WebhookTarget {
         expected_url,
         replay_url: format!("{}{}", bot_url.as_str().trim_end_matches('/'), path),
-        secret,
-        certificate,
-        ip_address,
-        max_connections: wh.max_connections,
-        allowed_updates: wh.allowed_updates,
+        secret: hook.secret,
+        certificate: hook.certificate,
+        ip_address: hook.ip_address,
+        max_connections: hook.max_connections,
+        allowed_updates: hook.allowed_updates,
         backups,
         failback_after: wh.failback_after,
     };

@@ -284,9 +284,12 @@ impl WatchdogConfig {
         )
         .and_then(|w| watch::build(w, &mut errs));
         let wh = keep(&mut errs, shared::section::<WebhookSection>(cfg, "webhook"));
+        let hook = shared::webhook::WebhookConfig::from_section(cfg, &mut errs);
         let limits = keep(&mut errs, shared::section::<LimitsSection>(cfg, "limits"));
-        let built = match (wd, wh, limits) {
-            (Some(wd), Some(wh), Some(limits)) => build::build(wd, wh, limits, &mut errs),
+        let built = match (wd, wh, hook, limits) {
+            (Some(wd), Some(wh), Some(hook), Some(limits)) => {
+                build::build(wd, wh, hook, limits, &mut errs)
+            }
             _ => None,
         };
         let named = |k: &str| {

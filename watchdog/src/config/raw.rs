@@ -95,15 +95,8 @@ pub(crate) struct RestartSection {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct WebhookSection {
+    /// Only to tell "not set" from "set but wrong" (WebhookConfig checks it).
     pub(crate) public_url: String,
-    pub(crate) path: String,
-    pub(crate) secret: Option<SecretString>,
-    #[serde(default)]
-    pub(crate) certificate: Option<String>,
-    #[serde(default)]
-    pub(crate) ip_address: Option<String>,
-    pub(crate) max_connections: u32,
-    pub(crate) allowed_updates: Vec<String>,
     #[serde(default)]
     pub(crate) backup_urls: Vec<String>,
     #[serde(with = "humantime_serde")]

@@ -1,32 +1,30 @@
 //! Webhook repairs, losing nothing. Each takes the one recovery lock in the store first
-//! (`telbot_shared::recovery::Lease`, shared with bot-server's `POST /webhook/recover`); the
+//! (`telbot_shared::lease::Lease`, shared with bot-server's `POST /webhook/recover`); the
 //! loser reports "a recovery is already running (owner …)" and changes nothing.
 //!
 //! - [`set_webhook`]: the expected URL, secret, allowed_updates and max_connections.
-//! - [`lossless`]: read the webhook's settings and pending count (getWebhookInfo) → persist
-//!   them with the phase → `deleteWebhook` (keeping updates) → `getUpdates` until empty or
-//!   until as many updates as were pending are drained (newer ones are delivered by the
-//!   webhook), each batch [`replay`]ed to the bot and confirmed (next offset) only after the
-//!   bot answered 200 → `setWebhook` again with the settings read before (the secret from the
-//!   config) → clear the phase. Whatever happens in between (a Bot API error, the bot
-//!   refusing, the deadline, SIGTERM) the webhook is set again; a hard kill leaves the phase
-//!   in the store and [`resume`] finishes the job on the next start/run.
+//! - [`lossless`]: the sequence both daemons share ([`telbot_shared::recovery::run`]) with the
+//!   watchdog's drain: each batch [`replay`]ed to the bot and confirmed only after the bot
+//!   answered 200, and the webhook set again with the settings Telegram showed before (the
+//!   secret from the config). Whatever happens in between (a Bot API error, the bot refusing,
+//!   the deadline, SIGTERM) the webhook is set again; a hard kill leaves the phase in the
+//!   store and [`resume`] finishes the job on the next start/run.
 //! - [`drop_pending`]: the explicit drop mode, reporting how many updates it threw away.
 
-mod drain;
 pub mod replay;
 mod set;
 
-use drain::drain;
-
 pub use set::{SetError, set_webhook, set_webhook_locked, settings_for, settings_to_restore};
 
+use serde_json::Value;
+use telbot_shared::lease::{LEASE_TTL, Lease, LockError, owner_name};
 pub use telbot_shared::recovery::RecoveryReport;
-use telbot_shared::recovery::{LEASE_TTL, Lease, LockError, Phase, Runner, owner_name};
+use telbot_shared::recovery::run::{self, Bounds, Drain, Taken};
+use telbot_shared::recovery::{Phase, Runner, WebhookSettings};
+use telbot_shared::telegram::WebhookInfo;
 use tokio_util::sync::CancellationToken;
 
 use crate::checks::Ctx;
-use crate::store::RecoveryState;
 
 /// Takes the one recovery lock, or says who holds it.
 pub async fn lock(ctx: &Ctx) -> Result<Lease, String> {
@@ -73,59 +71,67 @@ async fn lossless_locked(
     action_id: Option<i64>,
     lease: &Lease,
 ) -> RecoveryReport {
-    // What to restore, and how many to drain, before anything changes.
-    let info = match ctx.tg.get_webhook_info().await {
-        Ok(i) => i,
-        Err(e) => {
-            return RecoveryReport {
-                errors: vec![format!(
-                    "not started: getWebhookInfo: {}",
-                    ctx.redact(&e.to_string())
-                )],
-                ..Default::default()
-            };
-        }
-    };
-    let mut st = RecoveryState {
-        phase: Phase::Deleting,
-        offset: None,
-        drained: 0,
-        replayed: 0,
-        started_at: ctx.clock.now(),
+    run::lossless(
+        &ctx.tg,
+        lease,
+        &ToBot { ctx },
+        &bounds(ctx, stop),
         action_id,
-        by: Runner::Watchdog,
-        settings: Some(settings_to_restore(ctx, &info).await),
-        drain_limit: Some(info.pending_update_count),
-        holder: None,
-    };
-    // Without a record of the phase, an interruption could leave the webhook deleted: refuse.
-    let refused = match lease.save_state(&st).await {
-        Ok(true) => None,
-        Ok(false) => Some("not started: lost the recovery lock".to_string()),
-        Err(e) => Some(format!(
-            "not started: cannot record the recovery phase: {e}"
-        )),
-    };
-    if let Some(error) = refused {
-        return RecoveryReport {
-            errors: vec![error],
-            ..Default::default()
+    )
+    .await
+}
+
+fn bounds(ctx: &Ctx, stop: &CancellationToken) -> Bounds {
+    Bounds {
+        max_batches: ctx.cfg.recovery.max_batches as usize,
+        max_duration: ctx.cfg.recovery.max_duration,
+        stop: stop.clone(),
+    }
+}
+
+/// The watchdog's drain: each batch replayed to the bot's webhook ([`replay`]).
+struct ToBot<'a> {
+    ctx: &'a Ctx,
+}
+
+impl Drain for ToBot<'_> {
+    fn runner(&self) -> Runner {
+        Runner::Watchdog
+    }
+
+    fn now(&self) -> i64 {
+        self.ctx.clock.now()
+    }
+
+    async fn settings_to_restore(&self, info: &WebhookInfo) -> Option<WebhookSettings> {
+        Some(settings_to_restore(self.ctx, info).await)
+    }
+
+    async fn take(&self, batch: &[Value]) -> Taken {
+        let out = replay::batch(self.ctx, batch).await;
+        Taken {
+            taken: out.replayed,
+            duplicates: 0,
+            first_untaken: out.first_unreplayed,
+            error: out.error,
+        }
+    }
+
+    async fn set_webhook(&self, settings: Option<&WebhookSettings>) -> Result<(), String> {
+        let ctx = self.ctx;
+        let settings = match settings {
+            Some(s) => s.clone(),
+            // Records written by older builds carry no settings: the config's then.
+            None => set::settings_for(ctx, ctx.webhook_url_now().await, None).await,
         };
+        set_webhook(ctx, &settings, false)
+            .await
+            .map_err(|e| format!("{} (the next run tries again)", ctx.redact(&e.to_string())))
     }
-    tracing::info!(
-        pending = info.pending_update_count,
-        "recovery: deleteWebhook (keeping pending updates)"
-    );
-    let mut error = ctx
-        .tg
-        .delete_webhook(false)
-        .await
-        .err()
-        .map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
-    if error.is_none() {
-        error = drain(ctx, stop, &mut st, lease).await.err();
+
+    fn redact(&self, text: &str) -> String {
+        self.ctx.redact(text)
     }
-    finish(ctx, lease, st, error, false).await
 }
 
 /// Finishes a recovery left in the store by an interrupted watchdog (or bot-server); `None`
@@ -140,7 +146,7 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
         }
     };
     // Read again under the lock: the holder may just have finished.
-    let Some(mut st) = ctx.store.recovery().await.ok().flatten() else {
+    let Some(st) = ctx.store.recovery().await.ok().flatten() else {
         release(lease).await;
         return None;
     };
@@ -167,77 +173,9 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
             ..Default::default()
         });
     }
-    tracing::warn!(phase = %st.phase, offset = ?st.offset, by = st.by.as_str(), "finishing a recovery left half done");
-    let mut error = None;
-    if st.phase != Phase::Setting {
-        // deleteWebhook may not have gone through before the interruption: do it (idempotent).
-        error = ctx
-            .tg
-            .delete_webhook(false)
-            .await
-            .err()
-            .map(|e| format!("deleteWebhook: {}", ctx.redact(&e.to_string())));
-        if error.is_none() {
-            error = drain(ctx, stop, &mut st, &lease).await.err();
-        }
-    }
-    let r = finish(ctx, &lease, st, error, true).await;
+    let r = run::resume(&ctx.tg, &lease, &ToBot { ctx }, &bounds(ctx, stop), st).await;
     release(lease).await;
     Some(r)
-}
-
-/// Sets the webhook again, clears the phase on success, and reports.
-async fn finish(
-    ctx: &Ctx,
-    lease: &Lease,
-    mut st: RecoveryState,
-    error: Option<String>,
-    resumed: bool,
-) -> RecoveryReport {
-    st.phase = Phase::Setting;
-    let _ = lease.save_state(&st).await;
-    tracing::info!(
-        drained = st.drained,
-        replayed = st.replayed,
-        "recovery: setWebhook again"
-    );
-    let settings = match st.settings.clone() {
-        Some(s) => s,
-        None => set::settings_for(ctx, ctx.webhook_url_now().await, None).await,
-    };
-    let set = set_webhook(ctx, &settings, false).await;
-    let webhook_set = set.is_ok();
-    let mut error = error;
-    match set {
-        Ok(()) => match lease.clear_state().await {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                "webhook set; the recovery lock was lost meanwhile, so its phase is left to its holder"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook set, but the recovery phase could not be cleared")
-            }
-        },
-        Err(e) => {
-            let msg = format!(
-                "setWebhook: {} (the next run tries again)",
-                ctx.redact(&e.to_string())
-            );
-            error = Some(match error {
-                Some(prev) => format!("{prev}; {msg}"),
-                None => msg,
-            });
-        }
-    }
-    RecoveryReport {
-        drained: st.drained,
-        replayed: st.replayed,
-        dropped: 0,
-        webhook_restored: webhook_set,
-        resumed,
-        errors: error.into_iter().collect(),
-        ..Default::default()
-    }
 }
 
 /// Drop mode: reads how many are pending and the settings, then sets the webhook again with

@@ -38,10 +38,7 @@ pub fn queue_key(update: &Value) -> String {
     telbot_shared::queue_key::classify(update).1
 }
 
-/// The update's id, if it has one.
-pub fn update_id(update: &Value) -> Option<i64> {
-    update.get("update_id").and_then(Value::as_i64)
-}
+pub use telbot_shared::recovery::run::update_id;
 
 /// Replays one batch (already in update_id order from getUpdates).
 pub async fn batch(ctx: &Ctx, updates: &[Value]) -> BatchOutcome {

@@ -72,7 +72,7 @@ async fn postgres_store_keeps_actions_and_cooldowns_across_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_recovery_lock_works_on_postgres_too() {
-    use telbot_shared::recovery::{LEASE_TTL, Lease, holder};
+    use telbot_shared::lease::{LEASE_TTL, Lease, holder};
     let pg =
         telbot_testkit::PgServer::start().unwrap_or_else(|e| panic!("PostgreSQL test server: {e}"));
     let mut w = World::start().await;

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use common::{HealthMode, SECRET, World};
 use serde_json::json;
-use telbot_shared::recovery::{self, LEASE_TTL, Lease, RecoveryState, WebhookSettings};
+use telbot_shared::lease;
+use telbot_shared::lease::{LEASE_TTL, Lease};
+use telbot_shared::recovery::{self, RecoveryState, WebhookSettings};
 use telegram_sim::{Upd, WebhookFault};
 use watchdog::report::incident;
 use watchdog::{ActionResult, Level, Role};
@@ -85,7 +87,7 @@ async fn no_recovery_runs_while_another_holds_the_lock() {
     let out = wd.recover(false).await;
     assert_eq!(out.report.actions[0].result, ActionResult::Succeeded);
     assert!(
-        recovery::holder(&db).await.unwrap().is_none(),
+        lease::holder(&db).await.unwrap().is_none(),
         "released after"
     );
 }
@@ -301,7 +303,7 @@ async fn a_recovery_that_loses_its_lease_stops_draining_and_sets_the_webhook_aga
     assert!(draining, "the recovery never reached the drain");
     // Another holder takes the lease over (as after an expiry).
     sqlx::query("UPDATE recovery_lock SET owner = 'thief', token = 'stolen' WHERE name = $1")
-        .bind(recovery::RECOVERY_LOCK)
+        .bind(lease::RECOVERY_LOCK)
         .execute(&db.pool)
         .await
         .unwrap();

@@ -1,23 +1,14 @@
 //! Discord webhook: `POST <webhook url>` with `{"content": … (≤ 2000 chars), "embeds": […]}`.
 
-use futures::future::BoxFuture;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::{Message, Notifier, http_error, truncate};
-use crate::error::AlertError;
+use super::json_post::JsonPost;
+use super::{Message, truncate};
 use crate::model::Level;
 
-/// The Discord channel. The webhook URL is the credential and is never printed.
-pub struct DiscordNotifier {
-    client: reqwest::Client,
-    url: SecretString,
-}
-
-impl DiscordNotifier {
-    /// A notifier posting to this webhook URL.
-    pub fn new(client: reqwest::Client, url: SecretString) -> Self {
-        DiscordNotifier { client, url }
-    }
+/// The Discord channel: [`payload`] posted to the webhook URL (the credential, never printed).
+pub fn notifier(client: reqwest::Client, url: SecretString) -> JsonPost {
+    JsonPost::new("discord", client, url, payload)
 }
 
 /// The payload: `content` is the subject (≤ 2000), one embed carries the text (title ≤ 256,
@@ -37,26 +28,4 @@ pub fn payload(msg: &Message) -> serde_json::Value {
         }],
         "allowed_mentions": { "parse": [] }
     })
-}
-
-impl Notifier for DiscordNotifier {
-    fn name(&self) -> &str {
-        "discord"
-    }
-
-    fn takes_warnings(&self) -> bool {
-        true
-    }
-
-    fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Result<(), AlertError>> {
-        Box::pin(async move {
-            let r = self
-                .client
-                .post(self.url.expose_secret())
-                .json(&payload(msg))
-                .send()
-                .await;
-            http_error("discord", r).await
-        })
-    }
 }

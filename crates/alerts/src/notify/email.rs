@@ -100,10 +100,9 @@ impl SmtpSettings {
             .trim_end_matches(']')
             .to_string();
         let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-                .next()
-                .map(|(_, v)| v.to_string())
-                .unwrap_or_default()
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
         };
         let credentials = match (u.username(), u.password()) {
             ("", None) => None,

@@ -4,6 +4,7 @@
 
 pub mod discord;
 pub mod email;
+pub mod json_post;
 pub mod pagerduty;
 pub mod resend;
 pub mod slack;

@@ -1,22 +1,13 @@
 //! Slack incoming webhook: `POST <webhook url>` with `{"text": …, "blocks": […]}`.
 
-use futures::future::BoxFuture;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::{Message, Notifier, http_error, truncate};
-use crate::error::AlertError;
+use super::json_post::JsonPost;
+use super::{Message, truncate};
 
-/// The Slack channel. The webhook URL is the credential and is never printed.
-pub struct SlackNotifier {
-    client: reqwest::Client,
-    url: SecretString,
-}
-
-impl SlackNotifier {
-    /// A notifier posting to this incoming-webhook URL.
-    pub fn new(client: reqwest::Client, url: SecretString) -> Self {
-        SlackNotifier { client, url }
-    }
+/// The Slack channel: [`payload`] posted to the webhook URL (the credential, never printed).
+pub fn notifier(client: reqwest::Client, url: SecretString) -> JsonPost {
+    JsonPost::new("slack", client, url, payload)
 }
 
 /// The payload: `text` is the notification fallback; a header block (≤ 150 chars) and a
@@ -30,26 +21,4 @@ pub fn payload(msg: &Message) -> serde_json::Value {
             { "type": "section", "text": { "type": "mrkdwn", "text": body } }
         ]
     })
-}
-
-impl Notifier for SlackNotifier {
-    fn name(&self) -> &str {
-        "slack"
-    }
-
-    fn takes_warnings(&self) -> bool {
-        true
-    }
-
-    fn send<'a>(&'a self, msg: &'a Message) -> BoxFuture<'a, Result<(), AlertError>> {
-        Box::pin(async move {
-            let r = self
-                .client
-                .post(self.url.expose_secret())
-                .json(&payload(msg))
-                .send()
-                .await;
-            http_error("slack", r).await
-        })
-    }
 }

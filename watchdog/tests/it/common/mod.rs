@@ -401,13 +401,10 @@ impl World {
         task.abort(); // as if the run were cancelled half way
         let _ = task.await;
         // The cancelled run's lock is released in the background (a killed process's lease
-        // expires after telbot_shared::recovery::LEASE_TTL instead).
+        // expires after telbot_shared::lease::LEASE_TTL instead).
         let db = self.watchdog().await.ctx().store.db().clone();
         let free = telbot_testkit::wait_until_async(Duration::from_secs(2), || async {
-            telbot_shared::recovery::holder(&db)
-                .await
-                .unwrap()
-                .is_none()
+            telbot_shared::lease::holder(&db).await.unwrap().is_none()
         })
         .await;
         assert!(free, "the cancelled run's recovery lock is released");

@@ -1,24 +1,21 @@
-//! What both daemons share about webhook recovery:
+//! Named leases: a row in `recovery_lock` with owner, token and expiry, taken by
+//! compare-and-set (works on SQLite and PostgreSQL, through any pooler; no advisory locks),
+//! renewed in the background, fenced by its token. Three names are used:
 //!
-//! - [`Lease`]: a named lease, a row in `recovery_lock` with owner and expiry taken by
-//!   compare-and-set (works on SQLite and PostgreSQL, through a transaction-mode pooler; no
-//!   advisory locks). Two names are used:
-//!   - [`RECOVERY_LOCK`], the ONE recovery lock: the watchdog and bot-server's
-//!     `POST /webhook/recover` (the dashboard's button) both take it, so only one recovery
-//!     runs at a time; bot-server also leaves the queue alone (no polling, no setWebhook of
-//!     its own) while somebody holds it.
-//!   - [`WEBHOOK_LEADER`], the bot-servers' leadership over what faces Telegram (setWebhook
-//!     at start, polling, the restore loop).
-//!   - [`LEADER_LOCK`], the watchdogs' leadership: of several `watchdog run` / `watchdog
-//!     check` processes on one store, the holder acts and alerts, the others observe.
-//! - [`RecoveryState`]: a recovery's persisted phase (in `kv`), written before deleteWebhook
-//!   and removed once the webhook is set again, so an interrupted one can be finished.
+//! - [`RECOVERY_LOCK`], the ONE recovery lock: the watchdog and bot-server's
+//!   `POST /webhook/recover` (the dashboard's button) both take it, so only one recovery runs
+//!   at a time; bot-server also leaves the queue alone (no polling, no setWebhook of its own)
+//!   while somebody holds it ([`crate::recovery`]).
+//! - [`WEBHOOK_LEADER`], the bot-servers' leadership over what faces Telegram (setWebhook at
+//!   start, polling, the restore loop).
+//! - [`LEADER_LOCK`], the watchdogs' leadership: of several `watchdog run` / `watchdog check`
+//!   processes on one store, the holder acts and alerts, the others observe.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::store::{Db, StoreError};
+
+pub use crate::owner::owner_name;
 
 /// The recovery lock's row name.
 pub const RECOVERY_LOCK: &str = "webhook-recovery";
@@ -27,9 +24,6 @@ pub const LEADER_LOCK: &str = "watchdog-leader";
 /// The bot-servers' leadership lease's row name: of several bot-servers on one PostgreSQL,
 /// the holder registers the webhook, runs the polling fallback and its restore loop.
 pub const WEBHOOK_LEADER: &str = "webhook-leader";
-/// The `kv` key of the persisted phase (the watchdog's historical name, kept for old stores).
-const KV_RECOVERY: &str = "watchdog.recovery";
-
 /// How long a lease lasts unless renewed. A held lease is renewed in the background every
 /// third of it (and at every drain batch), so a killed holder blocks others this long at most.
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
@@ -114,8 +108,6 @@ async fn extend(db: &Db, name: &str, token: &str, ttl: Duration) -> Result<bool,
             .await?;
     Ok(done.rows_affected() == 1)
 }
-
-pub use crate::owner::owner_name;
 
 impl Lease {
     /// Takes the recovery lock for `ttl`, or says who holds it.
@@ -252,20 +244,16 @@ impl Lease {
         !self.lost.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Persists recovery progress with this lease's owner as its `holder`, fenced by the
-    /// lease's token: false (nothing written) when the lease was lost, so a holder that
-    /// stalled past its ttl cannot overwrite the phase of the one that took over.
-    pub async fn save_state(&self, s: &RecoveryState) -> Result<bool, StoreError> {
-        let mut s = s.clone();
-        s.holder = Some(self.owner.clone());
-        let text = serde_json::to_string(&s).map_err(|e| StoreError::Db(e.to_string()))?;
+    /// Writes `value` under `key` in `kv` only while this lease is held (fenced by its token
+    /// in the same statement): false, nothing written, when the lease was lost.
+    pub async fn kv_set_fenced(&self, key: &str, value: &str) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "INSERT INTO kv (key, value, updated_at) SELECT $1, $2, $3 \
              WHERE EXISTS (SELECT 1 FROM recovery_lock WHERE name = $4 AND token = $5) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
-        .bind(KV_RECOVERY)
-        .bind(text)
+        .bind(key)
+        .bind(value)
         .bind(crate::unix_now())
         .bind(self.name)
         .bind(&self.token)
@@ -274,14 +262,13 @@ impl Lease {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Removes the finished recovery's phase, fenced like [`Lease::save_state`]: false when
-    /// the lease was lost (the phase is left for whoever holds it now, or the next resume).
-    pub async fn clear_state(&self) -> Result<bool, StoreError> {
+    /// Removes `key` from `kv`, fenced like [`Lease::kv_set_fenced`].
+    pub async fn kv_delete_fenced(&self, key: &str) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "DELETE FROM kv WHERE key = $1 \
              AND EXISTS (SELECT 1 FROM recovery_lock WHERE name = $2 AND token = $3)",
         )
-        .bind(KV_RECOVERY)
+        .bind(key)
         .bind(self.name)
         .bind(&self.token)
         .execute(&self.db.pool)
@@ -306,165 +293,13 @@ pub async fn holder_of(db: &Db, name: &str) -> Result<Option<Holder>, StoreError
     .await?)
 }
 
-/// The webhook settings a recovery restores: read from getWebhookInfo before deleteWebhook
-/// (the secret is not shown by Telegram and comes from the config).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WebhookSettings {
-    /// The URL to set again.
-    pub url: String,
-    /// `max_connections` as Telegram had it.
-    pub max_connections: u32,
-    /// `allowed_updates` as Telegram had it; empty means Telegram's default set.
-    pub allowed_updates: Vec<String>,
-    /// A fixed IP address to keep (configured, registered by the bot, or fixed at Telegram).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<String>,
-}
-
-/// Where a recovery is: each phase is persisted before its step starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// Before `deleteWebhook` (an interrupted one may or may not have deleted it).
-    Deleting,
-    /// Taking the pending updates with getUpdates and handing them to the bot.
-    Draining,
-    /// Setting the webhook again.
-    Setting,
-}
-
-impl Phase {
-    /// The name stored and shown: `deleting`, `draining`, `setting`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Deleting => "deleting",
-            Phase::Draining => "draining",
-            Phase::Setting => "setting",
-        }
-    }
-}
-
-impl std::fmt::Display for Phase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which daemon runs a recovery.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Runner {
-    /// The watchdog (`watchdog recover`, or its rules).
-    #[default]
-    Watchdog,
-    /// The bot-server (`POST /webhook/recover`, the dashboard's button).
-    BotServer,
-}
-
-impl Runner {
-    /// `watchdog` or `bot-server`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Runner::Watchdog => "watchdog",
-            Runner::BotServer => "bot-server",
-        }
-    }
-}
-
-/// What a recovery did: the answer of `POST /webhook/recover` and, turned into the action
-/// module's `ActionDetail`, the watchdog's record of it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RecoveryReport {
-    /// Updates taken from Telegram with getUpdates.
-    pub drained: u64,
-    /// Of those, the ones the bot took (new to its inbox, or answered 200).
-    pub replayed: u64,
-    /// Of those, already in the inbox (the bot-server's own recovery).
-    #[serde(default)]
-    pub duplicates: u64,
-    /// Thrown away: always 0 in lossless mode.
-    pub dropped: u64,
-    /// Whether the webhook is set again at the end.
-    pub webhook_restored: bool,
-    /// The pending count Telegram reported before, if asked.
-    #[serde(default)]
-    pub pending_before: Option<u64>,
-    /// Problems met, in order (the webhook is set again regardless).
-    #[serde(default)]
-    pub errors: Vec<String>,
-    /// Whether this finished a recovery an earlier run left half done.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub resumed: bool,
-    /// Not run: somebody else holds the recovery lock (`errors` says who).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub busy: bool,
-}
-
-impl RecoveryReport {
-    /// Webhook set and nothing failed.
-    pub fn ok(&self) -> bool {
-        self.webhook_restored && self.errors.is_empty()
-    }
-}
-
-/// A recovery's persisted progress. Written before `deleteWebhook`; removed once the webhook
-/// is set again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecoveryState {
-    /// Where it is.
-    pub phase: Phase,
-    /// The next getUpdates offset (everything below it was handed over and confirmed).
-    pub offset: Option<i64>,
-    /// Updates drained so far.
-    pub drained: u64,
-    /// Updates the bot took so far.
-    pub replayed: u64,
-    /// When the recovery started.
-    pub started_at: i64,
-    /// The watchdog's `wd_actions` row of the recovery.
-    pub action_id: Option<i64>,
-    /// Who runs it.
-    #[serde(default)]
-    pub by: Runner,
-    /// What to restore (None in records written by older builds: the config then).
-    #[serde(default)]
-    pub settings: Option<WebhookSettings>,
-    /// Drain at most this many updates (the pending count when the drain began); newer ones
-    /// are delivered by the webhook once it is set again.
-    #[serde(default)]
-    pub drain_limit: Option<u64>,
-    /// The lease owner that wrote it (`watchdog on host (pid 12)`): written through
-    /// [`Lease::save_state`] only, so it is always the holder of the recovery lock at the time.
-    #[serde(default)]
-    pub holder: Option<String>,
-}
-
-/// The recovery left in the store, if any.
-pub async fn load_state(db: &Db) -> Result<Option<RecoveryState>, StoreError> {
-    Ok(db
-        .kv_get(KV_RECOVERY)
-        .await?
-        .and_then(|v| serde_json::from_str(&v).ok()))
-}
-
-/// Persists recovery progress.
-pub async fn save_state(db: &Db, s: &RecoveryState) -> Result<(), StoreError> {
-    let text = serde_json::to_string(s).map_err(|e| StoreError::Db(e.to_string()))?;
-    db.kv_set(KV_RECOVERY, &text).await
-}
-
-/// The recovery is finished: the webhook is set again.
-pub async fn clear_state(db: &Db) -> Result<(), StoreError> {
-    db.kv_delete(KV_RECOVERY).await
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::config::{Backend, StoreConfig};
 
-    async fn db(dir: &tempfile::TempDir) -> Db {
+    pub(crate) async fn db(dir: &tempfile::TempDir) -> Db {
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         let cfg = StoreConfig {
             url: secrecy::SecretString::from(url),
@@ -566,61 +401,6 @@ mod tests {
             holder(&db).await.unwrap().map(|h| h.owner).as_deref(),
             Some("next watchdog")
         );
-        next.release().await.unwrap();
-    }
-
-    fn state(phase: Phase) -> RecoveryState {
-        RecoveryState {
-            phase,
-            offset: Some(7),
-            drained: 1,
-            replayed: 1,
-            started_at: 0,
-            action_id: None,
-            by: Runner::Watchdog,
-            settings: None,
-            drain_limit: None,
-            holder: None,
-        }
-    }
-
-    #[test]
-    fn phases_and_runners_are_stored_by_their_old_names() {
-        let s = serde_json::to_value(state(Phase::Draining)).unwrap();
-        assert_eq!(s["phase"], "draining");
-        assert_eq!(s["by"], "watchdog");
-        let old = r#"{"phase":"setting","offset":null,"drained":0,"replayed":0,"started_at":1,"action_id":null}"#;
-        let st: RecoveryState = serde_json::from_str(old).unwrap();
-        assert_eq!((st.phase, st.by), (Phase::Setting, Runner::Watchdog));
-        let bot = r#"{"phase":"deleting","offset":null,"drained":0,"replayed":0,"started_at":1,"action_id":null,"by":"bot-server"}"#;
-        let st: RecoveryState = serde_json::from_str(bot).unwrap();
-        assert_eq!(st.by, Runner::BotServer);
-        assert!(serde_json::from_str::<RecoveryState>(&old.replace("setting", "dancing")).is_err());
-    }
-
-    #[tokio::test]
-    async fn the_phase_carries_its_holder_and_a_lost_lease_cannot_write_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = db(&dir).await;
-        let dead = Lease::acquire(&db, "stalled watchdog", Duration::ZERO)
-            .await
-            .unwrap();
-        assert!(dead.save_state(&state(Phase::Draining)).await.unwrap());
-        let saved = load_state(&db).await.unwrap().unwrap();
-        assert_eq!(saved.holder.as_deref(), Some("stalled watchdog"));
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let next = Lease::acquire(&db, "next watchdog", LEASE_TTL)
-            .await
-            .unwrap();
-        assert!(next.save_state(&state(Phase::Setting)).await.unwrap());
-        // The stalled one wakes up: neither its progress nor its clear lands.
-        assert!(!dead.save_state(&state(Phase::Draining)).await.unwrap());
-        assert!(!dead.clear_state().await.unwrap());
-        let now = load_state(&db).await.unwrap().unwrap();
-        assert_eq!(now.phase, Phase::Setting);
-        assert_eq!(now.holder.as_deref(), Some("next watchdog"));
-        assert!(next.clear_state().await.unwrap());
-        assert!(load_state(&db).await.unwrap().is_none());
         next.release().await.unwrap();
     }
 }
