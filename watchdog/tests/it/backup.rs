@@ -171,7 +171,9 @@ async fn a_backup_cut_short_is_never_taken_for_the_newest() {
     let (code, out) = run(&env, &["backup", "now"]).await;
     assert_eq!(code, 0, "{out}");
     // What a kill mid-write leaves: a later-named, truncated file, old enough to be stale.
-    let cut = backups.path().join("telbot-2999-01-01T00-00-00.000Z.db.partial");
+    let cut = backups
+        .path()
+        .join("telbot-2999-01-01T00-00-00.000Z.db.partial");
     std::fs::write(&cut, b"SQLite format 3\0 truncated").unwrap();
     let old = std::time::SystemTime::now() - Duration::from_secs(3600);
     std::fs::File::options()

@@ -259,34 +259,61 @@ impl BotConfig {
         }
     }
 
-    /// Loads every layer and validates. `file` is `--config`.
+    /// Loads every layer and validates. `file` is `--config`. Every bad key is reported at
+    /// once ([`ConfigError::Several`] when there are several), each with its variable.
     pub fn load(file: Option<&Path>, env: &EnvMap) -> Result<Self, ConfigError> {
         let cfg = shared::load(file, env)?;
-        let server: ServerSection = shared::section(&cfg, "server")?;
-        let webhook: WebhookSection = shared::section(&cfg, "webhook")?;
-        // `[webhook]`'s keys the watchdog reads too: validated once, every problem listed.
         let mut errs = Vec::new();
-        let hook = shared::webhook::WebhookConfig::from_section(&cfg, &mut errs);
-        ConfigError::all(errs)?;
-        let hook = hook.ok_or_else(|| ConfigError::invalid("webhook", "section is missing"))?;
-        let telegram =
-            TelegramConfig::from_section(shared::section::<TelegramSection>(&cfg, "telegram")?)?;
-        let store_section: StoreSection = shared::section(&cfg, "store")?;
-        let data_dir = store_section.data_dir.clone();
-        let store = StoreConfig::from_section(store_section)?;
-        let inbox: InboxConfig = shared::section(&cfg, "inbox")?;
-        let polling: PollingConfig = shared::section(&cfg, "polling")?;
-        let limits: LimitsConfig = shared::section(&cfg, "limits")?;
-        let bot: BotSection = shared::section(&cfg, "bot")?;
-        let dashboard: DashboardConfig = shared::section(&cfg, "dashboard")?;
+        let e = &mut errs;
+        let server: Option<ServerSection> = keep(e, shared::section(&cfg, "server"));
+        let webhook: Option<WebhookSection> = keep(e, shared::section(&cfg, "webhook"));
+        // `[webhook]`'s keys the watchdog reads too: validated once (shared).
+        let hook = shared::webhook::WebhookConfig::from_section(&cfg, e);
+        let telegram = keep(
+            e,
+            shared::section::<TelegramSection>(&cfg, "telegram")
+                .and_then(TelegramConfig::from_section),
+        );
+        let store_section: Option<StoreSection> = keep(e, shared::section(&cfg, "store"));
+        let data_dir = store_section.as_ref().map(|s| s.data_dir.clone());
+        let store = store_section.and_then(|s| keep(e, StoreConfig::from_section(s)));
+        let inbox: Option<InboxConfig> = keep(e, shared::section(&cfg, "inbox"));
+        let polling: Option<PollingConfig> = keep(e, shared::section(&cfg, "polling"));
+        let limits: Option<LimitsConfig> = keep(e, shared::section(&cfg, "limits"));
+        let bot: Option<BotSection> = keep(e, shared::section(&cfg, "bot"));
+        let dashboard: Option<DashboardConfig> = keep(e, shared::section(&cfg, "dashboard"));
+        let (
+            Some(server),
+            Some(webhook),
+            Some(hook),
+            Some(telegram),
+            Some(store),
+            Some(data_dir),
+            Some(inbox),
+            Some(polling),
+            Some(limits),
+            Some(bot),
+            Some(dashboard),
+        ) = (
+            server, webhook, hook, telegram, store, data_dir, inbox, polling, limits, bot,
+            dashboard,
+        )
+        else {
+            // A section that could not be read leaves nothing to check further: what was found.
+            return Err(match ConfigError::all(errs) {
+                Err(e) => e,
+                Ok(()) => ConfigError::invalid("config", "a section could not be read"),
+            });
+        };
         let mut warnings = Vec::new();
 
-        let host: IpAddr = server.host.parse().map_err(|_| {
-            ConfigError::invalid(
+        let host: IpAddr = server.host.parse().unwrap_or_else(|_| {
+            errs.push(ConfigError::invalid(
                 "server.host",
                 format!("is not an IP address: {:?}", server.host),
-            )
-        })?;
+            ));
+            IpAddr::from([0, 0, 0, 0])
+        });
         let webhook_path = hook.path.clone();
         let webhook_url = hook.url();
         if let Some(base) = &hook.public_url {
@@ -303,7 +330,7 @@ impl BotConfig {
         let mode = match server.mode.to_ascii_lowercase().as_str() {
             "webhook" => {
                 if webhook_url.is_none() {
-                    return Err(ConfigError::invalid(
+                    errs.push(ConfigError::invalid(
                         "webhook.public_url",
                         "is required when BOT_MODE=webhook (set PUBLIC_URL)",
                     ));
@@ -319,10 +346,11 @@ impl BotConfig {
                 }
             }
             other => {
-                return Err(ConfigError::invalid(
+                errs.push(ConfigError::invalid(
                     "server.mode",
                     format!("must be webhook, polling or auto, got {other:?}"),
                 ));
+                Mode::Polling
             }
         };
         let webhook_secret = hook.secret.clone();
@@ -349,36 +377,36 @@ impl BotConfig {
             }
         }
         if webhook.set_attempts == 0 {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "webhook.set_attempts",
                 "must be at least 1",
             ));
         }
         if webhook.max_body_bytes < 1024 {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "webhook.max_body_bytes",
                 "must be at least 1024",
             ));
         }
-        check_server_limits(&server, webhook.max_body_bytes)?;
+        check_server_limits(&server, webhook.max_body_bytes, &mut errs);
         if inbox.workers == 0
             || inbox.max_attempts == 0
             || inbox.batch_max == 0
             || inbox.max_loaded == 0
         {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "inbox.workers",
                 "inbox.workers, max_attempts, batch_max and max_loaded must be at least 1",
             ));
         }
         if inbox.max_loaded_per_key == 0 || inbox.max_loaded_per_key > inbox.max_loaded {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "inbox.max_loaded_per_key",
                 "must be at least 1 and at most inbox.max_loaded",
             ));
         }
         if inbox.claim_lease < Duration::from_secs(3) {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "inbox.claim_lease",
                 "must be at least 3s (claims are extended every third of it)",
             ));
@@ -386,20 +414,20 @@ impl BotConfig {
         // Telegram redelivers an unconfirmed update for up to 24 h: a done update pruned sooner
         // would be run again when it comes back.
         if inbox.keep_done < Duration::from_secs(25 * 3600) {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "inbox.keep_done",
                 "must be at least 25h (Telegram redelivers an update for up to 24 h; a done update pruned sooner is handled twice)",
             ));
         }
         if inbox.retry_max_delay < inbox.retry_delay {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "inbox.retry_max_delay",
                 "must be at least inbox.retry_delay",
             ));
         }
         let worst = handler_worst_case(&telegram);
         if inbox.handler_timeout <= worst {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "inbox.handler_timeout",
                 format!(
                     "must be longer than one Bot API call's worst case ({} s: \
@@ -412,22 +440,22 @@ impl BotConfig {
         }
         // Telegram waits 60 s for an answer, then closes the connection and redelivers.
         if webhook.reply_wait.is_zero() || webhook.reply_wait > Duration::from_secs(50) {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "webhook.reply_wait",
                 "must be more than 0 and at most 50s (Telegram waits 60 s for an answer)",
             ));
         }
         if !(1..=100).contains(&polling.limit) {
-            return Err(ConfigError::invalid("polling.limit", "must be 1-100"));
+            errs.push(ConfigError::invalid("polling.limit", "must be 1-100"));
         }
         if polling.timeout > Duration::from_secs(50) {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "polling.timeout",
                 "must be at most 50s (Telegram's maximum)",
             ));
         }
         if limits.rss_limit_mb == 0 {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "limits.rss_limit_mb",
                 "must be more than 0",
             ));
@@ -443,7 +471,7 @@ impl BotConfig {
             ("limits.disk_critical_percent", limits.disk_critical_percent),
         ] {
             if !(v > 0.0 && v <= 100.0) {
-                return Err(ConfigError::invalid(
+                errs.push(ConfigError::invalid(
                     key,
                     format!("must be a percentage above 0 and at most 100, not {v}"),
                 ));
@@ -462,29 +490,32 @@ impl BotConfig {
             ),
         ] {
             if crit < warn {
-                return Err(ConfigError::invalid(
+                errs.push(ConfigError::invalid(
                     key,
                     format!("must be at least the warning level ({warn})"),
                 ));
             }
         }
         if limits.sample_interval < Duration::from_millis(200) {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "limits.sample_interval",
                 "must be at least 200ms",
             ));
         }
-        dashboard::check(&dashboard)?;
+        if let Err(e) = dashboard::check(&dashboard) {
+            errs.push(e);
+        }
         let admin_token = shared::non_empty_secret(server.admin_token);
         if admin_token
             .as_ref()
             .is_some_and(|t| t.expose_secret().len() < 8)
         {
-            return Err(ConfigError::invalid(
+            errs.push(ConfigError::invalid(
                 "server.admin_token",
                 "must be at least 8 characters",
             ));
         }
+        ConfigError::all(errs)?;
         Ok(BotConfig {
             listen: SocketAddr::new(host, server.port),
             mode,
@@ -554,212 +585,37 @@ fn handler_worst_case(t: &TelegramConfig) -> Duration {
     t.request_timeout.saturating_mul(attempts) + wait.saturating_mul(attempts - 1)
 }
 
-fn check_server_limits(s: &ServerSection, max_body_bytes: usize) -> Result<(), ConfigError> {
+fn check_server_limits(s: &ServerSection, max_body_bytes: usize, errs: &mut Vec<ConfigError>) {
     if s.max_connections == 0 || s.max_untrusted_connections == 0 {
-        return Err(ConfigError::invalid(
+        errs.push(ConfigError::invalid(
             "server.max_connections",
             "server.max_connections and max_untrusted_connections must be at least 1",
         ));
     }
     if s.max_untrusted_connections > s.max_connections {
-        return Err(ConfigError::invalid(
+        errs.push(ConfigError::invalid(
             "server.max_untrusted_connections",
             "must be at most server.max_connections",
         ));
     }
     if s.body_budget_bytes < max_body_bytes || s.body_budget_bytes > u32::MAX as usize {
-        return Err(ConfigError::invalid(
+        errs.push(ConfigError::invalid(
             "server.body_budget_bytes",
             "must be at least webhook.max_body_bytes and below 4 GiB",
         ));
     }
     if s.body_timeout.is_zero() {
-        return Err(ConfigError::invalid(
+        errs.push(ConfigError::invalid(
             "server.body_timeout",
             "must be more than 0",
         ));
     }
-    Ok(())
+}
+
+/// `r`'s value, or `None` with its error kept in `errs`.
+fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| errs.push(e)).ok()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> EnvMap {
-        let mut e: EnvMap = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        e.entry("TELEGRAM_BOT_TOKEN".into())
-            .or_insert_with(|| "123:abc".into());
-        e
-    }
-
-    fn err(pairs: &[(&str, &str)]) -> String {
-        match BotConfig::load(None, &env(pairs)) {
-            Ok(_) => panic!("expected a config error for {pairs:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn auto_mode_follows_public_url() -> Result<(), ConfigError> {
-        assert_eq!(BotConfig::load(None, &env(&[]))?.mode, Mode::Polling);
-        let c = BotConfig::load(
-            None,
-            &env(&[
-                ("PUBLIC_URL", "https://bot.example.com/"),
-                ("WEBHOOK_SECRET", "s3cret"),
-            ]),
-        )?;
-        assert_eq!(c.mode, Mode::Webhook);
-        assert_eq!(
-            c.webhook_url.map(|u| u.to_string()).as_deref(),
-            Some("https://bot.example.com/webhook")
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn each_bad_value_names_its_key() {
-        assert!(err(&[("BOT_MODE", "webhook")]).contains("PUBLIC_URL"));
-        assert!(err(&[("BOT_MODE", "sideways")]).contains("BOT_MODE"));
-        assert!(err(&[("TELBOT__WEBHOOK__REPLY_WAIT", "0s")]).contains("webhook.reply_wait"));
-        assert!(err(&[("TELBOT__WEBHOOK__REPLY_WAIT", "2m")]).contains("webhook.reply_wait"));
-        assert!(err(&[("TELBOT__WEBHOOK__REPLY_IN_ANSWER", "maybe")]).contains("reply_in_answer"));
-        assert!(err(&[("WEBHOOK_SECRET", "has space")]).contains("WEBHOOK_SECRET"));
-        assert!(err(&[("PORT", "eighty")]).contains("port"));
-        assert!(err(&[("PUBLIC_URL", "ftp://x")]).contains("PUBLIC_URL"));
-        assert!(err(&[("TELBOT__INBOX__WORKERS", "0")]).contains("inbox.workers"));
-        assert!(err(&[("ADMIN_TOKEN", "short")]).contains("ADMIN_TOKEN"));
-        for (var, bad, key) in [
-            (
-                "TELBOT__DASHBOARD__SESSION_TTL",
-                "10s",
-                "dashboard.session_ttl",
-            ),
-            ("TELBOT__DASHBOARD__SESSION_TTL", "soon", "session_ttl"),
-            (
-                "TELBOT__DASHBOARD__LOGIN_MAX_FAILURES",
-                "0",
-                "dashboard.login_max_failures",
-            ),
-            (
-                "TELBOT__DASHBOARD__LOGIN_WINDOW",
-                "0s",
-                "dashboard.login_window",
-            ),
-            (
-                "TELBOT__DASHBOARD__LOGIN_CLIENTS",
-                "0",
-                "dashboard.login_clients",
-            ),
-            (
-                "TELBOT__DASHBOARD__FORWARDED_FOR_HOPS",
-                "99",
-                "dashboard.forwarded_for_hops",
-            ),
-        ] {
-            assert!(err(&[(var, bad)]).contains(key), "{var}={bad}");
-        }
-        assert!(
-            err(&[("TELBOT__SERVER__BODY_BUDGET_BYTES", "1000")]).contains("body_budget_bytes")
-        );
-        assert!(
-            err(&[("TELBOT__SERVER__MAX_UNTRUSTED_CONNECTIONS", "5000")])
-                .contains("max_untrusted_connections")
-        );
-    }
-
-    #[test]
-    fn a_public_webhook_without_a_secret_generates_one_and_loopback_stays_easy() {
-        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "https://bot.example.com")]));
-        assert!(c.is_ok_and(|c| c.generate_secret && c.webhook_secret.is_none()));
-        let c = BotConfig::load(
-            None,
-            &env(&[
-                ("PUBLIC_URL", "https://bot.example.com"),
-                ("WEBHOOK_SECRET", "mine"),
-            ]),
-        );
-        assert!(c.is_ok_and(|c| !c.generate_secret));
-        // Polling needs no secret; a loopback URL (the demo, tests) only warns.
-        assert!(
-            BotConfig::load(
-                None,
-                &env(&[
-                    ("PUBLIC_URL", "https://bot.example.com"),
-                    ("BOT_MODE", "polling")
-                ])
-            )
-            .is_ok()
-        );
-        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://127.0.0.1:8080")]));
-        assert!(c.is_ok_and(
-            |c| !c.generate_secret && c.warnings.iter().any(|w| w.contains("WEBHOOK_SECRET"))
-        ));
-    }
-
-    #[test]
-    fn done_updates_are_kept_at_least_as_long_as_telegram_redelivers() {
-        let e = err(&[("TELBOT__INBOX__KEEP_DONE", "1h")]);
-        assert!(e.contains("inbox.keep_done") && e.contains("25h"), "{e}");
-        assert!(BotConfig::load(None, &env(&[("TELBOT__INBOX__KEEP_DONE", "48h")])).is_ok());
-    }
-
-    #[test]
-    fn the_handler_deadline_must_outlast_the_clients_worst_case() -> Result<(), ConfigError> {
-        let c = BotConfig::load(None, &env(&[]))?;
-        // Defaults: 3 attempts x 10 s, two waits of up to 60 s (a 429's retry_after).
-        assert_eq!(c.handler_worst_case(), Duration::from_secs(150));
-        assert!(c.inbox.handler_timeout > c.handler_worst_case());
-        // The old fixed 60 s deadline is refused with the defaults...
-        let e = err(&[("TELBOT__INBOX__HANDLER_TIMEOUT", "60s")]);
-        assert!(
-            e.contains("inbox.handler_timeout") && e.contains("150 s"),
-            "{e}"
-        );
-        // ...and a longer 429 cap raises the bar.
-        let e = err(&[("TELBOT__TELEGRAM__MAX_RETRY_AFTER", "300s")]);
-        assert!(e.contains("inbox.handler_timeout"), "{e}");
-        let c = BotConfig::load(
-            None,
-            &env(&[
-                ("TELBOT__TELEGRAM__MAX_RETRY_AFTER", "2s"),
-                ("TELBOT__TELEGRAM__REQUEST_TIMEOUT", "1s"),
-                ("TELBOT__TELEGRAM__BACKOFF_MAX", "1s"),
-                ("TELBOT__INBOX__HANDLER_TIMEOUT", "8s"),
-            ]),
-        )?;
-        assert_eq!(c.handler_worst_case(), Duration::from_secs(3 + 2 * 2));
-        Ok(())
-    }
-
-    #[test]
-    fn per_key_cap_must_fit_in_max_loaded() {
-        assert!(err(&[("TELBOT__INBOX__MAX_LOADED_PER_KEY", "0")]).contains("max_loaded_per_key"));
-        assert!(
-            err(&[
-                ("TELBOT__INBOX__MAX_LOADED", "8"),
-                ("TELBOT__INBOX__MAX_LOADED_PER_KEY", "9")
-            ])
-            .contains("max_loaded_per_key")
-        );
-    }
-
-    #[test]
-    fn plain_http_off_loopback_is_a_warning_not_a_refusal() -> Result<(), ConfigError> {
-        let c = BotConfig::load(
-            None,
-            &env(&[
-                ("PUBLIC_URL", "http://bot.example.com"),
-                ("WEBHOOK_SECRET", "s3cret"),
-            ]),
-        )?;
-        assert!(c.warnings.iter().any(|w| w.contains("https")));
-        let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://127.0.0.1:8080")]))?;
-        assert!(c.warnings.iter().all(|w| !w.contains("https")));
-        Ok(())
-    }
-}
+mod tests;
