@@ -12,9 +12,9 @@ use telbot_shared::config::{self as shared, EnvMap};
 
 use crate::alert::AlertSink;
 use crate::alerting::PipelineSink;
+use crate::bots;
 use crate::clock::{Clock, SystemClock};
 use crate::config::WatchdogConfig;
-use crate::fleet;
 use crate::watchdog::{Watchdog, WatchdogError};
 
 /// Why the app could not be built.
@@ -62,7 +62,7 @@ impl Plan {
             .get("ADMIN_TOKEN")
             .filter(|t| !t.is_empty())
             .map(|t| SecretString::from(t.clone()));
-        let entries = fleet::entries(&raw).map_err(|e| e.to_string())?;
+        let entries = bots::entries(&raw).map_err(|e| e.to_string())?;
         if entries.is_empty() {
             let watchdog = WatchdogConfig::from_config(&raw).map_err(|e| e.to_string())?;
             let alerts = AlertsConfig::load(&raw, env).map_err(|e| e.to_string())?;
@@ -80,7 +80,7 @@ impl Plan {
         let mut bots = Vec::new();
         for e in &entries {
             let name = e.name.trim().to_string();
-            let c = fleet::bot_config(&raw, e, env).map_err(|e| e.to_string())?;
+            let c = bots::bot_config(&raw, e, env).map_err(|e| e.to_string())?;
             let prefix = |m: String| {
                 m.lines()
                     .map(|l| format!("bots[{name}]: {l}"))
@@ -105,7 +105,7 @@ impl Plan {
                 )
             })
             .collect();
-        fleet::check_distinct(&ids).map_err(|e| e.to_string())?;
+        bots::check_distinct(&ids).map_err(|e| e.to_string())?;
         Ok(Plan {
             bots,
             fleet: true,

@@ -35,7 +35,7 @@
 //! - [`failover`]: switching the webhook to a backup URL and back.
 //! - [`metrics`]: the watchdog's Prometheus metrics on an optional listen address.
 //! - [`parked`]: `replay-parked`, through the bot's `/admin/parked/*` routes.
-//! - [`fleet`]: `[[bots]]`: one watchdog process for several bots, each with its own config
+//! - [`bots`]: `[[bots]]`: one watchdog process for several bots, each with its own config
 //!   layers, store and alert pipeline.
 //! - [`app`]: [`app::Plan::load`] (every setting, read once) and [`app::App::build`] (one
 //!   store pool per bot for the watchdog and its alerts): the wiring the CLI and the demo share.
@@ -46,6 +46,7 @@ pub mod alert;
 pub mod alerting;
 pub mod app;
 pub mod backup;
+pub mod bots;
 pub mod checks;
 pub mod cli;
 pub mod clock;
@@ -55,7 +56,6 @@ pub mod deploy_watch;
 pub mod digest;
 pub mod drill;
 pub mod failover;
-pub mod fleet;
 pub mod gather;
 pub mod manual;
 pub mod metrics;

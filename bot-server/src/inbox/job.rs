@@ -128,7 +128,7 @@ pub(crate) struct JobCtx {
     pub replies: Option<(Arc<Waiters>, Db)>,
 }
 
-/// What a worker pool ([`super::dispatch::Dispatcher`] or [`super::claim::Claimer`]) is made of.
+/// What a worker pool ([`super::cursor::CursorPool`] or [`super::claim::Claimer`]) is made of.
 pub(crate) struct Pool {
     pub db: Db,
     pub writer: Writer,

@@ -5,7 +5,7 @@
 //! - [`sql`]: the inbox's SQL, valid for SQLite and PostgreSQL.
 //! - [`writer`]: one task that group-commits inserts and completions ([`request`]: what it
 //!   is asked to do).
-//! - [`dispatch`]: the worker pool on SQLite (one bot-server per file): loads stored updates in
+//! - [`cursor`]: the worker pool on SQLite ([`cursor::CursorPool`]) (one bot-server per file): loads stored updates in
 //!   arrival order and runs them, one at a time per key, different keys in parallel, at most
 //!   `max_loaded_per_key` of one key in memory.
 //! - [`claim`]: the worker pool on PostgreSQL (any number of bot-servers on one database):
@@ -18,7 +18,7 @@
 pub mod claim;
 mod claim_sql;
 mod commit;
-pub mod dispatch;
+pub mod cursor;
 pub mod health;
 pub mod job;
 pub mod key;
@@ -251,7 +251,7 @@ pub async fn start(
             .run(),
         )
     } else {
-        tasks.spawn(dispatch::Dispatcher { pool }.run())
+        tasks.spawn(cursor::CursorPool { pool }.run())
     };
     Ok(Inbox {
         writer,

@@ -1,5 +1,5 @@
 //! From a parsed command line to the library: the configuration (one bot, or a `[[bots]]`
-//! fleet, see [`crate::fleet`]), one [`Watchdog`] and alert pipeline per bot, and the command
+//! fleet, see [`crate::bots`]), one [`Watchdog`] and alert pipeline per bot, and the command
 //! run on each selected bot. `run` and `check` take every bot concurrently (a hung bot delays
 //! no other: each run has its own `watchdog.check_timeout`); the other commands go bot by bot.
 

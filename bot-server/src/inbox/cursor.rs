@@ -30,7 +30,7 @@ const READ_MAX: usize = 1000;
 const READ_RETRY: Duration = Duration::from_millis(500);
 
 /// The worker pool of one instance alone on its store (SQLite).
-pub(crate) struct Dispatcher {
+pub(crate) struct CursorPool {
     pub pool: Pool,
 }
 
@@ -64,7 +64,7 @@ impl State {
 
 type Done = mpsc::Sender<(Arc<str>, i64)>;
 
-impl Dispatcher {
+impl CursorPool {
     /// Runs until `stop` is cancelled and in-flight handlers are done.
     pub(crate) async fn run(mut self) {
         let (done_tx, mut done_rx) = mpsc::channel::<(Arc<str>, i64)>(self.pool.cfg.max_loaded + 1);
