@@ -13,6 +13,7 @@ use url::Url;
 use crate::schedule::Trigger;
 
 mod build;
+mod parts;
 mod raw;
 mod watch;
 
