@@ -1,7 +1,6 @@
 //! The `[alerts]` section: parsed as written ([`AlertsSection`]), then validated into
-//! [`AlertsConfig`] with one [`ConfigError`] naming the key for the first problem found.
+//! [`AlertsConfig`], every problem named by its key (all of them at once).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -12,6 +11,7 @@ use crate::notify::email::SmtpSettings;
 use crate::notify::sms::TwilioSettings;
 
 mod section;
+mod validate;
 
 pub use section::{ALERT_ENV, AlertsSection, MaintenanceSection, StringList};
 
@@ -159,167 +159,109 @@ impl AlertsConfig {
         Self::from_section(s)
     }
 
-    /// Validates a section; the error names the first bad key.
+    /// Validates a section, every problem named by its key at once
+    /// ([`ConfigError::Several`] when there are several). The checks are in `validate.rs`, one
+    /// function per channel or group of settings.
     pub fn from_section(s: AlertsSection) -> Result<Self, ConfigError> {
+        let mut errs = Vec::new();
+        let e = &mut errs;
         let bot_name = match s.bot_name.trim() {
             "" => "telbot".to_string(),
             n => n.to_string(),
         };
         let dashboard_url = match s.dashboard_url.trim() {
-            "" => None,
-            u => Some(parse_http_url(u, &key("dashboard_url"))?),
+            "" => Some(None),
+            u => keep(e, parse_http_url(u, &key("dashboard_url")).map(Some)),
         };
-        let email_to = s.email_to.items();
-        let email_from = s.email_from.trim().to_string();
-        let smtp_url = non_empty_secret(s.smtp_url);
-        let resend_api_key = non_empty_secret(s.resend_api_key);
-        let wants_email = smtp_url.is_some() || resend_api_key.is_some();
-        if wants_email {
-            if email_from.is_empty() {
-                return Err(ConfigError::invalid(
-                    "alerts.email_from",
-                    "is required when e-mail alerts are configured",
-                ));
-            }
-            crate::notify::email::parse_mailbox(&email_from)
-                .map_err(|p| ConfigError::invalid("alerts.email_from", p))?;
-            if email_to.is_empty() {
-                return Err(ConfigError::invalid(
-                    "alerts.email_to",
-                    "needs at least one recipient when e-mail alerts are configured",
-                ));
-            }
-            for to in &email_to {
-                crate::notify::email::parse_mailbox(to)
-                    .map_err(|p| ConfigError::invalid("alerts.email_to", p))?;
-            }
-        }
-        positive(s.send_timeout, "send_timeout")?;
-        let escalation_email_to = s.escalation_email_to.items();
-        if !escalation_email_to.is_empty() {
-            if !wants_email {
-                return Err(ConfigError::invalid(
-                    "alerts.escalation_email_to",
-                    "needs e-mail configured (alerts.smtp_url or alerts.resend_api_key)",
-                ));
-            }
-            for to in &escalation_email_to {
-                crate::notify::email::parse_mailbox(to)
-                    .map_err(|p| ConfigError::invalid("alerts.escalation_email_to", p))?;
-            }
-        }
-        let escalate_after = (!s.escalate_after.is_zero()).then_some(s.escalate_after);
-        let smtp = match smtp_url {
-            Some(url) => {
-                let ca = match s.smtp_ca_file.trim() {
-                    "" => None,
-                    p => Some(PathBuf::from(p)),
-                };
-                Some(SmtpSettings::parse(
-                    &url,
-                    ca,
-                    s.smtp_accept_invalid_certs,
-                    s.send_timeout,
-                )?)
-            }
-            None => None,
-        };
-        let resend_api_url = parse_http_url(&s.resend_api_url, &key("resend_api_url"))?;
-        let slack_webhook_url =
-            checked_url(non_empty_secret(s.slack_webhook_url), "slack_webhook_url")?;
-        let discord_webhook_url = checked_url(
-            non_empty_secret(s.discord_webhook_url),
-            "discord_webhook_url",
-        )?;
-        let heartbeat_url = checked_url(non_empty_secret(s.heartbeat_url), "heartbeat_url")?;
-        let pagerduty_routing_key = non_empty_secret(s.pagerduty_routing_key);
-        let pagerduty_url = parse_http_url(&s.pagerduty_url, &key("pagerduty_url"))?;
-        let telegram_alert_token = non_empty_secret(s.telegram_alert_token);
-        let chat = s.telegram_alert_chat_id.trim().to_string();
-        if let Some(t) = &telegram_alert_token {
-            if !telbot_shared::config::looks_like_token(t.expose_secret()) {
-                return Err(ConfigError::invalid(
-                    "alerts.telegram_alert_token",
-                    "is not a bot token (expected <digits>:<secret>)",
-                ));
-            }
-            if chat.is_empty() {
-                return Err(ConfigError::invalid(
-                    "alerts.telegram_alert_chat_id",
-                    "is required when telegram_alert_token is set",
-                ));
-            }
-        }
-        let telegram_api_url = parse_http_url(&s.telegram_api_url, &key("telegram_api_url"))?;
-        let webhook_url = checked_url(non_empty_secret(s.webhook_url), "webhook_url")?;
-        let webhook_template = s.webhook_template.trim().to_string();
-        if !webhook_template.is_empty() {
-            crate::notify::webhook::check_template(&webhook_template)
-                .map_err(|p| ConfigError::invalid(&key("webhook_template"), p))?;
-        }
-        let twilio = TwilioSettings::parse(
-            &s.twilio_account_sid,
-            non_empty_secret(s.twilio_auth_token),
-            &s.sms_from,
-            s.sms_to.items(),
-            &s.twilio_api_url,
-        )?;
-        positive(s.repeat_interval, "repeat_interval")?;
-        positive(s.retry_base, "retry_base")?;
-        positive(s.heartbeat_timeout, "heartbeat_timeout")?;
-        if s.retry_max < s.retry_base {
-            return Err(ConfigError::invalid(
-                &key("retry_max"),
-                "must not be shorter than alerts.retry_base",
-            ));
-        }
-        for (v, k) in [
-            (s.failure_threshold, "failure_threshold"),
-            (s.success_threshold, "success_threshold"),
-            (s.channel_failing_after, "channel_failing_after"),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::invalid(&key(k), "must be at least 1"));
-            }
-        }
-        let mut maintenance = Vec::new();
-        for (i, m) in s.maintenance.iter().enumerate() {
-            let start = parse_rfc3339(&m.start, &format!("alerts.maintenance[{i}].start"))?;
-            let end = parse_rfc3339(&m.end, &format!("alerts.maintenance[{i}].end"))?;
-            if end <= start {
-                return Err(ConfigError::invalid(
-                    &format!("alerts.maintenance[{i}].end"),
-                    "must be after start",
-                ));
-            }
-            maintenance.push(MaintenanceWindow {
-                start,
-                end,
-                incidents: m.incidents.clone(),
-                reason: m.reason.clone(),
+        let email = validate::email(&s, e);
+        let smtp = validate::smtp(&s, e);
+        let resend_api_url = keep(e, parse_http_url(&s.resend_api_url, &key("resend_api_url")));
+        let slack_webhook_url = keep(
+            e,
+            checked_url(
+                non_empty_secret(s.slack_webhook_url.clone()),
+                "slack_webhook_url",
+            ),
+        );
+        let discord_webhook_url = keep(
+            e,
+            checked_url(
+                non_empty_secret(s.discord_webhook_url.clone()),
+                "discord_webhook_url",
+            ),
+        );
+        let heartbeat_url = keep(
+            e,
+            checked_url(non_empty_secret(s.heartbeat_url.clone()), "heartbeat_url"),
+        );
+        let pagerduty_url = keep(e, parse_http_url(&s.pagerduty_url, &key("pagerduty_url")));
+        let telegram = validate::telegram(&s, e);
+        let webhook = validate::webhook(&s, e);
+        let twilio = keep(
+            e,
+            TwilioSettings::parse(
+                &s.twilio_account_sid,
+                non_empty_secret(s.twilio_auth_token.clone()),
+                &s.sms_from,
+                s.sms_to.items(),
+                &s.twilio_api_url,
+            ),
+        );
+        validate::timings(&s, e);
+        let maintenance = validate::maintenance(&s, e);
+        let (
+            Some(dashboard_url),
+            Some((email_from, email_to, escalation_email_to)),
+            Some(smtp),
+            Some(resend_api_url),
+            Some(slack_webhook_url),
+            Some(discord_webhook_url),
+            Some(heartbeat_url),
+            Some(pagerduty_url),
+            Some((telegram_alert_token, telegram_alert_chat_id, telegram_api_url)),
+            Some((webhook_url, webhook_template)),
+            Some(twilio),
+        ) = (
+            dashboard_url,
+            email,
+            smtp,
+            resend_api_url,
+            slack_webhook_url,
+            discord_webhook_url,
+            heartbeat_url,
+            pagerduty_url,
+            telegram,
+            webhook,
+            twilio,
+        )
+        else {
+            return Err(match ConfigError::all(errs) {
+                Err(e) => e,
+                Ok(()) => ConfigError::invalid("alerts", "a value could not be read"),
             });
-        }
+        };
+        ConfigError::all(errs)?;
         Ok(AlertsConfig {
             bot_name,
             dashboard_url,
             smtp,
             email_from,
             email_to,
-            resend_api_key,
+            resend_api_key: non_empty_secret(s.resend_api_key),
             resend_api_url,
             slack_webhook_url,
             discord_webhook_url,
-            pagerduty_routing_key,
+            pagerduty_routing_key: non_empty_secret(s.pagerduty_routing_key),
             pagerduty_url,
             telegram_alert_token,
-            telegram_alert_chat_id: chat,
+            telegram_alert_chat_id,
             telegram_api_url,
             webhook_url,
             webhook_template,
             twilio,
             send_timeout: s.send_timeout,
             repeat_interval: s.repeat_interval,
-            escalate_after,
+            escalate_after: (!s.escalate_after.is_zero()).then_some(s.escalate_after),
             escalation_email_to,
             failure_threshold: s.failure_threshold,
             success_threshold: s.success_threshold,
@@ -361,6 +303,11 @@ impl AlertsConfig {
         out.extend(self.twilio.iter().map(|t| t.auth_token.clone()));
         out
     }
+}
+
+/// `r`'s value, or `None` with its error kept in `errs`.
+fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| errs.push(e)).ok()
 }
 
 /// A secret that must be an http(s) URL; the error never prints it.

@@ -187,3 +187,33 @@ fn well_known_names_configure_sms_and_a_missing_token_is_named() {
     .unwrap_err();
     assert!(e.contains("alerts.twilio_auth_token"), "{e}");
 }
+
+#[test]
+fn every_bad_alert_key_is_listed_at_once_without_a_secret() {
+    let err = try_load(&[
+        ("SMTP_URL", "smtp://user:hunter22@mail.example:587"),
+        ("ALERT_EMAIL_TO", "not-an-address"),
+        (
+            "TELBOT__ALERTS__SLACK_WEBHOOK_URL",
+            "ftp://hooks.slack/T0/B0/s3cr3tslack",
+        ),
+        ("TELBOT__ALERTS__FAILURE_THRESHOLD", "0"),
+        ("TELBOT__ALERTS__RETRY_MAX", "1ms"),
+    ])
+    .unwrap_err();
+    for key in [
+        "alerts.smtp_url",
+        "alerts.email_from",
+        "alerts.email_to",
+        "alerts.slack_webhook_url",
+        "alerts.failure_threshold",
+        "alerts.retry_max",
+    ] {
+        assert!(err.contains(key), "{key} missing from: {err}");
+    }
+    assert!(err.lines().count() >= 6, "one line per problem: {err}");
+    assert!(
+        !err.contains("hunter22") && !err.contains("s3cr3tslack"),
+        "{err}"
+    );
+}
