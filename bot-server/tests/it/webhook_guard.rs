@@ -39,13 +39,11 @@ async fn recover(bot: &RunningBot, timeout: Duration) -> reqwest::Result<reqwest
 
 /// Sets the webhook the way a recovery (the watchdog's) does, behind the bot's back.
 async fn set_webhook_as_a_recovery(sim: &Sim, bot: &RunningBot) {
-    let r: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/bot{}/setWebhook", sim.base_url(), sim.token()))
-        .json(&json!({"url": bot.url("/webhook"), "secret_token": SECRET, "max_connections": 40}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let r = sim
+        .call_as_client(
+            "setWebhook",
+            json!({"url": bot.url("/webhook"), "secret_token": SECRET, "max_connections": 40}),
+        )
         .await
         .unwrap();
     assert_eq!(r["ok"], true, "{r}");

@@ -174,13 +174,8 @@ impl FakeWorld {
     pub(crate) async fn start() -> FakeWorld {
         let sim = common::start_sim().await;
         let bot = start().await;
-        let r: Value = reqwest::Client::new()
-            .post(format!("{}/bot{}/setWebhook", sim.base_url(), sim.token()))
-            .json(&json!({"url": format!("{}/webhook", bot.url), "secret_token": SECRET, "max_connections": 40, "allowed_updates": ["message", "edited_message", "callback_query", "my_chat_member"]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
+        let r = sim
+            .call_as_client("setWebhook", json!({"url": format!("{}/webhook", bot.url), "secret_token": SECRET, "max_connections": 40, "allowed_updates": ["message", "edited_message", "callback_query", "my_chat_member"]}))
             .await
             .unwrap();
         assert_eq!(r["ok"], true, "{r}");

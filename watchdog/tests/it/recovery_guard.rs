@@ -17,13 +17,8 @@ use watchdog::report::incident;
 use watchdog::{ActionResult, Level, Role};
 
 async fn set_webhook(w: &World, max_connections: u32, allowed: &[&str]) {
-    let r: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/bot{}/setWebhook", w.sim.base_url(), w.sim.token()))
-        .json(&json!({"url": format!("{}/webhook", w.bot.url), "secret_token": SECRET, "max_connections": max_connections, "allowed_updates": allowed}))
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let r = w.sim
+        .call_as_client("setWebhook", json!({"url": format!("{}/webhook", w.bot.url), "secret_token": SECRET, "max_connections": max_connections, "allowed_updates": allowed}))
         .await
         .unwrap();
     assert_eq!(r["ok"], true, "{r}");
