@@ -206,7 +206,7 @@ pub async fn finding(ctx: &Ctx) -> Option<Finding> {
                 format!(
                     "the webhook points at the backup {} since {} (the primary's deliveries failed, or it did not answer through its public front); {wait}",
                     st.url,
-                    telbot_alerts::render::format_time(st.since)
+                    telbot_alerts::format_time(st.since)
                 ),
             )
             .with_evidence(json!({ "url": st.url, "since": st.since }))

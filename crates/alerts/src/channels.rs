@@ -9,7 +9,7 @@ use crate::notify::{Escalation, Notifier};
 
 /// The HTTP client the webhook channels share: the send timeout, no redirects (a webhook
 /// URL is a credential and is not handed to another host).
-pub fn http_client(cfg: &AlertsConfig) -> Result<reqwest::Client, AlertError> {
+pub(crate) fn http_client(cfg: &AlertsConfig) -> Result<reqwest::Client, AlertError> {
     reqwest::Client::builder()
         .timeout(cfg.send_timeout)
         .connect_timeout(cfg.send_timeout)
@@ -21,7 +21,7 @@ pub fn http_client(cfg: &AlertsConfig) -> Result<reqwest::Client, AlertError> {
 
 /// Every channel the config enables, in a fixed order: email, resend, slack, discord,
 /// pagerduty, telegram, webhook, sms, then the escalation channels (escalation-email or escalation-resend).
-pub fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertError> {
+pub(crate) fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, AlertError> {
     let client = http_client(cfg)?;
     let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
     if let Some(smtp) = &cfg.smtp {

@@ -68,7 +68,10 @@ impl TryFrom<IncidentRow> for IncidentState {
 /// Takes the write lock on `key`'s row before it is read, so two watchdog processes (the
 /// daemon and a `watchdog check`) observing at once serialize instead of both notifying:
 /// PostgreSQL locks the row; SQLite takes its write lock (waiting out the busy timeout).
-pub async fn lock<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> Result<(), AlertError> {
+pub(crate) async fn lock<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    key: &str,
+) -> Result<(), AlertError> {
     sqlx::query("UPDATE alert_incidents SET updated_at = updated_at WHERE incident_key = $1")
         .bind(key)
         .execute(ex)
@@ -77,7 +80,7 @@ pub async fn lock<'e, E: Executor<'e, Database = Any>>(ex: E, key: &str) -> Resu
 }
 
 /// Reads one incident.
-pub async fn load<'e, E: Executor<'e, Database = Any>>(
+pub(crate) async fn load<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     key: &str,
 ) -> Result<Option<IncidentState>, AlertError> {
@@ -90,7 +93,7 @@ pub async fn load<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Every incident that is pending or open, oldest first.
-pub async fn list_active<'e, E: Executor<'e, Database = Any>>(
+pub(crate) async fn list_active<'e, E: Executor<'e, Database = Any>>(
     ex: E,
 ) -> Result<Vec<IncidentState>, AlertError> {
     let sql = format!(
@@ -103,7 +106,7 @@ pub async fn list_active<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Writes one incident (insert or update).
-pub async fn save<'e, E: Executor<'e, Database = Any>>(
+pub(crate) async fn save<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     st: &IncidentState,
     now: i64,

@@ -47,7 +47,7 @@ pub struct ActionNote {
 }
 
 /// The incident key of `watchdog test-alert`'s message (no incident is kept for it).
-pub const TEST_INCIDENT: &str = "test-alert";
+pub(crate) const TEST_INCIDENT: &str = "test-alert";
 
 /// One check's result in one watchdog run.
 ///

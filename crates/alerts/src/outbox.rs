@@ -13,11 +13,11 @@ use crate::model::Level;
 use crate::render::Message;
 
 /// How long a claimed row is leased to one sender before another may retry it.
-pub const LEASE_SECS: i64 = 120;
+pub(crate) const LEASE_SECS: i64 = 120;
 
 /// One queued message for one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-pub struct OutboxRow {
+pub(crate) struct OutboxRow {
     /// Row id.
     pub id: i64,
     /// The incident it is about.
@@ -50,7 +50,7 @@ pub struct OutboxRow {
 
 impl OutboxRow {
     /// The message to send.
-    pub fn message(&self) -> Message {
+    pub(crate) fn message(&self) -> Message {
         Message {
             subject: self.subject.clone(),
             text: self.body_text.clone(),
@@ -63,7 +63,7 @@ impl OutboxRow {
 }
 
 /// Queues `msg` for `channel`.
-pub async fn enqueue(
+pub(crate) async fn enqueue(
     tx: &mut sqlx::Transaction<'_, Any>,
     key: &str,
     kind: &str,
@@ -108,7 +108,7 @@ pub async fn enqueue(
 /// Records a message no channel takes (a warning, by default: the ops notes keep those to the
 /// log and the dashboard) in `wd_alerts` only, as channel `log`, status `logged`, so the
 /// dashboard's table of watchdog alerts shows it. Nothing is queued for delivery.
-pub async fn record_logged(
+pub(crate) async fn record_logged(
     tx: &mut sqlx::Transaction<'_, Any>,
     key: &str,
     msg: &Message,
@@ -136,7 +136,7 @@ const SELECT: &str = "SELECT id, incident_key, kind, level, channel, subject, bo
     next_attempt_at, last_error, alert_id, created_at FROM alert_outbox";
 
 /// Rows due now (pending, or claimed by a sender whose lease ran out), oldest first.
-pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxRow>, AlertError> {
+pub(crate) async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxRow>, AlertError> {
     let sql = format!(
         "{SELECT} WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
     );
@@ -148,7 +148,7 @@ pub async fn due(db: &Db, now: i64, limit: i64) -> Result<Vec<OutboxRow>, AlertE
 }
 
 /// Rows not yet delivered (any channel), oldest first: for reports and tests.
-pub async fn undelivered<'e, E: Executor<'e, Database = Any>>(
+pub(crate) async fn undelivered<'e, E: Executor<'e, Database = Any>>(
     ex: E,
 ) -> Result<Vec<OutboxRow>, AlertError> {
     let sql = format!("{SELECT} WHERE status IN ('pending', 'sending') ORDER BY id");
@@ -158,7 +158,7 @@ pub async fn undelivered<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Takes a row for this sender; false when another sender took it first.
-pub async fn claim(db: &Db, row: &OutboxRow, now: i64) -> Result<bool, AlertError> {
+pub(crate) async fn claim(db: &Db, row: &OutboxRow, now: i64) -> Result<bool, AlertError> {
     let r = sqlx::query(
         "UPDATE alert_outbox SET status = 'sending', next_attempt_at = $1 \
          WHERE id = $2 AND status = $3 AND next_attempt_at = $4",
@@ -173,7 +173,7 @@ pub async fn claim(db: &Db, row: &OutboxRow, now: i64) -> Result<bool, AlertErro
 }
 
 /// Records a delivery.
-pub async fn mark_sent(db: &Db, row: &OutboxRow, now: i64) -> Result<(), AlertError> {
+pub(crate) async fn mark_sent(db: &Db, row: &OutboxRow, now: i64) -> Result<(), AlertError> {
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE alert_outbox SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = NULL WHERE id = $2")
         .bind(now)
@@ -190,7 +190,7 @@ pub async fn mark_sent(db: &Db, row: &OutboxRow, now: i64) -> Result<(), AlertEr
 }
 
 /// Records a failed attempt (`final_failure`: the channel no longer exists; no retry).
-pub async fn mark_failed(
+pub(crate) async fn mark_failed(
     db: &Db,
     row: &OutboxRow,
     error: &str,
@@ -218,7 +218,7 @@ pub async fn mark_failed(
 
 /// The delay before attempt `attempts + 1` in whole seconds: `base × 2^(attempts-1)`, capped
 /// at `max` (both at least a second), on the workspace's one schedule.
-pub fn backoff(base: Duration, max: Duration, attempts: i64) -> i64 {
+pub(crate) fn backoff(base: Duration, max: Duration, attempts: i64) -> i64 {
     let second = Duration::from_secs(1);
     let schedule = telbot_shared::backoff::Backoff::new(base.max(second), max.max(second));
     schedule.delay(attempts.clamp(1, 30) as u32).as_secs() as i64

@@ -103,7 +103,7 @@ impl IncidentState {
 
 /// The thresholds, from config.
 #[derive(Debug, Clone, Copy)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Failing runs in a row before an incident opens.
     pub failure_threshold: u32,
     /// Passing runs in a row before it resolves.
@@ -119,7 +119,7 @@ pub struct Policy {
 
 /// What one step decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
+pub(crate) struct Step {
     /// For the caller's report.
     pub kind: DecisionKind,
     /// The message to send now, if any.
@@ -138,7 +138,7 @@ pub struct Step {
 impl Policy {
     /// Advances `st` by one observation. `silenced`: until when a silence or maintenance window
     /// covers this key now, if one does.
-    pub fn step(
+    pub(crate) fn step(
         &self,
         st: &mut IncidentState,
         obs: &Observation,
@@ -217,7 +217,12 @@ impl Policy {
     }
 
     /// A held incident whose silence has ended and that is still open: its message is due.
-    pub fn release(&self, st: &mut IncidentState, now: i64, silenced: Option<i64>) -> Option<Step> {
+    pub(crate) fn release(
+        &self,
+        st: &mut IncidentState,
+        now: i64,
+        silenced: Option<i64>,
+    ) -> Option<Step> {
         if st.phase != Phase::Open || !st.held || silenced.is_some() {
             return None;
         }

@@ -99,14 +99,14 @@ pub fn format_time(unix: i64) -> String {
 }
 
 /// Seconds as `1h 5m`.
-pub fn format_age(secs: i64) -> String {
+pub(crate) fn format_age(secs: i64) -> String {
     let secs = secs.max(0) as u64;
     let rounded = if secs >= 3600 { secs - secs % 60 } else { secs };
     humantime::format_duration(Duration::from_secs(rounded)).to_string()
 }
 
 /// The evidence as `path: value` lines (nested objects flattened with dots), at most 40.
-pub fn evidence_lines(v: &serde_json::Value) -> Vec<(String, String)> {
+pub(crate) fn evidence_lines(v: &serde_json::Value) -> Vec<(String, String)> {
     fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<(String, String)>) {
         match v {
             serde_json::Value::Object(m) => {
@@ -335,7 +335,7 @@ pub fn render(n: &Notice<'_>, ctx: &RenderCtx<'_>) -> Message {
 }
 
 /// At most `max` characters, with `…` when cut.
-pub fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }

@@ -8,7 +8,7 @@ use crate::config::MaintenanceWindow;
 use crate::error::AlertError;
 
 /// The target meaning every incident.
-pub const ALL: &str = "all";
+pub(crate) const ALL: &str = "all";
 
 /// One silence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -26,7 +26,7 @@ pub struct Silence {
 }
 
 /// Adds a silence on `target` from `now` for `secs` seconds.
-pub async fn add(
+pub(crate) async fn add(
     db: &Db,
     target: &str,
     secs: i64,
@@ -66,7 +66,7 @@ pub async fn add(
 
 /// Ends every active silence on `target` (`all` ends only silences whose target is `all`;
 /// use [`clear_everything`] for every silence). Returns how many ended.
-pub async fn clear(db: &Db, target: &str, now: i64) -> Result<u64, AlertError> {
+pub(crate) async fn clear(db: &Db, target: &str, now: i64) -> Result<u64, AlertError> {
     let r =
         sqlx::query("UPDATE alert_silences SET ends_at = $1 WHERE target = $2 AND ends_at > $1")
             .bind(now)
@@ -77,7 +77,7 @@ pub async fn clear(db: &Db, target: &str, now: i64) -> Result<u64, AlertError> {
 }
 
 /// Ends every active silence.
-pub async fn clear_everything(db: &Db, now: i64) -> Result<u64, AlertError> {
+pub(crate) async fn clear_everything(db: &Db, now: i64) -> Result<u64, AlertError> {
     let r = sqlx::query("UPDATE alert_silences SET ends_at = $1 WHERE ends_at > $1")
         .bind(now)
         .execute(&db.pool)
@@ -86,7 +86,7 @@ pub async fn clear_everything(db: &Db, now: i64) -> Result<u64, AlertError> {
 }
 
 /// Active silences (stored ones and maintenance windows), soonest end first.
-pub async fn active(
+pub(crate) async fn active(
     db: &Db,
     windows: &[MaintenanceWindow],
     now: i64,
@@ -118,7 +118,7 @@ pub async fn active(
 }
 
 /// Until when `key` is silenced by any of `active`, if it is.
-pub fn covering(active: &[Silence], key: &str) -> Option<i64> {
+pub(crate) fn covering(active: &[Silence], key: &str) -> Option<i64> {
     active
         .iter()
         .filter(|s| s.target == ALL || s.target == key)

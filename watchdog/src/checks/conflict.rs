@@ -104,7 +104,7 @@ pub fn judge(
     let cost = match (missing, rec.pending_at_delete) {
         (Some(n), _) if n > 0 => format!(
             "at least {n} update(s) since {} went to it and never reached the bot",
-            telbot_alerts::render::format_time(rec.first_seen)
+            telbot_alerts::format_time(rec.first_seen)
         ),
         (_, Some(p)) if p > 0 => format!(
             "Telegram held {p} pending update(s) when the webhook was last deleted; those it takes never reach the bot"
@@ -117,7 +117,7 @@ pub fn judge(
         Level::Critical,
         format!(
             "another process is using this bot's token: {signs} since {}; {cost}. Find it (a forgotten dev instance, a laptop or CI job with the production token, an old deploy still running) or revoke the token with @BotFather and redeploy both services with the new one. telbot takes the webhook back meanwhile; this resolves {} min after the last sign",
-            telbot_alerts::render::format_time(rec.first_seen),
+            telbot_alerts::format_time(rec.first_seen),
             quiet / 60
         ),
     )

@@ -106,7 +106,7 @@ pub(super) async fn ack(sink: &PipelineSink, bot_name: &str, incident: &str, by:
         Ok(s) => {
             let at = s
                 .acked_at
-                .map(telbot_alerts::render::format_time)
+                .map(telbot_alerts::format_time)
                 .unwrap_or_default();
             println!(
                 "acknowledged {} on {bot_name} (by {} at {at}): no reminders or escalation until it resolves",

@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use telbot_alerts::render::{format_time, html_escape};
 use telbot_alerts::{Level as AlertLevel, Message};
+use telbot_alerts::{format_time, html_escape};
 use telbot_shared::redact::Redactor;
 
 use super::Weekly;

@@ -110,7 +110,7 @@ fn positive(d: Duration, k: &str) -> Result<(), ConfigError> {
 }
 
 /// Parses RFC 3339 (UTC, `Z`) into unix seconds.
-pub fn parse_rfc3339(raw: &str, k: &str) -> Result<i64, ConfigError> {
+pub(crate) fn parse_rfc3339(raw: &str, k: &str) -> Result<i64, ConfigError> {
     let t = humantime::parse_rfc3339_weak(raw.trim()).map_err(|e| {
         ConfigError::invalid(
             k,

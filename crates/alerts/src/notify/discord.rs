@@ -7,13 +7,13 @@ use super::{Message, truncate};
 use crate::model::Level;
 
 /// The Discord channel: [`payload`] posted to the webhook URL (the credential, never printed).
-pub fn notifier(client: reqwest::Client, url: SecretString) -> JsonPost {
+pub(crate) fn notifier(client: reqwest::Client, url: SecretString) -> JsonPost {
     JsonPost::new("discord", client, url, payload)
 }
 
 /// The payload: `content` is the subject (≤ 2000), one embed carries the text (title ≤ 256,
 /// description ≤ 4096); mentions are disabled so alert text cannot ping `@everyone`.
-pub fn payload(msg: &Message) -> serde_json::Value {
+pub(crate) fn payload(msg: &Message) -> serde_json::Value {
     let color = match (msg.resolved, msg.level) {
         (true, _) => 0x2e_b8_86,
         (false, Level::Critical) => 0xd0_02_1b,

@@ -162,14 +162,14 @@ impl SmtpSettings {
 }
 
 /// Checks one address (`a@b.c` or `Name <a@b.c>`); the error is for a person.
-pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
+pub(crate) fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
     s.trim()
         .parse::<Mailbox>()
         .map_err(|e| format!("{s:?} is not an e-mail address ({e})"))
 }
 
 /// The SMTP channel.
-pub struct EmailNotifier {
+pub(crate) struct EmailNotifier {
     mailer: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
@@ -178,7 +178,7 @@ pub struct EmailNotifier {
 
 impl EmailNotifier {
     /// Builds the transport (no connection is made yet).
-    pub fn new(s: &SmtpSettings, from: &str, to: &[String]) -> Result<Self, AlertError> {
+    pub(crate) fn new(s: &SmtpSettings, from: &str, to: &[String]) -> Result<Self, AlertError> {
         let from = parse_mailbox(from).map_err(AlertError::Setup)?;
         let to = to
             .iter()
@@ -221,7 +221,7 @@ impl EmailNotifier {
 }
 
 /// Builds the e-mail: one message, every recipient in `To`, a plain and an HTML part.
-pub fn build_email(
+pub(crate) fn build_email(
     from: &Mailbox,
     to: &[Mailbox],
     msg: &Message,

@@ -9,7 +9,7 @@ use super::{Message, Notifier, http_error};
 use crate::error::AlertError;
 
 /// A channel that POSTs `payload(message)` as JSON to a webhook URL.
-pub struct JsonPost {
+pub(crate) struct JsonPost {
     name: &'static str,
     client: reqwest::Client,
     url: SecretString,
@@ -18,7 +18,7 @@ pub struct JsonPost {
 
 impl JsonPost {
     /// The channel `name` posting `payload(message)` to `url`.
-    pub fn new(
+    pub(crate) fn new(
         name: &'static str,
         client: reqwest::Client,
         url: SecretString,

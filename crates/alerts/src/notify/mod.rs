@@ -2,20 +2,20 @@
 //! through an injected URL; every send is bounded by a timeout (the HTTP client's and the
 //! pipeline's own around it).
 
-pub mod discord;
-pub mod email;
-pub mod json_post;
-pub mod pagerduty;
-pub mod resend;
-pub mod slack;
-pub mod sms;
-pub mod telegram;
-pub mod webhook;
+pub(crate) mod discord;
+pub(crate) mod email;
+pub(crate) mod json_post;
+pub(crate) mod pagerduty;
+pub(crate) mod resend;
+pub(crate) mod slack;
+pub(crate) mod sms;
+pub(crate) mod telegram;
+pub(crate) mod webhook;
 
 use futures::future::BoxFuture;
 
 use crate::error::AlertError;
-pub use crate::render::{Message, truncate};
+pub(crate) use crate::render::{Message, truncate};
 
 /// One way to reach people.
 pub trait Notifier: Send + Sync {
@@ -34,14 +34,14 @@ pub trait Notifier: Send + Sync {
 
 /// An escalation channel (`alerts.escalation_*`): another channel under its own name
 /// (`escalation-email`), taking only escalations.
-pub struct Escalation {
+pub(crate) struct Escalation {
     name: String,
     inner: Box<dyn Notifier>,
 }
 
 impl Escalation {
     /// Wraps `inner` as the escalation channel `escalation-<inner name>`.
-    pub fn new(inner: Box<dyn Notifier>) -> Self {
+    pub(crate) fn new(inner: Box<dyn Notifier>) -> Self {
         Escalation {
             name: format!("escalation-{}", inner.name()),
             inner,

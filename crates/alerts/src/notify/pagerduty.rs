@@ -14,7 +14,7 @@ use crate::error::AlertError;
 use crate::model::{Level, TEST_INCIDENT};
 
 /// The PagerDuty channel. The routing key is the credential and is never printed.
-pub struct PagerDutyNotifier {
+pub(crate) struct PagerDutyNotifier {
     client: reqwest::Client,
     url: url::Url,
     routing_key: SecretString,
@@ -23,7 +23,7 @@ pub struct PagerDutyNotifier {
 
 impl PagerDutyNotifier {
     /// A notifier sending events for `bot_name`'s incidents with this integration key.
-    pub fn new(
+    pub(crate) fn new(
         client: reqwest::Client,
         url: url::Url,
         routing_key: SecretString,
@@ -38,7 +38,7 @@ impl PagerDutyNotifier {
     }
 
     /// The events for `msg`, in order (the routing key is added when sending).
-    pub fn events(&self, msg: &Message) -> Vec<serde_json::Value> {
+    pub(crate) fn events(&self, msg: &Message) -> Vec<serde_json::Value> {
         if msg.incident == TEST_INCIDENT {
             let mut resolve = msg.clone();
             resolve.resolved = true;
@@ -53,7 +53,7 @@ impl PagerDutyNotifier {
     }
 
     /// The one event for `msg`: resolve when it is resolved, else trigger.
-    pub fn event(&self, msg: &Message) -> serde_json::Value {
+    pub(crate) fn event(&self, msg: &Message) -> serde_json::Value {
         let dedup_key = format!("{}/{}", self.source, msg.incident);
         if msg.resolved {
             return serde_json::json!({

@@ -9,7 +9,7 @@ use super::{Message, Notifier, http_error, join_url};
 use crate::error::AlertError;
 
 /// The Resend channel.
-pub struct ResendNotifier {
+pub(crate) struct ResendNotifier {
     client: reqwest::Client,
     endpoint: Url,
     key: SecretString,
@@ -19,7 +19,7 @@ pub struct ResendNotifier {
 
 impl ResendNotifier {
     /// `base` is the API root, e.g. `https://api.resend.com`.
-    pub fn new(
+    pub(crate) fn new(
         client: reqwest::Client,
         base: &Url,
         key: SecretString,
@@ -37,7 +37,7 @@ impl ResendNotifier {
 }
 
 /// The JSON body Resend documents for `POST /emails`.
-pub fn payload(from: &str, to: &[String], msg: &Message) -> serde_json::Value {
+pub(crate) fn payload(from: &str, to: &[String], msg: &Message) -> serde_json::Value {
     serde_json::json!({ "from": from, "to": to, "subject": msg.subject, "html": msg.html, "text": msg.text })
 }
 

@@ -6,13 +6,13 @@ use super::json_post::JsonPost;
 use super::{Message, truncate};
 
 /// The Slack channel: [`payload`] posted to the webhook URL (the credential, never printed).
-pub fn notifier(client: reqwest::Client, url: SecretString) -> JsonPost {
+pub(crate) fn notifier(client: reqwest::Client, url: SecretString) -> JsonPost {
     JsonPost::new("slack", client, url, payload)
 }
 
 /// The payload: `text` is the notification fallback; a header block (≤ 150 chars) and a
 /// section (mrkdwn, ≤ 3000 chars) carry the message.
-pub fn payload(msg: &Message) -> serde_json::Value {
+pub(crate) fn payload(msg: &Message) -> serde_json::Value {
     let body = format!("```{}```", truncate(&msg.text.replace("```", "'''"), 2900));
     serde_json::json!({
         "text": truncate(&format!("{}\n{}", msg.subject, msg.text), 3000),

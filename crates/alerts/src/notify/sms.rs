@@ -23,7 +23,7 @@ use super::{Message, Notifier, join_url, truncate};
 use crate::error::AlertError;
 
 /// The longest body sent: a subject line fits, and it stays within two SMS segments.
-pub const MAX_BODY: usize = 300;
+pub(crate) const MAX_BODY: usize = 300;
 
 /// How many (message, recipient) deliveries are remembered so a retry skips them.
 const REMEMBERED: usize = 512;
@@ -64,7 +64,7 @@ impl std::fmt::Debug for TwilioSettings {
 }
 
 /// `+` and 8 to 15 digits.
-pub fn is_e164(n: &str) -> bool {
+pub(crate) fn is_e164(n: &str) -> bool {
     let digits = n.strip_prefix('+').unwrap_or("");
     (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
@@ -140,13 +140,13 @@ impl TwilioSettings {
 
 /// The SMS text for `msg`: its subject (`[CRITICAL] shopbot: webhook stuck: 12 pending`, or
 /// the `[RESOLVED] …` line), on one line, at most [`MAX_BODY`] characters.
-pub fn body(msg: &Message) -> String {
+pub(crate) fn body(msg: &Message) -> String {
     let one_line = msg.subject.split_whitespace().collect::<Vec<_>>().join(" ");
     truncate(&one_line, MAX_BODY)
 }
 
 /// The form fields of one message to `to`, in the order Twilio documents them.
-pub fn form(from: &Sender, to: &str, body: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn form(from: &Sender, to: &str, body: &str) -> Vec<(&'static str, String)> {
     let sender = match from {
         Sender::Number(n) => ("From", n.clone()),
         Sender::Service(s) => ("MessagingServiceSid", s.clone()),
@@ -155,7 +155,7 @@ pub fn form(from: &Sender, to: &str, body: &str) -> Vec<(&'static str, String)> 
 }
 
 /// The SMS channel (`sms`).
-pub struct SmsNotifier {
+pub(crate) struct SmsNotifier {
     client: reqwest::Client,
     endpoint: Url,
     settings: TwilioSettings,
@@ -166,7 +166,7 @@ pub struct SmsNotifier {
 
 impl SmsNotifier {
     /// A notifier for these settings; `client` carries the send timeout.
-    pub fn new(client: reqwest::Client, settings: &TwilioSettings) -> Self {
+    pub(crate) fn new(client: reqwest::Client, settings: &TwilioSettings) -> Self {
         let path = format!("2010-04-01/Accounts/{}/Messages.json", settings.account_sid);
         SmsNotifier {
             client,
@@ -234,7 +234,7 @@ impl SmsNotifier {
 
 /// Twilio's error answer (`{"code": 21211, "message": "…", "more_info": …}`) as
 /// `error 21211: …`; any other body, shortened.
-pub fn describe(body: &str) -> String {
+pub(crate) fn describe(body: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
     match (v["code"].as_i64(), v["message"].as_str()) {
         (Some(code), Some(m)) => format!("error {code}: {}", truncate(m, 200)),

@@ -9,7 +9,7 @@ use super::{Message, Notifier, truncate};
 use crate::error::AlertError;
 
 /// The Telegram channel.
-pub struct TelegramNotifier {
+pub(crate) struct TelegramNotifier {
     client: reqwest::Client,
     api: Url,
     token: SecretString,
@@ -18,7 +18,12 @@ pub struct TelegramNotifier {
 
 impl TelegramNotifier {
     /// `api` is the Bot API base, e.g. `https://api.telegram.org`.
-    pub fn new(client: reqwest::Client, api: &Url, token: SecretString, chat_id: &str) -> Self {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        api: &Url,
+        token: SecretString,
+        chat_id: &str,
+    ) -> Self {
         TelegramNotifier {
             client,
             api: api.clone(),
@@ -30,7 +35,7 @@ impl TelegramNotifier {
 
 /// The sendMessage body: a numeric chat id is sent as a number, `@channel` as a string; the
 /// text is plain (no parse_mode, so nothing in it can break the markup), ≤ 4096 chars.
-pub fn payload(chat_id: &str, msg: &Message) -> serde_json::Value {
+pub(crate) fn payload(chat_id: &str, msg: &Message) -> serde_json::Value {
     let chat: serde_json::Value = match chat_id.parse::<i64>() {
         Ok(n) => n.into(),
         Err(_) => chat_id.into(),

@@ -20,22 +20,22 @@ use super::{Message, Notifier, http_error, truncate};
 use crate::error::AlertError;
 
 /// The template used when `alerts.webhook_template` is empty.
-pub const DEFAULT_TEMPLATE: &str = r#"{"subject": "{{subject}}", "severity": "{{severity}}", "status": "{{status}}", "resolved": {{resolved}}, "incident": "{{incident}}", "bot": "{{bot}}", "body": "{{body}}"}"#;
+pub(crate) const DEFAULT_TEMPLATE: &str = r#"{"subject": "{{subject}}", "severity": "{{severity}}", "status": "{{status}}", "resolved": {{resolved}}, "incident": "{{incident}}", "bot": "{{bot}}", "body": "{{body}}"}"#;
 
 /// The placeholders a template may use.
-pub const PLACEHOLDERS: &[&str] = &[
+pub(crate) const PLACEHOLDERS: &[&str] = &[
     "subject", "body", "severity", "status", "resolved", "incident", "bot",
 ];
 
 /// Escapes text for the inside of a JSON string (no surrounding quotes).
-pub fn json_escape(s: &str) -> String {
+pub(crate) fn json_escape(s: &str) -> String {
     let quoted = serde_json::Value::String(s.to_string()).to_string();
     quoted[1..quoted.len() - 1].to_string()
 }
 
 /// Fills `template` for `msg` from `bot`. Unknown `{{…}}` are left as they are (the config
 /// check refuses them before any message is sent).
-pub fn fill(template: &str, msg: &Message, bot: &str) -> String {
+pub(crate) fn fill(template: &str, msg: &Message, bot: &str) -> String {
     let value = |name: &str| -> Option<String> {
         Some(match name {
             "subject" => json_escape(&msg.subject),
@@ -74,7 +74,7 @@ pub fn fill(template: &str, msg: &Message, bot: &str) -> String {
 
 /// Checks a template: only known placeholders, and a message with quotes, newlines and
 /// backslashes in every field still makes a JSON document. The error is for a person.
-pub fn check_template(template: &str) -> Result<(), String> {
+pub(crate) fn check_template(template: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
@@ -106,7 +106,7 @@ pub fn check_template(template: &str) -> Result<(), String> {
 }
 
 /// The generic webhook channel. The URL may hold a credential and is never printed.
-pub struct WebhookNotifier {
+pub(crate) struct WebhookNotifier {
     client: reqwest::Client,
     url: SecretString,
     template: String,
@@ -115,7 +115,12 @@ pub struct WebhookNotifier {
 
 impl WebhookNotifier {
     /// A notifier posting `template` (empty: [`DEFAULT_TEMPLATE`]) to `url`.
-    pub fn new(client: reqwest::Client, url: SecretString, template: &str, bot: &str) -> Self {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        url: SecretString,
+        template: &str,
+        bot: &str,
+    ) -> Self {
         let template = match template.trim() {
             "" => DEFAULT_TEMPLATE.to_string(),
             t => t.to_string(),

@@ -24,9 +24,8 @@ fn config(port: u16) -> AlertsConfig {
     s.bot_name = "shopbot".into();
     s.smtp_url = Some(SecretString::from(format!("smtp://127.0.0.1:{port}")));
     s.email_from = "wd@example.com".into();
-    s.email_to = telbot_alerts::config::StringList::One("oncall@example.com".into());
-    s.escalation_email_to =
-        telbot_alerts::config::StringList::Many(vec!["lead@example.com".into()]);
+    s.email_to = telbot_alerts::StringList::One("oncall@example.com".into());
+    s.escalation_email_to = telbot_alerts::StringList::Many(vec!["lead@example.com".into()]);
     s.escalate_after = Duration::from_secs(30 * 60);
     s.send_timeout = Duration::from_secs(5);
     AlertsConfig::from_section(s).unwrap()

@@ -151,7 +151,7 @@ fn chat_config(base: &str, slack_path: &str) -> AlertsConfig {
     AlertsConfig::from_section(chat_section(base, slack_path)).unwrap()
 }
 
-fn chat_section(base: &str, slack_path: &str) -> telbot_alerts::config::AlertsSection {
+fn chat_section(base: &str, slack_path: &str) -> telbot_alerts::AlertsSection {
     let mut s = section_defaults();
     s.bot_name = "shopbot".into();
     s.slack_webhook_url = Some(SecretString::from(format!("{base}{slack_path}")));
@@ -161,10 +161,8 @@ fn chat_section(base: &str, slack_path: &str) -> telbot_alerts::config::AlertsSe
     s.resend_api_key = Some(SecretString::from(RESEND_KEY.to_string()));
     s.resend_api_url = format!("{base}/resend");
     s.email_from = "wd@example.com".into();
-    s.email_to = telbot_alerts::config::StringList::Many(vec![
-        "ops@example.com".into(),
-        "b@example.com".into(),
-    ]);
+    s.email_to =
+        telbot_alerts::StringList::Many(vec!["ops@example.com".into(), "b@example.com".into()]);
     s.telegram_alert_token = Some(SecretString::from(ALERT_TOKEN.to_string()));
     s.telegram_alert_chat_id = "-1001234567890".into();
     s.telegram_api_url = format!("{base}/tg");

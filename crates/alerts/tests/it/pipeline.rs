@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use futures::future::BoxFuture;
-use telbot_alerts::config::MaintenanceWindow;
+use telbot_alerts::MaintenanceWindow;
 use telbot_alerts::{
     AlertError, AlertPipeline, AlertsConfig, DecisionKind, Level, Message, Notifier, Observation,
 };

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use common::*;
 use secrecy::SecretString;
 use serde_json::Value;
-use telbot_alerts::config::StringList;
+use telbot_alerts::StringList;
 use telbot_alerts::{AlertPipeline, AlertsConfig, DecisionKind, Level, Observation};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";

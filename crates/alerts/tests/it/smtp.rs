@@ -239,7 +239,7 @@ async fn starttls_with_a_self_signed_certificate() {
     s.smtp_url = Some(url.clone().into());
     s.smtp_ca_file = cert.display().to_string();
     s.email_from = "wd@example.com".into();
-    s.email_to = telbot_alerts::config::StringList::One("ops@example.com".into());
+    s.email_to = telbot_alerts::StringList::One("ops@example.com".into());
     let cfg = telbot_alerts::AlertsConfig::from_section(s).unwrap();
     let p = AlertPipeline::new(cfg, temp_db(dir.path()).await, []).unwrap();
     p.observe(&[down()], T0).await.unwrap();

@@ -127,9 +127,7 @@ fn each_row_shows_the_default_and_the_environment_names() {
     }
     let rows = readme_rows();
     let well_known = telbot_shared::config::WELL_KNOWN.iter().copied();
-    let alert_env = telbot_alerts::config::ALERT_ENV
-        .iter()
-        .map(|(n, k)| (*n, k));
+    let alert_env = telbot_alerts::ALERT_ENV.iter().map(|(n, k)| (*n, k));
     let alert_keys: Vec<(&str, String)> =
         alert_env.map(|(n, k)| (n, format!("alerts.{k}"))).collect();
     for (name, key) in well_known

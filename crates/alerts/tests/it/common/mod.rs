@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use telbot_alerts::AlertsConfig;
-use telbot_alerts::config::AlertsSection;
+use telbot_alerts::AlertsSection;
 use telbot_shared::config::{EnvMap, StoreConfig, load, section};
 use telbot_shared::store::{Db, connect};
 
@@ -38,8 +38,7 @@ pub(crate) fn email_config(smtp_url: &str) -> AlertsConfig {
     s.dashboard_url = "https://bot.example/bot/dashboard".into();
     s.smtp_url = Some(SecretString::from(smtp_url.to_string()));
     s.email_from = "Watchdog <wd@example.com>".into();
-    s.email_to =
-        telbot_alerts::config::StringList::One("ops@example.com, oncall@example.com".into());
+    s.email_to = telbot_alerts::StringList::One("ops@example.com, oncall@example.com".into());
     s.send_timeout = Duration::from_secs(5);
     s.retry_base = Duration::from_secs(30);
     s.retry_max = Duration::from_secs(120);
