@@ -15,11 +15,8 @@ use std::time::{Duration, Instant};
 use common::{HealthMode, World};
 use telegram_sim::{Upd, WebhookFault};
 use tokio::sync::mpsc;
-use watchdog::alert::{AlertSink, BoxFuture};
-use watchdog::config::WatchdogConfig;
-use watchdog::report::incident;
-use watchdog::schedule::Trigger;
 use watchdog::{AlertDecision, Incident, Level, RunReport, Watchdog};
+use watchdog::{AlertSink, BoxFuture, Trigger, WatchdogConfig, incident};
 
 /// An alert sink that hands every report to the benchmark.
 struct Tap(mpsc::UnboundedSender<(Instant, RunReport)>);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::World;
 use telegram_sim::{Upd, WebhookFault};
-use watchdog::report::{ActionKind, ActionResult};
+use watchdog::{ActionKind, ActionResult};
 
 const CHATS: i64 = 1_000;
 

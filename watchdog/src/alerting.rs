@@ -94,7 +94,7 @@ impl PipelineSink {
 }
 
 /// The next manual step for an incident, as the runbook says it.
-pub fn runbook(key: Incident) -> Option<&'static str> {
+pub(crate) fn runbook(key: Incident) -> Option<&'static str> {
     Some(match key {
         incident::WEBHOOK_STUCK => "watchdog recover",
         incident::WEBHOOK_WRONG_URL => {
@@ -127,7 +127,7 @@ pub fn runbook(key: Incident) -> Option<&'static str> {
 }
 
 /// One observation per finding.
-pub fn observations(run: &RunReport) -> Vec<Observation> {
+pub(crate) fn observations(run: &RunReport) -> Vec<Observation> {
     run.findings
         .iter()
         .map(|f| {
@@ -168,7 +168,7 @@ fn action_detail(d: &ActionDetail, r: crate::report::ActionResult) -> String {
 }
 
 /// What a RESOLVED message says recovered, per incident key.
-pub fn recovered(key: Incident) -> Option<&'static str> {
+pub(crate) fn recovered(key: Incident) -> Option<&'static str> {
     Some(match key {
         incident::WEBHOOK_STUCK => "the webhook delivers again",
         incident::WEBHOOK_WRONG_URL => "the webhook points at the bot again",

@@ -45,7 +45,7 @@ pub enum BackupError {
 
 /// A verified backup.
 #[derive(Debug)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// The file.
     pub path: PathBuf,
     /// Rows in its inbox table.
@@ -76,7 +76,10 @@ pub fn list(dir: &Path) -> Result<Vec<PathBuf>, BackupError> {
 
 /// Writes a new backup of `db` into `cfg.backup_dir` and prunes to `cfg.backup_keep`;
 /// returns the new file and the removed ones.
-pub async fn now(db: &Db, cfg: &StoreConfig) -> Result<(PathBuf, Vec<PathBuf>), BackupError> {
+pub(crate) async fn now(
+    db: &Db,
+    cfg: &StoreConfig,
+) -> Result<(PathBuf, Vec<PathBuf>), BackupError> {
     if db.backend != Backend::Sqlite {
         return Err(BackupError::NotSqlite);
     }
@@ -155,7 +158,7 @@ fn remove_stale_partials(dir: &Path) {
 }
 
 /// `watchdog.schedule.backup`: one backup, logged (the daemon has nobody to print to).
-pub async fn scheduled(db: &Db, cfg: &StoreConfig) {
+pub(crate) async fn scheduled(db: &Db, cfg: &StoreConfig) {
     match now(db, cfg).await {
         Ok((path, removed)) => {
             tracing::info!(path = %path.display(), removed = removed.len(), "store backup written")
@@ -165,7 +168,7 @@ pub async fn scheduled(db: &Db, cfg: &StoreConfig) {
 }
 
 /// Opens the newest backup in `dir` read-only and checks it.
-pub async fn verify_newest(dir: &Path) -> Result<Verified, BackupError> {
+pub(crate) async fn verify_newest(dir: &Path) -> Result<Verified, BackupError> {
     let newest = list(dir)?
         .pop()
         .ok_or_else(|| BackupError::None(dir.display().to_string()))?;
@@ -173,7 +176,7 @@ pub async fn verify_newest(dir: &Path) -> Result<Verified, BackupError> {
 }
 
 /// Checks one backup file: SQLite's integrity check passes and the inbox table reads.
-pub async fn verify(path: &Path) -> Result<Verified, BackupError> {
+pub(crate) async fn verify(path: &Path) -> Result<Verified, BackupError> {
     let bad = |problem: String| BackupError::Bad {
         path: path.display().to_string(),
         problem,

@@ -19,7 +19,7 @@ use telbot_shared::config::{ConfigError, EnvMap, known_keys};
 
 /// One `[[bots]]` entry as written.
 #[derive(Debug, Clone, Deserialize)]
-pub struct BotEntry {
+pub(crate) struct BotEntry {
     /// The bot's name: in every subject, metric label and CLI line; `--bot NAME` selects it.
     pub name: String,
     /// The bot token (prefer `token_env` or `token_file`).
@@ -55,7 +55,7 @@ pub struct BotEntry {
 }
 
 /// The `[[bots]]` entries of a loaded config (empty: a single bot).
-pub fn entries(cfg: &config::Config) -> Result<Vec<BotEntry>, ConfigError> {
+pub(crate) fn entries(cfg: &config::Config) -> Result<Vec<BotEntry>, ConfigError> {
     match cfg.get::<Vec<BotEntry>>("bots") {
         Ok(v) => Ok(v),
         Err(config::ConfigError::NotFound(_)) => Ok(Vec::new()),
@@ -171,7 +171,7 @@ fn overrides(
 }
 
 /// The whole configuration of one bot of the fleet: `base` with `e` laid over it.
-pub fn bot_config(
+pub(crate) fn bot_config(
     base: &config::Config,
     e: &BotEntry,
     env: &EnvMap,
@@ -261,7 +261,7 @@ pub fn bot_config(
 }
 
 /// Names must be unique and stores distinct (one store per bot keeps their state apart).
-pub fn check_distinct(names_and_stores: &[(String, String)]) -> Result<(), ConfigError> {
+pub(crate) fn check_distinct(names_and_stores: &[(String, String)]) -> Result<(), ConfigError> {
     for (i, (n, s)) in names_and_stores.iter().enumerate() {
         for (m, t) in &names_and_stores[..i] {
             if n == m {

@@ -27,14 +27,14 @@ const CHECK: &str = "deploy";
 
 /// Start times within this of the one on record are the same process (`uptime_s` is whole
 /// seconds, and a run's clock reading is not the bot's).
-pub const SAME_PROCESS: i64 = 60;
+pub(crate) const SAME_PROCESS: i64 = 60;
 
 /// A process first seen this young is a deploy the watchdog came up beside (a Blueprint
 /// creating both services): verified; an older one is only recorded.
-pub const FRESH: i64 = 600;
+pub(crate) const FRESH: i64 = 600;
 
 /// Whether `health`, seen at `now`, is a new deploy after `prev`. Pure.
-pub fn is_new_deploy(prev: Option<&DeployVerification>, health: &Health, now: i64) -> bool {
+pub(crate) fn is_new_deploy(prev: Option<&DeployVerification>, health: &Health, now: i64) -> bool {
     let started = now - health.uptime_s as i64;
     match prev {
         None => (health.uptime_s as i64) < FRESH,
@@ -47,7 +47,7 @@ pub fn is_new_deploy(prev: Option<&DeployVerification>, health: &Health, now: i6
 
 /// One run's part: notices a new deploy in `health` (the liveness probe's document) and
 /// advances the verification of the one on record. Only the leader calls it.
-pub async fn observe(ctx: &Ctx, health: Option<&Health>) -> Option<Finding> {
+pub(crate) async fn observe(ctx: &Ctx, health: Option<&Health>) -> Option<Finding> {
     if !ctx.cfg.deploy.verify {
         return None;
     }

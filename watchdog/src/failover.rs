@@ -36,7 +36,7 @@ use crate::store::{FailedOver, WebhookSettings};
 const CHECK: &str = "failover";
 
 /// The failover now, if the webhook points at a backup.
-pub async fn state(ctx: &Ctx) -> Option<FailedOver> {
+pub(crate) async fn state(ctx: &Ctx) -> Option<FailedOver> {
     ctx.store.failover().await.ok().flatten()
 }
 
@@ -53,7 +53,7 @@ async fn clear(ctx: &Ctx) {
 }
 
 /// The first backup whose `/health` answers 2xx.
-pub async fn healthy_backup(ctx: &Ctx) -> Option<&Backup> {
+pub(crate) async fn healthy_backup(ctx: &Ctx) -> Option<&Backup> {
     let timeout = ctx.cfg.check_timeout / 2;
     for b in &ctx.cfg.webhook.backups {
         let ok = ctx
@@ -74,7 +74,7 @@ pub async fn healthy_backup(ctx: &Ctx) -> Option<&Backup> {
 /// Before the plans run (the leader): a stuck primary with a healthy backup fails over instead
 /// of recovering in place; while failed over, the primary's health is followed and the move
 /// back planned after `failback_after`. `webhook_url` is what Telegram reported this run.
-pub async fn adjust(
+pub(crate) async fn adjust(
     ctx: &Ctx,
     fs: &mut [Finding],
     plans: &mut Vec<Plan>,
@@ -182,7 +182,7 @@ async fn public_webhook_answers(ctx: &Ctx) -> bool {
 }
 
 /// After the plans ran: the `webhook-failover` finding (critical while failed over).
-pub async fn finding(ctx: &Ctx) -> Option<Finding> {
+pub(crate) async fn finding(ctx: &Ctx) -> Option<Finding> {
     if ctx.cfg.webhook.backups.is_empty() {
         return None;
     }
@@ -246,7 +246,7 @@ async fn move_to(ctx: &Ctx, url: &str) -> Result<(), (ActionResult, ActionDetail
 }
 
 /// The failover action: the webhook to the first healthy backup.
-pub async fn fail_over(ctx: &Ctx) -> (ActionResult, ActionDetail) {
+pub(crate) async fn fail_over(ctx: &Ctx) -> (ActionResult, ActionDetail) {
     let Some(b) = healthy_backup(ctx).await else {
         return (
             ActionResult::Failed,
@@ -274,7 +274,7 @@ pub async fn fail_over(ctx: &Ctx) -> (ActionResult, ActionDetail) {
 }
 
 /// The failback action: the webhook to the primary again.
-pub async fn fail_back(ctx: &Ctx) -> (ActionResult, ActionDetail) {
+pub(crate) async fn fail_back(ctx: &Ctx) -> (ActionResult, ActionDetail) {
     let url = ctx.cfg.webhook.expected_url.clone();
     if let Err(e) = move_to(ctx, &url).await {
         return e;

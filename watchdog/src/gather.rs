@@ -16,7 +16,7 @@ use crate::schedule::RunSet;
 
 /// What the checks of one run saw.
 #[derive(Debug)]
-pub struct Gathered {
+pub(crate) struct Gathered {
     /// Every finding, the `check-timeout` and `watchdog-blind` ones included.
     pub findings: Vec<Finding>,
     /// The liveness probe's facts.
@@ -29,7 +29,7 @@ pub struct Gathered {
 
 /// Runs the checks of `set`. `keep`: this watchdog leads and writes the state the next run
 /// judges against.
-pub async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
+pub(crate) async fn gather(ctx: &Ctx, set: RunSet, keep: bool) -> Gathered {
     let limit = ctx.cfg.check_timeout;
     let deadline = Instant::now() + limit;
     // The Telegram side and the bot side run side by side: a Bot API that hangs must not eat

@@ -14,12 +14,12 @@ use crate::report::RunReport;
 use crate::schedule::{RunKind, Ticker};
 
 /// How often the daemon looks for a request.
-pub const POLL: Duration = Duration::from_secs(2);
+pub(crate) const POLL: Duration = Duration::from_secs(2);
 /// How long a pass waits for the store to say whether a request is open.
 const ASK_WAIT: Duration = Duration::from_millis(300);
 
 /// Answers the request `report`'s pass was the first full one to start after, if any.
-pub async fn answer(ctx: &Ctx, report: &RunReport, by: &str) {
+pub(crate) async fn answer(ctx: &Ctx, report: &RunReport, by: &str) {
     let db = ctx.store.db();
     // Asked of every full pass: a store that does not answer must not make the pass longer
     // (its other store work already waits), so the question gets a short time of its own.
@@ -60,7 +60,7 @@ pub async fn answer(ctx: &Ctx, report: &RunReport, by: &str) {
 }
 
 /// Until `stop`: a new request in the store ticks a full pass.
-pub async fn watch(ctx: Ctx, ticker: Ticker, stop: CancellationToken) {
+pub(crate) async fn watch(ctx: Ctx, ticker: Ticker, stop: CancellationToken) {
     let mut ticked: Option<String> = None;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::report::{ActionKind, ActionResult, Level, RunReport, incident};
 
 /// Every value of `telbot_watchdog_last_recovery`'s `result` label.
-pub const RECOVERY_RESULTS: &[ActionResult] = &[
+pub(crate) const RECOVERY_RESULTS: &[ActionResult] = &[
     ActionResult::Succeeded,
     ActionResult::Failed,
     ActionResult::SkippedCooldown,
@@ -29,7 +29,7 @@ pub const RECOVERY_RESULTS: &[ActionResult] = &[
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the recorder once per process and returns its handle.
-pub fn handle() -> PrometheusHandle {
+pub(crate) fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new().build_recorder();
@@ -77,7 +77,7 @@ pub fn handle() -> PrometheusHandle {
 }
 
 /// Counts one run's checks, findings and actions, and sets Telegram's view of `bot`.
-pub fn record_run(report: &RunReport, bot: &str) {
+pub(crate) fn record_run(report: &RunReport, bot: &str) {
     record_telegram_view(report, bot);
     let level = report.level().to_string();
     let b = bot.to_string();
@@ -149,7 +149,7 @@ fn record_telegram_view(report: &RunReport, bot: &str) {
 }
 
 /// Counts alert deliveries of one outbox flush for `bot`.
-pub fn record_alerts(sent: u64, failed: u64, bot: &str) {
+pub(crate) fn record_alerts(sent: u64, failed: u64, bot: &str) {
     let b = bot.to_string();
     metrics::counter!("telbot_watchdog_alerts_total", "bot" => b.clone(), "channel" => "all", "result" => "sent")
         .increment(sent);
@@ -158,7 +158,7 @@ pub fn record_alerts(sent: u64, failed: u64, bot: &str) {
 }
 
 /// Serves `GET /metrics` on `addr` until `stop`.
-pub async fn serve(addr: SocketAddr, stop: CancellationToken) -> std::io::Result<()> {
+pub(crate) async fn serve(addr: SocketAddr, stop: CancellationToken) -> std::io::Result<()> {
     let h = handle();
     let app = axum::Router::new().route(
         "/metrics",

@@ -12,11 +12,11 @@ use serde_json::json;
 use crate::checks::bot::describe;
 
 /// Exit code when the bot refused the request or could not be reached.
-pub const EXIT_REFUSED: u8 = 2;
+pub(crate) const EXIT_REFUSED: u8 = 2;
 
 /// What to do with the parked updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
+pub(crate) enum Verb {
     /// Run their handlers again.
     Replay,
     /// Remove them for good.
@@ -41,7 +41,7 @@ impl Verb {
 
 /// Why the bot did not do it.
 #[derive(Debug, thiserror::Error)]
-pub enum ParkedError {
+pub(crate) enum ParkedError {
     /// The bot answered with an error status.
     #[error("the bot refused: {status} {body}")]
     Refused {
@@ -64,7 +64,7 @@ struct Answer {
 }
 
 /// Calls the bot's route for `verb` on `bot_url`; returns how many updates it touched.
-pub async fn call(
+pub(crate) async fn call(
     http: &reqwest::Client,
     bot_url: &str,
     admin_token: &str,
@@ -104,7 +104,7 @@ pub async fn call(
 
 /// The command: prints the count and returns the exit code (0 done, 2 refused or
 /// unreachable).
-pub async fn command(
+pub(crate) async fn command(
     bot_url: &str,
     admin_token: &str,
     verb: Verb,

@@ -7,7 +7,7 @@
 //! `ok` finding for a key that was failing is what makes a "resolved" message.
 
 use serde::{Deserialize, Serialize};
-pub use telbot_shared::action::ActionDetail;
+pub(crate) use telbot_shared::action::ActionDetail;
 
 /// How bad a finding is. Ordered: `Ok < Warning < Critical`.
 #[derive(

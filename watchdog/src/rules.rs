@@ -14,7 +14,7 @@ use crate::report::{ActionKind, Finding, Incident, Level, incident};
 
 /// An action the rules chose.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// What to do.
     pub kind: ActionKind,
     /// The incident it answers.
@@ -29,7 +29,7 @@ fn critical(fs: &[Finding], key: Incident) -> Option<&Finding> {
 }
 
 /// Chooses the actions for one run's findings.
-pub fn plan(findings: &[Finding], bot_polling: bool, mode: PendingMode) -> Vec<Plan> {
+pub(crate) fn plan(findings: &[Finding], bot_polling: bool, mode: PendingMode) -> Vec<Plan> {
     let bot_bad =
         critical(findings, incident::BOT_DOWN).or_else(|| critical(findings, incident::BOT_MEMORY));
     if let Some(f) = bot_bad {
@@ -69,7 +69,7 @@ pub fn plan(findings: &[Finding], bot_polling: bool, mode: PendingMode) -> Vec<P
 }
 
 /// A wrong URL seen while the bot polls is its own fallback: a warning, not a critical.
-pub fn soften_for_polling(findings: &mut [Finding], bot_polling: bool) {
+pub(crate) fn soften_for_polling(findings: &mut [Finding], bot_polling: bool) {
     if !bot_polling {
         return;
     }
@@ -88,7 +88,7 @@ pub fn soften_for_polling(findings: &mut [Finding], bot_polling: bool) {
 /// While somebody else's recovery holds the lock (the dashboard's, another watchdog's), a
 /// deleted or stuck webhook is theirs to finish: a warning naming them, and no action (which
 /// the lock would refuse anyway) — not a CRITICAL e-mail for a repair in progress.
-pub fn soften_for_recovery(findings: &mut [Finding], holder: Option<&str>) {
+pub(crate) fn soften_for_recovery(findings: &mut [Finding], holder: Option<&str>) {
     let Some(owner) = holder else {
         return;
     };
@@ -104,7 +104,7 @@ pub fn soften_for_recovery(findings: &mut [Finding], holder: Option<&str>) {
 /// While the bot says its own store is down, the 503s Telegram records are its backpressure
 /// (Telegram keeps the updates and redelivers): the webhook is not what is broken, and a
 /// recovery would replay into a bot that cannot store. One incident (`bot-store`), not two.
-pub fn soften_for_store(findings: &mut [Finding], bot_store_trouble: bool) {
+pub(crate) fn soften_for_store(findings: &mut [Finding], bot_store_trouble: bool) {
     if !bot_store_trouble && critical(findings, incident::BOT_STORE).is_none() {
         return;
     }
@@ -123,7 +123,7 @@ pub fn soften_for_store(findings: &mut [Finding], bot_store_trouble: bool) {
 /// While another process uses the token (or someone deleted the webhook behind the bot's
 /// back: the bot takes it back itself), the emptied webhook is their doing: the wrong-URL
 /// finding is a warning pointing at `token-conflict`, so one page tells the story.
-pub fn soften_for_conflict(findings: &mut [Finding]) {
+pub(crate) fn soften_for_conflict(findings: &mut [Finding]) {
     let conflict = findings
         .iter()
         .any(|f| f.incident == incident::TOKEN_CONFLICT && f.level > Level::Ok);
@@ -150,7 +150,7 @@ const SYMPTOMS: [Incident; 2] = [incident::CANARY, incident::DEPLOY_VERIFY];
 /// down, a stuck webhook…): the symptom's finding is then a warning naming it, so one cause
 /// sends one CRITICAL. Alone, it stays critical: e.g. the bot answers its health checks and
 /// still processes nothing.
-pub fn soften_symptoms(findings: &mut [Finding]) {
+pub(crate) fn soften_symptoms(findings: &mut [Finding]) {
     let Some(cause) = findings
         .iter()
         .find(|f| !SYMPTOMS.contains(&f.incident) && f.level == Level::Critical)

@@ -179,13 +179,13 @@ impl Shared {
 /// Requests runs. A request is never dropped: one that arrives while a run is in flight waits
 /// for it, and several of one kind coalesce into one run of that kind.
 #[derive(Debug, Clone)]
-pub struct Ticker {
+pub(crate) struct Ticker {
     shared: Arc<Shared>,
 }
 
 impl Ticker {
     /// Asks for a run of `kind`.
-    pub fn tick(&self, kind: RunKind) {
+    pub(crate) fn tick(&self, kind: RunKind) {
         {
             let mut q = self.shared.queue();
             let busy = q.busy;
@@ -219,12 +219,12 @@ impl Ticker {
 
 /// The worker side: takes the waiting requests as one [`RunSet`] and performs it.
 #[derive(Debug)]
-pub struct Worker {
+pub(crate) struct Worker {
     shared: Arc<Shared>,
 }
 
 /// A connected ticker/worker pair.
-pub fn channel() -> (Ticker, Worker) {
+pub(crate) fn channel() -> (Ticker, Worker) {
     let shared = Arc::new(Shared::default());
     (
         Ticker {
@@ -251,7 +251,7 @@ impl Worker {
     /// half way, so a recovery always finishes). Requests that arrive meanwhile are performed
     /// right after it, merged into one [`RunSet`]; what still waits when `stop` is cancelled
     /// is not started.
-    pub async fn serve<F, Fut>(self, stop: CancellationToken, mut run: F)
+    pub(crate) async fn serve<F, Fut>(self, stop: CancellationToken, mut run: F)
     where
         F: FnMut(RunSet) -> Fut,
         Fut: std::future::Future,
@@ -309,7 +309,7 @@ impl Worker {
 
 /// Starts the triggers of the schedules, feeding `ticker`. The returned scheduler (if
 /// any cron trigger is used) must be shut down by the caller; interval tasks stop with `stop`.
-pub async fn start(
+pub(crate) async fn start(
     triggers: Vec<(RunKind, Trigger)>,
     ticker: Ticker,
     stop: CancellationToken,

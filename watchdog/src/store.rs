@@ -10,7 +10,7 @@ use crate::report::{ActionKind, ActionResult, RunReport};
 
 const KV_WEBHOOK: &str = "watchdog.webhook.previous";
 const KV_SAMPLES: &str = "watchdog.bot.samples";
-pub use telbot_shared::failover::FailedOver;
+pub(crate) use telbot_shared::failover::FailedOver;
 use telbot_shared::failover::KV_FAILOVER;
 
 /// Runs older than this are pruned.
@@ -18,7 +18,7 @@ const KEEP_RUNS_SECS: i64 = 8 * 24 * 3600;
 /// Drill runs older than this are pruned.
 const KEEP_DRILLS_SECS: i64 = 90 * 24 * 3600;
 
-pub use telbot_shared::recovery::{RecoveryState, WebhookSettings};
+pub(crate) use telbot_shared::recovery::{RecoveryState, WebhookSettings};
 
 /// What the previous check saw of the webhook, to tell "not decreasing" and "new errors".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

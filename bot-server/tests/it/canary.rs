@@ -13,8 +13,8 @@ use teloxide::dispatching::UpdateHandler;
 use teloxide::prelude::*;
 use tokio::sync::Semaphore;
 use watchdog::Watchdog;
-use watchdog::checks::canary;
-use watchdog::report::{Finding, Level};
+use watchdog::canary;
+use watchdog::{Finding, Level};
 
 use crate::common::*;
 use crate::wd::watchdog_on;

@@ -25,11 +25,11 @@ pub(crate) async fn watchdog_on(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let cfg = watchdog::config::WatchdogConfig::load(None, &env).unwrap();
+    let cfg = watchdog::WatchdogConfig::load(None, &env).unwrap();
     watchdog::Watchdog::build_with(
         cfg,
-        std::sync::Arc::new(watchdog::clock::SystemClock),
-        std::sync::Arc::new(watchdog::alert::LogSink),
+        std::sync::Arc::new(watchdog::SystemClock),
+        std::sync::Arc::new(watchdog::LogSink),
     )
     .await
     .unwrap()

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use watchdog::AlertSink;
-use watchdog::alert::BoxFuture;
-use watchdog::alerting::PipelineSink;
-use watchdog::report::{ActionKind, AlertDecision, RunReport};
+use watchdog::BoxFuture;
+use watchdog::PipelineSink;
+use watchdog::{ActionKind, AlertDecision, RunReport};
 
 /// One lossless recovery the watchdog reported.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -93,7 +93,7 @@ impl AlertSink for AlertBridge {
 
     fn digest<'a>(
         &'a self,
-        d: &'a watchdog::digest::Digest,
+        d: &'a watchdog::Digest,
         send: bool,
     ) -> BoxFuture<'a, (telbot_alerts::Message, Vec<telbot_alerts::ChannelResult>)> {
         self.inner.digest(d, send)

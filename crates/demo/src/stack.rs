@@ -11,7 +11,7 @@ use bot_server::{BotConfig, Exit};
 use rand::distr::{Alphanumeric, SampleString};
 use telegram_sim::Sim;
 use tokio_util::sync::CancellationToken;
-use watchdog::clock::SystemClock;
+use watchdog::SystemClock;
 
 use crate::bridge::{AlertBridge, Timeline};
 use mail_sim::MailCatcher;
@@ -92,7 +92,7 @@ impl Stack {
         );
 
         let timeline = Arc::new(Mutex::new(Timeline::default()));
-        let plan = watchdog::app::Plan::load(None, &env)
+        let plan = watchdog::Plan::load(None, &env)
             .map_err(|e| anyhow::anyhow!("watchdog config: {e}"))?;
         let cfg = plan
             .bots
@@ -100,7 +100,7 @@ impl Stack {
             .next()
             .context("the watchdog's plan has no bot")?;
         let tl = timeline.clone();
-        let wd = watchdog::app::App::build_with(cfg, Arc::new(SystemClock), move |sink| {
+        let wd = watchdog::App::build_with(cfg, Arc::new(SystemClock), move |sink| {
             Arc::new(AlertBridge::new(sink, tl))
         })
         .await

@@ -3,7 +3,7 @@
 //! action is not run and its incident is escalated to critical — a person must look — instead
 //! of looping. Every attempt is recorded with its result.
 
-pub mod restart;
+pub(crate) mod restart;
 
 use telbot_shared::action::ActionDetail;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +15,7 @@ use crate::report::{ActionKind, ActionReport, ActionResult};
 use crate::rules::Plan;
 
 /// The limit that applies to `kind`.
-pub fn limit_for(ctx: &Ctx, kind: ActionKind) -> Limit {
+pub(crate) fn limit_for(ctx: &Ctx, kind: ActionKind) -> Limit {
     let l = &ctx.cfg.limits;
     match kind {
         ActionKind::SetWebhook | ActionKind::Failover | ActionKind::Failback => l.set_webhook,
@@ -38,7 +38,7 @@ fn counted_kinds(kind: ActionKind) -> &'static [ActionKind] {
 }
 
 /// Whether `kind` may run now: `Err(SkippedCap | SkippedCooldown)` with a reason otherwise.
-pub async fn admit(ctx: &Ctx, kind: ActionKind) -> Result<(), (ActionResult, String)> {
+pub(crate) async fn admit(ctx: &Ctx, kind: ActionKind) -> Result<(), (ActionResult, String)> {
     let limit = limit_for(ctx, kind);
     let now = ctx.clock.now();
     let (mut count, mut last) = (0i64, None::<i64>);
@@ -85,7 +85,7 @@ pub async fn admit(ctx: &Ctx, kind: ActionKind) -> Result<(), (ActionResult, Str
 /// A dry run's action (`watchdog.act = false`, `--dry-run`): what would have been done,
 /// reported and recorded as `dry-run`, not taken. Dry-run rows count toward no cooldown or
 /// cap, so switching the dry run off later acts at once.
-pub async fn dry_run(ctx: &Ctx, plan: &Plan) -> ActionReport {
+pub(crate) async fn dry_run(ctx: &Ctx, plan: &Plan) -> ActionReport {
     let detail = ActionDetail::why("dry run (watchdog.act = false or --dry-run): not taken");
     let now = ctx.clock.now();
     match ctx.store.action_started(plan.kind, &plan.reason, now).await {
@@ -111,7 +111,7 @@ pub async fn dry_run(ctx: &Ctx, plan: &Plan) -> ActionReport {
 }
 
 /// Runs one planned action under its limits and records it.
-pub async fn execute(
+pub(crate) async fn execute(
     ctx: &Ctx,
     plan: &Plan,
     stop: &CancellationToken,
@@ -184,7 +184,7 @@ async fn perform(
 }
 
 /// A recovery report as an action result.
-pub fn recovery_result(r: recovery::RecoveryReport) -> (ActionResult, ActionDetail) {
+pub(crate) fn recovery_result(r: recovery::RecoveryReport) -> (ActionResult, ActionDetail) {
     let result = if r.ok() {
         ActionResult::Succeeded
     } else if r.busy {

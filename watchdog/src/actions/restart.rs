@@ -11,7 +11,7 @@ use crate::checks::bot::describe;
 use crate::config::RestartMethod;
 
 /// Restarts the bot; `(ActionResult::Succeeded, detail)` when the platform accepted the request.
-pub async fn restart(ctx: &Ctx, method: &RestartMethod) -> (ActionResult, ActionDetail) {
+pub(crate) async fn restart(ctx: &Ctx, method: &RestartMethod) -> (ActionResult, ActionDetail) {
     let timeout = ctx.cfg.restart.timeout;
     match method {
         RestartMethod::Render {

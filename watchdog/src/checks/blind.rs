@@ -17,7 +17,7 @@ use crate::report::{Finding, Level, incident};
 const CHECK: &str = "watchdog";
 
 /// Whether the reference URL answers (any HTTP status counts); `None` when none is configured.
-pub async fn reference(ctx: &Ctx) -> Option<bool> {
+pub(crate) async fn reference(ctx: &Ctx) -> Option<bool> {
     let url = ctx.cfg.reference_url.as_ref()?;
     let answered = ctx
         .http
@@ -35,7 +35,7 @@ pub async fn reference(ctx: &Ctx) -> Option<bool> {
 /// What one run heard back. `telegram_silent`: no answer from the Bot API; `bot_silent`: no
 /// HTTP answer from the bot (or the proxy in front of it) on any attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sight {
+pub(crate) struct Sight {
     /// No answer from the Bot API.
     pub telegram_silent: bool,
     /// No HTTP answer from the bot's URL.
@@ -46,7 +46,7 @@ pub struct Sight {
 
 impl Sight {
     /// Whether the run saw too little to act on. Pure.
-    pub fn blind(&self) -> bool {
+    pub(crate) fn blind(&self) -> bool {
         match self.reference {
             Some(false) => self.telegram_silent || self.bot_silent,
             Some(true) => false,
@@ -55,7 +55,7 @@ impl Sight {
     }
 
     /// The `watchdog-blind` finding of this run.
-    pub fn finding(&self) -> Finding {
+    pub(crate) fn finding(&self) -> Finding {
         let ev = json!({
             "telegram_silent": self.telegram_silent,
             "bot_silent": self.bot_silent,
@@ -93,7 +93,7 @@ impl Sight {
 /// Of a blind run's findings, keeps only what does not rest on reaching Telegram or the bot
 /// (the watchdog's own, an interrupted recovery's): the rest is unknown this run, and an
 /// absent finding leaves its incident as it was.
-pub fn keep_sighted(findings: &mut Vec<Finding>) {
+pub(crate) fn keep_sighted(findings: &mut Vec<Finding>) {
     findings.retain(|f| {
         (f.check == "watchdog" || f.check == "recovery") && f.incident != incident::CHECK_TIMEOUT
     });

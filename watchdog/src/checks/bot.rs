@@ -17,7 +17,7 @@ const CHECK: &str = "bot";
 
 /// What the liveness probe saw.
 #[derive(Debug, Clone, Default)]
-pub struct BotFacts {
+pub(crate) struct BotFacts {
     /// The bot answered `/health` with 200 and a readable document.
     pub up: bool,
     /// The last document read (also from a 503).
@@ -33,7 +33,7 @@ pub struct BotFacts {
 
 impl BotFacts {
     /// The probe did not finish within `limit`.
-    pub fn timed_out(ctx: &Ctx, limit: Duration) -> Self {
+    pub(crate) fn timed_out(ctx: &Ctx, limit: Duration) -> Self {
         let reason = format!("the bot's /health did not answer within {limit:?}");
         BotFacts {
             findings: vec![
@@ -45,7 +45,7 @@ impl BotFacts {
     }
 
     /// The bot says its store is degraded or down (its 503s to Telegram are backpressure then).
-    pub fn store_trouble(&self) -> bool {
+    pub(crate) fn store_trouble(&self) -> bool {
         self.health
             .as_ref()
             .and_then(|h| h.checks.get("store"))
@@ -53,7 +53,7 @@ impl BotFacts {
     }
 
     /// The bot says it is polling (its fallback): the webhook is its own business then.
-    pub fn polling(&self) -> bool {
+    pub(crate) fn polling(&self) -> bool {
         self.health
             .as_ref()
             .is_some_and(|h| h.mode.eq_ignore_ascii_case("polling"))
@@ -123,7 +123,7 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Liveness and memory: `bot-down` after `attempts` failures in a row, `bot-memory` above the limit.
-pub async fn liveness(ctx: &Ctx) -> BotFacts {
+pub(crate) async fn liveness(ctx: &Ctx) -> BotFacts {
     let attempts = ctx.cfg.bot_attempts.max(1);
     let mut last_err = String::new();
     let mut last_health = None;
@@ -221,7 +221,7 @@ fn judge_up(ctx: &Ctx, h: Health, took: Duration, attempt: u32) -> BotFacts {
 }
 
 /// `bot-parked`: parked updates wait for a person (they are never pruned silently).
-pub fn parked(n: u64) -> Finding {
+pub(crate) fn parked(n: u64) -> Finding {
     if n == 0 {
         return Finding::ok(CHECK, incident::BOT_PARKED, "no parked updates");
     }
@@ -246,7 +246,7 @@ fn status_name(s: Status) -> &'static str {
 
 /// The performance findings from a liveness probe that succeeded. Only the leader (`keep`)
 /// writes the counter samples back (a read-modify-write two watchdogs would race on).
-pub async fn performance(ctx: &Ctx, facts: &BotFacts, keep: bool) -> Vec<Finding> {
+pub(crate) async fn performance(ctx: &Ctx, facts: &BotFacts, keep: bool) -> Vec<Finding> {
     let (Some(h), Some(took)) = (&facts.health, facts.latency) else {
         return Vec::new();
     };
@@ -364,7 +364,7 @@ async fn success_rate(ctx: &Ctx, h: &Health, keep: bool) -> Finding {
 }
 
 /// Success rate between two samples. Pure.
-pub fn judge_success_rate(
+pub(crate) fn judge_success_rate(
     old: Option<&CounterSample>,
     cur: &CounterSample,
     warn_pct: f64,

@@ -22,7 +22,7 @@ const CHECK: &str = "telegram";
 /// the bot's `/health` says webhook mode — with no webhook at Telegram and no recovery that
 /// could have deleted it, that is a foreign delete the watchdog sees itself, before the bot's
 /// own check records it.
-pub async fn check(
+pub(crate) async fn check(
     ctx: &Ctx,
     info: Option<&WebhookInfo>,
     bot_in_webhook_mode: bool,
@@ -70,7 +70,7 @@ pub async fn check(
 }
 
 /// The finding for a recent record. Pure.
-pub fn judge(
+pub(crate) fn judge(
     rec: &TokenConflict,
     missing: Option<u64>,
     pending_now: Option<u64>,

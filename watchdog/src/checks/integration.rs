@@ -15,7 +15,7 @@ const CHECK: &str = "integration";
 /// Both probes, and the canary beside them unless `canary` is false: a bot that is down or
 /// says its store is in trouble is already paged for it, and a canary would only wait out
 /// its timeouts, lengthening the runs that must see the outage to page it.
-pub async fn check(ctx: &Ctx, canary: bool) -> Vec<Finding> {
+pub(crate) async fn check(ctx: &Ctx, canary: bool) -> Vec<Finding> {
     let send = async {
         if canary {
             super::canary::check(ctx).await
@@ -139,7 +139,7 @@ async fn webhook_health(ctx: &Ctx) -> Finding {
 /// One probe of the bot's `/webhook/health` (within `watchdog.http_timeout` and `left`):
 /// `Ok` when it says `is_healthy`, else what it said, redacted. `watchdog verify` polls it;
 /// the daemon's deploy watch calls it once a run.
-pub async fn webhook_healthy(ctx: &Ctx, left: Duration) -> Result<(), String> {
+pub(crate) async fn webhook_healthy(ctx: &Ctx, left: Duration) -> Result<(), String> {
     let sent = ctx
         .http
         .get(ctx.bot_endpoint("/webhook/health"))

@@ -11,14 +11,14 @@
 //!   store (with the integration probes).
 //! - [`tls`]: the certificate of PUBLIC_URL's host (expiry, host name, trust), read hourly.
 
-pub mod blind;
-pub mod bot;
+pub(crate) mod blind;
+pub(crate) mod bot;
 pub mod canary;
-pub mod conflict;
-pub mod integration;
-pub mod telegram;
+pub(crate) mod conflict;
+pub(crate) mod integration;
+pub(crate) mod telegram;
 pub mod tls;
-pub mod upkeep;
+pub(crate) mod upkeep;
 
 use std::sync::Arc;
 

@@ -18,7 +18,7 @@ const CHECK: &str = "telegram";
 
 /// What the Telegram check saw.
 #[derive(Debug, Clone, Default)]
-pub struct TelegramFacts {
+pub(crate) struct TelegramFacts {
     /// getWebhookInfo's answer, when it came.
     pub info: Option<WebhookInfo>,
     /// Findings.
@@ -29,7 +29,7 @@ pub struct TelegramFacts {
 
 impl TelegramFacts {
     /// The check did not finish within `limit`.
-    pub fn timed_out(limit: std::time::Duration) -> Self {
+    pub(crate) fn timed_out(limit: std::time::Duration) -> Self {
         TelegramFacts {
             info: None,
             findings: vec![Finding::new(
@@ -54,7 +54,7 @@ fn no_answer(e: &TelegramError) -> bool {
 /// Runs getMe and getWebhookInfo and judges them. Only the leader (`keep`) writes the
 /// observation back: a follower ticking in the same second would otherwise overwrite the
 /// leader's memory and hide a new delivery error from it on every run.
-pub async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
+pub(crate) async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
     let mut findings = Vec::new();
     if let Err(e) = ctx.tg.get_me().await {
         findings.extend(api_failure(ctx, "getMe", &e));
@@ -116,7 +116,7 @@ pub async fn check(ctx: &Ctx, keep: bool) -> TelegramFacts {
 }
 
 /// The finding for a failed Bot API call (never holds the token: the client redacts).
-pub fn api_failure(ctx: &Ctx, method: &str, e: &TelegramError) -> Vec<Finding> {
+pub(crate) fn api_failure(ctx: &Ctx, method: &str, e: &TelegramError) -> Vec<Finding> {
     let text = ctx.redact(&e.to_string());
     let ev = json!({ "method": method, "error": text, "kind": e.kind() });
     if e.is_unauthorized() {
@@ -140,7 +140,7 @@ pub fn api_failure(ctx: &Ctx, method: &str, e: &TelegramError) -> Vec<Finding> {
 }
 
 /// Judges a getWebhookInfo answer. Pure: `prev` is the previous observation, `now` unix seconds.
-pub fn judge_webhook(
+pub(crate) fn judge_webhook(
     info: &WebhookInfo,
     prev: Option<&WebhookObservation>,
     now: i64,

@@ -12,10 +12,10 @@ use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "bot";
 /// `bot-handled` is judged from this many finished updates in the hour on (fewer: noise).
-pub const HANDLED_MIN: u64 = 10;
+pub(crate) const HANDLED_MIN: u64 = 10;
 
 /// The four findings.
-pub fn judge(ctx: &Ctx, h: &Health) -> Vec<Finding> {
+pub(crate) fn judge(ctx: &Ctx, h: &Health) -> Vec<Finding> {
     let t = &ctx.cfg.thresholds;
     vec![
         resources(h, t.rss_limit_bytes, t.rss_warn_percent),
@@ -26,7 +26,7 @@ pub fn judge(ctx: &Ctx, h: &Health) -> Vec<Finding> {
 }
 
 /// `bot-resources`.
-pub fn resources(h: &Health, limit: u64, warn_percent: f64) -> Finding {
+pub(crate) fn resources(h: &Health, limit: u64, warn_percent: f64) -> Finding {
     let mut why = h.system.warnings.clone();
     let rss = h.process.rss_bytes;
     let share = if limit > 0 {
@@ -67,7 +67,7 @@ pub fn resources(h: &Health, limit: u64, warn_percent: f64) -> Finding {
 }
 
 /// `bot-jobs`.
-pub fn jobs(h: &Health) -> Finding {
+pub(crate) fn jobs(h: &Health) -> Finding {
     let late: Vec<String> = h
         .jobs
         .iter()
@@ -103,7 +103,7 @@ fn utc(t: i64) -> String {
 }
 
 /// `bot-response-time`.
-pub fn response_time(h: &Health, warn_ms: u64) -> Finding {
+pub(crate) fn response_time(h: &Health, warn_ms: u64) -> Finding {
     let f = &h.hour;
     let ev = json!({ "p50_ms": f.response_p50_ms, "p95_ms": f.response_p95_ms, "threshold_ms": warn_ms, "finished": f.finished });
     match f.response_p95_ms {
@@ -128,7 +128,7 @@ pub fn response_time(h: &Health, warn_ms: u64) -> Finding {
 }
 
 /// `bot-handled`.
-pub fn handled(h: &Health, warn_percent: f64) -> Finding {
+pub(crate) fn handled(h: &Health, warn_percent: f64) -> Finding {
     let f = &h.hour;
     let ev = json!({ "finished": f.finished, "parked": f.parked, "handled_percent": f.handled_percent, "threshold_percent": warn_percent });
     match f.handled_percent {

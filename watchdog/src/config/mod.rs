@@ -17,7 +17,7 @@ mod parts;
 mod raw;
 mod watch;
 
-pub use watch::{DeployWatchConfig, TlsConfig};
+pub(crate) use watch::{DeployWatchConfig, TlsConfig};
 
 use build::keep;
 use raw::{LimitsSection, WatchdogSection, WebhookSection};

@@ -7,7 +7,7 @@
 //! - [`gather`]: reads the last 24 h into a [`Digest`].
 //! - [`text`]: the pure rendering of a [`Digest`] into a message.
 
-pub mod text;
+pub(crate) mod text;
 
 use serde::Serialize;
 use telbot_shared::store::StoreError;
@@ -16,7 +16,7 @@ use crate::checks::Ctx;
 use crate::report::{Level, RunReport, incident};
 
 /// The period a digest covers.
-pub const PERIOD_SECS: i64 = 24 * 3600;
+pub(crate) const PERIOD_SECS: i64 = 24 * 3600;
 
 /// A series of numbers seen over the period: first, last, lowest, highest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -134,13 +134,13 @@ pub struct Digest {
 }
 
 /// Reads the last [`PERIOD_SECS`] from the store. `bot` names the bot in the digest.
-pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
+pub(crate) async fn gather(ctx: &Ctx, bot: &str) -> Result<Digest, StoreError> {
     gather_over(ctx, bot, PERIOD_SECS, |_| {}).await
 }
 
 /// Reads the last `period` seconds from the store, handing each run's report to `each` too
 /// (the weekly report reads more of them than the digest keeps).
-pub async fn gather_over(
+pub(crate) async fn gather_over(
     ctx: &Ctx,
     bot: &str,
     period: i64,

@@ -13,7 +13,7 @@ use crate::report::Level;
 
 /// How a checklist row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
+pub(crate) enum Mark {
     /// The target is met.
     Ok,
     /// The target is missed: someone should look.
@@ -33,14 +33,14 @@ impl Mark {
 }
 
 /// One checklist row: how it stands, what, the figures, the target.
-pub type Row = (Mark, &'static str, String, String);
+pub(crate) type Row = (Mark, &'static str, String, String);
 
 fn mib(b: f64) -> String {
     format!("{:.1} MiB", b / (1024.0 * 1024.0))
 }
 
 /// The checklist rows of the ops notes' daily check.
-pub fn checklist(d: &Digest) -> Vec<Row> {
+pub(crate) fn checklist(d: &Digest) -> Vec<Row> {
     let row = |s: &Option<Series>,
                ok: &dyn Fn(&Series) -> bool,
                show: &dyn Fn(&Series) -> String| {
@@ -191,7 +191,7 @@ fn action_lines(d: &Digest) -> Vec<String> {
 }
 
 /// Builds the digest message. Pure: same digest, same message.
-pub fn render(d: &Digest, redactor: &Redactor) -> Message {
+pub(crate) fn render(d: &Digest, redactor: &Redactor) -> Message {
     let r = |s: &str| redactor.redact(s);
     let rows = checklist(d);
     let look = rows.iter().filter(|x| x.0 == Mark::Look).count();

@@ -11,14 +11,16 @@
 //!   store and [`resume`] finishes the job on the next start/run.
 //! - [`drop_pending`]: the explicit drop mode, reporting how many updates it threw away.
 
-pub mod replay;
+pub(crate) mod replay;
 mod set;
 
-pub use set::{SetError, set_webhook, set_webhook_locked, settings_for, settings_to_restore};
+pub(crate) use set::{
+    SetError, set_webhook, set_webhook_locked, settings_for, settings_to_restore,
+};
 
 use serde_json::Value;
 use telbot_shared::lease::{LEASE_TTL, Lease, LockError, owner_name};
-pub use telbot_shared::recovery::RecoveryReport;
+pub(crate) use telbot_shared::recovery::RecoveryReport;
 use telbot_shared::recovery::run::{self, Bounds, Drain, Taken};
 use telbot_shared::recovery::{Phase, Runner, WebhookSettings};
 use telbot_shared::telegram::WebhookInfo;
@@ -27,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checks::Ctx;
 
 /// Takes the one recovery lock, or says who holds it.
-pub async fn lock(ctx: &Ctx) -> Result<Lease, String> {
+pub(crate) async fn lock(ctx: &Ctx) -> Result<Lease, String> {
     match Lease::acquire(ctx.store.db(), &owner_name("watchdog"), LEASE_TTL).await {
         Ok(l) => Ok(l),
         Err(e @ LockError::Held { .. }) => Err(e.to_string()),
@@ -51,7 +53,7 @@ pub(crate) async fn release(lease: Lease) {
 }
 
 /// Lossless recovery. `action_id` is the `wd_actions` row, kept with the phase.
-pub async fn lossless(
+pub(crate) async fn lossless(
     ctx: &Ctx,
     stop: &CancellationToken,
     action_id: Option<i64>,
@@ -136,7 +138,7 @@ impl Drain for ToBot<'_> {
 
 /// Finishes a recovery left in the store by an interrupted watchdog (or bot-server); `None`
 /// when there is none, or when somebody else holds the lock (then it is theirs to finish).
-pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryReport> {
+pub(crate) async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryReport> {
     ctx.store.recovery().await.ok().flatten()?;
     let lease = match lock(ctx).await {
         Ok(l) => l,
@@ -180,7 +182,7 @@ pub async fn resume(ctx: &Ctx, stop: &CancellationToken) -> Option<RecoveryRepor
 
 /// Drop mode: reads how many are pending and the settings, then sets the webhook again with
 /// drop_pending_updates.
-pub async fn drop_pending(ctx: &Ctx) -> RecoveryReport {
+pub(crate) async fn drop_pending(ctx: &Ctx) -> RecoveryReport {
     let lease = match lock(ctx).await {
         Ok(l) => l,
         Err(e) => return busy(e),

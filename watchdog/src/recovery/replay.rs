@@ -19,11 +19,11 @@ use crate::checks::Ctx;
 use crate::checks::bot::describe;
 
 /// The header Telegram sends the secret in.
-pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
+pub(crate) const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
 
 /// What a batch replay achieved.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct BatchOutcome {
+pub(crate) struct BatchOutcome {
     /// Updates the bot answered 200 to.
     pub replayed: u64,
     /// The lowest update_id that was not replayed (failed, or behind a failure in its chat).
@@ -34,14 +34,14 @@ pub struct BatchOutcome {
 
 /// The queue an update belongs to, for ordering: the inbox's own key, so a replay keeps
 /// exactly the order the bot keeps.
-pub fn queue_key(update: &Value) -> String {
+pub(crate) fn queue_key(update: &Value) -> String {
     telbot_shared::queue_key::classify(update).1
 }
 
-pub use telbot_shared::recovery::run::update_id;
+pub(crate) use telbot_shared::recovery::run::update_id;
 
 /// Replays one batch (already in update_id order from getUpdates).
-pub async fn batch(ctx: &Ctx, updates: &[Value]) -> BatchOutcome {
+pub(crate) async fn batch(ctx: &Ctx, updates: &[Value]) -> BatchOutcome {
     let mut chats: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for u in updates {
         chats.entry(queue_key(u)).or_default().push(u);

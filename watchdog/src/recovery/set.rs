@@ -22,7 +22,11 @@ const SET_ATTEMPTS: u32 = 3;
 /// address from the watchdog's configuration, else the record, else one `info` shows as
 /// fixed. A custom certificate at Telegram with no `webhook.certificate` here is warned of:
 /// this setWebhook drops it.
-pub async fn settings_for(ctx: &Ctx, url: String, info: Option<&WebhookInfo>) -> WebhookSettings {
+pub(crate) async fn settings_for(
+    ctx: &Ctx,
+    url: String,
+    info: Option<&WebhookInfo>,
+) -> WebhookSettings {
     let w = &ctx.cfg.webhook;
     let registered = match webhook_settings::load(ctx.store.db()).await {
         Ok(r) => r,
@@ -75,13 +79,13 @@ pub async fn settings_for(ctx: &Ctx, url: String, info: Option<&WebhookInfo>) ->
 }
 
 /// The settings to restore after a delete, from `info` read before it.
-pub async fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
+pub(crate) async fn settings_to_restore(ctx: &Ctx, info: &WebhookInfo) -> WebhookSettings {
     settings_for(ctx, ctx.webhook_url_now().await, Some(info)).await
 }
 
 /// Why a locked setWebhook did not happen.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SetError {
+pub(crate) enum SetError {
     /// Somebody else holds the recovery lock (or it could not be taken).
     Busy(String),
     /// setWebhook failed (redacted text).
@@ -89,7 +93,7 @@ pub enum SetError {
 }
 
 /// `setWebhook` as configured under the recovery lock (the wrong-URL repair); the URL set.
-pub async fn set_webhook_locked(ctx: &Ctx) -> Result<String, SetError> {
+pub(crate) async fn set_webhook_locked(ctx: &Ctx) -> Result<String, SetError> {
     let lease = lock(ctx).await.map_err(SetError::Busy)?;
     let url = ctx.webhook_url_now().await;
     let info = ctx.tg.get_webhook_info().await.ok();
@@ -104,7 +108,7 @@ pub async fn set_webhook_locked(ctx: &Ctx) -> Result<String, SetError> {
 
 /// `setWebhook` with `settings`, the configured secret and certificate; `drop` throws the
 /// queue away (drop mode only).
-pub async fn set_webhook(
+pub(crate) async fn set_webhook(
     ctx: &Ctx,
     settings: &WebhookSettings,
     drop: bool,

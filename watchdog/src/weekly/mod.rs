@@ -8,7 +8,7 @@
 //! - [`gather`]: reads the last 7 days into a [`Weekly`].
 //! - [`text`]: the pure rendering into a message.
 
-pub mod text;
+pub(crate) mod text;
 
 use std::collections::BTreeMap;
 
@@ -20,9 +20,9 @@ use crate::digest::{self, Digest};
 use crate::report::{Level, RunReport, incident};
 
 /// The period a weekly report covers.
-pub const PERIOD_SECS: i64 = 7 * 24 * 3600;
+pub(crate) const PERIOD_SECS: i64 = 7 * 24 * 3600;
 /// Groups of errors listed at most.
-pub const TOP: usize = 5;
+pub(crate) const TOP: usize = 5;
 
 /// One group of like messages and how often it was seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,7 +73,7 @@ pub struct WeeklyOutcome {
 }
 
 /// `text` with every run of digits replaced by `N`.
-pub fn shape(text: &str) -> String {
+pub(crate) fn shape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut in_number = false;
     for c in text.chars() {
@@ -118,7 +118,7 @@ fn drill_of(run: &RunReport) -> Option<Drill> {
 }
 
 /// Reads the last [`PERIOD_SECS`] from the store.
-pub async fn gather(ctx: &Ctx, bot: &str) -> Result<Weekly, StoreError> {
+pub(crate) async fn gather(ctx: &Ctx, bot: &str) -> Result<Weekly, StoreError> {
     let mut findings: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut last_drill: Option<Drill> = None;
     let mut note = |run: &RunReport| {

@@ -16,7 +16,7 @@ use crate::digest::Series;
 const DRILL_DUE_SECS: i64 = 8 * 24 * 3600;
 
 /// One figure against its threshold: what, the figures, the note (empty: nothing to say).
-pub type Figure = (&'static str, String, String);
+pub(crate) type Figure = (&'static str, String, String);
 
 /// `above`: the threshold is an upper bound (crossed when the figure is above it).
 fn judge(name: &'static str, s: &Option<Series>, t: f64, above: bool, unit: &str) -> Figure {
@@ -43,7 +43,7 @@ fn judge(name: &'static str, s: &Option<Series>, t: f64, above: bool, unit: &str
 }
 
 /// The figures against their thresholds.
-pub fn figures(w: &Weekly) -> Vec<Figure> {
+pub(crate) fn figures(w: &Weekly) -> Vec<Figure> {
     let d = &w.digest;
     vec![
         judge("Pending updates at Telegram", &d.pending, 0.0, true, ""),
@@ -88,7 +88,7 @@ fn lasted(secs: i64) -> String {
 }
 
 /// The drill line: when, passed or not, and whether it is overdue.
-pub fn drill_line(w: &Weekly) -> (bool, String) {
+pub(crate) fn drill_line(w: &Weekly) -> (bool, String) {
     let now = w.digest.to;
     match &w.last_drill {
         None => (
@@ -114,7 +114,7 @@ pub fn drill_line(w: &Weekly) -> (bool, String) {
 }
 
 /// Builds the weekly message. Pure: same report, same message.
-pub fn render(w: &Weekly, redactor: &Redactor) -> Message {
+pub(crate) fn render(w: &Weekly, redactor: &Redactor) -> Message {
     let r = |s: &str| redactor.redact(s);
     let d = &w.digest;
     let figs = figures(w);

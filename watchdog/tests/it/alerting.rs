@@ -272,7 +272,7 @@ fn run_with(level: watchdog::Level, at: i64) -> watchdog::RunReport {
         finished_at: at,
         findings: vec![watchdog::Finding {
             check: "bot".into(),
-            incident: watchdog::report::incident::BOT_STORE,
+            incident: watchdog::incident::BOT_STORE,
             level,
             reason: "the bot's store is not ok".into(),
             evidence: serde_json::Value::Null,
@@ -310,7 +310,7 @@ async fn runs_the_store_refused_are_fed_again_and_page_once() {
         vec![seen.clone() as Arc<dyn telbot_alerts::Notifier>],
         Vec::<secrecy::SecretString>::new(),
     );
-    let sink = watchdog::alerting::PipelineSink::new(pipeline, None);
+    let sink = watchdog::PipelineSink::new(pipeline, None);
     // Writes refused, as on a full disk (reads still work).
     for t in ["alert_incidents", "alert_outbox"] {
         for op in ["INSERT", "UPDATE"] {

@@ -46,7 +46,7 @@ async fn backups_are_written_pruned_restored_and_verified() {
         assert!(out.contains("backup: written"), "{out}");
         assert_eq!(out.contains("removed"), i == 2, "{out}");
     }
-    let files = watchdog::backup::list(backups.path()).unwrap();
+    let files = watchdog::backups(backups.path()).unwrap();
     assert_eq!(files.len(), 2, "pruned to backup_keep: {files:?}");
 
     let (code, out) = run(&env, &["backup", "verify"]).await;
@@ -144,14 +144,14 @@ async fn the_daemon_backs_up_on_its_schedule() {
         .unwrap();
     let dir = backups.path().to_path_buf();
     let made = telbot_testkit::wait_until(Duration::from_secs(30), || {
-        watchdog::backup::list(&dir).map(|f| f.len()).unwrap_or(0) >= 2
+        watchdog::backups(&dir).map(|f| f.len()).unwrap_or(0) >= 2
     })
     .await;
     let _ = daemon.kill().await;
     assert!(made, "no scheduled backups in {}", dir.display());
     let (code, out) = run(&env, &["backup", "verify"]).await;
     assert_eq!(code, 0, "{out}");
-    assert!(watchdog::backup::list(&dir).unwrap().len() <= 2, "pruned");
+    assert!(watchdog::backups(&dir).unwrap().len() <= 2, "pruned");
 }
 
 /// A backup killed half way (the daemon stopped mid-`VACUUM INTO`) leaves a `.partial` file,
@@ -182,7 +182,7 @@ async fn a_backup_cut_short_is_never_taken_for_the_newest() {
         .unwrap()
         .set_modified(old)
         .unwrap();
-    assert_eq!(watchdog::backup::list(backups.path()).unwrap().len(), 1);
+    assert_eq!(watchdog::backups(backups.path()).unwrap().len(), 1);
     let (code, out) = run(&env, &["backup", "verify"]).await;
     assert_eq!(code, 0, "the complete backup is the newest: {out}");
     for _ in 0..2 {
@@ -190,7 +190,7 @@ async fn a_backup_cut_short_is_never_taken_for_the_newest() {
         assert_eq!(code, 0, "{out}");
     }
     assert!(!cut.exists(), "the stale partial was removed");
-    let files = watchdog::backup::list(backups.path()).unwrap();
+    let files = watchdog::backups(backups.path()).unwrap();
     assert_eq!(files.len(), 2, "{files:?}");
     let mut sorted_by_time = files.clone();
     sorted_by_time.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());

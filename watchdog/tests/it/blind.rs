@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::World;
 use telegram_sim::Upd;
-use watchdog::report::incident;
-use watchdog::schedule::RunSet;
+use watchdog::RunSet;
+use watchdog::incident;
 use watchdog::{ActionKind, Level};
 
 /// A listener that accepts connections and never answers (a cut network seen from inside: the

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use telbot_shared::health::Health;
-use watchdog::clock::ManualClock;
-use watchdog::report::{Finding, Incident, Level, incident};
+use watchdog::ManualClock;
+use watchdog::{Finding, Incident, Level, incident};
 use watchdog::{RunOutcome, Watchdog};
 
 use crate::common;

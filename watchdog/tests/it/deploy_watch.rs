@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use telbot_shared::deploy_verification::{self, VerifyStatus};
-use watchdog::clock::{Clock, ManualClock};
-use watchdog::config::WatchdogConfig;
-use watchdog::report::{Level, incident};
-use watchdog::schedule::{RunKind, RunSet};
+use watchdog::WatchdogConfig;
+use watchdog::{Clock, ManualClock};
+use watchdog::{Level, incident};
+use watchdog::{RunKind, RunSet};
 use watchdog::{RunOutcome, Watchdog};
 
 use crate::alerting::Subjects;
@@ -104,7 +104,7 @@ async fn a_deploy_that_stays_unhealthy_is_paged_once_and_resolved_when_healthy()
         vec![seen.clone() as Arc<dyn telbot_alerts::Notifier>],
         Vec::<secrecy::SecretString>::new(),
     );
-    let sink = watchdog::alerting::PipelineSink::new(pipeline, None);
+    let sink = watchdog::PipelineSink::new(pipeline, None);
     let wd = Watchdog::build_on(cfg, db.clone(), Arc::new(clock.clone()), Arc::new(sink)).unwrap();
     wd.run_once(liveness()).await;
     // The new deploy's webhook is broken.

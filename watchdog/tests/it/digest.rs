@@ -152,7 +152,7 @@ async fn the_weekly_report_answers_the_weekly_checklist_in_one_email() {
         run(&env, &["check"]).await;
     }
     // The bot's failed updates, as bot-server leaves them in the shared inbox.
-    let db = common::watchdog(&env, std::sync::Arc::new(watchdog::clock::SystemClock))
+    let db = common::watchdog(&env, std::sync::Arc::new(watchdog::SystemClock))
         .await
         .ctx()
         .store

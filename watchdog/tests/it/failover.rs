@@ -6,8 +6,8 @@
 use crate::common;
 
 use common::{HealthMode, World};
-use watchdog::report::incident;
-use watchdog::schedule::RunSet;
+use watchdog::RunSet;
+use watchdog::incident;
 use watchdog::{ActionKind, ActionResult, Level};
 
 fn liveness() -> RunSet {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::World;
 use telegram_sim::{Upd, WebhookFault};
-use watchdog::report::incident;
-use watchdog::schedule::RunSet;
+use watchdog::RunSet;
+use watchdog::incident;
 use watchdog::{ActionKind, Watchdog};
 
 fn liveness() -> RunSet {

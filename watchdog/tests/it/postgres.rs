@@ -5,7 +5,7 @@ use crate::common;
 
 use common::World;
 use telegram_sim::{Upd, WebhookFault};
-use watchdog::report::{ActionKind, ActionResult};
+use watchdog::{ActionKind, ActionResult};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_keeps_actions_and_cooldowns_across_instances() {

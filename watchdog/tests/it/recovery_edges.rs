@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::World;
 use telegram_sim::{Upd, WebhookFault};
-use watchdog::report::incident;
-use watchdog::schedule::RunSet;
+use watchdog::RunSet;
+use watchdog::incident;
 use watchdog::{ActionKind, ActionResult, Level};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

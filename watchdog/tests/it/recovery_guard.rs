@@ -13,7 +13,7 @@ use telbot_shared::lease;
 use telbot_shared::lease::{LEASE_TTL, Lease};
 use telbot_shared::recovery::{self, RecoveryState, WebhookSettings};
 use telegram_sim::{Upd, WebhookFault};
-use watchdog::report::incident;
+use watchdog::incident;
 use watchdog::{ActionResult, Level, Role};
 
 async fn set_webhook(w: &World, max_connections: u32, allowed: &[&str]) {

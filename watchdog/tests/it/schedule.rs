@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use telbot_alerts::{ChannelResult, Message};
 use tokio::time::Instant;
-use watchdog::alert::{BoxFuture, LogSink};
-use watchdog::clock::SystemClock;
-use watchdog::config::WatchdogConfig;
-use watchdog::digest::Digest;
-use watchdog::report::{AlertDecision, Level, RunReport, incident};
-use watchdog::schedule::Trigger;
+use watchdog::Digest;
+use watchdog::SystemClock;
+use watchdog::Trigger;
+use watchdog::WatchdogConfig;
+use watchdog::{AlertDecision, Level, RunReport, incident};
 use watchdog::{AlertSink, Watchdog};
+use watchdog::{BoxFuture, LogSink};
 
 use crate::common::World;
 use crate::fake_bot::FakeWorld;

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use telbot_testkit::tls::{DAY, Leaf, TestCa, TlsServer, self_signed};
-use watchdog::clock::ManualClock;
-use watchdog::report::{Finding, Level, incident};
-use watchdog::schedule::{RunKind, RunSet};
+use watchdog::ManualClock;
+use watchdog::{Finding, Level, incident};
+use watchdog::{RunKind, RunSet};
 
 use crate::common;
 use crate::fake_bot::FakeWorld;
@@ -46,7 +46,7 @@ async fn world(leaf: &Leaf, ca: Option<&TestCa>) -> Tls {
 
 async fn judged(t: &Tls, clock: &ManualClock) -> Finding {
     let wd = common::watchdog(&t.world.env, Arc::new(clock.clone())).await;
-    watchdog::checks::tls::check(wd.ctx(), true)
+    watchdog::tls::check(wd.ctx(), true)
         .await
         .expect("an https PUBLIC_URL is checked")
 }
@@ -78,7 +78,7 @@ async fn the_certificate_read_through_a_handshake_is_judged_by_expiry_and_host()
             &["bot.test"],
             -DAY,
             Level::Critical,
-            format!("expired on {}", watchdog::checks::tls::der::date(now - DAY)),
+            format!("expired on {}", watchdog::tls::der::date(now - DAY)),
         ),
         (
             &["other.test"],

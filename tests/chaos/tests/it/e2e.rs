@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use bot_server::BotConfig;
 use telegram_sim::{Sim, Upd, WebhookFault};
-use watchdog::clock::ManualClock;
-use watchdog::config::WatchdogConfig;
-use watchdog::report::incident;
+use watchdog::ManualClock;
+use watchdog::WatchdogConfig;
+use watchdog::incident;
 use watchdog::{ActionKind, ActionResult, Level, Watchdog};
 
 const SECRET: &str = "e2e_secret-42";
@@ -89,7 +89,7 @@ async fn start() -> Running {
 async fn watchdog(r: &Running) -> Watchdog {
     let cfg = WatchdogConfig::load(None, &r.env).unwrap();
     let clock = ManualClock::at(telbot_shared::unix_now());
-    Watchdog::build_with(cfg, Arc::new(clock), Arc::new(watchdog::alert::LogSink))
+    Watchdog::build_with(cfg, Arc::new(clock), Arc::new(watchdog::LogSink))
         .await
         .unwrap()
 }

@@ -14,9 +14,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use telegram_sim::Sim;
-use watchdog::clock::{Clock, ManualClock};
-use watchdog::config::WatchdogConfig;
-use watchdog::{Watchdog, alert::LogSink};
+use watchdog::WatchdogConfig;
+use watchdog::{Clock, ManualClock};
+use watchdog::{LogSink, Watchdog};
 
 mod stored;
 
