@@ -8,7 +8,7 @@
 use telbot_shared::store::{Db, StoreError};
 
 /// The `kv` key: the id of the bot whose inbox this store holds.
-pub const KV_BOT_ID: &str = "bot.id";
+pub(crate) const KV_BOT_ID: &str = "bot.id";
 
 /// Why the store cannot be used with this bot.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ pub enum NewBot {
 
 /// What [`check`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Identity {
+pub(crate) enum Identity {
     /// The store's inbox is this bot's (or now is: first start).
     Same,
     /// Another bot's inbox was deleted (`inbox.new_bot = "fresh"`): this many rows.
@@ -50,7 +50,7 @@ pub enum Identity {
 
 /// Checks (and on first use records) that the store's inbox is bot `me`'s. `fresh`: another
 /// bot's inbox is deleted instead of refused.
-pub async fn check(db: &Db, me: i64, fresh: bool) -> Result<Identity, IdentityError> {
+pub(crate) async fn check(db: &Db, me: i64, fresh: bool) -> Result<Identity, IdentityError> {
     let stored = db
         .kv_get(KV_BOT_ID)
         .await?

@@ -11,14 +11,14 @@ use tokio_util::sync::CancellationToken;
 use crate::state::AppState;
 
 /// How often an instance refreshes its row and recounts the fleet.
-pub const BEAT: Duration = Duration::from_secs(5);
+pub(crate) const BEAT: Duration = Duration::from_secs(5);
 /// A row not refreshed for this long is a gone instance (a kill -9).
-pub const GONE_AFTER: Duration = Duration::from_secs(20);
+pub(crate) const GONE_AFTER: Duration = Duration::from_secs(20);
 
 const PREFIX: &str = "bot-server.instance.";
 
 /// Refreshes this instance's row and returns the number of live instances (at least 1).
-pub async fn beat(db: &Db, instance: &str) -> Result<u32, StoreError> {
+pub(crate) async fn beat(db: &Db, instance: &str) -> Result<u32, StoreError> {
     db.kv_set(&format!("{PREFIX}{instance}"), "live").await?;
     let since = telbot_shared::unix_now() - GONE_AFTER.as_secs() as i64;
     let n: i64 =
@@ -31,7 +31,7 @@ pub async fn beat(db: &Db, instance: &str) -> Result<u32, StoreError> {
 }
 
 /// Until `stop`: beats, and sets the Bot API client's share; then removes this instance's row.
-pub async fn run(app: AppState, stop: CancellationToken) {
+pub(crate) async fn run(app: AppState, stop: CancellationToken) {
     if crate::inbox::instances_allowed(app.db.backend) == Some(1) {
         return;
     }

@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::webhook_health::Expectation;
 
 /// The `/health` document now.
-pub async fn snapshot(app: &AppState) -> Health {
+pub(crate) async fn snapshot(app: &AppState) -> Health {
     let now = telbot_shared::unix_now();
     let mut checks = BTreeMap::new();
     let store_up = app.store_up.load(Ordering::Relaxed);
@@ -90,7 +90,7 @@ pub async fn snapshot(app: &AppState) -> Health {
 }
 
 /// What this bot expects of its webhook now.
-pub fn expectation(app: &AppState) -> Expectation {
+pub(crate) fn expectation(app: &AppState) -> Expectation {
     Expectation {
         url: app.cfg.webhook_url.as_ref().map(|u| u.to_string()),
         mode: app.mode.get(),

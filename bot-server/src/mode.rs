@@ -48,7 +48,7 @@ use crate::state::AppState;
 const LEADER_CHECK: Duration = Duration::from_secs(1);
 
 /// Runs what faces Telegram while this instance leads, until `stop`.
-pub async fn run(app: AppState, stop: CancellationToken) {
+pub(crate) async fn run(app: AppState, stop: CancellationToken) {
     app.mode.set(app.cfg.mode);
     if crate::inbox::instances_allowed(app.db.backend) == Some(1) {
         app.leader.store(true, Ordering::Relaxed);
@@ -250,7 +250,7 @@ async fn fallback(app: &AppState, stop: &CancellationToken) {
 
 /// Why the poller runs: `BOT_MODE=polling`, or the fallback of a webhook bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// Configured for polling: a webhook in the way is deleted.
     Configured,
     /// A webhook bot without its webhook: a webhook that appears ends the polling.
@@ -260,7 +260,7 @@ pub enum Role {
 /// Long-polls getUpdates into the inbox; an offset is confirmed only after its updates are
 /// stored. In the fallback it pauses while a recovery holds the lock, and returns when
 /// Telegram says a webhook is active.
-pub async fn poll(app: AppState, stop: CancellationToken, role: Role) {
+pub(crate) async fn poll(app: AppState, stop: CancellationToken, role: Role) {
     let mut offset: Option<i64> = None;
     let mut failures = 0u32;
     let allowed = app.cfg.allowed_updates.clone();

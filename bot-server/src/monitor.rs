@@ -15,7 +15,7 @@ use crate::config::LimitsConfig;
 
 /// The latest figures. Floats are stored as bits in atomics.
 #[derive(Debug, Default)]
-pub struct Figures {
+pub(crate) struct Figures {
     /// Resident set size, bytes.
     pub rss_bytes: AtomicU64,
     cpu_bits: AtomicU32,
@@ -39,25 +39,25 @@ pub struct Figures {
 
 impl Figures {
     /// CPU of this process, percent of the machine.
-    pub fn cpu_percent(&self) -> f32 {
+    pub(crate) fn cpu_percent(&self) -> f32 {
         f32::from_bits(self.cpu_bits.load(Ordering::Relaxed))
     }
     /// Used system memory, percent.
-    pub fn memory_percent(&self) -> f32 {
+    pub(crate) fn memory_percent(&self) -> f32 {
         f32::from_bits(self.mem_bits.load(Ordering::Relaxed))
     }
     /// Used space on the data disk, percent.
-    pub fn disk_percent(&self) -> f32 {
+    pub(crate) fn disk_percent(&self) -> f32 {
         f32::from_bits(self.disk_bits.load(Ordering::Relaxed))
     }
     /// The figures past their warning levels now.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 }
 
 /// The figures past their levels in `cfg`, for a person, the critical ones first named so.
-pub fn warnings(cfg: &LimitsConfig, memory: f32, cpu: f32, disk: f32) -> Vec<String> {
+pub(crate) fn warnings(cfg: &LimitsConfig, memory: f32, cpu: f32, disk: f32) -> Vec<String> {
     let mut out = Vec::new();
     let mut judge = |what: &str, v: f32, warn: f32, crit: Option<f32>| match crit {
         Some(c) if v >= c => out.push(format!("{what} {v:.0} % (critical at {c:.0} %)")),
@@ -131,7 +131,7 @@ impl Sampler {
 
 /// Samples every `cfg.sample_interval` until `stop`; past the RSS limit it sets `over_limit`
 /// and cancels `shutdown`.
-pub async fn run(
+pub(crate) async fn run(
     cfg: LimitsConfig,
     data_dir: PathBuf,
     figures: Arc<Figures>,

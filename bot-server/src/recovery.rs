@@ -33,10 +33,10 @@ const MAX_DRAIN: Duration = Duration::from_secs(600);
 
 /// How long `POST /webhook/recover` waits for the report before answering 202 (the recovery
 /// goes on in the background either way).
-pub const REQUEST_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const REQUEST_WAIT: Duration = Duration::from_secs(60);
 
 /// Takes the recovery lock and runs a recovery in its own task; `Err` says who holds the lock.
-pub async fn start(app: &AppState) -> Result<JoinHandle<RecoveryReport>, LockError> {
+pub(crate) async fn start(app: &AppState) -> Result<JoinHandle<RecoveryReport>, LockError> {
     let lease = Lease::acquire(&app.db, &owner_name(Runner::BotServer.as_str()), LEASE_TTL).await?;
     let app = app.clone();
     let tracker = app.recoveries.clone();
@@ -50,7 +50,7 @@ pub async fn start(app: &AppState) -> Result<JoinHandle<RecoveryReport>, LockErr
 }
 
 /// Runs a recovery. The caller holds `lease`.
-pub async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
+pub(crate) async fn recover(app: &AppState, lease: &Lease) -> RecoveryReport {
     let bounds = Bounds {
         max_batches: MAX_ROUNDS,
         max_duration: MAX_DRAIN,

@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 /// The setWebhook parameters this bot always sends — even when the URL looks unchanged,
 /// since getWebhookInfo cannot show the secret and a stale secret rejects every update.
-pub fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
+pub(crate) fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
     let url = cfg.webhook_url.as_ref()?;
     Some(
         SetWebhook::new(
@@ -36,7 +36,7 @@ pub fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
 /// The parameters for this call: as configured, plus a fixed address Telegram shows for this
 /// URL that the configuration does not name (kept, with a warning to make it explicit).
 /// Warns when Telegram holds a custom certificate this bot has no file for.
-pub async fn params_now(cfg: &BotConfig, info: Option<&WebhookInfo>) -> Option<SetWebhook> {
+pub(crate) async fn params_now(cfg: &BotConfig, info: Option<&WebhookInfo>) -> Option<SetWebhook> {
     let mut params = set_webhook_params(cfg)?;
     let Some(info) = info.filter(|i| i.url == params.url) else {
         return Some(params);
@@ -60,7 +60,7 @@ pub async fn params_now(cfg: &BotConfig, info: Option<&WebhookInfo>) -> Option<S
 
 /// `set_attempts` single calls of setWebhook with jittered exponential back-off between them;
 /// on success the settings are recorded in the store for the watchdog.
-pub async fn register_webhook(app: &AppState) -> Result<(), TelegramError> {
+pub(crate) async fn register_webhook(app: &AppState) -> Result<(), TelegramError> {
     let cfg = &app.cfg;
     let info = tokio::time::timeout(cfg.telegram.request_timeout, app.api.get_webhook_info())
         .await

@@ -2,7 +2,7 @@
 //! a connection open), connection budgets that keep room for `/health` and Telegram under a
 //! flood ([`guard`]), and a graceful drain on shutdown.
 
-pub mod guard;
+pub(crate) mod guard;
 
 use std::time::Duration;
 
@@ -16,10 +16,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-pub use guard::{ConnHandle, ConnLimits, Registry};
+pub(crate) use guard::{ConnHandle, ConnLimits, Registry};
 
 /// Serves `app` until `stop`, then lets open requests finish for up to `grace`.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     header_timeout: Duration,

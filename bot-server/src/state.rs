@@ -22,16 +22,16 @@ use crate::webhook_health::HealthCache;
 
 /// The mode that is live now (it can differ from the configured one after a fallback).
 #[derive(Debug, Default)]
-pub struct LiveMode(AtomicU8);
+pub(crate) struct LiveMode(AtomicU8);
 
 impl LiveMode {
     /// Sets the live mode.
-    pub fn set(&self, m: Mode) {
+    pub(crate) fn set(&self, m: Mode) {
         self.0
             .store(if m == Mode::Polling { 1 } else { 0 }, Ordering::Release);
     }
     /// The live mode.
-    pub fn get(&self) -> Mode {
+    pub(crate) fn get(&self) -> Mode {
         if self.0.load(Ordering::Acquire) == 1 {
             Mode::Polling
         } else {

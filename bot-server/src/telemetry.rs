@@ -135,7 +135,7 @@ fn describe() {
 }
 
 /// Sets the gauges from the live state.
-pub async fn refresh_gauges(app: &AppState) {
+pub(crate) async fn refresh_gauges(app: &AppState) {
     metrics::gauge!("telbot_inbox_depth").set(app.counters.depth.load(Ordering::Relaxed) as f64);
     metrics::gauge!("telbot_pending_actions")
         .set(app.open_dialogues.load(Ordering::Relaxed) as f64);
@@ -153,7 +153,7 @@ pub async fn refresh_gauges(app: &AppState) {
 /// Prometheus' standard process metrics, as exposition text appended to the recorder's
 /// (floats, which the `metrics` crate's integer counters cannot carry). Read from the
 /// monitor's figures, sampled in the background: the request path samples nothing itself.
-pub fn process_text(f: &Figures) -> String {
+pub(crate) fn process_text(f: &Figures) -> String {
     let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
     let mut lines = vec![
         (

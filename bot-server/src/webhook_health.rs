@@ -32,7 +32,7 @@ pub struct Expectation {
 /// The problems a person should know about; empty means healthy. `last_delivery` is when this
 /// bot last accepted a webhook delivery (unix seconds): an error before it, or in the same
 /// second (Telegram's dates have no finer grain), is history.
-pub fn assess(
+pub(crate) fn assess(
     info: &WebhookInfo,
     exp: &Expectation,
     now: i64,

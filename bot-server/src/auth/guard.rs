@@ -15,9 +15,9 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
-pub const COOKIE: &str = "telbot_session";
+pub(crate) const COOKIE: &str = "telbot_session";
 /// The header the dashboard's buttons send.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// How an admin request proved itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl Via {
 }
 
 /// `n` random bytes as lowercase hex.
-pub fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     let mut out = String::with_capacity(n * 2);
     for _ in 0..n {
         let b: u8 = rand::random();
@@ -48,12 +48,12 @@ pub fn random_hex(n: usize) -> String {
 }
 
 /// Constant-time equality of two strings.
-pub fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// The value of cookie `name`, if sent.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     CookieJar::from_headers(headers)
         .get(name)
         .map(|c| c.value().trim().to_string())
@@ -61,7 +61,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// The `Set-Cookie` value for a new session: HttpOnly, SameSite=Strict, Secure over https,
 /// kept by the browser for `max_age_s`.
-pub fn session_cookie(value: &str, secure: bool, max_age_s: u64) -> String {
+pub(crate) fn session_cookie(value: &str, secure: bool, max_age_s: u64) -> String {
     Cookie::build((COOKIE, value.to_string()))
         .path("/")
         .http_only(true)
@@ -73,14 +73,14 @@ pub fn session_cookie(value: &str, secure: bool, max_age_s: u64) -> String {
 }
 
 /// The `Set-Cookie` value that makes the browser drop the session cookie (logout).
-pub fn clear_cookie(secure: bool) -> String {
+pub(crate) fn clear_cookie(secure: bool) -> String {
     session_cookie("", secure, 0)
 }
 
 /// Whether the request comes from this site, as far as the browser says: no `Origin` (not a
 /// browser, or a same-origin GET) or one whose host is the `Host` the request was sent to;
 /// `Sec-Fetch-Site` absent, `same-origin` or `none`.
-pub fn same_site(headers: &HeaderMap) -> bool {
+pub(crate) fn same_site(headers: &HeaderMap) -> bool {
     let text = |h| {
         headers
             .get(h)
@@ -109,7 +109,7 @@ pub fn same_site(headers: &HeaderMap) -> bool {
 }
 
 /// Why a POST was refused, or `None` when it may go ahead.
-pub fn write_refusal(headers: &HeaderMap, via: Via, csrf: &str) -> Option<&'static str> {
+pub(crate) fn write_refusal(headers: &HeaderMap, via: Via, csrf: &str) -> Option<&'static str> {
     if !same_site(headers) {
         return Some("cross-site request refused\n");
     }

@@ -9,9 +9,9 @@
 //! Handlers take [`Admin`] (reads) or [`AdminWrite`] (POSTs) as an extractor; a refused
 //! request never reaches the handler.
 
-pub mod guard;
-pub mod session;
-pub mod throttle;
+pub(crate) mod guard;
+pub(crate) mod session;
+pub(crate) mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,9 +25,9 @@ use axum_extra::headers::{Authorization, HeaderMapExt};
 use secrecy::{ExposeSecret, SecretString};
 use telbot_shared::store::Db;
 
-pub use guard::Via;
-pub use session::Sessions;
-pub use throttle::{Client, Throttle};
+pub(crate) use guard::Via;
+pub(crate) use session::Sessions;
+pub(crate) use throttle::{Client, Throttle};
 
 use crate::config::DashboardConfig;
 use crate::serve::ConnHandle;
@@ -233,13 +233,14 @@ impl IntoResponse for Refusal {
 /// An admin request, proven before the handler runs: `WRITE = false` for reads (the admin
 /// token or the session cookie), `true` for POSTs (also the CSRF and same-site rules for
 /// browser credentials).
+/// (How the admin authenticated mattered only to the checks, which are done by then.)
 #[derive(Debug, Clone, Copy)]
-pub struct AdminAccess<const WRITE: bool>(pub Via);
+pub(crate) struct AdminAccess<const WRITE: bool>;
 
 /// An admin read.
-pub type Admin = AdminAccess<false>;
+pub(crate) type Admin = AdminAccess<false>;
 /// An admin write.
-pub type AdminWrite = AdminAccess<true>;
+pub(crate) type AdminWrite = AdminAccess<true>;
 
 impl<S, const WRITE: bool> FromRequestParts<S> for AdminAccess<WRITE>
 where
@@ -253,6 +254,6 @@ where
         let client = auth.client(&parts.headers, &parts.extensions);
         auth.admit(&parts.headers, client, WRITE)
             .await
-            .map(AdminAccess)
+            .map(|_via| AdminAccess)
     }
 }

@@ -21,14 +21,14 @@ use telbot_shared::store::Db;
 use tokio::time::Instant;
 
 /// The store key holding the revocation epoch (unix milliseconds).
-pub const KV_NOT_BEFORE: &str = "admin.sessions_not_before";
+pub(crate) const KV_NOT_BEFORE: &str = "admin.sessions_not_before";
 /// How stale this process's copy of the epoch may get before a session check re-reads it.
-pub const EPOCH_REFRESH: Duration = Duration::from_secs(2);
+pub(crate) const EPOCH_REFRESH: Duration = Duration::from_secs(2);
 /// How long a session check waits for the store before it uses the copy it has.
 const EPOCH_WAIT: Duration = Duration::from_millis(500);
 
 /// Issues and checks session cookies for one admin token.
-pub struct Sessions {
+pub(crate) struct Sessions {
     /// Derived from the admin token: signs cookies.
     key: hmac::Key,
     /// The CSRF token the page embeds (hex of an HMAC of a fixed label).
@@ -68,7 +68,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Unix milliseconds now (wall clock: cookies are compared across instances).
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -76,7 +76,7 @@ pub fn now_ms() -> i64 {
 
 impl Sessions {
     /// Sessions for `token`, valid for `ttl`, sharing the revocation epoch through `db`.
-    pub fn new(token: &str, ttl: Duration, db: Option<Db>) -> Sessions {
+    pub(crate) fn new(token: &str, ttl: Duration, db: Option<Db>) -> Sessions {
         let root = hmac::Key::new(hmac::HMAC_SHA256, b"telbot admin session key v1");
         let key = hmac::Key::new(
             hmac::HMAC_SHA256,
@@ -94,17 +94,17 @@ impl Sessions {
     }
 
     /// The CSRF token the page embeds.
-    pub fn csrf(&self) -> &str {
+    pub(crate) fn csrf(&self) -> &str {
         &self.csrf
     }
 
     /// The lifetime of a new session (the cookie's Max-Age).
-    pub fn ttl(&self) -> Duration {
+    pub(crate) fn ttl(&self) -> Duration {
         self.ttl
     }
 
     /// A new session cookie value, issued at `now_ms`.
-    pub fn issue(&self, now_ms: i64) -> String {
+    pub(crate) fn issue(&self, now_ms: i64) -> String {
         let body = format!("v1.{now_ms}.{}", super::guard::random_hex(12));
         let mac = hex(hmac::sign(&self.key, body.as_bytes()).as_ref());
         format!("{body}.{mac}")
@@ -112,7 +112,7 @@ impl Sessions {
 
     /// Whether `value` is a session this key issued that is neither expired nor revoked at
     /// `now_ms` (the MAC is checked in constant time).
-    pub fn valid(&self, value: &str, now_ms: i64) -> bool {
+    pub(crate) fn valid(&self, value: &str, now_ms: i64) -> bool {
         let Some((body, mac)) = value.rsplit_once('.') else {
             return false;
         };
@@ -134,7 +134,10 @@ impl Sessions {
     }
 
     /// Ends every session issued up to `now_ms`: here at once, elsewhere through the store.
-    pub async fn revoke_all(&self, now_ms: i64) -> Result<(), telbot_shared::store::StoreError> {
+    pub(crate) async fn revoke_all(
+        &self,
+        now_ms: i64,
+    ) -> Result<(), telbot_shared::store::StoreError> {
         // Never move the shared epoch back (another instance's clock may be ahead of ours).
         let epoch = self
             .not_before_ms
@@ -149,7 +152,7 @@ impl Sessions {
     /// Re-reads the revocation epoch from the store when this process's copy is older than
     /// [`EPOCH_REFRESH`]; a store that does not answer within [`EPOCH_WAIT`] leaves the copy
     /// as it is (the dashboard must keep working while the store is down).
-    pub async fn refresh_epoch(&self) {
+    pub(crate) async fn refresh_epoch(&self) {
         let Some(db) = &self.db else { return };
         {
             let Ok(mut at) = self.refreshed.lock() else {

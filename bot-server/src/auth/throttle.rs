@@ -20,7 +20,7 @@ use axum::http::HeaderMap;
 use tokio::time::Instant;
 
 /// Who failed: an address, or `None` when the request came without one (in-process tests).
-pub type Client = Option<IpAddr>;
+pub(crate) type Client = Option<IpAddr>;
 
 /// One client's failures in its current window.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,7 @@ struct Entry {
 
 /// The failure counts.
 #[derive(Debug)]
-pub struct Throttle {
+pub(crate) struct Throttle {
     /// Failures allowed within a window.
     max_failures: u32,
     /// The window.
@@ -46,7 +46,7 @@ pub struct Throttle {
 
 impl Throttle {
     /// A throttle allowing `max_failures` per `window`, remembering `capacity` clients.
-    pub fn new(max_failures: u32, window: Duration, capacity: usize) -> Throttle {
+    pub(crate) fn new(max_failures: u32, window: Duration, capacity: usize) -> Throttle {
         Throttle {
             max_failures,
             window,
@@ -56,7 +56,7 @@ impl Throttle {
     }
 
     /// How long `client` must wait before it may try a token again, if it must.
-    pub fn blocked(&self, client: Client, now: Instant) -> Option<Duration> {
+    pub(crate) fn blocked(&self, client: Client, now: Instant) -> Option<Duration> {
         let g = self.entries.lock().ok()?;
         let e = g.get(&client)?;
         let ends = e.since + self.window;
@@ -64,7 +64,7 @@ impl Throttle {
     }
 
     /// Counts a wrong token from `client`; logs when that makes it throttled.
-    pub fn failed(&self, client: Client, now: Instant) {
+    pub(crate) fn failed(&self, client: Client, now: Instant) {
         let Ok(mut g) = self.entries.lock() else {
             return;
         };
@@ -114,14 +114,15 @@ impl Throttle {
     }
 
     /// `client` proved it holds the token: its count starts again.
-    pub fn succeeded(&self, client: Client) {
+    pub(crate) fn succeeded(&self, client: Client) {
         if let Ok(mut g) = self.entries.lock() {
             g.remove(&client);
         }
     }
 
+    #[cfg(test)]
     /// Clients remembered now.
-    pub fn clients(&self) -> usize {
+    pub(crate) fn clients(&self) -> usize {
         self.entries.lock().map_or(0, |g| g.len())
     }
 }
@@ -129,7 +130,7 @@ impl Throttle {
 /// The client a request counts against: `peer` (`None` without a connection), or with
 /// `hops > 0` the `hops`-th `X-Forwarded-For` entry from the right when there is one that is
 /// an address (else `peer`).
-pub fn client_of(headers: &HeaderMap, peer: Client, hops: usize) -> Client {
+pub(crate) fn client_of(headers: &HeaderMap, peer: Client, hops: usize) -> Client {
     if hops == 0 {
         return peer;
     }

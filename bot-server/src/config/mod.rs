@@ -14,7 +14,7 @@ use url::Url;
 
 mod dashboard;
 
-pub use dashboard::DashboardConfig;
+pub(crate) use dashboard::DashboardConfig;
 
 /// How updates reach the bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,13 +7,13 @@ use super::format::short;
 use crate::recent::Sample;
 
 /// Width of the SVG viewBox.
-pub const W: f64 = 300.0;
+pub(crate) const W: f64 = 300.0;
 /// Height of the SVG viewBox.
-pub const H: f64 = 80.0;
+pub(crate) const H: f64 = 80.0;
 
 /// One line of a chart.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Line {
+pub(crate) struct Line {
     /// Legend text.
     pub name: &'static str,
     /// CSS class (colour).
@@ -26,7 +26,7 @@ pub struct Line {
 
 /// One chart.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Chart {
+pub(crate) struct Chart {
     /// Element id suffix.
     pub id: &'static str,
     /// Heading.
@@ -40,7 +40,7 @@ pub struct Chart {
 }
 
 /// The dashboard's three charts from the ring.
-pub fn charts(samples: &[Sample], now: f64) -> Vec<Chart> {
+pub(crate) fn charts(samples: &[Sample], now: f64) -> Vec<Chart> {
     let from = samples.first().map_or(now, |s| s.at).max(now - 3600.0);
     let span = format!("last {}", super::format::ago((now - from).max(0.0) as i64));
     let lat_max = nice_max(
@@ -97,7 +97,7 @@ pub fn charts(samples: &[Sample], now: f64) -> Vec<Chart> {
 
 /// SVG path data: x from `from`..`to`, y from 0..`y_max` (clamped); a missing value breaks the
 /// line, and a lone point is drawn as a short dash so it shows.
-pub fn path(
+pub(crate) fn path(
     samples: &[Sample],
     from: f64,
     to: f64,
@@ -128,7 +128,7 @@ pub fn path(
 }
 
 /// A round number at or above `v` (1, 2 or 5 times a power of ten; at least 1).
-pub fn nice_max(v: f64) -> f64 {
+pub(crate) fn nice_max(v: f64) -> f64 {
     if !v.is_finite() || v <= 1.0 {
         return 1.0;
     }

@@ -9,7 +9,7 @@ use telbot_shared::redact::Redactor;
 use super::snapshot::Snapshot;
 
 /// Masks every known secret in every string of `s`.
-pub fn redact(s: &mut Snapshot, r: &Redactor) {
+pub(crate) fn redact(s: &mut Snapshot, r: &Redactor) {
     let one = |v: &mut String| {
         let clean = r.redact(v);
         if clean != *v {

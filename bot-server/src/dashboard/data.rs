@@ -21,7 +21,7 @@ use crate::state::AppState;
 const TELEGRAM_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Builds the snapshot now (raw text: [`super::clean::redact`] masks it before it is shown).
-pub async fn collect(app: &AppState) -> Snapshot {
+pub(crate) async fn collect(app: &AppState) -> Snapshot {
     let health = crate::health::snapshot(app).await;
     let exp = crate::health::expectation(app);
     // A hanging Bot API must not hang the page: after TELEGRAM_WAIT it counts as not answering.
@@ -280,7 +280,7 @@ fn display(s: &Snapshot) -> BTreeMap<&'static str, String> {
 }
 
 /// The `data-k` key of a periodic job's row.
-pub fn job_key(name: &str) -> Option<&'static str> {
+pub(crate) fn job_key(name: &str) -> Option<&'static str> {
     Some(match name {
         "inbox_prune" => "job.inbox_prune",
         "dialogue_sweep" => "job.dialogue_sweep",
@@ -290,7 +290,7 @@ pub fn job_key(name: &str) -> Option<&'static str> {
 }
 
 /// The `data-k` key of an error count.
-pub fn error_key(kind: &str) -> &'static str {
+pub(crate) fn error_key(kind: &str) -> &'static str {
     match kind {
         "handler_failures" => "err.handler_failures",
         "parked" => "err.parked",

@@ -3,7 +3,7 @@
 //! watchdog tables alike.
 
 /// A figure with at most three significant digits, no trailing zeros.
-pub fn short(v: f64) -> String {
+pub(crate) fn short(v: f64) -> String {
     if !v.is_finite() {
         return "–".into();
     }
@@ -22,12 +22,12 @@ pub fn short(v: f64) -> String {
 }
 
 /// Bytes as MiB.
-pub fn mib(b: u64) -> String {
+pub(crate) fn mib(b: u64) -> String {
     format!("{} MiB", short(b as f64 / (1024.0 * 1024.0)))
 }
 
 /// A duration in words: `42 s`, `5 min`, `3 h`, `2 d`.
-pub fn ago(secs: i64) -> String {
+pub(crate) fn ago(secs: i64) -> String {
     let s = secs.max(0);
     match s {
         0..60 => format!("{s} s"),
@@ -38,7 +38,7 @@ pub fn ago(secs: i64) -> String {
 }
 
 /// A unix time as UTC text with its age: `2025-01-01 10:00:00Z (5 min ago)`.
-pub fn when(at: i64, now: i64) -> String {
+pub(crate) fn when(at: i64, now: i64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
     let text = humantime::format_rfc3339_seconds(t)
         .to_string()

@@ -7,7 +7,7 @@ use super::format::{mib, short};
 /// The status light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Level {
+pub(crate) enum Level {
     /// Green.
     Ok,
     /// Yellow.
@@ -18,7 +18,7 @@ pub enum Level {
 
 /// What the light is judged from.
 #[derive(Debug, Clone, Default)]
-pub struct Signals {
+pub(crate) struct Signals {
     /// `/health` says down (store down, RSS over the limit).
     pub down: bool,
     /// The bot runs (or should run) on its webhook.
@@ -47,7 +47,7 @@ pub struct Signals {
 /// system memory, judged in [`judge`]), a late periodic job, and the last hour as users felt
 /// it against the ops notes' daily checklist (response times < 5 s, success > 95 %, judged
 /// from 10 finished updates on).
-pub fn upkeep(h: &telbot_shared::health::Health) -> Vec<(Level, String)> {
+pub(crate) fn upkeep(h: &telbot_shared::health::Health) -> Vec<(Level, String)> {
     let mut out: Vec<(Level, String)> = h
         .system
         .warnings
@@ -85,7 +85,7 @@ pub fn upkeep(h: &telbot_shared::health::Health) -> Vec<(Level, String)> {
 
 /// The levels and reasons these signals give (empty: green). The thresholds are DESIGN.md's:
 /// a stuck webhook is critical, any webhook problem a warning, success below 95 % a warning.
-pub fn judge(s: &Signals) -> Vec<(Level, String)> {
+pub(crate) fn judge(s: &Signals) -> Vec<(Level, String)> {
     let mut out = Vec::new();
     if s.down {
         out.push((

@@ -19,16 +19,16 @@
 //! the JSON: the snapshot's raw strings are redacted before they are escaped ([`clean`]), and
 //! the finished page and JSON pass through the redactor once more.
 
-pub mod chart;
-pub mod clean;
-pub mod data;
-pub mod format;
-pub mod level;
-pub mod page;
-pub mod sampler;
-pub mod snapshot;
-pub mod status;
-pub mod watchdog;
+pub(crate) mod chart;
+pub(crate) mod clean;
+pub(crate) mod data;
+pub(crate) mod format;
+pub(crate) mod level;
+pub(crate) mod page;
+pub(crate) mod sampler;
+pub(crate) mod snapshot;
+pub(crate) mod status;
+pub(crate) mod watchdog;
 
 use crate::auth::{Admin, AdminWrite, Refusal, guard, session};
 use crate::state::AppState;
@@ -56,7 +56,7 @@ fn protect(resp: &mut Response, csp: Option<String>) {
 
 /// The page's Content-Security-Policy: nothing but its own nonce'd style and script, and
 /// fetches to this origin.
-pub fn csp(nonce: &str) -> String {
+pub(crate) fn csp(nonce: &str) -> String {
     format!(
         "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
          img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \

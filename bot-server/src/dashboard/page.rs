@@ -22,7 +22,7 @@ fn level_class(l: Level) -> &'static str {
 }
 
 /// The whole page. `nonce` is the CSP nonce, `csrf` the token the buttons send.
-pub fn render(s: &Snapshot, nonce: &str, csrf: &str, refresh_ms: u128) -> String {
+pub(crate) fn render(s: &Snapshot, nonce: &str, csrf: &str, refresh_ms: u128) -> String {
     let k = |key: &str| -> Markup {
         let v = s.display.get(key).map_or("", String::as_str);
         html! { span data-k=(key) { (v) } }

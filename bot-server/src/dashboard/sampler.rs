@@ -9,7 +9,7 @@ use crate::recent::history::{Sample, now_unix};
 use crate::state::AppState;
 
 /// Takes one sample from the live state.
-pub async fn sample(app: &AppState) -> Sample {
+pub(crate) async fn sample(app: &AppState) -> Sample {
     let c = &app.counters;
     let (p50, p99) = app
         .acks
@@ -43,7 +43,7 @@ pub async fn sample(app: &AppState) -> Sample {
 /// The sampler: one sample per interval until `stop`. The first one is taken after one
 /// interval, so a short-lived process asks Telegram nothing on its behalf. Without an admin
 /// token nobody can see the dashboard, so Telegram is not asked at all then.
-pub async fn run(app: AppState, stop: CancellationToken) {
+pub(crate) async fn run(app: AppState, stop: CancellationToken) {
     let every = app.cfg.dashboard.history_interval;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

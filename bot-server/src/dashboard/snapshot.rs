@@ -12,7 +12,7 @@ use super::watchdog::WatchdogView;
 
 /// Telegram's view of the webhook.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct WebhookView {
+pub(crate) struct WebhookView {
     /// The URL Telegram delivers to (empty: none set).
     pub url: String,
     /// The URL this bot registers.
@@ -31,7 +31,7 @@ pub struct WebhookView {
 
 /// Figures.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Figures {
+pub(crate) struct Figures {
     /// Webhook calls answered 200 per minute (last minute).
     pub webhook_requests_per_min: f64,
     /// Ack latency p50, ms.
@@ -70,7 +70,7 @@ pub struct Figures {
 
 /// Everything the page shows.
 #[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Unix seconds.
     pub generated_at: i64,
     /// Bot name from config.

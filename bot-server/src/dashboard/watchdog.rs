@@ -12,7 +12,7 @@ const LIMIT: i64 = 20;
 
 /// One `wd_actions` row.
 #[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
-pub struct ActionRow {
+pub(crate) struct ActionRow {
     /// Row id.
     pub id: i64,
     /// e.g. `set_webhook`, `recovery`, `restart`.
@@ -31,7 +31,7 @@ pub struct ActionRow {
 
 /// One `wd_alerts` row.
 #[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
-pub struct AlertRow {
+pub(crate) struct AlertRow {
     /// Row id.
     pub id: i64,
     /// e.g. `bot-down`.
@@ -52,7 +52,7 @@ pub struct AlertRow {
 
 /// What the dashboard shows of the watchdog.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct WatchdogView {
+pub(crate) struct WatchdogView {
     /// Newest first.
     pub actions: Vec<ActionRow>,
     /// Newest first.
@@ -64,7 +64,7 @@ pub struct WatchdogView {
 }
 
 /// Reads both tables (at most [`LIMIT`] rows each).
-pub async fn recent(app: &AppState) -> WatchdogView {
+pub(crate) async fn recent(app: &AppState) -> WatchdogView {
     let mut v = WatchdogView::default();
     match actions(app).await {
         Ok(a) => v.actions = a,
@@ -102,7 +102,7 @@ async fn alerts(app: &AppState) -> Result<Vec<AlertRow>, sqlx::Error> {
 }
 
 /// Table cells, formatted once for both the page and the script.
-pub fn action_cells(rows: &[ActionRow], now: i64) -> Vec<Vec<String>> {
+pub(crate) fn action_cells(rows: &[ActionRow], now: i64) -> Vec<Vec<String>> {
     rows.iter()
         .map(|a| {
             vec![
@@ -117,7 +117,7 @@ pub fn action_cells(rows: &[ActionRow], now: i64) -> Vec<Vec<String>> {
 }
 
 /// Table cells of the alerts.
-pub fn alert_cells(rows: &[AlertRow], now: i64) -> Vec<Vec<String>> {
+pub(crate) fn alert_cells(rows: &[AlertRow], now: i64) -> Vec<Vec<String>> {
     rows.iter()
         .map(|a| {
             vec![
@@ -132,7 +132,7 @@ pub fn alert_cells(rows: &[AlertRow], now: i64) -> Vec<Vec<String>> {
 }
 
 /// "last deploy verification" in words: `ok at … — version 1.2, started …`.
-pub fn deploy_text(d: Option<&DeployVerification>, now: i64) -> String {
+pub(crate) fn deploy_text(d: Option<&DeployVerification>, now: i64) -> String {
     let Some(d) = d else {
         return "none yet (the watchdog verifies each new deploy it sees)".into();
     };

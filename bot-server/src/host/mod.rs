@@ -17,8 +17,8 @@ pub(crate) mod gateway;
 pub(crate) mod panic;
 pub(crate) mod processor;
 pub(crate) mod program;
-pub mod repl;
-pub mod send;
+pub(crate) mod repl;
+pub(crate) mod send;
 
 pub use program::HealthCheck;
 pub(crate) use program::{Program, keyer};

@@ -9,11 +9,11 @@ use telbot_shared::health::Status;
 use tokio::time::Instant;
 
 /// Consecutive failed commits after which the store counts as down.
-pub const DOWN_AFTER: u32 = 3;
+pub(crate) const DOWN_AFTER: u32 = 3;
 /// Successful commits after a failure that make the store `ok` again.
-pub const OK_AFTER: u32 = 3;
+pub(crate) const OK_AFTER: u32 = 3;
 /// A failure older than this no longer degrades the status on its own.
-pub const RECENT: Duration = Duration::from_secs(60);
+pub(crate) const RECENT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 struct State {

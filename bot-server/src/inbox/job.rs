@@ -33,7 +33,7 @@ use crate::config::InboxConfig;
 
 /// How one handler run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Handled.
     Done,
     /// A kind this build cannot parse: counted and skipped.
@@ -53,7 +53,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// A failure that is worth waiting out.
-    pub fn transient(error: impl Into<String>) -> Self {
+    pub(crate) fn transient(error: impl Into<String>) -> Self {
         Outcome::Failed {
             error: error.into(),
             transient: true,
@@ -62,7 +62,7 @@ impl Outcome {
     }
 
     /// A failure that will not go away by itself.
-    pub fn permanent(error: impl Into<String>) -> Self {
+    pub(crate) fn permanent(error: impl Into<String>) -> Self {
         Outcome::Failed {
             error: error.into(),
             transient: false,
@@ -72,7 +72,7 @@ impl Outcome {
 }
 
 /// Runs one update. The bot implements it with its teloxide handler tree.
-pub trait Process: Send + Sync + 'static {
+pub(crate) trait Process: Send + Sync + 'static {
     /// Handles `item`.
     fn process<'a>(&'a self, item: &'a Item) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
@@ -84,13 +84,13 @@ pub trait Process: Send + Sync + 'static {
 }
 
 /// Telegram keeps an update this long; past it, retrying for the user makes no sense.
-pub const TELEGRAM_KEEPS_S: i64 = 24 * 3600;
+pub(crate) const TELEGRAM_KEEPS_S: i64 = 24 * 3600;
 
 /// How long after it arrived an update of `kind` can still be answered, in seconds: the
 /// lifetime Telegram's Bot API server gives it (callback, shipping and pre-checkout queries
 /// 150 s, inline queries 30 s; an answer later is refused with "query is too old"), else
 /// [`TELEGRAM_KEEPS_S`].
-pub fn answer_window(kind: &str) -> i64 {
+pub(crate) fn answer_window(kind: &str) -> i64 {
     match kind {
         "callback_query" | "shipping_query" | "pre_checkout_query" => 150,
         "inline_query" => 30,
@@ -100,7 +100,7 @@ pub fn answer_window(kind: &str) -> i64 {
 
 /// Why a transient failure of an update of `kind`, `age_s` old, is given up rather than
 /// retried in `delay`: the retry would come after the update can still be answered.
-pub fn too_late(kind: &str, age_s: i64, delay: Duration) -> Option<String> {
+pub(crate) fn too_late(kind: &str, age_s: i64, delay: Duration) -> Option<String> {
     let window = answer_window(kind);
     if window == TELEGRAM_KEEPS_S {
         return (age_s >= window)

@@ -18,22 +18,23 @@
 pub mod claim;
 mod claim_sql;
 mod commit;
-pub mod cursor;
-pub mod health;
-pub mod job;
+pub(crate) mod cursor;
+pub(crate) mod health;
+pub(crate) mod job;
 pub mod key;
 pub mod parked;
-pub mod reply;
+pub(crate) mod reply;
 mod request;
 pub mod sql;
-pub mod writer;
+pub(crate) mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-pub use job::{Outcome, Process};
-pub use request::{Finish, NewUpdate, Stored};
-pub use writer::Writer;
+pub(crate) use job::{Outcome, Process};
+pub use request::Finish;
+pub(crate) use request::{NewUpdate, Stored};
+pub(crate) use writer::Writer;
 
 /// How the writer (and the admin routes) tell the dispatcher to read the store.
 #[derive(Debug)]
@@ -164,7 +165,7 @@ impl Counters {
 }
 
 /// The running inbox: the writer handle, and the tasks to stop and join at shutdown.
-pub struct Inbox {
+pub(crate) struct Inbox {
     /// Where the webhook and the poller store updates.
     pub writer: Writer,
     /// Ends when the workers have stopped (after `stop` and in-flight work).
@@ -178,7 +179,7 @@ pub struct Inbox {
 /// How many bot-servers one store carries: SQLite one per file (the worker pool follows the
 /// file in memory; a second one is refused by [`telbot_shared::store::lock_instance`]),
 /// PostgreSQL any number (they claim rows, see [`claim`]).
-pub fn instances_allowed(backend: telbot_shared::config::Backend) -> Option<usize> {
+pub(crate) fn instances_allowed(backend: telbot_shared::config::Backend) -> Option<usize> {
     match backend {
         telbot_shared::config::Backend::Sqlite => Some(1),
         telbot_shared::config::Backend::Postgres => None,
@@ -189,7 +190,7 @@ pub fn instances_allowed(backend: telbot_shared::config::Backend) -> Option<usiz
 /// left pending is replayed. `owner` names this instance in the inbox's claims, `listen_url`
 /// is the store's URL for the instances' LISTEN/NOTIFY (PostgreSQL).
 #[allow(clippy::too_many_arguments)]
-pub async fn start(
+pub(crate) async fn start(
     db: telbot_shared::store::Db,
     cfg: crate::config::InboxConfig,
     process: Arc<dyn Process>,

@@ -39,7 +39,7 @@ type Answer = Option<Arc<str>>;
 
 /// The webhook requests waiting for their update's reply, by update_id.
 #[derive(Debug, Default)]
-pub struct Waiters {
+pub(crate) struct Waiters {
     /// update_id → (registration number, the waiting request).
     map: Mutex<HashMap<i64, (u64, oneshot::Sender<Answer>)>>,
     registrations: std::sync::atomic::AtomicU64,
@@ -48,7 +48,7 @@ pub struct Waiters {
 /// A webhook request waiting for its update's reply. Dropping it (the client hung up)
 /// unregisters it.
 #[derive(Debug)]
-pub struct Waiter {
+pub(crate) struct Waiter {
     update_id: i64,
     registration: u64,
     rx: oneshot::Receiver<Answer>,
@@ -62,7 +62,7 @@ impl Waiters {
     }
 
     /// Registers a wait for `update_id`; `None` if another request already waits for it.
-    pub fn register(self: &Arc<Self>, update_id: i64) -> Option<Waiter> {
+    pub(crate) fn register(self: &Arc<Self>, update_id: i64) -> Option<Waiter> {
         let mut map = self.lock();
         if map.contains_key(&update_id) {
             return None;
@@ -86,12 +86,13 @@ impl Waiters {
     }
 
     /// Requests waiting now.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
+    #[cfg(test)]
     /// Nobody waits.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
@@ -99,7 +100,7 @@ impl Waiters {
 impl Waiter {
     /// The reply to answer with, waiting up to `wait` for the worker to take this request;
     /// once taken, until the worker hands the reply over (it commits it first).
-    pub async fn wait(mut self, wait: Duration) -> Answer {
+    pub(crate) async fn wait(mut self, wait: Duration) -> Answer {
         if let Ok(r) = tokio::time::timeout(wait, &mut self.rx).await {
             return r.ok().flatten();
         }
@@ -204,7 +205,7 @@ pub(crate) async fn hand_over(db: &Db, p: Pending) {
 
 /// Why a stored reply could not be carried (it is back in the store for the next path).
 #[derive(Debug, thiserror::Error)]
-pub enum CarryError {
+pub(crate) enum CarryError {
     /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] telbot_shared::store::StoreError),
@@ -220,7 +221,7 @@ pub enum CarryError {
 /// leaves the update unconfirmed at Telegram and the next poll (or a webhook redelivery)
 /// carries it. A refused request (a 4xx) is carried: Telegram running the answer would
 /// have been refused alike. True when a reply was sent.
-pub async fn carry_stored(
+pub(crate) async fn carry_stored(
     db: &Db,
     api: &telbot_shared::telegram::TelegramClient,
     update_id: i64,

@@ -34,7 +34,7 @@ pub struct Writer {
 }
 
 /// A queue key from an update's raw JSON (`None`: keep the classifier's key).
-pub type Keyer = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub(crate) type Keyer = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// What the writer hands new rows to, and how it says it could not.
 pub(crate) struct Handoff {

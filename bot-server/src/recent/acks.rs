@@ -10,16 +10,16 @@ const RING: usize = 4096;
 
 /// The last [`RING`] ack latencies in microseconds, and how many acks there were in all.
 #[derive(Debug, Default)]
-pub struct AckRing(Mutex<VecDeque<u32>>, AtomicU64);
+pub(crate) struct AckRing(Mutex<VecDeque<u32>>, AtomicU64);
 
 impl AckRing {
     /// Acks (webhook calls answered 200) since start.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.1.load(Ordering::Relaxed)
     }
 
     /// p50 and p99 of the kept samples, in milliseconds.
-    pub fn percentiles(&self) -> Option<(f64, f64)> {
+    pub(crate) fn percentiles(&self) -> Option<(f64, f64)> {
         let mut v: Vec<u32> = self.0.lock().ok()?.iter().copied().collect();
         if v.is_empty() {
             return None;
@@ -30,7 +30,7 @@ impl AckRing {
     }
 
     /// Records one ack that took `took` from request to 200.
-    pub fn record(&self, took: Duration) {
+    pub(crate) fn record(&self, took: Duration) {
         self.1.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut r) = self.0.lock() {
             if r.len() == RING {

@@ -11,7 +11,7 @@ const SPAN: Duration = Duration::from_secs(3600);
 
 /// One point of every chart, taken at `at`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Unix seconds (fractional, so sub-second intervals still order).
     pub at: f64,
     /// Ack latency p50 of the recent acks, milliseconds.
@@ -34,7 +34,7 @@ pub struct Sample {
 
 /// A bounded ring of [`Sample`]s. The lock is a std mutex held only to copy in or out.
 #[derive(Debug)]
-pub struct History {
+pub(crate) struct History {
     /// Samples kept: one hour at the configured interval.
     capacity: usize,
     ring: Mutex<VecDeque<Sample>>,
@@ -42,7 +42,7 @@ pub struct History {
 
 impl History {
     /// A ring holding one hour of samples taken every `interval` (at least 2, at most 3600).
-    pub fn new(interval: Duration) -> History {
+    pub(crate) fn new(interval: Duration) -> History {
         let per = interval.as_secs_f64().max(0.001);
         let capacity = ((SPAN.as_secs_f64() / per).ceil() as usize).clamp(2, 3600);
         History {
@@ -51,14 +51,15 @@ impl History {
         }
     }
 
+    #[cfg(test)]
     /// Samples kept at most.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Adds a sample, dropping the oldest when full; fills `success_percent` from the previous
     /// sample's counters.
-    pub fn push(&self, mut s: Sample) {
+    pub(crate) fn push(&self, mut s: Sample) {
         let Ok(mut r) = self.ring.lock() else { return };
         if let Some(prev) = r.back() {
             s.success_percent = success_percent(
@@ -73,7 +74,7 @@ impl History {
     }
 
     /// A copy of the kept samples, oldest first.
-    pub fn samples(&self) -> Vec<Sample> {
+    pub(crate) fn samples(&self) -> Vec<Sample> {
         self.ring
             .lock()
             .map(|r| r.iter().copied().collect())
@@ -82,7 +83,7 @@ impl History {
 }
 
 /// Handled / (handled + failed attempts), percent; None when nothing happened.
-pub fn success_percent(processed: u64, failed: u64) -> Option<f64> {
+pub(crate) fn success_percent(processed: u64, failed: u64) -> Option<f64> {
     let all = processed + failed;
     (all > 0).then(|| processed as f64 * 100.0 / all as f64)
 }
@@ -90,7 +91,7 @@ pub fn success_percent(processed: u64, failed: u64) -> Option<f64> {
 /// A per-minute rate of a counter. In the first minute after start that is simply the count
 /// so far (all of it happened within the last minute); later, from the oldest sample within
 /// the last minute (or the oldest kept) to `now_value`, scaled to one minute.
-pub fn per_minute(
+pub(crate) fn per_minute(
     samples: &[Sample],
     now: f64,
     now_value: u64,
@@ -112,7 +113,7 @@ pub fn per_minute(
 }
 
 /// Unix time now, in fractional seconds.
-pub fn now_unix() -> f64 {
+pub(crate) fn now_unix() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())

@@ -3,9 +3,9 @@
 //! updates' response times ([`responses::HourWindow`]). Written by the
 //! webhook route and the dashboard's sampler, read by the dashboard.
 
-pub mod acks;
-pub mod history;
-pub mod responses;
+pub(crate) mod acks;
+pub(crate) mod history;
+pub(crate) mod responses;
 
-pub use acks::AckRing;
-pub use history::{History, Sample};
+pub(crate) use acks::AckRing;
+pub(crate) use history::{History, Sample};

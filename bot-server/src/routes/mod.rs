@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use crate::state::AppState;
 
 /// Every route, ready to serve (also usable with `oneshot` in tests).
-pub fn router(app: AppState) -> Router {
+pub(crate) fn router(app: AppState) -> Router {
     // The webhook reads its body itself, after the secret (limit, whole-body timeout, budget).
     let webhook = Router::new().route(&app.cfg.webhook_path, post(webhook::receive));
     Router::new()

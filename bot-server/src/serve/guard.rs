@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The connection limits (`server.*` in the config).
 #[derive(Debug, Clone, Copy)]
-pub struct ConnLimits {
+pub(crate) struct ConnLimits {
     /// Open connections at most (trusted and untrusted).
     pub max_connections: usize,
     /// Untrusted connections at most.
@@ -29,7 +29,7 @@ pub struct ConnLimits {
 
 impl ConnLimits {
     /// The limits from bot-server's config.
-    pub fn from_config(cfg: &crate::BotConfig) -> Self {
+    pub(crate) fn from_config(cfg: &crate::BotConfig) -> Self {
         ConnLimits {
             max_connections: cfg.max_open_connections,
             max_untrusted: cfg.max_untrusted_connections,
@@ -60,7 +60,7 @@ struct Inner {
 
 /// The connections and the body budget of one server.
 #[derive(Debug)]
-pub struct Registry {
+pub(crate) struct Registry {
     limits: ConnLimits,
     inner: Mutex<Inner>,
     body_budget: Arc<Semaphore>,
@@ -77,7 +77,7 @@ pub(crate) enum Refused {
 
 impl Registry {
     /// An empty registry with these limits.
-    pub fn new(limits: ConnLimits) -> Arc<Self> {
+    pub(crate) fn new(limits: ConnLimits) -> Arc<Self> {
         let permits = limits.body_budget_bytes.min(Semaphore::MAX_PERMITS);
         Arc::new(Registry {
             limits,
@@ -124,8 +124,9 @@ impl Registry {
         })
     }
 
+    #[cfg(test)]
     /// Open connections and untrusted ones (for tests and metrics).
-    pub fn counts(&self) -> (usize, usize) {
+    pub(crate) fn counts(&self) -> (usize, usize) {
         let g = self.lock();
         (g.open, g.untrusted.len())
     }
@@ -174,14 +175,14 @@ fn evict(g: &mut Inner, ip: Option<IpAddr>) -> Option<()> {
 /// A connection's place in the registry: released when dropped. Requests on the connection
 /// find a clone in their extensions (the webhook route trusts it, and takes body budget).
 #[derive(Debug, Clone)]
-pub struct ConnHandle {
+pub(crate) struct ConnHandle {
     conn: Arc<Conn>,
     registry: Arc<Registry>,
 }
 
 impl ConnHandle {
     /// The peer address of the connection (the admin login throttle's client key).
-    pub fn peer_ip(&self) -> IpAddr {
+    pub(crate) fn peer_ip(&self) -> IpAddr {
         self.conn.ip
     }
 
@@ -197,7 +198,7 @@ impl ConnHandle {
     }
 
     /// The connection made a request with the right secret: it leaves the untrusted budget.
-    pub fn trust(&self) {
+    pub(crate) fn trust(&self) {
         if self.conn.trusted.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -206,7 +207,7 @@ impl ConnHandle {
     }
 
     /// The byte budget for webhook bodies in memory.
-    pub fn body_budget(&self) -> &Arc<Semaphore> {
+    pub(crate) fn body_budget(&self) -> &Arc<Semaphore> {
         self.registry.body_budget()
     }
 

@@ -134,7 +134,7 @@ async fn a_healthy_bot_takes_the_canary_through_its_inbox_and_nowhere_else() {
     })
     .await;
     assert!(user_done, "the user's update is finished");
-    let removed = bot_server::inbox::sql::prune_done(store, telbot_shared::unix_now() + 1)
+    let removed = bot_server::testing::sql::prune_done(store, telbot_shared::unix_now() + 1)
         .await
         .unwrap();
     assert_eq!(removed, 2, "the canary and the user's update");

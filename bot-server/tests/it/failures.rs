@@ -118,18 +118,18 @@ async fn a_400_from_send_message_parks_after_max_attempts_and_the_prune_keeps_it
     );
     // The prune, as if 25 h had passed: the handled row goes, the parked one stays.
     let future = telbot_shared::unix_now() + 100_000;
-    let removed = bot_server::inbox::sql::prune_done(bot.state.db(), future)
+    let removed = bot_server::testing::sql::prune_done(bot.state.db(), future)
         .await
         .unwrap();
     assert_eq!(removed, 1);
     assert_eq!(
-        bot_server::inbox::sql::status_of(bot.state.db(), bad)
+        bot_server::testing::sql::status_of(bot.state.db(), bad)
             .await
             .unwrap(),
         Some((PARKED, 3))
     );
     assert_eq!(
-        bot_server::inbox::sql::status_of(bot.state.db(), done)
+        bot_server::testing::sql::status_of(bot.state.db(), done)
             .await
             .unwrap(),
         None
@@ -394,7 +394,7 @@ async fn store_pending(sim: &Sim, db: &TestDb, update: &serde_json::Value, age_s
     )
     .unwrap();
     let store = telbot_shared::store::connect(&cfg).await.unwrap();
-    let (kind, key) = bot_server::inbox::key::classify(update);
+    let (kind, key) = bot_server::testing::key::classify(update);
     sqlx::query("INSERT INTO inbox (update_id, kind, queue_key, payload, received_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(update["update_id"].as_i64().unwrap())
         .bind(&kind)

@@ -7,8 +7,8 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bot_server::inbox::Finish;
-use bot_server::inbox::{Status, claim};
+use bot_server::testing::Finish;
+use bot_server::testing::{Status, claim};
 use common::*;
 
 /// A `/ping <chat>-<n>` update as Telegram would POST it.
@@ -120,7 +120,7 @@ async fn a_dead_instance_s_claims_are_taken_over_after_the_lease_in_order() {
         .map(|(n, b)| (7_000 + n as i64, "message", "c77", b.as_str()))
         .collect();
     let mut conn = store.pool.acquire().await.unwrap();
-    bot_server::inbox::sql::insert_many(&mut conn, &rows, 0)
+    bot_server::testing::sql::insert_many(&mut conn, &rows, 0)
         .await
         .unwrap();
     drop(conn);
@@ -153,7 +153,7 @@ async fn a_dead_instance_s_claims_are_taken_over_after_the_lease_in_order() {
         error: Some("stale".into()),
     };
     let mut conn = store.pool.acquire().await.unwrap();
-    let written = bot_server::inbox::sql::finish(&mut conn, &stale, 0, "ghost")
+    let written = bot_server::testing::sql::finish(&mut conn, &stale, 0, "ghost")
         .await
         .unwrap();
     assert!(
@@ -162,7 +162,7 @@ async fn a_dead_instance_s_claims_are_taken_over_after_the_lease_in_order() {
     );
     drop(conn);
     assert_eq!(
-        bot_server::inbox::sql::status_of(&store, 7_000)
+        bot_server::testing::sql::status_of(&store, 7_000)
             .await
             .unwrap()
             .map(|r| r.0),
@@ -275,7 +275,7 @@ async fn store_with(db: &TestDb, rows: &[(i64, String)]) -> telbot_shared::store
         .map(|(id, key)| (*id, "message", key.as_str(), "{}"))
         .collect();
     let mut conn = store.pool.acquire().await.unwrap();
-    bot_server::inbox::sql::insert_many(&mut conn, &rows, 0)
+    bot_server::testing::sql::insert_many(&mut conn, &rows, 0)
         .await
         .unwrap();
     store

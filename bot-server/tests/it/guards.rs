@@ -116,7 +116,7 @@ async fn polling_without_a_secret_has_no_webhook_route() {
     let forged = r#"{"update_id":999999999,"message":{"message_id":1,"date":1,"chat":{"id":7,"type":"private"},"text":"hi"}}"#;
     assert_eq!(post_update(&bot, forged, None).await, 404);
     assert!(
-        bot_server::inbox::sql::status_of(bot.state.db(), 999_999_999)
+        bot_server::testing::sql::status_of(bot.state.db(), 999_999_999)
             .await
             .unwrap()
             .is_none()
@@ -161,7 +161,7 @@ async fn an_update_nested_200_levels_deep_is_stored_raw() {
     );
     assert_eq!(post_update(&bot, &deep, Some(SECRET)).await, 200);
     assert!(
-        bot_server::inbox::sql::status_of(bot.state.db(), 4242)
+        bot_server::testing::sql::status_of(bot.state.db(), 4242)
             .await
             .unwrap()
             .is_some()

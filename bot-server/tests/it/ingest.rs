@@ -114,11 +114,11 @@ async fn insert_every_size(conn: &mut sqlx::AnyConnection, next_id: &mut i64) {
             .collect();
         *next_id += n as i64;
         let mut tx = conn.begin().await.unwrap();
-        bot_server::inbox::sql::insert_many(&mut tx, &rows, 0)
+        bot_server::testing::sql::insert_many(&mut tx, &rows, 0)
             .await
             .unwrap();
         let seqs: Vec<i64> = (1..=n as i64).collect();
-        bot_server::inbox::sql::finish_done_many(&mut tx, &seqs, 1, 0, "")
+        bot_server::testing::sql::finish_done_many(&mut tx, &seqs, 1, 0, "")
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -48,7 +48,7 @@ async fn set_webhook_failing_three_times_falls_back_to_polling_then_restores_it(
     );
     assert!(
         wait_until(Duration::from_secs(5), || bot.state.mode()
-            == bot_server::config::Mode::Webhook)
+            == bot_server::Mode::Webhook)
         .await
     );
     let set = sim.calls_to("setWebhook");

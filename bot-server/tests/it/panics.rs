@@ -100,7 +100,7 @@ async fn a_panicking_handler_is_parked_with_its_message_and_its_chat_goes_on() {
         Some((2, 2)),
         "parked after inbox.max_attempts (2) attempts"
     );
-    let parked = bot_server::inbox::parked::list(bot.state.db())
+    let parked = bot_server::testing::parked::list(bot.state.db())
         .await
         .unwrap();
     let cause = parked[0].last_error.clone().unwrap_or_default();
@@ -228,7 +228,7 @@ async fn a_panicking_handler_does_not_hold_the_grace_period() {
         "the stop waited {took:?} of a 30 s grace period"
     );
     // Left pending with its attempt, for the next start.
-    let row = bot_server::inbox::sql::status_of(&db_handle(&db).await, photo)
+    let row = bot_server::testing::sql::status_of(&db_handle(&db).await, photo)
         .await
         .unwrap();
     assert_eq!(row.map(|r| r.0), Some(0), "still pending");

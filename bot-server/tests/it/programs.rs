@@ -298,14 +298,14 @@ async fn teloxides_bot_is_retried_inside_the_call_by_telbots_client() {
 /// The row of `id` once it left pending (at most 30 s).
 async fn settled_row(bot: &RunningBot, id: i64) -> Option<(i64, i64)> {
     wait_until_async(Duration::from_secs(30), || async {
-        bot_server::inbox::sql::status_of(bot.state.db(), id)
+        bot_server::testing::sql::status_of(bot.state.db(), id)
             .await
             .ok()
             .flatten()
             .is_some_and(|r| r.0 != 0)
     })
     .await;
-    bot_server::inbox::sql::status_of(bot.state.db(), id)
+    bot_server::testing::sql::status_of(bot.state.db(), id)
         .await
         .unwrap()
 }

@@ -233,7 +233,7 @@ fn promtool_accepts_the_alert_rules() {
 /// about 1 MiB a minute. The upkeep drains it without a scrape.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn histogram_observations_are_not_kept_when_nobody_scrapes() {
-    let _handle = bot_server::telemetry::handle();
+    let _handle = bot_server::testing::metrics_handle();
     let record = |n: usize| {
         for i in 0..n {
             metrics::histogram!("telbot_update_processing_seconds").record(i as f64 * 1e-6);

@@ -95,7 +95,7 @@ async fn with_no_watchdog_the_page_is_told_why_instead_of_waiting() {
     telbot_shared::check_request::ask(
         bot.state.db(),
         id.clone(),
-        telbot_shared::unix_now() - bot_server::dashboard::status::WAIT - 1,
+        telbot_shared::unix_now() - bot_server::testing::STATUS_WAIT - 1,
     )
     .await
     .unwrap();

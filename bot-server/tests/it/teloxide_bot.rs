@@ -64,7 +64,7 @@ async fn a_failed_bot_call_parks_with_its_cause_and_without_the_token() {
         Some(2),
         "parked after inbox.max_attempts"
     );
-    let parked = bot_server::inbox::parked::list(bot.state.db())
+    let parked = bot_server::testing::parked::list(bot.state.db())
         .await
         .unwrap();
     let error = parked[0].last_error.clone().unwrap_or_default();

@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use bot_server::config::Mode;
+use bot_server::Mode;
 use common::*;
 use serde_json::json;
 use telbot_shared::lease;

@@ -5,8 +5,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use bot_server::config::Mode;
-use bot_server::webhook_health::Expectation;
+use bot_server::Expectation;
+use bot_server::Mode;
 use common::*;
 use telegram_sim::{ApiFault, Upd, WebhookFault};
 

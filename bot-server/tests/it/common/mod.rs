@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bot_server::state::AppState;
+use bot_server::AppState;
 use bot_server::{BotConfig, Exit};
 use telbot_testkit::PgServer;
 use telegram_sim::Sim;
@@ -225,7 +225,7 @@ pub(crate) async fn wait_status(
 ) -> Option<(i64, i64)> {
     let mut row = None;
     for _ in 0..250 {
-        row = bot_server::inbox::sql::status_of(db, update_id)
+        row = bot_server::testing::sql::status_of(db, update_id)
             .await
             .unwrap();
         if row.is_some_and(|r| r.0 == status) {
