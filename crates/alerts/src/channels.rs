@@ -31,11 +31,11 @@ pub(crate) fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, 
             &cfg.email_to,
         )?));
     }
-    if let Some(key) = &cfg.resend_api_key {
+    if let Some(r) = &cfg.resend {
         out.push(Arc::new(crate::notify::resend::ResendNotifier::new(
             client.clone(),
-            &cfg.resend_api_url,
-            key.clone(),
+            &r.api_url,
+            r.api_key.clone(),
             &cfg.email_from,
             &cfg.email_to,
         )));
@@ -52,27 +52,27 @@ pub(crate) fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, 
             url.clone(),
         )));
     }
-    if let Some(key) = &cfg.pagerduty_routing_key {
+    if let Some(p) = &cfg.pagerduty {
         out.push(Arc::new(crate::notify::pagerduty::PagerDutyNotifier::new(
             client.clone(),
-            cfg.pagerduty_url.clone(),
-            key.clone(),
+            p.url.clone(),
+            p.routing_key.clone(),
             &cfg.bot_name,
         )));
     }
-    if let Some(token) = &cfg.telegram_alert_token {
+    if let Some(t) = &cfg.telegram {
         out.push(Arc::new(crate::notify::telegram::TelegramNotifier::new(
             client.clone(),
-            &cfg.telegram_api_url,
-            token.clone(),
-            &cfg.telegram_alert_chat_id,
+            &t.api_url,
+            t.token.clone(),
+            &t.chat_id,
         )));
     }
-    if let Some(url) = &cfg.webhook_url {
+    if let Some(w) = &cfg.webhook {
         out.push(Arc::new(crate::notify::webhook::WebhookNotifier::new(
             client.clone(),
-            url.clone(),
-            &cfg.webhook_template,
+            w.url.clone(),
+            &w.template,
             &cfg.bot_name,
         )));
     }
@@ -85,16 +85,16 @@ pub(crate) fn from_config(cfg: &AlertsConfig) -> Result<Vec<Arc<dyn Notifier>>, 
     let to = &cfg.escalation_email_to;
     if !to.is_empty() {
         // The same relay (or Resend account), other recipients.
-        let inner: Box<dyn Notifier> = match (&cfg.smtp, &cfg.resend_api_key) {
+        let inner: Box<dyn Notifier> = match (&cfg.smtp, &cfg.resend) {
             (Some(smtp), _) => Box::new(crate::notify::email::EmailNotifier::new(
                 smtp,
                 &cfg.email_from,
                 to,
             )?),
-            (None, Some(key)) => Box::new(crate::notify::resend::ResendNotifier::new(
+            (None, Some(r)) => Box::new(crate::notify::resend::ResendNotifier::new(
                 client,
-                &cfg.resend_api_url,
-                key.clone(),
+                &r.api_url,
+                r.api_key.clone(),
                 &cfg.email_from,
                 to,
             )),

@@ -8,7 +8,11 @@ use telbot_shared::config::{ConfigError, EnvMap, non_empty_secret, parse_http_ur
 use url::Url;
 
 use crate::notify::email::SmtpSettings;
+use crate::notify::pagerduty::PagerDutySettings;
+use crate::notify::resend::ResendSettings;
 use crate::notify::sms::TwilioSettings;
+use crate::notify::telegram::TelegramAlertSettings;
+use crate::notify::webhook::GenericWebhookSettings;
 
 mod section;
 mod validate;
@@ -41,28 +45,19 @@ pub struct AlertsConfig {
     pub email_from: String,
     /// Recipients; one e-mail goes to all of them.
     pub email_to: Vec<String>,
-    /// Resend's HTTP API key; `None` disables that channel.
-    pub resend_api_key: Option<SecretString>,
-    /// Resend's API base (tests point it at a local server).
-    pub resend_api_url: Url,
-    /// Slack incoming webhook URL (a secret: it is the credential).
+    /// Resend (`alerts.resend_api_key`); `None`: off.
+    pub resend: Option<ResendSettings>,
+    /// Slack incoming webhook URL (a secret: it is the credential); `None`: off.
     pub slack_webhook_url: Option<SecretString>,
-    /// Discord webhook URL (a secret: it is the credential).
+    /// Discord webhook URL (a secret: it is the credential); `None`: off.
     pub discord_webhook_url: Option<SecretString>,
-    /// PagerDuty Events API v2 integration (routing) key; `None` disables that channel.
-    pub pagerduty_routing_key: Option<SecretString>,
-    /// PagerDuty's Events API v2 endpoint (tests point it at a local server).
-    pub pagerduty_url: Url,
-    /// A second bot's token, so an alert about the bot does not depend on the bot.
-    pub telegram_alert_token: Option<SecretString>,
-    /// Where that second bot writes.
-    pub telegram_alert_chat_id: String,
-    /// Bot API base for the alert bot.
-    pub telegram_api_url: Url,
-    /// The generic webhook's URL (a secret: it may hold a token); `None` disables it.
-    pub webhook_url: Option<SecretString>,
-    /// Its JSON body with `{{placeholders}}` (checked at load; empty: the built-in one).
-    pub webhook_template: String,
+    /// PagerDuty Events API v2; `None`: off.
+    pub pagerduty: Option<PagerDutySettings>,
+    /// A second bot writing to a chat, so an alert about the bot does not depend on the bot;
+    /// `None`: off.
+    pub telegram: Option<TelegramAlertSettings>,
+    /// The generic webhook; `None`: off.
+    pub webhook: Option<GenericWebhookSettings>,
     /// SMS through Twilio; `None` when `twilio_auth_token` is empty.
     pub twilio: Option<TwilioSettings>,
     /// Bound on every send.
@@ -175,7 +170,7 @@ impl AlertsConfig {
         };
         let email = validate::email(&s, e);
         let smtp = validate::smtp(&s, e);
-        let resend_api_url = keep(e, parse_http_url(&s.resend_api_url, &key("resend_api_url")));
+        let resend = ResendSettings::from_section(&s, e);
         let slack_webhook_url = keep(
             e,
             checked_url(
@@ -194,9 +189,9 @@ impl AlertsConfig {
             e,
             checked_url(non_empty_secret(s.heartbeat_url.clone()), "heartbeat_url"),
         );
-        let pagerduty_url = keep(e, parse_http_url(&s.pagerduty_url, &key("pagerduty_url")));
-        let telegram = validate::telegram(&s, e);
-        let webhook = validate::webhook(&s, e);
+        let pagerduty = PagerDutySettings::from_section(&s, e);
+        let telegram = TelegramAlertSettings::from_section(&s, e);
+        let webhook = GenericWebhookSettings::from_section(&s, e);
         let twilio = keep(
             e,
             TwilioSettings::parse(
@@ -213,23 +208,23 @@ impl AlertsConfig {
             Some(dashboard_url),
             Some((email_from, email_to, escalation_email_to)),
             Some(smtp),
-            Some(resend_api_url),
+            Some(resend),
             Some(slack_webhook_url),
             Some(discord_webhook_url),
             Some(heartbeat_url),
-            Some(pagerduty_url),
-            Some((telegram_alert_token, telegram_alert_chat_id, telegram_api_url)),
-            Some((webhook_url, webhook_template)),
+            Some(pagerduty),
+            Some(telegram),
+            Some(webhook),
             Some(twilio),
         ) = (
             dashboard_url,
             email,
             smtp,
-            resend_api_url,
+            resend,
             slack_webhook_url,
             discord_webhook_url,
             heartbeat_url,
-            pagerduty_url,
+            pagerduty,
             telegram,
             webhook,
             twilio,
@@ -247,17 +242,12 @@ impl AlertsConfig {
             smtp,
             email_from,
             email_to,
-            resend_api_key: non_empty_secret(s.resend_api_key),
-            resend_api_url,
+            resend,
             slack_webhook_url,
             discord_webhook_url,
-            pagerduty_routing_key: non_empty_secret(s.pagerduty_routing_key),
-            pagerduty_url,
-            telegram_alert_token,
-            telegram_alert_chat_id,
-            telegram_api_url,
-            webhook_url,
-            webhook_template,
+            pagerduty,
+            telegram,
+            webhook,
             twilio,
             send_timeout: s.send_timeout,
             repeat_interval: s.repeat_interval,
@@ -285,18 +275,18 @@ impl AlertsConfig {
     /// Every configured secret, for the [`telbot_shared::redact::Redactor`] that cleans messages.
     pub fn secrets(&self) -> Vec<SecretString> {
         let mut out: Vec<SecretString> = [
-            &self.resend_api_key,
             &self.slack_webhook_url,
             &self.discord_webhook_url,
-            &self.pagerduty_routing_key,
-            &self.telegram_alert_token,
             &self.heartbeat_url,
-            &self.webhook_url,
         ]
         .into_iter()
         .flatten()
         .cloned()
         .collect();
+        out.extend(self.resend.iter().map(|r| r.api_key.clone()));
+        out.extend(self.pagerduty.iter().map(|p| p.routing_key.clone()));
+        out.extend(self.telegram.iter().map(|t| t.token.clone()));
+        out.extend(self.webhook.iter().map(|w| w.url.clone()));
         if let Some(smtp) = &self.smtp {
             out.extend(smtp.secrets());
         }
@@ -306,12 +296,15 @@ impl AlertsConfig {
 }
 
 /// `r`'s value, or `None` with its error kept in `errs`.
-fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+pub(crate) fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
     r.map_err(|e| errs.push(e)).ok()
 }
 
 /// A secret that must be an http(s) URL; the error never prints it.
-fn checked_url(v: Option<SecretString>, k: &str) -> Result<Option<SecretString>, ConfigError> {
+pub(crate) fn checked_url(
+    v: Option<SecretString>,
+    k: &str,
+) -> Result<Option<SecretString>, ConfigError> {
     if let Some(s) = &v {
         let ok = Url::parse(s.expose_secret().trim())
             .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())

@@ -4,11 +4,9 @@
 
 use std::path::PathBuf;
 
-use secrecy::{ExposeSecret, SecretString};
-use telbot_shared::config::{ConfigError, non_empty_secret, parse_http_url};
-use url::Url;
+use telbot_shared::config::{ConfigError, non_empty_secret};
 
-use super::{AlertsSection, MaintenanceWindow, checked_url, keep, key, parse_rfc3339, positive};
+use super::{AlertsSection, MaintenanceWindow, keep, key, parse_rfc3339, positive};
 use crate::notify::email::{SmtpSettings, parse_mailbox};
 
 /// The sender, the recipients and the escalation recipients, checked when e-mail is
@@ -72,52 +70,6 @@ pub(super) fn smtp(s: &AlertsSection, errs: &mut Vec<ConfigError>) -> Option<Opt
         SmtpSettings::parse(&url, ca, s.smtp_accept_invalid_certs, s.send_timeout),
     )
     .map(Some)
-}
-
-/// The alert bot: its token, chat and Bot API base.
-pub(super) fn telegram(
-    s: &AlertsSection,
-    errs: &mut Vec<ConfigError>,
-) -> Option<(Option<SecretString>, String, Url)> {
-    let token = non_empty_secret(s.telegram_alert_token.clone());
-    let chat = s.telegram_alert_chat_id.trim().to_string();
-    if let Some(t) = &token {
-        if !telbot_shared::config::looks_like_token(t.expose_secret()) {
-            errs.push(ConfigError::invalid(
-                "alerts.telegram_alert_token",
-                "is not a bot token (expected <digits>:<secret>)",
-            ));
-        }
-        if chat.is_empty() {
-            errs.push(ConfigError::invalid(
-                "alerts.telegram_alert_chat_id",
-                "is required when telegram_alert_token is set",
-            ));
-        }
-    }
-    let api = keep(
-        errs,
-        parse_http_url(&s.telegram_api_url, &key("telegram_api_url")),
-    )?;
-    Some((token, chat, api))
-}
-
-/// The generic webhook: its URL (a secret) and template.
-pub(super) fn webhook(
-    s: &AlertsSection,
-    errs: &mut Vec<ConfigError>,
-) -> Option<(Option<SecretString>, String)> {
-    let url = keep(
-        errs,
-        checked_url(non_empty_secret(s.webhook_url.clone()), "webhook_url"),
-    );
-    let template = s.webhook_template.trim().to_string();
-    if !template.is_empty()
-        && let Err(p) = crate::notify::webhook::check_template(&template)
-    {
-        errs.push(ConfigError::invalid(&key("webhook_template"), p));
-    }
-    Some((url?, template))
 }
 
 /// Timeouts, retry delays and thresholds.

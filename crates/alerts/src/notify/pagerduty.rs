@@ -8,8 +8,11 @@
 
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
+use telbot_shared::config::{ConfigError, non_empty_secret, parse_http_url};
+use url::Url;
 
 use super::{Message, Notifier, http_error, truncate};
+use crate::config::{AlertsSection, keep};
 use crate::error::AlertError;
 use crate::model::{Level, TEST_INCIDENT};
 
@@ -98,5 +101,32 @@ impl Notifier for PagerDutyNotifier {
             }
             Ok(())
         })
+    }
+}
+
+/// PagerDuty's settings: `alerts.pagerduty_routing_key` (the channel is on when it is set) and
+/// `alerts.pagerduty_url`.
+#[derive(Debug, Clone)]
+pub struct PagerDutySettings {
+    /// The Events API v2 integration (routing) key (a secret).
+    pub routing_key: SecretString,
+    /// The Events API v2 endpoint (tests point it at a local server).
+    pub url: Url,
+}
+
+impl PagerDutySettings {
+    /// `Some(None)` when no key is set; `None` with the problem in `errs`.
+    pub(crate) fn from_section(
+        s: &AlertsSection,
+        errs: &mut Vec<ConfigError>,
+    ) -> Option<Option<Self>> {
+        let url = keep(
+            errs,
+            parse_http_url(&s.pagerduty_url, "alerts.pagerduty_url"),
+        )?;
+        Some(
+            non_empty_secret(s.pagerduty_routing_key.clone())
+                .map(|routing_key| PagerDutySettings { routing_key, url }),
+        )
     }
 }

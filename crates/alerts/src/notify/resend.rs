@@ -3,9 +3,11 @@
 
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
+use telbot_shared::config::{ConfigError, non_empty_secret, parse_http_url};
 use url::Url;
 
 use super::{Message, Notifier, http_error, join_url};
+use crate::config::{AlertsSection, keep};
 use crate::error::AlertError;
 
 /// The Resend channel.
@@ -61,5 +63,32 @@ impl Notifier for ResendNotifier {
                 .await;
             http_error("resend", r).await
         })
+    }
+}
+
+/// Resend's settings: `alerts.resend_api_key` (the channel is on when it is set) and
+/// `alerts.resend_api_url`.
+#[derive(Debug, Clone)]
+pub struct ResendSettings {
+    /// The API key (a secret).
+    pub api_key: SecretString,
+    /// The API root (tests point it at a local server).
+    pub api_url: Url,
+}
+
+impl ResendSettings {
+    /// `Some(None)` when no key is set; `None` with the problem in `errs`.
+    pub(crate) fn from_section(
+        s: &AlertsSection,
+        errs: &mut Vec<ConfigError>,
+    ) -> Option<Option<Self>> {
+        let api_url = keep(
+            errs,
+            parse_http_url(&s.resend_api_url, "alerts.resend_api_url"),
+        )?;
+        Some(
+            non_empty_secret(s.resend_api_key.clone())
+                .map(|api_key| ResendSettings { api_key, api_url }),
+        )
     }
 }

@@ -3,9 +3,11 @@
 
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
+use telbot_shared::config::{ConfigError, non_empty_secret, parse_http_url};
 use url::Url;
 
 use super::{Message, Notifier, truncate};
+use crate::config::{AlertsSection, keep};
 use crate::error::AlertError;
 
 /// The Telegram channel.
@@ -77,6 +79,58 @@ impl Notifier for TelegramNotifier {
                 "telegram",
                 format!("HTTP {}: {}", status.as_u16(), truncate(desc, 200)),
             ))
+        })
+    }
+}
+
+/// The alert bot's settings: `alerts.telegram_alert_token` (a second bot, so an alert about
+/// the bot does not depend on the bot; the channel is on when it is set), the chat it writes
+/// to and the Bot API base.
+#[derive(Debug, Clone)]
+pub struct TelegramAlertSettings {
+    /// The alert bot's token (a secret).
+    pub token: SecretString,
+    /// Where it writes.
+    pub chat_id: String,
+    /// The Bot API base.
+    pub api_url: Url,
+}
+
+impl TelegramAlertSettings {
+    /// `Some(None)` when no token is set; `None` with the problems in `errs`.
+    pub(crate) fn from_section(
+        s: &AlertsSection,
+        errs: &mut Vec<ConfigError>,
+    ) -> Option<Option<Self>> {
+        let token = non_empty_secret(s.telegram_alert_token.clone());
+        let chat_id = s.telegram_alert_chat_id.trim().to_string();
+        let mut ok = true;
+        if let Some(t) = &token {
+            if !telbot_shared::config::looks_like_token(t.expose_secret()) {
+                ok = false;
+                errs.push(ConfigError::invalid(
+                    "alerts.telegram_alert_token",
+                    "is not a bot token (expected <digits>:<secret>)",
+                ));
+            }
+            if chat_id.is_empty() {
+                ok = false;
+                errs.push(ConfigError::invalid(
+                    "alerts.telegram_alert_chat_id",
+                    "is required when telegram_alert_token is set",
+                ));
+            }
+        }
+        let api_url = keep(
+            errs,
+            parse_http_url(&s.telegram_api_url, "alerts.telegram_api_url"),
+        )?;
+        ok.then(|| {
+            token.map(|token| TelegramAlertSettings {
+                token,
+                chat_id,
+                api_url,
+            })
         })
     }
 }

@@ -15,8 +15,10 @@
 
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
+use telbot_shared::config::{ConfigError, non_empty_secret};
 
 use super::{Message, Notifier, http_error, truncate};
+use crate::config::{AlertsSection, checked_url, keep};
 use crate::error::AlertError;
 
 /// The template used when `alerts.webhook_template` is empty.
@@ -155,6 +157,37 @@ impl Notifier for WebhookNotifier {
                 .await;
             http_error("webhook", r).await
         })
+    }
+}
+
+/// The generic webhook's settings: `alerts.webhook_url` (a secret: it may hold a token; the
+/// channel is on when it is set) and `alerts.webhook_template`.
+#[derive(Debug, Clone)]
+pub struct GenericWebhookSettings {
+    /// Where to POST.
+    pub url: SecretString,
+    /// The body with `{{placeholders}}`, checked (empty: [`DEFAULT_TEMPLATE`]).
+    pub template: String,
+}
+
+impl GenericWebhookSettings {
+    /// `Some(None)` when no URL is set; `None` with the problems in `errs`.
+    pub(crate) fn from_section(
+        s: &AlertsSection,
+        errs: &mut Vec<ConfigError>,
+    ) -> Option<Option<Self>> {
+        let url = keep(
+            errs,
+            checked_url(non_empty_secret(s.webhook_url.clone()), "webhook_url"),
+        );
+        let template = s.webhook_template.trim().to_string();
+        if !template.is_empty()
+            && let Err(p) = check_template(&template)
+        {
+            errs.push(ConfigError::invalid("alerts.webhook_template", p));
+            return None;
+        }
+        Some(url?.map(|url| GenericWebhookSettings { url, template }))
     }
 }
 

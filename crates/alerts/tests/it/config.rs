@@ -43,7 +43,7 @@ fn well_known_names_configure_email() {
         c.dashboard_url.unwrap().as_str(),
         "https://bot.example/bot/dashboard"
     );
-    assert!(c.resend_api_key.is_some());
+    assert!(c.resend.is_some());
     assert!(!format!("{:?}", c.smtp).contains("p/ss"));
 }
 
