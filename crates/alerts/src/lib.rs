@@ -16,6 +16,7 @@
 //! - `outbox`: the persisted outbox and its back-off.
 //! - `notify`: the [`Notifier`] trait; e-mail (lettre SMTP), Resend, Slack, Discord,
 //!   PagerDuty, Telegram, a generic webhook, SMS (Twilio).
+//! - `checks`: small checks shared by the config and the channels' settings.
 //! - `channels`: the channels a config enables, built once.
 //! - `pipeline`: [`AlertPipeline`], what the watchdog calls (`observe`, `flush_outbox`,
 //!   `silence`, `unsilence`, `test_alert`, `incidents`).
@@ -27,6 +28,7 @@
 
 mod ack;
 mod channels;
+mod checks;
 mod config;
 mod delivery;
 mod error;

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use telbot_shared::config::{ConfigError, EnvMap, non_empty_secret, parse_http_url, section};
 use url::Url;
 
+use crate::checks::{checked_url, keep};
 use crate::notify::email::SmtpSettings;
 use crate::notify::pagerduty::PagerDutySettings;
 use crate::notify::resend::ResendSettings;
@@ -14,7 +15,7 @@ use crate::notify::sms::TwilioSettings;
 use crate::notify::telegram::TelegramAlertSettings;
 use crate::notify::webhook::GenericWebhookSettings;
 
-mod section;
+pub(crate) mod section;
 mod validate;
 
 pub use section::{ALERT_ENV, AlertsSection, MaintenanceSection, StringList};
@@ -293,28 +294,4 @@ impl AlertsConfig {
         out.extend(self.twilio.iter().map(|t| t.auth_token.clone()));
         out
     }
-}
-
-/// `r`'s value, or `None` with its error kept in `errs`.
-pub(crate) fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
-    r.map_err(|e| errs.push(e)).ok()
-}
-
-/// A secret that must be an http(s) URL; the error never prints it.
-pub(crate) fn checked_url(
-    v: Option<SecretString>,
-    k: &str,
-) -> Result<Option<SecretString>, ConfigError> {
-    if let Some(s) = &v {
-        let ok = Url::parse(s.expose_secret().trim())
-            .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .unwrap_or(false);
-        if !ok {
-            return Err(ConfigError::invalid(
-                &key(k),
-                "must be an http:// or https:// URL (value not shown)",
-            ));
-        }
-    }
-    Ok(v)
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use telbot_shared::config::{ConfigError, non_empty_secret};
 
-use super::{AlertsSection, MaintenanceWindow, keep, key, parse_rfc3339, positive};
+use super::{AlertsSection, MaintenanceWindow, key, parse_rfc3339, positive};
+use crate::checks::keep;
 use crate::notify::email::{SmtpSettings, parse_mailbox};
 
 /// The sender, the recipients and the escalation recipients, checked when e-mail is

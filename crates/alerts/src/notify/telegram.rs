@@ -7,7 +7,8 @@ use telbot_shared::config::{ConfigError, non_empty_secret, parse_http_url};
 use url::Url;
 
 use super::{Message, Notifier, truncate};
-use crate::config::{AlertsSection, keep};
+use crate::checks::keep;
+use crate::config::section::AlertsSection;
 use crate::error::AlertError;
 
 /// The Telegram channel.

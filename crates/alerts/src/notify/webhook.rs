@@ -18,7 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use telbot_shared::config::{ConfigError, non_empty_secret};
 
 use super::{Message, Notifier, http_error, truncate};
-use crate::config::{AlertsSection, checked_url, keep};
+use crate::checks::{checked_url, keep};
+use crate::config::section::AlertsSection;
 use crate::error::AlertError;
 
 /// The template used when `alerts.webhook_template` is empty.
