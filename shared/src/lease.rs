@@ -202,16 +202,7 @@ impl Lease {
 
     /// Extends the lease by its ttl; `Held` when it expired and somebody else took it.
     pub async fn renew(&self) -> Result<(), LockError> {
-        let now = crate::unix_now();
-        let done =
-            sqlx::query("UPDATE recovery_lock SET expires_at = $1 WHERE name = $2 AND token = $3")
-                .bind(now + self.ttl.as_secs() as i64)
-                .bind(self.name)
-                .bind(&self.token)
-                .execute(&self.db.pool)
-                .await
-                .map_err(StoreError::from)?;
-        if done.rows_affected() == 1 {
+        if extend(&self.db, self.name, &self.token, self.ttl).await? {
             return Ok(());
         }
         self.lost.store(true, std::sync::atomic::Ordering::Relaxed);

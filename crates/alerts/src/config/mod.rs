@@ -169,7 +169,7 @@ impl AlertsConfig {
             "" => Some(None),
             u => keep(e, parse_http_url(u, &key("dashboard_url")).map(Some)),
         };
-        let email = validate::email(&s, e);
+        let (email_from, email_to, escalation_email_to) = validate::email(&s, e);
         let smtp = validate::smtp(&s, e);
         let resend = ResendSettings::from_section(&s, e);
         let slack_webhook_url = keep(
@@ -207,7 +207,6 @@ impl AlertsConfig {
         let maintenance = validate::maintenance(&s, e);
         let (
             Some(dashboard_url),
-            Some((email_from, email_to, escalation_email_to)),
             Some(smtp),
             Some(resend),
             Some(slack_webhook_url),
@@ -219,7 +218,6 @@ impl AlertsConfig {
             Some(twilio),
         ) = (
             dashboard_url,
-            email,
             smtp,
             resend,
             slack_webhook_url,

@@ -15,7 +15,7 @@ use crate::notify::email::{SmtpSettings, parse_mailbox};
 pub(super) fn email(
     s: &AlertsSection,
     errs: &mut Vec<ConfigError>,
-) -> Option<(String, Vec<String>, Vec<String>)> {
+) -> (String, Vec<String>, Vec<String>) {
     let email_to = s.email_to.items();
     let email_from = s.email_from.trim().to_string();
     let wants_email = non_empty_secret(s.smtp_url.clone()).is_some()
@@ -54,7 +54,7 @@ pub(super) fn email(
     for to in &escalation_email_to {
         mailbox("alerts.escalation_email_to", to, errs);
     }
-    Some((email_from, email_to, escalation_email_to))
+    (email_from, email_to, escalation_email_to)
 }
 
 /// The SMTP relay (`alerts.smtp_url` and friends); `Some(None)` when not configured.
