@@ -220,14 +220,12 @@ impl<E: Debug + Send + Sync + 'static> DispatcherBuilder<E> {
         telbot_shared::logging::init_unless_set();
         let listener = match self.listener {
             Some(l) => l,
-            None => {
-                TcpListener::bind(self.cfg.listen)
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        addr: self.cfg.listen,
-                        source,
-                    })?
-            }
+            None => TcpListener::bind(self.cfg.server.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: self.cfg.server.listen,
+                    source,
+                })?,
         };
         App::assemble(self.cfg, self.program, listener).await
     }

@@ -92,9 +92,9 @@ pub(crate) async fn snapshot(app: &AppState) -> Health {
 /// What this bot expects of its webhook now.
 pub(crate) fn expectation(app: &AppState) -> Expectation {
     Expectation {
-        url: app.cfg.webhook_url.as_ref().map(|u| u.to_string()),
+        url: app.cfg.webhook.url.as_ref().map(|u| u.to_string()),
         mode: app.mode.get(),
-        max_pending: app.cfg.max_pending,
-        error_window: app.cfg.error_window,
+        max_pending: app.cfg.webhook.max_pending,
+        error_window: app.cfg.webhook.error_window,
     }
 }

@@ -61,7 +61,10 @@ mod webhook_health;
 
 pub use bot::paced::PacedBot;
 pub use bot::storage::TelbotStorage;
-pub use config::{BotConfig, Mode};
+pub use config::{
+    BotConfig, BotSection, DashboardConfig, InboxConfig, LimitsConfig, Mode, PollingConfig,
+    ServerConfig, WebhookSettings,
+};
 pub use dispatcher::{Dispatcher, DispatcherBuilder};
 pub use host::HealthCheck;
 pub use host::repl::{commands_repl, repl};

@@ -150,7 +150,7 @@ async fn lead(app: AppState, stop: CancellationToken) {
 /// Another URL or other settings (a recovery that restored older ones during a deploy,
 /// someone's setWebhook with other `allowed_updates`): set them again.
 async fn watch(app: &AppState, stop: &CancellationToken) {
-    let mut tick = tokio::time::interval(app.cfg.restore_interval);
+    let mut tick = tokio::time::interval(app.cfg.webhook.restore_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
@@ -215,7 +215,7 @@ async fn fallback(app: &AppState, stop: &CancellationToken) {
     app.webhook_health.invalidate();
     let polling = stop.child_token();
     let mut poller = tokio::spawn(poll(app.clone(), polling.clone(), Role::Fallback));
-    let mut tick = tokio::time::interval(app.cfg.restore_interval);
+    let mut tick = tokio::time::interval(app.cfg.webhook.restore_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     let back = loop {
@@ -263,7 +263,7 @@ pub(crate) enum Role {
 pub(crate) async fn poll(app: AppState, stop: CancellationToken, role: Role) {
     let mut offset: Option<i64> = None;
     let mut failures = 0u32;
-    let allowed = app.cfg.allowed_updates.clone();
+    let allowed = app.cfg.webhook.allowed_updates.clone();
     loop {
         if role == Role::Fallback && recovery_running(&app).await {
             tokio::select! {

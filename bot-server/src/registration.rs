@@ -20,16 +20,16 @@ use crate::state::AppState;
 /// The setWebhook parameters this bot always sends — even when the URL looks unchanged,
 /// since getWebhookInfo cannot show the secret and a stale secret rejects every update.
 pub(crate) fn set_webhook_params(cfg: &BotConfig) -> Option<SetWebhook> {
-    let url = cfg.webhook_url.as_ref()?;
+    let url = cfg.webhook.url.as_ref()?;
     Some(
         SetWebhook::new(
             url.to_string(),
-            cfg.webhook_secret.as_ref(),
-            cfg.max_connections,
-            &cfg.allowed_updates,
+            cfg.webhook.secret.as_ref(),
+            cfg.webhook.max_connections,
+            &cfg.webhook.allowed_updates,
         )
-        .with_ip_address(cfg.webhook_ip_address.clone())
-        .with_certificate(cfg.webhook_certificate.clone()),
+        .with_ip_address(cfg.webhook.ip_address.clone())
+        .with_certificate(cfg.webhook.certificate.clone()),
     )
 }
 
@@ -74,7 +74,7 @@ pub(crate) async fn register_webhook(app: &AppState) -> Result<(), TelegramError
     };
     let api = app.api.single_attempt();
     let mut last = None;
-    for attempt in 1..=cfg.set_attempts {
+    for attempt in 1..=cfg.webhook.set_attempts {
         match api.set_webhook(&params).await {
             Ok(_) => {
                 tracing::info!(url = %params.url, attempt, "webhook set");
@@ -84,11 +84,11 @@ pub(crate) async fn register_webhook(app: &AppState) -> Result<(), TelegramError
                 return Ok(());
             }
             Err(e) => {
-                tracing::warn!(attempt, of = cfg.set_attempts, error = %e, "setWebhook failed");
+                tracing::warn!(attempt, of = cfg.webhook.set_attempts, error = %e, "setWebhook failed");
                 let fatal =
                     matches!(&e, TelegramError::Api { code, .. } if *code < 500 && *code != 429);
                 last = Some(e);
-                if fatal || attempt == cfg.set_attempts {
+                if fatal || attempt == cfg.webhook.set_attempts {
                     break;
                 }
                 tokio::time::sleep(backoff_delay(

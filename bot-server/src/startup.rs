@@ -88,10 +88,10 @@ impl App {
         cfg: BotConfig,
         tree: teloxide::dispatching::UpdateHandler<E>,
     ) -> Result<App, StartError> {
-        let listener = TcpListener::bind(cfg.listen)
+        let listener = TcpListener::bind(cfg.server.listen)
             .await
             .map_err(|source| StartError::Bind {
-                addr: cfg.listen,
+                addr: cfg.server.listen,
                 source,
             })?;
         Self::build_on(cfg, tree, listener).await
@@ -116,19 +116,19 @@ impl App {
     ) -> Result<App, StartError> {
         // Register what the tree handles, or Telegram never sends it.
         let handled = host::allowed::of_tree(&program.tree);
-        let (allowed, warnings) = host::allowed::union(&cfg.allowed_updates, &handled);
-        cfg.allowed_updates = allowed;
+        let (allowed, warnings) = host::allowed::union(&cfg.webhook.allowed_updates, &handled);
+        cfg.webhook.allowed_updates = allowed;
         cfg.warnings.extend(warnings);
         // Before the store is touched: a second bot-server on one SQLite file is refused.
         let instance_lock = store::lock_instance(&cfg.store)?;
         let db = store::connect(&cfg.store).await?;
-        if cfg.generate_secret && cfg.webhook_secret.is_none() {
-            cfg.webhook_secret = Some(telbot_shared::webhook_secret::get_or_create(&db).await?);
+        if cfg.webhook.generate_secret && cfg.webhook.secret.is_none() {
+            cfg.webhook.secret = Some(telbot_shared::webhook_secret::get_or_create(&db).await?);
         }
         let cfg = Arc::new(cfg);
         let api = TelegramClient::new(cfg.telegram.clone())?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: cfg.listen,
+            addr: cfg.server.listen,
             source,
         })?;
         let shutdown = CancellationToken::new();
@@ -201,6 +201,7 @@ impl App {
             redactor: telbot_shared::redact::Redactor::new(cfg.secrets()),
         });
         let replies = cfg
+            .webhook
             .reply_in_answer
             .then(|| Arc::new(inbox::reply::Waiters::default()));
         let inbox = inbox::start(
@@ -217,7 +218,7 @@ impl App {
         .await?;
         let writer = inbox.writer.clone().with_keyer(keyer);
         let auth = Arc::new(crate::auth::AdminAuth::new(
-            cfg.admin_token.clone(),
+            cfg.server.admin_token.clone(),
             &cfg.dashboard,
             Some(db.clone()),
         ));
@@ -329,25 +330,25 @@ impl App {
         let server = tasks.spawn(crate::serve::serve(
             listener,
             app,
-            cfg.header_timeout,
+            cfg.server.header_timeout,
             crate::serve::ConnLimits::from_config(&cfg),
             serving.clone(),
-            cfg.grace_period,
+            cfg.server.grace_period,
         ));
         shutdown.cancelled().await;
         // /ready says 503 at once; the Telegram-facing leadership is handed over at once.
         state.draining.store(true, Ordering::Release);
         background.cancel();
-        if !cfg.drain_delay.is_zero() {
+        if !cfg.server.drain_delay.is_zero() {
             tracing::info!(
-                delay_ms = cfg.drain_delay.as_millis() as u64,
+                delay_ms = cfg.server.drain_delay.as_millis() as u64,
                 "shutting down: /ready is 503; still serving while load balancers notice"
             );
-            tokio::time::sleep(cfg.drain_delay).await;
+            tokio::time::sleep(cfg.server.drain_delay).await;
         }
         tracing::info!("shutting down: no new connections; finishing in-flight work");
         serving.cancel();
-        let deadline = Instant::now() + cfg.grace_period;
+        let deadline = Instant::now() + cfg.server.grace_period;
         let _ = tokio::time::timeout_at(deadline, server).await;
         let _ = tokio::time::timeout_at(deadline, modes).await;
         let _ = tokio::time::timeout_at(deadline, fleet).await;

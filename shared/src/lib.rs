@@ -35,6 +35,8 @@
 //! - [`webhook_settings`]: the webhook settings bot-server registered (kv), which a
 //!   recovery restores.
 
+#![warn(unreachable_pub)]
+
 pub mod action;
 pub mod backoff;
 pub mod canary;

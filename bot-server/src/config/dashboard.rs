@@ -30,49 +30,53 @@ pub struct DashboardConfig {
     pub forwarded_for_hops: usize,
 }
 
-/// Every `[dashboard]` key within its bounds, or the error naming the first that is not.
-pub(super) fn check(d: &DashboardConfig) -> Result<(), ConfigError> {
-    if d.refresh < Duration::from_millis(500) {
-        return Err(ConfigError::invalid(
-            "dashboard.refresh",
-            "must be at least 500ms",
-        ));
+impl DashboardConfig {
+    /// Every `[dashboard]` key within its bounds; each one that is not goes to `errs`.
+    pub(super) fn check(&self, errs: &mut Vec<ConfigError>) {
+        let d = self;
+        if d.refresh < Duration::from_millis(500) {
+            errs.push(ConfigError::invalid(
+                "dashboard.refresh",
+                "must be at least 500ms",
+            ));
+        }
+        if d.history_interval < Duration::from_millis(100) {
+            errs.push(ConfigError::invalid(
+                "dashboard.history_interval",
+                "must be at least 100ms",
+            ));
+        }
+        if d.session_ttl < Duration::from_secs(60)
+            || d.session_ttl > Duration::from_secs(30 * 86_400)
+        {
+            errs.push(ConfigError::invalid(
+                "dashboard.session_ttl",
+                "must be between 1m and 30d",
+            ));
+        }
+        if d.login_max_failures == 0 {
+            errs.push(ConfigError::invalid(
+                "dashboard.login_max_failures",
+                "must be at least 1",
+            ));
+        }
+        if d.login_window < Duration::from_secs(1) || d.login_window > Duration::from_secs(86_400) {
+            errs.push(ConfigError::invalid(
+                "dashboard.login_window",
+                "must be between 1s and 24h",
+            ));
+        }
+        if !(1..=1_000_000).contains(&d.login_clients) {
+            errs.push(ConfigError::invalid(
+                "dashboard.login_clients",
+                "must be between 1 and 1000000",
+            ));
+        }
+        if d.forwarded_for_hops > 16 {
+            errs.push(ConfigError::invalid(
+                "dashboard.forwarded_for_hops",
+                "must be at most 16",
+            ));
+        }
     }
-    if d.history_interval < Duration::from_millis(100) {
-        return Err(ConfigError::invalid(
-            "dashboard.history_interval",
-            "must be at least 100ms",
-        ));
-    }
-    if d.session_ttl < Duration::from_secs(60) || d.session_ttl > Duration::from_secs(30 * 86_400) {
-        return Err(ConfigError::invalid(
-            "dashboard.session_ttl",
-            "must be between 1m and 30d",
-        ));
-    }
-    if d.login_max_failures == 0 {
-        return Err(ConfigError::invalid(
-            "dashboard.login_max_failures",
-            "must be at least 1",
-        ));
-    }
-    if d.login_window < Duration::from_secs(1) || d.login_window > Duration::from_secs(86_400) {
-        return Err(ConfigError::invalid(
-            "dashboard.login_window",
-            "must be between 1s and 24h",
-        ));
-    }
-    if !(1..=1_000_000).contains(&d.login_clients) {
-        return Err(ConfigError::invalid(
-            "dashboard.login_clients",
-            "must be between 1 and 1000000",
-        ));
-    }
-    if d.forwarded_for_hops > 16 {
-        return Err(ConfigError::invalid(
-            "dashboard.forwarded_for_hops",
-            "must be at most 16",
-        ));
-    }
-    Ok(())
 }

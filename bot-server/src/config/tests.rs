@@ -31,7 +31,7 @@ fn auto_mode_follows_public_url() -> Result<(), ConfigError> {
     )?;
     assert_eq!(c.mode, Mode::Webhook);
     assert_eq!(
-        c.webhook_url.map(|u| u.to_string()).as_deref(),
+        c.webhook.url.map(|u| u.to_string()).as_deref(),
         Some("https://bot.example.com/webhook")
     );
     Ok(())
@@ -89,7 +89,7 @@ fn each_bad_value_names_its_key() {
 #[test]
 fn a_public_webhook_without_a_secret_generates_one_and_loopback_stays_easy() {
     let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "https://bot.example.com")]));
-    assert!(c.is_ok_and(|c| c.generate_secret && c.webhook_secret.is_none()));
+    assert!(c.is_ok_and(|c| c.webhook.generate_secret && c.webhook.secret.is_none()));
     let c = BotConfig::load(
         None,
         &env(&[
@@ -97,7 +97,7 @@ fn a_public_webhook_without_a_secret_generates_one_and_loopback_stays_easy() {
             ("WEBHOOK_SECRET", "mine"),
         ]),
     );
-    assert!(c.is_ok_and(|c| !c.generate_secret));
+    assert!(c.is_ok_and(|c| !c.webhook.generate_secret));
     // Polling needs no secret; a loopback URL (the demo, tests) only warns.
     assert!(
         BotConfig::load(
@@ -110,9 +110,10 @@ fn a_public_webhook_without_a_secret_generates_one_and_loopback_stays_easy() {
         .is_ok()
     );
     let c = BotConfig::load(None, &env(&[("PUBLIC_URL", "http://127.0.0.1:8080")]));
-    assert!(c.is_ok_and(
-        |c| !c.generate_secret && c.warnings.iter().any(|w| w.contains("WEBHOOK_SECRET"))
-    ));
+    assert!(
+        c.is_ok_and(|c| !c.webhook.generate_secret
+            && c.warnings.iter().any(|w| w.contains("WEBHOOK_SECRET")))
+    );
 }
 
 #[test]
@@ -186,6 +187,10 @@ fn every_bad_key_is_listed_at_once_without_its_secret() {
         ("PUBLIC_URL", "ftp://x"),
         ("TELBOT__POLLING__LIMIT", "500"),
         ("WEBHOOK_SECRET", "has space and a s3cret"),
+        ("TELBOT__DASHBOARD__REFRESH", "10ms"),
+        ("TELBOT__DASHBOARD__LOGIN_CLIENTS", "0"),
+        ("TELBOT__LIMITS__CPU_WARN_PERCENT", "140"),
+        ("TELBOT__SERVER__BODY_TIMEOUT", "0s"),
     ]);
     for key in [
         "inbox.workers",
@@ -194,9 +199,13 @@ fn every_bad_key_is_listed_at_once_without_its_secret() {
         "PUBLIC_URL",
         "polling.limit",
         "WEBHOOK_SECRET",
+        "dashboard.refresh",
+        "dashboard.login_clients",
+        "limits.cpu_warn_percent",
+        "server.body_timeout",
     ] {
         assert!(msg.contains(key), "{key} missing from: {msg}");
     }
-    assert!(msg.lines().count() >= 6, "one line per problem: {msg}");
+    assert!(msg.lines().count() >= 10, "one line per problem: {msg}");
     assert!(!msg.contains("s3cret") && !msg.contains("tok4x"), "{msg}");
 }

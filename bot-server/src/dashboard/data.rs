@@ -27,7 +27,8 @@ pub(crate) async fn collect(app: &AppState) -> Snapshot {
     // A hanging Bot API must not hang the page: after TELEGRAM_WAIT it counts as not answering.
     let wh = tokio::time::timeout(
         TELEGRAM_WAIT,
-        app.webhook_health.get(&app.api, &exp, app.cfg.health_cache),
+        app.webhook_health
+            .get(&app.api, &exp, app.cfg.webhook.health_cache),
     )
     .await
     .map_or(Value::Null, |(v, _)| v);
@@ -100,10 +101,10 @@ pub(crate) async fn collect(app: &AppState) -> Snapshot {
         webhook_mode: exp.mode == crate::config::Mode::Webhook,
         telegram_answered: wh["webhook_info"].get("url").is_some(),
         problems: webhook.problems.clone(),
-        stuck: webhook.pending.unwrap_or(0) > app.cfg.max_pending
+        stuck: webhook.pending.unwrap_or(0) > app.cfg.webhook.max_pending
             && webhook
                 .last_error_ago_s
-                .is_some_and(|a| a >= 0 && (a as u64) < app.cfg.error_window.as_secs()),
+                .is_some_and(|a| a >= 0 && (a as u64) < app.cfg.webhook.error_window.as_secs()),
         success_percent,
         memory_percent: figures.memory_percent,
         memory_warn: limits.memory_warn_percent,

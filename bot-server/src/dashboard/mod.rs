@@ -96,7 +96,8 @@ pub(crate) async fn page(
 /// Whether the cookie gets `Secure` (the bot is served over https).
 fn secure(app: &AppState) -> bool {
     app.cfg
-        .webhook_url
+        .webhook
+        .url
         .as_ref()
         .is_some_and(|u| u.scheme() == "https")
 }

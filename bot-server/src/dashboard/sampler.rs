@@ -15,11 +15,11 @@ pub(crate) async fn sample(app: &AppState) -> Sample {
         .acks
         .percentiles()
         .map_or((None, None), |(a, b)| (Some(a), Some(b)));
-    let telegram_pending = if app.cfg.admin_token.is_some() {
+    let telegram_pending = if app.cfg.server.admin_token.is_some() {
         let exp = crate::health::expectation(app);
         let (v, _) = app
             .webhook_health
-            .get(&app.api, &exp, app.cfg.health_cache)
+            .get(&app.api, &exp, app.cfg.webhook.health_cache)
             .await;
         v["webhook_info"]["pending_update_count"]
             .as_u64()

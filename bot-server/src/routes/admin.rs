@@ -18,7 +18,7 @@ use crate::inbox::parked;
 use crate::state::AppState;
 
 pub(super) async fn recover(_: AdminWrite, State(app): State<AppState>) -> Response {
-    if app.cfg.webhook_url.is_none() {
+    if app.cfg.webhook.url.is_none() {
         return (
             StatusCode::CONFLICT,
             "no PUBLIC_URL: this bot polls and has no webhook to recover\n",

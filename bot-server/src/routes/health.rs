@@ -49,7 +49,7 @@ pub(super) async fn health(State(app): State<AppState>) -> Response {
 pub(super) async fn webhook_health(State(app): State<AppState>) -> Response {
     let (body, healthy) = app
         .webhook_health
-        .get(&app.api, &expectation(&app), app.cfg.health_cache)
+        .get(&app.api, &expectation(&app), app.cfg.webhook.health_cache)
         .await;
     let code = if healthy {
         StatusCode::OK

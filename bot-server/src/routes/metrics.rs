@@ -11,7 +11,7 @@ pub(super) async fn metrics(
     admin: Result<Admin, Refusal>,
     State(app): State<AppState>,
 ) -> Response {
-    if !app.cfg.metrics_public
+    if !app.cfg.server.metrics_public
         && let Err(r) = admin
     {
         return r.into_response();

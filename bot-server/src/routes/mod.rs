@@ -13,7 +13,7 @@ use crate::state::AppState;
 /// Every route, ready to serve (also usable with `oneshot` in tests).
 pub(crate) fn router(app: AppState) -> Router {
     // The webhook reads its body itself, after the secret (limit, whole-body timeout, budget).
-    let webhook = Router::new().route(&app.cfg.webhook_path, post(webhook::receive));
+    let webhook = Router::new().route(&app.cfg.webhook.path, post(webhook::receive));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

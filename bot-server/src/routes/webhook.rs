@@ -70,7 +70,7 @@ fn secret_ok(headers: &HeaderMap, secret: &str) -> bool {
 async fn handle(app: &AppState, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let conn = parts.extensions.get::<ConnHandle>();
-    match &app.cfg.webhook_secret {
+    match &app.cfg.webhook.secret {
         // Polling without a secret: nobody should post updates (a forged one could also claim
         // future update_ids, so the real ones would be dropped as duplicates).
         None if app.cfg.mode == Mode::Polling => {
@@ -88,8 +88,8 @@ async fn handle(app: &AppState, req: Request) -> Response {
         }
     }
     let limits = body::Limits {
-        max_bytes: app.cfg.max_body_bytes,
-        deadline: Instant::now() + app.cfg.body_timeout,
+        max_bytes: app.cfg.webhook.max_body_bytes,
+        deadline: Instant::now() + app.cfg.server.body_timeout,
     };
     let budget = conn.map(|c| c.body_budget().clone());
     let (bytes, _room) = match body::read(&parts.headers, body, limits, budget).await {
@@ -170,7 +170,7 @@ async fn canary(
     key: String,
     payload: String,
 ) -> Response {
-    if app.cfg.webhook_secret.is_none() {
+    if app.cfg.webhook.secret.is_none() {
         return (
             StatusCode::FORBIDDEN,
             "a canary update (negative update_id) needs webhook.secret (WEBHOOK_SECRET)\n",

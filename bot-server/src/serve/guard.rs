@@ -31,10 +31,10 @@ impl ConnLimits {
     /// The limits from bot-server's config.
     pub(crate) fn from_config(cfg: &crate::BotConfig) -> Self {
         ConnLimits {
-            max_connections: cfg.max_open_connections,
-            max_untrusted: cfg.max_untrusted_connections,
-            max_per_ip: cfg.max_connections_per_ip,
-            body_budget_bytes: cfg.body_budget_bytes,
+            max_connections: cfg.server.max_open_connections,
+            max_untrusted: cfg.server.max_untrusted_connections,
+            max_per_ip: cfg.server.max_connections_per_ip,
+            body_budget_bytes: cfg.server.body_budget_bytes,
         }
     }
 }

@@ -132,7 +132,7 @@ async fn a_fixed_ip_address_is_sent_and_one_telegram_already_has_is_kept() {
     // Not configured, but Telegram has a fixed one for this URL (set by hand earlier): a
     // start keeps it instead of dropping it.
     let (cfg, listener, e) = config_env(&sim, &db, &[]);
-    let url = cfg.webhook_url.clone().unwrap().to_string();
+    let url = cfg.webhook.url.clone().unwrap().to_string();
     let r = sim
         .call_as_client(
             "setWebhook",
@@ -174,10 +174,10 @@ async fn a_public_webhook_without_a_secret_gets_a_generated_one_kept_in_the_stor
     no_secret.remove("WEBHOOK_SECRET");
     no_secret.insert("PUBLIC_URL".into(), "https://bot.example.com".into());
     let public = bot_server::BotConfig::load(None, &no_secret).unwrap();
-    assert!(public.generate_secret && public.webhook_secret.is_none());
+    assert!(public.webhook.generate_secret && public.webhook.secret.is_none());
     // Served on loopback here, as that config would be (the sim cannot reach bot.example.com).
-    cfg.webhook_secret = None;
-    cfg.generate_secret = true;
+    cfg.webhook.secret = None;
+    cfg.webhook.generate_secret = true;
     let bot = start_program(
         telbot_reference_bot::program(cfg, None, &e)
             .unwrap()
@@ -210,8 +210,8 @@ async fn a_public_webhook_without_a_secret_gets_a_generated_one_kept_in_the_stor
         telbot_reference_bot::program(
             {
                 let (mut c, _, _) = config_env(&sim, &db, &[]);
-                c.webhook_secret = None;
-                c.generate_secret = true;
+                c.webhook.secret = None;
+                c.webhook.generate_secret = true;
                 c
             },
             None,

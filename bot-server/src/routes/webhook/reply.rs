@@ -13,7 +13,7 @@ use crate::state::AppState;
 /// Answers a stored update: with its handler's reply when there is one, else an empty 200.
 pub(super) async fn answer(app: &AppState, w: Waiter, update_id: i64, stored: Stored) -> Response {
     let wait = match stored {
-        Stored::New => app.cfg.reply_wait,
+        Stored::New => app.cfg.webhook.reply_wait,
         // A redelivery: a finished update is answered with the reply stored with it (the
         // handler does not run again); one still running is waited for like the first.
         Stored::Duplicate => match sql::stored_reply(&app.db, update_id).await {
@@ -22,7 +22,7 @@ pub(super) async fn answer(app: &AppState, w: Waiter, update_id: i64, stored: St
                 let handed = w.wait(Duration::ZERO).await;
                 return respond(handed.or_else(|| reply.map(Arc::from)));
             }
-            Ok(_) => app.cfg.reply_wait,
+            Ok(_) => app.cfg.webhook.reply_wait,
             Err(e) => {
                 // Stored and maybe done with a reply: Telegram asks again later.
                 tracing::warn!(update_id, error = %e, "cannot read a redelivered update's stored reply; answering 503");
