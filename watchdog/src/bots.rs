@@ -170,7 +170,8 @@ fn overrides(
     Ok(())
 }
 
-/// The whole configuration of one bot of the fleet: `base` with `e` laid over it.
+/// The whole configuration of one bot of the fleet: `base` with `e` laid over it. Every
+/// problem of the entry is reported at once (after its name, which the others are named by).
 pub(crate) fn bot_config(
     base: &config::Config,
     e: &BotEntry,
@@ -188,10 +189,16 @@ pub(crate) fn bot_config(
             format!("{name:?} must be 1-64 of A-Z a-z 0-9 - _"),
         ));
     }
+    let mut errs = Vec::new();
     let mut set: Vec<(String, config::Value)> = vec![
         ("bot.name".into(), name.into()),
         ("alerts.bot_name".into(), name.into()),
     ];
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            set.push((k.into(), v.into()));
+        }
+    };
     let token = secret(
         name,
         "token",
@@ -199,38 +206,44 @@ pub(crate) fn bot_config(
         e.token_env.as_ref(),
         e.token_file.as_ref(),
         env,
-    )?
-    .ok_or_else(|| {
-        ConfigError::invalid(
+    );
+    put(
+        "telegram.token",
+        required(
+            token,
             &key(name, "token"),
             "is required (token, token_env or token_file)",
-        )
-    })?;
-    set.push(("telegram.token".into(), token.into()));
+            &mut errs,
+        ),
+    );
     let public = e
         .public_url
         .as_deref()
         .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ConfigError::invalid(&key(name, "public_url"), "is required"))?;
-    set.push(("webhook.public_url".into(), public.into()));
+        .filter(|s| !s.is_empty());
+    if public.is_none() {
+        errs.push(ConfigError::invalid(
+            &key(name, "public_url"),
+            "is required",
+        ));
+    }
+    put("webhook.public_url", public.map(String::from));
     let bot_url = e
         .bot_url
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .unwrap_or(public);
-    set.push(("watchdog.bot_url".into(), bot_url.into()));
-    if let Some(s) = secret(
+        .or(public);
+    put("watchdog.bot_url", bot_url.map(String::from));
+    let hook_secret = secret(
         name,
         "webhook_secret",
         e.webhook_secret.as_ref(),
         e.webhook_secret_env.as_ref(),
         e.webhook_secret_file.as_ref(),
         env,
-    )? {
-        set.push(("webhook.secret".into(), s.into()));
-    }
+    );
+    put("webhook.secret", keep(&mut errs, hook_secret).flatten());
     let db = secret(
         name,
         "database_url",
@@ -238,18 +251,26 @@ pub(crate) fn bot_config(
         e.database_url_env.as_ref(),
         e.database_url_file.as_ref(),
         env,
-    )?
-    .ok_or_else(|| {
-        ConfigError::invalid(
+    );
+    put(
+        "store.database_url",
+        required(
+            db,
             &key(name, "database_url"),
             "is required: each bot's own store, the one its bot-server uses (database_url, database_url_env or database_url_file)",
-        )
-    })?;
-    set.push(("store.database_url".into(), db.into()));
-    overrides(name, "watchdog", e.watchdog.as_ref(), &mut set)?;
-    overrides(name, "alerts", e.alerts.as_ref(), &mut set)?;
-    overrides(name, "webhook", e.webhook.as_ref(), &mut set)?;
-    overrides(name, "telegram", e.telegram.as_ref(), &mut set)?;
+            &mut errs,
+        ),
+    );
+    for (section, v) in [
+        ("watchdog", &e.watchdog),
+        ("alerts", &e.alerts),
+        ("webhook", &e.webhook),
+        ("telegram", &e.telegram),
+    ] {
+        let r = overrides(name, section, v.as_ref(), &mut set);
+        keep(&mut errs, r);
+    }
+    ConfigError::all(errs)?;
     let mut b = config::Config::builder().add_source(base.clone());
     for (k, v) in set {
         b = b
@@ -258,6 +279,26 @@ pub(crate) fn bot_config(
     }
     b.build()
         .map_err(|err| ConfigError::invalid(&key(name, ""), err.to_string()))
+}
+
+/// `r`'s value, or `None` with its error kept in `errs`.
+fn keep<T>(errs: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| errs.push(e)).ok()
+}
+
+/// A secret that must be set: its value, or `None` with `problem` (or its read error) in
+/// `errs`.
+fn required(
+    r: Result<Option<String>, ConfigError>,
+    key: &str,
+    problem: &str,
+    errs: &mut Vec<ConfigError>,
+) -> Option<String> {
+    let v = keep(errs, r)?;
+    if v.is_none() {
+        errs.push(ConfigError::invalid(key, problem));
+    }
+    v
 }
 
 /// Names must be unique and stores distinct (one store per bot keeps their state apart).
@@ -279,4 +320,45 @@ pub(crate) fn check_distinct(names_and_stores: &[(String, String)]) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(json: serde_json::Value) -> BotEntry {
+        match serde_json::from_value(json) {
+            Ok(e) => e,
+            Err(e) => panic!("a test entry that does not parse: {e}"),
+        }
+    }
+
+    #[test]
+    fn every_missing_key_of_an_entry_is_named_at_once() {
+        let base = config::Config::default();
+        let e = entry(serde_json::json!({ "name": "shop", "token_env": "SHOP_TOKEN" }));
+        let msg = match bot_config(&base, &e, &EnvMap::new()) {
+            Ok(_) => panic!("an entry without a token, URL or store was taken"),
+            Err(e) => e.to_string(),
+        };
+        for key in [
+            "bots[shop].token_env",
+            "bots[shop].public_url",
+            "bots[shop].database_url",
+        ] {
+            assert!(msg.contains(key), "{key} missing from: {msg}");
+        }
+        let mut env = EnvMap::new();
+        env.insert("SHOP_TOKEN".into(), "123:abc".into());
+        let e = entry(serde_json::json!({
+            "name": "shop", "token_env": "SHOP_TOKEN",
+            "public_url": "https://shop.example.com", "database_url": "sqlite:///tmp/shop.db",
+        }));
+        let cfg = bot_config(&base, &e, &env).map_err(|e| e.to_string());
+        assert_eq!(
+            cfg.and_then(|c| c.get_string("watchdog.bot_url").map_err(|e| e.to_string())),
+            Ok("https://shop.example.com".to_string()),
+            "BOT_URL defaults to the public URL"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! which therefore need not import `config`.
 
 use secrecy::{ExposeSecret, SecretString};
-use telbot_shared::config::ConfigError;
+use telbot_shared::config::{ConfigError, non_empty_secret};
 use url::Url;
 
 /// `r`'s value, or `None` with its error kept in `errs`.
@@ -28,4 +28,14 @@ pub(crate) fn checked_url(
         }
     }
     Ok(v)
+}
+
+/// [`checked_url`] of an optional secret from a section (blank is unset); a bad one goes to
+/// `errs` and reads as unset.
+pub(crate) fn optional_url(
+    v: &Option<SecretString>,
+    k: &str,
+    errs: &mut Vec<ConfigError>,
+) -> Option<SecretString> {
+    keep(errs, checked_url(non_empty_secret(v.clone()), k)).flatten()
 }

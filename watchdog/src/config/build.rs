@@ -40,6 +40,8 @@ pub(crate) fn build(
     };
     let recovery = parts::recovery(&wd.recovery, errs);
     let schedules = parts::schedules(&wd.schedule, errs);
+    let action_limits = action_limits(&wd);
+    let thresholds = thresholds(&wd, &limits);
     let method = parts::restart_method(
         wd.restart.render_api_url.as_str(),
         wd.restart.render_api_key,
@@ -48,35 +50,9 @@ pub(crate) fn build(
         &wd.restart.command,
         errs,
     );
-    let limit = |l: LimitSection| Limit {
-        cooldown: l.cooldown,
-        max_per_hour: l.max_per_hour,
-    };
-    let action_limits = ActionLimits {
-        set_webhook: limit(wd.actions.set_webhook),
-        recovery: limit(wd.actions.recovery),
-        restart: limit(wd.actions.restart),
-    };
-    let rss_mb = if wd.rss_limit_mb == 0 {
-        limits.rss_limit_mb
-    } else {
-        wd.rss_limit_mb
-    };
     let (public, bot_url, recovery, schedules, method) =
         (public?, bot_url?, recovery?, schedules?, method?);
     let webhook = parts::webhook_target(&public, &bot_url, hook, &wh, errs);
-    let thresholds = Thresholds {
-        max_pending: wd.max_pending,
-        error_window: wd.error_window,
-        response_time_warn: wd.response_time_warn,
-        success_rate_warn: wd.success_rate_warn,
-        success_window: wd.success_window,
-        conflict_quiet: wd.conflict_quiet,
-        response_p95_warn: wd.response_p95_warn,
-        handled_warn_percent: wd.handled_warn_percent,
-        rss_warn_percent: wd.rss_warn_percent,
-        rss_limit_bytes: rss_mb.saturating_mul(1024 * 1024),
-    };
     let (check_timeout, http_timeout, bot_attempts, bot_interval) = (
         wd.check_timeout,
         wd.http_timeout,
@@ -112,6 +88,41 @@ pub(crate) fn build(
         tls: TlsConfig::default(),
         deploy: DeployWatchConfig::default(),
     })))
+}
+
+/// `[watchdog.actions]`: each action's cooldown and hourly cap.
+fn action_limits(wd: &WatchdogSection) -> ActionLimits {
+    let limit = |l: &LimitSection| Limit {
+        cooldown: l.cooldown,
+        max_per_hour: l.max_per_hour,
+    };
+    ActionLimits {
+        set_webhook: limit(&wd.actions.set_webhook),
+        recovery: limit(&wd.actions.recovery),
+        restart: limit(&wd.actions.restart),
+    }
+}
+
+/// The checks' levels; the RSS limit is bot-server's `limits.rss_limit_mb` unless the
+/// watchdog's own is set.
+fn thresholds(wd: &WatchdogSection, limits: &LimitsSection) -> Thresholds {
+    let rss_mb = if wd.rss_limit_mb == 0 {
+        limits.rss_limit_mb
+    } else {
+        wd.rss_limit_mb
+    };
+    Thresholds {
+        max_pending: wd.max_pending,
+        error_window: wd.error_window,
+        response_time_warn: wd.response_time_warn,
+        success_rate_warn: wd.success_rate_warn,
+        success_window: wd.success_window,
+        conflict_quiet: wd.conflict_quiet,
+        response_p95_warn: wd.response_p95_warn,
+        handled_warn_percent: wd.handled_warn_percent,
+        rss_warn_percent: wd.rss_warn_percent,
+        rss_limit_bytes: rss_mb.saturating_mul(1024 * 1024),
+    }
 }
 
 /// Keeps a value, or records its error.

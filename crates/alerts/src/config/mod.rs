@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use telbot_shared::config::{ConfigError, EnvMap, non_empty_secret, parse_http_url, section};
 use url::Url;
 
-use crate::checks::{checked_url, keep};
+use crate::checks::{keep, optional_url};
 use crate::notify::email::SmtpSettings;
 use crate::notify::pagerduty::PagerDutySettings;
 use crate::notify::resend::ResendSettings;
@@ -166,33 +166,18 @@ impl AlertsConfig {
             n => n.to_string(),
         };
         let dashboard_url = match s.dashboard_url.trim() {
-            "" => Some(None),
-            u => keep(e, parse_http_url(u, &key("dashboard_url")).map(Some)),
+            "" => None,
+            u => keep(e, parse_http_url(u, &key("dashboard_url"))),
         };
         let (email_from, email_to, escalation_email_to) = validate::email(&s, e);
-        let smtp = validate::smtp(&s, e);
-        let resend = ResendSettings::from_section(&s, e);
-        let slack_webhook_url = keep(
-            e,
-            checked_url(
-                non_empty_secret(s.slack_webhook_url.clone()),
-                "slack_webhook_url",
-            ),
-        );
-        let discord_webhook_url = keep(
-            e,
-            checked_url(
-                non_empty_secret(s.discord_webhook_url.clone()),
-                "discord_webhook_url",
-            ),
-        );
-        let heartbeat_url = keep(
-            e,
-            checked_url(non_empty_secret(s.heartbeat_url.clone()), "heartbeat_url"),
-        );
-        let pagerduty = PagerDutySettings::from_section(&s, e);
-        let telegram = TelegramAlertSettings::from_section(&s, e);
-        let webhook = GenericWebhookSettings::from_section(&s, e);
+        let smtp = validate::smtp(&s, e).flatten();
+        let resend = ResendSettings::from_section(&s, e).flatten();
+        let slack_webhook_url = optional_url(&s.slack_webhook_url, "slack_webhook_url", e);
+        let discord_webhook_url = optional_url(&s.discord_webhook_url, "discord_webhook_url", e);
+        let heartbeat_url = optional_url(&s.heartbeat_url, "heartbeat_url", e);
+        let pagerduty = PagerDutySettings::from_section(&s, e).flatten();
+        let telegram = TelegramAlertSettings::from_section(&s, e).flatten();
+        let webhook = GenericWebhookSettings::from_section(&s, e).flatten();
         let twilio = keep(
             e,
             TwilioSettings::parse(
@@ -202,38 +187,10 @@ impl AlertsConfig {
                 s.sms_to.items(),
                 &s.twilio_api_url,
             ),
-        );
+        )
+        .flatten();
         validate::timings(&s, e);
         let maintenance = validate::maintenance(&s, e);
-        let (
-            Some(dashboard_url),
-            Some(smtp),
-            Some(resend),
-            Some(slack_webhook_url),
-            Some(discord_webhook_url),
-            Some(heartbeat_url),
-            Some(pagerduty),
-            Some(telegram),
-            Some(webhook),
-            Some(twilio),
-        ) = (
-            dashboard_url,
-            smtp,
-            resend,
-            slack_webhook_url,
-            discord_webhook_url,
-            heartbeat_url,
-            pagerduty,
-            telegram,
-            webhook,
-            twilio,
-        )
-        else {
-            return Err(match ConfigError::all(errs) {
-                Err(e) => e,
-                Ok(()) => ConfigError::invalid("alerts", "a value could not be read"),
-            });
-        };
         ConfigError::all(errs)?;
         Ok(AlertsConfig {
             bot_name,

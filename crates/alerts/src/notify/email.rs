@@ -61,6 +61,41 @@ impl std::fmt::Debug for SmtpSettings {
 
 const KEY: &str = "alerts.smtp_url";
 
+/// The connection security and default port of a scheme and `?tls=`.
+fn security(scheme: &str, tls: Option<&str>) -> Result<(SmtpSecurity, u16), ConfigError> {
+    Ok(match (scheme, tls) {
+        ("smtp", None | Some("none")) => (SmtpSecurity::Plain, 25),
+        ("smtp", Some("required")) => (SmtpSecurity::StartTls, 587),
+        ("smtp", Some("opportunistic")) => (SmtpSecurity::Opportunistic, 587),
+        ("smtps", _) => (SmtpSecurity::Implicit, 465),
+        (scheme, tls) => {
+            return Err(ConfigError::invalid(
+                KEY,
+                format!(
+                    "must be smtp://, smtp://…?tls=required|opportunistic or smtps:// (got scheme {scheme:?}, tls {tls:?})"
+                ),
+            ));
+        }
+    })
+}
+
+/// `alerts.smtp_ca_file`, read and checked to be a PEM certificate.
+fn read_ca(p: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    let pem = std::fs::read(p).map_err(|e| {
+        ConfigError::invalid(
+            "alerts.smtp_ca_file",
+            format!("cannot read {}: {e}", p.display()),
+        )
+    })?;
+    Certificate::from_pem(&pem).map_err(|e| {
+        ConfigError::invalid(
+            "alerts.smtp_ca_file",
+            format!("{} is not a PEM certificate: {e}", p.display()),
+        )
+    })?;
+    Ok(pem)
+}
+
 impl SmtpSettings {
     /// Parses `smtp[s]://[user:pass@]host[:port][?tls=required|opportunistic]`. Errors never
     /// contain the URL (it may hold a password).
@@ -77,20 +112,7 @@ impl SmtpSettings {
             .query_pairs()
             .find(|(k, _)| k == "tls")
             .map(|(_, v)| v.to_string());
-        let (security, default_port) = match (u.scheme(), tls.as_deref()) {
-            ("smtp", None | Some("none")) => (SmtpSecurity::Plain, 25),
-            ("smtp", Some("required")) => (SmtpSecurity::StartTls, 587),
-            ("smtp", Some("opportunistic")) => (SmtpSecurity::Opportunistic, 587),
-            ("smtps", _) => (SmtpSecurity::Implicit, 465),
-            (scheme, tls) => {
-                return Err(ConfigError::invalid(
-                    KEY,
-                    format!(
-                        "must be smtp://, smtp://…?tls=required|opportunistic or smtps:// (got scheme {scheme:?}, tls {tls:?})"
-                    ),
-                ));
-            }
-        };
+        let (security, default_port) = security(u.scheme(), tls.as_deref())?;
         let host = u
             .host_str()
             .filter(|h| !h.is_empty())
@@ -126,24 +148,7 @@ impl SmtpSettings {
                  use smtps://… (port 465) or smtp://…?tls=required (STARTTLS)",
             ));
         }
-        let ca_pem = match ca_file {
-            Some(p) => {
-                let pem = std::fs::read(&p).map_err(|e| {
-                    ConfigError::invalid(
-                        "alerts.smtp_ca_file",
-                        format!("cannot read {}: {e}", p.display()),
-                    )
-                })?;
-                Certificate::from_pem(&pem).map_err(|e| {
-                    ConfigError::invalid(
-                        "alerts.smtp_ca_file",
-                        format!("{} is not a PEM certificate: {e}", p.display()),
-                    )
-                })?;
-                Some(pem)
-            }
-            None => None,
-        };
+        let ca_pem = ca_file.map(|p| read_ca(&p)).transpose()?;
         Ok(SmtpSettings {
             host,
             port: u.port().unwrap_or(default_port),
