@@ -190,6 +190,35 @@ pub(crate) fn bot_config(
         ));
     }
     let mut errs = Vec::new();
+    let mut set = entry_values(name, e, env, &mut errs);
+    for (section, v) in [
+        ("watchdog", &e.watchdog),
+        ("alerts", &e.alerts),
+        ("webhook", &e.webhook),
+        ("telegram", &e.telegram),
+    ] {
+        let r = overrides(name, section, v.as_ref(), &mut set);
+        keep(&mut errs, r);
+    }
+    ConfigError::all(errs)?;
+    let mut b = config::Config::builder().add_source(base.clone());
+    for (k, v) in set {
+        b = b
+            .set_override(k.as_str(), v)
+            .map_err(|e| ConfigError::invalid(&key(name, &k), e.to_string()))?;
+    }
+    b.build()
+        .map_err(|err| ConfigError::invalid(&key(name, ""), err.to_string()))
+}
+
+/// The settings an entry itself gives (name, token, URLs, webhook secret, store); a missing
+/// or unreadable one goes to `errs`.
+fn entry_values(
+    name: &str,
+    e: &BotEntry,
+    env: &EnvMap,
+    errs: &mut Vec<ConfigError>,
+) -> Vec<(String, config::Value)> {
     let mut set: Vec<(String, config::Value)> = vec![
         ("bot.name".into(), name.into()),
         ("alerts.bot_name".into(), name.into()),
@@ -213,7 +242,7 @@ pub(crate) fn bot_config(
             token,
             &key(name, "token"),
             "is required (token, token_env or token_file)",
-            &mut errs,
+            errs,
         ),
     );
     let public = e
@@ -243,7 +272,7 @@ pub(crate) fn bot_config(
         e.webhook_secret_file.as_ref(),
         env,
     );
-    put("webhook.secret", keep(&mut errs, hook_secret).flatten());
+    put("webhook.secret", keep(errs, hook_secret).flatten());
     let db = secret(
         name,
         "database_url",
@@ -258,27 +287,10 @@ pub(crate) fn bot_config(
             db,
             &key(name, "database_url"),
             "is required: each bot's own store, the one its bot-server uses (database_url, database_url_env or database_url_file)",
-            &mut errs,
+            errs,
         ),
     );
-    for (section, v) in [
-        ("watchdog", &e.watchdog),
-        ("alerts", &e.alerts),
-        ("webhook", &e.webhook),
-        ("telegram", &e.telegram),
-    ] {
-        let r = overrides(name, section, v.as_ref(), &mut set);
-        keep(&mut errs, r);
-    }
-    ConfigError::all(errs)?;
-    let mut b = config::Config::builder().add_source(base.clone());
-    for (k, v) in set {
-        b = b
-            .set_override(k.as_str(), v)
-            .map_err(|e| ConfigError::invalid(&key(name, &k), e.to_string()))?;
-    }
-    b.build()
-        .map_err(|err| ConfigError::invalid(&key(name, ""), err.to_string()))
+    set
 }
 
 /// `r`'s value, or `None` with its error kept in `errs`.
