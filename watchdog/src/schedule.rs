@@ -19,10 +19,12 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
 /// What fires a schedule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
-    /// A 6-field cron expression with seconds, in UTC (validated at load).
-    Cron(String),
+    /// A 6-field cron expression with seconds, in UTC, parsed at load (with croner, the parser
+    /// tokio-cron-scheduler uses, set the same way: seconds required, day-of-month and
+    /// day-of-week both required to match).
+    Cron(croner::Cron),
     /// A fixed interval (tests, benchmarks); a tick the timer itself missed is skipped (the
     /// run it asks for is already waiting).
     Every(Duration),
@@ -41,13 +43,20 @@ impl Trigger {
                 ),
             ));
         }
-        Job::new_async(expr, |_, _| Box::pin(async {})).map_err(|_| {
-            ConfigError::invalid(
-                key,
-                format!("{expr:?} is not a valid cron expression (sec min hour dom mon dow)"),
-            )
-        })?;
-        Ok(Trigger::Cron(expr.to_string()))
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .dom_and_dow(true)
+            .build()
+            .parse(expr)
+            .map(Trigger::Cron)
+            .map_err(|e| {
+                ConfigError::invalid(
+                    key,
+                    format!(
+                        "{expr:?} is not a valid cron expression (sec min hour dom mon dow): {e}"
+                    ),
+                )
+            })
     }
 }
 
@@ -317,12 +326,12 @@ pub(crate) async fn start(
     let mut sched: Option<JobScheduler> = None;
     for (kind, trigger) in triggers {
         match trigger {
-            Trigger::Cron(expr) => {
+            Trigger::Cron(cron) => {
                 if sched.is_none() {
                     sched = Some(JobScheduler::new().await?);
                 }
                 let t = ticker.clone();
-                let job = Job::new_async(expr.as_str(), move |_, _| {
+                let job = Job::new_async(cron.as_str(), move |_, _| {
                     t.tick(kind);
                     Box::pin(async {})
                 })?;

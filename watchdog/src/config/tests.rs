@@ -63,7 +63,10 @@ fn defaults_validate_and_derive_the_webhook() {
     let c = c.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.webhook.expected_url, "https://bot.example/webhook");
     assert_eq!(c.webhook.replay_url, "http://10.0.0.5:8080/webhook");
-    assert_eq!(c.schedules.liveness, Trigger::Cron("*/30 * * * * *".into()));
+    assert_eq!(
+        Ok(c.schedules.liveness),
+        Trigger::cron("*/30 * * * * *", "k").map_err(|e| e.to_string())
+    );
     assert_eq!(c.thresholds.max_pending, 5);
     assert_eq!(c.thresholds.rss_limit_bytes, 500 << 20);
     assert_eq!(c.bot_attempts, 3);
@@ -80,7 +83,9 @@ fn a_drill_schedule_is_a_cron_like_the_others() {
     let c = WatchdogConfig::load(None, &weekly).map_err(|e| e.to_string());
     assert_eq!(
         c.map(|c| c.schedules.drill),
-        Ok(Some(Trigger::Cron("0 0 10 * * Mon".into())))
+        Trigger::cron("0 0 10 * * Mon", "k")
+            .map(Some)
+            .map_err(|e| e.to_string())
     );
     let bad = env(&[("TELBOT__WATCHDOG__SCHEDULE__DRILL", "weekly")]);
     let msg = WatchdogConfig::load(None, &bad)
@@ -96,7 +101,9 @@ fn a_digest_schedule_is_a_cron_like_the_others() {
     let c = WatchdogConfig::load(None, &daily).map_err(|e| e.to_string());
     assert_eq!(
         c.map(|c| c.schedules.digest),
-        Ok(Some(Trigger::Cron("0 0 8 * * *".into())))
+        Trigger::cron("0 0 8 * * *", "k")
+            .map(Some)
+            .map_err(|e| e.to_string())
     );
     let bad = env(&[("TELBOT__WATCHDOG__SCHEDULE__DIGEST", "daily")]);
     let msg = WatchdogConfig::load(None, &bad)
@@ -104,6 +111,16 @@ fn a_digest_schedule_is_a_cron_like_the_others() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(msg.contains("watchdog.schedule.digest"), "{msg}");
+    // Six fields that are no schedule: refused at load, naming the key and what is wrong.
+    let bad = env(&[("TELBOT__WATCHDOG__SCHEDULE__DIGEST", "61 0 8 * * *")]);
+    let msg = WatchdogConfig::load(None, &bad)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("watchdog.schedule.digest") && msg.contains("61 0 8"),
+        "{msg}"
+    );
 }
 
 #[test]
