@@ -24,7 +24,7 @@ pub enum Trigger {
     /// A 6-field cron expression with seconds, in UTC, parsed at load (with croner, the parser
     /// tokio-cron-scheduler uses, set the same way: seconds required, day-of-month and
     /// day-of-week both required to match).
-    Cron(croner::Cron),
+    Cron(Box<croner::Cron>),
     /// A fixed interval (tests, benchmarks); a tick the timer itself missed is skipped (the
     /// run it asks for is already waiting).
     Every(Duration),
@@ -48,7 +48,7 @@ impl Trigger {
             .dom_and_dow(true)
             .build()
             .parse(expr)
-            .map(Trigger::Cron)
+            .map(|c| Trigger::Cron(Box::new(c)))
             .map_err(|e| {
                 ConfigError::invalid(
                     key,
