@@ -13,6 +13,8 @@
 //! - [`canary`]: the watchdog's synthetic update (its id range, body and inbox state).
 //! - [`queue_key`]: the queue key of an update (one classifier for the inbox and the replay).
 //! - [`migration_lock`]: the lock row migrations run under (no advisory lock).
+//! - [`level`]: how bad a finding is (`ok`, `warning`, `critical`), for the watchdog and the
+//!   alerts pipeline alike.
 //! - [`lease`]: named leases (rows with owner, token and expiry): the one recovery lock and the
 //!   two leaderships.
 //! - [`recovery`]: the lossless recovery sequence both daemons run ([`recovery::run`]) and its
@@ -48,6 +50,7 @@ pub mod failover;
 pub mod health;
 pub mod html;
 pub mod lease;
+pub mod level;
 pub mod logging;
 pub mod metrics_upkeep;
 pub mod migration_lock;

@@ -131,11 +131,7 @@ pub(crate) fn observations(run: &RunReport) -> Vec<Observation> {
     run.findings
         .iter()
         .map(|f| {
-            let level = match f.level {
-                Level::Ok => telbot_alerts::Level::Normal,
-                Level::Warning => telbot_alerts::Level::Warning,
-                Level::Critical => telbot_alerts::Level::Critical,
-            };
+            let level = f.level;
             let actions = run
                 .actions
                 .iter()
@@ -317,11 +313,7 @@ impl AlertSink for PipelineSink {
                 .into_iter()
                 .map(|d| AlertDecision {
                     incident: d.key.clone(),
-                    level: match d.level {
-                        telbot_alerts::Level::Normal => Level::Ok,
-                        telbot_alerts::Level::Warning => Level::Warning,
-                        telbot_alerts::Level::Critical => Level::Critical,
-                    },
+                    level: d.level,
                     channel: if d.channels.is_empty() {
                         "log".into()
                     } else {
@@ -379,7 +371,7 @@ mod tests {
         };
         let obs = observations(&run);
         assert_eq!(obs.len(), 2);
-        assert_eq!(obs[0].level, telbot_alerts::Level::Warning);
+        assert_eq!(obs[0].level, Level::Warning);
         assert_eq!(
             obs[0].actions[0].detail,
             "drained 12, replayed 12, dropped 0"
@@ -389,7 +381,7 @@ mod tests {
             Some("the webhook delivers again")
         );
         assert_eq!(obs[0].runbook_cmd.as_deref(), Some("watchdog recover"));
-        assert_eq!(obs[1].level, telbot_alerts::Level::Normal);
+        assert_eq!(obs[1].level, Level::Ok);
         assert!(obs[1].actions.is_empty());
     }
 }

@@ -9,46 +9,7 @@
 use serde::{Deserialize, Serialize};
 pub(crate) use telbot_shared::action::ActionDetail;
 
-/// How bad a finding is. Ordered: `Ok < Warning < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Nothing wrong.
-    #[default]
-    Ok,
-    /// Wrong but not stopping users (or repaired in this run).
-    Warning,
-    /// Users are not being answered, or a repair failed or was not allowed.
-    Critical,
-}
-
-impl Level {
-    /// The CLI exit code for this level: 0, 1 or 2.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Level::Ok => 0,
-            Level::Warning => 1,
-            Level::Critical => 2,
-        }
-    }
-
-    /// `ok`, `warning`, `critical`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Ok => "ok",
-            Level::Warning => "warning",
-            Level::Critical => "critical",
-        }
-    }
-}
-
-impl std::fmt::Display for Level {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use telbot_shared::level::Level;
 
 /// An incident: the alert policy's identity of a problem, stable across runs and stored by
 /// its key (`bot-down`, `webhook-stuck`, …).

@@ -42,14 +42,14 @@ impl TryFrom<IncidentRow> for IncidentState {
         Ok(IncidentState {
             key: r.incident_key,
             phase: Phase::parse(&r.state),
-            level: Level::parse(&r.level),
+            level: Level::from_stored(&r.level),
             consecutive_failures: r.consecutive_failures,
             consecutive_successes: r.consecutive_successes,
             first_failure_at: r.first_failure_at,
             opened_at: r.opened_at,
             last_seen_at: r.last_seen_at,
             last_notified_at: r.last_notified_at,
-            notified_level: r.notified_level.as_deref().map(Level::parse),
+            notified_level: r.notified_level.as_deref().map(Level::from_stored),
             silenced_until: r.silenced_until,
             held: r.held != 0,
             observation: r
@@ -136,14 +136,14 @@ pub(crate) async fn save<'e, E: Executor<'e, Database = Any>>(
     )
     .bind(&st.key)
     .bind(st.phase.as_str())
-    .bind(st.level.as_str())
+    .bind(st.level.stored())
     .bind(st.consecutive_failures)
     .bind(st.consecutive_successes)
     .bind(st.first_failure_at)
     .bind(st.opened_at)
     .bind(st.last_seen_at)
     .bind(st.last_notified_at)
-    .bind(st.notified_level.map(Level::as_str))
+    .bind(st.notified_level.map(Level::stored))
     .bind(st.silenced_until)
     .bind(i64::from(st.held))
     .bind(summary)

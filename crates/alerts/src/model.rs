@@ -2,38 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// All well: counts towards resolving an incident.
-    Normal,
-    /// Logged and shown on the dashboard; sent to the chat channels only with
-    /// `alerts.warnings_to_chat`; never e-mailed or paged.
-    Warning,
-    /// Someone must look: every channel, e-mail included.
-    Critical,
-}
-
-impl Level {
-    /// `normal`, `warning`, `critical` (as stored).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Normal => "normal",
-            Level::Warning => "warning",
-            Level::Critical => "critical",
-        }
-    }
-
-    /// The stored spelling back; unknown text reads as critical (fail loud).
-    pub fn parse(s: &str) -> Level {
-        match s {
-            "normal" => Level::Normal,
-            "warning" => Level::Warning,
-            _ => Level::Critical,
-        }
-    }
-}
+pub use telbot_shared::level::Level;
 
 /// Something the watchdog already did about a finding, shown in the message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -51,7 +20,7 @@ pub(crate) const TEST_INCIDENT: &str = "test-alert";
 
 /// One check's result in one watchdog run.
 ///
-/// A check that passed should still be reported, with [`Level::Normal`] and the same `key`:
+/// A check that passed should still be reported, with [`Level::Ok`] and the same `key`:
 /// that is what resolves an incident. A key absent from a run is left as it is (not checked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
@@ -94,7 +63,7 @@ impl Observation {
 
     /// A passing check for `key`.
     pub fn normal(key: impl Into<String>) -> Self {
-        Observation::new(key, Level::Normal, "ok")
+        Observation::new(key, Level::Ok, "ok")
     }
 }
 

@@ -55,7 +55,7 @@ impl OutboxRow {
             subject: self.subject.clone(),
             text: self.body_text.clone(),
             html: self.body_html.clone(),
-            level: Level::parse(&self.level),
+            level: Level::from_stored(&self.level),
             resolved: self.kind == "resolved",
             incident: self.incident_key.clone(),
         }
@@ -74,7 +74,7 @@ pub(crate) async fn enqueue(
     let level = if msg.resolved {
         "resolved"
     } else {
-        msg.level.as_str()
+        msg.level.stored()
     };
     let alert_id: i64 = sqlx::query_scalar(
         "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \
@@ -93,7 +93,7 @@ pub(crate) async fn enqueue(
     )
     .bind(key)
     .bind(kind)
-    .bind(msg.level.as_str())
+    .bind(msg.level.stored())
     .bind(channel)
     .bind(&msg.subject)
     .bind(&msg.text)
@@ -117,7 +117,7 @@ pub(crate) async fn record_logged(
     let level = if msg.resolved {
         "resolved"
     } else {
-        msg.level.as_str()
+        msg.level.stored()
     };
     sqlx::query(
         "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \

@@ -177,7 +177,7 @@ impl AlertPipeline {
         match obs.level {
             Level::Critical => tracing::error!(incident = %obs.key, %summary, "critical finding"),
             Level::Warning => tracing::warn!(incident = %obs.key, %summary, "warning finding"),
-            Level::Normal => tracing::debug!(incident = %obs.key, "check passed"),
+            Level::Ok => tracing::debug!(incident = %obs.key, "check passed"),
         }
     }
 

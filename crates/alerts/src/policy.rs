@@ -82,7 +82,7 @@ impl IncidentState {
         IncidentState {
             key: key.to_string(),
             phase: Phase::Ok,
-            level: Level::Normal,
+            level: Level::Ok,
             consecutive_failures: 0,
             consecutive_successes: 0,
             first_failure_at: None,
@@ -146,7 +146,7 @@ impl Policy {
         silenced: Option<i64>,
     ) -> Step {
         st.last_seen_at = now;
-        if obs.level == Level::Normal {
+        if obs.level == Level::Ok {
             return self.pass(st, now, silenced);
         }
         st.consecutive_failures += 1;
@@ -177,7 +177,7 @@ impl Policy {
                 st.opened_at = Some(now);
                 NoticeKind::Opened
             }
-            _ if obs.level > st.notified_level.unwrap_or(Level::Normal)
+            _ if obs.level > st.notified_level.unwrap_or(Level::Ok)
                 && st.notified_level.is_some() =>
             {
                 NoticeKind::Update
@@ -277,14 +277,14 @@ impl Policy {
         st.consecutive_failures = 0;
         let since = st.first_failure_at.unwrap_or(now);
         match st.phase {
-            Phase::Ok => step(DecisionKind::Ok, None, Level::Normal, now, "ok".into()),
+            Phase::Ok => step(DecisionKind::Ok, None, Level::Ok, now, "ok".into()),
             Phase::Pending => {
                 st.phase = Phase::Ok;
                 st.first_failure_at = None;
                 step(
                     DecisionKind::Ok,
                     None,
-                    Level::Normal,
+                    Level::Ok,
                     since,
                     "recovered below the failure threshold".into(),
                 )

@@ -28,7 +28,7 @@ fn run(seq: &[(Level, i64, bool)]) -> Vec<(DecisionKind, Option<NoticeKind>)> {
 #[test]
 fn table_of_sequences() {
     use DecisionKind as D;
-    use Level::{Critical as C, Normal as N, Warning as W};
+    use Level::{Critical as C, Ok as N, Warning as W};
     use NoticeKind as K;
     type Case = (&'static str, Vec<(Level, i64, bool)>, Vec<(D, Option<K>)>);
     let cases: Vec<Case> = vec![
@@ -143,8 +143,8 @@ fn resolved_message_is_about_the_notified_level_and_since_the_first_failure() {
     let mut st = IncidentState::new("k", 0);
     P.step(&mut st, &obs(Level::Critical), 100, None);
     P.step(&mut st, &obs(Level::Critical), 130, None);
-    P.step(&mut st, &obs(Level::Normal), 160, None);
-    let s = P.step(&mut st, &obs(Level::Normal), 190, None);
+    P.step(&mut st, &obs(Level::Ok), 160, None);
+    let s = P.step(&mut st, &obs(Level::Ok), 190, None);
     assert_eq!(
         (s.kind, s.level, s.since),
         (DecisionKind::Resolved, Level::Critical, 100)
@@ -178,7 +178,7 @@ fn escalation_and_acknowledgement() {
         ..P
     };
     let c = obs(Level::Critical);
-    let n = obs(Level::Normal);
+    let n = obs(Level::Ok);
     let mut st = IncidentState::new("bot-down", 0);
     let mut kinds = Vec::new();
     for (o, t) in [

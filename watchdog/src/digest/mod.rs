@@ -196,8 +196,10 @@ pub(crate) async fn gather_over(
     .fetch_all(pool)
     .await?;
     for (key, level, since, acked_by) in open {
-        let level = match level.as_str() {
-            "warning" => Level::Warning,
+        // An open incident is critical unless its row says warning (one recovering reads
+        // normal: it was opened critical).
+        let level = match Level::from_stored(&level) {
+            Level::Warning => Level::Warning,
             _ => Level::Critical,
         };
         match d.incidents.iter_mut().find(|i| i.key == key) {

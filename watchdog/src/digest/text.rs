@@ -284,7 +284,7 @@ pub(crate) fn render(d: &Digest, redactor: &Redactor) -> Message {
         html: r(&h),
         level: match (look, worst) {
             (_, Some(Level::Critical)) => AlertLevel::Critical,
-            (0, _) => AlertLevel::Normal,
+            (0, _) => AlertLevel::Ok,
             _ => AlertLevel::Warning,
         },
         resolved: false,

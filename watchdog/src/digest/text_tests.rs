@@ -70,7 +70,7 @@ fn a_quiet_day_meets_every_target() {
     ] {
         assert!(m.text.contains(line), "{line:?} missing in\n{}", m.text);
     }
-    assert_eq!(m.level, AlertLevel::Normal);
+    assert_eq!(m.level, AlertLevel::Ok);
 }
 
 #[test]

@@ -194,7 +194,7 @@ pub(crate) fn render(w: &Weekly, redactor: &Redactor) -> Message {
         text: r(&t),
         html: r(&h),
         level: if look == 0 {
-            AlertLevel::Normal
+            AlertLevel::Ok
         } else {
             AlertLevel::Warning
         },

@@ -68,7 +68,7 @@ impl PagerDutyNotifier {
         let severity = match msg.level {
             Level::Critical => "critical",
             Level::Warning => "warning",
-            Level::Normal => "info",
+            Level::Ok => "info",
         };
         serde_json::json!({
             "event_action": "trigger",

@@ -188,7 +188,7 @@ async fn the_pagerduty_test_alert_resolves_itself_and_a_passing_report_does_not_
     .unwrap();
     let r = p.test_alert(1_700_000_000).await;
     assert!(r.iter().all(|r| r.ok), "{r:?}");
-    let passed = Observation::new("recovery-drill", Level::Normal, "drill passed");
+    let passed = Observation::new("recovery-drill", Level::Ok, "drill passed");
     assert!(p.report(&passed, 1_700_000_100).await[0].ok);
     let events: Vec<(String, String)> = seen
         .lock()
