@@ -445,7 +445,17 @@ async fn data_has_figures_charts_and_watchdog_rows(backend: Backend) {
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The samples carry the four updates and the ack chart has its points.
+    assert!(
+        wait_until_async(Duration::from_secs(10), || async {
+            let d = data(&bot).await;
+            d["figures"]["received"] == 4
+                && d["charts"][0]["lines"][1]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with('M'))
+        })
+        .await
+    );
     let d = data(&bot).await;
     let f = &d["figures"];
     assert_eq!(f["received"], 4, "{f}");
