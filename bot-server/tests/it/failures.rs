@@ -60,7 +60,11 @@ async fn outage_is_waited_out(backend: Backend, fault: ApiFault) {
     sim.inject(Upd::command(700, "/help"));
     // The outage lasts until the 20 heads have failed 100 times, five each on average: more
     // than inbox.max_attempts (3), which would park them if transient failures counted.
-    let failed = || async { health(&bot).await["updates"]["failed"].as_u64().unwrap_or(0) };
+    let failed = || async {
+        health(&bot).await["updates"]["failed"]
+            .as_u64()
+            .unwrap_or(0)
+    };
     assert!(
         wait_until_async(Duration::from_secs(30), || async { failed().await >= 100 }).await,
         "{} handler failures during the outage",

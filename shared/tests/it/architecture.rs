@@ -1,6 +1,7 @@
 //! ARCHITECTURE.md stays true: every file or directory it names in backticks exists (under the
-//! checkout or under one of the crates' `src/`), and every library's `lib.rs` module map names
-//! each module the crate declares.
+//! checkout or under one of the crates' `src/`), every library's `lib.rs` module map names
+//! each module the crate declares, and its levels picture matches the manifests (each crate's
+//! normal dependencies on lower lines, every workspace member in the picture).
 
 use std::path::{Path, PathBuf};
 
@@ -122,4 +123,108 @@ fn the_path_finder_sees_paths_and_nothing_else() {
         declared_modules("pub mod a;\nmod b;\npub(crate) mod c;\n// mod d;\nmod e {"),
         ["a", "b", "c"]
     );
+}
+
+/// The levels picture: each crate's directory (relative to the checkout) and its line number.
+fn pictured_levels(text: &str) -> Vec<(String, u32)> {
+    let start = text
+        .find("The levels, as `cargo tree -e normal` has them")
+        .expect("ARCHITECTURE.md has the levels picture");
+    let block = &text[start..];
+    let block = &block[block.find("```text").expect("the picture is a text block") + 7..];
+    let block = &block[..block.find("```").expect("the text block ends")];
+    let mut out = Vec::new();
+    for line in block.lines().filter(|l| !l.trim().is_empty()) {
+        let line = line.split('(').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let level: u32 = words
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("a picture line starts with its level: {line:?}"));
+        out.extend(words.map(|w| (w.to_string(), level)));
+    }
+    out
+}
+
+/// Every workspace member (its directory relative to the checkout) with the directories of its
+/// normal (not dev, not build) path dependencies, from `cargo metadata`.
+fn members_and_normal_deps(root: &Path) -> Vec<(String, Vec<String>)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rel = |p: &str| {
+        Path::new(p)
+            .strip_prefix(root)
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| p.to_string())
+    };
+    let mut members = Vec::new();
+    for p in meta["packages"].as_array().unwrap() {
+        let manifest = p["manifest_path"].as_str().unwrap();
+        let dir = rel(Path::new(manifest).parent().unwrap().to_str().unwrap());
+        if dir.starts_with("fuzz") {
+            continue;
+        }
+        let deps = p["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"].is_null())
+            .filter_map(|d| d["path"].as_str().map(rel))
+            .collect();
+        members.push((dir, deps));
+    }
+    members
+}
+
+#[test]
+fn the_levels_picture_matches_the_manifests() {
+    let root = root();
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let levels = pictured_levels(&text);
+    let level_of = |dir: &str| levels.iter().find(|(d, _)| d == dir).map(|(_, l)| *l);
+    assert_eq!(
+        level_of("shared"),
+        Some(1),
+        "shared is the bottom daemon level"
+    );
+    let members = members_and_normal_deps(&root);
+    assert!(members.len() >= 10, "{members:?}");
+    let mut wrong = Vec::new();
+    for (dir, deps) in &members {
+        let Some(own) = level_of(dir) else {
+            wrong.push(format!("{dir} is not in the picture"));
+            continue;
+        };
+        for d in deps {
+            match level_of(d) {
+                Some(l) if l < own => {}
+                Some(l) => wrong.push(format!("{dir} (level {own}) uses {d} (level {l})")),
+                None => wrong.push(format!("{dir} uses {d}, which is not in the picture")),
+            }
+        }
+    }
+    for (d, _) in &levels {
+        if !members.iter().any(|(m, _)| m == d) {
+            wrong.push(format!(
+                "the picture names {d}, which is no workspace member"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "ARCHITECTURE.md's levels: {wrong:#?}");
 }
