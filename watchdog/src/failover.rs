@@ -159,11 +159,7 @@ fn spare_the_primary(fs: &mut [Finding], plans: &mut Vec<Plan>) {
         .iter_mut()
         .filter(|f| f.incident == incident::BOT_DOWN && f.level == Level::Critical)
     {
-        f.level = Level::Warning;
-        f.reason = format!(
-            "{} — the webhook is failed over to the backup, which serves meanwhile; not restarting a primary that may only be cut off behind its front",
-            f.reason
-        );
+        f.soften("the webhook is failed over to the backup, which serves meanwhile; not restarting a primary that may only be cut off behind its front");
     }
 }
 

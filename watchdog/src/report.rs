@@ -286,6 +286,13 @@ impl Finding {
         Self::new(check, incident, Level::Ok, reason)
     }
 
+    /// At most a warning from now on, the reason saying why (` — {why}` appended): a repair in
+    /// this run, or a cause that explains it and is paged (or handled) on its own.
+    pub fn soften(&mut self, why: impl std::fmt::Display) {
+        self.level = self.level.min(Level::Warning);
+        self.reason = format!("{} — {why}", self.reason);
+    }
+
     /// Adds evidence.
     pub fn with_evidence(mut self, evidence: serde_json::Value) -> Self {
         self.evidence = evidence;

@@ -77,11 +77,7 @@ pub(crate) fn soften_for_polling(findings: &mut [Finding], bot_polling: bool) {
         .iter_mut()
         .filter(|f| f.incident == incident::WEBHOOK_WRONG_URL && f.level == Level::Critical)
     {
-        f.level = Level::Warning;
-        f.reason = format!(
-            "{} — the bot is polling (its fallback) and restores the webhook itself",
-            f.reason
-        );
+        f.soften("the bot is polling (its fallback) and restores the webhook itself");
     }
 }
 
@@ -96,8 +92,7 @@ pub(crate) fn soften_for_recovery(findings: &mut [Finding], holder: Option<&str>
         (f.incident == incident::WEBHOOK_WRONG_URL || f.incident == incident::WEBHOOK_STUCK)
             && f.level == Level::Critical
     }) {
-        f.level = Level::Warning;
-        f.reason = format!("{} — a recovery is running (owner {owner})", f.reason);
+        f.soften(format_args!("a recovery is running (owner {owner})"));
     }
 }
 
@@ -112,10 +107,8 @@ pub(crate) fn soften_for_store(findings: &mut [Finding], bot_store_trouble: bool
         .iter_mut()
         .filter(|f| f.incident == incident::WEBHOOK_STUCK && f.level == Level::Critical)
     {
-        f.level = Level::Warning;
-        f.reason = format!(
-            "{} — the bot's store is down (bot-store); Telegram keeps the updates until it is back",
-            f.reason
+        f.soften(
+            "the bot's store is down (bot-store); Telegram keeps the updates until it is back",
         );
     }
 }
@@ -134,11 +127,7 @@ pub(crate) fn soften_for_conflict(findings: &mut [Finding]) {
         .iter_mut()
         .filter(|f| f.incident == incident::WEBHOOK_WRONG_URL && f.level == Level::Critical)
     {
-        f.level = Level::Warning;
-        f.reason = format!(
-            "{} — another process is using the token (token-conflict)",
-            f.reason
-        );
+        f.soften("another process is using the token (token-conflict)");
     }
 }
 
@@ -162,8 +151,7 @@ pub(crate) fn soften_symptoms(findings: &mut [Finding]) {
         .iter_mut()
         .filter(|f| SYMPTOMS.contains(&f.incident) && f.level == Level::Critical)
     {
-        f.level = Level::Warning;
-        f.reason = format!("{} — see {cause}, paged in the same run", f.reason);
+        f.soften(format_args!("see {cause}, paged in the same run"));
     }
 }
 

@@ -469,8 +469,7 @@ fn apply(findings: &mut [Finding], plan: &Plan, a: &ActionReport) {
         }
         ActionResult::Succeeded => {
             f.repaired = true;
-            f.level = Level::Warning;
-            f.reason = format!("{} — repaired by {}", f.reason, a.kind.as_str());
+            f.soften(format_args!("repaired by {}", a.kind.as_str()));
         }
         ActionResult::Failed => {
             f.level = Level::Critical;

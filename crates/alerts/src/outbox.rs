@@ -71,11 +71,7 @@ pub(crate) async fn enqueue(
     msg: &Message,
     now: i64,
 ) -> Result<(), AlertError> {
-    let level = if msg.resolved {
-        "resolved"
-    } else {
-        msg.level.stored()
-    };
+    let level = logged_level(msg);
     let alert_id: i64 = sqlx::query_scalar(
         "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \
          VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
@@ -114,11 +110,7 @@ pub(crate) async fn record_logged(
     msg: &Message,
     now: i64,
 ) -> Result<(), AlertError> {
-    let level = if msg.resolved {
-        "resolved"
-    } else {
-        msg.level.stored()
-    };
+    let level = logged_level(msg);
     sqlx::query(
         "INSERT INTO wd_alerts (incident_key, level, channel, subject, status, created_at) \
          VALUES ($1, $2, 'log', $3, 'logged', $4)",
@@ -222,6 +214,15 @@ pub(crate) fn backoff(base: Duration, max: Duration, attempts: i64) -> i64 {
     let second = Duration::from_secs(1);
     let schedule = telbot_shared::backoff::Backoff::new(base.max(second), max.max(second));
     schedule.delay(attempts.clamp(1, 30) as u32).as_secs() as i64
+}
+
+/// The level `wd_alerts` records for a message: `resolved`, or its level as stored.
+fn logged_level(msg: &Message) -> &'static str {
+    if msg.resolved {
+        "resolved"
+    } else {
+        msg.level.stored()
+    }
 }
 
 #[cfg(test)]
