@@ -20,7 +20,7 @@ use serde_json::json;
 use telbot_shared::deploy_verification::{self as record, DeployVerification, VerifyStatus};
 use telbot_shared::health::Health;
 
-use crate::checks::Ctx;
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "deploy";

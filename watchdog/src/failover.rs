@@ -26,8 +26,8 @@
 use serde_json::json;
 use telbot_shared::action::ActionDetail;
 
-use crate::checks::Ctx;
 use crate::config::Backup;
+use crate::context::Ctx;
 use crate::recovery::{self, set_webhook};
 use crate::report::{ActionKind, ActionResult, Finding, Level, incident};
 use crate::rules::Plan;

@@ -7,10 +7,11 @@
 use telbot_shared::telegram::WebhookInfo;
 use tokio::time::{Instant, timeout_at};
 
+use crate::checks;
 use crate::checks::blind::{self, Sight};
 use crate::checks::bot::BotFacts;
 use crate::checks::telegram::TelegramFacts;
-use crate::checks::{self, Ctx};
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 use crate::schedule::RunSet;
 

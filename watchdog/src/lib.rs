@@ -22,6 +22,7 @@
 //! - `alerting`: `alerting::PipelineSink`, the bridge to `telbot-alerts` (e-mail, chat
 //!   webhooks, one message per incident, heartbeat).
 //! - `clock`: injectable wall-clock time.
+//! - `context`: the run context `Ctx` every check, action and report reaches the world through.
 //! - `watchdog`: [`Watchdog`]: runs, `check`, `recover` and the daemon (`run`).
 //! - `deploy`: `preflight` and `verify`.
 //! - `deploy_watch`: the daemon's own post-deploy verification: a new process in `/health`
@@ -53,6 +54,7 @@ mod checks;
 pub mod cli;
 mod clock;
 mod config;
+mod context;
 mod deploy;
 mod deploy_watch;
 mod digest;

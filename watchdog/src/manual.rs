@@ -9,7 +9,7 @@ use std::time::Duration;
 use telbot_shared::check_request::{self, Answer, Line};
 use tokio_util::sync::CancellationToken;
 
-use crate::checks::Ctx;
+use crate::context::Ctx;
 use crate::report::RunReport;
 use crate::schedule::{RunKind, Ticker};
 

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actions;
 use crate::alert::{AlertSink, LogSink};
-use crate::checks::Ctx;
 use crate::clock::{Clock, SystemClock};
 use crate::config::WatchdogConfig;
+use crate::context::Ctx;
 use crate::failover;
 use crate::gather::gather;
 use crate::recovery;

@@ -8,8 +8,8 @@ pub(crate) mod restart;
 use telbot_shared::action::ActionDetail;
 use tokio_util::sync::CancellationToken;
 
-use crate::checks::Ctx;
 use crate::config::Limit;
+use crate::context::Ctx;
 use crate::recovery;
 use crate::report::{ActionKind, ActionReport, ActionResult};
 use crate::rules::Plan;

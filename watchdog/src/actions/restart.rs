@@ -6,9 +6,9 @@ use telbot_shared::action::ActionDetail;
 
 use crate::report::ActionResult;
 
-use crate::checks::Ctx;
 use crate::checks::bot::describe;
 use crate::config::RestartMethod;
+use crate::context::Ctx;
 
 /// Restarts the bot; `(ActionResult::Succeeded, detail)` when the platform accepted the request.
 pub(crate) async fn restart(ctx: &Ctx, method: &RestartMethod) -> (ActionResult, ActionDetail) {

@@ -11,7 +11,7 @@
 
 use serde_json::json;
 
-use super::Ctx;
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "watchdog";

@@ -9,7 +9,7 @@ use serde_json::json;
 use telbot_shared::health::{Health, Status};
 use tokio::time::Instant;
 
-use super::Ctx;
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 use crate::store::CounterSample;
 

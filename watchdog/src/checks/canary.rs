@@ -12,8 +12,8 @@ use serde_json::json;
 use telbot_shared::canary::{self, State};
 use tokio::time::Instant;
 
-use super::Ctx;
 use super::bot::describe;
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "integration";

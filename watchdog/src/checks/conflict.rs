@@ -13,7 +13,7 @@ use serde_json::json;
 use telbot_shared::conflict::{self, TokenConflict};
 use telbot_shared::telegram::WebhookInfo;
 
-use super::Ctx;
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "telegram";

@@ -9,8 +9,8 @@
 use serde_json::json;
 use telbot_shared::telegram::{TelegramError, WebhookInfo};
 
-use super::Ctx;
 use crate::config::{Thresholds, WebhookTarget};
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 use crate::store::WebhookObservation;
 

@@ -7,7 +7,7 @@
 use serde_json::json;
 use telbot_shared::health::Health;
 
-use super::Ctx;
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 
 const CHECK: &str = "bot";

@@ -12,7 +12,7 @@ pub(crate) mod text;
 use serde::Serialize;
 use telbot_shared::store::StoreError;
 
-use crate::checks::Ctx;
+use crate::context::Ctx;
 use crate::report::{Level, RunReport, incident};
 
 /// The period a digest covers.

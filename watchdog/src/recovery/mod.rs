@@ -26,7 +26,7 @@ use telbot_shared::recovery::{Phase, Runner, WebhookSettings};
 use telbot_shared::telegram::WebhookInfo;
 use tokio_util::sync::CancellationToken;
 
-use crate::checks::Ctx;
+use crate::context::Ctx;
 
 /// Takes the one recovery lock, or says who holds it.
 pub(crate) async fn lock(ctx: &Ctx) -> Result<Lease, String> {

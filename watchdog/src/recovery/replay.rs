@@ -15,8 +15,8 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use telbot_shared::backoff::jittered as backoff_delay;
 
-use crate::checks::Ctx;
 use crate::checks::bot::describe;
+use crate::context::Ctx;
 
 /// The header Telegram sends the secret in.
 pub(crate) const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";

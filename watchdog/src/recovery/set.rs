@@ -10,7 +10,7 @@ use telbot_shared::telegram::{SetWebhook, TelegramError, WebhookInfo};
 use telbot_shared::webhook_settings::{self, Registered};
 
 use super::{lock, release};
-use crate::checks::Ctx;
+use crate::context::Ctx;
 use crate::store::WebhookSettings;
 
 /// Attempts of the final setWebhook (each itself retried by the client on 5xx and 429).

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use telbot_shared::store::StoreError;
 
-use crate::checks::Ctx;
+use crate::context::Ctx;
 use crate::digest::{self, Digest};
 use crate::report::{Level, RunReport, incident};
 

@@ -16,8 +16,8 @@ pub mod probe;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::Ctx;
 use crate::config::TlsConfig;
+use crate::context::Ctx;
 use crate::report::{Finding, Level, incident};
 use probe::CertFacts;
 
