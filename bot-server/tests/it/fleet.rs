@@ -81,15 +81,7 @@ async fn two_instances_answer_each_update_once_and_each_chat_in_order() {
         }
     }
     let total = chats as usize * per_chat;
-    assert!(
-        sim.wait_for(Duration::from_secs(60), |s| s.sent_messages().len()
-            >= total)
-            .await,
-        "only {} of {total} replies",
-        sim.sent_messages().len()
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sim.sent_messages().len(), total, "no update answered twice");
+    answered_once(&sim, &[&a, &b], total).await;
     let want: Vec<usize> = (0..per_chat).collect();
     for (chat, got) in pongs_per_chat(&sim) {
         assert_eq!(got, want, "chat {chat} out of order or incomplete");
@@ -214,7 +206,13 @@ async fn ready_is_503_while_draining_and_the_server_still_answers() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["leader"], true, "the one SQLite instance leads");
     bot.stop.cancel();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        wait_until_async(Duration::from_secs(5), || async {
+            reqwest::get(bot.url("/ready")).await.unwrap().status() == 503
+        })
+        .await,
+        "/ready turns 503 at the signal"
+    );
     let r = reqwest::get(bot.url("/ready")).await.unwrap();
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();

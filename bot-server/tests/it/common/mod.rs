@@ -245,6 +245,36 @@ pub(crate) fn rss_kib() -> u64 {
         .unwrap()
 }
 
+/// Waits until `total` replies were sent and the instances recorded `total` completions, then
+/// checks no update was answered twice (a second run of any update would have sent by then).
+pub(crate) async fn answered_once(sim: &Sim, bots: &[&RunningBot], total: usize) {
+    assert!(
+        sim.wait_for(Duration::from_secs(60), |s| s.sent_messages().len()
+            >= total)
+            .await,
+        "only {} of {total} replies",
+        sim.sent_messages().len()
+    );
+    let completions = || async {
+        let mut n = 0;
+        for b in bots {
+            n += health(b).await["updates"]["processed"]
+                .as_u64()
+                .unwrap_or(0);
+        }
+        n
+    };
+    assert!(
+        wait_until_async(Duration::from_secs(20), || async {
+            completions().await >= total as u64
+        })
+        .await,
+        "{} of {total} completions recorded",
+        completions().await
+    );
+    assert_eq!(sim.sent_messages().len(), total, "no update answered twice");
+}
+
 /// `/health` once the inbox is empty (at most 5 s): a handler's reply reaches Telegram a moment
 /// before its completion is committed, so a read right after the last reply can still count it.
 pub(crate) async fn health_settled(bot: &RunningBot) -> serde_json::Value {
