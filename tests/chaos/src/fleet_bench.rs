@@ -31,6 +31,9 @@ pub struct BenchRow {
     pub p50_ms: f64,
     /// See `p50_ms`.
     pub p99_ms: f64,
+    /// Completions another instance's claim fenced out (`telbot_inbox_claims_lost_total`,
+    /// summed over the instances): work done twice, answered once.
+    pub claims_lost: u64,
 }
 
 /// What to measure.
@@ -44,6 +47,9 @@ pub struct BenchSpec {
     pub burst: usize,
     /// Updates per second of the latency run (for 5 s).
     pub rate: u32,
+    /// PostgreSQL in a network namespace this many microseconds of round trip away
+    /// ([`StoreKind::PostgresAcross`]); `None`: on loopback.
+    pub pg_rtt_us: Option<u32>,
 }
 
 /// Runs every configuration of `spec`, one after another.
@@ -52,8 +58,15 @@ pub async fn run(spec: &BenchSpec) -> Result<Vec<BenchRow>, ChaosError> {
     if spec.sqlite {
         rows.push(measure("sqlite ×1".into(), 1, StoreKind::Sqlite, spec).await?);
     }
+    let (store, across) = match spec.pg_rtt_us {
+        Some(rtt_us) => (
+            StoreKind::PostgresAcross { rtt_us },
+            format!(" ({} ms RTT)", f64::from(rtt_us) / 1000.0),
+        ),
+        None => (StoreKind::Postgres, String::new()),
+    };
     for &n in &spec.instances {
-        rows.push(measure(format!("postgres ×{n}"), n, StoreKind::Postgres, spec).await?);
+        rows.push(measure(format!("postgres ×{n}{across}"), n, store, spec).await?);
     }
     Ok(rows)
 }
@@ -61,12 +74,12 @@ pub async fn run(spec: &BenchSpec) -> Result<Vec<BenchRow>, ChaosError> {
 /// The rows as a markdown table.
 pub fn table(rows: &[BenchRow]) -> String {
     let mut t = String::from(
-        "| store × instances | burst | seconds | processed/s | latency p50 | latency p99 |\n|---|---|---|---|---|---|\n",
+        "| store × instances | burst | seconds | processed/s | latency p50 | latency p99 | claims lost |\n|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         t.push_str(&format!(
-            "| {} | {} | {:.2} | {:.0} | {:.1} ms | {:.1} ms |\n",
-            r.label, r.burst, r.secs, r.per_sec, r.p50_ms, r.p99_ms
+            "| {} | {} | {:.2} | {:.0} | {:.1} ms | {:.1} ms | {} |\n",
+            r.label, r.burst, r.secs, r.per_sec, r.p50_ms, r.p99_ms, r.claims_lost
         ));
     }
     t
@@ -119,6 +132,7 @@ async fn measure(
     let (_, mut lat) = wait_replies(&f, &sent, t1, Duration::from_secs(60)).await?;
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize];
+    let claims_lost = claims_lost(&f).await?;
     let row = BenchRow {
         label,
         burst: spec.burst,
@@ -126,9 +140,35 @@ async fn measure(
         per_sec: spec.burst as f64 / secs,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
+        claims_lost,
     };
     eprintln!("   {row:?}");
     Ok(row)
+}
+
+/// `telbot_inbox_claims_lost_total` summed over the fleet's instances (their `/metrics`).
+async fn claims_lost(f: &Fleet) -> Result<u64, ChaosError> {
+    let http = reqwest::Client::new();
+    let mut total = 0;
+    for port in &f.ports {
+        let text = http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .bearer_auth(f.stack.admin_token())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| ChaosError::Setup(format!("/metrics of :{port}: {e}")))?
+            .text()
+            .await
+            .map_err(|e| ChaosError::Setup(format!("/metrics of :{port}: {e}")))?;
+        total += text
+            .lines()
+            .filter(|l| l.starts_with("telbot_inbox_claims_lost_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64;
+    }
+    Ok(total)
 }
 
 /// Waits until every update of `sent` got its reply; returns the seconds from `t0` to the

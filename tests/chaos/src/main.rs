@@ -55,6 +55,19 @@ struct Args {
     /// Updates per second of the fleet benchmark's latency run (5 s).
     #[arg(long, default_value_t = 200, requires = "fleet_bench")]
     rate: u32,
+    /// The fleet benchmark's PostgreSQL "on another host": in a network namespace, this many
+    /// milliseconds of round trip away (`tc netem`; needs root). Leaves out the SQLite row.
+    #[arg(long, requires = "fleet_bench", value_parser = rtt_ms)]
+    pg_rtt_ms: Option<u32>,
+}
+
+/// Milliseconds (e.g. `0.5`) as whole microseconds, 0-1000 ms.
+fn rtt_ms(s: &str) -> Result<u32, String> {
+    let ms: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of milliseconds"))?;
+    if !(0.0..=1000.0).contains(&ms) {
+        return Err(format!("{ms} ms is outside 0-1000"));
+    }
+    Ok((ms * 1000.0).round() as u32)
 }
 
 fn main() -> ExitCode {
@@ -185,7 +198,8 @@ fn soak(args: &Args) -> ExitCode {
 fn fleet_bench(args: &Args) -> ExitCode {
     let spec = telbot_chaos::fleet_bench::BenchSpec {
         instances: args.instances.clone(),
-        sqlite: true,
+        sqlite: args.pg_rtt_ms.is_none(),
+        pg_rtt_us: args.pg_rtt_ms,
         burst: args.burst,
         rate: args.rate,
     };

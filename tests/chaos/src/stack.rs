@@ -35,6 +35,12 @@ pub enum StoreKind {
     SqliteTmpfs,
     /// A PostgreSQL server of its own.
     Postgres,
+    /// A PostgreSQL server "on another host": in a network namespace behind a veth link with
+    /// this round trip added by `tc netem` (the fleet benchmark's scaling table; needs root).
+    PostgresAcross {
+        /// Microseconds added to every round trip.
+        rtt_us: u32,
+    },
 }
 
 /// How a row's stack is set up.
@@ -152,8 +158,18 @@ impl Stack {
                 let t = Tmpfs::mount(&mnt, 16)?;
                 (Some(t), None, None, mnt)
             }
-            StoreKind::Postgres => {
-                let pg = tokio::task::spawn_blocking(PgServer::start)
+            StoreKind::Postgres | StoreKind::PostgresAcross { .. } => {
+                let rtt = match opts.store {
+                    StoreKind::PostgresAcross { rtt_us } => {
+                        Some(Duration::from_micros(u64::from(rtt_us)))
+                    }
+                    _ => None,
+                };
+                let start = move || match rtt {
+                    Some(rtt) => PgServer::start_in(telbot_testkit::NetemLink::create(rtt, 0)?),
+                    None => PgServer::start(),
+                };
+                let pg = tokio::task::spawn_blocking(start)
                     .await
                     .map_err(|e| ChaosError::Setup(format!("PostgreSQL: {e}")))?
                     .map_err(|e| ChaosError::Setup(format!("PostgreSQL test server: {e}")))?;
