@@ -11,18 +11,18 @@
 //!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
 //!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
 //!   tests never skip silently.
-//! - [`NetemLink`]: a network namespace behind a delayed veth link, where
-//!   [`PgServer::start_in`] puts PostgreSQL "on another host" (the scaling benchmark).
+//! - [`DelayRelay`]: a TCP relay adding a fixed delay each way, for a server "on another host"
+//!   (the fleet benchmark's PostgreSQL a round trip away).
 //! - [`PgBouncer`]: a pgbouncer in front of a [`PgServer`] (Debian's `pgbouncer` package), in
 //!   the pooling mode the test asks for; the fleet tests use session mode (sqlx's named
 //!   prepared statements do not survive pgbouncer 1.18's transaction mode).
 
+mod delay_relay;
 pub mod intruder;
-mod netem;
 mod pgbouncer;
 pub mod tls;
 
-pub use netem::NetemLink;
+pub use delay_relay::DelayRelay;
 pub use pgbouncer::PgBouncer;
 
 use std::net::TcpListener;
@@ -72,13 +72,7 @@ pub struct PgServer {
     port: u16,
     bin: PathBuf,
     root: bool,
-    /// Where it listens and is reached: 127.0.0.1, or the far end of a [`NetemLink`].
-    host: String,
-    /// The namespace it runs in ([`PgServer::start_in`]).
-    netns: Option<String>,
     _dir: tempfile::TempDir,
-    /// Deleted after the server stopped (fields drop after [`Drop::drop`]).
-    _link: Option<NetemLink>,
 }
 
 fn bin_dir() -> Result<PathBuf, String> {
@@ -120,18 +114,6 @@ fn command(prog: &Path, root: bool) -> Command {
 impl PgServer {
     /// Creates a cluster in a temp dir and starts it on a free loopback port.
     pub fn start() -> Result<PgServer, String> {
-        Self::start_at("127.0.0.1".into(), None)
-    }
-
-    /// [`PgServer::start`] in `link`'s namespace, listening at its far end: every round trip
-    /// to it pays `link`'s delay.
-    pub fn start_in(link: NetemLink) -> Result<PgServer, String> {
-        let mut pg = Self::start_at(link.far().into(), Some(link.namespace().into()))?;
-        pg._link = Some(link);
-        Ok(pg)
-    }
-
-    fn start_at(host: String, netns: Option<String>) -> Result<PgServer, String> {
         let bin = bin_dir()?;
         let root = is_root();
         let dir = tempfile::Builder::new()
@@ -164,16 +146,13 @@ impl PgServer {
             ));
         }
         let port = free_port().map_err(|e| e.to_string())?;
-        let child = spawn(&bin, root, dir.path(), port, &host, netns.as_deref())?;
+        let child = spawn(&bin, root, dir.path(), port)?;
         let server = PgServer {
             child,
             port,
             bin,
             root,
-            host,
-            netns,
             _dir: dir,
-            _link: None,
         };
         server.wait_ready()?;
         Ok(server)
@@ -181,21 +160,14 @@ impl PgServer {
 
     /// Starts the server again after [`PgServer::kill`], same data, same port.
     pub fn restart(&mut self) -> Result<(), String> {
-        self.child = spawn(
-            &self.bin,
-            self.root,
-            self._dir.path(),
-            self.port,
-            &self.host,
-            self.netns.as_deref(),
-        )?;
+        self.child = spawn(&self.bin, self.root, self._dir.path(), self.port)?;
         self.wait_ready()
     }
 
     fn wait_ready(&self) -> Result<(), String> {
         let port = self.port;
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect((self.host.as_str(), port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
                 return Err("PostgreSQL did not start within 30 s".into());
             }
@@ -206,14 +178,14 @@ impl PgServer {
         Ok(())
     }
 
-    /// `postgres://postgres@127.0.0.1:PORT/postgres` (or the far end of its link).
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub fn url(&self) -> String {
-        self.url_of("postgres")
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
     /// `postgres://postgres@127.0.0.1:PORT/<db>`, another database of this server.
     pub fn url_of(&self, db: &str) -> String {
-        format!("postgres://postgres@{}:{}/{db}", self.host, self.port)
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
     /// Creates the database `db` (for a test needing a second one, e.g. a read replica's).
@@ -221,7 +193,7 @@ impl PgServer {
         let out = Command::new(self.bin.join("createdb"))
             .args([
                 "-h",
-                &self.host,
+                "127.0.0.1",
                 "-p",
                 &self.port.to_string(),
                 "-U",
@@ -262,35 +234,15 @@ impl PgServer {
     }
 }
 
-fn spawn(
-    bin: &Path,
-    root: bool,
-    dir: &Path,
-    port: u16,
-    host: &str,
-    netns: Option<&str>,
-) -> Result<Child, String> {
-    let postgres = bin.join("postgres");
-    let mut c = match netns {
-        // `ip netns exec` execs in place too: the child's pid stays PostgreSQL's.
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns]);
-            if root {
-                c.args(["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]);
-            }
-            c.arg(&postgres);
-            c
-        }
-        None => command(&postgres, root),
-    };
-    c.arg("-D")
+fn spawn(bin: &Path, root: bool, dir: &Path, port: u16) -> Result<Child, String> {
+    command(&bin.join("postgres"), root)
+        .arg("-D")
         .arg(dir.join("data"))
         .args([
             "-p",
             &port.to_string(),
             "-c",
-            &format!("listen_addresses={host}"),
+            "listen_addresses=127.0.0.1",
             "-c",
             "fsync=off",
         ])

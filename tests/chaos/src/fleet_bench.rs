@@ -47,8 +47,8 @@ pub struct BenchSpec {
     pub burst: usize,
     /// Updates per second of the latency run (for 5 s).
     pub rate: u32,
-    /// PostgreSQL in a network namespace this many microseconds of round trip away
-    /// ([`StoreKind::PostgresAcross`]); `None`: on loopback.
+    /// PostgreSQL this many microseconds of round trip away ([`StoreKind::PostgresAcross`]);
+    /// `None`: on loopback.
     pub pg_rtt_us: Option<u32>,
 }
 

@@ -3,7 +3,7 @@
 //! `cargo run -p telbot-chaos -- --full` (the durations), `--short` (a tenth),
 //! `--rows a,b` to pick rows, `--list` to list them; `--soak [--minutes N]` the soak (a fault
 //! every minute, default 10 minutes), `--soak --short --minutes 1` its CI form;
-//! `--fleet-bench [--instances 1,2,3] [--burst 3000] [--rate 200]` the scaling figures
+//! `--fleet-bench [--instances 1,2,3] [--burst 3000] [--rate 200] [--pg-rtt-ms 0.5]` the scaling figures
 //! (build with `--release`; `FLEET_BOT_SERVER=path` runs another bot-server build).
 
 use std::process::ExitCode;
@@ -55,8 +55,9 @@ struct Args {
     /// Updates per second of the fleet benchmark's latency run (5 s).
     #[arg(long, default_value_t = 200, requires = "fleet_bench")]
     rate: u32,
-    /// The fleet benchmark's PostgreSQL "on another host": in a network namespace, this many
-    /// milliseconds of round trip away (`tc netem`; needs root). Leaves out the SQLite row.
+    /// The fleet benchmark's PostgreSQL "on another host": this many milliseconds of round
+    /// trip away, through a relay that delays each direction by half (this machine's kernel
+    /// has no `tc netem`). Leaves out the SQLite row.
     #[arg(long, requires = "fleet_bench", value_parser = rtt_ms)]
     pg_rtt_ms: Option<u32>,
 }

@@ -35,8 +35,8 @@ pub enum StoreKind {
     SqliteTmpfs,
     /// A PostgreSQL server of its own.
     Postgres,
-    /// A PostgreSQL server "on another host": in a network namespace behind a veth link with
-    /// this round trip added by `tc netem` (the fleet benchmark's scaling table; needs root).
+    /// A PostgreSQL server "on another host": reached through a relay that adds this round
+    /// trip ([`telbot_testkit::DelayRelay`]; the fleet benchmark's scaling table).
     PostgresAcross {
         /// Microseconds added to every round trip.
         rtt_us: u32,
@@ -99,6 +99,8 @@ pub struct Stack {
     pub tmpfs: Option<Tmpfs>,
     /// The PostgreSQL server, if any.
     pub pg: Option<Arc<Mutex<PgServer>>>,
+    /// The relay that puts it a round trip away ([`StoreKind::PostgresAcross`]).
+    pub pg_relay: Option<telbot_testkit::DelayRelay>,
     stop_catcher: CancellationToken,
     http: reqwest::Client,
     /// Logs and SQLite live here.
@@ -151,6 +153,7 @@ impl Stack {
             .await
             .map_err(|e| ChaosError::io("mail catcher", e))?;
         let smtp = TcpGate::start(catcher.addr(), opts.smtp_open).await?;
+        let mut pg_relay = None;
         let (tmpfs, pg, db_url, data_dir) = match opts.store {
             StoreKind::Sqlite => (None, None, None, dir.path().to_path_buf()),
             StoreKind::SqliteTmpfs => {
@@ -165,15 +168,24 @@ impl Stack {
                     }
                     _ => None,
                 };
-                let start = move || match rtt {
-                    Some(rtt) => PgServer::start_in(telbot_testkit::NetemLink::create(rtt, 0)?),
-                    None => PgServer::start(),
-                };
-                let pg = tokio::task::spawn_blocking(start)
+                let pg = tokio::task::spawn_blocking(PgServer::start)
                     .await
                     .map_err(|e| ChaosError::Setup(format!("PostgreSQL: {e}")))?
                     .map_err(|e| ChaosError::Setup(format!("PostgreSQL test server: {e}")))?;
-                let url = pg.url();
+                let mut url = pg.url();
+                if let Some(rtt) = rtt {
+                    let relay = telbot_testkit::DelayRelay::start(
+                        std::net::SocketAddr::from(([127, 0, 0, 1], pg.port())),
+                        rtt / 2,
+                    )
+                    .await
+                    .map_err(|e| ChaosError::io("the delay relay", e))?;
+                    url = url.replace(
+                        &format!(":{}/", pg.port()),
+                        &format!(":{}/", relay.addr().port()),
+                    );
+                    pg_relay = Some(relay);
+                }
                 (
                     None,
                     Some(Arc::new(Mutex::new(pg))),
@@ -245,6 +257,7 @@ impl Stack {
             bins,
             tmpfs,
             pg,
+            pg_relay,
             stop_catcher,
             http,
             dir,
