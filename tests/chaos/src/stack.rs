@@ -178,7 +178,6 @@ impl Stack {
                         std::net::SocketAddr::from(([127, 0, 0, 1], pg.port())),
                         rtt / 2,
                     )
-                    .await
                     .map_err(|e| ChaosError::io("the delay relay", e))?;
                     url = url.replace(
                         &format!(":{}/", pg.port()),
