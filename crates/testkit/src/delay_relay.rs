@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,9 @@ const IN_FLIGHT: usize = 1024;
 pub struct DelayRelay {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// Chunks relayed from clients to the server: about one per request flight (a query, or
+    /// a pipeline of them sent together), so per update it counts round trips.
+    flights: Arc<AtomicU64>,
     /// Every socket of every connection, shut down at drop (which ends their threads).
     sockets: Arc<Mutex<Vec<TcpStream>>>,
 }
@@ -33,7 +36,8 @@ impl DelayRelay {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let sockets: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (st, so) = (stop.clone(), sockets.clone());
+        let flights = Arc::new(AtomicU64::new(0));
+        let (st, so, fl) = (stop.clone(), sockets.clone(), flights.clone());
         std::thread::Builder::new()
             .name("delay-relay".into())
             .spawn(move || {
@@ -42,13 +46,14 @@ impl DelayRelay {
                         break;
                     }
                     if let Ok(client) = client {
-                        connect(client, upstream, one_way, &so);
+                        connect(client, upstream, one_way, &so, &fl);
                     }
                 }
             })?;
         Ok(DelayRelay {
             addr,
             stop,
+            flights,
             sockets,
         })
     }
@@ -56,6 +61,11 @@ impl DelayRelay {
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Chunks relayed from clients to the server so far (see the field).
+    pub fn flights(&self) -> u64 {
+        self.flights.load(Ordering::Relaxed)
     }
 }
 
@@ -77,6 +87,7 @@ fn connect(
     upstream: SocketAddr,
     one_way: Duration,
     sockets: &Arc<Mutex<Vec<TcpStream>>>,
+    flights: &Arc<AtomicU64>,
 ) {
     let Ok(server) = TcpStream::connect(upstream) else {
         return;
@@ -91,12 +102,17 @@ fn connect(
         s.extend(client.try_clone().ok());
         s.extend(server.try_clone().ok());
     }
-    direction(client, server2, one_way);
-    direction(server, client2, one_way);
+    direction(client, server2, one_way, Some(flights.clone()));
+    direction(server, client2, one_way, None);
 }
 
 /// One direction: a reader stamps each chunk with when it is due, a writer sends it then.
-fn direction(mut from: TcpStream, mut to: TcpStream, one_way: Duration) {
+fn direction(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    one_way: Duration,
+    count: Option<Arc<AtomicU64>>,
+) {
     let (tx, rx) = mpsc::sync_channel::<(Instant, Vec<u8>)>(IN_FLIGHT);
     let _ = std::thread::Builder::new()
         .name("delay-read".into())
@@ -106,7 +122,13 @@ fn direction(mut from: TcpStream, mut to: TcpStream, one_way: Duration) {
                 match from.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if tx.send((Instant::now() + one_way, buf[..n].to_vec())).is_err() {
+                        if let Some(c) = &count {
+                            c.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if tx
+                            .send((Instant::now() + one_way, buf[..n].to_vec()))
+                            .is_err()
+                        {
                             break;
                         }
                     }

@@ -34,6 +34,9 @@ pub struct BenchRow {
     /// Completions another instance's claim fenced out (`telbot_inbox_claims_lost_total`,
     /// summed over the instances): work done twice, answered once.
     pub claims_lost: u64,
+    /// Behind the delay relay: request flights to PostgreSQL per update of the burst (about
+    /// its round trips, by every instance and its pools together).
+    pub flights_per_update: Option<f64>,
 }
 
 /// What to measure.
@@ -74,12 +77,20 @@ pub async fn run(spec: &BenchSpec) -> Result<Vec<BenchRow>, ChaosError> {
 /// The rows as a markdown table.
 pub fn table(rows: &[BenchRow]) -> String {
     let mut t = String::from(
-        "| store × instances | burst | seconds | processed/s | latency p50 | latency p99 | claims lost |\n|---|---|---|---|---|---|---|\n",
+        "| store × instances | burst | seconds | processed/s | latency p50 | latency p99 | claims lost | PG flights per update |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         t.push_str(&format!(
-            "| {} | {} | {:.2} | {:.0} | {:.1} ms | {:.1} ms | {} |\n",
-            r.label, r.burst, r.secs, r.per_sec, r.p50_ms, r.p99_ms, r.claims_lost
+            "| {} | {} | {:.2} | {:.0} | {:.1} ms | {:.1} ms | {} | {} |\n",
+            r.label,
+            r.burst,
+            r.secs,
+            r.per_sec,
+            r.p50_ms,
+            r.p99_ms,
+            r.claims_lost,
+            r.flights_per_update
+                .map_or("-".to_string(), |f| format!("{f:.1}"))
         ));
     }
     t
@@ -103,6 +114,7 @@ async fn measure(
         return Err(ChaosError::Setup(format!("{label}: no webhook set")));
     }
     // Throughput: a burst injected at once over 200 chats.
+    let flights_before = f.stack.pg_relay.as_ref().map(|r| r.flights());
     let mut sent = HashMap::new();
     let t0 = SystemTime::now();
     for i in 0..spec.burst {
@@ -112,6 +124,14 @@ async fn measure(
         sent.insert((chat, k), t0);
     }
     let (secs, _) = wait_replies(&f, &sent, t0, Duration::from_secs(300)).await?;
+    // The burst's completions are recorded a moment after its last reply.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let flights_per_update = f
+        .stack
+        .pg_relay
+        .as_ref()
+        .zip(flights_before)
+        .map(|(r, before)| (r.flights() - before) as f64 / spec.burst as f64);
     // Latency: a fixed rate for 5 s.
     let mut sent = HashMap::new();
     let start = Instant::now();
@@ -141,6 +161,7 @@ async fn measure(
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         claims_lost,
+        flights_per_update,
     };
     eprintln!("   {row:?}");
     Ok(row)

@@ -64,7 +64,9 @@ struct Args {
 
 /// Milliseconds (e.g. `0.5`) as whole microseconds, 0-1000 ms.
 fn rtt_ms(s: &str) -> Result<u32, String> {
-    let ms: f64 = s.parse().map_err(|_| format!("{s:?} is not a number of milliseconds"))?;
+    let ms: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of milliseconds"))?;
     if !(0.0..=1000.0).contains(&ms) {
         return Err(format!("{ms} ms is outside 0-1000"));
     }
