@@ -11,7 +11,7 @@
 //!   port, stopped when dropped. It needs Debian's `postgresql` package (`.ci/run` installs
 //!   it); when the binaries are missing, [`PgServer::start`] fails with a message saying so —
 //!   tests never skip silently.
-//! - [`DelayRelay`]: a TCP relay adding a fixed delay each way, for a server "on another host"
+//! - [`DelayRelay`] (`delay_relay`): a TCP relay adding a fixed delay each way, for a server "on another host"
 //!   (the fleet benchmark's PostgreSQL a round trip away).
 //! - [`PgBouncer`]: a pgbouncer in front of a [`PgServer`] (Debian's `pgbouncer` package), in
 //!   the pooling mode the test asks for; the fleet tests use session mode (sqlx's named
