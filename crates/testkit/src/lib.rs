@@ -183,6 +183,12 @@ impl PgServer {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// [`PgServer::url`] with another port: the same server through a relay or proxy on
+    /// loopback that forwards to it (e.g. a [`DelayRelay`]).
+    pub fn url_via(&self, port: u16) -> String {
+        format!("postgres://postgres@127.0.0.1:{port}/postgres")
+    }
+
     /// `postgres://postgres@127.0.0.1:PORT/<db>`, another database of this server.
     pub fn url_of(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)

@@ -179,10 +179,7 @@ impl Stack {
                         rtt / 2,
                     )
                     .map_err(|e| ChaosError::io("the delay relay", e))?;
-                    url = url.replace(
-                        &format!(":{}/", pg.port()),
-                        &format!(":{}/", relay.addr().port()),
-                    );
+                    url = pg.url_via(relay.addr().port());
                     pg_relay = Some(relay);
                 }
                 (
