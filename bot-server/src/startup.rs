@@ -222,6 +222,9 @@ impl App {
             &cfg.dashboard,
             Some(db.clone()),
         ));
+        // A store only one instance may use has its leader from the start: `/ready` never
+        // says otherwise before the mode task runs.
+        let sole = inbox::instances_allowed(db.backend) == Some(1);
         let state = AppState(Arc::new(Shared {
             cfg: cfg.clone(),
             db,
@@ -244,7 +247,7 @@ impl App {
             auth,
             redactor: telbot_shared::redact::Redactor::new(cfg.secrets()),
             instance,
-            leader: AtomicBool::new(false),
+            leader: AtomicBool::new(sole),
             draining: AtomicBool::new(false),
             replies,
             jobs: Arc::new(crate::jobs::Jobs::new(telbot_shared::unix_now())),

@@ -196,6 +196,23 @@ async fn the_follower_takes_the_lead_when_the_leader_stops() {
     b.stop().await;
 }
 
+/// The leader flag `/ready` prints is right before the mode task has run: a SQLite instance
+/// leads from the start (it is the only one the store allows), a PostgreSQL instance only
+/// once it holds the lease. (CI once read `"leader": false` from a SQLite instance that had
+/// just started.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_instance_leads_from_its_start_a_postgres_one_once_it_holds_the_lease() {
+    let sim = sim().await;
+    for (backend, leads) in [(Backend::Sqlite, true), (Backend::Postgres, false)] {
+        let db = TestDb::new(backend);
+        let app = reference(&sim, &db, &[]).start().await.unwrap();
+        assert_eq!(app.state().is_leader(), leads, "{backend:?} before it runs");
+        let stop = app.shutdown_token();
+        stop.cancel();
+        app.run_until_stopped().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_while_draining_and_the_server_still_answers() {
     let sim = sim().await;
