@@ -12,7 +12,8 @@ RES="$ROOT/bench/results"
 BIN="$ROOT/target/release/bot-server"
 ENV='RUST_LOG=warn TELBOT__TELEGRAM__RATE_LIMIT=false'
 mkdir -p "$RES"
-cargo build --release -p telbot-reference-bot --manifest-path "$ROOT/Cargo.toml"
+cargo build --release -p telbot-reference-bot -p telbot-programs --manifest-path "$ROOT/Cargo.toml"
+PROGRAMS="$ROOT/target/release/telbot-programs"
 
 RUNS=()
 run() { # what, suffix, run.sh args...
@@ -37,6 +38,16 @@ for rate in 3000; do
   run "SQLite: a fixed $rate updates/s (for the plot)" "" \
     --only teloxide-stock,aiogram --sut-cmd "$BIN" --sut-name telbot --sut-env "$ENV" \
     --conns '' --rate "$rate"
+done
+
+# Issue 29, target 5: replies through teloxide's `Bot` the way a moved program writes them
+# (`telbot-programs repl`: `bot.send_message(..).await`, through the loopback gateway) beside
+# the reference bot (teloxide's `Bot`, its reply through `.send_ignoring_result()`, which hands
+# the payload to telbot's client in the handler's task). SUT only, closed loops.
+for sut in "telbot:$BIN" "telbot-repl:$PROGRAMS repl"; do
+  run "Replies through teloxide's Bot: ${sut%%:*} (SUT only, closed loops)" "-bot" \
+    --only none --sut-cmd "${sut#*:}" --sut-name "${sut%%:*}" --sut-env "$ENV" \
+    --no-rate --repeat 3
 done
 
 # PostgreSQL with default settings, on loopback.
