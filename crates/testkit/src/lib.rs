@@ -180,7 +180,7 @@ impl PgServer {
 
     /// `postgres://postgres@127.0.0.1:PORT/postgres`.
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        self.url_via(self.port)
     }
 
     /// [`PgServer::url`] with another port: the same server through a relay or proxy on
