@@ -10,6 +10,25 @@ use common::*;
 use serde_json::json;
 use telbot_shared::webhook_settings;
 
+/// The bot's record of its registration once it satisfies `ok`. The bot writes it after
+/// setWebhook's answer, so it can trail what the simulator already shows.
+async fn recorded(
+    db: &telbot_shared::store::Db,
+    ok: impl Fn(&webhook_settings::Registered) -> bool,
+) -> webhook_settings::Registered {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let rec = webhook_settings::load(db).await.unwrap();
+        match rec {
+            Some(r) if ok(&r) => return r,
+            other if tokio::time::Instant::now() >= deadline => {
+                panic!("no matching registration recorded: {other:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
 const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBtelbottest\n-----END CERTIFICATE-----\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,10 +61,7 @@ async fn a_certificate_goes_with_every_set_webhook_and_is_restored_when_dropped(
         "the multipart call carries the secret too"
     );
     assert_eq!(p["url"], bot.url("/webhook"));
-    let rec = webhook_settings::load(bot.state.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = recorded(bot.state.db(), |r| r.certificate).await;
     assert!(rec.certificate, "{rec:?}");
     assert_eq!(rec.url, bot.url("/webhook"));
     // Someone sets the same URL without the certificate: the watch loop uploads it again.
@@ -82,10 +98,7 @@ async fn settings_changed_behind_the_bots_back_are_set_again() {
             .await
     );
     let registered = sim.webhook_info();
-    let rec = webhook_settings::load(bot.state.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = recorded(bot.state.db(), |_| true).await;
     assert_eq!(rec.max_connections, 40);
     assert!(
         rec.allowed_updates.iter().any(|k| k == "callback_query"),
@@ -156,10 +169,10 @@ async fn a_fixed_ip_address_is_sent_and_one_telegram_already_has_is_kept() {
     let set = sim.calls_to("setWebhook");
     assert_eq!(set.last().unwrap().params["ip_address"], "127.0.0.2");
     assert_eq!(sim.webhook_info()["ip_address"], "127.0.0.2");
-    let rec = webhook_settings::load(bot.state.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = recorded(bot.state.db(), |r| {
+        r.ip_address.as_deref() == Some("127.0.0.2")
+    })
+    .await;
     assert_eq!(rec.ip_address.as_deref(), Some("127.0.0.2"));
     bot.stop().await;
 }
