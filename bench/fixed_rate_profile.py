@@ -5,8 +5,12 @@ Starts the fake Bot API (CPU 0) and a fresh bot-server on SQLite (synchronous = 
 to CPU 1), posts /start updates at RATE per second for SECONDS from CPU 0 (paced keep-alive
 connections), waits until every update is answered, and prints per processed update: user
 and system CPU time (/proc/PID/stat), context switches of all of its threads (voluntary and
-involuntary, /proc/PID/task/*/status), and the threads by CPU time. Extra bot-server
-settings as KEY=VALUE arguments, e.g. TELBOT__WEBHOOK__REPLY_IN_ANSWER=true.
+involuntary, /proc/PID/task/*/status), the threads by CPU time, and where the ack's time
+goes: bot-server's own histograms over the measured window (`/metrics`), the time from
+request to 200 (`telbot_webhook_ack_seconds`) beside the time of each batch commit, the
+disk's flush included (`telbot_inbox_commit_seconds`), as the share of observations above
+each bucket edge. Extra bot-server settings as KEY=VALUE arguments, e.g.
+TELBOT__WEBHOOK__REPLY_IN_ANSWER=true.
 
 Usage: fixed_rate_profile.py BOT_SERVER FAKEAPI [--rate 1000] [--seconds 10] [KEY=VALUE ...]
 """
@@ -42,6 +46,39 @@ def wait_up(url):
 def stats(fake):
     with urllib.request.urlopen(f"{fake}/stats", timeout=5) as r:
         return json.load(r)["send_message_total"]
+
+
+HISTOGRAMS = ("telbot_webhook_ack_seconds", "telbot_inbox_commit_seconds")
+
+
+def histograms(port):
+    """Cumulative bucket counts {name: {le: count}} of HISTOGRAMS from bot-server's /metrics."""
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {n: {} for n in HISTOGRAMS}
+    for line in text.splitlines():
+        for n in HISTOGRAMS:
+            if line.startswith(n + '_bucket{le="'):
+                le, _, v = line[len(n) + 12:].partition('"} ')
+                out[n][le] = float(v)
+    return out
+
+
+def tail_shares(h0, h1):
+    """Per histogram: observations in the window and the share above each bucket edge (ms)."""
+    res = {}
+    for n in HISTOGRAMS:
+        total = h1[n].get("+Inf", 0) - h0[n].get("+Inf", 0)
+        if total <= 0:
+            res[n] = {"observations": 0}
+            continue
+        above = {}
+        for le, v in h1[n].items():
+            if le == "+Inf" or float(le) > 0.01:
+                continue
+            above[f"> {float(le) * 1000:g} ms"] = round(1 - (v - h0[n].get(le, 0)) / total, 4)
+        res[n] = {"observations": int(total), "share_above": above}
+    return res
 
 
 def proc_cpu(pid):
@@ -126,7 +163,7 @@ def main():
            "WEBHOOK_SECRET": SECRET, "PUBLIC_URL": f"http://{HOST}:{port}", "BOT_MODE": "webhook",
            "DATABASE_URL": f"sqlite://{tmp}/bench.db", "DATA_DIR": tmp,
            "ADMIN_TOKEN": "bench-admin-token-0123456789", "TELBOT__TELEGRAM__RATE_LIMIT": "false",
-           "TELBOT__SERVER__HOST": HOST}
+           "TELBOT__SERVER__HOST": HOST, "METRICS_PUBLIC": "true"}
     env.update(kv.split("=", 1) for kv in a.extra)
     bot = subprocess.Popen(["taskset", "-c", "1", a.bot], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -135,6 +172,7 @@ def main():
         wait_up(f"http://{HOST}:{port}/health")
         post_at_rate(port, a.rate, 2, 1)  # warm-up
         time.sleep(1)
+        h0 = histograms(port)
         s0, (u0, k0), t0 = stats(fake_url), proc_cpu(bot.pid), threads(bot.pid)
         acked, in_answer = post_at_rate(port, a.rate, a.seconds, 100_000_000)
         want = s0 + acked
@@ -144,6 +182,7 @@ def main():
             time.sleep(0.1)
         time.sleep(0.5)
         s1, (u1, k1), t1 = stats(fake_url), proc_cpu(bot.pid), threads(bot.pid)
+        h1 = histograms(port)
         n = (s1 - s0) + in_answer
         vol = sum(t1[t][2] - t0.get(t, (0, 0, 0, 0))[2] for t in t1)
         inv = sum(t1[t][3] - t0.get(t, (0, 0, 0, 0))[3] for t in t1)
@@ -159,6 +198,7 @@ def main():
             "involuntary_cs_per_update": round(inv / n, 2),
             "thread_cpu_ms_per_update": {k: round(v * 1000 / n, 4)
                                          for k, v in sorted(by_name.items(), key=lambda kv: -kv[1]) if v > 0},
+            "latency": tail_shares(h0, h1),
         }, indent=1))
     finally:
         bot.terminate()

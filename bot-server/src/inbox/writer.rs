@@ -211,7 +211,8 @@ async fn run(db: Db, mut rx: Inbound, batch_max: usize, counters: Arc<Counters>,
         }
         batch.extend(retry_finishes.drain(..).map(|(f, d)| Req::Finish(f, d)));
         let now = telbot_shared::unix_now();
-        let (msg, unknown) = match commit(
+        let began = std::time::Instant::now();
+        let outcome = commit(
             &db,
             &mut conn,
             &batch,
@@ -220,8 +221,10 @@ async fn run(db: Db, mut rx: Inbound, batch_max: usize, counters: Arc<Counters>,
             last_seq,
             &handoff.owner,
         )
-        .await
-        {
+        .await;
+        // A batch's commit, the disk's flush included: the part of an ack the store takes.
+        metrics::histogram!("telbot_inbox_commit_seconds").record(began.elapsed().as_secs_f64());
+        let (msg, unknown) = match outcome {
             Commit::Done(seqs) => {
                 counters.commits.record_ok();
                 last_seq = last_seq.max(seqs.iter().flatten().copied().max().unwrap_or(0));

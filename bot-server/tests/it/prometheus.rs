@@ -97,6 +97,7 @@ async fn promtool_accepts_the_metrics_output() {
         "telbot_updates_processed_total",
         "telbot_webhook_requests_total",
         "telbot_webhook_ack_seconds_bucket",
+        "telbot_inbox_commit_seconds_bucket",
         "telbot_telegram_requests_total{",
         "telbot_telegram_request_duration_seconds_bucket",
         "telbot_inbox_depth",
@@ -109,6 +110,14 @@ async fn promtool_accepts_the_metrics_output() {
         assert!(body.contains(name), "/metrics lacks {name}:\n{body}");
     }
     assert!(body.contains("# TYPE telbot_webhook_ack_seconds histogram"));
+    // Each stored update went through a commit, and the 2 ms line is a bucket edge.
+    let commits: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("telbot_inbox_commit_seconds_count "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no telbot_inbox_commit_seconds_count:\n{body}"));
+    assert!(commits >= 1.0, "{commits} commits for 4 stored updates");
+    assert!(body.contains("telbot_inbox_commit_seconds_bucket{le=\"0.002\"}"));
     // The process figures come from the monitor's background sample: real values, not zeros.
     for name in [
         "process_start_time_seconds",
