@@ -206,7 +206,7 @@ pub(crate) async fn start(
     if pending > 0 {
         tracing::info!(pending, "replaying updates acknowledged by an earlier run");
     }
-    let parked = sql::count_status(&db, Status::Parked).await?;
+    let parked = sql::count_parked(&db).await?;
     counters.parked.store(parked, Ordering::Relaxed);
     if parked > 0 {
         tracing::warn!(

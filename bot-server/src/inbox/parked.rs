@@ -29,16 +29,23 @@ pub struct ParkedRow {
     pub received_at: i64,
 }
 
+/// The parked list's query (`status <> 1`: see `super::sql` on partial indexes).
+pub(super) const LIST: &str = "SELECT update_id, kind, attempts, last_error, received_at FROM inbox \
+     WHERE status = $1 AND status <> 1 ORDER BY seq LIMIT $2";
+/// Parked rows back to pending (`$1`), all of them or with `AND update_id IN (…)`.
+pub(super) const REPLAY: &str = "UPDATE inbox SET status = $1, attempts = 0, done_at = NULL, \
+     claimed_by = NULL, claimed_until = NULL WHERE status = $2 AND status <> 1";
+/// Parked rows discarded (`$1`) at `$2`.
+pub(super) const DISCARD: &str =
+    "UPDATE inbox SET status = $1, done_at = $2 WHERE status = $3 AND status <> 1";
+
 /// The parked updates, oldest first (at most [`LIST_MAX`]).
 pub async fn list(db: &Db) -> Result<Vec<ParkedRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT update_id, kind, attempts, last_error, received_at FROM inbox \
-         WHERE status = $1 ORDER BY seq LIMIT $2",
-    )
-    .bind(Status::Parked as i64)
-    .bind(LIST_MAX as i64)
-    .fetch_all(&db.pool)
-    .await?)
+    Ok(sqlx::query_as(LIST)
+        .bind(Status::Parked as i64)
+        .bind(LIST_MAX as i64)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 /// Puts parked updates (`ids`, or all when `None`) back to pending and has the workers read
@@ -50,10 +57,8 @@ pub async fn replay(
     ids: Option<&[i64]>,
 ) -> Result<u64, StoreError> {
     // The claim of the instance that parked it goes too: any instance may run it now.
-    let base = "UPDATE inbox SET status = $1, attempts = 0, done_at = NULL, claimed_by = NULL, \
-                claimed_until = NULL WHERE status = $2";
     let mut seqs: Vec<i64> = Vec::new();
-    for (sql, chunk) in statements(base, ids) {
+    for (sql, chunk) in statements(REPLAY, ids) {
         // Admin actions with lists of any length: not worth a cached statement per length.
         let mut q =
             sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("{sql} RETURNING seq")))
@@ -82,9 +87,8 @@ pub async fn discard(
     counters: &Arc<Counters>,
     ids: Option<&[i64]>,
 ) -> Result<u64, StoreError> {
-    let base = "UPDATE inbox SET status = $1, done_at = $2 WHERE status = $3";
     let mut n = 0;
-    for (sql, chunk) in statements(base, ids) {
+    for (sql, chunk) in statements(DISCARD, ids) {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .persistent(false)
             .bind(Status::Discarded as i64)
@@ -100,7 +104,7 @@ pub async fn discard(
         tracing::info!(count = n, "parked updates discarded");
     }
     // The count may have drifted if another process changed rows: take the store's word.
-    if let Ok(now) = super::sql::count_status(db, Status::Parked).await {
+    if let Ok(now) = super::sql::count_parked(db).await {
         counters.parked.store(now, Ordering::Relaxed);
     }
     Ok(n)

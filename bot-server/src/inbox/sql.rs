@@ -12,6 +12,26 @@ use super::{Item, Status};
 /// The NOTIFY channel of new inbox rows (sent at commit, heard by [`super::claim`]).
 pub const CHANNEL: &str = "telbot_inbox";
 
+// Every read of the inbox by status says `status <> 1` (not done) as well, as written: on
+// SQLite `inbox_status_seq` holds only the rows not done (migration
+// `0010_inbox_partial_indexes`), and SQLite uses a partial index only for a query whose WHERE
+// contains the index's condition. Without it such a read scans the whole inbox, handled rows
+// included (`tests::reads_by_status_use_the_partial_indexes`). On PostgreSQL it changes nothing.
+
+/// Pending updates after `$1`, in arrival order, at most `$2` (see [`pending_after`]).
+pub const PENDING_AFTER: &str =
+    "WHERE status = 0 AND status <> 1 AND seq > $1 ORDER BY seq LIMIT $2";
+/// One key's pending updates in `($2, $3]` (see [`pending_of_key`]).
+pub const PENDING_OF_KEY: &str =
+    "WHERE queue_key = $1 AND status = 0 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4";
+/// How many rows have status `$1` (never 1, done: the index holds no done rows).
+pub const COUNT_BY_STATUS: &str = "SELECT COUNT(*) FROM inbox WHERE status = $1 AND status <> 1";
+/// How many updates wait to be handled.
+pub const COUNT_PENDING: &str = "SELECT COUNT(*) FROM inbox WHERE status = 0 AND status <> 1";
+
+/// The prune of finished rows before `$4` (see [`prune_done`]).
+pub const PRUNE: &str = "DELETE FROM inbox WHERE status IN ($1, $2, $3) AND done_at < $4";
+
 /// Rows per multi-row statement (5 parameters each: well under SQLite's limit).
 const CHUNK: usize = 200;
 
@@ -164,7 +184,7 @@ impl From<ItemRow> for Item {
 /// Pending updates after `cursor`, in arrival order.
 pub async fn pending_after(db: &Db, cursor: i64, limit: usize) -> Result<Vec<Item>, StoreError> {
     let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM inbox WHERE status = 0 AND seq > $1 ORDER BY seq LIMIT $2"
+        "SELECT {ITEM_COLUMNS} FROM inbox {PENDING_AFTER}"
     )))
     .bind(cursor)
     .bind(limit as i64)
@@ -183,8 +203,7 @@ pub async fn pending_of_key(
     limit: usize,
 ) -> Result<Vec<Item>, StoreError> {
     let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM inbox WHERE queue_key = $1 AND status = 0 AND seq > $2 \
-         AND seq <= $3 ORDER BY seq LIMIT $4"
+        "SELECT {ITEM_COLUMNS} FROM inbox {PENDING_OF_KEY}"
     )))
     .bind(key)
     .bind(after)
@@ -195,10 +214,10 @@ pub async fn pending_of_key(
     Ok(rows.into_iter().map(Item::from).collect())
 }
 
-/// How many rows have `status`.
-pub async fn count_status(db: &Db, status: Status) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE status = $1")
-        .bind(status as i64)
+/// How many updates are parked.
+pub async fn count_parked(db: &Db) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar(COUNT_BY_STATUS)
+        .bind(Status::Parked as i64)
         .fetch_one(&db.pool)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -206,7 +225,7 @@ pub async fn count_status(db: &Db, status: Status) -> Result<u64, StoreError> {
 
 /// How many updates wait to be handled.
 pub async fn pending_count(db: &Db) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE status = 0")
+    let n: i64 = sqlx::query_scalar(COUNT_PENDING)
         .fetch_one(&db.pool)
         .await?;
     Ok(u64::try_from(n).unwrap_or(0))
@@ -215,7 +234,7 @@ pub async fn pending_count(db: &Db) -> Result<u64, StoreError> {
 /// Forgets handled, skipped and discarded updates older than `before` (unix seconds);
 /// pending and parked ones are never removed (parked ones wait for a person).
 pub async fn prune_done(db: &Db, before: i64) -> Result<u64, StoreError> {
-    let r = sqlx::query("DELETE FROM inbox WHERE status IN ($1, $2, $3) AND done_at < $4")
+    let r = sqlx::query(PRUNE)
         .bind(Status::Done as i64)
         .bind(Status::Skipped as i64)
         .bind(Status::Discarded as i64)
@@ -255,4 +274,65 @@ pub async fn status_of(db: &Db, update_id: i64) -> Result<Option<(i64, i64)>, St
             .fetch_optional(&db.pool)
             .await?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// SQLite's plan for `sql` (every `$N` bound to 0), one line per step.
+    async fn plan(db: &Db, sql: &str) -> String {
+        let params = (1..=9).filter(|n| sql.contains(&format!("${n}"))).count();
+        let explain = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(explain));
+        for _ in 0..params {
+            q = q.bind(0_i64);
+        }
+        let rows = q.fetch_all(&db.pool).await.unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Each read of the inbox by status, and the prune, goes through the partial index made
+    /// for it (migration 0010) instead of scanning every stored row.
+    #[tokio::test]
+    async fn reads_by_status_use_the_partial_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::writer::tests::sqlite_in(&dir).await;
+        let item = format!("SELECT {ITEM_COLUMNS} FROM inbox");
+        let cases = [
+            (format!("{item} {PENDING_AFTER}"), "inbox_status_seq"),
+            (format!("{item} {PENDING_OF_KEY}"), "inbox_key_pending"),
+            (COUNT_BY_STATUS.to_string(), "inbox_status_seq"),
+            (COUNT_PENDING.to_string(), "inbox_status_seq"),
+            (super::super::parked::LIST.to_string(), "inbox_status_seq"),
+            (super::super::parked::REPLAY.to_string(), "inbox_status_seq"),
+            (
+                super::super::parked::DISCARD.to_string(),
+                "inbox_status_seq",
+            ),
+            (
+                telbot_shared::canary::USERS_PENDING.to_string(),
+                "inbox_status_seq",
+            ),
+            (PRUNE.to_string(), "inbox_done_at"),
+        ];
+        for (sql, index) in cases {
+            let p = plan(&db, &sql).await;
+            assert!(
+                p.contains(&format!("INDEX {index} ")) && !p.contains("SCAN inbox"),
+                "{sql}\nplan: {p}\nexpected {index}"
+            );
+        }
+        // The partial indexes themselves, as the migration left them.
+        let defs: Vec<String> = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'inbox' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(defs.len(), 3, "{defs:?}");
+        assert!(defs.iter().all(|d| d.contains(" WHERE ")), "{defs:?}");
+    }
 }

@@ -329,14 +329,14 @@ fn deliver(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::inbox::Status;
     use telbot_shared::config::{Backend, StoreConfig};
 
     /// A SQLite store (synchronous = FULL) in `dir`.
-    async fn sqlite_in(dir: &tempfile::TempDir) -> Db {
+    pub(in crate::inbox) async fn sqlite_in(dir: &tempfile::TempDir) -> Db {
         let cfg = StoreConfig {
             url: format!("sqlite://{}/t.db?mode=rwc", dir.path().display()).into(),
             backup_dir: std::path::PathBuf::new(),
