@@ -43,6 +43,15 @@ def wait_up(url):
     raise SystemExit(f"{url} did not come up")
 
 
+def stop_all(bot, fake, tmp):
+    """Stops bot-server and the fake Bot API and removes the bench's directory."""
+    bot.terminate()
+    bot.wait(timeout=30)
+    fake.terminate()
+    fake.wait(timeout=10)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def stats(fake):
     with urllib.request.urlopen(f"{fake}/stats", timeout=5) as r:
         return json.load(r)["send_message_total"]
@@ -201,11 +210,7 @@ def main():
             "latency": tail_shares(h0, h1),
         }, indent=1))
     finally:
-        bot.terminate()
-        bot.wait(timeout=30)
-        fake.terminate()
-        fake.wait(timeout=10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(bot, fake, tmp)
 
 
 if __name__ == "__main__":

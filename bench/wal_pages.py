@@ -20,20 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from fixed_rate_profile import stop_all, wait_up  # this directory's, the same start and stop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FPORT, PORT, SECRET = 18391, 18392, "walpages-secret"
-
-
-def wait_up(url):
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except Exception:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def commits(wal_path):
@@ -92,11 +83,7 @@ def main():
         for name, k in per.most_common():
             print(f"  {k / len(found):5.2f} per commit  {name}")
     finally:
-        bot.terminate()
-        bot.wait(timeout=30)
-        fake.terminate()
-        fake.wait(timeout=10)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(bot, fake, tmp)
 
 
 if __name__ == "__main__":
