@@ -6,7 +6,7 @@
 //! idle bot-server had ~11 MB of its binary resident while running ~4 MB of functions
 //! (BENCHMARKS.md, "idle memory"). Grouped, the same functions cost about their own size.
 //!
-//! The list is made by `bench/link-order.sh` (callgrind of a profiling build through start-up,
+//! The list is made by `bench/link-order.sh` (callgrind of this release build through start-up,
 //! updates and idle). A name the build no longer has is skipped by the linker; a stale list
 //! only costs memory, never correctness. Only on x86_64 Linux, where rustc links with its
 //! bundled LLD (`--symbol-ordering-file` is an LLD option); `TELBOT_LINK_ORDER=off` turns it off

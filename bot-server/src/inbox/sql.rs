@@ -194,7 +194,8 @@ pub async fn pending_after(db: &Db, cursor: i64, limit: usize) -> Result<Vec<Ite
 }
 
 /// One queue key's pending updates in `(after, upto]`, in arrival order: the backlog of a key
-/// that had more waiting than the workers keep in memory (index `inbox_key_status_seq`).
+/// that had more waiting than the workers keep in memory (index `inbox_key_pending` on SQLite,
+/// `inbox_key_status_seq` on PostgreSQL).
 pub async fn pending_of_key(
     db: &Db,
     key: &str,
